@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// StepContext is what a running step sees of the engine. One is made per
+// step execution (per item inside a fan-out).
+type StepContext struct {
+	mode    Mode
+	stepID  string
+	item    string
+	index   int
+	logger  *slog.Logger
+	emit    EventSink
+	polling PollingPolicy
+
+	// recorder receives mutations in plan modes; journal hooks in run mode.
+	recorder  MutationRecorder
+	predicate func(input string) (Predicate, error)
+
+	// release and reacquire give back and take again the step's concurrency
+	// slot around Sleep (set by the scheduler; nil in tests).
+	release, reacquire func()
+
+	mu  sync.Mutex
+	seq int // ordinal of the next mutation within this step execution
+}
+
+// PollingPolicy configures waits on Frame tasks (task.wait and `wait: true`).
+type PollingPolicy struct {
+	InitialInterval time.Duration
+	MaxInterval     time.Duration
+	Timeout         time.Duration
+}
+
+// Predicate is a compiled filter expression evaluated per element.
+type Predicate func(elem any) (bool, error)
+
+// MutationRecorder is where Mutate sends mutations. The engine supplies one
+// per run: in plan modes it appends to the plan; in run mode it journals the
+// intent before sending and the result after (and, on resume, answers from the
+// journal or reconciles).
+type MutationRecorder interface {
+	// Do performs (or records) m. key identifies the mutation within the run
+	// (step, item and ordinal), stable across resumes.
+	Do(ctx context.Context, key string, m *Mutation) (any, error)
+}
+
+// Mode is the run's mode.
+func (sc *StepContext) Mode() Mode { return sc.mode }
+
+// StepID is the id of the running step ("group.step" inside a group).
+func (sc *StepContext) StepID() string { return sc.stepID }
+
+// Item is the fan-out item label and index ("" and -1 outside a fan-out).
+func (sc *StepContext) Item() (string, int) { return sc.item, sc.index }
+
+// Logger for debug output.
+func (sc *StepContext) Logger() *slog.Logger {
+	if sc.logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return sc.logger
+}
+
+// Polling is the polling policy in force for this step.
+func (sc *StepContext) Polling() PollingPolicy { return sc.polling }
+
+// Progress reports what the step is doing now (e.g. a task's stage); the
+// live view shows it.
+func (sc *StepContext) Progress(msg string) {
+	if sc.emit != nil {
+		ev := Event{Type: "step_progress", Time: time.Now(), Step: sc.stepID, Item: sc.item, Message: msg}
+		if sc.index >= 0 {
+			i := sc.index
+			ev.Index = &i
+		}
+		sc.emit(ev)
+	}
+}
+
+// Sleep waits d (or until ctx ends) without holding a concurrency slot, so a
+// step polling a long task does not keep a slot that a request needs.
+func (sc *StepContext) Sleep(ctx context.Context, d time.Duration) error {
+	if sc.release != nil {
+		sc.release()
+		defer sc.reacquire()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Predicate returns the compiled predicate of the named input (see
+// InputSpec.Predicate).
+func (sc *StepContext) Predicate(input string) (Predicate, error) {
+	if sc.predicate == nil {
+		return nil, fmt.Errorf("input %q is not a predicate", input)
+	}
+	return sc.predicate(input)
+}
+
+// Mutate performs a mutation through the run's recorder. The result is
+// always the JSON round trip of what Send returned, so a fresh run and a
+// resumed one see identical values.
+func (sc *StepContext) Mutate(ctx context.Context, m *Mutation) (any, error) {
+	sc.mu.Lock()
+	sc.seq++
+	key := fmt.Sprintf("%s[%s]#%d", sc.stepID, sc.item, sc.seq)
+	sc.mu.Unlock()
+	if sc.recorder != nil {
+		return sc.recorder.Do(ctx, key, m)
+	}
+	if sc.mode != ModeRun {
+		if m.Placeholder != nil {
+			return m.Placeholder, nil
+		}
+		return Unknown, nil
+	}
+	res, err := m.Send(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return RoundTrip(res)
+}
+
+// RoundTrip returns v as encoding/json would decode it into an any.
+func RoundTrip(v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TestContextOptions builds a StepContext outside a run, for step tests.
+type TestContextOptions struct {
+	Mode       Mode
+	StepID     string
+	Item       string
+	Index      int
+	Polling    PollingPolicy
+	Recorder   MutationRecorder
+	Predicates map[string]Predicate
+	Events     EventSink
+}
+
+// NewTestContext makes a StepContext for testing a step type directly.
+func NewTestContext(o TestContextOptions) *StepContext {
+	sc := &StepContext{mode: o.Mode, stepID: o.StepID, item: o.Item, index: o.Index, polling: o.Polling, recorder: o.Recorder, emit: o.Events}
+	if o.Predicates != nil {
+		sc.predicate = func(name string) (Predicate, error) {
+			p, ok := o.Predicates[name]
+			if !ok {
+				return nil, fmt.Errorf("input %q has no predicate", name)
+			}
+			return p, nil
+		}
+	}
+	return sc
+}
