@@ -28,8 +28,25 @@ type StepContext struct {
 	// slot around Sleep (set by the scheduler; nil in tests).
 	release, reacquire func()
 
-	mu  sync.Mutex
-	seq int // ordinal of the next mutation within this step execution
+	mu        sync.Mutex
+	seq       int  // ordinal of the next mutation within this step execution
+	unchanged bool // the step found nothing to change (see SetUnchanged)
+}
+
+// SetUnchanged tells the engine the step found the desired state already in
+// place and sent no mutation: it is reported as "unchanged", not "succeeded",
+// and plans do not count it as a change.
+func (sc *StepContext) SetUnchanged() {
+	sc.mu.Lock()
+	sc.unchanged = true
+	sc.mu.Unlock()
+}
+
+// Unchanged reports whether SetUnchanged was called.
+func (sc *StepContext) Unchanged() bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.unchanged
 }
 
 // PollingPolicy configures waits on Frame tasks (task.wait and `wait: true`).
