@@ -136,6 +136,13 @@ type Mutation struct {
 	// Placeholder is what Mutate returns in plan modes, with Unknown where a
 	// value exists only after apply. Nil means Unknown.
 	Placeholder any `json:"-"`
+	// Witness is state the step read before sending that Reconcile needs to
+	// tell a sent mutation from one never sent (sandbox.publish: the publish
+	// task ids listed before the POST). It is journaled with the intent; on
+	// resume the recorder must copy the journaled Witness into the new
+	// Mutation before calling its Reconcile (a re-run step reads the world
+	// after the crash, which would hide the mutation being looked for).
+	Witness json.RawMessage `json:"witness,omitempty"`
 }
 
 // Change is a before/after pair for plan rendering.
