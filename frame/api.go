@@ -1,0 +1,514 @@
+package frame
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/url"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// BuildRequest turns a catalog endpoint and its parameters into a Request,
+// without sending anything (plans use it to show a mutation). Every
+// parameter is checked against the catalog: unknown names, missing required
+// ones and values of the wrong type are an *InvalidRequestError. A nil value
+// counts as absent. Scalars are stringified for path, query and form (bools
+// as true/false, integers without decimals); JSON parameters become the keys
+// of one JSON object body.
+func BuildRequest(name string, params map[string]any) (*Request, error) {
+	ep, ok := LookupEndpoint(name)
+	if !ok {
+		return nil, &InvalidRequestError{Endpoint: name, Reason: "unknown endpoint (see frameflow api list)"}
+	}
+	known := make(map[string]*Param, len(ep.Params))
+	for i := range ep.Params {
+		known[ep.Params[i].Name] = &ep.Params[i]
+	}
+	var unknown []string
+	for k := range params {
+		if _, ok := known[k]; !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, &InvalidRequestError{Endpoint: name, Param: unknown[0], Reason: fmt.Sprintf("unknown parameter (known: %s)", paramNames(ep))}
+	}
+
+	req := &Request{Method: strings.ToUpper(ep.Method)}
+	pathVals := map[string]string{}
+	var jsonBody map[string]any
+	hasJSONParams := false
+	for i := range ep.Params {
+		p := &ep.Params[i]
+		if p.In == InJSON {
+			hasJSONParams = true
+		}
+		v, present := params[p.Name]
+		if !present || v == nil {
+			if p.Required {
+				return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: "required parameter missing"}
+			}
+			continue
+		}
+		switch p.In {
+		case InPath:
+			s, err := paramString(p, v)
+			if err != nil {
+				return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: err.Error()}
+			}
+			pathVals[p.Name] = s
+		case InQuery, InForm:
+			s, err := paramString(p, v)
+			if err != nil {
+				return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: err.Error()}
+			}
+			if p.In == InQuery {
+				if req.Query == nil {
+					req.Query = url.Values{}
+				}
+				req.Query.Set(p.Name, s)
+			} else {
+				if req.Form == nil {
+					req.Form = url.Values{}
+				}
+				req.Form.Set(p.Name, s)
+			}
+		case InJSON:
+			jv, err := paramJSON(p, v)
+			if err != nil {
+				return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: err.Error()}
+			}
+			if jsonBody == nil {
+				jsonBody = map[string]any{}
+			}
+			jsonBody[p.Name] = jv
+		default:
+			return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: fmt.Sprintf("catalog puts it in %q", p.In)}
+		}
+	}
+	path, err := PathFor(ep.Path, pathVals)
+	if err != nil {
+		if ie, ok := err.(*InvalidRequestError); ok {
+			ie.Endpoint = name
+		}
+		return nil, err
+	}
+	req.Path = path
+	if hasJSONParams && jsonBody == nil {
+		jsonBody = map[string]any{} // the endpoint takes a JSON object; send an empty one
+	}
+	if jsonBody != nil {
+		if req.Form != nil {
+			return nil, &InvalidRequestError{Endpoint: name, Reason: "catalog mixes form and JSON parameters"}
+		}
+		req.JSON = jsonBody
+	}
+	return req, nil
+}
+
+func paramNames(ep *Endpoint) string {
+	if len(ep.Params) == 0 {
+		return "none"
+	}
+	names := make([]string, len(ep.Params))
+	for i, p := range ep.Params {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// paramString renders a scalar for a path, query or form value.
+func paramString(p *Param, v any) (string, error) {
+	switch p.Type {
+	case "integer":
+		n, err := toInt(v)
+		if err != nil {
+			return "", err
+		}
+		return strconv.FormatInt(n, 10), nil
+	case "number":
+		f, err := toFloat(v)
+		if err != nil {
+			return "", err
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64), nil
+	case "boolean":
+		b, err := toBool(v)
+		if err != nil {
+			return "", err
+		}
+		return strconv.FormatBool(b), nil
+	case "object", "array":
+		return "", fmt.Errorf("a %s cannot be sent as a %s parameter", p.Type, p.In)
+	}
+	return scalarString(v)
+}
+
+// paramJSON converts v to the JSON type the catalog declares.
+func paramJSON(p *Param, v any) (any, error) {
+	switch p.Type {
+	case "integer":
+		return toInt(v)
+	case "number":
+		return toFloat(v)
+	case "boolean":
+		return toBool(v)
+	case "string":
+		return scalarString(v)
+	case "object":
+		if rv := reflect.ValueOf(v); rv.Kind() != reflect.Map && rv.Kind() != reflect.Struct && !(rv.Kind() == reflect.Pointer && rv.Elem().Kind() == reflect.Struct) {
+			return nil, fmt.Errorf("want an object, got %T", v)
+		}
+	case "array":
+		if rv := reflect.ValueOf(v); rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+			return nil, fmt.Errorf("want a list, got %T", v)
+		}
+	}
+	if _, err := json.Marshal(v); err != nil {
+		return nil, fmt.Errorf("not JSON-encodable: %v", err)
+	}
+	return v, nil
+}
+
+func scalarString(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case json.Number:
+		return x.String(), nil
+	case float64, float32:
+		f := reflect.ValueOf(x).Float()
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return strconv.FormatInt(int64(f), 10), nil
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64), nil
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(rv.Int(), 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.FormatUint(rv.Uint(), 10), nil
+	case reflect.String:
+		return rv.String(), nil
+	}
+	return "", fmt.Errorf("want a string, number or boolean, got %T", v)
+}
+
+func toInt(v any) (int64, error) {
+	switch x := v.(type) {
+	case string:
+		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("want an integer, got %s", quoteShort(x))
+		}
+		return n, nil
+	case json.Number:
+		return toInt(x.String())
+	case bool:
+		return 0, fmt.Errorf("want an integer, got a boolean")
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int(), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if rv.Uint() > math.MaxInt64 {
+			return 0, fmt.Errorf("integer %d out of range", rv.Uint())
+		}
+		return int64(rv.Uint()), nil
+	case reflect.Float32, reflect.Float64:
+		f := rv.Float()
+		if f != math.Trunc(f) || math.IsInf(f, 0) || math.Abs(f) >= 1<<63 {
+			return 0, fmt.Errorf("want an integer, got %v", f)
+		}
+		return int64(f), nil
+	}
+	return 0, fmt.Errorf("want an integer, got %T", v)
+}
+
+func toFloat(v any) (float64, error) {
+	switch x := v.(type) {
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("want a number, got %s", quoteShort(x))
+		}
+		return f, nil
+	case json.Number:
+		return toFloat(x.String())
+	case bool:
+		return 0, fmt.Errorf("want a number, got a boolean")
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return float64(rv.Int()), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return float64(rv.Uint()), nil
+	case reflect.Float32, reflect.Float64:
+		if f := rv.Float(); !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return f, nil
+		}
+	}
+	return 0, fmt.Errorf("want a number, got %T", v)
+}
+
+func toBool(v any) (bool, error) {
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+		return false, fmt.Errorf("want true or false, got %s", quoteShort(x))
+	}
+	return false, fmt.Errorf("want a boolean, got %T", v)
+}
+
+// Call sends the catalog endpoint name with params (see BuildRequest) and
+// returns the decoded JSON answer: objects as map[string]any, lists as
+// []any, integers as int, other numbers as float64; nil for an empty body.
+func (c *Client) Call(ctx context.Context, name string, params map[string]any) (any, error) {
+	resp, err := c.CallRaw(ctx, name, params)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeJSON(resp.Body)
+}
+
+// CallRaw is Call without decoding: the Response holds the raw body.
+func (c *Client) CallRaw(ctx context.Context, name string, params map[string]any) (*Response, error) {
+	req, err := BuildRequest(name, params)
+	if err != nil {
+		return nil, err
+	}
+	return c.Do(ctx, req, nil)
+}
+
+// DecodeJSON decodes a response body for generic use: integers become int
+// (so IDs and counts print as written), other numbers float64; an empty body
+// is nil.
+func DecodeJSON(body []byte) (any, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("decoding the response: %v", jsonErrShort(err))
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("decoding the response: trailing data")
+	}
+	return normalizeNumbers(v), nil
+}
+
+func normalizeNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeNumbers(e)
+		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil && n >= math.MinInt && n <= math.MaxInt {
+			return int(n)
+		}
+		f, _ := x.Float64()
+		return f
+	}
+	return v
+}
+
+// Typed helpers. Each is one catalog call: BuildRequest is the one place
+// requests are built.
+
+func (c *Client) callInto(ctx context.Context, name string, params map[string]any, out any) error {
+	req, err := BuildRequest(name, params)
+	if err != nil {
+		return err
+	}
+	_, err = c.Do(ctx, req, out)
+	return err
+}
+
+func (c *Client) callTask(ctx context.Context, name string, params map[string]any) (*Task, error) {
+	resp, err := c.CallRaw(ctx, name, params)
+	if err != nil {
+		return nil, err
+	}
+	t, err := ExtractTask(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return t, nil
+}
+
+// ListAccounts lists accounts, optionally filtered by (part of) a name and
+// an organization id ("" for no filter).
+func (c *Client) ListAccounts(ctx context.Context, name, orgID string) ([]Account, error) {
+	params := map[string]any{}
+	if name != "" {
+		params["name"] = name
+	}
+	if orgID != "" {
+		params["organization_id"] = orgID
+	}
+	var out []Account
+	return out, c.callInto(ctx, "accounts.list", params, &out)
+}
+
+// GetAccount returns an account's details.
+func (c *Client) GetAccount(ctx context.Context, accountID string) (*Account, error) {
+	var out Account
+	if err := c.callInto(ctx, "accounts.get", map[string]any{"account_id": accountID}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListPools lists an account's pools.
+func (c *Client) ListPools(ctx context.Context, accountID string) ([]Pool, error) {
+	var out []Pool
+	return out, c.callInto(ctx, "pools.list", map[string]any{"account_id": accountID}, &out)
+}
+
+// SandboxStatus returns the status of an account's sandbox pool.
+func (c *Client) SandboxStatus(ctx context.Context, accountID string) (*SandboxStatus, error) {
+	var out SandboxStatus
+	if err := c.callInto(ctx, "sandbox.status", map[string]any{"account_id": accountID}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CloneSandbox overwrites the target account's sandbox with the image of
+// the source sandbox pool. joinDomain nil leaves join_domain unset.
+func (c *Client) CloneSandbox(ctx context.Context, targetAccountID, sourcePoolID string, joinDomain *bool) (*Task, error) {
+	params := map[string]any{"target_account_id": targetAccountID, "source_pool_id": sourcePoolID}
+	if joinDomain != nil {
+		params["join_domain"] = *joinDomain
+	}
+	return c.callTask(ctx, "sandbox.clone", params)
+}
+
+// Publish starts publishing an account's sandbox to production.
+func (c *Client) Publish(ctx context.Context, accountID string) (*Task, error) {
+	return c.callTask(ctx, "sandbox.publish", map[string]any{"account_id": accountID})
+}
+
+// GetTask returns a task's current state.
+func (c *Client) GetTask(ctx context.Context, accountID, taskID string) (*Task, error) {
+	return c.callTask(ctx, "tasks.get", map[string]any{"account_id": accountID, "task_id": taskID})
+}
+
+// PublishTasks lists an account's publishing tasks.
+func (c *Client) PublishTasks(ctx context.Context, accountID string) ([]PublishStatus, error) {
+	var out []PublishStatus
+	return out, c.callInto(ctx, "publish.tasks", map[string]any{"account_id": accountID}, &out)
+}
+
+// PublishStatus returns the status of one publish request.
+func (c *Client) PublishStatus(ctx context.Context, accountID, taskID string) (*PublishStatus, error) {
+	resp, err := c.CallRaw(ctx, "publish.status", map[string]any{"account_id": accountID, "task_id": taskID})
+	if err != nil {
+		return nil, err
+	}
+	return ExtractPublishStatus(resp.Body)
+}
+
+// GetPoolElasticity returns a pool's min, buffer and max servers.
+func (c *Client) GetPoolElasticity(ctx context.Context, poolID string) (*Elasticity, error) {
+	var out Elasticity
+	if err := c.callInto(ctx, "pools.elasticity.get", map[string]any{"pool_id": poolID}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetPoolElasticity sets a pool's min, buffer and max servers (form data,
+// as documented) and returns the task applying them.
+func (c *Client) SetPoolElasticity(ctx context.Context, poolID string, e Elasticity) (*Task, error) {
+	if e.MinServers < 0 || e.BufferServers < 0 || e.MaxServers < 0 {
+		return nil, &InvalidRequestError{Endpoint: "pools.elasticity.set", Reason: fmt.Sprintf("negative server count in %s", e)}
+	}
+	if e.MinServers > e.MaxServers {
+		return nil, &InvalidRequestError{Endpoint: "pools.elasticity.set", Param: "min_servers", Reason: fmt.Sprintf("min_servers %d above max_servers %d", e.MinServers, e.MaxServers)}
+	}
+	return c.callTask(ctx, "pools.elasticity.set", map[string]any{
+		"pool_id":        poolID,
+		"min_servers":    e.MinServers,
+		"buffer_servers": e.BufferServers,
+		"max_servers":    e.MaxServers,
+	})
+}
+
+// GetAccountElasticity returns an account's overall capacity settings.
+func (c *Client) GetAccountElasticity(ctx context.Context, accountID string) (*Elasticity, error) {
+	var out Elasticity
+	if err := c.callInto(ctx, "accounts.elasticity.get", map[string]any{"account_id": accountID}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// StartSandbox powers on an account's sandbox server.
+func (c *Client) StartSandbox(ctx context.Context, accountID string) (*Task, error) {
+	return c.callTask(ctx, "sandbox.start", map[string]any{"account_id": accountID})
+}
+
+// StopSandbox stops an account's sandbox server (documented answer: 202 {}).
+func (c *Client) StopSandbox(ctx context.Context, accountID string) error {
+	return c.callInto(ctx, "sandbox.stop", map[string]any{"account_id": accountID}, nil)
+}
+
+// PersistentDesktopCapacity is a persistent account's capacity settings.
+type PersistentDesktopCapacity struct {
+	NumberOfBackupsToSave           *int `json:"number_of_backups_to_save,omitempty"`
+	MaxUsers                        int  `json:"max_users"`
+	KeepInstancesRunningForNewUsers bool `json:"keep_instances_running_for_new_users"`
+}
+
+// GetPersistentDesktopCapacity returns a persistent account's capacity.
+func (c *Client) GetPersistentDesktopCapacity(ctx context.Context, accountID string) (*PersistentDesktopCapacity, error) {
+	var out PersistentDesktopCapacity
+	if err := c.callInto(ctx, "persistent_desktop.capacity.get", map[string]any{"account_id": accountID}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetPersistentDesktopCapacity sets a persistent account's capacity (form
+// data, as documented) and returns the task applying it.
+func (c *Client) SetPersistentDesktopCapacity(ctx context.Context, accountID string, p PersistentDesktopCapacity) (*Task, error) {
+	if p.MaxUsers < 0 || (p.NumberOfBackupsToSave != nil && *p.NumberOfBackupsToSave < 0) {
+		return nil, &InvalidRequestError{Endpoint: "persistent_desktop.capacity.set", Reason: "negative count"}
+	}
+	params := map[string]any{
+		"account_id":                           accountID,
+		"max_users":                            p.MaxUsers,
+		"keep_instances_running_for_new_users": p.KeepInstancesRunningForNewUsers,
+	}
+	if p.NumberOfBackupsToSave != nil {
+		params["number_of_backups_to_save"] = *p.NumberOfBackupsToSave
+	}
+	return c.callTask(ctx, "persistent_desktop.capacity.set", params)
+}

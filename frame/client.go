@@ -1,0 +1,405 @@
+package frame
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-retryablehttp"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
+)
+
+// maxResponseBytes bounds what is read of one response.
+const maxResponseBytes = 32 << 20
+
+// maxMessageRunes bounds the server message kept in an APIError.
+const maxMessageRunes = 300
+
+// Client talks to the Frame Admin API: it signs every attempt, retries what
+// is safe to retry, limits its rate and concurrency, and never re-sends a
+// mutation that may have reached the server. It is safe for concurrent use.
+type Client struct {
+	base          *url.URL
+	clientID      string
+	secret        string
+	readOnly      bool
+	retryMax      int
+	waitMin       time.Duration
+	waitMax       time.Duration
+	maxRetryAfter time.Duration
+	now           func() time.Time
+	http          *http.Client
+}
+
+// NewClient checks cfg and builds a Client. It sends nothing.
+func NewClient(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	base, err := checkBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(cfg.ClientID) == "" {
+		return nil, fmt.Errorf("frame client: missing client id (%s)", EnvClientID)
+	}
+	if cfg.ClientSecret == "" {
+		return nil, fmt.Errorf("frame client: missing client secret (%s)", EnvClientSecret)
+	}
+	if strings.ContainsAny(cfg.ClientID, "\r\n") {
+		return nil, errors.New("frame client: client id contains a line break")
+	}
+	if cfg.RateLimit < 0 || cfg.Burst < 0 || cfg.MaxInFlight < 0 {
+		return nil, errors.New("frame client: RateLimit, Burst and MaxInFlight must not be negative")
+	}
+	c := &Client{
+		base:          base,
+		clientID:      cfg.ClientID,
+		secret:        cfg.ClientSecret,
+		readOnly:      cfg.ReadOnly,
+		retryMax:      cfg.RetryMax,
+		waitMin:       cfg.RetryWaitMin,
+		waitMax:       cfg.RetryWaitMax,
+		maxRetryAfter: cfg.MaxRetryAfter,
+		now:           cfg.Now,
+	}
+	switch {
+	case c.retryMax == 0:
+		c.retryMax = DefaultRetryMax
+	case c.retryMax < 0:
+		c.retryMax = 0
+	}
+	if c.waitMin <= 0 {
+		c.waitMin = DefaultRetryWaitMin
+	}
+	if c.waitMax <= 0 {
+		c.waitMax = DefaultRetryWaitMax
+	}
+	if c.waitMax < c.waitMin {
+		c.waitMax = c.waitMin
+	}
+	if c.maxRetryAfter <= 0 {
+		c.maxRetryAfter = DefaultMaxRetryAfter
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+
+	var baseRT http.RoundTripper
+	hc := &http.Client{}
+	if cfg.HTTPClient != nil {
+		*hc = *cfg.HTTPClient
+		baseRT = cfg.HTTPClient.Transport
+	}
+	if baseRT == nil {
+		baseRT = cleanhttp.DefaultPooledTransport()
+	}
+	at := &attemptTransport{
+		base:     baseRT,
+		clientID: cfg.ClientID,
+		secret:   []byte(cfg.ClientSecret),
+		now:      c.now,
+		logger:   cfg.Logger,
+		onReq:    cfg.OnRequest,
+		ua:       ua,
+	}
+	if cfg.RateLimit > 0 {
+		burst := cfg.Burst
+		if burst == 0 {
+			burst = 1
+		}
+		at.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), burst)
+	}
+	if cfg.MaxInFlight > 0 {
+		at.sem = semaphore.NewWeighted(int64(cfg.MaxInFlight))
+	}
+	hc.Transport = at
+	hc.Jar = nil
+	// A redirect would carry a fresh signature to wherever it points; the
+	// Admin API does not redirect, so a 3xx is reported, not followed.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	switch {
+	case cfg.RequestTimeout > 0:
+		hc.Timeout = cfg.RequestTimeout
+	case cfg.RequestTimeout == 0 && hc.Timeout == 0:
+		hc.Timeout = DefaultRequestTimeout
+	case cfg.RequestTimeout < 0:
+		hc.Timeout = 0
+	}
+	c.http = hc
+	return c, nil
+}
+
+// String describes the client without its secret.
+func (c *Client) String() string {
+	return fmt.Sprintf("frame.Client{BaseURL: %q, ClientID: %q, ReadOnly: %t}", c.base.String(), c.clientID, c.readOnly)
+}
+
+// BaseURL is the API base URL requests are sent under.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// ReadOnly reports whether the client refuses anything but reads.
+func (c *Client) ReadOnly() bool { return c.readOnly }
+
+// Request is one Admin API request. Path is already built and escaped (see
+// PathFor); Form and JSON are mutually exclusive bodies.
+type Request struct {
+	Method string
+	Path   string     // e.g. /accounts/abc/publish, relative to the base URL
+	Query  url.Values // may be nil
+	Form   url.Values // application/x-www-form-urlencoded body
+	JSON   any        // application/json body
+}
+
+// Body returns the encoded body and its content type ("" and nil for none).
+func (r *Request) Body() (contentType string, body []byte, err error) {
+	switch {
+	case r.Form != nil && r.JSON != nil:
+		return "", nil, errors.New("both a form and a JSON body")
+	case r.Form != nil:
+		return "application/x-www-form-urlencoded", []byte(r.Form.Encode()), nil
+	case r.JSON != nil:
+		b, err := json.Marshal(r.JSON)
+		if err != nil {
+			return "", nil, fmt.Errorf("encoding the JSON body: %v", err)
+		}
+		return "application/json", b, nil
+	}
+	return "", nil, nil
+}
+
+// Response is a successful (2xx) answer, or the answer that an APIError
+// describes.
+type Response struct {
+	Status   int
+	Header   http.Header
+	Body     []byte
+	Attempts int
+}
+
+// Do sends req and, for a 2xx answer, decodes its JSON body into out (when
+// out is non-nil and the body is not empty). Errors:
+//   - *InvalidRequestError: refused locally, nothing sent (bad path, read-only);
+//   - *APIError: a non-2xx answer (the Response is returned too);
+//   - *OutcomeUnknownError: a mutation that may have reached the server;
+//   - *NetworkError: transport failure of a read, or of a mutation that
+//     provably never reached the server;
+//   - the context's error.
+func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, error) {
+	if req == nil {
+		return nil, &InvalidRequestError{Reason: "nil request"}
+	}
+	method := strings.ToUpper(strings.TrimSpace(req.Method))
+	if method == "" {
+		method = http.MethodGet
+	}
+	endpoint := method + " " + req.Path
+	if !validMethod(method) {
+		return nil, &InvalidRequestError{Endpoint: quoteShort(req.Method), Reason: "bad HTTP method"}
+	}
+	if err := checkRequestPath(req.Path); err != nil {
+		return nil, &InvalidRequestError{Reason: err.Error()}
+	}
+	if c.readOnly && method != http.MethodGet && method != http.MethodHead {
+		return nil, &InvalidRequestError{Endpoint: endpoint, Err: ErrReadOnly}
+	}
+	ctype, body, err := req.Body()
+	if err != nil {
+		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: err.Error()}
+	}
+	u := *c.base
+	u.RawPath = c.base.EscapedPath() + req.Path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: "bad percent escape in path"}
+	}
+	u.Path = p
+	u.RawQuery = req.Query.Encode()
+
+	st := &callState{method: method, path: req.Path, idempotent: isIdempotent(method)}
+	ctx = context.WithValue(ctx, callStateKey{}, st)
+	var rawBody any
+	if body != nil {
+		rawBody = body
+	}
+	rreq, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), rawBody)
+	if err != nil {
+		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: err.Error()}
+	}
+	rreq.Header.Set("Accept", "application/json")
+	if ctype != "" {
+		rreq.Header.Set("Content-Type", ctype)
+	}
+	rc := &retryablehttp.Client{
+		HTTPClient:   c.http,
+		RetryMax:     c.retryMax,
+		RetryWaitMin: c.waitMin,
+		RetryWaitMax: c.waitMax,
+		CheckRetry:   c.retryPolicy(st),
+		Backoff:      c.backoff,
+		// Hand back the last response or error as is: Do builds the typed
+		// errors (retryablehttp's own would wrap them in prose).
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	resp, err := rc.Do(rreq)
+	attempts := int(st.attempts.Load())
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, c.transportError(ctx, st, req, body, attempts, err)
+	}
+	defer resp.Body.Close()
+	data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if rerr == nil && len(data) > maxResponseBytes {
+		rerr = fmt.Errorf("response larger than %d bytes", maxResponseBytes)
+	}
+	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: data, Attempts: attempts}
+	if rerr != nil {
+		if !st.idempotent {
+			// The server answered, so it acted (or refused); what it said is lost.
+			return nil, c.outcomeUnknown(st, req, body, fmt.Errorf("reading the %d response: %w", resp.StatusCode, stripURLError(rerr)))
+		}
+		return nil, &NetworkError{Method: method, Path: req.Path, Attempts: attempts, Err: stripURLError(rerr)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		apiErr := &APIError{
+			Method:     method,
+			Path:       req.Path,
+			Status:     resp.StatusCode,
+			Message:    c.excerpt(data),
+			RetryAfter: resp.Header.Get("Retry-After"),
+		}
+		if !st.idempotent && (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout) {
+			// A gateway error to a mutation: the gateway may have forwarded
+			// it before timing out or failing. Never re-sent; reconcile.
+			return r, c.outcomeUnknown(st, req, body, apiErr)
+		}
+		return r, apiErr
+	}
+	if out != nil && len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return r, fmt.Errorf("%s %s: decoding the %d response: %w", method, req.Path, resp.StatusCode, err)
+		}
+	}
+	return r, nil
+}
+
+func (c *Client) transportError(ctx context.Context, st *callState, req *Request, body []byte, attempts int, err error) error {
+	err = stripURLError(err)
+	if !st.idempotent && st.wrote.Load() {
+		return c.outcomeUnknown(st, req, body, err)
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("%s %s: %w", st.method, req.Path, ctxErr)
+	}
+	return &NetworkError{Method: st.method, Path: req.Path, Attempts: attempts, Err: err}
+}
+
+func (c *Client) outcomeUnknown(st *callState, req *Request, body []byte, err error) *OutcomeUnknownError {
+	return &OutcomeUnknownError{
+		Method: st.method,
+		Path:   req.Path,
+		Query:  req.Query.Encode(),
+		Body:   append([]byte(nil), body...),
+		Err:    err,
+	}
+}
+
+// stripURLError drops *url.Error's "Get \"https://...\":" prefix: the typed
+// errors already name the method and path.
+func stripURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+func validMethod(m string) bool {
+	if m == "" || len(m) > 16 {
+		return false
+	}
+	for _, r := range m {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// excerpt is the server's message: the JSON "error", "message", "errors" or
+// "detail" field when there is one, else the raw text; cut to 300
+// characters, control characters removed, and any echo of the secret
+// redacted.
+func (c *Client) excerpt(data []byte) string {
+	msg := ""
+	var m map[string]any
+	if json.Unmarshal(data, &m) == nil {
+		for _, k := range []string{"error", "message", "errors", "detail", "error_description"} {
+			v, ok := m[k]
+			if !ok || v == nil {
+				continue
+			}
+			if s, ok := v.(string); ok {
+				msg = s
+			} else if b, err := json.Marshal(v); err == nil {
+				msg = string(b)
+			}
+			break
+		}
+	}
+	if msg == "" {
+		msg = string(data)
+	}
+	if c.secret != "" {
+		msg = strings.ReplaceAll(msg, c.secret, redacted)
+	}
+	return shorten(msg, maxMessageRunes)
+}
+
+// shorten collapses whitespace, drops control characters and cuts s to n
+// runes.
+func shorten(s string, n int) string {
+	var b strings.Builder
+	count := 0
+	space := false
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if unicode.IsControl(r) || !unicode.IsPrint(r) {
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			count++
+			space = false
+		}
+		if count >= n {
+			b.WriteString("…")
+			return b.String()
+		}
+		b.WriteRune(r)
+		count++
+	}
+	return b.String()
+}
+
+func formatInt(v int64) string { return strconv.FormatInt(v, 10) }

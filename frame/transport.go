@@ -1,0 +1,259 @@
+package frame
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
+)
+
+// The transport layers, outermost first:
+//
+//	retryablehttp.Client  retries per the policy below (checkRetry, backoff)
+//	http.Client           per-attempt timeout, no redirects
+//	attemptTransport      rate limit, in-flight cap, signing, httptrace, logs
+//	base RoundTripper     the wire
+//
+// Signing happens in attemptTransport, after the rate limiter and the
+// in-flight semaphore let the attempt through, so every attempt (retries
+// included) carries a fresh timestamp even after a long wait.
+
+// callState is shared by the attempts of one logical request.
+type callState struct {
+	method     string
+	path       string
+	idempotent bool
+	attempts   atomic.Int32
+	// wrote: the current attempt started writing the request to a
+	// connection (httptrace WroteRequest fired, with or without error). Until
+	// then the server provably has not seen it.
+	wrote atomic.Bool
+}
+
+type callStateKey struct{}
+
+// attemptTransport wraps the wire for one Client.
+type attemptTransport struct {
+	base     http.RoundTripper
+	clientID string
+	secret   []byte
+	now      func() time.Time
+	limiter  *rate.Limiter
+	sem      *semaphore.Weighted
+	logger   *slog.Logger
+	onReq    func(RequestInfo)
+	ua       string
+}
+
+func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	st, _ := ctx.Value(callStateKey{}).(*callState)
+	if st == nil {
+		// Only Client.Do sends through this transport.
+		st = &callState{method: req.Method, path: req.URL.Path, idempotent: isIdempotent(req.Method)}
+	}
+	st.wrote.Store(false)
+	if t.limiter != nil {
+		if err := t.limiter.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// The limiter refuses waits that would outlive the deadline.
+			return nil, context.DeadlineExceeded
+		}
+	}
+	if t.sem != nil {
+		if err := t.sem.Acquire(ctx, 1); err != nil {
+			return nil, err
+		}
+	}
+	attempt := int(st.attempts.Add(1))
+
+	trace := &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { st.wrote.Store(true) },
+	}
+	r2 := req.Clone(httptrace.WithClientTrace(ctx, trace)) // Clone copies the headers: never mutate the caller's
+	ts := t.now().Unix()
+	r2.Header.Set(HeaderClientID, t.clientID)
+	r2.Header.Set(HeaderTimestamp, formatInt(ts))
+	r2.Header.Set(HeaderSignature, Sign(t.secret, t.clientID, ts))
+	if t.ua != "" {
+		r2.Header.Set("User-Agent", t.ua)
+	}
+
+	start := time.Now()
+	resp, err := t.base.RoundTrip(r2)
+	dur := time.Since(start)
+
+	info := RequestInfo{Method: st.method, Path: st.path, Duration: dur, Attempt: attempt}
+	if err != nil {
+		info.Class = attemptErrorClass(ctx, st, err)
+		info.Err = err.Error()
+	} else {
+		info.Status = resp.StatusCode
+		if resp.StatusCode >= 300 {
+			info.Class = (&APIError{Status: resp.StatusCode}).Class()
+			if !st.idempotent && (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout) {
+				info.Class = ClassOutcomeUnknown
+			}
+		}
+	}
+	t.report(ctx, info)
+
+	if err != nil {
+		if t.sem != nil {
+			t.sem.Release(1)
+		}
+		return nil, err
+	}
+	if t.sem != nil {
+		// Hold the slot until the body is closed: reading it is part of
+		// the request.
+		resp.Body = &releaseBody{ReadCloser: resp.Body, release: func() { t.sem.Release(1) }}
+	}
+	return resp, nil
+}
+
+func (t *attemptTransport) report(ctx context.Context, info RequestInfo) {
+	if t.logger != nil && t.logger.Enabled(ctx, slog.LevelDebug) {
+		attrs := []slog.Attr{
+			slog.String("method", info.Method),
+			slog.String("path", info.Path),
+			slog.Int("status", info.Status),
+			slog.Duration("duration", info.Duration),
+			slog.Int("attempt", info.Attempt),
+		}
+		if info.Class != "" {
+			attrs = append(attrs, slog.String("class", string(info.Class)))
+		}
+		if info.Err != "" {
+			attrs = append(attrs, slog.String("error", info.Err))
+		}
+		t.logger.LogAttrs(ctx, slog.LevelDebug, "frame api request", attrs...)
+	}
+	if t.onReq != nil {
+		t.onReq(info)
+	}
+}
+
+type releaseBody struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (b *releaseBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
+
+// attemptErrorClass classifies a transport error of one attempt.
+func attemptErrorClass(ctx context.Context, st *callState, err error) ErrorClass {
+	switch {
+	case !st.idempotent && st.wrote.Load():
+		return ClassOutcomeUnknown
+	case ctx.Err() == context.Canceled:
+		return ClassCanceled
+	case ctx.Err() != nil:
+		return ClassTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ClassTimeout
+	}
+	return ClassNetwork
+}
+
+func isIdempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// retryPolicy is retryablehttp's CheckRetry for one logical request.
+//
+// Reads (GET) retry on 429, 502, 503, 504 and transport errors. Mutations
+// retry only when the server provably did not act: 429 and 503 (refused
+// before acting) and transport errors before the request was written. A
+// mutation that may have reached the server (502/504 from a gateway that may
+// have forwarded it, a timeout or reset after writing) is not retried; Do
+// turns it into an OutcomeUnknownError.
+func (c *Client) retryPolicy(st *callState) func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	return func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		if err != nil {
+			if !st.idempotent && st.wrote.Load() {
+				return false, nil
+			}
+			return retryableTransportError(err), nil
+		}
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			if ra := parseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ra > c.maxRetryAfter {
+				// Too long for a transport retry: the step's policy decides.
+				return false, nil
+			}
+			return true, nil
+		case http.StatusBadGateway, http.StatusGatewayTimeout:
+			return st.idempotent, nil
+		}
+		return false, nil
+	}
+}
+
+// retryableTransportError excludes errors a retry cannot fix.
+func retryableTransportError(err error) bool {
+	var uae x509.UnknownAuthorityError
+	var cve *x509.CertificateInvalidError
+	var hne x509.HostnameError
+	var tve *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &uae), errors.As(err, &cve), errors.As(err, &hne), errors.As(err, &tve):
+		return false
+	case errors.Is(err, context.Canceled):
+		return false
+	}
+	return true
+}
+
+// backoff is exponential with jitter, at least the server's Retry-After.
+func (c *Client) backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+	if min <= 0 {
+		min = time.Millisecond
+	}
+	if max < min {
+		max = min
+	}
+	d := max
+	if attempt < 32 {
+		if e := min << uint(attempt); e > 0 && e < max {
+			d = e
+		}
+	}
+	// "Equal jitter": half fixed, half random, so retries from many clients
+	// spread out but never collapse to zero.
+	d = d/2 + rand.N(d/2+1)
+	if resp != nil {
+		if ra := parseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ra > d {
+			d = ra
+		}
+	}
+	return d
+}
