@@ -1,0 +1,220 @@
+package journal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/frameflow/frameflow/engine"
+)
+
+// UnresolvedError says a mutation may have been sent (its intent is in the
+// journal, its result is not) and nothing could prove whether it took
+// effect, so it was not sent again.
+type UnresolvedError struct {
+	Key    string // the engine's mutation key: step[item]#n
+	Type   string
+	Method string
+	Path   string
+	Reason string // why it could not be proven
+	Err    error  // the send's error when it happened in this attempt
+}
+
+func (e *UnresolvedError) Error() string {
+	return fmt.Sprintf("mutation %s (%s %s) may already have been sent, and %s; it was not sent again. "+
+		"Check in Frame whether it took effect (the account's tasks, the pool's settings); "+
+		"if you are sure it did not, run `frameflow resume --assume-not-sent`",
+		e.Key, e.Method, e.Path, e.Reason)
+}
+
+func (e *UnresolvedError) Unwrap() error { return e.Err }
+
+// Do performs m at most once per key for the whole run, across crashes and
+// resumes. It implements engine.MutationRecorder:
+//
+//   - a recorded result is returned as it is, and nothing is sent;
+//   - an intent without a result (the process died mid-request, or the
+//     outcome was unknown) is reconciled first: found returns its result,
+//     proven absent is sent again; when nothing proves it, Do returns an
+//     *UnresolvedError, unless Options.AssumeNotSent;
+//   - otherwise the intent is written and synced before Send, and the
+//     result after it. A refused send (not outcome-unknown) is journaled as
+//     failed, and the same key may be sent again by a retry or a resume.
+//
+// Reconcile's contract: (result, true, nil) proves the mutation took effect;
+// (_, false, nil) proves it did not; an error means it cannot tell. A
+// Reconcile that might miss an effect still in progress must return an error.
+//
+// The value returned is always the journal's copy (JSON round trip,
+// redacted), so a fresh run and a resumed one see the same.
+func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, error) {
+	if key == "" {
+		return nil, errors.New("journal: mutation without a key")
+	}
+	if m == nil || m.Send == nil || m.Method == "" || m.Path == "" {
+		return nil, fmt.Errorf("journal: mutation %s is incomplete (method, path and Send are required); nothing sent", key)
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("journal: run is closed; mutation %s not sent", key)
+	}
+	st := r.muts[key]
+	if st == nil {
+		st = &mutState{}
+		r.muts[key] = st
+	}
+	if st.busy {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("journal: mutation %s is already under way; not sent twice", key)
+	}
+	state, result := st.state, st.result
+	if (state == recIntent || state == recUnknown || state == recResult) && (st.method != m.Method || st.path != m.Path) {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("journal: mutation %s was recorded as %s %s but is now %s %s; "+
+			"the workflow or its inputs changed since, so the journal cannot vouch for it; nothing sent",
+			key, st.method, st.path, m.Method, m.Path)
+	}
+	st.busy = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		st.busy = false
+		r.mu.Unlock()
+	}()
+
+	switch state {
+	case recResult:
+		return decode(result)
+	case recIntent, recUnknown:
+		res, send, err := r.resolve(ctx, key, m, r.opts.AssumeNotSent, nil)
+		if !send {
+			return res, err
+		}
+	}
+	return r.send(ctx, key, m, true)
+}
+
+// send journals the intent, sends, and journals what came of it. again says
+// whether one more send is allowed after an unknown outcome that a
+// reconcile then proved absent.
+func (r *Run) send(ctx context.Context, key string, m *engine.Mutation, again bool) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // nothing written, nothing sent
+	}
+	if err := r.write(&record{T: recIntent, Key: key, Type: m.Type, Method: m.Method, Path: m.Path,
+		Query: m.Query, Body: m.Body, Resources: m.Resources, Witness: m.Witness}); err != nil {
+		return nil, fmt.Errorf("%w; mutation %s not sent", err, key)
+	}
+	res, err := m.Send(ctx)
+	if err == nil {
+		return r.recordResult(key, res, "send")
+	}
+	if !r.outcomeUnknown(err) {
+		// Refused or never sent: a retry may send it again.
+		if werr := r.write(&record{T: recFailed, Key: key, Error: err.Error()}); werr != nil {
+			return nil, errors.Join(err, werr)
+		}
+		return nil, err
+	}
+	if werr := r.write(&record{T: recUnknown, Key: key, Error: err.Error()}); werr != nil {
+		return nil, errors.Join(err, werr)
+	}
+	out, sendAgain, rerr := r.resolve(ctx, key, m, false, err)
+	switch {
+	case !sendAgain:
+		return out, rerr
+	case again:
+		return r.send(ctx, key, m, false)
+	default:
+		// Proven absent twice in a row: leave the next try to the engine's
+		// retry policy or a resume (the journal now allows it).
+		return nil, err
+	}
+}
+
+// resolve finds out whether an intent without a result took effect. It
+// returns send=true when it is proven (or, with assume, taken) not to have,
+// having journaled that; otherwise the recorded result or an error.
+func (r *Run) resolve(ctx context.Context, key string, m *engine.Mutation, assume bool, cause error) (res any, send bool, err error) {
+	reason := "no read can prove whether it took effect"
+	if m.Reconcile != nil {
+		// Reconcile against what the step saw before the journaled send, not
+		// what a re-run step read after it (engine.Mutation.Witness).
+		r.mu.Lock()
+		w := r.muts[key].witness
+		r.mu.Unlock()
+		fresh := m.Witness
+		if w != nil {
+			m.Witness = w
+		}
+		got, found, rerr := m.Reconcile(ctx)
+		m.Witness = fresh // a re-send journals the step's current witness
+		switch {
+		case rerr == nil && found:
+			res, err := r.recordResult(key, got, "reconcile")
+			return res, false, err
+		case rerr == nil:
+			if err := r.write(&record{T: recNotSent, Key: key, Via: "reconcile"}); err != nil {
+				return nil, false, err
+			}
+			return nil, true, nil
+		default:
+			reason = "the read that should prove it failed: " + rerr.Error()
+		}
+	}
+	if assume {
+		if err := r.write(&record{T: recNotSent, Key: key, Via: "assumed"}); err != nil {
+			return nil, false, err
+		}
+		return nil, true, nil
+	}
+	return nil, false, &UnresolvedError{Key: key, Type: m.Type, Method: m.Method, Path: m.Path, Reason: r.redact(reason), Err: cause}
+}
+
+func (r *Run) recordResult(key string, res any, via string) (any, error) {
+	b, err := json.Marshal(res)
+	if err != nil {
+		// It was sent: without a result record the intent stays pending and
+		// a resume reconciles it.
+		return nil, fmt.Errorf("journal: mutation %s was sent but its result cannot be recorded: %w", key, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.append(&record{T: recResult, Key: key, Result: b, Via: via}); err != nil {
+		return nil, fmt.Errorf("%w (mutation %s was sent; a resume will reconcile it)", err, key)
+	}
+	return decode(r.muts[key].result)
+}
+
+func (r *Run) write(rec *record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.append(rec)
+}
+
+func (r *Run) outcomeUnknown(err error) bool {
+	if r.opts.IsOutcomeUnknown == nil {
+		return true // nothing tells us it was refused: assume it may have gone out
+	}
+	return r.opts.IsOutcomeUnknown(err)
+}
+
+func (r *Run) redact(s string) string {
+	if r.opts.Redact == nil {
+		return s
+	}
+	return r.opts.Redact(s)
+}
+
+func decode(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("journal: recorded result: %w", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,172 @@
+package journal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// formatVersion is written in every header; a reader refuses a journal of a
+// newer version rather than misreading it.
+const formatVersion = 1
+
+// Record types, the "t" field of every line. See docs/decisions/journal-format.md.
+const (
+	recHeader  = "header"   // first line: what was run (RunMeta)
+	recAttempt = "attempt"  // a process started (Create) or continued (Resume) the run
+	recStep    = "step"     // a step (or one fan-out item of it) ended
+	recIntent  = "intent"   // a mutation is about to be sent (durable before sending)
+	recResult  = "result"   // the mutation's result (task, ...) after it was sent or reconciled
+	recUnknown = "unknown"  // the send failed in a way that may have reached the server
+	recFailed  = "failed"   // the server refused it, or it never left: safe to send again
+	recNotSent = "not_sent" // a reconcile proved it absent, or the admin assumed so
+	recFinish  = "finish"   // an attempt ended with a status
+)
+
+// record is one line of a journal. One struct for every type keeps the
+// reader simple; omitempty keeps the lines short.
+type record struct {
+	T       string    `json:"t"`
+	Time    time.Time `json:"time"`
+	Attempt int       `json:"attempt,omitempty"`
+
+	// header
+	V        int            `json:"v,omitempty"`
+	RunID    string         `json:"run_id,omitempty"`
+	Workflow string         `json:"workflow,omitempty"`
+	File     string         `json:"file,omitempty"`
+	FileHash string         `json:"file_hash,omitempty"`
+	Inputs   map[string]any `json:"inputs,omitempty"`
+	Mode     string         `json:"mode,omitempty"`
+	PlanHash string         `json:"plan_hash,omitempty"`
+	Started  *time.Time     `json:"started,omitempty"`
+
+	// attempt
+	PID  int    `json:"pid,omitempty"`
+	Host string `json:"host,omitempty"`
+
+	// step
+	Step       string          `json:"step,omitempty"`
+	Item       string          `json:"item,omitempty"`
+	ItemKey    string          `json:"item_key,omitempty"`
+	Index      *int            `json:"index,omitempty"`
+	Status     string          `json:"status,omitempty"` // step and finish
+	Attempts   int             `json:"attempts,omitempty"`
+	DurationMS int64           `json:"duration_ms,omitempty"`
+	Outputs    json.RawMessage `json:"outputs,omitempty"`
+
+	// mutations
+	Key       string            `json:"key,omitempty"`
+	Type      string            `json:"type,omitempty"`
+	Method    string            `json:"method,omitempty"`
+	Path      string            `json:"path,omitempty"`
+	Query     map[string]string `json:"query,omitempty"`
+	Body      any               `json:"body,omitempty"`
+	Resources []string          `json:"resources,omitempty"`
+	Witness   json.RawMessage   `json:"witness,omitempty"` // intent: what Reconcile compares against
+	Result    json.RawMessage   `json:"result,omitempty"`
+	Via       string            `json:"via,omitempty"` // result: send | reconcile; not_sent: reconcile | assumed
+
+	Error string `json:"error,omitempty"`
+}
+
+// encode renders r as one line, every string (keys and values, nested or
+// not) passed through redact so that no secret reaches the disk.
+func encode(r *record, redact func(string) string) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	if redact != nil {
+		// Walk the generic form: a secret inside a body or an output is
+		// found wherever it sits, and escaping in JSON cannot hide it.
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber() // keep integers exact
+		var v any
+		if err := d.Decode(&v); err != nil {
+			return nil, err
+		}
+		if b, err = json.Marshal(redactValue(v, redact)); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '\n'), nil
+}
+
+func redactValue(v any, redact func(string) string) any {
+	switch x := v.(type) {
+	case string:
+		return redact(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[redact(k)] = redactValue(e, redact)
+		}
+		return out
+	case []any:
+		for i, e := range x {
+			x[i] = redactValue(e, redact)
+		}
+		return x
+	default:
+		return v
+	}
+}
+
+// readRecords reads a journal file. It returns the records and the length of
+// the intact prefix: a last line without its newline is a torn write of a
+// crashed process and is dropped (it was never acted upon: nothing is sent
+// before its intent's write and fsync returned). A damaged line before the
+// end is not a torn write and is an error: skipping it could forget an intent.
+func readRecords(rd io.Reader) ([]record, int64, error) {
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, 0, err
+	}
+	var recs []record
+	var good int64
+	line := 0
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break // torn tail
+		}
+		line++
+		raw := data[:i]
+		data = data[i+1:]
+		if len(bytes.TrimSpace(raw)) == 0 {
+			good += int64(i + 1)
+			continue
+		}
+		var r record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, 0, fmt.Errorf("line %d is damaged: %v", line, err)
+		}
+		if r.T == "" {
+			return nil, 0, fmt.Errorf("line %d has no record type", line)
+		}
+		recs = append(recs, r)
+		good += int64(i + 1)
+	}
+	if len(recs) == 0 || recs[0].T != recHeader {
+		return nil, 0, errors.New("no header record")
+	}
+	if recs[0].V > formatVersion {
+		return nil, 0, fmt.Errorf("journal format version %d is newer than this frameflow understands (%d)", recs[0].V, formatVersion)
+	}
+	return recs, good, nil
+}
+
+// readFile is readRecords on a path.
+func readFile(path string) ([]record, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	return readRecords(f)
+}

@@ -1,0 +1,251 @@
+package journal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/gofrs/flock"
+)
+
+// Run is one run's journal, held under its lock. Its methods are safe for
+// concurrent use by the engine's goroutines.
+type Run struct {
+	store      *Store
+	opts       Options
+	meta       RunMeta
+	attempt    int
+	prevStatus string
+
+	mu       sync.Mutex
+	f        *os.File
+	fl       *flock.Flock
+	size     int64 // length of the intact journal: a failed write is cut back to it
+	closed   bool
+	finished bool
+	steps    map[stepKey]stepState
+	muts     map[string]*mutState
+}
+
+type stepKey struct{ step, item string }
+
+type stepState struct {
+	status  string
+	outputs json.RawMessage
+}
+
+// mutState is what the journal knows of one mutation key.
+type mutState struct {
+	state        string // the type of its last record: intent, result, unknown, failed, not_sent
+	typ          string
+	method, path string
+	witness      json.RawMessage // the intent's Mutation.Witness
+	result       json.RawMessage
+	busy         bool // a Do for this key is under way in this process
+}
+
+func newRun(s *Store, meta RunMeta, f *os.File, fl *flock.Flock, attempt int, size int64) *Run {
+	return &Run{store: s, opts: s.opts, meta: meta, attempt: attempt, f: f, fl: fl, size: size,
+		steps: map[stepKey]stepState{}, muts: map[string]*mutState{}}
+}
+
+// ID is the run's id.
+func (r *Run) ID() string { return r.meta.RunID }
+
+// Meta is the run's header as recorded (on resume: as the first attempt wrote it).
+func (r *Run) Meta() RunMeta { return r.meta }
+
+// Attempt is this process's attempt number: 1 for a new run, 2 for the
+// first resume, and so on.
+func (r *Run) Attempt() int { return r.attempt }
+
+// PreviousStatus is how the attempt before this one ended (succeeded,
+// failed, interrupted, crashed), "" for a new run. A resume of a succeeded
+// run has nothing to do.
+func (r *Run) PreviousStatus() string { return r.prevStatus }
+
+func (r *Run) attemptRecord() *record {
+	host, _ := os.Hostname()
+	return &record{T: recAttempt, PID: os.Getpid(), Host: host}
+}
+
+// append writes one record and makes it durable. The caller holds r.mu (or
+// owns r alone). What is applied to the in-memory state is the line as
+// written, redacted, so that this process and a later resume see the same.
+func (r *Run) append(rec *record) error {
+	if r.closed {
+		return errors.New("journal: run is closed")
+	}
+	if rec.Time.IsZero() {
+		rec.Time = time.Now().UTC()
+	}
+	if rec.Attempt == 0 && rec.T != recHeader {
+		rec.Attempt = r.attempt
+	}
+	line, err := encode(rec, r.opts.Redact)
+	if err != nil {
+		return fmt.Errorf("journal: encode %s record: %w", rec.T, err)
+	}
+	if _, err := r.f.Write(line); err != nil {
+		// Cut a partial line back so the next record starts cleanly.
+		_ = r.f.Truncate(r.size)
+		return fmt.Errorf("journal: write: %w", err)
+	}
+	if !r.opts.NoSync {
+		if err := r.f.Sync(); err != nil {
+			// The line may or may not be on disk: cut it so that what we
+			// believe and what a resume will read stay the same.
+			_ = r.f.Truncate(r.size)
+			return fmt.Errorf("journal: sync: %w", err)
+		}
+	}
+	r.size += int64(len(line))
+	var written record
+	if err := json.Unmarshal(line, &written); err != nil {
+		return fmt.Errorf("journal: reread: %w", err)
+	}
+	r.apply(&written)
+	return nil
+}
+
+// finishedStatus: a step that ended so is not run again on resume.
+func finishedStatus(s string) bool {
+	return s == "succeeded" || s == "unchanged" || s == "skipped"
+}
+
+// apply folds one record into the in-memory state.
+func (r *Run) apply(rec *record) {
+	switch rec.T {
+	case recStep:
+		if finishedStatus(rec.Status) {
+			r.steps[stepKey{rec.Step, rec.ItemKey}] = stepState{status: rec.Status, outputs: rec.Outputs}
+		}
+	case recIntent, recResult, recUnknown, recFailed, recNotSent:
+		st := r.muts[rec.Key]
+		if st == nil {
+			st = &mutState{}
+			r.muts[rec.Key] = st
+		}
+		st.state = rec.T
+		switch rec.T {
+		case recIntent:
+			st.typ, st.method, st.path, st.witness = rec.Type, rec.Method, rec.Path, rec.Witness
+			st.result = nil
+		case recResult:
+			st.result = rec.Result
+			if st.result == nil {
+				st.result = json.RawMessage("null")
+			}
+		}
+	case recFinish:
+		if rec.Attempt == r.attempt {
+			r.finished = true
+		}
+	}
+}
+
+// Lookup reports the last finished execution (succeeded, unchanged or
+// skipped) of a step or of one item of it, with its outputs. It implements
+// engine.StepJournal: the engine does not run such a step again on resume.
+func (r *Run) Lookup(stepID, itemKey string) (string, map[string]any, bool) {
+	r.mu.Lock()
+	st, ok := r.steps[stepKey{stepID, itemKey}]
+	r.mu.Unlock()
+	if !ok {
+		return "", nil, false
+	}
+	var out map[string]any
+	if len(st.outputs) > 0 {
+		// Decoded afresh each time: callers may change what they get.
+		if err := json.Unmarshal(st.outputs, &out); err != nil {
+			return "", nil, false
+		}
+	}
+	return st.status, out, true
+}
+
+// Record journals the end of a step or of one item of it. Outputs are kept
+// only for finished executions: they are what a resume restores, and a
+// failed step runs again anyway.
+func (r *Run) Record(res engine.StepResult) error {
+	if res.Step == "" || res.Status == "" {
+		return errors.New("journal: step result without step or status")
+	}
+	rec := &record{T: recStep, Step: res.Step, Item: res.Item, ItemKey: res.ItemKey, Status: res.Status,
+		Attempts: res.Attempts, DurationMS: res.Duration.Milliseconds(), Error: res.Error}
+	if !res.Started.IsZero() {
+		t := res.Started.UTC()
+		rec.Started = &t
+	}
+	if res.Index >= 0 && (res.Item != "" || res.ItemKey != "") {
+		i := res.Index
+		rec.Index = &i
+	}
+	if finishedStatus(res.Status) && len(res.Outputs) > 0 {
+		b, err := json.Marshal(res.Outputs)
+		if err != nil {
+			return fmt.Errorf("journal: outputs of %s: %w", res.Step, err)
+		}
+		rec.Outputs = b
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.append(rec)
+}
+
+// Finish records how this attempt ended: succeeded, failed or interrupted.
+func (r *Run) Finish(status string) error {
+	switch status {
+	case StatusSucceeded, StatusFailed, StatusInterrupted:
+	default:
+		return fmt.Errorf("journal: invalid finish status %q (succeeded, failed or interrupted)", status)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return errors.New("journal: attempt already finished")
+	}
+	return r.append(&record{T: recFinish, Status: status})
+}
+
+// Close releases the run's lock. An attempt closed without Finish is listed
+// as crashed. Close is idempotent.
+func (r *Run) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	err := r.f.Close()
+	if uerr := r.fl.Unlock(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// PendingMutation is a mutation recorded as (maybe) sent without a result.
+type PendingMutation struct {
+	Key, Type, Method, Path string
+	Unknown                 bool // a send failed with an unknown outcome (else the process died mid-request)
+}
+
+// Pending lists mutations with an intent and no result: on resume each is
+// reconciled before anything is re-sent. Sorted by key.
+func (r *Run) Pending() []PendingMutation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []PendingMutation
+	for k, st := range r.muts {
+		if st.state == recIntent || st.state == recUnknown {
+			out = append(out, PendingMutation{Key: k, Type: st.typ, Method: st.method, Path: st.path, Unknown: st.state == recUnknown})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
