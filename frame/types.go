@@ -37,6 +37,9 @@ type Param struct {
 	Type        string  `json:"type"` // string, integer, number, boolean, object, array
 	Required    bool    `json:"required"`
 	Description string  `json:"description,omitempty"`
+	// Secret marks a value that must never be logged, planned or echoed
+	// (e.g. a domain service account password).
+	Secret bool `json:"secret,omitempty"`
 }
 
 // Endpoint is one entry of the Admin API catalog. The catalog is data
@@ -57,6 +60,9 @@ type Endpoint struct {
 	// does not model.
 	Example json.RawMessage `json:"example,omitempty"`
 	Status  int             `json:"status,omitempty"` // documented success status, 200 when 0
+	// Notes records where the docs are inconsistent and which reading the
+	// catalog follows (table over curl example, path over table, ...).
+	Notes string `json:"notes,omitempty"`
 }
 
 // Task stages as documented.
