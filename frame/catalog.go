@@ -1,16 +1,33 @@
 package frame
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"regexp"
 	"sort"
+	"strings"
 	"sync"
 )
 
 // The catalog is data: catalog.json lists every documented Admin API
 // endpoint. Steps, the workflow schema, the simulator and the docs read it
 // rather than hand-written code per endpoint.
+//
+// Conventions the data relies on:
+//   - Names are dotted lower_snake segments, resource first, verb last
+//     (accounts.list, pools.elasticity.set). Names never change once
+//     published: workflows refer to them.
+//   - Path templates use {param}; every placeholder has exactly one param
+//     with In == "path", and no path param lacks a placeholder.
+//   - Where the docs contradict themselves the catalog follows the
+//     parameter table and records the contradiction in Notes.
+//   - A query param of type "array" is sent as repeated name[]=value keys and
+//     one of type "object" as name[key]=value keys, as the docs' examples do
+//     (skip_user_idps[]=a&skip_user_idps[]=b).
+//   - Form and JSON params never mix within one endpoint.
 
 //go:embed catalog.json
 var catalogJSON []byte
@@ -23,23 +40,13 @@ var (
 )
 
 func loadCatalog() {
-	var eps []Endpoint
-	if err := json.Unmarshal(catalogJSON, &eps); err != nil {
+	eps, err := ParseCatalog(catalogJSON)
+	if err != nil {
 		catalogErr = fmt.Errorf("frame: embedded catalog.json: %w", err)
 		return
 	}
-	catalogByName = make(map[string]*Endpoint, len(eps))
-	for i := range eps {
-		e := &eps[i]
-		if _, dup := catalogByName[e.Name]; dup {
-			catalogErr = fmt.Errorf("frame: catalog.json: duplicate endpoint name %q", e.Name)
-			return
-		}
-		catalogByName[e.Name] = e
-	}
-	sort.SliceStable(eps, func(i, j int) bool { return eps[i].Name < eps[j].Name })
 	catalogList = eps
-	// Pointers into eps were taken before sorting; rebuild the index.
+	catalogByName = make(map[string]*Endpoint, len(eps))
 	for i := range catalogList {
 		catalogByName[catalogList[i].Name] = &catalogList[i]
 	}
@@ -60,4 +67,190 @@ func LookupEndpoint(name string) (*Endpoint, bool) {
 	Catalog()
 	e, ok := catalogByName[name]
 	return e, ok
+}
+
+// CatalogGroups lists the endpoint groups in the order the docs present them.
+var CatalogGroups = []string{"account", "organization", "customer", "infrastructure"}
+
+// ParseCatalog decodes and checks a catalog in the format of catalog.json and
+// returns its endpoints sorted by name. Every problem is reported, not only
+// the first, so a broken edit shows everything at once.
+func ParseCatalog(data []byte) ([]Endpoint, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields() // a misspelt key would otherwise vanish silently
+	var eps []Endpoint
+	if err := dec.Decode(&eps); err != nil {
+		return nil, err
+	}
+	var errs []error
+	seen := make(map[string]bool, len(eps))
+	for i := range eps {
+		e := &eps[i]
+		if seen[e.Name] {
+			errs = append(errs, fmt.Errorf("duplicate endpoint name %q", e.Name))
+		}
+		seen[e.Name] = true
+		for _, err := range checkEndpoint(e) {
+			errs = append(errs, fmt.Errorf("%s: %w", nameOrIndex(e.Name, i), err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	sort.SliceStable(eps, func(i, j int) bool { return eps[i].Name < eps[j].Name })
+	return eps, nil
+}
+
+func nameOrIndex(name string, i int) string {
+	if name == "" {
+		return fmt.Sprintf("endpoint #%d", i)
+	}
+	return name
+}
+
+var (
+	endpointNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+	paramNameRE    = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	// Literal segments keep the documented spelling (audit-trails), so '-'
+	// is allowed; a query string never belongs in the template.
+	pathSegmentRE = regexp.MustCompile(`^([a-z0-9_-]+|\{[a-z][a-z0-9_]*\})$`)
+	placeholderRE = regexp.MustCompile(`\{([a-z][a-z0-9_]*)\}`)
+)
+
+var validParamTypes = map[string]bool{
+	"string": true, "integer": true, "number": true, "boolean": true, "object": true, "array": true,
+}
+
+func checkEndpoint(e *Endpoint) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if !endpointNameRE.MatchString(e.Name) {
+		bad("name %q is not dotted lower_snake segments", e.Name)
+	}
+	groupOK := false
+	for _, g := range CatalogGroups {
+		groupOK = groupOK || e.Group == g
+	}
+	if !groupOK {
+		bad("unknown group %q", e.Group)
+	}
+	switch e.Method {
+	case "GET":
+		if e.Mutates {
+			bad("a GET never mutates")
+		}
+	case "POST", "PUT", "PATCH", "DELETE":
+		if !e.Mutates {
+			bad("%s must be marked as mutating", e.Method)
+		}
+	default:
+		bad("unknown method %q", e.Method)
+	}
+	if e.Destructive && !e.Mutates {
+		bad("destructive but not mutating")
+	}
+	if strings.TrimSpace(e.Summary) == "" {
+		bad("no summary")
+	}
+	switch e.Response {
+	case RespObject, RespList, RespTask, RespEmpty, RespPublishStatus:
+	default:
+		bad("unknown response kind %q", e.Response)
+	}
+	if e.Status != 0 && (e.Status < 200 || e.Status > 299) {
+		bad("success status %d is not 2xx", e.Status)
+	}
+	if len(e.Example) > 0 && !json.Valid(e.Example) {
+		bad("example is not valid JSON")
+	}
+
+	if !strings.HasPrefix(e.Path, "/") || strings.HasSuffix(e.Path, "/") && e.Path != "/" {
+		bad("path %q must start and must not end with /", e.Path)
+	} else {
+		for _, seg := range strings.Split(e.Path[1:], "/") {
+			if !pathSegmentRE.MatchString(seg) {
+				bad("path %q: bad segment %q", e.Path, seg)
+			}
+		}
+	}
+	inPath := map[string]int{}
+	for _, m := range placeholderRE.FindAllStringSubmatch(e.Path, -1) {
+		inPath[m[1]]++
+	}
+	params := map[string]bool{}
+	var form, jsonBody bool
+	for _, p := range e.Params {
+		if !paramNameRE.MatchString(p.Name) {
+			bad("param name %q is not lower_snake", p.Name)
+		}
+		if params[p.Name] {
+			bad("param %q listed twice", p.Name)
+		}
+		params[p.Name] = true
+		if !validParamTypes[p.Type] {
+			bad("param %q: unknown type %q", p.Name, p.Type)
+		}
+		switch p.In {
+		case InPath:
+			if inPath[p.Name] != 1 {
+				bad("path param %q has no single {%s} in %q", p.Name, p.Name, e.Path)
+			}
+			if !p.Required || p.Type != "string" {
+				bad("path param %q must be a required string", p.Name)
+			}
+		case InQuery:
+		case InForm:
+			form = true
+		case InJSON:
+			jsonBody = true
+		default:
+			bad("param %q: unknown location %q", p.Name, p.In)
+		}
+	}
+	for name := range inPath {
+		if !params[name] {
+			bad("{%s} in the path has no path param", name)
+		}
+	}
+	if form && jsonBody {
+		bad("mixes form and JSON body params")
+	}
+	if (form || jsonBody) && e.Method == "GET" {
+		bad("a GET has no body params")
+	}
+	return errs
+}
+
+// PathParams returns the endpoint's path parameters in the order they
+// appear in the catalog.
+func (e *Endpoint) PathParams() []Param { return e.ParamsIn(InPath) }
+
+// ParamsIn returns the endpoint's parameters that travel in the given place.
+func (e *Endpoint) ParamsIn(in ParamIn) []Param {
+	var out []Param
+	for _, p := range e.Params {
+		if p.In == in {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Param finds a parameter by name.
+func (e *Endpoint) Param(name string) (Param, bool) {
+	for _, p := range e.Params {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Param{}, false
+}
+
+// SuccessStatus is the documented success status (200 unless stated).
+func (e *Endpoint) SuccessStatus() int {
+	if e.Status == 0 {
+		return 200
+	}
+	return e.Status
 }
