@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -207,6 +208,22 @@ func TestCatalogWellFormed(t *testing.T) {
 				t.Errorf("%s: param %q has no description", e.Name, p.Name)
 			}
 		}
+	}
+}
+
+// The simulator serves every catalog endpoint from one net/http.ServeMux;
+// two templates that the mux cannot tell apart would make it panic.
+func TestCatalogPathsRouteUnambiguously(t *testing.T) {
+	mux := http.NewServeMux()
+	for _, e := range frame.Catalog() {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: %v", e.Name, r)
+				}
+			}()
+			mux.HandleFunc(e.Method+" "+e.Path, func(http.ResponseWriter, *http.Request) {})
+		}()
 	}
 }
 
