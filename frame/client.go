@@ -32,7 +32,7 @@ const maxMessageRunes = 300
 type Client struct {
 	base          *url.URL
 	clientID      string
-	secret        string
+	creds         *secretHolder // behind a pointer so %#v of a Client prints an address, not the secret
 	readOnly      bool
 	retryMax      int
 	waitMin       time.Duration
@@ -66,7 +66,7 @@ func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		base:          base,
 		clientID:      cfg.ClientID,
-		secret:        cfg.ClientSecret,
+		creds:         &secretHolder{secret: cfg.ClientSecret},
 		readOnly:      cfg.ReadOnly,
 		retryMax:      cfg.RetryMax,
 		waitMin:       cfg.RetryWaitMin,
@@ -149,6 +149,14 @@ func NewClient(cfg Config) (*Client, error) {
 func (c *Client) String() string {
 	return fmt.Sprintf("frame.Client{BaseURL: %q, ClientID: %q, ReadOnly: %t}", c.base.String(), c.clientID, c.readOnly)
 }
+
+// GoString keeps %#v from printing internals.
+func (c *Client) GoString() string { return c.String() }
+
+type secretHolder struct{ secret string }
+
+func (*secretHolder) String() string   { return redacted }
+func (*secretHolder) GoString() string { return redacted }
 
 // BaseURL is the API base URL requests are sent under.
 func (c *Client) BaseURL() string { return c.base.String() }
@@ -367,8 +375,8 @@ func (c *Client) excerpt(data []byte) string {
 	if msg == "" {
 		msg = string(data)
 	}
-	if c.secret != "" {
-		msg = strings.ReplaceAll(msg, c.secret, redacted)
+	if c.creds.secret != "" {
+		msg = strings.ReplaceAll(msg, c.creds.secret, redacted)
 	}
 	return shorten(msg, maxMessageRunes)
 }
