@@ -70,13 +70,13 @@ func TestPathFor(t *testing.T) {
 
 func TestCleanAPIPath(t *testing.T) {
 	ok := map[string]string{
-		"/accounts":                "/accounts",
-		"accounts":                 "/accounts",
-		"/accounts/":               "/accounts/",
-		"//accounts//abc":          "/accounts/abc",
+		"/accounts":                 "/accounts",
+		"accounts":                  "/accounts",
+		"/accounts/":                "/accounts/",
+		"//accounts//abc":           "/accounts/abc",
 		"/accounts/K%C3%B6ln/pools": "/accounts/K%C3%B6ln/pools",
-		"/accounts/Köln":           "/accounts/K%C3%B6ln",
-		"/accounts/...":            "/accounts/...",
+		"/accounts/Köln":            "/accounts/K%C3%B6ln",
+		"/accounts/...":             "/accounts/...",
 	}
 	for in, want := range ok {
 		if got, err := frame.CleanAPIPath(in); err != nil || got != want {
