@@ -751,3 +751,36 @@ func TestConcurrentMutations(t *testing.T) {
 		t.Errorf("%d records, %d sends", got, sends.Load())
 	}
 }
+
+// BenchmarkDo measures one journaled mutation (intent + result). With fsync
+// it is bounded by the disk's sync latency; that is the price of "never a
+// duplicate", paid twice per request that itself takes far longer.
+func BenchmarkDo(b *testing.B) {
+	for _, noSync := range []bool{false, true} {
+		name := "fsync"
+		if noSync {
+			name = "nosync"
+		}
+		b.Run(name, func(b *testing.B) {
+			o := testOptions()
+			o.NoSync = noSync
+			s, err := journal.OpenWith(b.TempDir(), o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := s.Create(journal.RunMeta{Workflow: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			m := (&mutation{}).build()
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := r.Do(ctx, fmt.Sprintf("clone[Store-%d]#1", i), m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

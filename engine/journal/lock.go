@@ -1,7 +1,9 @@
 package journal
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -16,6 +18,8 @@ import (
 //
 // The lock file is never removed: removing it would let a process that had
 // opened the old inode and one that creates a new one both "hold" the lock.
+
+const lockGrace = 100 * time.Millisecond
 
 // holder is what a lock file says about the process holding it.
 type holder struct {
@@ -50,7 +54,14 @@ func (e *LockedError) Error() string {
 // lockRun takes the run's lock without waiting.
 func lockRun(path, runID string) (*flock.Flock, error) {
 	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o600))
-	ok, err := fl.TryLock()
+	// A short grace rides over List probing the lock (isLocked) at the same
+	// instant; a real holder still fails this fast.
+	ctx, cancel := context.WithTimeout(context.Background(), lockGrace)
+	defer cancel()
+	ok, err := fl.TryLockContext(ctx, lockGrace/10)
+	if errors.Is(err, context.DeadlineExceeded) {
+		ok, err = false, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock run %s: %w", runID, err)
 	}
@@ -82,7 +93,7 @@ func isLocked(path string) bool {
 		return false
 	}
 	fl := flock.New(path, flock.SetFlag(os.O_RDONLY))
-	ok, err := fl.TryLock()
+	ok, err := fl.TryRLock() // shared: two Lists do not disturb each other
 	if err != nil {
 		return false
 	}
