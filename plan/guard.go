@@ -1,0 +1,224 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/frameflow/frameflow/engine"
+)
+
+// ErrNotPlanned is returned (wrapped) by a guarded recorder for a mutation
+// that the saved plan does not contain, or contains differently. Nothing
+// was sent.
+var ErrNotPlanned = errors.New("not in the saved plan")
+
+// Guard makes apply execute exactly the saved plan: each mutation goes
+// through only if it matches a planned one (same key, method, path, query
+// and body) that has not been executed yet. A planned value of
+// "(known after apply)" matches any value in its place.
+type Guard struct {
+	// Redact, when set, is applied to the strings of each mutation apply is
+	// about to send before it is compared, so that it matches a plan whose
+	// secret values were scrubbed (see FromResult). Set it before Wrap.
+	Redact func(string) string
+
+	mu      sync.Mutex
+	planned []Mutation
+	byKey   map[string]int
+	used    []bool // executed successfully
+	busy    []bool // being sent now
+}
+
+// NewGuard makes a guard for p's mutations.
+func NewGuard(p *Plan) *Guard {
+	g := &Guard{planned: p.Mutations, byKey: make(map[string]int, len(p.Mutations))}
+	for i, m := range p.Mutations {
+		g.byKey[m.Key] = i
+	}
+	g.used = make([]bool, len(g.planned))
+	g.busy = make([]bool, len(g.planned))
+	return g
+}
+
+// Wrap returns a recorder that checks each mutation against the plan, then
+// hands it to next (nil: sends it with m.Send and returns the JSON round
+// trip of its result, as StepContext.Mutate does).
+func (g *Guard) Wrap(next engine.MutationRecorder) engine.MutationRecorder {
+	return &guarded{g: g, next: next}
+}
+
+type guarded struct {
+	g    *Guard
+	next engine.MutationRecorder
+}
+
+func (r *guarded) Do(ctx context.Context, key string, m *engine.Mutation) (any, error) {
+	i, err := r.g.claim(key, m)
+	if err != nil {
+		return nil, err
+	}
+	var res any
+	if r.next != nil {
+		res, err = r.next.Do(ctx, key, m)
+	} else if m.Send == nil {
+		err = fmt.Errorf("%s %s: the step gave no way to send it", m.Method, m.Path)
+	} else {
+		res, err = m.Send(ctx)
+		if err == nil {
+			res, err = engine.RoundTrip(res)
+		}
+	}
+	r.g.finish(i, err == nil)
+	return res, err
+}
+
+// claim checks m against the plan and reserves its planned mutation.
+func (g *Guard) claim(key string, m *engine.Mutation) (int, error) {
+	if m == nil {
+		return -1, fmt.Errorf("refused mutation %s: no request: %w", key, ErrNotPlanned)
+	}
+	var scrub *scrubber
+	if g.Redact != nil {
+		scrub = &scrubber{fn: g.Redact}
+	}
+	got := scrub.mutation(convert("", "", -1, scrub.str(key), m, nil))
+	what := fmt.Sprintf("%s (key %s)", got.Target(), got.Key)
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	i, ok := g.byKey[got.Key]
+	if !ok {
+		return -1, fmt.Errorf("refused %s: %w; nothing was sent", what, ErrNotPlanned)
+	}
+	want := &g.planned[i]
+	if why := mismatch(want, &got); why != "" {
+		return -1, fmt.Errorf("refused %s: it differs from the saved plan (%s): %w; nothing was sent", what, why, ErrNotPlanned)
+	}
+	if g.used[i] {
+		return -1, fmt.Errorf("refused %s: the saved plan sends it once and it was already sent: %w", what, ErrNotPlanned)
+	}
+	if g.busy[i] {
+		return -1, fmt.Errorf("refused %s: the same planned mutation is being sent right now: %w", what, ErrNotPlanned)
+	}
+	g.busy[i] = true
+	return i, nil
+}
+
+// finish releases a claim; a failed send can be tried again (a step retry
+// under the same key) and stays in Unused until it succeeds.
+func (g *Guard) finish(i int, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.busy[i] = false
+	if ok {
+		g.used[i] = true
+	}
+}
+
+// Unused lists the planned mutations that were not executed successfully,
+// in plan order; apply reports them.
+func (g *Guard) Unused() []Mutation {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []Mutation
+	for i, m := range g.planned {
+		if !g.used[i] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// mismatch says how got differs from want in what is sent ("" when it
+// matches). Bodies are not quoted: what apply was about to send may hold
+// values the plan does not.
+func mismatch(want, got *Mutation) string {
+	var why []string
+	if want.Method != got.Method {
+		why = append(why, fmt.Sprintf("method %s, planned %s", got.Method, want.Method))
+	}
+	if !matchPath(want.Path, got.Path) {
+		why = append(why, fmt.Sprintf("path %s, planned %s", got.Path, want.Path))
+	}
+	if !matchQuery(want.Query, got.Query) {
+		why = append(why, fmt.Sprintf("query %q, planned %q", encodeQuery(got.Query), encodeQuery(want.Query)))
+	}
+	if want.BodyEncoding != got.BodyEncoding {
+		why = append(why, fmt.Sprintf("body sent as %s, planned %s", orNone(got.BodyEncoding), orNone(want.BodyEncoding)))
+	} else if !matchValue(want.Body, got.Body) {
+		why = append(why, "body differs")
+	}
+	return strings.Join(why, ", ")
+}
+
+// matchPath compares segment by segment, an unknown planned segment
+// matching any.
+func matchPath(want, got string) bool {
+	if want == got {
+		return true
+	}
+	ws, gs := strings.Split(want, "/"), strings.Split(got, "/")
+	if len(ws) != len(gs) {
+		return false
+	}
+	for i := range ws {
+		if ws[i] != gs[i] && !isUnknownText(ws[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isUnknownText(s string) bool {
+	return s == KnownAfterApply || s == "%28known%20after%20apply%29" || s == "%28known+after+apply%29"
+}
+
+func matchQuery(want, got map[string]string) bool {
+	if len(want) != len(got) {
+		return false
+	}
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok || (w != g && w != KnownAfterApply) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchValue compares normalized JSON values, a planned "(known after
+// apply)" matching anything.
+func matchValue(want, got any) bool {
+	if s, ok := want.(string); ok && s == KnownAfterApply {
+		return true
+	}
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for k, wv := range w {
+			gv, ok := g[k]
+			if !ok || !matchValue(wv, gv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !matchValue(w[i], g[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return sameValue(want, got)
+}
