@@ -99,6 +99,7 @@ type Step struct {
 	Uses            string
 	With            map[string]*Value // keyed by input name
 	WithOrder       []string          // input names in file order
+	WithPos         Pos               // the with mapping (the step's mapping when absent)
 	Needs           []string
 	NeedsPos        []Pos
 	If              string // expression source without ${{ }} (both forms accepted)
@@ -115,6 +116,7 @@ type Step struct {
 	// Fan-out.
 	ForEach           string // expression yielding a list (with or without ${{ }})
 	ForEachPos        Pos
+	ForEachList       *Value // for_each given as a list literal (ForEach is then "")
 	As                string // item variable name; default "item"
 	Concurrency       int
 	MaxFailures       *int

@@ -1,0 +1,265 @@
+package schema
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+)
+
+// The base schema describes everything but the step types, which arrive as
+// data from the engine's registry and are composed in by JSONSchema.
+//
+//go:embed workflow.schema.json
+var baseSchemaJSON []byte
+
+const schemaURL = "https://frameflow.dev/schema/workflow-v1.json"
+
+// JSONSchema returns the complete JSON Schema (draft 2020-12) of workflow
+// files: the base schema with each step type's `with` schema composed in (if
+// uses is X then with must match X's schema), `uses` limited to the known
+// step types, and descriptions for editor hover docs. The output is
+// deterministic for a given set of step types, in any order.
+func JSONSchema(types []StepTypeInfo) ([]byte, error) {
+	doc, err := composeSchema(types)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil { // map keys are sorted: deterministic
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func composeSchema(types []StepTypeInfo) (map[string]any, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(baseSchemaJSON, &doc); err != nil {
+		return nil, fmt.Errorf("embedded workflow schema: %w", err)
+	}
+	if len(types) == 0 {
+		return doc, nil
+	}
+	sorted := append([]StepTypeInfo(nil), types...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+
+	defs := doc["$defs"].(map[string]any)
+	step := defs["step"].(map[string]any)
+	props := step["properties"].(map[string]any)
+	var names []any
+	var allOf []any
+	seen := map[string]bool{}
+	for _, t := range sorted {
+		if t.Name == "" {
+			return nil, fmt.Errorf("step type with an empty name")
+		}
+		if seen[t.Name] {
+			return nil, fmt.Errorf("step type %q is listed twice", t.Name)
+		}
+		seen[t.Name] = true
+		with, err := prepareWith(t)
+		if err != nil {
+			return nil, err
+		}
+		def := "with." + t.Name
+		defs[def] = with
+		names = append(names, t.Name)
+		allOf = append(allOf, map[string]any{
+			"if": map[string]any{
+				"required":   []any{"uses"},
+				"properties": map[string]any{"uses": map[string]any{"const": t.Name}},
+			},
+			"then": map[string]any{
+				"properties": map[string]any{"with": map[string]any{"$ref": "#/$defs/" + escapePointer(def)}},
+			},
+		})
+	}
+	uses := props["uses"].(map[string]any)
+	uses["enum"] = names
+	var desc strings.Builder
+	desc.WriteString(uses["description"].(string))
+	for _, t := range sorted {
+		if t.Description != "" {
+			fmt.Fprintf(&desc, "\n- %s: %s", t.Name, t.Description)
+		}
+	}
+	uses["description"] = desc.String()
+	step["allOf"] = allOf
+	return doc, nil
+}
+
+// prepareWith copies a step type's `with` schema and makes two promises of
+// the format hold whatever the registry wrote: unknown inputs are errors, and
+// every typed input also accepts a string that is exactly one ${{ }}
+// expression (its type is checked by the engine instead).
+func prepareWith(t StepTypeInfo) (map[string]any, error) {
+	var s map[string]any
+	if t.WithSchema == nil {
+		s = map[string]any{"type": "object"}
+	} else {
+		raw, err := json.Marshal(t.WithSchema)
+		if err != nil {
+			return nil, fmt.Errorf("step type %q: with schema: %w", t.Name, err)
+		}
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("step type %q: with schema: %w", t.Name, err)
+		}
+	}
+	if _, ok := s["description"]; !ok && t.Description != "" {
+		s["description"] = t.Description
+	}
+	props, _ := s["properties"].(map[string]any)
+	_, ap := s["additionalProperties"]
+	_, pp := s["patternProperties"]
+	_, up := s["unevaluatedProperties"]
+	if props != nil && !ap && !pp && !up {
+		s["additionalProperties"] = false
+	}
+	for name, p := range props {
+		ps, ok := p.(map[string]any)
+		if !ok || acceptsExpression(ps) {
+			continue
+		}
+		w := map[string]any{"anyOf": []any{ps, map[string]any{"$ref": "#/$defs/expression"}}}
+		if d, ok := ps["description"]; ok {
+			w["description"] = d
+		}
+		props[name] = w
+	}
+	return s, nil
+}
+
+// acceptsExpression reports whether a property schema already accepts any
+// string (and so a ${{ }} expression), or composes alternatives itself.
+func acceptsExpression(p map[string]any) bool {
+	if _, ok := p["anyOf"]; ok {
+		return true
+	}
+	if _, ok := p["oneOf"]; ok {
+		return true
+	}
+	for _, k := range []string{"enum", "const", "pattern", "format", "maxLength", "minLength", "not", "$ref", "allOf"} {
+		if _, ok := p[k]; ok {
+			return false
+		}
+	}
+	switch t := p["type"].(type) {
+	case nil:
+		return true
+	case string:
+		return t == "string"
+	case []any:
+		for _, e := range t {
+			if e == "string" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func escapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+// compiled is a composed schema, compiled once per distinct set of step types.
+type compiled struct {
+	schema *jsonschema.Schema
+	doc    map[string]any // the same schema as plain data, to read keywords back
+	err    error
+}
+
+var (
+	compiledMu    sync.Mutex
+	compiledCache = map[[32]byte]*compiled{}
+)
+
+func compiledSchema(types []StepTypeInfo) *compiled {
+	raw, err := JSONSchema(types)
+	if err != nil {
+		return &compiled{err: err}
+	}
+	key := sha256.Sum256(raw)
+	compiledMu.Lock()
+	defer compiledMu.Unlock()
+	if c, ok := compiledCache[key]; ok {
+		return c
+	}
+	c := &compiled{}
+	if err := json.Unmarshal(raw, &c.doc); err != nil {
+		c.err = err
+	} else {
+		comp := jsonschema.NewCompiler()
+		comp.Draft = jsonschema.Draft2020
+		if err := comp.AddResource(schemaURL, bytes.NewReader(raw)); err != nil {
+			c.err = err
+		} else {
+			c.schema, c.err = comp.Compile(schemaURL)
+		}
+	}
+	if len(compiledCache) > 16 { // a long-lived process with changing registries
+		clear(compiledCache)
+	}
+	compiledCache[key] = c
+	return c
+}
+
+// validateSchema validates the tree against the composed schema and maps
+// every error back to a YAML position with a human message.
+func validateSchema(file string, root *tnode, types []StepTypeInfo) Diagnostics {
+	c := compiledSchema(types)
+	if c.err != nil {
+		return Diagnostics{{Pos: root.pos, Message: fmt.Sprintf("internal error: the workflow schema does not compile: %v", c.err)}}
+	}
+	inst := root.json()
+	fillWith(inst)
+	err := c.schema.Validate(inst)
+	if err == nil {
+		return nil
+	}
+	ve, ok := err.(*jsonschema.ValidationError)
+	if !ok {
+		return Diagnostics{{Pos: root.pos, Message: fmt.Sprintf("cannot validate the workflow: %v", err)}}
+	}
+	m := &mapper{file: file, root: root, doc: c.doc, inst: inst, types: map[string]StepTypeInfo{}}
+	for _, t := range types {
+		m.types[t.Name] = t
+	}
+	m.walk(ve)
+	return m.out
+}
+
+// fillWith gives every step that names a step type a `with` mapping, so that
+// the step type's required inputs are checked when `with` is absent or empty.
+func fillWith(inst any) {
+	top, ok := inst.(map[string]any)
+	if !ok {
+		return
+	}
+	var walk func(steps any)
+	walk = func(steps any) {
+		list, _ := steps.([]any)
+		for _, s := range list {
+			st, ok := s.(map[string]any)
+			if !ok {
+				continue
+			}
+			if _, ok := st["uses"]; ok {
+				if w, present := st["with"]; !present || w == nil {
+					st["with"] = map[string]any{}
+				}
+			}
+			walk(st["steps"])
+		}
+	}
+	walk(top["steps"])
+}

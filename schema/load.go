@@ -1,0 +1,188 @@
+package schema
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults of LoadOptions.
+const (
+	DefaultMaxBytes = 4 << 20
+	DefaultMaxDepth = 64
+	DefaultMaxNodes = 1_000_000
+)
+
+// LoadOptions configures Load.
+type LoadOptions struct {
+	// StepTypes are the known step types with their `with` schemas. When
+	// empty, `uses` and `with` are not checked (any step type is accepted).
+	StepTypes []StepTypeInfo
+	MaxBytes  int64 // largest file accepted; default 4 MiB
+	MaxDepth  int   // deepest nesting of lists and mappings; default 64
+	MaxNodes  int   // most YAML nodes after alias expansion; default 1,000,000
+}
+
+func (o LoadOptions) withDefaults() LoadOptions {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	if o.MaxNodes <= 0 {
+		o.MaxNodes = DefaultMaxNodes
+	}
+	return o
+}
+
+// LoadFile reads and loads the workflow file at path. The path is used as
+// the file name in positions.
+func LoadFile(path string, opts LoadOptions) (*Workflow, Diagnostics) {
+	opts = opts.withDefaults()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, Diagnostics{{Pos: Pos{File: path, Line: 1, Col: 1}, Message: fmt.Sprintf("cannot read the workflow file: %v", unwrapPathError(err))}}
+	}
+	defer f.Close()
+	// Read one byte past the limit so an oversized file is refused without
+	// reading all of it.
+	data, err := io.ReadAll(io.LimitReader(f, opts.MaxBytes+1))
+	if err != nil {
+		return nil, Diagnostics{{Pos: Pos{File: path, Line: 1, Col: 1}, Message: fmt.Sprintf("cannot read the workflow file: %v", unwrapPathError(err))}}
+	}
+	return Load(path, data, opts)
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Load parses and checks one workflow file. It returns a best-effort model
+// even when there are diagnostics (so the engine can add its own), and every
+// diagnostic found, sorted by position. The model is nil only when nothing
+// usable could be read: the file is too large, is not valid YAML, is empty,
+// or was refused as too deep or too large after alias expansion.
+func Load(file string, data []byte, opts LoadOptions) (wf *Workflow, diags Diagnostics) {
+	opts = opts.withDefaults()
+	at := func(line, col int, format string, args ...any) Diagnostics {
+		return Diagnostics{{Pos: Pos{File: file, Line: line, Col: col}, Message: fmt.Sprintf(format, args...)}}
+	}
+	if int64(len(data)) > opts.MaxBytes {
+		return nil, at(1, 1, "the file is larger than %d bytes; refusing to load it", opts.MaxBytes)
+	}
+	defer func() {
+		// yaml.v3 has panicked on crafted input before; a workflow file must
+		// never crash the tool.
+		if r := recover(); r != nil {
+			wf, diags = nil, at(1, 1, "cannot parse the file as YAML: %v", r)
+		}
+	}()
+
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if err == io.EOF {
+			return nil, at(1, 1, "the file is empty; a workflow needs at least version, name and steps")
+		}
+		return nil, yamlErrorDiags(file, err)
+	}
+	// A second document is refused rather than silently ignored: it is
+	// usually a concatenation mistake. Empty trailing documents are harmless.
+	for {
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			diags = append(diags, yamlErrorDiags(file, err)...)
+			break
+		}
+		if len(extra.Content) > 0 {
+			diags = append(diags, Diagnostic{Pos: PosOf(file, &extra), Message: "the file holds more than one YAML document; a workflow file must hold exactly one"})
+			break
+		}
+	}
+	if len(doc.Content) == 0 {
+		return nil, append(diags, at(1, 1, "the file is empty; a workflow needs at least version, name and steps")...)
+	}
+
+	lim := &limits{file: file, maxNodes: opts.MaxNodes, maxDepth: opts.MaxDepth}
+	if !lim.count(&doc, 0) {
+		return nil, append(diags, *lim.diag)
+	}
+
+	b := &builder{file: file, diags: &diags}
+	root := b.build(&doc, PosOf(file, doc.Content[0]))
+
+	sum := sha256.Sum256(data)
+	wf = &Workflow{File: file, Hash: "sha256:" + hex.EncodeToString(sum[:]), Pos: root.pos, Root: &doc}
+	if root.kind != MapValue {
+		diags = append(diags, Diagnostic{Pos: root.pos, Message: fmt.Sprintf("the top level of a workflow must be a mapping (version, name, steps, ...), not %s", describeActual(jsonType(root.json())))})
+		SortDiagnostics(diags)
+		return wf, dedup(diags)
+	}
+
+	diags = append(diags, validateSchema(file, root, opts.StepTypes)...)
+	d := &decoder{file: file, types: opts.StepTypes}
+	d.workflow(wf, root)
+	diags = append(diags, d.diags...)
+	SortDiagnostics(diags)
+	return wf, dedup(diags)
+}
+
+var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlErrorDiags turns a yaml.v3 error into diagnostics. yaml.v3 gives a line
+// but no column for syntax errors.
+func yamlErrorDiags(file string, err error) Diagnostics {
+	var te *yaml.TypeError
+	var msgs []string
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var out Diagnostics
+	for _, m := range msgs {
+		line := 1
+		if sm := yamlLineRe.FindStringSubmatch(m); sm != nil {
+			if n, err := strconv.Atoi(sm[1]); err == nil {
+				line = n
+			}
+			m = sm[2]
+		} else if len(m) > 6 && m[:6] == "yaml: " {
+			m = m[6:]
+		}
+		out = append(out, Diagnostic{Pos: Pos{File: file, Line: line, Col: 1}, Message: "YAML syntax error: " + m})
+	}
+	return out
+}
+
+// dedup drops repeated diagnostics (an alias used twice reports the problems
+// of its anchor once). ds must be sorted.
+func dedup(ds Diagnostics) Diagnostics {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := ds[:1]
+	for _, d := range ds[1:] {
+		if d != out[len(out)-1] {
+			out = append(out, d)
+		}
+	}
+	return out
+}

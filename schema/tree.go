@@ -1,0 +1,351 @@
+package schema
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// tnode is a YAML node with aliases and merge keys expanded, duplicate keys
+// dropped and scalars decoded. The loader validates and decodes this tree, so
+// that the JSON Schema instance, the typed model and the positions agree.
+type tnode struct {
+	pos    Pos        // where the value appears (for an alias: where it is used)
+	y      *yaml.Node // the resolved node (never an alias)
+	kind   ValueKind
+	scalar any // ScalarValue: string, int, float64, bool or nil
+
+	list []*tnode // ListValue
+
+	keys   []string // MapValue, in file order
+	keyPos []Pos
+	vals   []*tnode
+}
+
+func (t *tnode) get(key string) *tnode {
+	if t == nil || t.kind != MapValue {
+		return nil
+	}
+	for i, k := range t.keys {
+		if k == key {
+			return t.vals[i]
+		}
+	}
+	return nil
+}
+
+func (t *tnode) keyPosOf(key string) (Pos, bool) {
+	if t == nil || t.kind != MapValue {
+		return Pos{}, false
+	}
+	for i, k := range t.keys {
+		if k == key {
+			return t.keyPos[i], true
+		}
+	}
+	return Pos{}, false
+}
+
+// str returns the node's string value, if it is a string scalar.
+func (t *tnode) str() (string, bool) {
+	if t == nil || t.kind != ScalarValue {
+		return "", false
+	}
+	s, ok := t.scalar.(string)
+	return s, ok
+}
+
+// json converts the tree into the plain data a JSON Schema validator expects.
+func (t *tnode) json() any {
+	switch t.kind {
+	case ListValue:
+		out := make([]any, len(t.list))
+		for i, e := range t.list {
+			out[i] = e.json()
+		}
+		return out
+	case MapValue:
+		out := make(map[string]any, len(t.keys))
+		for i, k := range t.keys {
+			out[k] = t.vals[i].json()
+		}
+		return out
+	default:
+		return t.scalar
+	}
+}
+
+// value converts the tree into the model's Value.
+func (t *tnode) value() *Value {
+	v := &Value{Kind: t.kind, Pos: t.pos, Node: t.y}
+	switch t.kind {
+	case ListValue:
+		v.List = make([]*Value, len(t.list))
+		for i, e := range t.list {
+			v.List[i] = e.value()
+		}
+	case MapValue:
+		v.Map = make(map[string]*Value, len(t.keys))
+		v.Keys = append([]string(nil), t.keys...)
+		for i, k := range t.keys {
+			v.Map[k] = t.vals[i].value()
+		}
+	default:
+		v.Scalar = t.scalar
+	}
+	return v
+}
+
+// limits guards the loader against hostile input: alias bombs expand to
+// exponentially many nodes, and self-referencing anchors never end.
+type limits struct {
+	file     string
+	maxNodes int
+	maxDepth int
+	nodes    int
+	alias    *yaml.Node // outermost alias being expanded, for the error position
+	diag     *Diagnostic
+}
+
+// count walks n as the builder will (aliases and merges expanded) without
+// allocating, and stops at the first limit exceeded. It runs before build so
+// that refusing a bomb costs at most MaxNodes steps and no memory.
+func (l *limits) count(n *yaml.Node, depth int) bool {
+	if l.diag != nil {
+		return false
+	}
+	if n == nil {
+		return true
+	}
+	l.nodes++
+	if l.nodes > l.maxNodes {
+		at := n
+		if l.alias != nil {
+			at = l.alias
+		}
+		l.diag = &Diagnostic{Pos: PosOf(l.file, at), Message: fmt.Sprintf("the document expands to more than %d YAML nodes (aliases included); refusing to load it", l.maxNodes)}
+		return false
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		if l.alias != nil {
+			return l.count(n.Alias, depth)
+		}
+		l.alias = n
+		ok := l.count(n.Alias, depth)
+		l.alias = nil
+		return ok
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.MappingNode:
+		if n.Kind != yaml.DocumentNode {
+			depth++
+			if depth > l.maxDepth {
+				l.diag = &Diagnostic{Pos: PosOf(l.file, n), Message: fmt.Sprintf("nesting deeper than %d levels; refusing to load the document", l.maxDepth)}
+				return false
+			}
+		}
+		for _, c := range n.Content {
+			if !l.count(c, depth) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// builder turns checked yaml.Nodes into a tnode tree.
+type builder struct {
+	file  string
+	diags *Diagnostics
+}
+
+func (b *builder) errorf(pos Pos, format string, args ...any) {
+	*b.diags = append(*b.diags, Diagnostic{Pos: pos, Message: fmt.Sprintf(format, args...)})
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	// Bounded: limits.count has already walked every alias chain.
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func (b *builder) build(n *yaml.Node, pos Pos) *tnode {
+	r := resolveAlias(n)
+	if r == nil {
+		return &tnode{pos: pos, kind: ScalarValue}
+	}
+	t := &tnode{pos: pos, y: r}
+	switch r.Kind {
+	case yaml.SequenceNode:
+		t.kind = ListValue
+		t.list = make([]*tnode, 0, len(r.Content))
+		for _, c := range r.Content {
+			t.list = append(t.list, b.build(c, PosOf(b.file, c)))
+		}
+	case yaml.MappingNode:
+		t.kind = MapValue
+		b.buildMap(t, r)
+	case yaml.DocumentNode:
+		if len(r.Content) > 0 {
+			return b.build(r.Content[0], PosOf(b.file, r.Content[0]))
+		}
+		t.kind = ScalarValue
+	default:
+		t.kind = ScalarValue
+		t.scalar = scalarValue(r)
+	}
+	return t
+}
+
+func (b *builder) buildMap(t *tnode, m *yaml.Node) {
+	first := map[string]int{} // key -> line of its first occurrence
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		kn, vn := m.Content[i], m.Content[i+1]
+		rk := resolveAlias(kn)
+		if rk == nil || rk.Kind != yaml.ScalarNode {
+			b.errorf(PosOf(b.file, kn), "mapping keys must be plain strings, not a %s", kindName(rk))
+			continue
+		}
+		if rk.Tag == "!!merge" || (rk.ShortTag() == "!!merge") {
+			merges = append(merges, vn)
+			continue
+		}
+		key := rk.Value
+		if line, dup := first[key]; dup {
+			b.errorf(PosOf(b.file, kn), "duplicate key %q (first defined at line %d)", key, line)
+			continue
+		}
+		first[key] = kn.Line
+		t.keys = append(t.keys, key)
+		t.keyPos = append(t.keyPos, PosOf(b.file, kn))
+		t.vals = append(t.vals, b.build(vn, PosOf(b.file, vn)))
+	}
+	// Merge keys (<<: *base) add the keys the mapping does not set itself.
+	for _, mv := range merges {
+		var sources []*yaml.Node
+		if r := resolveAlias(mv); r != nil && r.Kind == yaml.SequenceNode {
+			sources = r.Content
+		} else {
+			sources = []*yaml.Node{mv}
+		}
+		for _, src := range sources {
+			rs := resolveAlias(src)
+			if rs == nil || rs.Kind != yaml.MappingNode {
+				b.errorf(PosOf(b.file, src), "a merge key (<<) needs a mapping or a list of mappings, not a %s", kindName(rs))
+				continue
+			}
+			mt := &tnode{kind: MapValue}
+			b.buildMap(mt, rs)
+			for i, k := range mt.keys {
+				if _, ok := first[k]; ok {
+					continue
+				}
+				first[k] = mt.keyPos[i].Line
+				t.keys = append(t.keys, k)
+				t.keyPos = append(t.keyPos, mt.keyPos[i])
+				t.vals = append(t.vals, mt.vals[i])
+			}
+		}
+	}
+}
+
+func kindName(n *yaml.Node) string {
+	if n == nil {
+		return "null"
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.ScalarNode:
+		return "scalar"
+	default:
+		return "node"
+	}
+}
+
+// scalarValue decodes a scalar the way YAML 1.2 (as yaml.v3 reads it) types
+// it, keeping values JSON cannot hold (timestamps, infinities) as their text.
+func scalarValue(n *yaml.Node) any {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil
+	case "!!bool":
+		var v bool
+		if n.Decode(&v) == nil {
+			return v
+		}
+	case "!!int":
+		var i int
+		if n.Decode(&i) == nil {
+			return i
+		}
+		var f float64
+		if n.Decode(&f) == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return f
+		}
+	case "!!float":
+		var f float64
+		if n.Decode(&f) == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return f
+		}
+	}
+	return n.Value
+}
+
+// lookup follows a JSON pointer (as the validator reports it) through the
+// tree. It returns the deepest node reached, the position of the last key
+// when the pointer ends at a map entry, and whether the whole pointer
+// resolved.
+func (t *tnode) lookup(ptr string) (node *tnode, keyPos Pos, hasKey bool, complete bool) {
+	node = t
+	toks := splitPointer(ptr)
+	for _, tok := range toks {
+		switch node.kind {
+		case MapValue:
+			found := false
+			for i, k := range node.keys {
+				if k == tok {
+					keyPos, hasKey, found = node.keyPos[i], true, true
+					node = node.vals[i]
+					break
+				}
+			}
+			if !found {
+				return node, Pos{}, false, false
+			}
+		case ListValue:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(node.list) {
+				return node, Pos{}, false, false
+			}
+			node, hasKey = node.list[i], false
+		default:
+			return node, Pos{}, false, false
+		}
+	}
+	return node, keyPos, hasKey, true
+}
+
+func splitPointer(ptr string) []string {
+	ptr = strings.TrimPrefix(ptr, "/")
+	if ptr == "" {
+		return nil
+	}
+	toks := strings.Split(ptr, "/")
+	for i, t := range toks {
+		// The validator URL-escapes each token after the JSON pointer escapes.
+		if u, err := url.PathUnescape(t); err == nil {
+			t = u
+		}
+		toks[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
+	}
+	return toks
+}
