@@ -70,7 +70,8 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 		return nil, fmt.Errorf("journal: mutation %s is already under way; not sent twice", key)
 	}
 	state, result := st.state, st.result
-	if (state == recIntent || state == recUnknown || state == recResult) && (st.method != m.Method || st.path != m.Path) {
+	// Compared as journaled, i.e. redacted.
+	if (state == recIntent || state == recUnknown || state == recResult) && (st.method != r.redact(m.Method) || st.path != r.redact(m.Path)) {
 		r.mu.Unlock()
 		return nil, fmt.Errorf("journal: mutation %s was recorded as %s %s but is now %s %s; "+
 			"the workflow or its inputs changed since, so the journal cannot vouch for it; nothing sent",
