@@ -56,7 +56,8 @@ func elasticityMutation(s store, before map[string]any) *engine.Mutation {
 	}
 }
 
-// key is the engine's mutation key: step[item]#ordinal.
+// key is the engine's mutation key: step[item key]#ordinal, the item key
+// being the item's stable key (here the account id).
 func key(step, item string, n int) string {
 	return fmt.Sprintf("%s[%s]#%d", step, item, n)
 }
@@ -65,7 +66,7 @@ func key(step, item string, n int) string {
 func rolloutResult() *engine.Result {
 	res := &engine.Result{}
 	add := func(step string, i int, s store, m *engine.Mutation) {
-		res.Mutations = append(res.Mutations, engine.PlannedMutation{Step: step, Item: s.name, Index: i, Mutation: m, Key: key(step, s.name, 1)})
+		res.Mutations = append(res.Mutations, engine.PlannedMutation{Step: step, Item: s.name, Index: i, Mutation: m, Key: key(step, s.account, 1)})
 		res.Steps = append(res.Steps, engine.StepResult{Step: step, Item: s.name, Index: i, Status: "succeeded"})
 	}
 	res.Steps = append(res.Steps, engine.StepResult{Step: "targets", Index: -1, Status: "succeeded"})

@@ -61,7 +61,7 @@ type Mutation struct {
 	Step         string            `json:"step"`
 	Item         string            `json:"item"`  // fan-out item label; "" outside a fan-out
 	Index        int               `json:"index"` // fan-out item index; -1 outside a fan-out
-	Key          string            `json:"key"`   // stable id within the run: step[item]#ordinal
+	Key          string            `json:"key"`   // stable id within the run: step[item key]#ordinal (engine-made, opaque)
 	Type         string            `json:"type"`
 	Method       string            `json:"method"`
 	Path         string            `json:"path"`

@@ -196,7 +196,7 @@ func TestCompare(t *testing.T) {
 			kept = append(kept, m)
 		}
 		elko := store{"Store-Elko", "acc-14", "pool-p14"}
-		kept = append(kept, engine.PlannedMutation{Step: "rollout.clone", Item: elko.name, Index: 3, Key: key("rollout.clone", elko.name, 1), Mutation: cloneMutation(elko)})
+		kept = append(kept, engine.PlannedMutation{Step: "rollout.clone", Item: elko.name, Index: 3, Key: key("rollout.clone", elko.account, 1), Mutation: cloneMutation(elko)})
 		res.Mutations = kept
 		wf := workflow
 		wf.FileHash = "sha256:feedface"
@@ -322,19 +322,19 @@ func TestGuardRefusesWhatIsNotPlanned(t *testing.T) {
 		m    *engine.Mutation
 		want string
 	}{
-		"an extra mutation": {key("rollout.clone", "Store-Elko", 1), cloneMutation(store{"Store-Elko", "acc-14", "pool-p14"}), "not in the saved plan"},
-		"a changed body": {key("rollout.elasticity", "Store-Reno", 1), func() *engine.Mutation {
+		"an extra mutation": {key("rollout.clone", "acc-14", 1), cloneMutation(store{"Store-Elko", "acc-14", "pool-p14"}), "not in the saved plan"},
+		"a changed body": {key("rollout.elasticity", "acc-11", 1), func() *engine.Mutation {
 			m := elasticityMutation(stores[0], elasticity(0, 0, 1))
 			m.Body = url.Values{"min_servers": {"1"}, "buffer_servers": {"1"}, "max_servers": {"50"}}
 			return m
 		}(), "body differs"},
-		"a changed path": {key("rollout.publish", "Store-Reno", 1), publishMutation(stores[2]), "path /accounts/acc-13/publish, planned /accounts/acc-11/publish"},
-		"a changed query": {key("rollout.clone", "Store-Reno", 1), func() *engine.Mutation {
+		"a changed path": {key("rollout.publish", "acc-11", 1), publishMutation(stores[2]), "path /accounts/acc-13/publish, planned /accounts/acc-11/publish"},
+		"a changed query": {key("rollout.clone", "acc-11", 1), func() *engine.Mutation {
 			m := cloneMutation(stores[0])
 			m.Query = map[string]string{"join_domain": "true"}
 			return m
 		}(), "query"},
-		"a JSON body where a form was planned": {key("rollout.elasticity", "Store-Reno", 1), func() *engine.Mutation {
+		"a JSON body where a form was planned": {key("rollout.elasticity", "acc-11", 1), func() *engine.Mutation {
 			m := elasticityMutation(stores[0], elasticity(0, 0, 1))
 			m.Body = map[string]any{"min_servers": "1", "buffer_servers": "1", "max_servers": "5"}
 			return m
@@ -363,7 +363,7 @@ type recorder struct{ keys []string }
 
 func (r *recorder) Do(ctx context.Context, key string, m *engine.Mutation) (any, error) {
 	r.keys = append(r.keys, key)
-	if key == "rollout.publish[Store-Reno]#1" {
+	if key == "rollout.publish[acc-11]#1" {
 		return nil, errors.New("503 Service Unavailable")
 	}
 	return m.Send(ctx)
@@ -391,9 +391,9 @@ func TestGuardWrapsTheNextRecorderAndReportsUnused(t *testing.T) {
 		unused = append(unused, m.Key)
 	}
 	want := []string{
-		"rollout.publish[Store-Reno]#1",
-		"rollout.clone[Store-Tahoe]#1", "rollout.publish[Store-Tahoe]#1",
-		"rollout.clone[Store-Vegas]#1", "rollout.publish[Store-Vegas]#1", "rollout.elasticity[Store-Vegas]#1",
+		"rollout.publish[acc-11]#1",
+		"rollout.clone[acc-12]#1", "rollout.publish[acc-12]#1",
+		"rollout.clone[acc-13]#1", "rollout.publish[acc-13]#1", "rollout.elasticity[acc-13]#1",
 	}
 	if strings.Join(unused, " ") != strings.Join(want, " ") {
 		t.Errorf("Unused = %v, want %v", unused, want)
