@@ -664,6 +664,19 @@ func TestSecretsNeverReachDisk(t *testing.T) {
 	m2 := (&mutation{sendErr: []error{errors.New("refused: bad password " + secret)}}).build()
 	r.Do(context.Background(), "other#1", m2)
 	r.Record(engine.StepResult{Step: "s", Index: -1, Status: "succeeded", Error: secret, Outputs: map[string]any{"p": secret}})
+	// Even a secret inside a key or an item key: stored redacted, still found.
+	secretKey := "clone[" + secret + "]#1"
+	mu := &mutation{}
+	if _, err := r.Do(context.Background(), secretKey, mu.build()); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Do(context.Background(), secretKey, mu.build()); err != nil || res == nil || mu.sends.Load() != 1 {
+		t.Errorf("replay under a redacted key: %v %v sends=%d", res, err, mu.sends.Load())
+	}
+	r.Record(engine.StepResult{Step: "clone", ItemKey: secret, Index: 0, Status: "succeeded"})
+	if _, _, ok := r.Lookup("clone", secret); !ok {
+		t.Error("Lookup under a redacted item key")
+	}
 	r.Finish(journal.StatusSucceeded)
 	b, err := os.ReadFile(filepath.Join(s.Dir(), r.ID()+".jsonl"))
 	if err != nil {
@@ -674,6 +687,11 @@ func TestSecretsNeverReachDisk(t *testing.T) {
 	}
 	if !bytes.Contains(b, []byte("[redacted]")) {
 		t.Error("nothing was redacted")
+	}
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		if !bytes.HasPrefix(line, []byte(`{"t":`)) {
+			t.Errorf("line does not start with its type: %s", line)
+		}
 	}
 }
 

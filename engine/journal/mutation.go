@@ -55,6 +55,9 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 	if m == nil || m.Send == nil || m.Method == "" || m.Path == "" {
 		return nil, fmt.Errorf("journal: mutation %s is incomplete (method, path and Send are required); nothing sent", key)
 	}
+	// The journal knows keys as written, i.e. redacted (an item label could
+	// hold a secret); redactors are expected to be idempotent.
+	key = r.redact(key)
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()

@@ -93,6 +93,17 @@ func encode(r *record, redact func(string) string) ([]byte, error) {
 		if b, err = json.Marshal(redactValue(v, redact)); err != nil {
 			return nil, err
 		}
+		// Back through the struct so the line keeps its field order ("t"
+		// first) instead of the generic map's sorted keys.
+		var clean record
+		d = json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		if err := d.Decode(&clean); err != nil {
+			return nil, err
+		}
+		if b, err = json.Marshal(&clean); err != nil {
+			return nil, err
+		}
 	}
 	return append(b, '\n'), nil
 }

@@ -154,7 +154,7 @@ func (r *Run) apply(rec *record) {
 // engine.StepJournal: the engine does not run such a step again on resume.
 func (r *Run) Lookup(stepID, itemKey string) (string, map[string]any, bool) {
 	r.mu.Lock()
-	st, ok := r.steps[stepKey{stepID, itemKey}]
+	st, ok := r.steps[stepKey{r.redact(stepID), r.redact(itemKey)}]
 	r.mu.Unlock()
 	if !ok {
 		return "", nil, false
