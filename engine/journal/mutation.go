@@ -52,12 +52,12 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 	if key == "" {
 		return nil, errors.New("journal: mutation without a key")
 	}
-	if m == nil || m.Send == nil || m.Method == "" || m.Path == "" {
-		return nil, fmt.Errorf("journal: mutation %s is incomplete (method, path and Send are required); nothing sent", key)
-	}
 	// The journal knows keys as written, i.e. redacted (an item label could
 	// hold a secret); redactors are expected to be idempotent.
 	key = r.redact(key)
+	if m == nil || m.Send == nil || m.Method == "" || m.Path == "" {
+		return nil, fmt.Errorf("journal: mutation %s is incomplete (method, path and Send are required); nothing sent", key)
+	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -78,7 +78,7 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 		r.mu.Unlock()
 		return nil, fmt.Errorf("journal: mutation %s was recorded as %s %s but is now %s %s; "+
 			"the workflow or its inputs changed since, so the journal cannot vouch for it; nothing sent",
-			key, st.method, st.path, m.Method, m.Path)
+			key, st.method, st.path, r.redact(m.Method), r.redact(m.Path))
 	}
 	st.busy = true
 	r.mu.Unlock()
