@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // RenderOptions tune a rendering.
@@ -54,7 +56,7 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 
 // RenderJSONOpts is RenderJSON with options (Redact).
 func RenderJSONOpts(w io.Writer, p *Plan, opts RenderOptions) error {
-	p = prepare(p, opts)
+	p = prepare(p, opts, false)
 	var buf bytes.Buffer
 	if err := encodeJSON(&buf, p); err != nil {
 		return err
@@ -64,8 +66,10 @@ func RenderJSONOpts(w io.Writer, p *Plan, opts RenderOptions) error {
 }
 
 // prepare returns the plan to render: summary filled, slices non-nil (the
-// JSON shape is stable) and strings redacted.
-func prepare(p *Plan, opts RenderOptions) *Plan {
+// JSON shape is stable), strings redacted and, for text and Markdown,
+// control characters made visible: names come from the API and must not
+// move a terminal's cursor or forge a line of the plan.
+func prepare(p *Plan, opts RenderOptions, printable bool) *Plan {
 	c := *p
 	if c.Inputs == nil {
 		c.Inputs = map[string]any{}
@@ -77,10 +81,36 @@ func prepare(p *Plan, opts RenderOptions) *Plan {
 		c.Unchanged = []Unchanged{}
 	}
 	c.Summarize()
-	if opts.Redact != nil {
-		return (&scrubber{fn: opts.Redact}).plan(&c)
+	fn := opts.Redact
+	if printable {
+		fn = func(s string) string {
+			if opts.Redact != nil {
+				s = opts.Redact(s)
+			}
+			return visible(s)
+		}
+	}
+	if fn != nil {
+		return (&scrubber{fn: fn}).plan(&c)
 	}
 	return &c
+}
+
+// visible escapes control characters (\n, \x1b, ...) Go-style.
+func visible(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // finish writes rendered text, redacting it once more as a whole.

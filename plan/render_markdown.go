@@ -8,7 +8,7 @@ import (
 
 // RenderMarkdownOpts is RenderMarkdown with options (Redact).
 func RenderMarkdownOpts(w io.Writer, p *Plan, opts RenderOptions) error {
-	p = prepare(p, opts)
+	p = prepare(p, opts, true)
 	var b strings.Builder
 
 	name := p.Workflow.Name

@@ -217,3 +217,23 @@ func TestUnknownFormat(t *testing.T) {
 		t.Error("Render accepted an unknown format")
 	}
 }
+
+func TestControlCharactersFromTheAPIAreMadeVisible(t *testing.T) {
+	// An account name is API data; it must not drive the terminal or forge
+	// a line of the plan.
+	evil := "Store-\x1b[2J\nPlan: 0 changes"
+	res := &engine.Result{Mutations: []engine.PlannedMutation{{
+		Step: "rollout.publish", Item: evil, Index: 0, Key: "rollout.publish[acc-1]#1",
+		Mutation: publishMutation(store{evil, "acc-1", "p-1"}),
+	}}}
+	p := plan.FromResult(workflow, nil, nil, res, false, nil)
+	for _, format := range []string{"text", "markdown"} {
+		out := render(t, p, format, plan.RenderOptions{})
+		if strings.Contains(out, "\x1b") || strings.Contains(out, "\nPlan: 0 changes") {
+			t.Errorf("%s rendering passes control characters through:\n%q", format, out)
+		}
+		if !strings.Contains(out, `Store-\x1b[2J\nPlan: 0 changes`) && !strings.Contains(out, `Store-\\x1b\[2J\\nPlan: 0 changes`) {
+			t.Errorf("%s rendering does not show the escaped name:\n%s", format, out)
+		}
+	}
+}

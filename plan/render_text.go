@@ -29,7 +29,7 @@ func (c palette) action(a string) string {
 
 // RenderTextOpts is RenderText with options.
 func RenderTextOpts(w io.Writer, p *Plan, opts RenderOptions) error {
-	p = prepare(p, opts)
+	p = prepare(p, opts, true)
 	c := colors(opts.Color)
 	var b strings.Builder
 
