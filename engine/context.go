@@ -15,6 +15,7 @@ type StepContext struct {
 	mode    Mode
 	stepID  string
 	item    string
+	itemKey string // stable identity of the item, for mutation keys
 	index   int
 	logger  *slog.Logger
 	emit    EventSink
@@ -134,7 +135,14 @@ func (sc *StepContext) Predicate(input string) (Predicate, error) {
 func (sc *StepContext) Mutate(ctx context.Context, m *Mutation) (any, error) {
 	sc.mu.Lock()
 	sc.seq++
-	key := fmt.Sprintf("%s[%s]#%d", sc.stepID, sc.item, sc.seq)
+	// The key names the item by its stable key (an account id), not its
+	// label, and restarts with each attempt, so a retried or resumed
+	// execution asks its recorder about the same mutation again.
+	item := sc.itemKey
+	if item == "" {
+		item = sc.item
+	}
+	key := fmt.Sprintf("%s[%s]#%d", sc.stepID, item, sc.seq)
 	sc.mu.Unlock()
 	if sc.recorder != nil {
 		return sc.recorder.Do(ctx, key, m)

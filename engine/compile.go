@@ -1,0 +1,876 @@
+package engine
+
+import (
+	"container/heap"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	xexpr "github.com/frameflow/frameflow/engine/expr"
+	"github.com/frameflow/frameflow/schema"
+)
+
+// Program is a compiled workflow: every expression compiled once, the DAG
+// built and checked. It is immutable and may run many times.
+type Program struct {
+	wf     *schema.Workflow
+	reg    *Registry
+	root   *graph
+	nodes  []*node // every node, depth-first in file order
+	byID   map[string]*node
+	vars   []*compiledVar
+	env    map[string]bool
+	inputs map[string]*schema.Input
+
+	predEnvBase map[string]*xexpr.Type // inputs, vars, env: what a predicate sees besides its element
+	approvals   []string               // full ids of destructive or confirm steps
+	polling     PollingPolicy
+	parallelism int
+}
+
+type compiledVar struct {
+	name string
+	val  *valueT
+}
+
+// graph is the top-level DAG or a group's body (run once per item).
+type graph struct {
+	parent *node // the group owning it; nil at top level
+	nodes  []*node
+	topo   []*node
+	steps  *xexpr.Type // `steps` as seen from inside this graph
+}
+
+type node struct {
+	g     *graph
+	idx   int // in g.nodes
+	ord   int // in g.topo
+	step  *schema.Step
+	id    string
+	full  string // "group.step" inside groups
+	typ   *StepType
+	deps  []int
+	dset  map[int]bool
+	dnts  []int // dependants
+	body  *graph
+	depth int
+
+	ifExpr    *xexpr.Expr
+	ifRefs    map[string]bool
+	forEach   *xexpr.Expr
+	as        string
+	with      map[string]*valueT
+	preds     map[string]*predT
+	outputs   map[string]*valueT
+	outType   *xexpr.Type // what steps.<id>.outputs holds
+	retry     retryPolicy
+	timeout   time.Duration
+	mutates   bool // the step or, for fan-outs and groups, something inside
+	needsOK   bool // approval: destructive or confirm
+	maxTarget int
+	refs      []string // step ids its expressions read, for building their env
+}
+
+func (n *node) fanout() bool { return n.forEach != nil }
+
+// predT is a compiled predicate input: compiled at Compile when its source
+// is a literal, or at run start when it comes from an expression.
+type predT struct {
+	spec   *PredicateSpec
+	static *xexpr.Expr
+	dyn    *xexpr.Template // yields the predicate's source
+	pos    schema.Pos
+	env    *xexpr.Type
+}
+
+// valueT is a `with` value: constants folded, templates compiled.
+type valueT struct {
+	konst  any
+	isC    bool
+	tmpl   *xexpr.Template
+	list   []*valueT
+	keys   []string
+	m      map[string]*valueT
+	isList bool
+}
+
+type compiler struct {
+	p     *Program
+	diags schema.Diagnostics
+	file  string
+	shape map[*Shape]*xexpr.Type
+	hide  map[string]string
+}
+
+// Compile checks everything that can be checked before running and returns
+// every problem at once, at the positions the loader recorded.
+func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) {
+	if reg == nil {
+		reg = NewRegistry()
+	}
+	p := &Program{wf: wf, reg: reg, byID: map[string]*node{}, env: map[string]bool{}, inputs: map[string]*schema.Input{}}
+	c := &compiler{p: p, file: wf.File, shape: map[*Shape]*xexpr.Type{}, hide: map[string]string{}}
+	if wf.Defaults.Polling != nil {
+		pp := wf.Defaults.Polling
+		p.polling = PollingPolicy{InitialInterval: pp.InitialInterval, MaxInterval: pp.MaxInterval, Timeout: pp.Timeout}
+	}
+	for _, name := range wf.Env {
+		p.env[name] = true
+	}
+	for _, in := range wf.Inputs {
+		if p.inputs[in.Name] != nil {
+			c.errf(in.Pos, "input %q declared twice", in.Name)
+		}
+		p.inputs[in.Name] = in
+	}
+	p.root = c.buildGraph(wf.Steps, nil, 0)
+	c.compileVars()
+	c.compileGraph(p.root)
+	c.order(p.root)
+	if len(c.diags) > 0 {
+		sort.SliceStable(c.diags, func(i, j int) bool {
+			a, b := c.diags[i].Pos, c.diags[j].Pos
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Col < b.Col
+		})
+		return nil, c.diags
+	}
+	return p, nil
+}
+
+// Workflow is the model the program was compiled from.
+func (p *Program) Workflow() *schema.Workflow { return p.wf }
+
+func (c *compiler) errf(pos schema.Pos, format string, args ...any) {
+	if pos.File == "" {
+		pos.File = c.file
+	}
+	c.diags = append(c.diags, schema.Diagnostic{Pos: pos, Message: fmt.Sprintf(format, args...)})
+}
+
+// buildGraph makes nodes for steps, resolving step types; expressions come
+// later, once every id (and so every output shape) is known.
+func (c *compiler) buildGraph(steps []*schema.Step, parent *node, depth int) *graph {
+	g := &graph{parent: parent}
+	for _, s := range steps {
+		n := &node{g: g, idx: len(g.nodes), step: s, id: s.ID, full: s.ID, depth: depth, dset: map[int]bool{}}
+		if parent != nil {
+			n.full = parent.full + "." + s.ID
+		}
+		if prev, dup := c.p.byID[s.ID]; dup {
+			c.errf(s.IDPos, "duplicate step id %q (first at %s)", s.ID, prev.step.IDPos)
+		} else {
+			c.p.byID[s.ID] = n
+		}
+		g.nodes = append(g.nodes, n)
+		c.p.nodes = append(c.p.nodes, n)
+		switch {
+		case s.IsGroup():
+			n.body = c.buildGraph(s.Steps, n, depth+1)
+			for _, b := range c.p.nodes {
+				if b.g == n.body {
+					c.hide[b.id] = fmt.Sprintf("step %q is inside group %q: only steps of that group can reference it (use steps.%s.outputs.items)", b.id, n.id, n.id)
+				}
+			}
+		case s.Uses == "":
+			c.errf(s.Pos, "step %q has neither uses nor steps", s.ID)
+		default:
+			t, ok := c.p.reg.Lookup(s.Uses)
+			if !ok {
+				msg := fmt.Sprintf("unknown step type %q", s.Uses)
+				if sug := xexpr.DidYouMean(s.Uses, c.p.reg.names()); sug != "" {
+					msg += fmt.Sprintf("; did you mean %q?", sug)
+				}
+				c.errf(s.UsesPos, "%s", msg)
+			}
+			n.typ = t
+		}
+	}
+	return g
+}
+
+func (c *compiler) typeOfShape(s *Shape) *xexpr.Type {
+	if s == nil {
+		return xexpr.Any
+	}
+	if t, ok := c.shape[s]; ok {
+		return t
+	}
+	t := &xexpr.Type{Kind: s.Kind}
+	c.shape[s] = t
+	switch s.Kind {
+	case "object":
+		t.Open = s.Open
+		t.Fields = map[string]*xexpr.Type{}
+		for k, f := range s.Fields {
+			t.Fields[k] = c.typeOfShape(f)
+		}
+	case "list":
+		t.Elem = c.typeOfShape(s.Elem)
+	}
+	return t
+}
+
+// outputsType is what steps.<id>.outputs holds for n.
+func (c *compiler) outputsType(n *node) *xexpr.Type {
+	if n.outType != nil {
+		return n.outType
+	}
+	var one *xexpr.Type
+	if n.body != nil {
+		fields := map[string]*xexpr.Type{}
+		for _, b := range n.body.nodes {
+			fields[b.id] = c.outputsType(b)
+		}
+		for _, k := range n.step.OutputsOrder {
+			fields[k] = xexpr.Any
+		}
+		one = &xexpr.Type{Kind: "object", Noun: "step", Of: fmt.Sprintf(" in an item of group %q", n.id), Fields: fields}
+	} else {
+		fields := map[string]*xexpr.Type{}
+		open := n.typ == nil || n.typ.Outputs == nil
+		typeName := n.step.Uses
+		if n.typ != nil {
+			for k, s := range n.typ.Outputs {
+				fields[k] = c.typeOfShape(s)
+			}
+		}
+		for _, k := range n.step.OutputsOrder {
+			fields[k] = xexpr.Any
+		}
+		one = &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of step %q (%s)", n.id, typeName), Fields: fields, Open: open}
+	}
+	if n.step.ForEach != "" {
+		one = &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of fan-out step %q (it has items and count)", n.id),
+			Fields: map[string]*xexpr.Type{"items": xexpr.List(one), "count": xexpr.Any}}
+	}
+	n.outType = one
+	return one
+}
+
+func stepEntry(out *xexpr.Type, id string) *xexpr.Type {
+	return &xexpr.Type{Kind: "object", Of: fmt.Sprintf(" of steps.%s (use outputs or status)", id),
+		Fields: map[string]*xexpr.Type{"outputs": out, "status": xexpr.Any}}
+}
+
+// stepsType is `steps` as seen from inside g: its own nodes and those of
+// every enclosing graph. Steps in other groups are named with a reason.
+func (c *compiler) stepsType(g *graph) *xexpr.Type {
+	if g.steps != nil {
+		return g.steps
+	}
+	fields := map[string]*xexpr.Type{}
+	if g.parent != nil {
+		for k, v := range c.stepsType(g.parent.g).Fields {
+			fields[k] = v
+		}
+	}
+	for _, n := range g.nodes {
+		fields[n.id] = stepEntry(c.outputsType(n), n.id)
+	}
+	g.steps = &xexpr.Type{Kind: "object", Noun: "step", Fields: fields, Hidden: c.hide}
+	return g.steps
+}
+
+func (c *compiler) inputsType() *xexpr.Type {
+	f := map[string]*xexpr.Type{}
+	for _, in := range c.p.wf.Inputs {
+		f[in.Name] = xexpr.Any
+		if in.Type == "list" {
+			f[in.Name] = xexpr.List(xexpr.Any)
+		}
+	}
+	return &xexpr.Type{Kind: "object", Noun: "input", Fields: f}
+}
+
+func (c *compiler) envType() *xexpr.Type {
+	f := map[string]*xexpr.Type{}
+	for n := range c.p.env {
+		f[n] = xexpr.Any
+	}
+	return &xexpr.Type{Kind: "object", Noun: "environment variable", Hint: "(only names declared under env: can be read)", Fields: f}
+}
+
+func (c *compiler) compileVars() {
+	inputs, env := c.inputsType(), c.envType()
+	vars := &xexpr.Type{Kind: "object", Noun: "var", Fields: map[string]*xexpr.Type{}, Hidden: map[string]string{}}
+	for _, v := range c.p.wf.Vars {
+		vars.Hidden[v.Name] = fmt.Sprintf("var %q is defined later; a var can only use the vars before it", v.Name)
+	}
+	root := xexpr.Object("name", map[string]*xexpr.Type{"inputs": inputs, "vars": vars, "env": env})
+	for _, v := range c.p.wf.Vars {
+		val := c.compileValue(v.Value, root, nil)
+		c.p.vars = append(c.p.vars, &compiledVar{name: v.Name, val: val})
+		delete(vars.Hidden, v.Name)
+		vars.Fields[v.Name] = typeOfValue(v.Value, val)
+	}
+	c.p.predEnvBase = map[string]*xexpr.Type{"inputs": inputs, "vars": vars, "env": env}
+}
+
+// typeOfValue infers the type of a var from its literal structure.
+func typeOfValue(v *schema.Value, t *valueT) *xexpr.Type {
+	if t == nil || v == nil {
+		return xexpr.Any
+	}
+	if t.tmpl != nil {
+		if s := t.tmpl.Single(); s != nil {
+			return s.Result()
+		}
+		return xexpr.Any
+	}
+	switch v.Kind {
+	case schema.MapValue:
+		f := map[string]*xexpr.Type{}
+		for k, e := range v.Map {
+			var et *valueT
+			if t.m != nil {
+				et = t.m[k]
+			}
+			f[k] = typeOfValue(e, et)
+			if et == nil {
+				f[k] = xexpr.Any
+			}
+		}
+		return &xexpr.Type{Kind: "object", Fields: f}
+	case schema.ListValue:
+		return xexpr.List(xexpr.Any)
+	}
+	return xexpr.Any
+}
+
+// envFor is the expression environment of the nodes of g; item adds the
+// fan-out variables (as and index) of a plain fan-out step.
+func (c *compiler) envFor(g *graph, item *node, itemType *xexpr.Type) *xexpr.Type {
+	f := map[string]*xexpr.Type{
+		"inputs": c.p.predEnvBase["inputs"],
+		"vars":   c.p.predEnvBase["vars"],
+		"env":    c.p.predEnvBase["env"],
+		"steps":  c.stepsType(g),
+	}
+	var chain []*node
+	for a := g.parent; a != nil; a = a.g.parent {
+		chain = append(chain, a)
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		a := chain[i]
+		f[a.as] = elemType(a.forEach)
+		f["index"] = xexpr.Any
+	}
+	if item != nil {
+		f[item.as] = itemType
+		f["index"] = xexpr.Any
+	}
+	return xexpr.Object("name", f)
+}
+
+func elemType(e *xexpr.Expr) *xexpr.Type {
+	if e == nil {
+		return xexpr.Any
+	}
+	if r := e.Result(); r != nil && r.Kind == "list" && r.Elem != nil {
+		return r.Elem
+	}
+	return xexpr.Any
+}
+
+func (c *compiler) compileGraph(g *graph) {
+	base := c.envFor(g, nil, nil)
+	for _, n := range g.nodes {
+		s := n.step
+		n.as = s.As
+		if n.as == "" {
+			n.as = "item"
+		}
+		// Needs: a sibling, or a step of an enclosing graph.
+		for i, need := range s.Needs {
+			pos := s.Pos
+			if i < len(s.NeedsPos) {
+				pos = s.NeedsPos[i]
+			}
+			c.addDep(n, need, pos, "needs")
+		}
+		if s.If != "" {
+			src, off := xexpr.Bare(s.If)
+			if e := c.compileExpr(src, base, s.IfPos, off); e != nil {
+				n.ifExpr = e
+				n.ifRefs = map[string]bool{}
+				for _, r := range e.Refs() {
+					if id, ok := stepRef(r); ok {
+						n.ifRefs[id] = true
+					}
+				}
+				c.refDeps(n, e.Refs(), s.IfPos)
+			}
+		}
+		env := base
+		if s.ForEach != "" {
+			src, off := xexpr.Bare(s.ForEach)
+			if e := c.compileExpr(src, base, s.ForEachPos, off); e != nil {
+				n.forEach = e
+				c.refDeps(n, e.Refs(), s.ForEachPos)
+			} else {
+				// Keep going so the body is still checked.
+				n.forEach = nil
+			}
+			if n.body == nil {
+				env = c.envFor(g, n, elemType(n.forEach))
+			}
+			if n.forEach == nil {
+				// Mark as fan-out anyway so outputs are typed as such.
+				n.forEach, _ = xexpr.Compile("[]", xexpr.Object("name", nil))
+			}
+		}
+		if n.body != nil {
+			if len(s.With) > 0 {
+				c.errf(s.Pos, "group %q cannot have with: (its steps have their own)", n.id)
+			}
+			if s.ForEach == "" {
+				c.errf(s.Pos, "group %q needs for_each: a group runs its steps once per item", n.id)
+			}
+			c.compileGraph(n.body)
+			// Declared outputs of a group are evaluated per item, among its steps.
+			n.outputs = c.compileOutputs(n, c.envFor(n.body, nil, nil))
+		} else if n.typ != nil {
+			c.compileWith(n, env)
+			outEnv := env
+			if len(s.Outputs) > 0 {
+				f := map[string]*xexpr.Type{}
+				for k, v := range env.Fields {
+					f[k] = v
+				}
+				raw := &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of step %q (%s)", n.id, n.typ.Name), Open: n.typ.Outputs == nil, Fields: map[string]*xexpr.Type{}}
+				for k, sh := range n.typ.Outputs {
+					raw.Fields[k] = c.typeOfShape(sh)
+				}
+				f["outputs"] = raw
+				outEnv = xexpr.Object("name", f)
+			}
+			n.outputs = c.compileOutputs(n, outEnv)
+		}
+		c.policy(n)
+	}
+	// Mutating and approval flags bubble up to fan-outs and groups.
+	for _, n := range g.nodes {
+		if n.typ != nil {
+			n.mutates = n.typ.Mutates
+			n.needsOK = n.typ.Destructive || n.step.Confirm
+		}
+		if n.body != nil {
+			for _, b := range n.body.nodes {
+				n.mutates = n.mutates || b.mutates
+			}
+		}
+		if n.typ != nil && n.needsOK {
+			c.p.approvals = append(c.p.approvals, n.full)
+		}
+		n.maxTarget = n.step.MaxTargets
+		if n.maxTarget == 0 {
+			n.maxTarget = c.p.wf.MaxTargets
+		}
+	}
+}
+
+func (c *compiler) compileOutputs(n *node, env *xexpr.Type) map[string]*valueT {
+	if len(n.step.Outputs) == 0 {
+		return nil
+	}
+	out := map[string]*valueT{}
+	for _, k := range n.step.OutputsOrder {
+		v := n.step.Outputs[k]
+		t := c.compileValue(v, env, n)
+		if t != nil {
+			out[k] = t
+		}
+		if n.body != nil {
+			for _, b := range n.body.nodes {
+				if b.id == k {
+					c.errf(v.Pos, "output %q of group %q has the name of one of its steps", k, n.id)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (c *compiler) compileWith(n *node, env *xexpr.Type) {
+	t := n.typ
+	n.with = map[string]*valueT{}
+	specs := map[string]*InputSpec{}
+	var names []string
+	for i := range t.Inputs {
+		specs[t.Inputs[i].Name] = &t.Inputs[i]
+		names = append(names, t.Inputs[i].Name)
+	}
+	keys := n.step.WithOrder
+	if len(keys) != len(n.step.With) {
+		keys = keys[:0:0]
+		for k := range n.step.With {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+	}
+	for _, k := range keys {
+		v := n.step.With[k]
+		spec := specs[k]
+		if spec == nil {
+			msg := fmt.Sprintf("step type %s has no input %q", t.Name, k)
+			if s := xexpr.DidYouMean(k, names); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			c.errf(v.Pos, "%s", msg)
+			continue
+		}
+		if spec.Predicate != nil {
+			c.compilePredicate(n, spec, v)
+			continue
+		}
+		if val := c.compileValue(v, env, n); val != nil {
+			n.with[k] = val
+		}
+	}
+	for _, in := range t.Inputs {
+		if in.Required && n.step.With[in.Name] == nil && in.Default == nil {
+			c.errf(n.step.Pos, "step %q (%s): missing required input %q", n.id, t.Name, in.Name)
+		}
+	}
+	if len(t.AnyOf) > 0 {
+		ok := false
+		for _, set := range t.AnyOf {
+			all := true
+			for _, name := range set {
+				if n.step.With[name] == nil {
+					all = false
+				}
+			}
+			ok = ok || all
+		}
+		if !ok {
+			var alts []string
+			for _, set := range t.AnyOf {
+				alts = append(alts, strings.Join(set, " + "))
+			}
+			c.errf(n.step.Pos, "step %q (%s) needs one of: %s", n.id, t.Name, strings.Join(alts, " | "))
+		}
+	}
+}
+
+func (c *compiler) predicateEnv(spec *PredicateSpec) *xexpr.Type {
+	el := c.typeOfShape(spec.Shape)
+	f := map[string]*xexpr.Type{}
+	open := true
+	if el.Kind == "object" {
+		open = el.Open
+		for k, v := range el.Fields {
+			f[k] = v
+		}
+	}
+	f[spec.Var] = el
+	for k, v := range c.p.predEnvBase {
+		f[k] = v
+	}
+	return &xexpr.Type{Kind: "object", Noun: "field", Fields: f, Open: open}
+}
+
+func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
+	if n.preds == nil {
+		n.preds = map[string]*predT{}
+	}
+	src, ok := v.Scalar.(string)
+	if v.Kind != schema.ScalarValue || !ok {
+		c.errf(v.Pos, "input %q of step %q is a filter expression and must be a string", spec.Name, n.id)
+		return
+	}
+	pt := &predT{spec: spec.Predicate, pos: v.Pos, env: c.predicateEnv(spec.Predicate)}
+	if xexpr.HasExpr(src) {
+		// The source comes from an expression: it can only use what is
+		// known when the run starts, and is compiled then.
+		runStart := xexpr.Object("name", c.p.predEnvBase)
+		t, errs := xexpr.CompileTemplate(src, runStart)
+		for _, e := range errs {
+			c.errf(c.posAt(v, e.Offset), "%s (a filter given by an expression may use inputs, vars and env only)", e.Msg)
+		}
+		if t == nil {
+			return
+		}
+		pt.dyn = t
+	} else {
+		e := c.compileExpr(src, pt.env, v.Pos, c.quoteShift(v))
+		if e == nil {
+			return
+		}
+		pt.static = e
+	}
+	n.preds[spec.Name] = pt
+}
+
+// compileValue compiles a `with`/vars/outputs value; n (may be nil) gets the
+// implied dependencies.
+func (c *compiler) compileValue(v *schema.Value, env *xexpr.Type, n *node) *valueT {
+	if v == nil {
+		return &valueT{isC: true}
+	}
+	switch v.Kind {
+	case schema.ListValue:
+		out := &valueT{isList: true}
+		allC := true
+		for _, e := range v.List {
+			t := c.compileValue(e, env, n)
+			if t == nil {
+				t = &valueT{isC: true}
+			}
+			allC = allC && t.isC
+			out.list = append(out.list, t)
+		}
+		if allC {
+			return &valueT{isC: true, konst: v.Plain()}
+		}
+		return out
+	case schema.MapValue:
+		out := &valueT{m: map[string]*valueT{}}
+		allC := true
+		keys := v.Keys
+		if len(keys) != len(v.Map) {
+			keys = nil
+			for k := range v.Map {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+		}
+		for _, k := range keys {
+			t := c.compileValue(v.Map[k], env, n)
+			if t == nil {
+				t = &valueT{isC: true}
+			}
+			allC = allC && t.isC
+			out.keys = append(out.keys, k)
+			out.m[k] = t
+		}
+		if allC {
+			return &valueT{isC: true, konst: v.Plain()}
+		}
+		return out
+	}
+	s, ok := v.Scalar.(string)
+	if !ok || !xexpr.HasExpr(s) {
+		return &valueT{isC: true, konst: v.Scalar}
+	}
+	t, errs := xexpr.CompileTemplate(s, env)
+	for _, e := range errs {
+		c.errf(c.posAt(v, e.Offset), "%s", e.Msg)
+	}
+	if t == nil {
+		return nil
+	}
+	if n != nil {
+		c.refDeps(n, t.Refs(), v.Pos)
+	}
+	return &valueT{tmpl: t}
+}
+
+func (c *compiler) compileExpr(src string, env *xexpr.Type, pos schema.Pos, shift int) *xexpr.Expr {
+	e, errs := xexpr.Compile(src, env)
+	for _, er := range errs {
+		c.errf(shiftPos(src, pos, shift+er.Offset), "%s", er.Msg)
+	}
+	return e
+}
+
+// posAt maps a rune offset inside a scalar's text to a file position when
+// the scalar sits on one line (plain or quoted); otherwise the scalar's own
+// position is the best we can say.
+func (c *compiler) posAt(v *schema.Value, off int) schema.Pos {
+	s, _ := v.Scalar.(string)
+	return shiftPos(s, v.Pos, c.quoteShift(v)+off)
+}
+
+func (c *compiler) quoteShift(v *schema.Value) int {
+	if v.Node != nil && (v.Node.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle)) != 0 {
+		return 1
+	}
+	return 0
+}
+
+func shiftPos(src string, pos schema.Pos, off int) schema.Pos {
+	if strings.ContainsRune(src, '\n') || pos.Line == 0 {
+		return pos
+	}
+	if off > utf8.RuneCountInString(src)+2 {
+		off = utf8.RuneCountInString(src)
+	}
+	pos.Col += off
+	return pos
+}
+
+func stepRef(r xexpr.Ref) (string, bool) {
+	if r.Root() != "steps" || len(r.Path) < 2 {
+		return "", false
+	}
+	id, ok := r.Path[1].(string)
+	return id, ok
+}
+
+func (c *compiler) refDeps(n *node, refs []xexpr.Ref, pos schema.Pos) {
+	for _, r := range refs {
+		if id, ok := stepRef(r); ok {
+			if !slices.Contains(n.refs, id) {
+				n.refs = append(n.refs, id)
+			}
+			c.addDep(n, id, pos, "reference")
+		}
+	}
+}
+
+// addDep records that n depends on the step named id: a sibling directly,
+// a step of an enclosing graph through n's ancestor in that graph.
+func (c *compiler) addDep(n *node, id string, pos schema.Pos, how string) {
+	m := c.p.byID[id]
+	if m == nil {
+		if how == "needs" {
+			msg := fmt.Sprintf("needs: unknown step %q", id)
+			var names []string
+			for k := range c.p.byID {
+				names = append(names, k)
+			}
+			if s := xexpr.DidYouMean(id, names); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			c.errf(pos, "%s", msg)
+		}
+		return
+	}
+	a := n
+	for a != nil && a.g != m.g {
+		a = a.g.parent
+	}
+	if a == nil {
+		if how == "needs" {
+			c.errf(pos, "needs: step %q is inside another group; it is not upstream of %q", id, n.id)
+		}
+		return
+	}
+	if a == m && a != n {
+		c.errf(pos, "step %q is inside group %q and cannot depend on it", n.id, m.id)
+		return
+	}
+	if !a.dset[m.idx] {
+		a.dset[m.idx] = true
+		a.deps = append(a.deps, m.idx)
+		m.dnts = append(m.dnts, a.idx)
+	}
+}
+
+// order sorts each graph topologically (file order among equals) and names
+// any cycle with every step in it.
+func (c *compiler) order(g *graph) {
+	indeg := make([]int, len(g.nodes))
+	for _, n := range g.nodes {
+		indeg[n.idx] = len(n.deps)
+	}
+	// Among the steps that are free to go, the one first in the file goes
+	// first: results and plans read in the order the file was written.
+	free := &intHeap{}
+	for i, d := range indeg {
+		if d == 0 {
+			free.ints = append(free.ints, i)
+		}
+	}
+	heap.Init(free)
+	for free.Len() > 0 {
+		n := g.nodes[heap.Pop(free).(int)]
+		n.ord = len(g.topo)
+		g.topo = append(g.topo, n)
+		for _, d := range n.dnts {
+			indeg[d]--
+			if indeg[d] == 0 {
+				heap.Push(free, d)
+			}
+		}
+	}
+	if len(g.topo) < len(g.nodes) {
+		c.reportCycles(g, indeg)
+	}
+	for _, n := range g.nodes {
+		if n.body != nil {
+			c.order(n.body)
+		}
+	}
+}
+
+// reportCycles finds the cycles among the nodes left with dependencies and
+// reports each once, in dependency order, at its first step.
+func (c *compiler) reportCycles(g *graph, indeg []int) {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]int, len(g.nodes))
+	var stack []int
+	var visit func(i int)
+	visit = func(i int) {
+		color[i] = grey
+		stack = append(stack, i)
+		for _, d := range g.nodes[i].deps {
+			if indeg[d] == 0 {
+				continue
+			}
+			switch color[d] {
+			case white:
+				visit(d)
+			case grey:
+				// The cycle is the stack from d to i; print it in the
+				// direction work flows (dependency first).
+				k := len(stack) - 1
+				for stack[k] != d {
+					k--
+				}
+				cyc := stack[k:]
+				flow := make([]*node, 0, len(cyc))
+				for j := len(cyc) - 1; j >= 0; j-- {
+					flow = append(flow, g.nodes[cyc[j]])
+				}
+				// Start at the step that comes first in the file, so the
+				// message does not depend on where the search began.
+				start := 0
+				for j, x := range flow {
+					if x.idx < flow[start].idx {
+						start = j
+					}
+				}
+				first := flow[start]
+				names := make([]string, 0, len(flow)+1)
+				for j := range flow {
+					names = append(names, flow[(start+j)%len(flow)].id)
+				}
+				names = append(names, first.id)
+				c.errf(first.step.Pos, "cycle: %s", strings.Join(names, " -> "))
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[i] = black
+	}
+	for i := range g.nodes {
+		if indeg[i] > 0 && color[i] == white {
+			visit(i)
+		}
+	}
+}
+
+type intHeap struct{ ints []int }
+
+func (h *intHeap) Len() int           { return len(h.ints) }
+func (h *intHeap) Less(i, j int) bool { return h.ints[i] < h.ints[j] }
+func (h *intHeap) Swap(i, j int)      { h.ints[i], h.ints[j] = h.ints[j], h.ints[i] }
+func (h *intHeap) Push(x any)         { h.ints = append(h.ints, x.(int)) }
+func (h *intHeap) Pop() any {
+	x := h.ints[len(h.ints)-1]
+	h.ints = h.ints[:len(h.ints)-1]
+	return x
+}

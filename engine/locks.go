@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// lockSet serializes mutating executions whose resources meet. Each key is a
+// one-slot channel so waiting respects the context.
+type lockSet struct {
+	mu   sync.Mutex
+	keys map[string]chan struct{}
+}
+
+func (l *lockSet) ch(key string) chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.keys == nil {
+		l.keys = map[string]chan struct{}{}
+	}
+	c, ok := l.keys[key]
+	if !ok {
+		c = make(chan struct{}, 1)
+		l.keys[key] = c
+	}
+	return c
+}
+
+// acquire takes every key in sorted order (so two executions never hold
+// each other's keys) and returns the release function.
+func (l *lockSet) acquire(ctx context.Context, keys []string) (func(), error) {
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	var held []chan struct{}
+	release := func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			<-held[i]
+		}
+	}
+	for _, k := range keys {
+		c := l.ch(k)
+		select {
+		case c <- struct{}{}:
+			held = append(held, c)
+		case <-ctx.Done():
+			release()
+			return nil, ctx.Err()
+		}
+	}
+	return release, nil
+}

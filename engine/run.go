@@ -1,0 +1,1110 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	xexpr "github.com/frameflow/frameflow/engine/expr"
+)
+
+// DefaultParallelism is the most step executions in flight when neither the
+// workflow nor the caller says.
+const DefaultParallelism = 64
+
+// Step statuses.
+const (
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+	StatusUnchanged = "unchanged"
+	StatusNotRun    = "not_run"
+)
+
+// Run statuses.
+const (
+	RunSucceeded   = "succeeded"
+	RunFailed      = "failed"
+	RunInterrupted = "interrupted"
+)
+
+// EachItem labels the one symbolic item a fan-out over an unknown list runs
+// in plan modes.
+const EachItem = "(each item)"
+
+// RunOptions configure one run of a Program.
+type RunOptions struct {
+	Mode        Mode
+	RunID       string
+	Inputs      map[string]any // from BindInputs
+	Parallelism int            // overrides the workflow's concurrency when > 0; default 64
+	Events      EventSink      // may be nil
+	// Recorder performs mutations. Nil: run mode sends directly through
+	// Mutation.Send; plan modes return placeholders. In plan modes the engine
+	// records every mutation in Result.Mutations either way.
+	Recorder MutationRecorder
+	// Journal makes resumes possible: executions it reports finished are not
+	// run again, their outputs restored. Nil: none.
+	Journal StepJournal
+	// Classify maps an error to a retry class (see ClassThrottled...) and the
+	// server's Retry-After. Nil: every error is "error".
+	Classify func(error) (class string, retryAfter time.Duration)
+	// Getenv reads env.NAME (only names declared in the workflow's env:).
+	Getenv func(string) string
+	Logger *slog.Logger
+	// Approve is called once, in run mode, before the first destructive or
+	// confirm step runs, with every such step of the workflow. Nil: approved.
+	Approve func(ctx context.Context, steps []string) error
+}
+
+// StepJournal is the engine's view of the durable run journal.
+type StepJournal interface {
+	// Lookup returns a finished execution from an earlier attempt of the run.
+	Lookup(stepID, itemKey string) (status string, outputs map[string]any, ok bool)
+	// Record is called when a step execution finishes.
+	Record(r StepResult) error
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	RunID     string
+	Status    string // succeeded | failed | interrupted
+	Steps     []StepResult
+	Started   time.Time
+	Finished  time.Time
+	Mutations []PlannedMutation // plan modes: in DAG and item order
+}
+
+// StepResult is one step execution (one item of a fan-out), or the summary
+// of a fan-out or group (Index -1, outputs items and count).
+type StepResult struct {
+	Step     string `json:"step"`
+	Item     string `json:"item,omitempty"`
+	ItemKey  string `json:"item_key,omitempty"`
+	Index    int    `json:"index"` // -1 outside a fan-out
+	Status   string `json:"status"`
+	Attempts int    `json:"attempts"`
+	Started  time.Time
+	Duration time.Duration
+	Error    string         `json:"error,omitempty"`
+	Outputs  map[string]any `json:"outputs,omitempty"`
+}
+
+// PlannedMutation is a mutation a plan would make.
+type PlannedMutation struct {
+	Step     string
+	Item     string
+	Index    int
+	Mutation *Mutation
+	Key      string
+}
+
+type itemInfo struct {
+	value any
+	label string
+	key   string
+	index int
+	sym   bool // the symbolic item of an unknown list
+}
+
+// inst is one instance of a graph: the top level, or one item of a group.
+type inst struct {
+	g      *graph
+	parent *inst
+	fan    *fanout
+	item   *itemInfo
+	st     []nstate
+	left   int
+	failed bool
+	key    []int // sort key prefix
+	ikey   string
+}
+
+type nstate struct {
+	pending  int
+	status   string
+	out      any // outputs as expressions see them (a map, or Unknown)
+	skip     bool
+	notRun   bool
+	finished bool
+}
+
+type fanout struct {
+	in       *inst
+	n        *node
+	items    []itemInfo
+	outs     []any
+	next     int
+	running  int
+	limit    int
+	batch    int
+	batchOK  int
+	failures int
+	notRun   int
+	finished int
+	stopped  bool
+	failed   bool
+	reason   string
+	started  time.Time
+}
+
+type task struct {
+	in   *inst
+	n    *node
+	fan  *fanout // a plain fan-out's item
+	item *itemInfo
+}
+
+type resultRec struct {
+	key []int
+	r   StepResult
+}
+
+type mutRec struct {
+	key []int
+	m   PlannedMutation
+}
+
+type run struct {
+	p   *Program
+	o   RunOptions
+	ctx context.Context
+	log *slog.Logger
+
+	mu          sync.Mutex
+	limit       int
+	inflight    int
+	ready       []task
+	head        int
+	waiters     []chan struct{}
+	stopping    bool
+	failed      bool
+	interrupted bool
+	results     []resultRec
+	muts        []mutRec
+	done        chan struct{}
+	top         *inst
+
+	emitMu sync.Mutex
+	locks  lockSet
+
+	inputs, vars, env map[string]any
+	dyn               map[*predT]*xexpr.Expr
+	redact            *strings.Replacer
+
+	approveOnce sync.Once
+	approveErr  error
+}
+
+// Run executes the program. The error is for runs that cannot start (bad
+// inputs, a filter given by an input that does not compile); step failures
+// are in the Result.
+func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
+	r := &run{p: p, o: o, ctx: ctx, done: make(chan struct{}), dyn: map[*predT]*xexpr.Expr{}}
+	r.log = o.Logger
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.limit = o.Parallelism
+	if r.limit <= 0 {
+		r.limit = p.wf.Concurrency
+	}
+	if r.limit <= 0 {
+		r.limit = DefaultParallelism
+	}
+	var secrets []string
+	for _, s := range p.SecretValues(o.Inputs) {
+		if s != "" {
+			secrets = append(secrets, s, "[redacted]")
+		}
+	}
+	r.redact = strings.NewReplacer(secrets...)
+	if err := r.prepare(); err != nil {
+		return nil, errors.New(r.redact.Replace(err.Error()))
+	}
+
+	res := &Result{RunID: o.RunID, Started: time.Now()}
+	r.emit(Event{Type: "run_started", RunID: o.RunID, Workflow: p.wf.Name})
+	stop := context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		r.stopping, r.interrupted = true, true
+		r.mu.Unlock()
+	})
+	defer stop()
+
+	r.mu.Lock()
+	r.top = r.newInst(p.root, nil, nil, nil, nil)
+	r.startInst(r.top)
+	r.mu.Unlock()
+	<-r.done
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res.Finished = time.Now()
+	switch {
+	case r.interrupted || ctx.Err() != nil:
+		res.Status = RunInterrupted
+	case r.failed:
+		res.Status = RunFailed
+	default:
+		res.Status = RunSucceeded
+	}
+	slices.SortStableFunc(r.results, func(a, b resultRec) int { return slices.Compare(a.key, b.key) })
+	res.Steps = make([]StepResult, len(r.results))
+	for i, x := range r.results {
+		res.Steps[i] = x.r
+	}
+	slices.SortStableFunc(r.muts, func(a, b mutRec) int { return slices.Compare(a.key, b.key) })
+	for _, m := range r.muts {
+		res.Mutations = append(res.Mutations, m.m)
+	}
+	r.emit(Event{Type: "run_finished", RunID: o.RunID, Workflow: p.wf.Name, Status: res.Status, Duration: res.Finished.Sub(res.Started)})
+	return res, nil
+}
+
+// prepare binds what is fixed for the whole run: inputs, env, vars, and the
+// filters whose source comes from an input. Nothing has been sent yet.
+func (r *run) prepare() error {
+	r.inputs = r.o.Inputs
+	if r.inputs == nil {
+		r.inputs = map[string]any{}
+	}
+	r.env = map[string]any{}
+	for name := range r.p.env {
+		v := ""
+		if r.o.Getenv != nil {
+			v = r.o.Getenv(name)
+		}
+		r.env[name] = v
+	}
+	r.vars = map[string]any{}
+	scope := map[string]any{"inputs": r.inputs, "vars": r.vars, "env": r.env}
+	for _, v := range r.p.vars {
+		val, err := resolve(v.val, scope)
+		if err != nil {
+			return fmt.Errorf("var %s: %w", v.name, err)
+		}
+		r.vars[v.name] = val
+	}
+	for _, n := range r.p.nodes {
+		for name, pt := range n.preds {
+			if pt.dyn == nil {
+				continue
+			}
+			src, err := pt.dyn.Eval(scope)
+			if err != nil {
+				return fmt.Errorf("%s: step %s: input %s: %w", pt.pos, n.full, name, err)
+			}
+			s, ok := src.(string)
+			if !ok {
+				return fmt.Errorf("%s: step %s: input %s: a filter expression must be a string, got %T", pt.pos, n.full, name, src)
+			}
+			e, errs := xexpr.Compile(s, pt.env)
+			if len(errs) > 0 {
+				return fmt.Errorf("%s: step %s: filter %q: %s", pt.pos, n.full, s, errs[0].Msg)
+			}
+			r.dyn[pt] = e
+		}
+	}
+	return nil
+}
+
+func (r *run) emit(ev Event) {
+	if r.o.Events == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	if ev.RunID == "" {
+		ev.RunID = r.o.RunID
+	}
+	ev.Error = r.redact.Replace(ev.Error)
+	ev.Message = r.redact.Replace(ev.Message)
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	r.o.Events(ev)
+}
+
+// --- instances and the ready queue (all under r.mu) ---
+
+func (r *run) newInst(g *graph, parent *inst, fan *fanout, item *itemInfo, key []int) *inst {
+	in := &inst{g: g, parent: parent, fan: fan, item: item, st: make([]nstate, len(g.nodes)), left: len(g.nodes), key: key}
+	if parent != nil && item != nil {
+		in.ikey = item.key
+		if parent.ikey != "" {
+			in.ikey = parent.ikey + "/" + item.key
+		}
+	}
+	for i, n := range g.nodes {
+		in.st[i].pending = len(n.deps)
+	}
+	return in
+}
+
+func (r *run) startInst(in *inst) {
+	if len(in.g.nodes) == 0 {
+		r.instDone(in)
+		return
+	}
+	var work []task
+	for _, n := range in.g.topo {
+		if len(n.deps) == 0 {
+			work = append(work, task{in: in, n: n})
+		}
+	}
+	r.makeReady(work)
+	r.pump()
+}
+
+// makeReady settles nodes whose dependencies are all finished: those that
+// cannot run finish at once (iteratively, so a long chain of skips does not
+// recurse), the others queue for a slot.
+func (r *run) makeReady(work []task) {
+	for i := 0; i < len(work); i++ {
+		t := work[i]
+		st := &t.in.st[t.n.idx]
+		switch {
+		case r.stopping || t.in.failed || st.notRun:
+			work = r.finish(t.in, t.n, StepResult{Status: StatusNotRun}, nil, work)
+		case st.skip:
+			work = r.finish(t.in, t.n, StepResult{Status: StatusSkipped}, nil, work)
+		default:
+			r.ready = append(r.ready, t)
+		}
+	}
+}
+
+func (r *run) pump() {
+	for r.inflight < r.limit {
+		if len(r.waiters) > 0 {
+			w := r.waiters[0]
+			r.waiters = r.waiters[1:]
+			r.inflight++
+			close(w)
+			continue
+		}
+		if r.head >= len(r.ready) {
+			r.ready, r.head = r.ready[:0], 0
+			return
+		}
+		if r.head > 1024 && r.head > len(r.ready)/2 {
+			// Keep the queue's memory proportional to what waits, not to
+			// everything that ever waited.
+			r.ready = r.ready[:copy(r.ready, r.ready[r.head:])]
+			r.head = 0
+		}
+		t := r.ready[r.head]
+		r.ready[r.head] = task{}
+		r.head++
+		r.inflight++
+		go r.exec(t)
+	}
+}
+
+func (r *run) releaseSlot() {
+	r.mu.Lock()
+	r.inflight--
+	r.pump()
+	r.mu.Unlock()
+}
+
+func (r *run) acquireSlot() {
+	r.mu.Lock()
+	if r.inflight < r.limit && len(r.waiters) == 0 {
+		r.inflight++
+		r.mu.Unlock()
+		return
+	}
+	w := make(chan struct{})
+	r.waiters = append(r.waiters, w)
+	r.mu.Unlock()
+	<-w
+}
+
+// finish records a node's end in its instance and settles its dependants.
+// It returns work with the dependants that became ready appended.
+func (r *run) finish(in *inst, n *node, res StepResult, out any, work []task) []task {
+	st := &in.st[n.idx]
+	if st.finished {
+		return work
+	}
+	st.finished = true
+	st.status = res.Status
+	st.out = out
+	if res.Step == "" {
+		res.Step = n.full
+		res.Index = -1
+		if in.item != nil {
+			res.Item, res.ItemKey, res.Index = in.item.label, in.ikey, in.item.index
+		}
+	}
+	key := append(slices.Clone(in.key), n.ord)
+	if n.fanout() {
+		key = append(key, -1)
+	}
+	r.results = append(r.results, resultRec{key: key, r: res})
+	if res.Status == StatusFailed && !n.step.ContinueOnError {
+		// Fail-fast: at top level the run stops starting steps; inside a
+		// group item only that item stops (its fan-out decides the rest).
+		if in.fan != nil {
+			in.failed = true
+		} else {
+			r.stopping = true
+			r.failed = true
+		}
+	}
+	for _, d := range n.dnts {
+		ds := &in.st[d]
+		dn := in.g.nodes[d]
+		switch res.Status {
+		case StatusNotRun:
+			ds.notRun = true
+		case StatusSkipped, StatusFailed:
+			if !dn.ifRefs[n.id] {
+				ds.skip = true
+			}
+		}
+		ds.pending--
+		if ds.pending == 0 {
+			work = append(work, task{in: in, n: dn})
+		}
+	}
+	in.left--
+	if in.left == 0 {
+		r.instDone(in)
+	}
+	return work
+}
+
+// instDone ends an instance: the run, or one item of a group.
+func (r *run) instDone(in *inst) {
+	if in.fan == nil {
+		close(r.done)
+		return
+	}
+	status := StatusSucceeded
+	out := map[string]any{}
+	for i, n := range in.g.nodes {
+		out[n.id] = in.st[i].out
+		if in.st[i].status == StatusNotRun && status == StatusSucceeded {
+			status = StatusNotRun
+		}
+	}
+	if in.failed {
+		status = StatusFailed
+	}
+	fn := in.fan.n
+	if status == StatusSucceeded && len(fn.outputs) > 0 {
+		env := r.scope(in, nil, fn, nil)
+		for _, k := range fn.step.OutputsOrder {
+			v, err := resolve(fn.outputs[k], env)
+			if err != nil {
+				status = StatusFailed
+				r.failed = true
+				r.results = append(r.results, resultRec{key: append(slices.Clone(in.key), -1), r: StepResult{Step: fn.full, Item: in.item.label, ItemKey: in.ikey, Index: in.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}})
+				break
+			}
+			out[k] = v
+		}
+	}
+	r.itemDone(in.fan, in.item, status, out)
+}
+
+// --- fan-outs (under r.mu) ---
+
+func (r *run) startFan(f *fanout) {
+	for !f.stopped && !r.stopping && f.next < len(f.items) && (f.limit <= 0 || f.running < f.limit) {
+		if f.batch > 0 && f.next >= f.batch && f.batchOK < f.batch {
+			return // canary items still running
+		}
+		it := &f.items[f.next]
+		f.next++
+		f.running++
+		key := append(slices.Clone(f.in.key), f.n.ord, it.index)
+		if f.n.body != nil {
+			in := r.newInst(f.n.body, f.in, f, it, key)
+			r.startInst(in)
+		} else {
+			r.ready = append(r.ready, task{in: f.in, n: f.n, fan: f, item: it})
+		}
+	}
+	r.pump()
+}
+
+func (r *run) itemDone(f *fanout, it *itemInfo, status string, out any) {
+	f.running--
+	f.finished++
+	f.outs[it.index] = out
+	switch status {
+	case StatusFailed:
+		f.failures++
+		if it.index < f.batch {
+			f.stopped, f.failed = true, true
+			f.reason = fmt.Sprintf("canary item %s failed", it.label)
+		} else if f.failures > f.maxFailures() {
+			f.stopped, f.failed = true, true
+			f.reason = fmt.Sprintf("%d of %d items failed", f.failures, len(f.items))
+		}
+		if !f.n.step.ContinueOnError {
+			// Tolerated failures let the fan-out go on, but the run
+			// still reports them.
+			r.failed = true
+		}
+	case StatusNotRun:
+		f.notRun++
+	case StatusSucceeded, StatusUnchanged, StatusSkipped:
+		if it.index < f.batch {
+			f.batchOK++
+		}
+	}
+	if f.running == 0 && (f.next >= len(f.items) || f.stopped || r.stopping) {
+		r.fanDone(f)
+		return
+	}
+	r.startFan(f)
+}
+
+func (f *fanout) maxFailures() int {
+	s := f.n.step
+	limit := 0
+	if s.MaxFailures != nil {
+		limit = *s.MaxFailures
+	}
+	if s.MaxFailurePercent != nil {
+		p := int(*s.MaxFailurePercent * float64(len(f.items)) / 100)
+		if s.MaxFailures == nil || p > limit {
+			limit = p
+		}
+	}
+	return limit
+}
+
+func (r *run) fanDone(f *fanout) {
+	for i := f.next; i < len(f.items); i++ {
+		it := f.items[i]
+		ikey := it.key
+		if f.in.ikey != "" {
+			ikey = f.in.ikey + "/" + it.key
+		}
+		r.results = append(r.results, resultRec{key: append(slices.Clone(f.in.key), f.n.ord, it.index), r: StepResult{Step: f.n.full, Item: it.label, ItemKey: ikey, Index: it.index, Status: StatusNotRun}})
+	}
+	status := StatusSucceeded
+	res := StepResult{Step: f.n.full, Index: -1, Started: f.started, Duration: time.Since(f.started)}
+	switch {
+	case f.failed:
+		status = StatusFailed
+		res.Error = f.reason
+	case f.next < len(f.items) || f.notRun > 0:
+		status = StatusNotRun
+	}
+	res.Status = status
+	if f.in.item != nil {
+		res.Item, res.ItemKey = f.in.item.label, f.in.ikey
+	}
+	items := make([]any, len(f.outs))
+	copy(items, f.outs)
+	out := map[string]any{"items": items, "count": len(f.items)}
+	res.Outputs = out
+	r.emit(Event{Type: "step_finished", Step: f.n.full, Item: res.Item, Status: status, Duration: res.Duration, Error: res.Error, Total: len(f.items)})
+	work := r.finish(f.in, f.n, res, out, nil)
+	r.makeReady(work)
+	r.pump()
+}
+
+// --- executions (no lock held unless said) ---
+
+// exec runs one task holding a slot: a node's if and for_each, or one step
+// execution.
+func (r *run) exec(t task) {
+	res, out, fan := r.execute(t)
+	r.mu.Lock()
+	r.inflight--
+	switch {
+	case fan != nil:
+		f := fan
+		if len(f.items) == 0 {
+			r.fanDone(f)
+		} else {
+			r.startFan(f)
+		}
+	case t.fan != nil:
+		r.results = append(r.results, resultRec{key: append(slices.Clone(t.in.key), t.n.ord, t.item.index), r: res})
+		r.itemDone(t.fan, t.item, res.Status, out)
+	default:
+		work := r.finish(t.in, t.n, res, out, nil)
+		r.makeReady(work)
+	}
+	r.pump()
+	r.mu.Unlock()
+}
+
+// stopped reports whether a queued task must not start: the run is
+// stopping, its group item already failed, or its fan-out gave up.
+func (r *run) stopped(t task) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopping || t.in.failed || (t.fan != nil && t.fan.stopped)
+}
+
+func (r *run) execute(t task) (res StepResult, out any, fan *fanout) {
+	n := t.n
+	res = StepResult{Step: n.full, Index: -1, Started: time.Now()}
+	if t.item != nil {
+		res.Item, res.Index, res.ItemKey = t.item.label, t.item.index, r.itemKey(t.in, t.item)
+	} else if t.in.item != nil {
+		res.Item, res.Index, res.ItemKey = t.in.item.label, t.in.item.index, t.in.ikey
+	}
+	if r.stopped(t) {
+		res.Status = StatusNotRun
+		return res, nil, nil
+	}
+	if t.item == nil {
+		// The node itself: its if, then a fan-out expands or the step runs.
+		if n.ifExpr != nil {
+			v, err := n.ifExpr.Eval(r.scope(t.in, nil, n, nil))
+			if err != nil {
+				return r.failNow(res, fmt.Errorf("if: %w", err)), nil, nil
+			}
+			if !IsUnknown(v) && !truthy(v) {
+				res.Status = StatusSkipped
+				r.record(res)
+				r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSkipped})
+				return res, nil, nil
+			}
+		}
+		if n.fanout() {
+			f, err := r.expand(t.in, n)
+			if err != nil {
+				return r.failNow(res, err), nil, nil
+			}
+			r.emit(Event{Type: "step_started", Step: n.full, Item: res.Item, Index: idx(res.Index), Total: len(f.items)})
+			return res, nil, f
+		}
+	}
+	return r.runStep(t, res)
+}
+
+func idx(i int) *int {
+	if i < 0 {
+		return nil
+	}
+	return &i
+}
+
+func (r *run) failNow(res StepResult, err error) StepResult {
+	res.Status = StatusFailed
+	res.Error = r.redact.Replace(err.Error())
+	res.Duration = time.Since(res.Started)
+	r.record(res)
+	r.emit(Event{Type: "step_finished", Step: res.Step, Item: res.Item, Index: idx(res.Index), Status: StatusFailed, Error: res.Error, Duration: res.Duration})
+	return res
+}
+
+func (r *run) record(res StepResult) {
+	if r.o.Journal == nil || res.Status == StatusNotRun {
+		return
+	}
+	if err := r.o.Journal.Record(res); err != nil {
+		r.log.Error("journal record failed", "step", res.Step, "item", res.Item, "error", err)
+	}
+}
+
+func (r *run) itemKey(in *inst, it *itemInfo) string {
+	if in.ikey == "" {
+		return it.key
+	}
+	return in.ikey + "/" + it.key
+}
+
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != "" && x != "false"
+	case int:
+		return x != 0
+	case float64:
+		return x != 0
+	}
+	return true
+}
+
+// expand evaluates a fan-out's for_each into its items.
+func (r *run) expand(in *inst, n *node) (*fanout, error) {
+	v, err := n.forEach.Eval(r.scope(in, nil, n, nil))
+	if err != nil {
+		return nil, fmt.Errorf("for_each: %w", err)
+	}
+	f := &fanout{in: in, n: n, limit: n.step.Concurrency, batch: n.step.Batch, started: time.Now()}
+	switch list := v.(type) {
+	case nil:
+	case []any:
+		seen := make(map[string]bool, len(list))
+		for i, e := range list {
+			it := itemInfo{value: e, index: i}
+			it.label, it.key = itemIdentity(e, i)
+			if IsUnknown(e) {
+				it.label = EachItem
+			}
+			if seen[it.key] {
+				it.key += "#" + strconv.Itoa(i)
+			}
+			seen[it.key] = true
+			f.items = append(f.items, it)
+		}
+	default:
+		if IsUnknown(v) {
+			f.items = []itemInfo{{value: Unknown, label: EachItem, key: EachItem, sym: true}}
+			break
+		}
+		return nil, fmt.Errorf("for_each must yield a list, got %T", v)
+	}
+	if n.mutates && n.maxTarget > 0 && len(f.items) > n.maxTarget {
+		return nil, fmt.Errorf("fan-out over %d items exceeds max_targets %d (raise max_targets to allow it)", len(f.items), n.maxTarget)
+	}
+	if f.batch > len(f.items) {
+		f.batch = len(f.items)
+	}
+	f.outs = make([]any, len(f.items))
+	return f, nil
+}
+
+// itemIdentity gives an item's label (for people) and key (for the journal:
+// stable across resumes): the id field, else the name, else the index.
+func itemIdentity(e any, i int) (label, key string) {
+	key = strconv.Itoa(i)
+	label = "#" + key
+	switch x := e.(type) {
+	case map[string]any:
+		id, hasID := x["id"].(string)
+		name, hasName := x["name"].(string)
+		switch {
+		case hasID && id != "":
+			key = id
+		case hasName && name != "":
+			key = name
+		}
+		switch {
+		case hasName && name != "":
+			label = name
+		case hasID && id != "":
+			label = id
+		}
+	case string:
+		label, key = x, x
+	case int, int64, float64, bool:
+		label = fmt.Sprint(x)
+	}
+	return label, key
+}
+
+// scope builds the values an expression of n reads: only the steps it
+// references are looked up.
+func (r *run) scope(in *inst, it *itemInfo, n *node, raw map[string]any) map[string]any {
+	env := map[string]any{"inputs": r.inputs, "vars": r.vars, "env": r.env}
+	var chain []*inst
+	for x := in; x != nil; x = x.parent {
+		chain = append(chain, x)
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		x := chain[i]
+		if x.item != nil {
+			env[x.fan.n.as] = x.item.value
+			env["index"] = x.item.index
+			if x.item.sym {
+				env["index"] = Unknown
+			}
+		}
+	}
+	if it != nil {
+		env[n.as] = it.value
+		env["index"] = it.index
+		if it.sym {
+			env["index"] = Unknown
+		}
+	}
+	if len(n.refs) > 0 {
+		steps := make(map[string]any, len(n.refs))
+		for _, id := range n.refs {
+			m := r.p.byID[id]
+			if m == nil {
+				continue
+			}
+			for x := in; x != nil; x = x.parent {
+				if x.g == m.g {
+					st := &x.st[m.idx]
+					steps[id] = map[string]any{"outputs": st.out, "status": st.status}
+					break
+				}
+			}
+		}
+		env["steps"] = steps
+	}
+	if raw != nil {
+		env["outputs"] = raw
+	}
+	return env
+}
+
+// resolve evaluates a compiled value tree.
+func resolve(v *valueT, env map[string]any) (any, error) {
+	switch {
+	case v == nil:
+		return nil, nil
+	case v.isC:
+		return v.konst, nil
+	case v.tmpl != nil:
+		return v.tmpl.Eval(env)
+	case v.isList:
+		out := make([]any, len(v.list))
+		for i, e := range v.list {
+			x, err := resolve(e, env)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = x
+		}
+		return out, nil
+	default:
+		out := make(map[string]any, len(v.m))
+		for _, k := range v.keys {
+			x, err := resolve(v.m[k], env)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = x
+		}
+		return out, nil
+	}
+}
+
+// runStep performs one execution of a step type: journal, inputs,
+// approval, resource locks, attempts.
+func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
+	n := t.n
+	if r.o.Journal != nil {
+		if status, outs, ok := r.o.Journal.Lookup(n.full, res.ItemKey); ok && (status == StatusSucceeded || status == StatusUnchanged || status == StatusSkipped) {
+			res.Status = status
+			res.Outputs = outs
+			r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: status, Message: "restored from the journal"})
+			return res, outs, nil
+		}
+	}
+	if r.o.Mode == ModeOffline && !n.typ.Mutates {
+		// Reads are not made offline: everything they would say is unknown.
+		res.Status = StatusSucceeded
+		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSucceeded, Message: "not run offline"})
+		return res, Unknown, nil
+	}
+	env := r.scope(t.in, t.item, n, nil)
+	in := make(map[string]any, len(n.typ.Inputs))
+	for _, spec := range n.typ.Inputs {
+		if pt, ok := n.preds[spec.Name]; ok {
+			if pt.static != nil {
+				in[spec.Name] = pt.static.Source()
+			} else {
+				in[spec.Name] = r.dyn[pt].Source()
+			}
+			continue
+		}
+		if v, ok := n.with[spec.Name]; ok {
+			x, err := resolve(v, env)
+			if err != nil {
+				return r.failNow(res, fmt.Errorf("input %s: %w", spec.Name, err)), nil, nil
+			}
+			in[spec.Name] = x
+		} else if spec.Default != nil {
+			in[spec.Name] = spec.Default
+		}
+	}
+	if r.o.Mode == ModeRun && n.needsOK && r.o.Approve != nil {
+		r.approveOnce.Do(func() { r.approveErr = r.o.Approve(r.ctx, slices.Clone(r.p.approvals)) })
+		if r.approveErr != nil {
+			r.mu.Lock()
+			r.stopping, r.failed = true, true
+			r.mu.Unlock()
+			return r.failNow(res, fmt.Errorf("not approved: %w", r.approveErr)), nil, nil
+		}
+	}
+	if r.o.Mode == ModeRun && n.typ.Resources != nil {
+		keys := n.typ.Resources(in)
+		if len(keys) > 0 {
+			// Waiting for a resource gives the slot back, so the holder can
+			// always get one to finish.
+			r.releaseSlot()
+			release, err := r.locks.acquire(r.ctx, keys)
+			r.acquireSlot()
+			if err != nil {
+				res.Status = StatusNotRun
+				return res, nil, nil
+			}
+			defer release()
+		}
+	}
+
+	sc := &StepContext{mode: r.o.Mode, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log.With("step", n.full), polling: r.p.polling,
+		release: r.releaseSlot, reacquire: r.acquireSlot}
+	if sc.item == "" {
+		sc.index = -1
+	}
+	sc.emit = func(ev Event) { r.emit(ev) }
+	sc.recorder = r.recorderFor(t, res)
+	sc.predicate = func(name string) (Predicate, error) { return r.predicate(n, name) }
+
+	r.emit(Event{Type: "step_started", Step: n.full, Item: res.Item, Index: idx(res.Index)})
+	ctx := r.ctx
+	if n.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.timeout)
+		defer cancel()
+	}
+	var outs map[string]any
+	var err error
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		sc.mu.Lock()
+		sc.seq = 0
+		sc.mu.Unlock()
+		outs, err = safeRun(ctx, n.typ, sc, in)
+		if err == nil {
+			break
+		}
+		if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
+			err = fmt.Errorf("timed out after %s: %w", n.timeout, err)
+			break
+		}
+		class, after := "error", time.Duration(0)
+		if r.o.Classify != nil {
+			class, after = r.o.Classify(err)
+		}
+		if attempt >= n.retry.max || !n.retry.retries(class) || r.ctx.Err() != nil {
+			break
+		}
+		d := n.retry.delay(attempt, after)
+		r.emit(Event{Type: "step_retrying", Step: n.full, Item: res.Item, Index: idx(res.Index), Attempt: attempt, MaxAttempts: n.retry.max, Delay: d, Error: err.Error(), Message: class})
+		if serr := sc.Sleep(ctx, d); serr != nil {
+			if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
+				err = fmt.Errorf("timed out after %s waiting to retry: %w", n.timeout, err)
+			}
+			break
+		}
+	}
+	res.Duration = time.Since(res.Started)
+	if err != nil {
+		return r.failNow(res, err), nil, nil
+	}
+	res.Status = StatusSucceeded
+	if sc.Unchanged() {
+		res.Status = StatusUnchanged
+	}
+	if outs == nil {
+		outs = map[string]any{}
+	}
+	if len(n.outputs) > 0 {
+		oenv := r.scope(t.in, t.item, n, outs)
+		merged := make(map[string]any, len(outs)+len(n.outputs))
+		for k, v := range outs {
+			merged[k] = v
+		}
+		for _, k := range n.step.OutputsOrder {
+			v, err := resolve(n.outputs[k], oenv)
+			if err != nil {
+				return r.failNow(res, fmt.Errorf("output %s: %w", k, err)), nil, nil
+			}
+			merged[k] = v
+		}
+		outs = merged
+	}
+	res.Outputs = outs
+	r.record(res)
+	r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: res.Status, Duration: res.Duration, Attempt: res.Attempts})
+	return res, outs, nil
+}
+
+func safeRun(ctx context.Context, t *StepType, sc *StepContext, in map[string]any) (out map[string]any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("step type %s panicked: %v\n%s", t.Name, p, debug.Stack())
+		}
+	}()
+	return t.Run(ctx, sc, in)
+}
+
+func (r *run) predicate(n *node, name string) (Predicate, error) {
+	pt, ok := n.preds[name]
+	if !ok {
+		return nil, fmt.Errorf("input %q of step %s is not a filter", name, n.full)
+	}
+	e := pt.static
+	if e == nil {
+		e = r.dyn[pt]
+	}
+	return func(elem any) (bool, error) {
+		env := map[string]any{}
+		if m, ok := elem.(map[string]any); ok {
+			for k, v := range m {
+				env[k] = v
+			}
+		}
+		env[pt.spec.Var] = elem
+		env["inputs"], env["vars"], env["env"] = r.inputs, r.vars, r.env
+		v, err := e.Eval(env)
+		if err != nil {
+			return false, err
+		}
+		b, ok := v.(bool)
+		if !ok {
+			return false, fmt.Errorf("filter %q must yield true or false, got %s", e.Source(), xexpr.Stringify(v))
+		}
+		return b, nil
+	}, nil
+}
+
+// recorderFor is where the execution's mutations go: in plan modes the
+// engine keeps them (in DAG order) and answers with placeholders, or with
+// the caller's recorder.
+func (r *run) recorderFor(t task, res StepResult) MutationRecorder {
+	if r.o.Mode == ModeRun {
+		return r.o.Recorder
+	}
+	key := append(slices.Clone(t.in.key), t.n.ord)
+	if t.item != nil {
+		key = append(key, t.item.index)
+	}
+	return &planRecorder{r: r, key: key, step: res.Step, item: res.Item, index: res.Index}
+}
+
+type planRecorder struct {
+	r     *run
+	key   []int
+	step  string
+	item  string
+	index int
+	seq   int
+}
+
+func (p *planRecorder) Do(ctx context.Context, key string, m *Mutation) (any, error) {
+	p.r.mu.Lock()
+	p.seq++
+	k := append(slices.Clone(p.key), p.seq)
+	p.r.muts = append(p.r.muts, mutRec{key: k, m: PlannedMutation{Step: p.step, Item: p.item, Index: p.index, Mutation: m, Key: key}})
+	p.r.mu.Unlock()
+	if p.r.o.Recorder != nil {
+		return p.r.o.Recorder.Do(ctx, key, m)
+	}
+	if m.Placeholder != nil {
+		return m.Placeholder, nil
+	}
+	return Unknown, nil
+}
