@@ -441,3 +441,54 @@ func TestGuardWithScrubbedSecrets(t *testing.T) {
 		t.Errorf("the planned mutation carrying a secret was refused: %v", err)
 	}
 }
+
+// collector plays the engine's part in plan mode: it keeps what steps hand
+// to StepContext.Mutate.
+type collector struct {
+	res  engine.Result
+	step string
+	item string
+}
+
+func (c *collector) Do(_ context.Context, key string, m *engine.Mutation) (any, error) {
+	c.res.Mutations = append(c.res.Mutations, engine.PlannedMutation{Step: c.step, Item: c.item, Index: 0, Mutation: m, Key: key})
+	return engine.Unknown, nil
+}
+
+func TestGuardBehindStepContextMutate(t *testing.T) {
+	// The same step code runs in plan mode, then in apply's run mode; the
+	// keys StepContext.Mutate makes must line up with the plan's.
+	step := func(sc *engine.StepContext, max string) error {
+		m := elasticityMutation(stores[0], elasticity(0, 0, 1))
+		m.Body = url.Values{"min_servers": {"1"}, "buffer_servers": {"1"}, "max_servers": {max}}
+		m.Send = func(context.Context) (any, error) { return map[string]any{"id": "t-1"}, nil }
+		out, err := sc.Mutate(context.Background(), m)
+		if err == nil && sc.Mode() == engine.ModeRun {
+			if task, _ := out.(map[string]any); task["id"] != "t-1" {
+				t.Errorf("Mutate returned %#v", out)
+			}
+		}
+		return err
+	}
+	col := &collector{step: "rollout.elasticity", item: "acc-11"}
+	planCtx := engine.NewTestContext(engine.TestContextOptions{Mode: engine.ModePlan, StepID: "rollout.elasticity", Item: "acc-11", Recorder: col})
+	if err := step(planCtx, "5"); err != nil {
+		t.Fatal(err)
+	}
+	p := plan.FromResult(workflow, nil, nil, &col.res, false, nil)
+
+	g := plan.NewGuard(p)
+	run := func(max string) error {
+		sc := engine.NewTestContext(engine.TestContextOptions{Mode: engine.ModeRun, StepID: "rollout.elasticity", Item: "acc-11", Recorder: g.Wrap(nil)})
+		return step(sc, max)
+	}
+	if err := run("6"); !errors.Is(err, plan.ErrNotPlanned) {
+		t.Errorf("a changed max_servers: %v", err)
+	}
+	if err := run("5"); err != nil {
+		t.Errorf("the planned request: %v", err)
+	}
+	if len(g.Unused()) != 0 {
+		t.Errorf("unused: %v", g.Unused())
+	}
+}
