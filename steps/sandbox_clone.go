@@ -1,0 +1,224 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/frame"
+)
+
+const cloneKind = "clone_pool"
+
+func (s *stepsImpl) sandboxClone() *engine.StepType {
+	const name = "sandbox.clone"
+	return &engine.StepType{
+		Name:        name,
+		Description: "Overwrites the target account's Sandbox with a clone of the source account's Sandbox image (everything on the target's Sandbox is lost).",
+		Inputs: []engine.InputSpec{
+			{Name: "target_account_id", Type: "string", Required: true, Description: "The account whose Sandbox is overwritten."},
+			{Name: "source_pool_id", Type: "string", Description: "The source account's Sandbox pool ID (or give source_account_id)."},
+			{Name: "source_account_id", Type: "string", Description: "The source account; its Sandbox pool is looked up (GET /accounts/:id/sandbox/status, else its pools of kind sandbox)."},
+			{Name: "join_domain", Type: "boolean", Description: "Whether Frame should attempt to join the domain after the Sandbox has been cloned (query parameter; omitted when not given)."},
+			waitInput("clone"),
+		},
+		AnyOf: [][]string{{"target_account_id", "source_pool_id"}, {"target_account_id", "source_account_id"}},
+		Outputs: map[string]*engine.Shape{
+			"task":           taskShape(),
+			"source_pool_id": doc(engine.StringShape(), "the source Sandbox pool cloned from"),
+		},
+		Mutates:     true,
+		Destructive: true,
+		Resources:   accountResources("target_account_id"),
+		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
+			a := args(in)
+			wait, err := a.boolean("wait", false)
+			if err != nil {
+				return nil, invalid(name, err)
+			}
+			var joinDomain *bool
+			if a.has("join_domain") {
+				b, err := a.boolean("join_domain", false)
+				if err != nil {
+					return nil, invalid(name, err)
+				}
+				joinDomain = &b
+			}
+			byPool, byAccount := a.has("source_pool_id"), a.has("source_account_id")
+			switch {
+			case byPool && byAccount:
+				return nil, invalidf(name, "give source_pool_id or source_account_id, not both")
+			case !byPool && !byAccount:
+				return nil, invalidf(name, "source_pool_id or source_account_id is required")
+			}
+			target, err := knownID(a, "target_account_id")
+			if err != nil {
+				return nil, invalid(name, err)
+			}
+			var source any
+			if byAccount {
+				src, err := knownID(a, "source_account_id")
+				if err != nil {
+					return nil, invalid(name, err)
+				}
+				if src == target && !engine.IsUnknown(src) {
+					return nil, invalidf(name, "the source account %s is the target account: a Sandbox cannot be cloned onto itself", src)
+				}
+			} else if source, err = knownID(a, "source_pool_id"); err != nil {
+				return nil, invalid(name, err)
+			}
+			// Validate the IDs before any read.
+			if _, err := resolvePath("/accounts/{a}/pools/{p}/clone", map[string]any{"a": target, "p": orUnknown(source)}); err != nil {
+				return nil, invalid(name, err)
+			}
+			if byAccount && !engine.IsUnknown(in["source_account_id"]) {
+				if _, err := frame.PathFor("/accounts/{a}", map[string]string{"a": in["source_account_id"].(string)}); err != nil {
+					return nil, invalid(name, err)
+				}
+			}
+
+			c, err := s.reader(sc)
+			if err != nil {
+				return nil, err
+			}
+			if byAccount {
+				source = engine.Unknown
+				if src, _ := in["source_account_id"].(string); c != nil && src != "" {
+					pool, err := s.sandboxPoolOf(ctx, c, src)
+					if err != nil {
+						return nil, fmt.Errorf("%s: finding the Sandbox pool of source account %s: %w", name, src, err)
+					}
+					source = pool
+				}
+			} else if t, ok := target.(string); ok && c != nil {
+				// The pool given may be the target's own Sandbox pool.
+				st, err := c.SandboxStatus(ctx, t)
+				if err != nil {
+					return nil, fmt.Errorf("%s: checking the target's own Sandbox pool (GET /accounts/%s/sandbox/status): %w", name, t, err)
+				}
+				if st.PoolID != "" && st.PoolID == source {
+					return nil, invalidf(name, "source pool %s is the Sandbox pool of the target account %s: a Sandbox cannot be cloned onto itself", st.PoolID, t)
+				}
+			}
+			if sc.Mode() == engine.ModeRun && (engine.IsUnknown(target) || engine.IsUnknown(source)) {
+				return nil, invalidf(name, "the target account or the source pool is not known")
+			}
+			path, err := resolvePath("/accounts/{target_account_id}/pools/{source_pool_id}/clone",
+				map[string]any{"target_account_id": target, "source_pool_id": source})
+			if err != nil {
+				return nil, invalid(name, err)
+			}
+			var query map[string]string
+			if joinDomain != nil {
+				query = map[string]string{"join_domain": strconv.FormatBool(*joinDomain)}
+			}
+			m := &engine.Mutation{
+				Type:        name,
+				Method:      "POST",
+				Path:        path,
+				Query:       query,
+				Resources:   accountResources("target_account_id")(in),
+				Placeholder: taskPlaceholder(target, cloneKind, "Cloning system"),
+				Send: func(ctx context.Context) (any, error) {
+					if s.client == nil {
+						return nil, errors.New("no Frame API client configured")
+					}
+					return s.client.CloneSandbox(ctx, target.(string), source.(string), joinDomain)
+				},
+				// No documented read proves that a clone happened: the target's
+				// Sandbox looks the same before and after. Resume stops and asks
+				// (--assume-not-sent) rather than clone twice.
+				Reconcile: nil,
+			}
+			res, err := sc.Mutate(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			task, err := s.maybeWait(ctx, sc, wait, res, waitSpec{})
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"task": task, "source_pool_id": source}, nil
+		},
+	}
+}
+
+// knownID returns a required ID input: its string, or engine.Unknown in
+// plan modes.
+func knownID(a args, name string) (any, error) {
+	if a.unknown(name) {
+		return engine.Unknown, nil
+	}
+	return a.id(name)
+}
+
+func orUnknown(v any) any {
+	if v == nil {
+		return engine.Unknown
+	}
+	return v
+}
+
+// sandboxPoolOf finds the Sandbox pool of an account, once per run per
+// account (concurrent callers share the lookup).
+func (s *stepsImpl) sandboxPoolOf(ctx context.Context, c *frame.Client, accountID string) (string, error) {
+	s.mu.Lock()
+	e := s.sourcePools[accountID]
+	if e != nil {
+		s.mu.Unlock()
+		select {
+		case <-e.done:
+			if e.err == nil {
+				return e.pool, nil
+			}
+			return "", e.err
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	e = &sourcePoolEntry{done: make(chan struct{})}
+	s.sourcePools[accountID] = e
+	s.mu.Unlock()
+
+	e.pool, e.err = lookupSandboxPool(ctx, c, accountID)
+	if e.err != nil {
+		s.mu.Lock()
+		delete(s.sourcePools, accountID) // a later step may try again
+		s.mu.Unlock()
+	}
+	close(e.done)
+	return e.pool, e.err
+}
+
+func lookupSandboxPool(ctx context.Context, c *frame.Client, accountID string) (string, error) {
+	st, statusErr := c.SandboxStatus(ctx, accountID)
+	if statusErr == nil && st.PoolID != "" {
+		return st.PoolID, nil
+	}
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	pools, err := c.ListPools(ctx, accountID)
+	if err != nil {
+		if statusErr != nil {
+			return "", fmt.Errorf("%v; and listing its pools: %w", statusErr, err)
+		}
+		return "", err
+	}
+	var found []string
+	for _, p := range pools {
+		if p.Kind == "sandbox" {
+			found = append(found, p.ID)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", fmt.Errorf("account %s has no Sandbox pool", accountID)
+	}
+	return "", fmt.Errorf("account %s has %d Sandbox pools (%s): give source_pool_id", accountID, len(found), strings.Join(found, ", "))
+}

@@ -1,0 +1,174 @@
+package steps
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/frame"
+)
+
+const publishKind = "publish_sandbox_to_production"
+
+// publishWitness is what sandbox.publish reads before sending: the ids of
+// the account's publish tasks. A publish task id that is not in it proves
+// the publish was made (see Reconcile below and docs/steps.md).
+type publishWitness struct {
+	TaskIDs []string `json:"publish_task_ids"`
+	// Nonce tells the witness of this process from one restored from the
+	// journal (see Reconcile).
+	Nonce string `json:"nonce"`
+}
+
+// ErrNoWitness says a publish cannot be reconciled because the engine did
+// not restore what the step read before the crash.
+var ErrNoWitness = errors.New("cannot prove whether the publish was sent: the publish tasks listed before sending were not restored from the journal")
+
+func (s *stepsImpl) sandboxPublish() *engine.StepType {
+	const name = "sandbox.publish"
+	return &engine.StepType{
+		Name:        name,
+		Description: "Publishes the account's Sandbox to production (POST /accounts/:account_id/publish): new production servers run the Sandbox image.",
+		Inputs: []engine.InputSpec{
+			{Name: "account_id", Type: "string", Required: true, Description: "Frame account ID whose Sandbox is published."},
+			waitInput("publish"),
+		},
+		Outputs:   map[string]*engine.Shape{"task": taskShape()},
+		Mutates:   true,
+		Resources: accountResources("account_id"),
+		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
+			a := args(in)
+			wait, err := a.boolean("wait", false)
+			if err != nil {
+				return nil, invalid(name, err)
+			}
+			acc, err := knownID(a, "account_id")
+			if err != nil {
+				return nil, invalid(name, err)
+			}
+			path, err := resolvePath("/accounts/{account_id}/publish", map[string]any{"account_id": acc})
+			if err != nil {
+				return nil, invalid(name, err)
+			}
+			m := &engine.Mutation{
+				Type:        name,
+				Method:      "POST",
+				Path:        path,
+				Resources:   accountResources("account_id")(in),
+				Placeholder: taskPlaceholder(acc, publishKind, "Publishing Sandbox to Production"),
+			}
+			if sc.Mode() == engine.ModeRun {
+				id, ok := acc.(string)
+				if !ok {
+					return nil, invalidf(name, "account_id is not known")
+				}
+				if s.client == nil {
+					return nil, errors.New("no Frame API client configured")
+				}
+				if err := s.preparePublish(ctx, m, id); err != nil {
+					return nil, fmt.Errorf("%s: %w", name, err)
+				}
+			}
+			res, err := sc.Mutate(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			task, err := s.maybeWait(ctx, sc, wait, res, waitSpec{})
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"task": task}, nil
+		},
+	}
+}
+
+// preparePublish reads the account's publish tasks (the witness) and sets
+// Send and Reconcile. One GET per publish buys exactly-once publishing
+// across crashes: without it nothing proves whether a publish whose answer
+// was lost took effect.
+func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, accountID string) error {
+	c := s.client
+	before, err := c.PublishTasks(ctx, accountID)
+	if err != nil {
+		return fmt.Errorf("listing publish tasks before publishing: %w", err)
+	}
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce)
+	w := publishWitness{TaskIDs: publishIDs(before), Nonce: hex.EncodeToString(nonce)}
+	if m.Witness, err = json.Marshal(w); err != nil {
+		return err
+	}
+	var sentHere bool
+	m.Send = func(ctx context.Context) (any, error) {
+		sentHere = true
+		return c.Publish(ctx, accountID)
+	}
+	m.Reconcile = func(ctx context.Context) (any, bool, error) {
+		// Read the witness at call time: on resume the engine restores the
+		// journaled one into m. If it is still this process's own and this
+		// process never sent, the list was read after the crash and would
+		// already contain the publish being looked for.
+		var got publishWitness
+		if err := json.Unmarshal(m.Witness, &got); err != nil {
+			return nil, false, fmt.Errorf("%w: %v", ErrNoWitness, err)
+		}
+		if got.Nonce == w.Nonce && !sentHere {
+			return nil, false, ErrNoWitness
+		}
+		seen := map[string]bool{}
+		for _, id := range got.TaskIDs {
+			seen[id] = true
+		}
+		now, err := c.PublishTasks(ctx, accountID)
+		if err != nil {
+			return nil, false, err
+		}
+		var found *frame.PublishStatus
+		for i := range now {
+			if id := rawID(now[i].ID); id != "" && !seen[id] {
+				if found == nil || now[i].LastChange >= found.LastChange {
+					found = &now[i]
+				}
+			}
+		}
+		if found == nil {
+			return nil, false, nil
+		}
+		t := publishTask(accountID, *found)
+		out, err := taskOutput(t)
+		if err != nil {
+			return nil, false, err
+		}
+		om := out.(map[string]any)
+		om["publish_id"] = rawID(found.ID)
+		delete(om, "id") // no task id is known, only the publish's
+		return om, true, nil
+	}
+	return nil
+}
+
+func publishIDs(list []frame.PublishStatus) []string {
+	ids := make([]string, 0, len(list))
+	for _, p := range list {
+		if id := rawID(p.ID); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// rawID renders a JSON id that may be a string or a number.
+func rawID(r json.RawMessage) string {
+	if len(r) == 0 || string(r) == "null" {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(r, &s); err == nil {
+		return s
+	}
+	return string(r)
+}

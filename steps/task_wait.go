@@ -1,0 +1,222 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/frame"
+)
+
+func (s *stepsImpl) taskWait() *engine.StepType {
+	const name = "task.wait"
+	return &engine.StepType{
+		Name:        name,
+		Description: "Waits until a Frame task is done (polling GET /accounts/:account_id/task/:task_id); a failed task fails the step.",
+		Inputs: []engine.InputSpec{
+			{Name: "task", Type: "object", Description: "A task object from another step's outputs (e.g. steps.clone.outputs.task); it carries account_id and id."},
+			{Name: "account_id", Type: "string", Description: "Frame account ID the task runs in (with task_id, instead of task)."},
+			{Name: "task_id", Type: "string", Description: "Frame task ID (with account_id, instead of task)."},
+			{Name: "initial_interval", Type: "string", Description: "First poll delay, e.g. 2s (default: the workflow's polling settings, else 1s)."},
+			{Name: "max_interval", Type: "string", Description: "Longest interval between polls, e.g. 30s (default: the workflow's polling settings, else 30s)."},
+			{Name: "timeout", Type: "string", Description: "Give up after this long, e.g. 45m (default: the workflow's polling settings, else 1h)."},
+		},
+		AnyOf:   [][]string{{"task"}, {"account_id", "task_id"}},
+		Outputs: map[string]*engine.Shape{"task": taskShape()},
+		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
+			a := args(in)
+			w, err := waitSpecFrom(a)
+			if err != nil {
+				return nil, invalid(name, err)
+			}
+			var task any
+			switch {
+			case a.has("task"):
+				task = in["task"]
+				if m, ok := task.(map[string]any); ok && a.has("account_id") && m["account_id"] == nil {
+					m = cloneMap(m)
+					m["account_id"] = in["account_id"]
+					task = m
+				}
+			case a.unknown("account_id") || a.unknown("task_id"):
+				return map[string]any{"task": engine.Unknown}, nil
+			default:
+				acc, err := a.id("account_id")
+				if err != nil {
+					return nil, invalid(name, fmt.Errorf("%w (or give task)", err))
+				}
+				id, err := a.id("task_id")
+				if err != nil {
+					return nil, invalid(name, fmt.Errorf("%w (or give task)", err))
+				}
+				task = map[string]any{"id": id, "account_id": acc}
+			}
+			if _, _, err := taskFrom(task); err != nil {
+				return nil, invalid(name, fmt.Errorf("input task: %v", err))
+			}
+			out, err := s.wait(ctx, sc, task, w)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"task": out}, nil
+		},
+	}
+}
+
+// waitSpec is a wait's polling overrides (task.wait's inputs).
+type waitSpec struct {
+	policy  engine.PollingPolicy
+	started time.Time
+}
+
+func waitSpecFrom(a args) (waitSpec, error) {
+	var w waitSpec
+	var err error
+	if w.policy.InitialInterval, err = a.duration("initial_interval"); err != nil {
+		return w, err
+	}
+	if w.policy.MaxInterval, err = a.duration("max_interval"); err != nil {
+		return w, err
+	}
+	if w.policy.Timeout, err = a.duration("timeout"); err != nil {
+		return w, err
+	}
+	return w, nil
+}
+
+// wait polls the task in v (a task object) until it is done and returns
+// its final form. Unknown tasks (plan modes) come back as they are, at
+// once; offline nothing is read. In plan mode a known task is read once,
+// not waited on: a plan must not block on the real estate's tasks.
+func (s *stepsImpl) wait(ctx context.Context, sc *engine.StepContext, v any, w waitSpec) (any, error) {
+	t, ok, err := taskFrom(v)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return v, nil
+	}
+	publishID := ""
+	if m, isMap := v.(map[string]any); isMap {
+		publishID, _ = m["publish_id"].(string)
+	}
+	if t.Finished() && (t.ID != "" || publishID != "") {
+		return finalTask(v, t)
+	}
+	c, err := s.reader(sc)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return v, nil
+	}
+	var get func(ctx context.Context) (*frame.Task, error)
+	switch {
+	case t.ID != "" && t.AccountID != "":
+		acc, id := t.AccountID, t.ID
+		if _, err := frame.PathFor("/accounts/{a}/task/{t}", map[string]string{"a": acc, "t": id}); err != nil {
+			return nil, err
+		}
+		get = func(ctx context.Context) (*frame.Task, error) { return c.GetTask(ctx, acc, id) }
+	case publishID != "" && t.AccountID != "":
+		// A publish found by reconciliation: only its publish id is known.
+		acc := t.AccountID
+		get = func(ctx context.Context) (*frame.Task, error) { return publishStatusTask(ctx, c, acc, publishID) }
+	case t.Finished():
+		return finalTask(v, t)
+	default:
+		return nil, fmt.Errorf("cannot wait for a task without account_id and id")
+	}
+	pol := sc.Polling()
+	if w.policy.InitialInterval > 0 {
+		pol.InitialInterval = w.policy.InitialInterval
+	}
+	if w.policy.MaxInterval > 0 {
+		pol.MaxInterval = w.policy.MaxInterval
+	}
+	if w.policy.Timeout > 0 {
+		pol.Timeout = w.policy.Timeout
+	}
+	if sc.Mode() != engine.ModeRun {
+		got, err := get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return finalTask(nil, got)
+	}
+	final, err := s.poller.Wait(ctx, WaitOptions{
+		Kind:     t.Kind,
+		Policy:   pol,
+		Started:  w.started,
+		Get:      get,
+		Sleep:    sc.Sleep,
+		Progress: sc.Progress,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if publishID != "" {
+		final.AccountID = t.AccountID
+		out, err := taskOutput(final)
+		if err != nil {
+			return nil, err
+		}
+		m := out.(map[string]any)
+		m["publish_id"] = publishID
+		return m, nil
+	}
+	return taskOutput(final)
+}
+
+// finalTask returns a finished task as output, failing on stage failed.
+func finalTask(v any, t *frame.Task) (any, error) {
+	if t.Stage == frame.StageFailed {
+		return nil, &frame.TaskFailedError{Task: t}
+	}
+	if v != nil {
+		if m, ok := v.(map[string]any); ok {
+			return m, nil
+		}
+	}
+	return taskOutput(t)
+}
+
+// publishStatusTask reads GET /accounts/:id/publish/:task_id as a task.
+func publishStatusTask(ctx context.Context, c *frame.Client, accountID, publishID string) (*frame.Task, error) {
+	ps, err := c.PublishStatus(ctx, accountID, publishID)
+	if err != nil {
+		return nil, err
+	}
+	return publishTask(accountID, *ps), nil
+}
+
+// publishTask maps a publish status onto the task stages.
+func publishTask(accountID string, ps frame.PublishStatus) *frame.Task {
+	stage := ps.Status
+	switch strings.ToLower(ps.Status) {
+	case "completed", "done", "succeeded":
+		stage = frame.StageDone
+	case "failed", "error", "cancelled", "canceled":
+		stage = frame.StageFailed
+	case "in_progress", "started", "running", "":
+		stage = frame.StageInProgress
+	}
+	return &frame.Task{
+		AccountID:   accountID,
+		Kind:        publishKind,
+		DisplayName: "Publishing Sandbox to Production",
+		Stage:       stage,
+		ResultInfo:  json.RawMessage(nil),
+	}
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
