@@ -41,6 +41,13 @@ func BuildRequest(name string, params map[string]any) (*Request, error) {
 	}
 
 	req := &Request{Method: strings.ToUpper(ep.Method)}
+	bad := func(p *Param, err error) error {
+		reason := err.Error()
+		if p.Secret {
+			reason = fmt.Sprintf("invalid %s value (not shown: secret)", p.Type)
+		}
+		return &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: reason}
+	}
 	pathVals := map[string]string{}
 	var jsonBody map[string]any
 	hasJSONParams := false
@@ -48,6 +55,9 @@ func BuildRequest(name string, params map[string]any) (*Request, error) {
 		p := &ep.Params[i]
 		if p.In == InJSON {
 			hasJSONParams = true
+		}
+		if p.Secret {
+			req.Secret = append(req.Secret, p.Name)
 		}
 		v, present := params[p.Name]
 		if !present || v == nil {
@@ -60,13 +70,13 @@ func BuildRequest(name string, params map[string]any) (*Request, error) {
 		case InPath:
 			s, err := paramString(p, v)
 			if err != nil {
-				return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: err.Error()}
+				return nil, bad(p, err)
 			}
 			pathVals[p.Name] = s
 		case InQuery, InForm:
 			s, err := paramString(p, v)
 			if err != nil {
-				return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: err.Error()}
+				return nil, bad(p, err)
 			}
 			if p.In == InQuery {
 				if req.Query == nil {
@@ -82,7 +92,7 @@ func BuildRequest(name string, params map[string]any) (*Request, error) {
 		case InJSON:
 			jv, err := paramJSON(p, v)
 			if err != nil {
-				return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: err.Error()}
+				return nil, bad(p, err)
 			}
 			if jsonBody == nil {
 				jsonBody = map[string]any{}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/frameflow/frameflow/frame"
@@ -254,5 +255,49 @@ func TestTypedHelpers(t *testing.T) {
 	noteErr(err)
 	if err == nil {
 		t.Error("404 task accepted")
+	}
+}
+
+func TestSecretParamsNeverEchoed(t *testing.T) {
+	const password = "Pa55-w0rd-NEVER-SHOWN"
+	ep, ok := frame.LookupEndpoint("accounts.domain_join_settings.update")
+	if !ok {
+		t.Skip("catalog has no accounts.domain_join_settings.update")
+	}
+	params := map[string]any{"service_account_password": password}
+	for _, p := range ep.Params {
+		if p.Required && p.Name != "service_account_password" {
+			params[p.Name] = "acc-1"
+		}
+	}
+	var status atomic.Int32
+	status.Store(502)
+	srv := newAPIServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, int(status.Load()), `{"error":"bad password `+password+`"}`)
+	})
+	c := newClient(t, srv.URL())
+	_, err := c.Call(context.Background(), ep.Name, params)
+	var ou *frame.OutcomeUnknownError
+	if !errors.As(err, &ou) {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(srv.Requests()[0].Body, password) {
+		t.Fatalf("the password must still be sent: %q", srv.Requests()[0].Body)
+	}
+	status.Store(400)
+	_, err400 := c.Call(context.Background(), ep.Name, params)
+	params["service_account_password"] = []any{password} // wrong type
+	_, errType := c.Call(context.Background(), ep.Name, params)
+	if cl, _ := frame.Classify(errType); cl != frame.ClassInvalid {
+		t.Errorf("wrong type: %v", errType)
+	}
+	for _, e := range []error{err, err400, errType} {
+		text := fmt.Sprintf("%v %+v %#v", e, e, e)
+		if ou, ok := e.(*frame.OutcomeUnknownError); ok {
+			text += string(ou.Body) + ou.Query
+		}
+		if strings.Contains(text, password) {
+			t.Errorf("secret echoed: %s", text)
+		}
 	}
 }

@@ -172,6 +172,10 @@ type Request struct {
 	Query  url.Values // may be nil
 	Form   url.Values // application/x-www-form-urlencoded body
 	JSON   any        // application/json body
+	// Secret names parameters (form, query or top-level JSON keys) whose
+	// values must never be echoed: errors carry "[redacted]" in their place.
+	// BuildRequest fills it from the catalog.
+	Secret []string
 }
 
 // Body returns the encoded body and its content type ("" and nil for none).
@@ -290,7 +294,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 			Method:     method,
 			Path:       req.Path,
 			Status:     resp.StatusCode,
-			Message:    c.excerpt(data),
+			Message:    c.excerpt(data, secretValues(req)),
 			RetryAfter: resp.Header.Get("Retry-After"),
 		}
 		if !st.idempotent && (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout) {
@@ -320,13 +324,67 @@ func (c *Client) transportError(ctx context.Context, st *callState, req *Request
 }
 
 func (c *Client) outcomeUnknown(st *callState, req *Request, body []byte, err error) *OutcomeUnknownError {
+	q := req.Query
+	if len(req.Secret) > 0 {
+		q = redactValues(q, req.Secret)
+		switch {
+		case req.Form != nil:
+			body = []byte(redactValues(req.Form, req.Secret).Encode())
+		case req.JSON != nil:
+			if m, ok := req.JSON.(map[string]any); ok {
+				cp := make(map[string]any, len(m))
+				for k, v := range m {
+					cp[k] = v
+				}
+				for _, name := range req.Secret {
+					if _, ok := cp[name]; ok {
+						cp[name] = redacted
+					}
+				}
+				if b, err := json.Marshal(cp); err == nil {
+					body = b
+				}
+			}
+		}
+	}
 	return &OutcomeUnknownError{
 		Method: st.method,
 		Path:   req.Path,
-		Query:  req.Query.Encode(),
+		Query:  q.Encode(),
 		Body:   append([]byte(nil), body...),
 		Err:    err,
 	}
+}
+
+func redactValues(v url.Values, names []string) url.Values {
+	if v == nil {
+		return nil
+	}
+	cp := make(url.Values, len(v))
+	for k, vs := range v {
+		cp[k] = vs
+	}
+	for _, n := range names {
+		if _, ok := cp[n]; ok {
+			cp[n] = []string{redacted}
+		}
+	}
+	return cp
+}
+
+// secretValues lists the values of req's secret parameters, so an echo of
+// them in a server message can be redacted.
+func secretValues(req *Request) []string {
+	var out []string
+	m, _ := req.JSON.(map[string]any)
+	for _, n := range req.Secret {
+		out = append(out, req.Form[n]...)
+		out = append(out, req.Query[n]...)
+		if s, ok := m[n].(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // stripURLError drops *url.Error's "Get \"https://...\":" prefix: the typed
@@ -355,7 +413,7 @@ func validMethod(m string) bool {
 // "detail" field when there is one, else the raw text; cut to 300
 // characters, control characters removed, and any echo of the secret
 // redacted.
-func (c *Client) excerpt(data []byte) string {
+func (c *Client) excerpt(data []byte, secrets []string) string {
 	msg := ""
 	var m map[string]any
 	if json.Unmarshal(data, &m) == nil {
@@ -375,8 +433,10 @@ func (c *Client) excerpt(data []byte) string {
 	if msg == "" {
 		msg = string(data)
 	}
-	if c.creds.secret != "" {
-		msg = strings.ReplaceAll(msg, c.creds.secret, redacted)
+	for _, s := range append(secrets, c.creds.secret) {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, redacted)
+		}
 	}
 	return shorten(msg, maxMessageRunes)
 }
