@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -12,8 +13,8 @@ import (
 // accounts, pools and organizations named in the path exist, and that
 // required parameters are present.
 
-func (s *Server) addCatalogRoutes(mux *http.ServeMux, taken map[string]bool) {
-	for _, ep := range frame.Catalog() {
+func (s *Server) addCatalogRoutes(mux *http.ServeMux, taken map[string]bool, catalog []frame.Endpoint) {
+	for _, ep := range catalog {
 		path := strings.TrimSuffix(placeholder.ReplaceAllStringFunc(ep.Path, func(m string) string {
 			if strings.HasPrefix(m, ":") {
 				return "{" + m[1:] + "}"
@@ -73,7 +74,12 @@ func (s *Server) fallback(c *call, ep *frame.Endpoint) {
 	if status == 0 {
 		status = http.StatusOK
 	}
+	if ep.Response == frame.RespTask && s.answerWithTask(c, ep, status) {
+		return
+	}
 	switch {
+	case status == http.StatusNoContent:
+		c.w.WriteHeader(status)
 	case len(ep.Example) > 0:
 		writeRaw(c.w, status, ep.Example)
 	case ep.Response == frame.RespList:
@@ -110,5 +116,58 @@ func (s *Server) pathParamExists(c *call, template, name string) bool {
 		c.fail(http.StatusNotFound, "organization %q not found", v)
 		return false
 	}
+	return true
+}
+
+// answerWithTask answers a task endpoint the simulator does not model with
+// a real task in the example's shape, so that a client waiting on the task
+// id finds it. It reports false when the example has no task shape or the
+// path names no account to own the task.
+func (s *Server) answerWithTask(c *call, ep *frame.Endpoint, status int) bool {
+	var a *account
+	for _, p := range ep.Params {
+		if p.In == frame.InPath && strings.HasSuffix(strings.ToLower(p.Name), "account_id") {
+			a = s.acctByID[c.path(p.Name)]
+		}
+	}
+	if a == nil || len(ep.Example) == 0 {
+		return false
+	}
+	var shape map[string]json.RawMessage
+	if json.Unmarshal(ep.Example, &shape) != nil {
+		return false
+	}
+	var doc struct {
+		Kind        string `json:"kind"`
+		DisplayName string `json:"display_name"`
+	}
+	taskDoc, wrapped := shape["pending_request"]
+	if !wrapped {
+		if _, bare := shape["stage"]; !bare {
+			return false
+		}
+		taskDoc = ep.Example
+	}
+	_ = json.Unmarshal(taskDoc, &doc)
+	if doc.Kind == "" {
+		doc.Kind = strings.ReplaceAll(ep.Name, ".", "_")
+	}
+	if doc.DisplayName == "" {
+		doc.DisplayName = ep.Summary
+	}
+	t := s.newTask(c.now, doc.Kind, doc.DisplayName, a, nil, nil)
+	if !wrapped {
+		writeJSON(c.w, status, s.taskJSON(t, c.now))
+		return true
+	}
+	out := map[string]any{}
+	for k, v := range shape {
+		out[k] = v
+	}
+	out["pending_request"] = s.taskJSON(t, c.now)
+	if _, ok := shape["account"]; ok {
+		out["account"] = accountJSON(a)
+	}
+	writeJSON(c.w, status, out)
 	return true
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/frameflow/frameflow/frame"
 )
 
 // route is one modelled endpoint.
@@ -80,7 +82,7 @@ func shapeKey(method, path string) string {
 	return strings.ToUpper(method) + " " + strings.TrimSuffix(placeholder.ReplaceAllString(path, "{}"), "/")
 }
 
-func (s *Server) routes() *http.ServeMux {
+func (s *Server) routes(catalog []frame.Endpoint) *http.ServeMux {
 	mux := http.NewServeMux()
 	taken := map[string]bool{}
 	for _, rt := range s.modelled() {
@@ -94,7 +96,7 @@ func (s *Server) routes() *http.ServeMux {
 		})
 		taken[shapeKey(rt.method, rt.path)] = true
 	}
-	s.addCatalogRoutes(mux, taken)
+	s.addCatalogRoutes(mux, taken, catalog)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/frameflow/frameflow/frame"
 )
 
 // Options configure a Server. The zero value is a fault-free simulator of
@@ -81,8 +83,9 @@ type Server struct {
 
 	limiter *rate.Limiter // nil: no throttling
 
-	logMu sync.Mutex
-	log   []RequestRecord
+	logMu  sync.Mutex
+	log    []RequestRecord
+	logSeq int
 }
 
 // RequestRecord is one request the simulator received.
@@ -101,6 +104,12 @@ type RequestRecord struct {
 
 // New builds a simulator from o.
 func New(o Options) (*Server, error) {
+	return newServer(o, frame.Catalog())
+}
+
+// newServer takes the catalog as an argument so that tests can check the
+// fallback against endpoints of their own.
+func newServer(o Options, catalog []frame.Endpoint) (*Server, error) {
 	if o.Scenario == nil {
 		o.Scenario = DefaultScenario()
 	}
@@ -173,7 +182,7 @@ func New(o Options) (*Server, error) {
 		burst := int(math.Ceil(o.ThrottleRPS))
 		s.limiter = rate.NewLimiter(rate.Limit(o.ThrottleRPS), burst)
 	}
-	s.mux = s.routes()
+	s.mux = s.routes(catalog)
 	return s, nil
 }
 
@@ -203,10 +212,24 @@ func (s *Server) Requests() []RequestRecord {
 	return append([]RequestRecord(nil), s.log...)
 }
 
+// maxRecords bounds the request log of a long-running simulator; the
+// oldest half goes when it is full (Seq keeps counting).
+const maxRecords = 200_000
+
+// maxRecordedBody bounds one logged body.
+const maxRecordedBody = 64 << 10
+
 func (s *Server) record(rec RequestRecord) {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	rec.Seq = len(s.log) + 1
+	s.logSeq++
+	rec.Seq = s.logSeq
+	if len(rec.Body) > maxRecordedBody {
+		rec.Body = rec.Body[:maxRecordedBody] + "...(truncated)"
+	}
+	if len(s.log) >= maxRecords {
+		s.log = append([]RequestRecord(nil), s.log[len(s.log)/2:]...)
+	}
 	s.log = append(s.log, rec)
 }
 
@@ -256,7 +279,6 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.Body = string(body)
 	if len(body) > maxBody {
-		rec.Body = rec.Body[:maxBody]
 		rec.Status = http.StatusRequestEntityTooLarge
 		s.finishRecord(&rec, started)
 		writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
@@ -450,7 +472,7 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Snapshot())
 	case r.URL.Path == "/_sim/reset-log" && r.Method == http.MethodPost:
 		s.logMu.Lock()
-		s.log = nil
+		s.log, s.logSeq = nil, 0 // numbering restarts so tests can count from 1
 		s.logMu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{})
 	case r.URL.Path == "/_sim/accounts" && r.Method == http.MethodPost:

@@ -898,18 +898,25 @@ func TestConcurrentRequests(t *testing.T) {
 	}
 	wg.Wait()
 	h.clock.Advance(time.Minute)
-	// Clones of one account never overlap: each waits for the previous
-	// to end, so at most one per 1 s task got through.
-	clones := map[string]int{}
+	// Clones of one account never overlap: a clone is refused (409) while
+	// the previous one runs.
+	type span struct{ from, to time.Time }
+	spans := map[string][]span{}
 	for _, tk := range h.sim.Snapshot().Tasks {
-		clones[tk.AccountID]++
 		if tk.Stage != "done" {
 			t.Errorf("task %+v not done", tk)
+			continue
 		}
+		from, _ := time.Parse(time.RFC3339Nano, tk.InsertedAt)
+		to, _ := time.Parse(time.RFC3339Nano, tk.FinishedAt)
+		for _, o := range spans[tk.AccountID] {
+			if from.Before(o.to) && o.from.Before(to) {
+				t.Errorf("account %s: clones overlap: %v-%v and %v-%v", tk.AccountID, o.from, o.to, from, to)
+			}
+		}
+		spans[tk.AccountID] = append(spans[tk.AccountID], span{from, to})
 	}
-	for acct, n := range clones {
-		if n > 3 || n < 1 {
-			t.Errorf("account %s: %d clones", acct, n)
-		}
+	if len(spans) != 8 {
+		t.Errorf("clones reached %d accounts, want the 8 AWS stores", len(spans))
 	}
 }
