@@ -57,7 +57,6 @@ func TestAccountsList(t *testing.T) {
 	}
 }
 
-
 func TestAccountsGetAndPoolsList(t *testing.T) {
 	e := newEnv(t, sim.Options{})
 	qa := e.accountID("QA")

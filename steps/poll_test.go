@@ -1,0 +1,231 @@
+package steps_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/frame"
+	"github.com/frameflow/frameflow/steps"
+)
+
+// fakeClock advances only when a wait sleeps.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1764000000, 0)} }
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+	return nil
+}
+
+// fakeTask finishes T after start.
+type fakeTask struct {
+	clock  *fakeClock
+	start  time.Time
+	T      time.Duration
+	kind   string
+	polls  int
+	failAt int // poll number answered 503 (0: none)
+}
+
+func (f *fakeTask) get(context.Context) (*frame.Task, error) {
+	f.polls++
+	if f.polls == f.failAt {
+		return nil, &frame.APIError{Method: "GET", Path: "/accounts/a/task/t", Status: 503}
+	}
+	t := &frame.Task{ID: "t", AccountID: "a", Kind: f.kind, DisplayName: "Cloning system", Stage: frame.StageInProgress}
+	if el := f.clock.Now().Sub(f.start); el >= f.T {
+		t.Stage = frame.StageDone
+		sec := f.T.Seconds()
+		t.DurationSec = &sec
+	}
+	return t, nil
+}
+
+// waitFor runs one wait of a task taking T on p and returns the polls made
+// and how long after the task finished the wait noticed.
+func waitFor(t *testing.T, p *steps.Poller, clock *fakeClock, kind string, T time.Duration) (polls int, overshoot time.Duration) {
+	t.Helper()
+	ft := &fakeTask{clock: clock, start: clock.Now(), T: T, kind: kind}
+	got, err := p.Wait(context.Background(), steps.WaitOptions{Kind: kind, Get: ft.get, Sleep: clock.Sleep})
+	if err != nil || got.Stage != frame.StageDone {
+		t.Fatalf("T=%s: %v %v", T, got, err)
+	}
+	return ft.polls, clock.Now().Sub(ft.start) - T
+}
+
+// TestPollColdCounts: without anything learned, intervals grow by 1.5 from
+// 1s to 30s, so polls grow with log T until the cap.
+func TestPollColdCounts(t *testing.T) {
+	for _, tc := range []struct {
+		T        time.Duration
+		maxPolls int
+	}{
+		{time.Second, 1},
+		{10 * time.Second, 5},
+		{100 * time.Second, 10},
+		{1000 * time.Second, 41},
+	} {
+		clock := newFakeClock()
+		p := steps.NewPoller(steps.PollConfig{Now: clock.Now})
+		polls, over := waitFor(t, p, clock, "", tc.T)
+		t.Logf("cold T=%-6s polls=%-3d overshoot=%s (%.0f%%)", tc.T, polls, over, 100*over.Seconds()/tc.T.Seconds())
+		if polls > tc.maxPolls {
+			t.Errorf("T=%s: %d polls, want at most %d", tc.T, polls, tc.maxPolls)
+		}
+		// Cold overshoot: at most the growth factor's share, or one max interval.
+		if bound := max(time.Duration(0.5*float64(tc.T)), steps.DefaultMaxInterval); over > bound {
+			t.Errorf("T=%s: overshoot %s > %s", tc.T, over, bound)
+		}
+	}
+}
+
+// TestPollWarm: once tasks of a kind finished, a wait sleeps to the learned
+// finish and adds at most 15% with a poll or two.
+func TestPollWarm(t *testing.T) {
+	for _, T := range []time.Duration{time.Second, 10 * time.Second, 100 * time.Second, 1000 * time.Second} {
+		clock := newFakeClock()
+		p := steps.NewPoller(steps.PollConfig{Now: clock.Now})
+		waitFor(t, p, clock, "clone_pool", T) // the first one learns
+		polls, over := waitFor(t, p, clock, "clone_pool", T)
+		t.Logf("warm T=%-6s polls=%d overshoot=%s", T, polls, over)
+		if polls > 2 {
+			t.Errorf("T=%s: %d polls, want at most 2", T, polls)
+		}
+		if over > time.Duration(0.15*float64(T)) {
+			t.Errorf("T=%s: overshoot %s > 15%%", T, over)
+		}
+	}
+}
+
+// TestPollWarmSpread: tasks of one kind vary; a task at least as long as
+// the fastest seen is noticed within 15% of its duration, with few polls.
+func TestPollWarmSpread(t *testing.T) {
+	clock := newFakeClock()
+	p := steps.NewPoller(steps.PollConfig{Now: clock.Now})
+	base := 300 * time.Second
+	for _, f := range []float64{0.9, 1.0, 1.1, 0.95, 1.05} {
+		p.Observe("publish_sandbox_to_production", time.Duration(f*float64(base)))
+	}
+	worst := 0
+	for f := 0.9; f <= 2.0; f += 0.01 {
+		T := time.Duration(f * float64(base))
+		polls, over := waitFor(t, p, clock, "publish_sandbox_to_production", T)
+		if over > time.Duration(0.15*float64(T))+time.Millisecond {
+			t.Errorf("T=%s: overshoot %s > 15%%", T, over)
+		}
+		worst = max(worst, polls)
+	}
+	// From 0.9·base to 2·base at 15% steps: log(2.2)/log(1.15) ≈ 6.
+	if worst > 8 {
+		t.Errorf("worst case %d polls, want at most 8", worst)
+	}
+	low, median, n := p.Expected("publish_sandbox_to_production")
+	if n == 0 || low > median || low < 270*time.Second {
+		t.Errorf("Expected = %s %s %d", low, median, n)
+	}
+}
+
+// TestPollPolicyOverrides: a step's intervals and timeout win over the
+// poller's defaults; the timeout ends the wait with a WaitTimeoutError.
+func TestPollTimeout(t *testing.T) {
+	clock := newFakeClock()
+	p := steps.NewPoller(steps.PollConfig{Now: clock.Now})
+	ft := &fakeTask{clock: clock, start: clock.Now(), T: time.Hour}
+	var msgs []string
+	_, err := p.Wait(context.Background(), steps.WaitOptions{
+		Get: ft.get, Sleep: clock.Sleep, Progress: func(m string) { msgs = append(msgs, m) },
+		Policy: engine.PollingPolicy{InitialInterval: 2 * time.Second, MaxInterval: 5 * time.Second, Timeout: time.Minute},
+	})
+	var te *steps.WaitTimeoutError
+	if !errors.As(err, &te) || te.Waited != time.Minute || te.TaskID != "t" {
+		t.Fatalf("err = %v", err)
+	}
+	if ft.polls > 2+60/5+1 {
+		t.Errorf("%d polls with max interval 5s over 1m", ft.polls)
+	}
+	if len(msgs) == 0 || msgs[0] != "Cloning system: in_progress 2s" {
+		t.Errorf("progress = %q", msgs)
+	}
+}
+
+// TestPollTransientErrors: a 503 while polling does not fail the wait.
+func TestPollTransientErrors(t *testing.T) {
+	clock := newFakeClock()
+	p := steps.NewPoller(steps.PollConfig{Now: clock.Now})
+	ft := &fakeTask{clock: clock, start: clock.Now(), T: 5 * time.Second, failAt: 2}
+	got, err := p.Wait(context.Background(), steps.WaitOptions{Get: ft.get, Sleep: clock.Sleep})
+	if err != nil || got.Stage != frame.StageDone {
+		t.Fatalf("%v %v", got, err)
+	}
+	// A client error is not transient.
+	bad := func(context.Context) (*frame.Task, error) {
+		return nil, &frame.APIError{Method: "GET", Path: "/x", Status: 404}
+	}
+	if _, err := p.Wait(context.Background(), steps.WaitOptions{Get: bad, Sleep: clock.Sleep}); err == nil {
+		t.Error("404: no error")
+	}
+}
+
+// TestPollWakesOnLearning: a wait sleeping on the cold schedule re-plans
+// when a task of its kind finishes elsewhere (real time, generous bound).
+func TestPollWakesOnLearning(t *testing.T) {
+	p := steps.NewPoller(steps.PollConfig{InitialInterval: 10 * time.Millisecond, MaxInterval: time.Minute, Growth: 1000})
+	start := time.Now()
+	T := 150 * time.Millisecond
+	get := func(context.Context) (*frame.Task, error) {
+		t := &frame.Task{ID: "t", AccountID: "a", Kind: "clone_pool", Stage: frame.StageInProgress}
+		if time.Since(start) >= T {
+			t.Stage = frame.StageDone
+		}
+		return t, nil
+	}
+	sleep := func(ctx context.Context, d time.Duration) error {
+		tm := time.NewTimer(d)
+		defer tm.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tm.C:
+			return nil
+		}
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		p.Observe("clone_pool", T) // another clone finished
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Cold, the second poll would come 10s after the first.
+	if _, err := p.Wait(ctx, steps.WaitOptions{Kind: "clone_pool", Get: get, Sleep: sleep}); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("the wait took %s: it did not re-plan when the kind was learned", el)
+	}
+}
+
+func TestPollCancel(t *testing.T) {
+	clock := newFakeClock()
+	p := steps.NewPoller(steps.PollConfig{Now: clock.Now})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ft := &fakeTask{clock: clock, start: clock.Now(), T: time.Hour}
+	if _, err := p.Wait(ctx, steps.WaitOptions{Get: ft.get, Sleep: clock.Sleep}); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v", err)
+	}
+}
