@@ -38,10 +38,14 @@ func testTypes() []schema.StepTypeInfo {
 		{Name: "elasticity.set", Description: "Sets a pool's elasticity.", WithSchema: map[string]any{
 			"type": "object",
 			"properties": map[string]any{
-				"account_id":     str("Account of the pool."),
-				"pool_id":        str("The pool."),
-				"pool_kind":      map[string]any{"enum": []any{"production", "test"}, "description": "Kind of pool."},
-				"min_servers":    count("Fewest servers."),
+				"account_id": str("Account of the pool."),
+				"pool_id":    str("The pool."),
+				"pool_kind":  map[string]any{"enum": []any{"production", "test"}, "description": "Kind of pool."},
+				// Spelled out the way the engine's registry writes typed inputs.
+				"min_servers": map[string]any{"description": "Fewest servers.", "anyOf": []any{
+					map[string]any{"type": "integer", "minimum": 0},
+					map[string]any{"type": "string", "pattern": `^\s*\$\{\{([^}]|\}[^}])*\}\}\s*$`},
+				}},
 				"buffer_servers": count("Idle servers kept ready."),
 				"max_servers":    count("Most servers."),
 				"wait":           boolean,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -96,6 +97,9 @@ func Load(file string, data []byte, opts LoadOptions) (wf *Workflow, diags Diagn
 	if err := dec.Decode(&doc); err != nil {
 		if err == io.EOF {
 			return nil, at(1, 1, "the file is empty; a workflow needs at least version, name and steps")
+		}
+		if strings.Contains(err.Error(), "exceeded max depth") {
+			return nil, at(1, 1, "nesting deeper than %d levels; refusing to load the document", opts.MaxDepth)
 		}
 		return nil, yamlErrorDiags(file, err)
 	}

@@ -68,8 +68,10 @@ func fragment(loc string) string {
 func (m *mapper) alternatives(ve *jsonschema.ValidationError) {
 	var rest []*jsonschema.ValidationError
 	dropped := false
-	for _, c := range ve.Causes {
-		if isExpressionBranch(c) {
+	base := fragment(ve.AbsoluteKeywordLocation)
+	for i, c := range ve.Causes {
+		// Every branch failed, so causes are in branch order.
+		if m.isExpressionBranch(base + "/" + strconv.Itoa(i)) {
 			dropped = true
 			continue
 		}
@@ -123,15 +125,25 @@ func (m *mapper) alternatives(ve *jsonschema.ValidationError) {
 	m.add(node.pos, "%s%s matches none of the allowed forms: %s", ctx.prefix, ctx.subject(), strings.Join(msgs, "; or "))
 }
 
-// isExpressionBranch reports whether an alternative failed only because the
-// value is not a ${{ }} expression.
-func isExpressionBranch(ve *jsonschema.ValidationError) bool {
-	for _, l := range leavesOf(ve) {
-		if !strings.Contains(l.AbsoluteKeywordLocation, "/$defs/expression") {
-			return false
-		}
+// isExpressionBranch reports whether the alternative at loc (a pointer into
+// the schema) is the "exactly one ${{ }} expression" form, whether it refers
+// to $defs/expression or spells the pattern out as the registry does.
+func (m *mapper) isExpressionBranch(loc string) bool {
+	s, _ := m.schemaPtr(loc).(map[string]any)
+	if ref, _ := s["$ref"].(string); ref == "#/$defs/expression" {
+		return true
 	}
-	return true
+	pat, _ := s["pattern"].(string)
+	return strings.Contains(pat, `\$\{\{`)
+}
+
+// schemaPtr follows a JSON pointer into the schema document.
+func (m *mapper) schemaPtr(ptr string) any {
+	var cur any = m.doc
+	for _, t := range splitPointer(ptr) {
+		cur = child(cur, t)
+	}
+	return cur
 }
 
 func leavesOf(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
@@ -153,18 +165,7 @@ func (m *mapper) schemaAt(ve *jsonschema.ValidationError) map[string]any {
 	}
 	var cur any = m.doc
 	for _, t := range toks[:len(toks)-1] {
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[t]
-		case []any:
-			i, err := strconv.Atoi(t)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil
-			}
-			cur = c[i]
-		default:
-			return nil
-		}
+		cur = child(cur, t)
 	}
 	s, _ := cur.(map[string]any)
 	return s
