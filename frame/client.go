@@ -133,13 +133,13 @@ func NewClient(cfg Config) (*Client, error) {
 	// A redirect would carry a fresh signature to wherever it points; the
 	// Admin API does not redirect, so a 3xx is reported, not followed.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// The per-attempt timeout is applied by attemptTransport, after the
+	// rate-limit and in-flight waits, so queueing never eats into it.
 	switch {
 	case cfg.RequestTimeout > 0:
-		hc.Timeout = cfg.RequestTimeout
-	case cfg.RequestTimeout == 0 && hc.Timeout == 0:
-		hc.Timeout = DefaultRequestTimeout
-	case cfg.RequestTimeout < 0:
-		hc.Timeout = 0
+		at.timeout = cfg.RequestTimeout
+	case cfg.RequestTimeout == 0:
+		at.timeout = DefaultRequestTimeout
 	}
 	c.http = hc
 	return c, nil

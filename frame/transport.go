@@ -55,6 +55,7 @@ type attemptTransport struct {
 	logger   *slog.Logger
 	onReq    func(RequestInfo)
 	ua       string
+	timeout  time.Duration // per attempt, started after the rate limit and in-flight waits
 }
 
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -80,6 +81,16 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 	}
 	attempt := int(st.attempts.Add(1))
+	release := func() {}
+	if t.sem != nil {
+		release = func() { t.sem.Release(1) }
+	}
+	if t.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.timeout)
+		semRelease := release
+		release = func() { cancel(); semRelease() }
+	}
 
 	trace := &httptrace.ClientTrace{
 		WroteRequest: func(httptrace.WroteRequestInfo) { st.wrote.Store(true) },
@@ -113,16 +124,12 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	t.report(ctx, info)
 
 	if err != nil {
-		if t.sem != nil {
-			t.sem.Release(1)
-		}
+		release()
 		return nil, err
 	}
-	if t.sem != nil {
-		// Hold the slot until the body is closed: reading it is part of
-		// the request.
-		resp.Body = &releaseBody{ReadCloser: resp.Body, release: func() { t.sem.Release(1) }}
-	}
+	// The slot and the attempt's deadline last until the body is closed:
+	// reading it is part of the request.
+	resp.Body = &releaseBody{ReadCloser: resp.Body, release: release}
 	return resp, nil
 }
 
@@ -206,7 +213,7 @@ func (c *Client) retryPolicy(st *callState) func(ctx context.Context, resp *http
 		}
 		switch resp.StatusCode {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			if ra := parseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ra > c.maxRetryAfter {
+			if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > c.maxRetryAfter {
 				// Too long for a transport retry: the step's policy decides.
 				return false, nil
 			}
@@ -251,7 +258,7 @@ func (c *Client) backoff(min, max time.Duration, attempt int, resp *http.Respons
 	// spread out but never collapse to zero.
 	d = d/2 + rand.N(d/2+1)
 	if resp != nil {
-		if ra := parseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ra > d {
+		if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > d {
 			d = ra
 		}
 	}
