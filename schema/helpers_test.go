@@ -60,5 +60,19 @@ func testTypes() []schema.StepTypeInfo {
 			"required":   []any{"task_id"},
 			"properties": map[string]any{"task_id": str("The task.")},
 		}},
+		{Name: "sandbox.start", Description: "Starts a sandbox.", WithSchema: map[string]any{
+			"type":     "object",
+			"required": []any{"account_id"},
+			"properties": map[string]any{
+				"account_id": str("Account of the sandbox."),
+				"pool_id":    str("The sandbox pool."),
+				"sandbox_id": str("The sandbox."),
+			},
+			// Alternatives that repeat a required input, as the registry may write them.
+			"anyOf": []any{
+				map[string]any{"required": []any{"account_id", "pool_id"}},
+				map[string]any{"required": []any{"account_id", "sandbox_id"}},
+			},
+		}},
 	}
 }

@@ -84,32 +84,56 @@ func (m *mapper) alternatives(ve *jsonschema.ValidationError) {
 		m.orExpr = saved
 		return
 	}
-	// Alternative sets of required inputs: "needs pool_id, or account_id and pool_kind".
+	// Alternative sets of required inputs ({pool_id} or {account_id,
+	// pool_kind}). Names the mapping requires anyway are left out: their
+	// absence is reported on its own.
+	parent, _ := m.schemaPtr(strings.TrimSuffix(base, "/"+lastToken(base))).(map[string]any)
+	always := map[string]bool{}
+	for _, r := range stringsOf(asList(parent["required"])) {
+		always[r] = true
+	}
+	obj, _ := instAt(m.inst, ve.InstanceLocation).(map[string]any)
 	var sets []string
+	singles := true
 	allRequired := len(rest) > 0
 	for _, c := range rest {
-		leaves := leavesOf(c)
-		var missing []string
-		for _, l := range leaves {
+		var set []string
+		complete := true
+		for _, l := range leavesOf(c) {
 			if lastToken(l.AbsoluteKeywordLocation) != "required" {
 				allRequired = false
 				break
 			}
-			req, _ := m.schemaAt(l)["required"].([]any)
-			missing = append(missing, stringsOf(req)...)
+			for _, r := range stringsOf(asList(m.schemaAt(l)["required"])) {
+				if always[r] {
+					continue
+				}
+				set = append(set, r)
+				if _, ok := obj[r]; !ok {
+					complete = false
+				}
+			}
 		}
 		if !allRequired {
 			break
 		}
-		sets = append(sets, "["+strings.Join(missing, ", ")+"]")
+		if complete {
+			return // only an always-required name is missing: reported already
+		}
+		singles = singles && len(set) == 1
+		sets = append(sets, strings.Join(set, ", "))
 	}
 	ctx := m.context(ve.InstanceLocation)
 	node, _, _, _ := m.root.lookup(ve.InstanceLocation)
 	if allRequired {
+		what, subject := "fields", ctx.subject()
 		if ctx.atWith && ctx.stepType != "" {
-			m.add(node.pos, "%s%s needs one of these sets of inputs: %s", ctx.prefix, ctx.stepType, strings.Join(sets, " or "))
+			what, subject = "inputs", ctx.stepType
+		}
+		if singles {
+			m.add(node.pos, "%s%s needs one of the %s %s", ctx.prefix, subject, what, strings.Join(sets, ", "))
 		} else {
-			m.add(node.pos, "%s%s needs one of these sets of fields: %s", ctx.prefix, ctx.subject(), strings.Join(sets, " or "))
+			m.add(node.pos, "%s%s needs one of these sets of %s: [%s]", ctx.prefix, subject, what, strings.Join(sets, "] or ["))
 		}
 		return
 	}
@@ -490,6 +514,11 @@ func typeList(t any) []string {
 		return stringsOf(t)
 	}
 	return nil
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
 }
 
 func stringsOf(vs []any) []string {
