@@ -566,3 +566,17 @@ func TestContextCancelStopsRetries(t *testing.T) {
 func testLoggerTo(w io.Writer, mu *sync.Mutex) *slogLogger {
 	return newSlogLogger(w, mu)
 }
+
+func BenchmarkDoGET(b *testing.B) {
+	srv := newAPIServer(b, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, `[]`) })
+	c, err := frame.NewClient(frame.Config{BaseURL: srv.URL(), ClientID: testClientID, ClientSecret: testSecret})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := c.ListAccounts(ctx, "", ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -147,7 +147,7 @@ func verifySig(ts, id, sig string) bool {
 	return hmac.Equal([]byte(hex.EncodeToString(m.Sum(nil))), []byte(sig))
 }
 
-func newAPIServer(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int)) *apiServer {
+func newAPIServer(t testing.TB, h func(w http.ResponseWriter, r *http.Request, n int)) *apiServer {
 	t.Helper()
 	s := &apiServer{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -34,3 +34,10 @@ func TestSignMatchesDocsPythonVectors(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkSign(b *testing.B) {
+	secret := []byte(testSecret)
+	for i := 0; b.Loop(); i++ {
+		frame.Sign(secret, testClientID, int64(1_700_000_000+i))
+	}
+}
