@@ -320,7 +320,7 @@ func normalizeParams(ep *frame.Endpoint, params map[string]any) (map[string]any,
 func normalizeValue(p frame.Param, v any) (any, error) {
 	a := args{p.Name: v}
 	hide := func(err error) error {
-		if p.Secret {
+		if err != nil && p.Secret {
 			return fmt.Errorf("input %s: want a %s", p.Name, p.Type)
 		}
 		return err
