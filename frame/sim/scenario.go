@@ -338,7 +338,28 @@ func claimID(ids map[string]string, id, where string) error {
 
 // normalizeAccount checks one account and fills its defaults. It is shared
 // by scenario loading and AddAccount so both refuse the same mistakes.
-func normalizeAccount(a *AccountSpec, where string, ids, names map[string]string) error {
+func normalizeAccount(a *AccountSpec, where string, ids, names map[string]string) (err error) {
+	// A refused account must not keep the names and ids it claimed on the
+	// way, or a corrected retry would meet "already used".
+	var claimedIDs []string
+	claimedName := ""
+	defer func() {
+		if err != nil {
+			for _, id := range claimedIDs {
+				delete(ids, id)
+			}
+			if claimedName != "" {
+				delete(names, claimedName)
+			}
+		}
+	}()
+	claim := func(id, w string) error {
+		if err := claimID(ids, id, w); err != nil {
+			return err
+		}
+		claimedIDs = append(claimedIDs, id)
+		return nil
+	}
 	a.Name = strings.TrimSpace(a.Name)
 	if a.Name == "" {
 		return fmt.Errorf("%s: name is required", where)
@@ -351,10 +372,11 @@ func normalizeAccount(a *AccountSpec, where string, ids, names map[string]string
 		return fmt.Errorf("%s: account name %q is already used by %s (names are unique)", where, a.Name, prev)
 	}
 	names[key] = where
+	claimedName = key
 	if a.ID == "" {
 		a.ID = deriveID("account", a.Name)
 	}
-	if err := claimID(ids, a.ID, where); err != nil {
+	if err := claim(a.ID, where); err != nil {
 		return err
 	}
 	if a.CloudProvider == "" {
@@ -397,7 +419,7 @@ func normalizeAccount(a *AccountSpec, where string, ids, names map[string]string
 		if p.ID == "" {
 			p.ID = deriveID("pool", a.ID, "production", p.Name)
 		}
-		if err := claimID(ids, p.ID, pw); err != nil {
+		if err := claim(p.ID, pw); err != nil {
 			return err
 		}
 		if p.InstanceType == "" {

@@ -809,6 +809,15 @@ func TestAddAccountAndSetPoolElasticity(t *testing.T) {
 	if _, err := s.AddAccount(sim.AccountSpec{Name: "X", Organization: "Nobody's"}); err == nil {
 		t.Fatal("unknown organization accepted")
 	}
+	// A refused account leaves nothing behind: the corrected retry works.
+	bad := sim.AccountSpec{Name: "Store-Tulsa", Production: sim.ProductionSpec{Pools: []sim.PoolSpec{{Name: "P", Elasticity: sim.ElasticitySpec{MaxServers: 5000}}}}}
+	if _, err := s.AddAccount(bad); err == nil || !strings.Contains(err.Error(), "1000") {
+		t.Fatalf("pool above the cap: %v", err)
+	}
+	bad.Production.Pools[0].Elasticity.MaxServers = 5
+	if _, err := s.AddAccount(bad); err != nil {
+		t.Fatalf("corrected retry: %v", err)
+	}
 	var poolID string
 	for _, p := range s.Snapshot().Pools {
 		if p.AccountID == id && p.Kind == "production" {
