@@ -1,0 +1,30 @@
+package cli
+
+import (
+	"github.com/frameflow/frameflow/frame"
+)
+
+// clientOptions tune the API client for one command.
+type clientOptions struct {
+	readOnly  bool
+	onRequest func(frame.RequestInfo)
+}
+
+// newClient builds the signed API client from flags and the environment. The
+// secret is registered with the redactor before anything can print it.
+func (a *app) newClient(o clientOptions) (*frame.Client, error) {
+	cfg, err := frame.ConfigFromEnv(a.getenv, a.apiURL, a.credentials)
+	if err != nil {
+		return nil, withCode(ExitInvalid, err)
+	}
+	a.red.Add(cfg.ClientSecret)
+	cfg.ReadOnly = o.readOnly
+	cfg.Logger = a.logger
+	cfg.OnRequest = o.onRequest
+	cfg.UserAgent = "frameflow/" + Version
+	c, err := frame.NewClient(cfg)
+	if err != nil {
+		return nil, withCode(ExitInvalid, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,182 @@
+// Package cli is frameflow's command line: commands, flags, streams,
+// renderers and exit codes. It is the one place that wires the API client,
+// the step registry, the engine and the run journal together.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X github.com/frameflow/frameflow/cli.Version=v1.2.3".
+var Version = "dev"
+
+// app holds what every command shares.
+type app struct {
+	streams Streams
+	red     *Redactor
+
+	// global flags
+	apiURL      string
+	credentials string
+	stateDir    string
+	logLevel    string
+	logFormat   string
+	noColor     bool
+
+	logger *slog.Logger
+}
+
+// Main runs frameflow with args (without the program name) and returns the
+// process exit code.
+func Main(args []string, s Streams) int {
+	if s.Getenv == nil {
+		s.Getenv = func(string) string { return "" }
+	}
+	a := &app{streams: s, red: &Redactor{}}
+	// The client secret is redacted from everything, even before it is used.
+	a.red.Add(s.getenv("FRAME_CLIENT_SECRET"))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(s.In)
+	root.SetOut(a.red.Writer(s.Out))
+	root.SetErr(a.red.Writer(s.Err))
+	err := root.ExecuteContext(ctx)
+	code := codeOf(err)
+	if err != nil {
+		var ee *exitError
+		if !(errors.As(err, &ee) && ee.err == nil) {
+			fmt.Fprintln(a.red.Writer(s.Err), "error: "+err.Error())
+		}
+		if !errors.As(err, &ee) && isUsageError(err) {
+			code = ExitInvalid
+		}
+	}
+	if ctx.Err() != nil && code != ExitOK {
+		code = ExitInterrupted
+	}
+	return code
+}
+
+// isUsageError recognises cobra's own argument and flag errors, which are
+// plain errors.
+func isUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "frameflow",
+		Short: "Declarative workflows for the Nutanix Frame Admin API",
+		Long: `frameflow runs YAML playbooks against the Nutanix Frame Admin API: it validates
+them, previews exactly what would change (plan), and runs their steps as a DAG
+with retries, timeouts, fan-out and a durable journal that resume continues.
+
+Environment:
+  FRAME_API_URL         API base URL (default https://api.console.nutanix.com/v1)
+  FRAME_CLIENT_ID       API client id
+  FRAME_CLIENT_SECRET   API client secret (never accepted on the command line)
+  FRAMEFLOW_STATE_DIR   run journals and locks (default .frameflow)
+  NO_COLOR              disable colour
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setupLogging()
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitInvalid, err) })
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.apiURL, "api-url", "", "Frame Admin API base URL (overrides FRAME_API_URL)")
+	pf.StringVar(&a.credentials, "credentials", "", "file with client_id and client_secret (must not be readable by others)")
+	pf.StringVar(&a.stateDir, "state-dir", "", "directory for run journals and locks (default $FRAMEFLOW_STATE_DIR or .frameflow)")
+	pf.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
+	pf.BoolVar(&a.noColor, "no-color", false, "disable colour")
+
+	root.AddCommand(
+		a.validateCmd(), a.planCmd(), a.applyCmd(), a.runCmd(), a.resumeCmd(), a.runsCmd(),
+		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.simCmd(), a.demoCmd(), a.versionCmd(),
+	)
+	return root
+}
+
+func (a *app) setupLogging() error {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return usageErr("--log-level: %v", err)
+	}
+	w := a.red.Writer(a.streams.Err)
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch a.logFormat {
+	case "text":
+		a.logger = slog.New(slog.NewTextHandler(w, opts))
+	case "json":
+		a.logger = slog.New(slog.NewJSONHandler(w, opts))
+	default:
+		return usageErr("--log-format must be text or json, not %q", a.logFormat)
+	}
+	return nil
+}
+
+func (a *app) color() bool { return !a.noColor && a.streams.Color() }
+
+func (a *app) getenv(k string) string { return a.streams.getenv(k) }
+
+func (a *app) stateDirectory() string {
+	if a.stateDir != "" {
+		return a.stateDir
+	}
+	if d := a.getenv("FRAMEFLOW_STATE_DIR"); d != "" {
+		return d
+	}
+	return ".frameflow"
+}
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), "frameflow "+Version)
+			return nil
+		},
+	}
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErr("%s takes no arguments, got %q", cmd.CommandPath(), args)
+	}
+	return nil
+}
+
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErr("usage: %s %s", cmd.CommandPath(), what)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/term"
+)
+
+// Streams are the process's standard streams and environment. Tests pass
+// buffers and a fake environment; whether output is a terminal is decided
+// here, in one place.
+type Streams struct {
+	In     io.Reader
+	Out    io.Writer
+	Err    io.Writer
+	OutTTY bool // stdout is a terminal: live view, colour, prompts
+	InTTY  bool // stdin is a terminal: approvals may be asked
+	Getenv func(string) string
+	// Width of the terminal (0 when unknown).
+	Width int
+}
+
+// StdStreams are the real process streams.
+func StdStreams() Streams {
+	s := Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv}
+	s.OutTTY = term.IsTerminal(int(os.Stdout.Fd()))
+	s.InTTY = term.IsTerminal(int(os.Stdin.Fd()))
+	if s.OutTTY {
+		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+			s.Width = w
+		}
+	}
+	return s
+}
+
+func (s Streams) getenv(k string) string {
+	if s.Getenv == nil {
+		return ""
+	}
+	return s.Getenv(k)
+}
+
+// Color reports whether colour may be used: a terminal, and NO_COLOR unset
+// (https://no-color.org).
+func (s Streams) Color() bool {
+	return s.OutTTY && s.getenv("NO_COLOR") == "" && s.getenv("TERM") != "dumb"
+}
+
+// Redactor replaces secret values with "***" in everything frameflow writes.
+// Secrets are registered as soon as they are known (client secret, inputs
+// marked secret).
+type Redactor struct {
+	mu      sync.RWMutex
+	secrets []string
+	r       *strings.Replacer
+}
+
+// Add registers secret values; empty and very short values are ignored
+// (redacting "1" would mangle every number in the output).
+func (r *Redactor) Add(vals ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, v := range vals {
+		if len(v) < 4 {
+			continue
+		}
+		r.secrets = append(r.secrets, v)
+	}
+	pairs := make([]string, 0, 2*len(r.secrets))
+	for _, s := range r.secrets {
+		pairs = append(pairs, s, "***")
+	}
+	r.r = strings.NewReplacer(pairs...)
+}
+
+// String redacts s.
+func (r *Redactor) String(s string) string {
+	if r == nil {
+		return s
+	}
+	r.mu.RLock()
+	rep := r.r
+	r.mu.RUnlock()
+	if rep == nil {
+		return s
+	}
+	return rep.Replace(s)
+}
+
+// Writer wraps w so that everything written through it is redacted. Writes
+// are expected to be whole lines or whole documents (all of frameflow's
+// output is), so a secret is never split across two writes.
+func (r *Redactor) Writer(w io.Writer) io.Writer { return &redactWriter{r: r, w: w} }
+
+type redactWriter struct {
+	r *Redactor
+	w io.Writer
+}
+
+func (rw *redactWriter) Write(p []byte) (int, error) {
+	s := rw.r.String(string(p))
+	if _, err := io.WriteString(rw.w, s); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
