@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"github.com/frameflow/frameflow/engine"
+)
+
+// runView renders a run's events: JSON Lines, plain lines, or the live
+// terminal view. Decided here, in one place.
+type runView interface {
+	Event(engine.Event)
+	Close()
+}
+
+type funcView struct {
+	ev    func(engine.Event)
+	close func()
+}
+
+func (f funcView) Event(e engine.Event) { f.ev(e) }
+func (f funcView) Close() {
+	if f.close != nil {
+		f.close()
+	}
+}
+
+func (a *app) newRunView(output string) runView {
+	out := a.red.Writer(a.streams.Out)
+	if output == "json" {
+		return funcView{ev: newJSONRenderer(out).Event}
+	}
+	if a.streams.OutTTY {
+		return newLiveView(out, a.color(), a.streams.Width)
+	}
+	return funcView{ev: (&plainRenderer{w: out}).Event}
+}
