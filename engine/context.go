@@ -84,7 +84,11 @@ func (sc *StepContext) Logger() *slog.Logger {
 	if sc.logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}
-	return sc.logger
+	// Attributes are added here, on use, so runs that never log pay nothing.
+	if sc.item != "" {
+		return sc.logger.With("step", sc.stepID, "item", sc.item)
+	}
+	return sc.logger.With("step", sc.stepID)
 }
 
 // Polling is the polling policy in force for this step.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -240,6 +241,7 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	defer stop()
 
 	r.mu.Lock()
+	r.results = make([]resultRec, 0, len(p.nodes))
 	r.top = r.newInst(p.root, nil, nil, nil, nil)
 	r.startInst(r.top)
 	r.mu.Unlock()
@@ -621,29 +623,51 @@ func (r *run) fanDone(f *fanout) {
 
 // --- executions (no lock held unless said) ---
 
-// exec runs one task holding a slot: a node's if and for_each, or one step
-// execution.
+// exec runs tasks holding a slot: a node's if and for_each, or one step
+// execution. When it is done it takes the next ready task itself, so a
+// chain of steps runs on one goroutine (and one grown stack) instead of
+// starting a goroutine per step.
 func (r *run) exec(t task) {
-	res, out, fan := r.execute(t)
-	r.mu.Lock()
-	r.inflight--
-	switch {
-	case fan != nil:
-		f := fan
-		if len(f.items) == 0 {
-			r.fanDone(f)
-		} else {
-			r.startFan(f)
+	for {
+		res, out, fan := r.execute(t)
+		r.mu.Lock()
+		r.inflight--
+		switch {
+		case fan != nil:
+			f := fan
+			if len(f.items) == 0 {
+				r.fanDone(f)
+			} else {
+				r.startFan(f)
+			}
+		case t.fan != nil:
+			r.results = append(r.results, resultRec{key: append(slices.Clone(t.in.key), t.n.ord, t.item.index), r: res})
+			r.itemDone(t.fan, t.item, res.Status, out)
+		default:
+			work := r.finish(t.in, t.n, res, out, nil)
+			r.makeReady(work)
 		}
-	case t.fan != nil:
-		r.results = append(r.results, resultRec{key: append(slices.Clone(t.in.key), t.n.ord, t.item.index), r: res})
-		r.itemDone(t.fan, t.item, res.Status, out)
-	default:
-		work := r.finish(t.in, t.n, res, out, nil)
-		r.makeReady(work)
+		next, ok := r.take()
+		r.pump()
+		r.mu.Unlock()
+		if !ok {
+			return
+		}
+		t = next
 	}
-	r.pump()
-	r.mu.Unlock()
+}
+
+// take pops a ready task for the calling worker when a slot is free and no
+// sleeper is waiting to get its slot back (under r.mu).
+func (r *run) take() (task, bool) {
+	if r.inflight >= r.limit || len(r.waiters) > 0 || r.head >= len(r.ready) {
+		return task{}, false
+	}
+	t := r.ready[r.head]
+	r.ready[r.head] = task{}
+	r.head++
+	r.inflight++
+	return t, true
 }
 
 // stopped reports whether a queued task must not start: the run is
@@ -747,6 +771,7 @@ func (r *run) expand(in *inst, n *node) (*fanout, error) {
 		return nil, fmt.Errorf("for_each: %w", err)
 	}
 	f := &fanout{in: in, n: n, limit: n.step.Concurrency, batch: n.step.Batch, started: time.Now()}
+again:
 	switch list := v.(type) {
 	case nil:
 	case []any:
@@ -764,6 +789,10 @@ func (r *run) expand(in *inst, n *node) (*fanout, error) {
 			f.items = append(f.items, it)
 		}
 	default:
+		if l, ok := asList(v); ok {
+			v = l
+			goto again
+		}
 		if IsUnknown(v) {
 			f.items = []itemInfo{{value: Unknown, label: EachItem, key: EachItem, sym: true}}
 			break
@@ -778,6 +807,19 @@ func (r *run) expand(in *inst, n *node) (*fanout, error) {
 	}
 	f.outs = make([]any, len(f.items))
 	return f, nil
+}
+
+// asList converts typed slices (expr's 1..n gives []int) to []any.
+func asList(v any) ([]any, bool) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil, false
+	}
+	out := make([]any, rv.Len())
+	for i := range out {
+		out[i] = rv.Index(i).Interface()
+	}
+	return out, true
 }
 
 // itemIdentity gives an item's label (for people) and key (for the journal:
@@ -907,7 +949,7 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSucceeded, Message: "not run offline"})
 		return res, Unknown, nil
 	}
-	env := r.scope(t.in, t.item, n, nil)
+	var env map[string]any // built only when an input holds an expression
 	in := make(map[string]any, len(n.typ.Inputs))
 	for _, spec := range n.typ.Inputs {
 		if pt, ok := n.preds[spec.Name]; ok {
@@ -919,6 +961,9 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 			continue
 		}
 		if v, ok := n.with[spec.Name]; ok {
+			if env == nil && !v.isC {
+				env = r.scope(t.in, t.item, n, nil)
+			}
 			x, err := resolve(v, env)
 			if err != nil {
 				return r.failNow(res, fmt.Errorf("input %s: %w", spec.Name, err)), nil, nil
@@ -953,7 +998,7 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 		}
 	}
 
-	sc := &StepContext{mode: r.o.Mode, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log.With("step", n.full), polling: r.p.polling,
+	sc := &StepContext{mode: r.o.Mode, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.p.polling,
 		release: r.releaseSlot, reacquire: r.acquireSlot}
 	if sc.item == "" {
 		sc.index = -1
