@@ -136,7 +136,12 @@ func (a args) duration(name string) (time.Duration, error) {
 	var d time.Duration
 	switch x := v.(type) {
 	case string:
-		p, err := time.ParseDuration(strings.TrimSpace(x))
+		x = strings.TrimSpace(x)
+		if secs, err := strconv.ParseFloat(x, 64); err == nil && !math.IsInf(secs, 0) && !math.IsNaN(secs) {
+			d = time.Duration(secs * float64(time.Second)) // a bare number is seconds
+			break
+		}
+		p, err := time.ParseDuration(x)
 		if err != nil {
 			return 0, fmt.Errorf("input %s: want a duration like 5s or 2m, got %q", name, x)
 		}
