@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +291,68 @@ func TestNoStepTypes(t *testing.T) {
 	src := "version: 1\nname: s\nsteps:\n  - {id: a, uses: anything.goes, with: {x: 1}}\n"
 	if _, diags := schema.Load("s.yaml", []byte(src), schema.LoadOptions{}); len(diags) > 0 {
 		t.Fatal(diags)
+	}
+}
+
+// nearLimit expands to about 900,000 nodes, just under the default limit.
+const nearLimit = `version: 1
+name: m
+vars:
+  a: &a [1,2,3,4,5,6,7,8,9]
+  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]
+  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]
+  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]
+  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]
+  f: [*e,*e,*e,*e,*e,*e,*e]
+steps:
+  - {id: a, uses: accounts.list}
+`
+
+// A file just under the node limit is accepted, and its aliases are shared
+// rather than copied: memory stays proportional to the file.
+func TestAliasesAreNotCopied(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	wf, diags := schema.Load("m.yaml", []byte(nearLimit), schema.LoadOptions{StepTypes: testTypes()})
+	runtime.ReadMemStats(&after)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if f := wf.Vars[5].Value; len(f.List) != 7 || len(f.List[6].List[9].List[9].List[9].List) != 10 {
+		t.Errorf("vars.f is not expanded: %+v", f)
+	}
+	if mib := (after.TotalAlloc - before.TotalAlloc) >> 20; mib > 64 {
+		t.Errorf("loading a 300-byte file allocated %d MiB", mib)
+	}
+}
+
+func BenchmarkLoadReference(b *testing.B) {
+	data, err := os.ReadFile("../testdata/workflows/good/qa-rollout.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := schema.LoadOptions{StepTypes: testTypes()}
+	for b.Loop() {
+		if _, diags := schema.Load("qa-rollout.yaml", data, opts); len(diags) > 0 {
+			b.Fatal(diags)
+		}
+	}
+}
+
+func BenchmarkLoadAliasBomb(b *testing.B) {
+	data, err := os.ReadFile("../testdata/workflows/bad/alias_bomb.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		schema.Load("bomb.yaml", data, schema.LoadOptions{})
+	}
+}
+
+func BenchmarkLoadNearNodeLimit(b *testing.B) {
+	opts := schema.LoadOptions{StepTypes: testTypes()}
+	for b.Loop() {
+		schema.Load("m.yaml", []byte(nearLimit), opts)
 	}
 }

@@ -59,44 +59,62 @@ func (t *tnode) str() (string, bool) {
 	return s, ok
 }
 
-// json converts the tree into the plain data a JSON Schema validator expects.
-func (t *tnode) json() any {
+// json converts the tree into the plain data a JSON Schema validator
+// expects. Subtrees shared through aliases are converted once and shared.
+func (t *tnode) json() any { return toJSON(t, map[*tnode]any{}) }
+
+func toJSON(t *tnode, memo map[*tnode]any) any {
+	if v, ok := memo[t]; ok {
+		return v
+	}
+	var out any
 	switch t.kind {
 	case ListValue:
-		out := make([]any, len(t.list))
+		l := make([]any, len(t.list))
 		for i, e := range t.list {
-			out[i] = e.json()
+			l[i] = toJSON(e, memo)
 		}
-		return out
+		out = l
 	case MapValue:
-		out := make(map[string]any, len(t.keys))
+		m := make(map[string]any, len(t.keys))
 		for i, k := range t.keys {
-			out[k] = t.vals[i].json()
+			m[k] = toJSON(t.vals[i], memo)
 		}
-		return out
+		out = m
 	default:
-		return t.scalar
+		out = t.scalar
 	}
+	if t.kind != ScalarValue {
+		memo[t] = out
+	}
+	return out
 }
 
-// value converts the tree into the model's Value.
-func (t *tnode) value() *Value {
+// value converts the tree into the model's Value. Subtrees shared through
+// aliases stay shared: a Value tree must be treated as read-only.
+func (t *tnode) value() *Value { return toValue(t, map[*tnode]*Value{}) }
+
+func toValue(t *tnode, memo map[*tnode]*Value) *Value {
+	if v, ok := memo[t]; ok {
+		return v
+	}
 	v := &Value{Kind: t.kind, Pos: t.pos, Node: t.y}
 	switch t.kind {
 	case ListValue:
 		v.List = make([]*Value, len(t.list))
 		for i, e := range t.list {
-			v.List[i] = e.value()
+			v.List[i] = toValue(e, memo)
 		}
 	case MapValue:
 		v.Map = make(map[string]*Value, len(t.keys))
 		v.Keys = append([]string(nil), t.keys...)
 		for i, k := range t.keys {
-			v.Map[k] = t.vals[i].value()
+			v.Map[k] = toValue(t.vals[i], memo)
 		}
 	default:
 		v.Scalar = t.scalar
 	}
+	memo[t] = v
 	return v
 }
 
@@ -156,10 +174,13 @@ func (l *limits) count(n *yaml.Node, depth int) bool {
 	return true
 }
 
-// builder turns checked yaml.Nodes into a tnode tree.
+// builder turns checked yaml.Nodes into a tnode tree. Each YAML node is
+// built once: an alias shares the subtree of its anchor, so the work and
+// memory stay proportional to the file, not to its expansion.
 type builder struct {
 	file  string
 	diags *Diagnostics
+	memo  map[*yaml.Node]*tnode
 }
 
 func (b *builder) errorf(pos Pos, format string, args ...any) {
@@ -179,7 +200,25 @@ func (b *builder) build(n *yaml.Node, pos Pos) *tnode {
 	if r == nil {
 		return &tnode{pos: pos, kind: ScalarValue}
 	}
+	if r.Kind == yaml.DocumentNode {
+		if len(r.Content) > 0 {
+			return b.build(r.Content[0], PosOf(b.file, r.Content[0]))
+		}
+		return &tnode{pos: pos, kind: ScalarValue}
+	}
+	if b.memo == nil {
+		b.memo = map[*yaml.Node]*tnode{}
+	}
+	if t, ok := b.memo[r]; ok {
+		if t.pos == pos {
+			return t
+		}
+		at := *t // the same content, seen where the alias is used
+		at.pos = pos
+		return &at
+	}
 	t := &tnode{pos: pos, y: r}
+	b.memo[r] = t
 	switch r.Kind {
 	case yaml.SequenceNode:
 		t.kind = ListValue
@@ -190,11 +229,6 @@ func (b *builder) build(n *yaml.Node, pos Pos) *tnode {
 	case yaml.MappingNode:
 		t.kind = MapValue
 		b.buildMap(t, r)
-	case yaml.DocumentNode:
-		if len(r.Content) > 0 {
-			return b.build(r.Content[0], PosOf(b.file, r.Content[0]))
-		}
-		t.kind = ScalarValue
 	default:
 		t.kind = ScalarValue
 		t.scalar = scalarValue(r)
@@ -240,8 +274,7 @@ func (b *builder) buildMap(t *tnode, m *yaml.Node) {
 				b.errorf(PosOf(b.file, src), "a merge key (<<) needs a mapping or a list of mappings, not a %s", kindName(rs))
 				continue
 			}
-			mt := &tnode{kind: MapValue}
-			b.buildMap(mt, rs)
+			mt := b.build(rs, PosOf(b.file, rs))
 			for i, k := range mt.keys {
 				if _, ok := first[k]; ok {
 					continue
