@@ -62,8 +62,9 @@ type node struct {
 
 	ifExpr    *xexpr.Expr
 	ifRefs    map[string]bool
-	forEach   *xexpr.Expr
-	as        string
+	forEach     *xexpr.Expr
+	forEachList *valueT // for_each written as a YAML list
+	as          string
 	with      map[string]*valueT
 	preds     map[string]*predT
 	outputs   map[string]*valueT
@@ -76,7 +77,7 @@ type node struct {
 	refs      []string // step ids its expressions read, for building their env
 }
 
-func (n *node) fanout() bool { return n.forEach != nil }
+func (n *node) fanout() bool { return n.forEach != nil || n.forEachList != nil }
 
 // predT is a compiled predicate input: compiled at Compile when its source
 // is a literal, or at run start when it comes from an expression.
@@ -247,7 +248,7 @@ func (c *compiler) outputsType(n *node) *xexpr.Type {
 		}
 		one = &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of step %q (%s)", n.id, typeName), Fields: fields, Open: open}
 	}
-	if n.step.ForEach != "" {
+	if n.step.ForEach != "" || n.step.ForEachList != nil {
 		one = &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of fan-out step %q (it has items and count)", n.id),
 			Fields: map[string]*xexpr.Type{"items": xexpr.List(one), "count": xexpr.Any}}
 	}
@@ -410,7 +411,15 @@ func (c *compiler) compileGraph(g *graph) {
 			}
 		}
 		env := base
-		if s.ForEach != "" {
+		if s.ForEachList != nil {
+			n.forEachList = c.compileValue(s.ForEachList, base, n)
+			if n.forEachList == nil {
+				n.forEachList = &valueT{isC: true, konst: []any{}}
+			}
+			if n.body == nil {
+				env = c.envFor(g, n, xexpr.Any)
+			}
+		} else if s.ForEach != "" {
 			src, off := xexpr.Bare(s.ForEach)
 			if e := c.compileExpr(src, base, s.ForEachPos, off); e != nil {
 				n.forEach = e
@@ -431,7 +440,7 @@ func (c *compiler) compileGraph(g *graph) {
 			if len(s.With) > 0 {
 				c.errf(s.Pos, "group %q cannot have with: (its steps have their own)", n.id)
 			}
-			if s.ForEach == "" {
+			if s.ForEach == "" && s.ForEachList == nil {
 				c.errf(s.Pos, "group %q needs for_each: a group runs its steps once per item", n.id)
 			}
 			c.compileGraph(n.body)

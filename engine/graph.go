@@ -55,7 +55,7 @@ func (p *Program) DOT() string {
 
 func label(n *node) string {
 	s := n.id + "\n" + n.step.Uses
-	if n.step.ForEach != "" {
+	if n.fanout() {
 		s += "\n(for each " + n.as + ")"
 	}
 	return s
@@ -76,7 +76,7 @@ func (p *Program) Mermaid() string {
 				continue
 			}
 			text := n.id + "<br/>" + n.step.Uses
-			if n.step.ForEach != "" {
+			if n.fanout() {
 				text += "<br/>(for each " + n.as + ")"
 			}
 			fmt.Fprintf(&b, "%s%s[\"%s\"]\n", indent, id(n), strings.ReplaceAll(text, `"`, "#quot;"))

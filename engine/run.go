@@ -766,7 +766,13 @@ func truthy(v any) bool {
 
 // expand evaluates a fan-out's for_each into its items.
 func (r *run) expand(in *inst, n *node) (*fanout, error) {
-	v, err := n.forEach.Eval(r.scope(in, nil, n, nil))
+	var v any
+	var err error
+	if n.forEachList != nil {
+		v, err = resolve(n.forEachList, r.scope(in, nil, n, nil))
+	} else {
+		v, err = n.forEach.Eval(r.scope(in, nil, n, nil))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("for_each: %w", err)
 	}
