@@ -60,21 +60,21 @@ type node struct {
 	body  *graph
 	depth int
 
-	ifExpr    *xexpr.Expr
-	ifRefs    map[string]bool
+	ifExpr      *xexpr.Expr
+	ifRefs      map[string]bool
 	forEach     *xexpr.Expr
 	forEachList *valueT // for_each written as a YAML list
 	as          string
-	with      map[string]*valueT
-	preds     map[string]*predT
-	outputs   map[string]*valueT
-	outType   *xexpr.Type // what steps.<id>.outputs holds
-	retry     retryPolicy
-	timeout   time.Duration
-	mutates   bool // the step or, for fan-outs and groups, something inside
-	needsOK   bool // approval: destructive or confirm
-	maxTarget int
-	refs      []string // step ids its expressions read, for building their env
+	with        map[string]*valueT
+	preds       map[string]*predT
+	outputs     map[string]*valueT
+	outType     *xexpr.Type // what steps.<id>.outputs holds
+	retry       retryPolicy
+	timeout     time.Duration
+	mutates     bool // the step or, for fan-outs and groups, something inside
+	needsOK     bool // approval: destructive or confirm
+	maxTarget   int
+	refs        []string // step ids its expressions read, for building their env
 }
 
 func (n *node) fanout() bool { return n.forEach != nil || n.forEachList != nil }
