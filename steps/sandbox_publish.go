@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/frame"
@@ -102,9 +103,9 @@ func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, acco
 	if m.Witness, err = json.Marshal(w); err != nil {
 		return err
 	}
-	var sentHere bool
+	var sentHere atomic.Bool
 	m.Send = func(ctx context.Context) (any, error) {
-		sentHere = true
+		sentHere.Store(true)
 		return c.Publish(ctx, accountID)
 	}
 	m.Reconcile = func(ctx context.Context) (any, bool, error) {
@@ -116,7 +117,7 @@ func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, acco
 		if err := json.Unmarshal(m.Witness, &got); err != nil {
 			return nil, false, fmt.Errorf("%w: %v", ErrNoWitness, err)
 		}
-		if got.Nonce == w.Nonce && !sentHere {
+		if got.Nonce == w.Nonce && !sentHere.Load() {
 			return nil, false, ErrNoWitness
 		}
 		seen := map[string]bool{}

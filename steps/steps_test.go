@@ -482,3 +482,57 @@ func TestRunWithoutClientFails(t *testing.T) {
 		t.Error("run mode without a client: no error")
 	}
 }
+
+// TestElasticitySetSeveralPools: every pool of the kind gets its own
+// mutation; a pool already as desired is left alone.
+func TestElasticitySetSeveralPools(t *testing.T) {
+	sc, err := sim.LoadScenario([]byte(`
+organizations:
+  - name: Org
+    accounts:
+      - name: Multi
+        production:
+          pools:
+            - {name: A, elasticity: 0/0/1}
+            - {name: B, elasticity: 1/1/5}
+            - {name: C, elasticity: 0/0/2}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, sim.Options{Scenario: sc})
+	acc := e.accountID("Multi")
+	rec := &recorder{}
+	in := map[string]any{"account_id": acc, "min_servers": 1, "buffer_servers": 1, "max_servers": 5}
+	e.ok("elasticity.set", in, runOpts{mode: engine.ModePlan, recorder: rec})
+	if n := len(rec.all()); n != 2 {
+		t.Fatalf("planned %d mutations, want 2 (A and C)", n)
+	}
+	in["wait"] = true
+	out, stc, err := e.run("elasticity.set", in, runOpts{})
+	mustOK(t, out, err)
+	if stc.Unchanged() || len(out["tasks"].([]any)) != 2 || len(out["pools"].([]any)) != 3 {
+		t.Fatalf("out = %v", out)
+	}
+	for _, p := range out["pools"].([]any) {
+		pm := p.(map[string]any)
+		if (pm["name"] == "B") == pm["changed"].(bool) {
+			t.Errorf("pool %v changed=%v", pm["name"], pm["changed"])
+		}
+	}
+	if n := e.count("POST /pools/"); n != 2 {
+		t.Errorf("POSTs = %d", n)
+	}
+	// By name: B is already 1/1/5.
+	out, stc, err = e.run("elasticity.set", map[string]any{"account_id": acc, "pool_name": "B", "min_servers": 1, "buffer_servers": 1, "max_servers": 5}, runOpts{})
+	mustOK(t, out, err)
+	if !stc.Unchanged() || out["task"] != nil || len(out["tasks"].([]any)) != 0 {
+		t.Errorf("pool B: unchanged=%v out=%v", stc.Unchanged(), out)
+	}
+	// Nothing to wait for then: task.wait on a null task is unchanged.
+	got, stc, err := e.run("task.wait", map[string]any{"task": out["task"]}, runOpts{})
+	mustOK(t, got, err)
+	if !stc.Unchanged() || got["task"] != nil {
+		t.Errorf("task.wait on null: %v", got)
+	}
+}

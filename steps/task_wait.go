@@ -33,7 +33,13 @@ func (s *stepsImpl) taskWait() *engine.StepType {
 				return nil, invalid(name, err)
 			}
 			var task any
+			_, taskGiven := in["task"]
 			switch {
+			case taskGiven && in["task"] == nil && !a.has("task_id"):
+				// The step that would have made the task sent nothing
+				// (elasticity.set found the pool as desired): nothing to wait for.
+				sc.SetUnchanged()
+				return map[string]any{"task": nil}, nil
 			case a.has("task"):
 				task = in["task"]
 				if m, ok := task.(map[string]any); ok && a.has("account_id") && m["account_id"] == nil {
