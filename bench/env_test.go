@@ -1,0 +1,5 @@
+package bench_test
+
+import "runtime"
+
+func runtimeIsLinux() bool { return runtime.GOOS == "linux" }

@@ -1,0 +1,87 @@
+package bench_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/frameflow/frameflow/bench"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+// frameflowBinary builds the frameflow binary once per test process.
+func frameflowBinary(tb testing.TB) string {
+	tb.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "frameflow-bench-bin-")
+		if binErr == nil {
+			binPath, binErr = bench.BuildBinary(binDir)
+		}
+	})
+	if binErr != nil {
+		tb.Fatal(binErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// The harness measures a real run: every store gets its chain, the limit
+// is derived from the chain's requests, the child's memory is read.
+func TestRolloutHarness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the frameflow binary against a simulator")
+	}
+	res, err := bench.RunRollout(context.Background(), bench.RolloutConfig{
+		Accounts: 4, Latency: 5 * time.Millisecond, TaskDuration: 200 * time.Millisecond, Binary: frameflowBinary(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	if res.Status != "succeeded" || res.ExitCode != 0 {
+		t.Fatalf("run: status %q exit %d", res.Status, res.ExitCode)
+	}
+	if res.Tasks != 3*4 {
+		t.Errorf("tasks polled: %d, want 3 per store", res.Tasks)
+	}
+	// clone, publish, elasticity: three tasks, each costing its duration.
+	tasks := 0
+	for _, c := range res.Chain {
+		if strings.HasPrefix(c, "task ") {
+			tasks++
+		}
+	}
+	if tasks != 3 {
+		t.Errorf("chain has %d tasks, want 3: %q", tasks, res.Chain)
+	}
+	if min := 3 * 200 * time.Millisecond; res.Limit <= min || res.Wall < res.Limit {
+		t.Errorf("limit %s, wall %s: want limit above the tasks' %s and wall at least the limit", res.Limit, res.Wall, min)
+	}
+	if res.PeakRSS <= 0 && runtimeIsLinux() {
+		t.Errorf("peak RSS not measured")
+	}
+	if res.PollsPerTask < 1 || res.RequestsPerAccount < 3 {
+		t.Errorf("polls/task %.2f, requests/account %.2f: implausible", res.PollsPerTask, res.RequestsPerAccount)
+	}
+	var b strings.Builder
+	if err := bench.WriteTable(&b, []bench.Summary{bench.Summarize([]*bench.RolloutResult{res})}); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + b.String())
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/frameflow/frameflow/bench"
+	"github.com/spf13/cobra"
+)
+
+// benchCmd measures the rollout against the simulator (issue 8): for each
+// estate size it runs workflows/qa-rollout.yaml in a child frameflow
+// process --runs times and prints the medians.
+func (a *app) benchCmd() *cobra.Command {
+	var (
+		accounts     string
+		latency      time.Duration
+		taskDuration time.Duration
+		runs         int
+		binary       string
+		workflow     string
+		parallelism  int
+		format       string
+		timeout      time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmark the rollout against the in-process simulator",
+		Long: `Runs workflows/qa-rollout.yaml against a simulator started in this process
+(on 127.0.0.1, with the given latency per request and duration per task) for
+each estate size, in a child frameflow process so that its peak memory is the
+runner's own, and prints the median of --runs runs: wall time next to the
+critical-path limit (one store's chain with every request costing exactly
+the latency and every task exactly its duration), requests per account,
+polls per task and peak RSS, with the targets of BENCHMARKS.md.
+
+` + exitCodesHelp,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sizes, err := parseSizes(accounts)
+			if err != nil {
+				return err
+			}
+			if runs < 1 {
+				return usageErr("--runs must be at least 1")
+			}
+			if latency < 0 || taskDuration <= 0 {
+				return usageErr("--latency must not be negative and --task-duration must be positive")
+			}
+			if format != "text" && format != "json" {
+				return usageErr("--format must be text or json, not %q", format)
+			}
+			if binary == "" {
+				if binary, err = os.Executable(); err != nil {
+					return fmt.Errorf("cannot find this frameflow binary to run as the child (pass --binary): %w", err)
+				}
+			}
+			cfg := bench.RolloutConfig{Latency: latency, TaskDuration: taskDuration, Binary: binary, Timeout: timeout}
+			if latency == 0 {
+				cfg.Latency = -1 // zero means none here, not the default
+			}
+			if workflow != "" {
+				if cfg.Workflow, err = os.ReadFile(workflow); err != nil {
+					return withCode(ExitInvalid, fmt.Errorf("--workflow: %w", err))
+				}
+			}
+			if parallelism > 0 {
+				cfg.Args = []string{"--parallelism", strconv.Itoa(parallelism)}
+			}
+			errw := a.red.Writer(a.streams.Err)
+			var sums []bench.Summary
+			for _, n := range sizes {
+				var rs []*bench.RolloutResult
+				for i := 1; i <= runs; i++ {
+					cfg.Accounts = n
+					r, err := bench.RunRollout(cmd.Context(), cfg)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(errw, "%d accounts, run %d/%d: wall %s, limit %s (%.2f×), %.2f requests/account, %.2f polls/task, peak RSS %.0f MiB\n",
+						n, i, runs, r.Wall.Round(time.Millisecond), r.Limit.Round(time.Millisecond), r.Ratio, r.RequestsPerAccount, r.PollsPerTask, float64(r.PeakRSS)/(1<<20))
+					rs = append(rs, r)
+				}
+				sums = append(sums, bench.Summarize(rs))
+			}
+			out := a.red.Writer(a.streams.Out)
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(sums)
+			}
+			if err := bench.WriteTable(out, sums); err != nil {
+				return err
+			}
+			if len(sums) > 0 {
+				fmt.Fprintf(out, "\nlatency %s per request, tasks %s; medians of %d run(s). Critical path of one store (%d accounts):\n  %s\n",
+					latency, taskDuration, runs, sums[len(sums)-1].Accounts, strings.Join(sums[len(sums)-1].Chain, " → "))
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&accounts, "accounts", "10,100,500,2000", "comma-separated estate sizes (store accounts)")
+	fl.DurationVar(&latency, "latency", bench.DefaultLatency, "latency the simulator adds to every request")
+	fl.DurationVar(&taskDuration, "task-duration", bench.DefaultTaskDuration, "duration of every simulated task")
+	fl.IntVar(&runs, "runs", 3, "runs per estate size; the table shows medians")
+	fl.StringVar(&binary, "binary", "", "frameflow binary to run as the child (default: this one)")
+	fl.StringVar(&workflow, "workflow", "", "playbook to run instead of the embedded workflows/qa-rollout.yaml (to try a change)")
+	fl.IntVar(&parallelism, "parallelism", 0, "passed to the child's run --parallelism")
+	fl.StringVar(&format, "format", "text", "text or json")
+	fl.DurationVar(&timeout, "timeout", 10*time.Minute, "longest one run may take")
+	return cmd
+}
+
+// parseSizes reads --accounts: positive integers, at most 100,000 (the
+// simulator holds the whole estate in memory).
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(strings.ReplaceAll(f, "_", ""))
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > 100_000 {
+			return nil, usageErr("--accounts: %q is not a number of accounts between 1 and 100000", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
