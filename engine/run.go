@@ -36,6 +36,11 @@ const (
 	RunInterrupted = "interrupted"
 )
 
+// DefaultMaxTargets is the most items a fan-out containing mutations may
+// have when neither the step nor the workflow sets max_targets: a guardrail
+// against a filter that matches far more accounts than meant.
+var DefaultMaxTargets = 500
+
 // EachItem labels the one symbolic item a fan-out over an unknown list runs
 // in plan modes.
 const EachItem = "(each item)"
@@ -124,8 +129,9 @@ type inst struct {
 	st     []nstate
 	left   int
 	failed bool
-	key    []int // sort key prefix
-	ikey   string
+	key    []int  // sort key prefix
+	ikey   string // item key, joined with "/" through nested fan-outs
+	ilabel string // item label, joined likewise
 }
 
 type nstate struct {
@@ -340,9 +346,10 @@ func (r *run) emit(ev Event) {
 func (r *run) newInst(g *graph, parent *inst, fan *fanout, item *itemInfo, key []int) *inst {
 	in := &inst{g: g, parent: parent, fan: fan, item: item, st: make([]nstate, len(g.nodes)), left: len(g.nodes), key: key}
 	if parent != nil && item != nil {
-		in.ikey = item.key
+		in.ikey, in.ilabel = item.key, item.label
 		if parent.ikey != "" {
 			in.ikey = parent.ikey + "/" + item.key
+			in.ilabel = parent.ilabel + "/" + item.label
 		}
 	}
 	for i, n := range g.nodes {
@@ -445,7 +452,7 @@ func (r *run) finish(in *inst, n *node, res StepResult, out any, work []task) []
 		res.Step = n.full
 		res.Index = -1
 		if in.item != nil {
-			res.Item, res.ItemKey, res.Index = in.item.label, in.ikey, in.item.index
+			res.Item, res.ItemKey, res.Index = in.ilabel, in.ikey, in.item.index
 		}
 	}
 	key := append(slices.Clone(in.key), n.ord)
@@ -511,7 +518,7 @@ func (r *run) instDone(in *inst) {
 			if err != nil {
 				status = StatusFailed
 				r.failed = true
-				r.results = append(r.results, resultRec{key: append(slices.Clone(in.key), -1), r: StepResult{Step: fn.full, Item: in.item.label, ItemKey: in.ikey, Index: in.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}})
+				r.results = append(r.results, resultRec{key: append(slices.Clone(in.key), -1), r: StepResult{Step: fn.full, Item: in.ilabel, ItemKey: in.ikey, Index: in.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}})
 				break
 			}
 			out[k] = v
@@ -591,12 +598,8 @@ func (f *fanout) maxFailures() int {
 
 func (r *run) fanDone(f *fanout) {
 	for i := f.next; i < len(f.items); i++ {
-		it := f.items[i]
-		ikey := it.key
-		if f.in.ikey != "" {
-			ikey = f.in.ikey + "/" + it.key
-		}
-		r.results = append(r.results, resultRec{key: append(slices.Clone(f.in.key), f.n.ord, it.index), r: StepResult{Step: f.n.full, Item: it.label, ItemKey: ikey, Index: it.index, Status: StatusNotRun}})
+		it := &f.items[i]
+		r.results = append(r.results, resultRec{key: append(slices.Clone(f.in.key), f.n.ord, it.index), r: StepResult{Step: f.n.full, Item: r.itemLabel(f.in, it), ItemKey: r.itemKey(f.in, it), Index: it.index, Status: StatusNotRun}})
 	}
 	status := StatusSucceeded
 	res := StepResult{Step: f.n.full, Index: -1, Started: f.started, Duration: time.Since(f.started)}
@@ -609,7 +612,7 @@ func (r *run) fanDone(f *fanout) {
 	}
 	res.Status = status
 	if f.in.item != nil {
-		res.Item, res.ItemKey = f.in.item.label, f.in.ikey
+		res.Item, res.ItemKey = f.in.ilabel, f.in.ikey
 	}
 	items := make([]any, len(f.outs))
 	copy(items, f.outs)
@@ -682,9 +685,9 @@ func (r *run) execute(t task) (res StepResult, out any, fan *fanout) {
 	n := t.n
 	res = StepResult{Step: n.full, Index: -1, Started: time.Now()}
 	if t.item != nil {
-		res.Item, res.Index, res.ItemKey = t.item.label, t.item.index, r.itemKey(t.in, t.item)
+		res.Item, res.Index, res.ItemKey = r.itemLabel(t.in, t.item), t.item.index, r.itemKey(t.in, t.item)
 	} else if t.in.item != nil {
-		res.Item, res.Index, res.ItemKey = t.in.item.label, t.in.item.index, t.in.ikey
+		res.Item, res.Index, res.ItemKey = t.in.ilabel, t.in.item.index, t.in.ikey
 	}
 	if r.stopped(t) {
 		res.Status = StatusNotRun
@@ -748,6 +751,13 @@ func (r *run) itemKey(in *inst, it *itemInfo) string {
 	return in.ikey + "/" + it.key
 }
 
+func (r *run) itemLabel(in *inst, it *itemInfo) string {
+	if in.ilabel == "" {
+		return it.label
+	}
+	return in.ilabel + "/" + it.label
+}
+
 func truthy(v any) bool {
 	switch x := v.(type) {
 	case nil:
@@ -805,8 +815,12 @@ again:
 		}
 		return nil, fmt.Errorf("for_each must yield a list, got %T", v)
 	}
-	if n.mutates && n.maxTarget > 0 && len(f.items) > n.maxTarget {
-		return nil, fmt.Errorf("fan-out over %d items exceeds max_targets %d (raise max_targets to allow it)", len(f.items), n.maxTarget)
+	limit := n.maxTarget
+	if limit <= 0 {
+		limit = DefaultMaxTargets
+	}
+	if n.mutates && limit > 0 && len(f.items) > limit {
+		return nil, fmt.Errorf("fan-out over %d items exceeds max_targets %d (raise max_targets on the step or the workflow to allow it)", len(f.items), limit)
 	}
 	if f.batch > len(f.items) {
 		f.batch = len(f.items)

@@ -560,3 +560,43 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("fan-out start without total: %+v", evs[1])
 	}
 }
+
+func TestNestedFanout(t *testing.T) {
+	h := newHarness(t)
+	inner := with(ok("pool"), "value", "${{ item.id }}-${{ pool }}")
+	inner.ForEach = `["p1", "p2"]`
+	inner.As = "pool"
+	wf := workflow(
+		with(st("targets", "test.read"), "filter", `name startsWith "Store-" && active`),
+		group("each", "steps.targets.outputs.accounts", inner),
+	)
+	res := h.run(wf, engine.RunOptions{})
+	if res.Status != engine.RunSucceeded {
+		t.Fatal(statuses(res))
+	}
+	want := "targets=succeeded each=succeeded each.pool[Store-1]=succeeded each.pool[Store-1/p1]=succeeded each.pool[Store-1/p2]=succeeded each.pool[Store-2]=succeeded each.pool[Store-2/p1]=succeeded each.pool[Store-2/p2]=succeeded"
+	if s := statuses(res); s != want {
+		t.Fatalf("got  %s\nwant %s", s, want)
+	}
+	r := res.Steps[4]
+	if r.ItemKey != "a1/p2" || r.Outputs["value"] != "a1-p2" {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestMaxTargetsGuardrail(t *testing.T) {
+	h := newHarness(t)
+	m := with(st("m", "test.mutate"), "path", "/x/${{ item }}")
+	m.ForEach = "${{ 1..5 }}"
+	m.MaxTargets = 4
+	res := h.run(workflow(m), engine.RunOptions{Mode: engine.ModePlan})
+	if r := stepResult(t, res, "m", ""); r.Status != engine.StatusFailed || !strings.Contains(r.Error, "exceeds max_targets 4") || len(res.Mutations) != 0 {
+		t.Fatalf("%+v", r)
+	}
+	// Reads are not limited.
+	r := with(ok("r"), "value", "${{ item }}")
+	r.ForEach = "${{ 1..1000 }}"
+	if res := h.run(workflow(r), engine.RunOptions{}); res.Status != engine.RunSucceeded {
+		t.Fatal(res.Status)
+	}
+}
