@@ -62,3 +62,5 @@ func sandboxPool(st sim.State, accountID string) string {
 	}
 	return ""
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

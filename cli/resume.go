@@ -49,12 +49,21 @@ anything is re-sent. Failed steps run again.
 			} else {
 				id = args[0]
 			}
+			if runs, err := store.List(); err == nil {
+				for _, r := range runs {
+					if r.ID == id && r.Status == journal.StatusSucceeded {
+						fmt.Fprintf(a.red.Writer(a.streams.Out), "Run %s already succeeded; nothing to resume.\n", id)
+						return nil
+					}
+				}
+			}
 			jr, err := store.Resume(id)
 			if err != nil {
 				return err
 			}
 			defer jr.Close()
 			meta := jr.Meta()
+
 			src, err := os.ReadFile(meta.File)
 			if err != nil {
 				return withCode(ExitInvalid, fmt.Errorf("run %s: its workflow %s: %v", id, meta.File, err))
@@ -116,7 +125,7 @@ func (a *app) runsCmd() *cobra.Command {
 			if format == "json" {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(runs)
+				return enc.Encode(runsJSON(runs))
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tFINISHED\tSTATUS\tATTEMPTS")
@@ -132,4 +141,44 @@ func (a *app) runsCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	return cmd
+}
+
+// runJSON is the documented shape of `frameflow runs --format json`.
+type runJSON struct {
+	ID       string        `json:"id"`
+	Workflow string        `json:"workflow"`
+	File     string        `json:"file"`
+	Started  time.Time     `json:"started"`
+	Finished *time.Time    `json:"finished,omitempty"`
+	Status   string        `json:"status"`
+	Error    string        `json:"error,omitempty"`
+	Attempts []attemptJSON `json:"attempts"`
+}
+
+type attemptJSON struct {
+	N        int        `json:"n"`
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished,omitempty"`
+	Status   string     `json:"status"`
+	PID      int        `json:"pid,omitempty"`
+	Host     string     `json:"host,omitempty"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func runsJSON(runs []journal.RunSummary) []runJSON {
+	out := make([]runJSON, 0, len(runs))
+	for _, r := range runs {
+		j := runJSON{ID: r.ID, Workflow: r.Workflow, File: r.File, Started: r.Started, Finished: optTime(r.Finished), Status: r.Status, Error: r.Error, Attempts: []attemptJSON{}}
+		for _, at := range r.Attempts {
+			j.Attempts = append(j.Attempts, attemptJSON{N: at.N, Started: at.Started, Finished: optTime(at.Finished), Status: at.Status, PID: at.PID, Host: at.Host})
+		}
+		out = append(out, j)
+	}
+	return out
 }

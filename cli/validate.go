@@ -51,6 +51,9 @@ func (a *app) graphCmd() *cobra.Command {
 		Short: "Print the workflow's DAG as Graphviz DOT or Mermaid",
 		Args:  exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "dot" && format != "mermaid" {
+				return usageErr("--format must be dot or mermaid, not %q", format)
+			}
 			reg, err := newRegistry(nil, nil)
 			if err != nil {
 				return err
@@ -60,15 +63,20 @@ func (a *app) graphCmd() *cobra.Command {
 				a.printDiagnostics(cmd.ErrOrStderr(), ds)
 				return invalidWorkflow(len(ds))
 			}
+			var g string
 			switch format {
 			case "dot":
-				fmt.Fprint(cmd.OutOrStdout(), prog.DOT())
+				g = prog.DOT()
 			case "mermaid":
-				fmt.Fprint(cmd.OutOrStdout(), prog.Mermaid())
+				g = prog.Mermaid()
 			default:
 				return usageErr("--format must be dot or mermaid, not %q", format)
 			}
-			return nil
+			if !strings.HasSuffix(g, "\n") {
+				g += "\n"
+			}
+			_, err = fmt.Fprint(cmd.OutOrStdout(), g)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "dot", "dot or mermaid")
