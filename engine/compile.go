@@ -106,6 +106,7 @@ type compiler struct {
 	file  string
 	shape map[*Shape]*xexpr.Type
 	hide  map[string]string
+	nodes map[[2]int]*yaml.Node // scalar nodes of the file by line and column
 }
 
 // Compile checks everything that can be checked before running and returns
@@ -399,7 +400,7 @@ func (c *compiler) compileGraph(g *graph) {
 		}
 		if s.If != "" {
 			src, off := xexpr.Bare(s.If)
-			if e := c.compileExpr(src, base, s.IfPos, off); e != nil {
+			if e := c.compileExpr(src, base, s.IfPos, c.sourceShift(s.IfPos, src, off)); e != nil {
 				n.ifExpr = e
 				n.ifRefs = map[string]bool{}
 				for _, r := range e.Refs() {
@@ -421,7 +422,7 @@ func (c *compiler) compileGraph(g *graph) {
 			}
 		} else if s.ForEach != "" {
 			src, off := xexpr.Bare(s.ForEach)
-			if e := c.compileExpr(src, base, s.ForEachPos, off); e != nil {
+			if e := c.compileExpr(src, base, s.ForEachPos, c.sourceShift(s.ForEachPos, src, off)); e != nil {
 				n.forEach = e
 				c.refDeps(n, e.Refs(), s.ForEachPos)
 			} else {
@@ -704,6 +705,42 @@ func (c *compiler) quoteShift(v *schema.Value) int {
 		return 1
 	}
 	return 0
+}
+
+// sourceShift finds where the expression src starts inside the YAML scalar
+// at pos: the loader hands `if:` and `for_each:` over with `${{ }}` and
+// spaces stripped, so the columns of the scalar and of src differ.
+func (c *compiler) sourceShift(pos schema.Pos, src string, off int) int {
+	if c.nodes == nil {
+		c.nodes = map[[2]int]*yaml.Node{}
+		var walk func(n *yaml.Node, depth int)
+		walk = func(n *yaml.Node, depth int) {
+			if n == nil || depth > 200 {
+				return
+			}
+			if n.Kind == yaml.ScalarNode {
+				c.nodes[[2]int{n.Line, n.Column}] = n
+			}
+			for _, k := range n.Content {
+				walk(k, depth+1)
+			}
+		}
+		walk(c.p.wf.Root, 0)
+	}
+	n := c.nodes[[2]int{pos.Line, pos.Col}]
+	if n == nil || strings.ContainsRune(n.Value, '\n') {
+		return off
+	}
+	i := strings.Index(n.Value, strings.TrimSpace(src))
+	if i < 0 {
+		return off
+	}
+	lead := len(src) - len(strings.TrimLeft(src, " \t"))
+	shift := utf8.RuneCountInString(n.Value[:i]) - lead
+	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		shift++
+	}
+	return shift
 }
 
 func shiftPos(src string, pos schema.Pos, off int) schema.Pos {

@@ -65,14 +65,14 @@ func TestLoadedWorkflowRuns(t *testing.T) {
 func TestLoadedWorkflowDiagnostics(t *testing.T) {
 	h := newHarness(t)
 	src := strings.Replace(rolloutYAML, "/accounts/${{ account.id }}/clone", "/accounts/${{ account.idd }}/clone", 1)
-	src = strings.Replace(src, `if: steps.clone.status == "succeeded"`, `if: steps.clone.outputs.tsk.id != ""`, 1)
+	src = strings.Replace(src, `if: steps.clone.status == "succeeded"`, `if: "${{  steps.clone.outputs.tsk.id != '' }}"`, 1)
 	wf, diags := load(t, h, src)
 	if diags != nil {
 		t.Fatal(diags)
 	}
 	_, diags = engine.Compile(wf, h.reg)
 	want := "rollout.yaml:19:39: unknown field \"idd\"; did you mean \"id\"?\n" +
-		"rollout.yaml:22:33: unknown output \"tsk\" of step \"clone\" (test.mutate); did you mean \"task\"?"
+		"rollout.yaml:22:39: unknown output \"tsk\" of step \"clone\" (test.mutate); did you mean \"task\"?"
 	if diags.Error() != want {
 		t.Fatalf("got\n%s\nwant\n%s", diags.Error(), want)
 	}
