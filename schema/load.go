@@ -76,7 +76,7 @@ func unwrapPathError(err error) error {
 // diagnostic found, sorted by position. The model is nil only when nothing
 // usable could be read: the file is too large, is not valid YAML, is empty,
 // or was refused as too deep or too large after alias expansion.
-func Load(file string, data []byte, opts LoadOptions) (wf *Workflow, diags Diagnostics) {
+func Load(file string, data []byte, opts LoadOptions) (*Workflow, Diagnostics) {
 	opts = opts.withDefaults()
 	at := func(line, col int, format string, args ...any) Diagnostics {
 		return Diagnostics{{Pos: Pos{File: file, Line: line, Col: col}, Message: fmt.Sprintf(format, args...)}}
@@ -84,24 +84,65 @@ func Load(file string, data []byte, opts LoadOptions) (wf *Workflow, diags Diagn
 	if int64(len(data)) > opts.MaxBytes {
 		return nil, at(1, 1, "the file is larger than %d bytes; refusing to load it", opts.MaxBytes)
 	}
+	doc, diags, fatal := parseDocument(file, data, opts)
+	if fatal != nil {
+		return nil, fatal
+	}
+	if len(doc.Content) == 0 {
+		if len(diags) > 0 { // an empty document before a real one
+			return nil, diags
+		}
+		return nil, at(1, 1, "the file is empty; a workflow needs at least version, name and steps")
+	}
+
+	lim := &limits{file: file, maxNodes: opts.MaxNodes, maxDepth: opts.MaxDepth}
+	if !lim.count(doc, 0) {
+		return nil, append(diags, *lim.diag)
+	}
+
+	b := &builder{file: file, diags: &diags}
+	root := b.build(doc, PosOf(file, doc.Content[0]))
+
+	sum := sha256.Sum256(data)
+	wf := &Workflow{File: file, Hash: "sha256:" + hex.EncodeToString(sum[:]), Pos: root.pos, Root: doc}
+	if root.kind != MapValue {
+		diags = append(diags, Diagnostic{Pos: root.pos, Message: fmt.Sprintf("the top level of a workflow must be a mapping (version, name, steps, ...), not %s", describeActual(jsonType(root.json())))})
+		SortDiagnostics(diags)
+		return wf, dedup(diags)
+	}
+
+	diags = append(diags, validateSchema(file, root, opts.StepTypes)...)
+	d := &decoder{file: file, types: opts.StepTypes}
+	d.workflow(wf, root)
+	diags = append(diags, d.diags...)
+	SortDiagnostics(diags)
+	return wf, dedup(diags)
+}
+
+// parseDocument parses the first YAML document and refuses a second one.
+// fatal is set when nothing can be loaded.
+func parseDocument(file string, data []byte, opts LoadOptions) (doc *yaml.Node, diags, fatal Diagnostics) {
+	at := func(line, col int, format string, args ...any) Diagnostics {
+		return Diagnostics{{Pos: Pos{File: file, Line: line, Col: col}, Message: fmt.Sprintf(format, args...)}}
+	}
 	defer func() {
 		// yaml.v3 has panicked on crafted input before; a workflow file must
-		// never crash the tool.
+		// never crash the tool. Only the parser is guarded: a panic in this
+		// package's own code is a bug the fuzz target must see.
 		if r := recover(); r != nil {
-			wf, diags = nil, at(1, 1, "cannot parse the file as YAML: %v", r)
+			doc, diags, fatal = nil, nil, at(1, 1, "cannot parse the file as YAML: %v", r)
 		}
 	}()
-
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
+	doc = &yaml.Node{}
+	if err := dec.Decode(doc); err != nil {
 		if err == io.EOF {
-			return nil, at(1, 1, "the file is empty; a workflow needs at least version, name and steps")
+			return nil, nil, at(1, 1, "the file is empty; a workflow needs at least version, name and steps")
 		}
 		if strings.Contains(err.Error(), "exceeded max depth") {
-			return nil, at(1, 1, "nesting deeper than %d levels; refusing to load the document", opts.MaxDepth)
+			return nil, nil, at(1, 1, "nesting deeper than %d levels; refusing to load the document", opts.MaxDepth)
 		}
-		return nil, yamlErrorDiags(file, err)
+		return nil, nil, yamlErrorDiags(file, err)
 	}
 	// A second document is refused rather than silently ignored: it is
 	// usually a concatenation mistake. Empty trailing documents are harmless.
@@ -120,32 +161,7 @@ func Load(file string, data []byte, opts LoadOptions) (wf *Workflow, diags Diagn
 			break
 		}
 	}
-	if len(doc.Content) == 0 {
-		return nil, append(diags, at(1, 1, "the file is empty; a workflow needs at least version, name and steps")...)
-	}
-
-	lim := &limits{file: file, maxNodes: opts.MaxNodes, maxDepth: opts.MaxDepth}
-	if !lim.count(&doc, 0) {
-		return nil, append(diags, *lim.diag)
-	}
-
-	b := &builder{file: file, diags: &diags}
-	root := b.build(&doc, PosOf(file, doc.Content[0]))
-
-	sum := sha256.Sum256(data)
-	wf = &Workflow{File: file, Hash: "sha256:" + hex.EncodeToString(sum[:]), Pos: root.pos, Root: &doc}
-	if root.kind != MapValue {
-		diags = append(diags, Diagnostic{Pos: root.pos, Message: fmt.Sprintf("the top level of a workflow must be a mapping (version, name, steps, ...), not %s", describeActual(jsonType(root.json())))})
-		SortDiagnostics(diags)
-		return wf, dedup(diags)
-	}
-
-	diags = append(diags, validateSchema(file, root, opts.StepTypes)...)
-	d := &decoder{file: file, types: opts.StepTypes}
-	d.workflow(wf, root)
-	diags = append(diags, d.diags...)
-	SortDiagnostics(diags)
-	return wf, dedup(diags)
+	return doc, diags, nil
 }
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
