@@ -72,6 +72,7 @@ func (s *Server) modelled() []route {
 		{"GET", "/accounts/{account_id}/applications", s.applications},
 		{"GET", "/accounts/{account_id}/launchpads", s.launchpads},
 		{"GET", "/accounts/{account_id}/launchpads/{launchpad_id}", s.launchpad},
+		{"GET", "/accounts/{account_id}/audit-trails", s.auditTrails},
 	}
 }
 
@@ -442,6 +443,7 @@ func (s *Server) createAccount(c *call) {
 	a := s.newAccount(spec, c.now)
 	a.slug = p["url_slug"]
 	a.insertedAt = formatTime(c.now)
+	s.audit(a, "createAccount", c.now)
 	t := s.newTask(c.now, KindCreate, "Creating account "+a.name, a, nil, func(time.Time) { a.active = true })
 	lockAccount(a, t)
 	c.json(http.StatusOK, s.pendingRequest(a, t, c.now))
@@ -526,6 +528,7 @@ func (s *Server) sandboxPower(action string) func(c *call) {
 		if a == nil || c.busy(a.lock, fmt.Sprintf("account %q", a.name)) {
 			return
 		}
+		s.audit(a, action+"Sandbox", c.now)
 		switch action {
 		case "start":
 			t := s.newTask(c.now, KindPowerOn, "Powering on", a, a.sandbox, func(time.Time) { a.setSandboxRunning(true) })
@@ -579,6 +582,7 @@ func (s *Server) clone(c *call) {
 		return
 	}
 	image := src.acct.sandboxImage // what the source holds now is what gets copied
+	s.audit(target, "cloneSandbox", c.now)
 	t := s.newTask(c.now, KindClone, "Cloning system", target, target.sandbox, func(time.Time) { target.sandboxImage = image })
 	lockAccount(target, t)
 	c.json(http.StatusOK, s.pendingRequest(target, t, c.now))
@@ -598,6 +602,7 @@ func (s *Server) publish(c *call) {
 		return
 	}
 	image := a.sandboxImage
+	s.audit(a, "publishSandbox", c.now)
 	s.publishSeq++
 	entry := &publishEntry{requestID: 1850000 + s.publishSeq, instances: len(a.prod)}
 	t := s.newTask(c.now, KindPublish, "Publishing Sandbox to Production", a, nil, func(at time.Time) {
@@ -764,6 +769,7 @@ func (s *Server) setPoolElasticity(c *call) {
 	if c.busy(p.lock, fmt.Sprintf("pool %q", p.name)) {
 		return
 	}
+	s.audit(p.acct, "updateElasticitySettings", c.now)
 	t := s.newTask(c.now, KindElasticity, "Updating elasticity for "+p.name, p.acct, p, func(time.Time) { p.el = next })
 	p.lock = t
 	t.release = func() {
@@ -831,6 +837,7 @@ func (s *Server) setPersistent(c *call) {
 	if c.busy(a.pdLock, fmt.Sprintf("persistent desktop settings of account %q", a.name)) {
 		return
 	}
+	s.audit(a, "updatePersistentDesktopElasticitySettings", c.now)
 	t := s.newTask(c.now, KindPersistent, "Updating capacity for persistent desktop", a, nil, func(time.Time) { a.persistent = next })
 	a.pdLock = t
 	t.release = func() {
@@ -892,6 +899,11 @@ func (s *Server) serverPower(on bool) func(c *call) {
 			c.fail(http.StatusBadRequest, "%v", err)
 			return
 		}
+		if on {
+			s.audit(a, "startServer", c.now)
+		} else {
+			s.audit(a, "stopServer", c.now)
+		}
 		srv.running = on
 		if srv.pool == a.sandbox {
 			a.sandboxRunning = on
@@ -918,6 +930,7 @@ func (s *Server) maintenance(c *call) {
 		c.fail(http.StatusBadRequest, "%v", err)
 		return
 	}
+	s.audit(a, "updateAccountMaintenanceMode", c.now)
 	a.underMaintenance = on
 	a.maintenanceMessage = p["maintenance_message"]
 	out := accountJSON(a)
@@ -925,6 +938,114 @@ func (s *Server) maintenance(c *call) {
 		"website": out.Website, "name": out.Name, "last_publish": out.LastPublish,
 		"id": out.ID, "description": out.Description, "active": out.Active,
 	})
+}
+
+// ---- audit trails ----------------------------------------------------------------
+
+// audit appends an entry to a's trail. Callers hold s.mu.
+func (s *Server) audit(a *account, kind string, now time.Time) {
+	s.auditSeq++
+	a.audit = append(a.audit, auditEntry{
+		id:   deriveID("audit", strconv.FormatInt(s.opts.Seed, 10), strconv.Itoa(s.auditSeq)),
+		kind: kind,
+		at:   now,
+	})
+}
+
+type auditOut struct {
+	ID             string `json:"id"`
+	UserFirstName  string `json:"user_first_name"`
+	UserLastName   string `json:"user_last_name"`
+	UserIDP        string `json:"user_idp"`
+	UserEmail      string `json:"user_email"`
+	Kind           string `json:"kind"`
+	AccountID      string `json:"account_id"`
+	OrganizationID string `json:"organization_id"`
+	CustomerID     string `json:"customer_id"`
+	InsertedAt     string `json:"inserted_at"`
+}
+
+// auditTrails is GET /accounts/{account_id}/audit-trails: kind and search
+// match as case-insensitive substrings (the docs' "wildcard"), from_date and
+// to_date bound inserted_at (inclusive), limit and offset page, order is
+// desc (newest first, as the docs' example) unless asc.
+func (s *Server) auditTrails(c *call) {
+	a := c.account("account_id")
+	if a == nil {
+		return
+	}
+	q := c.r.URL.Query()
+	var from, to time.Time
+	for _, d := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from_date", &from}, {"to_date", &to}} {
+		raw := q.Get(d.name)
+		if raw == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, raw)
+		if err != nil || !strings.HasSuffix(raw, "Z") {
+			c.fail(http.StatusBadRequest, "%s %q: want an ISO 8601 UTC time with the Z suffix, e.g. 2021-12-25T23:20:58.128Z", d.name, raw)
+			return
+		}
+		*d.dst = t
+	}
+	p := map[string]string{"limit": q.Get("limit"), "offset": q.Get("offset")}
+	limit, hasLimit, err := intParam(p, "limit")
+	if err != nil {
+		c.fail(http.StatusBadRequest, "%v", err)
+		return
+	}
+	offset, hasOffset, err := intParam(p, "offset")
+	if err != nil {
+		c.fail(http.StatusBadRequest, "%v", err)
+		return
+	}
+	if hasLimit != hasOffset {
+		c.fail(http.StatusBadRequest, "limit and offset must be given together")
+		return
+	}
+	order := strings.ToLower(q.Get("order"))
+	if order != "" && order != "asc" && order != "desc" {
+		c.fail(http.StatusBadRequest, "order %q: want asc or desc", q.Get("order"))
+		return
+	}
+	if ob := q.Get("order_by"); ob != "" && ob != "inserted_at" {
+		c.fail(http.StatusBadRequest, "order_by %q: audit trails can be ordered by inserted_at only", ob)
+		return
+	}
+	kind := strings.ToLower(q.Get("kind"))
+	search := strings.ToLower(q.Get("search"))
+	user := s.opts.ClientID + ".img.frame.nutanix.com_third-party-api"
+	out := []auditOut{}
+	for _, e := range a.audit {
+		if kind != "" && !strings.Contains(strings.ToLower(e.kind), kind) {
+			continue
+		}
+		// search matches the user's full name ("X X" for API keys), email,
+		// idp or the kind.
+		if search != "" && !strings.Contains(strings.ToLower("x x\x00"+user+"\x00third-party-api\x00"+e.kind), search) {
+			continue
+		}
+		if (!from.IsZero() && e.at.Before(from)) || (!to.IsZero() && e.at.After(to)) {
+			continue
+		}
+		out = append(out, auditOut{
+			ID: e.id, UserFirstName: "X", UserLastName: "X", UserIDP: "third-party-api", UserEmail: user,
+			Kind: e.kind, AccountID: a.id, OrganizationID: a.orgID, CustomerID: customerID, InsertedAt: formatTime(e.at),
+		})
+	}
+	if order != "asc" {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	if hasLimit {
+		start := min(offset, len(out))
+		out = out[start : start+min(limit, len(out)-start)]
+	}
+	c.json(http.StatusOK, out)
 }
 
 // ---- catalogue-like reads ---------------------------------------------------------------

@@ -46,6 +46,14 @@ type Options struct {
 	Seed         int64            // for the random faults (0: fixed default)
 	Now          func() time.Time // clock (tests may fake it)
 	MaxSkew      time.Duration    // accepted timestamp skew, default 5m
+
+	// Hook, when set, is called for every API request (not /_sim/) with
+	// phase "received" (body read, nothing done yet; status 0) and, for a
+	// request the API answered, "acted" (the estate has changed, the
+	// response is not yet written or dropped; status is what it will be).
+	// Tests use it to kill a client at an exact moment; while it runs the
+	// request waits. It must not call back into the Server's API.
+	Hook func(phase string, r *http.Request, status int)
 }
 
 // Default credentials when Options leave them empty.
@@ -79,6 +87,7 @@ type Server struct {
 	serverSeq     int
 	poolSeq       int
 	publishSeq    int
+	auditSeq      int
 	rng           *rand.Rand
 
 	limiter *rate.Limiter // nil: no throttling
@@ -278,6 +287,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		body = b
 	}
 	rec.Body = string(body)
+	if s.opts.Hook != nil {
+		s.opts.Hook("received", r, 0)
+	}
 	if len(body) > maxBody {
 		rec.Status = http.StatusRequestEntityTooLarge
 		s.finishRecord(&rec, started)
@@ -326,6 +338,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			r2.URL = &u
 		}
 		s.mux.ServeHTTP(bw, r2)
+		if s.opts.Hook != nil {
+			s.opts.Hook("acted", r, bw.statusOrOK())
+		}
 		if mutation && s.dice(s.opts.DropRate) {
 			rec.Status = bw.status
 			rec.Dropped = true
@@ -428,6 +443,13 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 		b.status = http.StatusOK
 	}
 	return b.buf.Write(p)
+}
+
+func (b *bufferedWriter) statusOrOK() int {
+	if b.status == 0 {
+		return http.StatusOK
+	}
+	return b.status
 }
 
 func (b *bufferedWriter) flushTo(w http.ResponseWriter) {

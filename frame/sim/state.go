@@ -32,6 +32,7 @@ type account struct {
 	servers                         []*server
 	publishes                       []*publishEntry
 	persistent                      persistentSettings
+	audit                           []auditEntry // oldest first
 	// lock is the running task that holds the account (clone, publish,
 	// sandbox power, creation); pdLock the persistent-desktop settings task.
 	lock, pdLock *task
@@ -63,6 +64,14 @@ type publishEntry struct {
 	task      *task
 	requestID int
 	instances int
+}
+
+// auditEntry is one line of an account's audit trail: who changed what,
+// when. Every accepted mutation writes one before it answers, so a client
+// that lost the answer can find out whether its request took effect.
+type auditEntry struct {
+	id, kind string
+	at       time.Time
 }
 
 type task struct {
