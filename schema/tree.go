@@ -262,18 +262,22 @@ func (b *builder) buildMap(t *tnode, m *yaml.Node) {
 	}
 	// Merge keys (<<: *base) add the keys the mapping does not set itself.
 	for _, mv := range merges {
-		var sources []*yaml.Node
+		sources := []*yaml.Node{mv}
 		if r := resolveAlias(mv); r != nil && r.Kind == yaml.SequenceNode {
 			sources = r.Content
-		} else {
-			sources = []*yaml.Node{mv}
+		}
+		ok := true
+		for _, src := range sources {
+			if rs := resolveAlias(src); rs == nil || rs.Kind != yaml.MappingNode {
+				ok = false
+			}
+		}
+		if !ok {
+			b.errorf(PosOf(b.file, mv), "a merge key (<<) needs a mapping or a list of mappings")
+			continue
 		}
 		for _, src := range sources {
 			rs := resolveAlias(src)
-			if rs == nil || rs.Kind != yaml.MappingNode {
-				b.errorf(PosOf(b.file, src), "a merge key (<<) needs a mapping or a list of mappings, not a %s", kindName(rs))
-				continue
-			}
 			mt := b.build(rs, PosOf(b.file, rs))
 			for i, k := range mt.keys {
 				if _, ok := first[k]; ok {
