@@ -114,6 +114,9 @@ func prepareWith(t StepTypeInfo) (map[string]any, error) {
 			return nil, fmt.Errorf("step type %q: with schema: %w", t.Name, err)
 		}
 	}
+	// Composed into one document: an own $id would re-base our $refs.
+	delete(s, "$id")
+	delete(s, "$schema")
 	if _, ok := s["description"]; !ok && t.Description != "" {
 		s["description"] = t.Description
 	}
