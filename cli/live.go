@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -234,6 +234,7 @@ type row struct {
 type fan struct {
 	total    int
 	parents  map[string]bool // parent items seen (a fan-out nested in a group item)
+	ended    map[string]bool // parent items whose fan-out finished
 	group    bool            // items run a group of steps, not one step
 	children []string        // the group's steps in first-seen order
 	items    map[string]*item
@@ -359,7 +360,7 @@ func (m *liveModel) apply(ev engine.Event) {
 		r := m.row(ev.Step)
 		f := r.fan
 		if f == nil {
-			f = &fan{parents: map[string]bool{}, items: map[string]*item{}}
+			f = &fan{parents: map[string]bool{}, ended: map[string]bool{}, items: map[string]*item{}}
 			r.fan, m.fans[ev.Step] = f, f
 		}
 		switch ev.Type {
@@ -373,7 +374,8 @@ func (m *liveModel) apply(ev engine.Event) {
 			}
 			r.u.state = "running"
 		case "step_finished":
-			f.finished = true
+			f.ended[ev.Item] = true
+			f.finished = len(f.ended) >= len(f.parents)
 			r.u.state, r.u.dur, r.u.ended, r.u.err = ev.Status, ev.Duration, t, m.clean(ev.Error)
 		}
 		return
@@ -532,6 +534,20 @@ type itemView struct {
 	state string
 	u     *unit
 	step  string
+	rank  int // display order: failed, retrying, running, the rest
+}
+
+func stateRank(s string) int {
+	switch s {
+	case "failed":
+		return 0
+	case "retrying":
+		return 1
+	case "running":
+		return 2
+	default:
+		return 3
+	}
 }
 
 func (m *liveModel) fanItems(f *fan) ([]itemView, fanCounts) {
@@ -824,27 +840,17 @@ func (m *liveModel) itemLines(views []itemView, c fanCounts, budget int, now tim
 	if budget <= 0 {
 		return nil
 	}
-	rank := func(s string) int {
-		switch s {
-		case "failed":
-			return 0
-		case "retrying":
-			return 1
-		case "running":
-			return 2
-		default:
-			return 3
-		}
+	for i := range views {
+		views[i].rank = stateRank(views[i].state)
 	}
-	sort.Slice(views, func(i, j int) bool {
-		a, b := views[i], views[j]
-		if ra, rb := rank(a.state), rank(b.state); ra != rb {
-			return ra < rb
+	slices.SortFunc(views, func(a, b itemView) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
 		}
-		if (a.state == "failed" || rank(a.state) == 3) && !a.it.last.Equal(b.it.last) {
-			return a.it.last.After(b.it.last) // newest first
+		if a.rank != 1 && a.rank != 2 && !a.it.last.Equal(b.it.last) {
+			return b.it.last.Compare(a.it.last) // newest first
 		}
-		return a.it.index < b.it.index
+		return a.it.index - b.it.index
 	})
 	listed := views
 	if m.final {

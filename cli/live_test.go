@@ -15,12 +15,12 @@ import (
 
 // liveScript feeds events to a live model on a clock the test moves.
 type liveScript struct {
-	t   *testing.T
+	t   testing.TB
 	m   *liveModel
 	now time.Time
 }
 
-func newLiveScript(t *testing.T, color bool, width, height int) *liveScript {
+func newLiveScript(t testing.TB, color bool, width, height int) *liveScript {
 	s := &liveScript{t: t, now: time.Date(2026, 11, 24, 1, 30, 0, 0, time.UTC)}
 	s.m = newLiveModel(liveOptions{color: color, width: width, now: func() time.Time { return s.now }})
 	s.m.Update(sizeMsg(width, height))
@@ -347,5 +347,25 @@ func TestFmtDur(t *testing.T) {
 		if got := fmtDur(d); got != want {
 			t.Errorf("fmtDur(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// View runs after every batch of events and every tick; with 500 items it
+// must stay far below a frame's time.
+func BenchmarkLiveView500Items(b *testing.B) {
+	s := newLiveScript(b, true, 120, 40)
+	s.at(0, engine.Event{Type: "run_started", Workflow: "qa-rollout"}, engine.Event{Type: "step_started", Step: "rollout", Total: 500})
+	var evs []engine.Event
+	for i := 0; i < 500; i++ {
+		name := fmt.Sprintf("Store-%03d", i)
+		evs = append(evs, itemStarted("rollout.clone", name, i))
+		if i%3 == 0 {
+			evs = append(evs, itemFinished("rollout.clone", name, i, "succeeded", time.Second))
+		}
+	}
+	s.at(time.Second, evs...)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = s.m.View()
 	}
 }

@@ -21,21 +21,17 @@ import (
 )
 
 // These tests run the real binary the way a user does: `frameflow demo` in a
-// terminal (a pseudo-terminal of 120x40) and piped to a file. They build the
-// binary once and take several seconds; -short skips them.
+// terminal (a pseudo-terminal of 120x40) and piped to a file. They take
+// several seconds; -short skips them.
 
 func buildFrameflow(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "frameflow")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = ".." // the module root: main.go
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	// The demos mostly wait on simulated tasks: run them side by side.
+	t.Parallel()
+	return frameflowBinary(t) // built once per test binary (resume_e2e_test.go)
 }
 
 // demoEnv is a clean environment: no credentials or state dir from the
@@ -176,6 +172,54 @@ func TestDemoPipedWritesPlainLines(t *testing.T) {
 	}
 	if strings.Contains(s, "items done") {
 		t.Errorf("the live view was drawn into a file:\n%s", s)
+	}
+}
+
+// Ctrl-C in the terminal interrupts the run, not only the view: the last
+// frame says so, the terminal is given back, and the exit code is 130.
+func TestDemoInATerminalInterrupted(t *testing.T) {
+	bin := buildFrameflow(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "demo", "--task-duration", "3s")
+	cmd.Env = demoEnv()
+	cmd.Dir = t.TempDir()
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
+	if err != nil {
+		t.Fatalf("start in a pty: %v", err)
+	}
+	defer ptmx.Close()
+	var out syncBuffer
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(&out, ptmx)
+	}()
+	// Wait for the live view to show a store in flight, then press Ctrl-C.
+	running := regexp.MustCompile(`Store-\w+\s+clone\s+running`)
+	for !running.MatchString(ansi.Strip(out.String())) {
+		select {
+		case <-copied:
+			t.Fatalf("demo ended before anything ran:\n%s", ansi.Strip(out.String()))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if _, err := ptmx.Write([]byte{3}); err != nil {
+		t.Fatal(err)
+	}
+	werr := cmd.Wait()
+	<-copied
+	raw := []byte(out.String())
+	screen := ansi.Strip(string(raw))
+	var ee *exec.ExitError
+	if !errors.As(werr, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("exit: %v, want code 130\n%s", werr, screen)
+	}
+	if !strings.Contains(screen, "qa-rollout interrupted") || !strings.Contains(screen, "frameflow resume") {
+		t.Errorf("the last frame should say the run was interrupted, and how to resume:\n%s", screen)
+	}
+	if hide, show := bytes.LastIndex(raw, []byte("\x1b[?25l")), bytes.LastIndex(raw, []byte("\x1b[?25h")); hide >= 0 && show < hide {
+		t.Errorf("cursor left hidden after Ctrl-C")
 	}
 }
 
