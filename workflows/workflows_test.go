@@ -582,6 +582,9 @@ var onboardInputs = []string{
 
 func checkOnboardStore(t *testing.T, e *estate) {
 	org := e.before.Organizations[0].ID
+	if p := e.plan("organization_id=" + org); p.code != 0 || !strings.Contains(p.out, "POST /accounts\n") {
+		t.Errorf("the plan should show the account creation:\n%s", p)
+	}
 	_, reqs := e.run("organization_id=" + org)
 	st := e.state()
 	qa := accountNamed(t, st, "QA")
@@ -667,6 +670,9 @@ func checkPublishIfChanged(t *testing.T, e *estate) {
 		time.Sleep(taskDuration)
 	}
 
+	if p := e.plan(); p.code != 0 || !strings.Contains(p.out, "accounts[Store-Chicago].publish") || strings.Contains(p.out, "accounts[Store-Boston].publish") {
+		t.Errorf("the plan should publish Store-Chicago only:\n%s", p)
+	}
 	evs, reqs := e.run()
 	fin := evs.finished()
 	for _, name := range []string{"Store-Boston", "Store-Denver", "Store-Lisbon"} {
