@@ -24,14 +24,30 @@ import (
 // terminal (a pseudo-terminal of 120x40) and piped to a file. They take
 // several seconds; -short skips them.
 
-func buildFrameflow(t *testing.T) string {
-	t.Helper()
+// TestDemoAsAUserSeesIt builds the binary once and runs the demo, side by
+// side (the demos mostly wait on simulated tasks), in each of the ways a user
+// meets it.
+func TestDemoAsAUserSeesIt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
-	// The demos mostly wait on simulated tasks: run them side by side.
-	t.Parallel()
-	return frameflowBinary(t) // built once per test binary (resume_e2e_test.go)
+	bin := filepath.Join(t.TempDir(), "frameflow")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".." // the module root: main.go
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for name, test := range map[string]func(*testing.T, string){
+		"terminal":          demoInATerminal,
+		"terminal NO_COLOR": demoInATerminalNoColor,
+		"terminal Ctrl-C":   demoInATerminalInterrupted,
+		"piped to a file":   demoPipedWritesPlainLines,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, bin)
+		})
+	}
 }
 
 // demoEnv is a clean environment: no credentials or state dir from the
@@ -71,26 +87,21 @@ func runInPTY(t *testing.T, bin string, env []string) []byte {
 	return out.Bytes()
 }
 
-func TestDemoInATerminalShowsLiveProgress(t *testing.T) {
-	bin := buildFrameflow(t)
+func demoInATerminal(t *testing.T, bin string) {
+	raw := runInPTY(t, bin, demoEnv())
+	assertLiveRun(t, raw, ansi.Strip(string(raw)))
+	if !regexp.MustCompile(`\x1b\[[0-9;]*3[12]m`).Match(raw) {
+		t.Errorf("no colour in a colour terminal:\n%q", tail(raw))
+	}
+}
 
-	t.Run("colour", func(t *testing.T) {
-		raw := runInPTY(t, bin, demoEnv())
-		screen := ansi.Strip(string(raw))
-		assertLiveRun(t, raw, screen)
-		if !regexp.MustCompile(`\x1b\[[0-9;]*3[12]m`).Match(raw) {
-			t.Errorf("no colour in a colour terminal:\n%q", tail(raw))
-		}
-	})
-
-	t.Run("NO_COLOR", func(t *testing.T) {
-		raw := runInPTY(t, bin, demoEnv("NO_COLOR=1"))
-		assertLiveRun(t, raw, ansi.Strip(string(raw)))
-		// Still updated in place, but no SGR (colour or style) sequence.
-		if m := regexp.MustCompile(`\x1b\[[0-9;]*m`).Find(raw); m != nil {
-			t.Errorf("NO_COLOR set, yet %q in the output", m)
-		}
-	})
+func demoInATerminalNoColor(t *testing.T, bin string) {
+	raw := runInPTY(t, bin, demoEnv("NO_COLOR=1"))
+	assertLiveRun(t, raw, ansi.Strip(string(raw)))
+	// Still updated in place, but no SGR (colour or style) sequence.
+	if m := regexp.MustCompile(`\x1b\[[0-9;]*m`).Find(raw); m != nil {
+		t.Errorf("NO_COLOR set, yet %q in the output", m)
+	}
 }
 
 // assertLiveRun checks what a user saw: frames redrawn in place while the
@@ -127,8 +138,7 @@ func assertLiveRun(t *testing.T, raw []byte, screen string) {
 	}
 }
 
-func TestDemoPipedWritesPlainLines(t *testing.T) {
-	bin := buildFrameflow(t)
+func demoPipedWritesPlainLines(t *testing.T, bin string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	outPath := filepath.Join(t.TempDir(), "demo.log")
@@ -177,8 +187,7 @@ func TestDemoPipedWritesPlainLines(t *testing.T) {
 
 // Ctrl-C in the terminal interrupts the run, not only the view: the last
 // frame says so, the terminal is given back, and the exit code is 130.
-func TestDemoInATerminalInterrupted(t *testing.T) {
-	bin := buildFrameflow(t)
+func demoInATerminalInterrupted(t *testing.T, bin string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "demo", "--task-duration", "3s")
