@@ -2,10 +2,15 @@ package steps
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/frame"
@@ -128,14 +133,25 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 					}
 					return s.client.CloneSandbox(ctx, target.(string), source.(string), joinDomain)
 				},
-				// No documented read proves that a clone happened: the target's
-				// Sandbox looks the same before and after. Resume stops and asks
-				// (--assume-not-sent) rather than clone twice.
-				Reconcile: nil,
+			}
+			if sc.Mode() == engine.ModeRun {
+				if s.client == nil {
+					return nil, errors.New("no Frame API client configured")
+				}
+				if err := s.prepareCloneReconcile(ctx, m, target.(string)); err != nil {
+					return nil, fmt.Errorf("%s: %w", name, err)
+				}
 			}
 			res, err := sc.Mutate(ctx, m)
 			if err != nil {
 				return nil, err
+			}
+			if rm, ok := res.(map[string]any); ok && rm["id"] == nil && rm["audit_trail_id"] != nil {
+				// Found by reconciliation: the clone was made but its task
+				// id was lost, so there is nothing to wait on. What follows
+				// on this account (a publish) is refused with 409 while the
+				// clone runs, and retried by the conflict policy.
+				return map[string]any{"task": res, "source_pool_id": source}, nil
 			}
 			task, err := s.maybeWait(ctx, sc, wait, res, waitSpec{})
 			if err != nil {
@@ -144,6 +160,129 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 			return map[string]any{"task": task, "source_pool_id": source}, nil
 		},
 	}
+}
+
+// cloneWitness is what sandbox.clone reads before sending: the target
+// account's clone audit-trail entries since From. An entry that is not in
+// it proves the clone was made (Frame writes the entry when it accepts the
+// request), though not which task runs it.
+type cloneWitness struct {
+	From     string   `json:"from_date"`
+	AuditIDs []string `json:"audit_trail_ids"`
+	// Nonce tells this process's witness from one restored from the journal.
+	Nonce string `json:"nonce"`
+}
+
+// cloneAuditKind is the audit-trail kind filter for clones (a wildcard
+// match: cloneSandbox, clonePool, ...).
+const cloneAuditKind = "clone"
+
+// cloneAuditWindow bounds the audit-trail read to recent entries; an hour
+// leaves room for clock skew between this machine and Frame.
+const cloneAuditWindow = time.Hour
+
+// ErrNoCloneWitness says a clone cannot be reconciled because the audit
+// trail read before sending was not restored from the journal.
+var ErrNoCloneWitness = errors.New("cannot prove whether the clone was sent: the audit trail read before sending was not restored from the journal")
+
+// prepareCloneReconcile reads the target's clone audit trail (the witness)
+// and sets Reconcile. One GET per clone makes a clone whose answer was lost
+// provable, so resume neither clones twice nor stops to ask.
+func (s *stepsImpl) prepareCloneReconcile(ctx context.Context, m *engine.Mutation, target string) error {
+	c := s.client
+	from := time.Now().UTC().Add(-cloneAuditWindow).Format("2006-01-02T15:04:05.000Z")
+	before, err := cloneAuditEntries(ctx, c, target, from)
+	if err != nil {
+		return fmt.Errorf("reading the audit trail before cloning (GET /accounts/%s/audit-trails): %w", target, err)
+	}
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce)
+	w := cloneWitness{From: from, AuditIDs: make([]string, 0, len(before)), Nonce: hex.EncodeToString(nonce)}
+	for _, e := range before {
+		w.AuditIDs = append(w.AuditIDs, e.id)
+	}
+	if m.Witness, err = json.Marshal(w); err != nil {
+		return err
+	}
+	var sentHere atomic.Bool
+	send := m.Send
+	m.Send = func(ctx context.Context) (any, error) {
+		sentHere.Store(true)
+		return send(ctx)
+	}
+	m.Reconcile = func(ctx context.Context) (any, bool, error) {
+		// As for publish: the witness is read at call time, because on
+		// resume the engine restores the journaled one into m. This
+		// process's own witness, when it never sent, was read after the
+		// crash and already holds the entry being looked for.
+		var got cloneWitness
+		if err := json.Unmarshal(m.Witness, &got); err != nil || got.From == "" {
+			return nil, false, fmt.Errorf("%w: %v", ErrNoCloneWitness, err)
+		}
+		if got.Nonce == w.Nonce && !sentHere.Load() {
+			return nil, false, ErrNoCloneWitness
+		}
+		seen := map[string]bool{}
+		for _, id := range got.AuditIDs {
+			seen[id] = true
+		}
+		now, err := cloneAuditEntries(ctx, c, target, got.From)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, e := range now { // newest first
+			if !seen[e.id] {
+				return map[string]any{
+					"account_id":     target,
+					"kind":           cloneKind,
+					"display_name":   "Cloning system",
+					"stage":          frame.StageInProgress, // as far as anyone can tell
+					"inserted_at":    e.insertedAt,
+					"audit_trail_id": e.id,
+				}, true, nil
+			}
+		}
+		return nil, false, nil
+	}
+	return nil
+}
+
+type auditEntry struct{ id, kind, insertedAt string }
+
+// cloneAuditEntries lists the account's clone audit-trail entries since
+// from, newest first.
+func cloneAuditEntries(ctx context.Context, c *frame.Client, accountID, from string) ([]auditEntry, error) {
+	v, err := c.Call(ctx, "accounts.audit_trails.list", map[string]any{
+		"account_id": accountID, "kind": cloneAuditKind, "from_date": from,
+		"order_by": "inserted_at", "order": "desc",
+	})
+	if err != nil {
+		return nil, err
+	}
+	list, ok := v.([]any)
+	if !ok && v != nil {
+		return nil, fmt.Errorf("audit trails of account %s: want a list, got %s", accountID, describe(v))
+	}
+	out := make([]auditEntry, 0, len(list))
+	for _, x := range list {
+		m, ok := x.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("audit trails of account %s: want objects, got %s", accountID, describe(x))
+		}
+		id := fmt.Sprint(m["id"])
+		kind, _ := m["kind"].(string)
+		if m["id"] == nil || id == "" {
+			return nil, fmt.Errorf("audit trails of account %s: an entry without an id", accountID)
+		}
+		// The filter is a wildcard; keep only what names a clone, should a
+		// server match more loosely.
+		if !strings.Contains(strings.ToLower(kind), cloneAuditKind) {
+			continue
+		}
+		at, _ := m["inserted_at"].(string)
+		out = append(out, auditEntry{id: id, kind: kind, insertedAt: at})
+	}
+	return out, nil
 }
 
 // knownID returns a required ID input: its string, or engine.Unknown in

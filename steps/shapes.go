@@ -58,6 +58,7 @@ func taskShape() *engine.Shape {
 		"result_info":          doc(engine.AnyShape(), "result details (the reason when failed)"),
 		"external_resource_id": doc(engine.AnyShape(), "external resource ID"),
 		"publish_id":           doc(engine.StringShape(), "publish task id, when the publish was found by reconciliation"),
+		"audit_trail_id":       doc(engine.StringShape(), "audit-trail entry of a clone found by reconciliation (no task id is known then)"),
 	})
 	s.Doc = "a Frame task"
 	return s
