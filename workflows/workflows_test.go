@@ -516,6 +516,19 @@ func checkCapacitySchedule(t *testing.T, e *estate) {
 		}
 	}
 
+	// A profile that is not day or night, or none at all, is refused before
+	// anything is sent.
+	for _, bad := range [][]string{{"--input", "profile=evening"}, nil} {
+		from := len(e.sim.Requests())
+		r := frameflow(t, e.env, append([]string{"run", e.file, "--yes"}, bad...)...)
+		if r.code != 2 || !strings.Contains(r.err, "profile") {
+			t.Errorf("run with %v: want exit 2 naming the profile input:\n%s", bad, r)
+		}
+		if n := len(e.sim.Requests()) - from; n != 0 {
+			t.Errorf("run with %v sent %d requests, want none", bad, n)
+		}
+	}
+
 	_, reqs := e.run()
 	expect("after the day run", day)
 	st := e.state()
