@@ -126,7 +126,7 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 	}
 	for _, in := range wf.Inputs {
 		if p.inputs[in.Name] != nil {
-			c.errf(in.Pos, "input %q declared twice", in.Name)
+			c.structf(in.Pos, "input %q declared twice", in.Name)
 		}
 		p.inputs[in.Name] = in
 	}
@@ -150,6 +150,16 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 // Workflow is the model the program was compiled from.
 func (p *Program) Workflow() *schema.Workflow { return p.wf }
 
+// structf reports a structural problem (ids, step types, group shape,
+// needs, with inputs) unless the loader already checked the structure; a
+// model built by hand (tests, tools) still gets these checks.
+func (c *compiler) structf(pos schema.Pos, format string, args ...any) {
+	if c.p.wf.Checked {
+		return
+	}
+	c.errf(pos, format, args...)
+}
+
 func (c *compiler) errf(pos schema.Pos, format string, args ...any) {
 	if pos.File == "" {
 		pos.File = c.file
@@ -167,7 +177,7 @@ func (c *compiler) buildGraph(steps []*schema.Step, parent *node, depth int) *gr
 			n.full = parent.full + "." + s.ID
 		}
 		if prev, dup := c.p.byID[s.ID]; dup {
-			c.errf(s.IDPos, "duplicate step id %q (first at %s)", s.ID, prev.step.IDPos)
+			c.structf(s.IDPos, "duplicate step id %q (first at %s)", s.ID, prev.step.IDPos)
 		} else {
 			c.p.byID[s.ID] = n
 		}
@@ -182,7 +192,7 @@ func (c *compiler) buildGraph(steps []*schema.Step, parent *node, depth int) *gr
 				}
 			}
 		case s.Uses == "":
-			c.errf(s.Pos, "step %q has neither uses nor steps", s.ID)
+			c.structf(s.Pos, "step %q has neither uses nor steps", s.ID)
 		default:
 			t, ok := c.p.reg.Lookup(s.Uses)
 			if !ok {
@@ -190,7 +200,7 @@ func (c *compiler) buildGraph(steps []*schema.Step, parent *node, depth int) *gr
 				if sug := xexpr.DidYouMean(s.Uses, c.p.reg.names()); sug != "" {
 					msg += fmt.Sprintf("; did you mean %q?", sug)
 				}
-				c.errf(s.UsesPos, "%s", msg)
+				c.structf(s.UsesPos, "%s", msg)
 			}
 			n.typ = t
 		}
@@ -439,10 +449,10 @@ func (c *compiler) compileGraph(g *graph) {
 		}
 		if n.body != nil {
 			if len(s.With) > 0 {
-				c.errf(s.Pos, "group %q cannot have with: (its steps have their own)", n.id)
+				c.structf(s.Pos, "group %q cannot have with: (its steps have their own)", n.id)
 			}
 			if s.ForEach == "" && s.ForEachList == nil {
-				c.errf(s.Pos, "group %q needs for_each: a group runs its steps once per item", n.id)
+				c.structf(s.Pos, "group %q needs for_each: a group runs its steps once per item", n.id)
 			}
 			c.compileGraph(n.body)
 			// Declared outputs of a group are evaluated per item, among its steps.
@@ -534,7 +544,7 @@ func (c *compiler) compileWith(n *node, env *xexpr.Type) {
 			if s := xexpr.DidYouMean(k, names); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
-			c.errf(v.Pos, "%s", msg)
+			c.structf(v.Pos, "%s", msg)
 			continue
 		}
 		if spec.Predicate != nil {
@@ -547,7 +557,7 @@ func (c *compiler) compileWith(n *node, env *xexpr.Type) {
 	}
 	for _, in := range t.Inputs {
 		if in.Required && n.step.With[in.Name] == nil && in.Default == nil {
-			c.errf(n.step.Pos, "step %q (%s): missing required input %q", n.id, t.Name, in.Name)
+			c.structf(n.step.Pos, "step %q (%s): missing required input %q", n.id, t.Name, in.Name)
 		}
 	}
 	if len(t.AnyOf) > 0 {
@@ -566,7 +576,7 @@ func (c *compiler) compileWith(n *node, env *xexpr.Type) {
 			for _, set := range t.AnyOf {
 				alts = append(alts, strings.Join(set, " + "))
 			}
-			c.errf(n.step.Pos, "step %q (%s) needs one of: %s", n.id, t.Name, strings.Join(alts, " | "))
+			c.structf(n.step.Pos, "step %q (%s) needs one of: %s", n.id, t.Name, strings.Join(alts, " | "))
 		}
 	}
 }
@@ -787,7 +797,7 @@ func (c *compiler) addDep(n *node, id string, pos schema.Pos, how string) {
 			if s := xexpr.DidYouMean(id, names); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
-			c.errf(pos, "%s", msg)
+			c.structf(pos, "%s", msg)
 		}
 		return
 	}
@@ -797,7 +807,7 @@ func (c *compiler) addDep(n *node, id string, pos schema.Pos, how string) {
 	}
 	if a == nil {
 		if how == "needs" {
-			c.errf(pos, "needs: step %q is inside another group; it is not upstream of %q", id, n.id)
+			c.structf(pos, "needs: step %q is inside another group; it is not upstream of %q", id, n.id)
 		}
 		return
 	}

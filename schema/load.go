@@ -104,7 +104,7 @@ func Load(file string, data []byte, opts LoadOptions) (*Workflow, Diagnostics) {
 	root := b.build(doc, PosOf(file, doc.Content[0]))
 
 	sum := sha256.Sum256(data)
-	wf := &Workflow{File: file, Hash: "sha256:" + hex.EncodeToString(sum[:]), Pos: root.pos, Root: doc}
+	wf := &Workflow{File: file, Hash: "sha256:" + hex.EncodeToString(sum[:]), Pos: root.pos, Root: doc, Checked: len(opts.StepTypes) > 0}
 	if root.kind != MapValue {
 		diags = append(diags, Diagnostic{Pos: root.pos, Message: fmt.Sprintf("the top level of a workflow must be a mapping (version, name, steps, ...), not %s", describeActual(jsonType(root.json())))})
 		SortDiagnostics(diags)

@@ -44,6 +44,12 @@ type Workflow struct {
 	Steps       []*Step
 	Pos         Pos
 	Root        *yaml.Node // the document node, for tools that need more
+	// Checked is set by Load: the loader has already reported duplicate
+	// keys and ids, unknown step types, the shape of groups, needs that name
+	// no step, and the with inputs of each step type. The engine then
+	// reports only what is its own (expressions, references, the DAG), so
+	// no problem is reported twice.
+	Checked bool
 }
 
 // Input is a declared workflow input.
