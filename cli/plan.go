@@ -28,7 +28,8 @@ With --offline no request is made at all and the plan shows the shape of the wor
 
 Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error,
 2 invalid workflow, input or usage, 3 changes present (--detailed-exitcode).`,
-		Args: exactArgs(1, "FILE"),
+		Args:              exactArgs(1, "FILE"),
+		ValidArgsFunction: yamlFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch format {
 			case "text", "json", "markdown":
@@ -71,6 +72,7 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error,
 	fl.StringArrayVar(&f.inputs, "input", nil, "name=value: a workflow input (repeatable)")
 	fl.StringVar(&f.inputsFile, "inputs", "", "YAML or JSON file of inputs")
 	fl.StringVar(&format, "format", "text", "text, json or markdown")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json", "markdown"}, cobra.ShellCompDirectiveNoFileComp))
 	fl.StringVar(&out, "out", "", "save the plan to FILE for `frameflow apply`")
 	fl.BoolVar(&offline, "offline", false, "send no request at all; reads are unknown")
 	fl.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 3 when changes are present")

@@ -136,7 +136,13 @@ func writeSummary(w io.Writer, res *engine.Result) {
 		if len(errMsg) > 120 {
 			errMsg = errMsg[:117] + "..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Step, s.Item, s.Status, s.Attempts, s.Duration.Round(time.Millisecond), stripControl(errMsg))
+		item := s.Item
+		if n, ok := fanOutCount(s); ok && item == "" {
+			// A fan-out's own row says how many items it had, so "nothing
+			// to do" (0 items) is visible, not just an absence of rows.
+			item = fmt.Sprintf("(%d items)", n)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Step, item, s.Status, s.Attempts, s.Duration.Round(time.Millisecond), stripControl(errMsg))
 	}
 	tw.Flush()
 	var parts []string
@@ -144,6 +150,25 @@ func writeSummary(w io.Writer, res *engine.Result) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 	}
 	fmt.Fprintf(w, "\nRun %s %s in %s: %s.\n", res.RunID, res.Status, res.Finished.Sub(res.Started).Round(time.Millisecond), strings.Join(parts, ", "))
+}
+
+// fanOutCount reports the number of items of a fan-out step's result.
+func fanOutCount(s engine.StepResult) (int, bool) {
+	if s.Outputs == nil {
+		return 0, false
+	}
+	if _, ok := s.Outputs["items"]; !ok {
+		return 0, false
+	}
+	switch n := s.Outputs["count"].(type) {
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
+	case float64:
+		return int(n), true
+	}
+	return 0, false
 }
 
 // JUnit XML: one test case per step and per item.

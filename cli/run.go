@@ -37,6 +37,12 @@ func (f *runFlags) register(cmd *cobra.Command, withInputs bool) {
 	fl.IntVar(&f.parallelism, "parallelism", 0, "most steps in flight (overrides the workflow's concurrency)")
 	fl.StringVar(&f.output, "output", "text", "text or json (JSON Lines events on stdout)")
 	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to FILE")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// yamlFiles completes workflow file arguments.
+func yamlFiles(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
 }
 
 func (f *runFlags) check() error {
@@ -52,10 +58,11 @@ func (f *runFlags) check() error {
 func (a *app) runCmd() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run FILE",
-		Short: "Validate and run a workflow",
-		Long:  "Validate and run a workflow. Destructive steps (clone, ...) need --yes, or a yes typed at the terminal after the plan is shown.\n\n" + exitCodesHelp,
-		Args:  exactArgs(1, "FILE"),
+		Use:               "run FILE",
+		Short:             "Validate and run a workflow",
+		Long:              "Validate and run a workflow. Destructive steps (clone, ...) need --yes, or a yes typed at the terminal after the plan is shown.\n\n" + exitCodesHelp,
+		Args:              exactArgs(1, "FILE"),
+		ValidArgsFunction: yamlFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.check(); err != nil {
 				return err

@@ -14,8 +14,9 @@ import (
 
 func (a *app) validateCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "validate FILE...",
-		Short: "Check workflow files; every problem as FILE:LINE:COL: message (exit 2 if any)",
+		Use:               "validate FILE...",
+		Short:             "Check workflow files; every problem as FILE:LINE:COL: message (exit 2 if any)",
+		ValidArgsFunction: yamlFiles,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErr("usage: frameflow validate FILE...")
@@ -47,9 +48,10 @@ func (a *app) validateCmd() *cobra.Command {
 func (a *app) graphCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "graph FILE",
-		Short: "Print the workflow's DAG as Graphviz DOT or Mermaid",
-		Args:  exactArgs(1, "FILE"),
+		Use:               "graph FILE",
+		Short:             "Print the workflow's DAG as Graphviz DOT or Mermaid",
+		Args:              exactArgs(1, "FILE"),
+		ValidArgsFunction: yamlFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "dot" && format != "mermaid" {
 				return usageErr("--format must be dot or mermaid, not %q", format)

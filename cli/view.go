@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"context"
+	"log/slog"
+
 	"github.com/frameflow/frameflow/engine"
 )
 
@@ -28,7 +31,9 @@ func (a *app) newRunView(output string) runView {
 	if output == "json" {
 		return funcView{ev: newJSONRenderer(out).Event}
 	}
-	if a.streams.OutTTY {
+	// Log lines on stderr would tear the live view's frames apart, so with
+	// info or debug logging the plain lines are used even on a terminal.
+	if a.streams.OutTTY && (a.logger == nil || !a.logger.Enabled(context.Background(), slog.LevelInfo)) {
 		return newLiveView(out, a.color(), a.streams.Width)
 	}
 	return funcView{ev: (&plainRenderer{w: out}).Event}
