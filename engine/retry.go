@@ -33,6 +33,7 @@ type retryPolicy struct {
 	maxDelay    time.Duration
 	jitter      bool
 	on          []string
+	attempt     time.Duration // per-attempt timeout (0: none)
 }
 
 func (c *compiler) policy(n *node) {
@@ -51,7 +52,7 @@ func makePolicy(r *schema.Retry) retryPolicy {
 	if r == nil {
 		return retryPolicy{max: 1}
 	}
-	p := retryPolicy{max: r.MaxAttempts, exponential: r.Backoff != "constant", initial: r.InitialDelay, maxDelay: r.MaxDelay, jitter: r.Jitter, on: r.On}
+	p := retryPolicy{max: r.MaxAttempts, exponential: r.Backoff != "constant", initial: r.InitialDelay, maxDelay: r.MaxDelay, jitter: r.Jitter, on: r.On, attempt: r.AttemptTimeout}
 	if p.max <= 0 {
 		p.max = 3
 	}

@@ -1041,7 +1041,13 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 		sc.mu.Lock()
 		sc.seq = 0
 		sc.mu.Unlock()
-		outs, err = safeRun(ctx, n.typ, sc, in)
+		actx, acancel := ctx, context.CancelFunc(func() {})
+		if n.retry.attempt > 0 {
+			actx, acancel = context.WithTimeout(ctx, n.retry.attempt)
+		}
+		outs, err = safeRun(actx, n.typ, sc, in)
+		attemptTimedOut := err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+		acancel()
 		if err == nil {
 			break
 		}
@@ -1050,7 +1056,10 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 			break
 		}
 		class, after := "error", time.Duration(0)
-		if r.o.Classify != nil {
+		if attemptTimedOut {
+			err = fmt.Errorf("attempt timed out after %s: %w", n.retry.attempt, err)
+			class = ClassTimeout
+		} else if r.o.Classify != nil {
 			class, after = r.o.Classify(err)
 		}
 		if attempt >= n.retry.max || !n.retry.retries(class) || r.ctx.Err() != nil {

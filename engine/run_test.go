@@ -600,3 +600,25 @@ func TestMaxTargetsGuardrail(t *testing.T) {
 		t.Fatal(res.Status)
 	}
 }
+
+// retry.attempt_timeout bounds each attempt; an attempt that runs out is of
+// class timeout, retried only when the policy names it.
+func TestAttemptTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		on       []string
+		attempts int
+	}{{[]string{"timeout"}, 3}, {[]string{"server_error"}, 1}} {
+		h := newHarness(t)
+		s := slow("s", 10*time.Second)
+		s.Retry = &schema.Retry{MaxAttempts: 3, Backoff: "constant", InitialDelay: time.Millisecond, AttemptTimeout: 20 * time.Millisecond, On: tc.on}
+		start := time.Now()
+		res := h.run(workflow(s), engine.RunOptions{})
+		r := stepResult(t, res, "s", "")
+		if r.Status != engine.StatusFailed || r.Attempts != tc.attempts || !strings.Contains(r.Error, "attempt timed out after 20ms") {
+			t.Fatalf("on %v: %+v", tc.on, r)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("attempt timeout not enforced")
+		}
+	}
+}

@@ -188,6 +188,7 @@ func (d *decoder) retry(n *tnode, prefix, field string) *Retry {
 		d.errorf(n.get("initial_delay").pos, "%s%s.initial_delay (%s) is longer than %s.max_delay (%s)", prefix, field, initial, field, maxd)
 	}
 	r.Jitter, _ = boolOf(n.get("jitter"))
+	r.AttemptTimeout, _ = d.duration(n.get("attempt_timeout"), prefix, field+".attempt_timeout")
 	if on := n.get("on"); on != nil && on.kind == ListValue {
 		for _, e := range on.list {
 			if s, ok := e.str(); ok {

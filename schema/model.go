@@ -94,8 +94,12 @@ type Retry struct {
 	InitialDelay time.Duration
 	MaxDelay     time.Duration
 	Jitter       bool
-	On           []string // error classes: throttled, server_error, network, task_failed, conflict, timeout
-	Pos          Pos
+	// AttemptTimeout bounds each attempt; the step's Timeout bounds all of
+	// them, waits between attempts included. An attempt that runs out of
+	// time fails with class "timeout".
+	AttemptTimeout time.Duration
+	On             []string // error classes: throttled, server_error, network, task_failed, conflict, timeout
+	Pos            Pos
 }
 
 // Step is one step, or a group (Uses == "" and len(Steps) > 0) whose steps
