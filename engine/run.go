@@ -1056,11 +1056,16 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 			break
 		}
 		class, after := "error", time.Duration(0)
+		if r.o.Classify != nil {
+			class, after = r.o.Classify(err)
+		}
 		if attemptTimedOut {
 			err = fmt.Errorf("attempt timed out after %s: %w", n.retry.attempt, err)
-			class = ClassTimeout
-		} else if r.o.Classify != nil {
-			class, after = r.o.Classify(err)
+			// A mutation cut off after it was written may have taken
+			// effect: that stays outcome_unknown, which is never retried.
+			if class != ClassOutcomeUnknown {
+				class = ClassTimeout
+			}
 		}
 		if attempt >= n.retry.max || !n.retry.retries(class) || r.ctx.Err() != nil {
 			break
