@@ -9,6 +9,7 @@ package expr
 import (
 	"errors"
 	"fmt"
+	"github.com/frameflow/frameflow/schema"
 	"sort"
 	"strings"
 
@@ -434,35 +435,8 @@ func (c *checker) typeOf(n ast.Node) *Type {
 }
 
 // DidYouMean returns the candidate closest to name when it is close enough
-// to be a likely typo, else "".
+// to be a likely typo, else "". One suggestion rule for the whole tool: the
+// loader's (schema.Suggest), so a typo reads the same wherever it is found.
 func DidYouMean(name string, candidates []string) string {
-	best, bestD := "", len(name)/3+2
-	sort.Strings(candidates)
-	for _, c := range candidates {
-		if d := levenshtein(strings.ToLower(name), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
+	return schema.Suggest(name, candidates)
 }
