@@ -9,7 +9,6 @@ package expr
 import (
 	"errors"
 	"fmt"
-	"github.com/frameflow/frameflow/schema"
 	"sort"
 	"strings"
 
@@ -19,6 +18,8 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/frameflow/frameflow/schema"
 )
 
 // Type describes a value for checking references into it.
