@@ -18,7 +18,9 @@ var ErrNotPlanned = errors.New("not in the saved plan")
 // Guard makes apply execute exactly the saved plan: each mutation goes
 // through only if it matches a planned one (same key, method, path, query
 // and body) that has not been executed yet. A planned value of
-// "(known after apply)" matches any value in its place.
+// "(known after apply)" matches any value in its place. A step retried
+// after its mutation was executed (its task wait failed) asks again under
+// the same key: it gets the first answer, and nothing is sent again.
 type Guard struct {
 	// Redact, when set, is applied to the strings of each mutation apply is
 	// about to send before it is compared, so that it matches a plan whose
@@ -29,6 +31,7 @@ type Guard struct {
 	planned []Mutation
 	byKey   map[string]int
 	used    []bool // executed successfully
+	results []any  // what the executed ones answered
 	busy    []bool // being sent now
 }
 
@@ -39,6 +42,7 @@ func NewGuard(p *Plan) *Guard {
 		g.byKey[m.Key] = i
 	}
 	g.used = make([]bool, len(g.planned))
+	g.results = make([]any, len(g.planned))
 	g.busy = make([]bool, len(g.planned))
 	return g
 }
@@ -56,9 +60,12 @@ type guarded struct {
 }
 
 func (r *guarded) Do(ctx context.Context, key string, m *engine.Mutation) (any, error) {
-	i, err := r.g.claim(key, m)
+	i, repeat, prev, err := r.g.claim(key, m)
 	if err != nil {
 		return nil, err
+	}
+	if repeat {
+		return engine.RoundTrip(prev) // a copy: the first caller may hold the original
 	}
 	var res any
 	if r.next != nil {
@@ -71,14 +78,16 @@ func (r *guarded) Do(ctx context.Context, key string, m *engine.Mutation) (any, 
 			res, err = engine.RoundTrip(res)
 		}
 	}
-	r.g.finish(i, err == nil)
+	r.g.finish(i, err == nil, res)
 	return res, err
 }
 
-// claim checks m against the plan and reserves its planned mutation.
-func (g *Guard) claim(key string, m *engine.Mutation) (int, error) {
+// claim checks m against the plan and reserves its planned mutation. When
+// that was already executed, repeat is true and prev is the answer it got:
+// nothing is to be sent.
+func (g *Guard) claim(key string, m *engine.Mutation) (i int, repeat bool, prev any, err error) {
 	if m == nil {
-		return -1, fmt.Errorf("refused mutation %s: no request: %w", key, ErrNotPlanned)
+		return -1, false, nil, fmt.Errorf("refused mutation %s: no request: %w", key, ErrNotPlanned)
 	}
 	var scrub *scrubber
 	if g.Redact != nil {
@@ -91,30 +100,33 @@ func (g *Guard) claim(key string, m *engine.Mutation) (int, error) {
 	defer g.mu.Unlock()
 	i, ok := g.byKey[got.Key]
 	if !ok {
-		return -1, fmt.Errorf("refused %s: %w; nothing was sent", what, ErrNotPlanned)
+		return -1, false, nil, fmt.Errorf("refused %s: %w; nothing was sent", what, ErrNotPlanned)
 	}
 	want := &g.planned[i]
 	if why := mismatch(want, &got); why != "" {
-		return -1, fmt.Errorf("refused %s: it differs from the saved plan (%s): %w; nothing was sent", what, why, ErrNotPlanned)
-	}
-	if g.used[i] {
-		return -1, fmt.Errorf("refused %s: the saved plan sends it once and it was already sent: %w", what, ErrNotPlanned)
+		return -1, false, nil, fmt.Errorf("refused %s: it differs from the saved plan (%s): %w; nothing was sent", what, why, ErrNotPlanned)
 	}
 	if g.busy[i] {
-		return -1, fmt.Errorf("refused %s: the same planned mutation is being sent right now: %w", what, ErrNotPlanned)
+		return -1, false, nil, fmt.Errorf("refused %s: the same planned mutation is being sent right now: %w", what, ErrNotPlanned)
+	}
+	if g.used[i] {
+		// The plan sends it once: a retried attempt of the same step gets
+		// the answer of the first send, as the journal would give it.
+		return i, true, g.results[i], nil
 	}
 	g.busy[i] = true
-	return i, nil
+	return i, false, nil, nil
 }
 
 // finish releases a claim; a failed send can be tried again (a step retry
 // under the same key) and stays in Unused until it succeeds.
-func (g *Guard) finish(i int, ok bool) {
+func (g *Guard) finish(i int, ok bool, res any) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.busy[i] = false
 	if ok {
 		g.used[i] = true
+		g.results[i] = res
 	}
 }
 

@@ -303,14 +303,50 @@ func TestGuardLetsThroughExactlyThePlan(t *testing.T) {
 		t.Errorf("unused after a full apply: %v", u)
 	}
 
-	// Sending any of them again is refused.
+	// Asking for any of them again (a retried attempt of its step) sends
+	// nothing: the first answer is returned.
 	again := rolloutResult().Mutations[0]
 	again.Mutation.Send = s.sender("again")
-	if _, err := rec.Do(context.Background(), again.Key, again.Mutation); !errors.Is(err, plan.ErrNotPlanned) || !strings.Contains(err.Error(), "already sent") {
-		t.Errorf("a second clone of the same store: %v", err)
+	if _, err := rec.Do(context.Background(), again.Key, again.Mutation); err != nil {
+		t.Errorf("a retried clone of the same store: %v", err)
 	}
 	if len(s.keys) != 8 {
-		t.Error("a refused mutation was sent")
+		t.Error("a planned mutation was sent twice")
+	}
+}
+
+// apply runs qa-rollout's clone with wait: true and a retry policy: the
+// clone is sent, its task poll fails with 503s beyond the client's retries,
+// and the step runs again under the same mutation key. The guard must answer
+// the retried attempt with the first clone's task, neither sending a second
+// clone nor refusing (which failed the store's chain).
+func TestGuardAnswersARetriedStepWithoutSendingAgain(t *testing.T) {
+	g := plan.NewGuard(rolloutPlan())
+	rec := g.Wrap(nil)
+	clones := 0
+	attempt := func() (any, error) {
+		sc := engine.NewTestContext(engine.TestContextOptions{Mode: engine.ModeRun, StepID: "rollout.clone", Item: "acc-11", Recorder: rec})
+		m := cloneMutation(stores[0])
+		m.Send = func(context.Context) (any, error) {
+			clones++
+			return map[string]any{"id": "task-1", "stage": "not_started"}, nil
+		}
+		return sc.Mutate(context.Background(), m)
+	}
+	first, err := attempt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ... the task wait fails; the engine retries the step.
+	second, err := attempt()
+	if err != nil {
+		t.Fatalf("the retried attempt was refused: %v", err)
+	}
+	if clones != 1 {
+		t.Fatalf("%d clones sent, want 1", clones)
+	}
+	if f, s := first.(map[string]any), second.(map[string]any); f["id"] != "task-1" || s["id"] != "task-1" {
+		t.Fatalf("answers %v and %v, want the first clone's task both times", first, second)
 	}
 }
 
