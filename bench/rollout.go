@@ -52,6 +52,10 @@ type RolloutConfig struct {
 	Args []string
 	// Timeout bounds the child; 0: 10 minutes.
 	Timeout time.Duration
+	// RequestLog, when set, is a file that receives the simulator's request
+	// log as JSON Lines (method, path, status, arrival time, duration), to
+	// see where a run spent its time.
+	RequestLog string
 	// Stderr receives the child's stderr (logs, errors); nil: kept, and
 	// its tail quoted in the error when the run fails.
 	Stderr io.Writer
@@ -80,8 +84,15 @@ type RolloutResult struct {
 	PollsPerTask       float64  `json:"polls_per_task"`
 	Faults             int      `json:"faults"` // 429, 503 and drops the simulator injected
 	PeakRSS            int64    `json:"peak_rss_bytes"`
-	ExitCode           int      `json:"exit_code"`
-	Status             string   `json:"status"` // run_finished status
+	// CPU is the child's user + system CPU time: what the runner itself
+	// burnt (the simulator's share is this process's).
+	CPU time.Duration `json:"cpu_ns"`
+	// HarnessCPU is this process's CPU time during the run: the simulator
+	// serving every request, and reading the child's events. On a small
+	// machine the two compete for the same cores.
+	HarnessCPU time.Duration `json:"harness_cpu_ns"`
+	ExitCode   int           `json:"exit_code"`
+	Status     string        `json:"status"` // run_finished status
 }
 
 // RunRollout starts a simulator with cfg.Accounts store accounts on
@@ -94,6 +105,15 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 	}
 	if cfg.Binary == "" {
 		return nil, errors.New("bench: no frameflow binary to run")
+	}
+	// The child runs in a temporary directory: a relative path would not
+	// find it there.
+	if !filepath.IsAbs(cfg.Binary) && strings.ContainsRune(cfg.Binary, filepath.Separator) {
+		abs, err := filepath.Abs(cfg.Binary)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Binary = abs
 	}
 	switch {
 	case cfg.Latency == 0:
@@ -151,6 +171,7 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	cpu0 := selfCPU()
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -158,13 +179,21 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 	ev := readEvents(stdout)
 	werr := cmd.Wait()
 	wall := time.Since(started)
+	harnessCPU := selfCPU() - cpu0
 
-	res := &RolloutResult{Accounts: cfg.Accounts, Wall: wall, RunDuration: ev.runDuration, Status: ev.status}
+	res := &RolloutResult{Accounts: cfg.Accounts, Wall: wall, RunDuration: ev.runDuration, Status: ev.status, HarnessCPU: harnessCPU}
 	if ps := cmd.ProcessState; ps != nil {
 		res.ExitCode = ps.ExitCode()
 		res.PeakRSS = peakRSS(ps)
+		res.CPU = ps.UserTime() + ps.SystemTime()
 	}
-	analyse(res, running.Snapshot(), running.Requests(), cfg.Latency, cfg.TaskDuration)
+	reqs := running.Requests()
+	analyse(res, running.Snapshot(), reqs, cfg.Latency, cfg.TaskDuration)
+	if cfg.RequestLog != "" {
+		if err := writeRequestLog(cfg.RequestLog, reqs); err != nil {
+			return res, err
+		}
+	}
 	if werr != nil || res.Status != "succeeded" {
 		msg := strings.TrimSpace(errTail.String())
 		if ev.firstFailure != "" {
@@ -173,6 +202,27 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 		return res, fmt.Errorf("bench: rollout of %d accounts: %v (status %q): %s", cfg.Accounts, werr, res.Status, msg)
 	}
 	return res, nil
+}
+
+func writeRequestLog(path string, reqs []sim.RequestRecord) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: request log: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for _, q := range reqs {
+		q.Body = "" // bodies are not needed for timing, and may be large
+		if err := enc.Encode(q); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // childEnv is the child's whole environment: the simulator's URL and

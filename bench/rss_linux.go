@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"syscall"
+	"time"
 )
 
 // peakRSS is the child's peak resident set (VmHWM) as the kernel accounts
@@ -12,4 +13,13 @@ func peakRSS(ps *os.ProcessState) int64 {
 		return ru.Maxrss * 1024
 	}
 	return 0
+}
+
+// selfCPU is this process's user + system CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

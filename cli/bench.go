@@ -26,6 +26,7 @@ func (a *app) benchCmd() *cobra.Command {
 		parallelism  int
 		format       string
 		timeout      time.Duration
+		requestLog   string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -59,7 +60,7 @@ polls per task and peak RSS, with the targets of BENCHMARKS.md.
 					return fmt.Errorf("cannot find this frameflow binary to run as the child (pass --binary): %w", err)
 				}
 			}
-			cfg := bench.RolloutConfig{Latency: latency, TaskDuration: taskDuration, Binary: binary, Timeout: timeout}
+			cfg := bench.RolloutConfig{Latency: latency, TaskDuration: taskDuration, Binary: binary, Timeout: timeout, RequestLog: requestLog}
 			if latency == 0 {
 				cfg.Latency = -1 // zero means none here, not the default
 			}
@@ -81,8 +82,8 @@ polls per task and peak RSS, with the targets of BENCHMARKS.md.
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(errw, "%d accounts, run %d/%d: wall %s, limit %s (%.2f×), %.2f requests/account, %.2f polls/task, peak RSS %.0f MiB\n",
-						n, i, runs, r.Wall.Round(time.Millisecond), r.Limit.Round(time.Millisecond), r.Ratio, r.RequestsPerAccount, r.PollsPerTask, float64(r.PeakRSS)/(1<<20))
+					fmt.Fprintf(errw, "%d accounts, run %d/%d: wall %s (run %s), limit %s (%.2f×), %.2f requests/account, %.2f polls/task, peak RSS %.0f MiB, CPU %s (simulator %s)\n",
+						n, i, runs, r.Wall.Round(time.Millisecond), r.RunDuration.Round(time.Millisecond), r.Limit.Round(time.Millisecond), r.Ratio, r.RequestsPerAccount, r.PollsPerTask, float64(r.PeakRSS)/(1<<20), r.CPU.Round(time.Millisecond), r.HarnessCPU.Round(time.Millisecond))
 					rs = append(rs, r)
 				}
 				sums = append(sums, bench.Summarize(rs))
@@ -112,6 +113,7 @@ polls per task and peak RSS, with the targets of BENCHMARKS.md.
 	fl.StringVar(&workflow, "workflow", "", "playbook to run instead of the embedded workflows/qa-rollout.yaml (to try a change)")
 	fl.IntVar(&parallelism, "parallelism", 0, "passed to the child's run --parallelism")
 	fl.StringVar(&format, "format", "text", "text or json")
+	fl.StringVar(&requestLog, "request-log", "", "write the simulator's request log of the last run to FILE (JSON Lines)")
 	fl.DurationVar(&timeout, "timeout", 10*time.Minute, "longest one run may take")
 	return cmd
 }
