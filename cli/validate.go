@@ -154,7 +154,7 @@ func (a *app) stepsCmd() *cobra.Command {
 					} else if s.Mutates {
 						mut = "yes"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Type, mut, strings.Join(names, ","), s.Description)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Type, mut, shortList(names, 48), s.Description)
 				}
 				tw.Flush()
 				fmt.Fprintln(out, "\n* required input. `frameflow steps --format json` has types, descriptions and outputs.")
@@ -176,4 +176,22 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// shortList joins names up to about width characters and says how many more
+// there are, so one endpoint with thirty inputs does not widen the table.
+func shortList(names []string, width int) string {
+	out := ""
+	for i, n := range names {
+		next := out
+		if i > 0 {
+			next += ","
+		}
+		next += n
+		if len(next) > width && i > 0 {
+			return fmt.Sprintf("%s,+%d more", out, len(names)-i)
+		}
+		out = next
+	}
+	return out
 }
