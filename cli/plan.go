@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -114,8 +115,11 @@ func (a *app) makePlan(ctx context.Context, file string, src []byte, f runFlags,
 			secret = append(secret, in.Name)
 		}
 	}
+	// The inputs go in as given: FromResult needs the secret values to
+	// scrub them from every mutation (a secret in a path or body), and
+	// stores them as "(sensitive)".
 	p := plan.FromResult(plan.WorkflowRef{Name: wf.Name, File: file, FileHash: wf.Hash},
-		a.redactInputs(s.prog, s.inputs), secret, res, mode == engine.ModeOffline,
+		s.inputs, secret, res, mode == engine.ModeOffline,
 		func(t string) bool { st, ok := s.reg.Lookup(t); return ok && st.Destructive })
 	return p, nil
 }
@@ -209,7 +213,14 @@ are sent.
 				return err
 			}
 			defer jr.Close()
+			// A resume of this run must be held to the same plan: keep a
+			// copy next to the journal before anything is sent.
+			if err := saveAppliedPlan(a.stateDirectory(), jr.ID(), saved); err != nil {
+				_ = jr.Finish("failed")
+				return err
+			}
 			guard := plan.NewGuard(saved)
+			guard.Redact = plan.SecretScrubber(s.prog.SecretValues(s.inputs))
 			err = a.execute(cmd.Context(), s, f, jr, guard.Wrap, &sink)
 			if unused := guard.Unused(); len(unused) > 0 && err == nil {
 				fmt.Fprintf(w, "warning: %d planned mutation(s) were not executed\n", len(unused))
@@ -241,4 +252,34 @@ func inputString(v any) string {
 		b, _ := jsonMarshal(x)
 		return string(b)
 	}
+}
+
+// appliedPlanPath is where apply keeps the plan a run executes, so that
+// resuming the run sends nothing the plan does not hold.
+func appliedPlanPath(stateDir, runID string) string {
+	return filepath.Join(stateDir, "plans", runID+".json")
+}
+
+func saveAppliedPlan(stateDir, runID string, p *plan.Plan) error {
+	dir := filepath.Dir(appliedPlanPath(stateDir, runID))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("keeping the applied plan: %w; nothing was sent", err)
+	}
+	if err := p.Save(appliedPlanPath(stateDir, runID)); err != nil {
+		return fmt.Errorf("keeping the applied plan: %w; nothing was sent", err)
+	}
+	return nil
+}
+
+// appliedPlanGuard loads the plan an apply run executes and checks it is
+// the one the run approved.
+func appliedPlanGuard(stateDir string, meta journal.RunMeta) (*plan.Guard, error) {
+	p, err := plan.Load(appliedPlanPath(stateDir, meta.RunID))
+	if err != nil {
+		return nil, withCode(ExitFailed, fmt.Errorf("run %s applied plan %s, and its copy cannot be read (%v); nothing was sent. Make and apply a new plan", meta.RunID, meta.PlanHash, err))
+	}
+	if p.Hash != meta.PlanHash {
+		return nil, withCode(ExitFailed, fmt.Errorf("run %s applied plan %s, but its kept copy is plan %s; nothing was sent. Make and apply a new plan", meta.RunID, meta.PlanHash, p.Hash))
+	}
+	return plan.NewGuard(p), nil
 }

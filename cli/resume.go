@@ -10,6 +10,7 @@ import (
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/engine/journal"
+	"github.com/frameflow/frameflow/plan"
 	"github.com/spf13/cobra"
 )
 
@@ -90,10 +91,20 @@ anything is re-sent. Failed steps run again.
 			if err != nil {
 				return err
 			}
+			// A resumed apply still sends only what its plan holds.
+			var wrap func(engine.MutationRecorder) engine.MutationRecorder
+			if meta.Mode == "apply" {
+				guard, err := appliedPlanGuard(a.stateDirectory(), meta)
+				if err != nil {
+					return err
+				}
+				guard.Redact = plan.SecretScrubber(s.prog.SecretValues(s.inputs))
+				wrap = guard.Wrap
+			}
 			if err := a.approve(cmd.Context(), meta.File, src, f, destructiveSteps(s.prog, s.reg)); err != nil {
 				return err
 			}
-			return a.execute(cmd.Context(), s, f, jr, nil, &sink)
+			return a.execute(cmd.Context(), s, f, jr, wrap, &sink)
 		},
 	}
 	f.register(cmd, false)

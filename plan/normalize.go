@@ -167,6 +167,17 @@ func (s *scrubber) str(v string) string {
 	return s.fn(v)
 }
 
+// SecretScrubber returns the function that plans use to replace secret
+// values (the values of inputs marked secret) with Sensitive; a Guard needs
+// it as its Redact to match what apply sends against a plan made with them.
+func SecretScrubber(values []string) func(string) string {
+	s := newScrubber(values)
+	if s == nil {
+		return func(v string) string { return v }
+	}
+	return s.fn
+}
+
 func newScrubber(values []string) *scrubber {
 	var s []string
 	for _, v := range values {

@@ -1,0 +1,169 @@
+package cli_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/frameflow/frameflow/frame/sim"
+)
+
+// faultySim serves a simulator through fail, which may answer a request
+// itself (returning true) instead of the simulator.
+func faultySim(t *testing.T, o sim.Options, fail func(w http.ResponseWriter, r *http.Request) bool) (*sim.Server, map[string]string) {
+	t.Helper()
+	if o.TaskDuration == 0 {
+		o.TaskDuration = 60 * time.Millisecond
+	}
+	s, err := sim.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail(w, r) {
+			return
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	return s, map[string]string{
+		"FRAME_API_URL":       ts.URL + "/v1",
+		"FRAME_CLIENT_ID":     "sim-client",
+		"FRAME_CLIENT_SECRET": "sim-secret",
+		"FRAMEFLOW_STATE_DIR": t.TempDir(),
+	}
+}
+
+func writeWorkflow(t *testing.T, src string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "wf.yaml")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const capacityWorkflow = `version: 1
+name: capacity
+steps:
+  - id: targets
+    uses: accounts.list
+    with:
+      filter: name startsWith "Store-"
+  - id: capacity
+    for_each: ${{ steps.targets.outputs.accounts }}
+    as: account
+    uses: elasticity.set
+    with:
+      account_id: ${{ account.id }}
+      max_servers: 3
+`
+
+// apply executes exactly the saved plan, and so must a resume of a failed
+// apply: a store that appeared after the plan was reviewed is not changed.
+func TestResumeOfAnApplySendsOnlyWhatThePlanHolds(t *testing.T) {
+	var lists atomic.Int32
+	s, env := faultySim(t, sim.Options{Scenario: sim.RetailScenario(2)}, func(w http.ResponseWriter, r *http.Request) bool {
+		// The third listing is apply's run after its staleness check: it
+		// fails, so the apply fails before sending anything.
+		if r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/accounts") && lists.Add(1) == 3 {
+			http.Error(w, `{"error":"boom"}`, http.StatusInternalServerError)
+			return true
+		}
+		return false
+	})
+	wf := writeWorkflow(t, capacityWorkflow)
+	planFile := filepath.Join(t.TempDir(), "capacity.plan")
+	if r := frameflow(t, env, "plan", wf, "--out", planFile); r.code != 0 {
+		t.Fatalf("plan: %s", r)
+	}
+	if r := frameflow(t, env, "apply", planFile, "--yes"); r.code != 1 {
+		t.Fatalf("apply should have failed on the listing:\n%s", r)
+	}
+	newStore, err := s.AddAccount(sim.AccountSpec{Name: "Store-Newtown", CloudProvider: "aws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := frameflow(t, env, "resume", "--last", "--yes")
+	var newPool string
+	for _, p := range s.Snapshot().Pools {
+		if p.AccountID == newStore && p.Kind == "production" {
+			newPool = p.ID
+		}
+	}
+	sentTo := map[string]bool{}
+	for _, q := range s.Requests() {
+		if q.Method != "GET" {
+			sentTo[q.Path] = true
+			if newPool != "" && strings.Contains(q.Path, newPool) {
+				t.Errorf("resume of an apply changed a pool the plan never held: %s %s", q.Method, q.Path)
+			}
+		}
+	}
+	if len(sentTo) != 2 {
+		t.Errorf("want the 2 planned elasticity changes sent, got %v", sentTo)
+	}
+	if r.code != 1 || !strings.Contains(r.err+r.out, "not in the saved plan") {
+		t.Errorf("resume should refuse the unplanned change and fail:\n%s", r)
+	}
+}
+
+const secretPoolWorkflow = `version: 1
+name: secret-pool
+inputs:
+  pool:
+    type: string
+    secret: true
+steps:
+  - id: capacity
+    uses: elasticity.set
+    with:
+      pool_id: ${{ inputs.pool }}
+      max_servers: 3
+`
+
+// An input marked secret never reaches a plan, its saved file included, even
+// when it ends up in a mutation's path; and apply still matches the plan.
+func TestSecretInputsStayOutOfSavedPlans(t *testing.T) {
+	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1)})
+	var pool string
+	for _, p := range s.Snapshot().Pools {
+		if p.Kind == "production" {
+			pool = p.ID
+		}
+	}
+	wf := writeWorkflow(t, secretPoolWorkflow)
+	planFile := filepath.Join(t.TempDir(), "secret.plan")
+	r := frameflow(t, env, "plan", wf, "--input", "pool="+pool, "--format", "json", "--out", planFile)
+	if r.code != 0 {
+		t.Fatalf("plan: %s", r)
+	}
+	saved, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(saved), pool) || strings.Contains(r.out+r.err, pool) {
+		t.Fatalf("the secret input is in the plan:\n%s", saved)
+	}
+	r = frameflow(t, env, "apply", planFile, "--yes", "--input", "pool="+pool)
+	if r.code != 0 {
+		t.Fatalf("apply of a plan with a secret input: %s", r)
+	}
+	if strings.Contains(r.out+r.err, pool) {
+		t.Fatalf("the secret input is in apply's output:\n%s", r)
+	}
+	var sent int
+	for _, q := range s.Requests() {
+		if q.Method == "POST" {
+			sent++
+		}
+	}
+	if sent != 1 {
+		t.Fatalf("%d elasticity changes sent, want 1", sent)
+	}
+}
