@@ -1171,13 +1171,24 @@ type planRecorder struct {
 	item  string
 	index int
 	seq   int
+	at    map[string]int // mutation key -> its index in r.muts
 }
 
 func (p *planRecorder) Do(ctx context.Context, key string, m *Mutation) (any, error) {
 	p.r.mu.Lock()
-	p.seq++
-	k := append(slices.Clone(p.key), p.seq)
-	p.r.muts = append(p.r.muts, mutRec{key: k, m: PlannedMutation{Step: p.step, Item: p.item, Index: p.index, Mutation: m, Key: key}})
+	rec := PlannedMutation{Step: p.step, Item: p.item, Index: p.index, Mutation: m, Key: key}
+	if i, ok := p.at[key]; ok {
+		// A retried attempt asks for the same mutation again: the plan
+		// holds it once, as the latest attempt made it.
+		p.r.muts[i].m = rec
+	} else {
+		p.seq++
+		if p.at == nil {
+			p.at = map[string]int{}
+		}
+		p.at[key] = len(p.r.muts)
+		p.r.muts = append(p.r.muts, mutRec{key: append(slices.Clone(p.key), p.seq), m: rec})
+	}
 	p.r.mu.Unlock()
 	if p.r.o.Recorder != nil {
 		return p.r.o.Recorder.Do(ctx, key, m)
