@@ -133,6 +133,17 @@ func (sc *StepContext) Predicate(input string) (Predicate, error) {
 	return sc.predicate(input)
 }
 
+// SkipMutation says the mutation the step would make at this point is not
+// needed (the state is already as desired), so nothing is sent, but its
+// ordinal is kept: the keys of the step's later mutations stay the same
+// whether an earlier one is made or found done (a retry or a resume after
+// the first of several pools was set).
+func (sc *StepContext) SkipMutation() {
+	sc.mu.Lock()
+	sc.seq++
+	sc.mu.Unlock()
+}
+
 // Mutate performs a mutation through the run's recorder. The result is
 // always the JSON round trip of what Send returned, so a fresh run and a
 // resumed one see identical values.

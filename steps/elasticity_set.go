@@ -302,6 +302,11 @@ func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext
 				return nil, err
 			}
 			tasks = append(tasks, task)
+		} else {
+			// One key per pool, changed or not, so that a retry or a resume
+			// that finds an earlier pool done still names the later ones
+			// as the journal recorded them.
+			sc.SkipMutation()
 		}
 		if i == 0 {
 			firstBefore, firstAfter = before, after
