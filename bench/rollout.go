@@ -20,10 +20,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/frame/sim"
 	"github.com/frameflow/frameflow/workflows"
 )
@@ -46,7 +48,8 @@ type RolloutConfig struct {
 	// Binary is the frameflow executable run as the child process.
 	Binary string
 	// Workflow is the playbook's source; nil: workflows/qa-rollout.yaml
-	// from the embedded playbooks.
+	// from the embedded playbooks. Above engine.DefaultMaxTargets accounts
+	// a top-level max_targets is added when the playbook has none.
 	Workflow []byte
 	// Args are extra arguments to `frameflow run` (e.g. --parallelism 500).
 	Args []string
@@ -134,6 +137,8 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 			return nil, err
 		}
 	}
+
+	src = withMaxTargets(src, cfg.Accounts)
 
 	dir, err := os.MkdirTemp("", "frameflow-bench-")
 	if err != nil {
@@ -223,6 +228,28 @@ func writeRequestLog(path string, reqs []sim.RequestRecord) error {
 		return err
 	}
 	return f.Close()
+}
+
+var (
+	maxTargetsLine = regexp.MustCompile(`(?m)^max_targets:`)
+	versionLine    = regexp.MustCompile(`(?m)^version:.*$`)
+)
+
+// withMaxTargets lets a playbook without its own top-level max_targets fan
+// out over n accounts: the engine refuses a mutating fan-out over more than
+// engine.DefaultMaxTargets items unless the workflow raises the guardrail,
+// as an admin rolling out to 2,000 stores would. Nothing else changes.
+func withMaxTargets(src []byte, n int) []byte {
+	if n <= engine.DefaultMaxTargets || maxTargetsLine.Match(src) {
+		return src
+	}
+	loc := versionLine.FindIndex(src)
+	if loc == nil {
+		return src
+	}
+	out := append([]byte(nil), src[:loc[1]]...)
+	out = append(out, fmt.Sprintf("\nmax_targets: %d", n)...)
+	return append(out, src[loc[1]:]...)
 }
 
 // childEnv is the child's whole environment: the simulator's URL and

@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -84,4 +85,32 @@ func TestRolloutHarness(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + b.String())
+}
+
+// BenchmarkRollout runs the rollout at a small size for CI's benchmark
+// smoke (go test -run '^$' -bench Rollout -benchtime 1x ./bench); the full
+// figures come from `frameflow bench` (BENCHMARKS.md). It prints the
+// figures and asserts none.
+func BenchmarkRollout(b *testing.B) {
+	bin := frameflowBinary(b)
+	for _, n := range []int{10, 50} {
+		b.Run(fmt.Sprintf("accounts=%d", n), func(b *testing.B) {
+			var rs []*bench.RolloutResult
+			for b.Loop() {
+				r, err := bench.RunRollout(context.Background(), bench.RolloutConfig{Accounts: n, Binary: bin})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rs = append(rs, r)
+			}
+			s := bench.Summarize(rs)
+			b.ReportMetric(s.Wall.Seconds(), "wall-s")
+			b.ReportMetric(s.Limit.Seconds(), "limit-s")
+			b.ReportMetric(s.Ratio, "wall/limit")
+			b.ReportMetric(s.RequestsPerAccount, "req/account")
+			b.ReportMetric(s.PollsPerTask, "polls/task")
+			b.ReportMetric(float64(s.PeakRSS)/(1<<20), "peak-RSS-MiB")
+			b.ReportMetric(0, "ns/op") // one run is one rollout; wall-s says it
+		})
+	}
 }
