@@ -140,13 +140,70 @@ func (e *Expr) Eval(env map[string]any) (any, error) {
 		if u := e.deepUnknown(env); u != nil {
 			return u, nil
 		}
+		src := strings.TrimSpace(e.src)
+		hint := e.indexHint(env)
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			return nil, fmt.Errorf("evaluating %q: %s", e.src, fe.Message)
+			return nil, fmt.Errorf("evaluating %q: %s%s", src, fe.Message, hint)
 		}
-		return nil, fmt.Errorf("evaluating %q: %w", e.src, err)
+		return nil, fmt.Errorf("evaluating %q: %w%s", src, err, hint)
 	}
 	return out, nil
+}
+
+// indexHint names a list a reference indexes past its end: usually a
+// lookup that found nothing (a source account that does not exist), which
+// "index out of range" alone does not tell.
+func (e *Expr) indexHint(env map[string]any) string {
+	for _, r := range e.refs {
+		var v any = env
+	walk:
+		for i, k := range r.Path {
+			switch key := k.(type) {
+			case string:
+				m, ok := v.(map[string]any)
+				if !ok {
+					break walk
+				}
+				v = m[key]
+			case int:
+				l, ok := v.([]any)
+				if !ok {
+					break walk
+				}
+				if key >= len(l) || key < -len(l) {
+					name := pathString(r.Path[:i])
+					if len(l) == 0 {
+						return "; " + name + " is an empty list"
+					}
+					return fmt.Sprintf("; %s has %d element(s)", name, len(l))
+				}
+				if key < 0 {
+					key += len(l)
+				}
+				v = l[key]
+			default:
+				break walk
+			}
+		}
+	}
+	return ""
+}
+
+func pathString(path []any) string {
+	var b strings.Builder
+	for i, k := range path {
+		switch key := k.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", key)
+		default:
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			fmt.Fprint(&b, key)
+		}
+	}
+	return b.String()
 }
 
 func (e *Expr) unknownIn(env map[string]any) any {
