@@ -1,8 +1,14 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
 	"io"
+	"net/url"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -63,17 +69,86 @@ type Redactor struct {
 func (r *Redactor) Add(vals ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	seen := map[string]bool{}
+	for _, s := range r.secrets {
+		seen[s] = true
+	}
 	for _, v := range vals {
 		if len(v) < 4 {
 			continue
 		}
-		r.secrets = append(r.secrets, v)
+		// A secret with special characters is written escaped wherever it
+		// lands: in a URL path or query, a quoted Go or JSON string, XML.
+		for _, form := range encodings(v) {
+			if !seen[form] {
+				seen[form] = true
+				r.secrets = append(r.secrets, form)
+			}
+		}
 	}
+	// Longest first: where one secret contains another, the whole of it
+	// goes (the replacer prefers earlier pairs at a position).
+	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
 	pairs := make([]string, 0, 2*len(r.secrets))
 	for _, s := range r.secrets {
 		pairs = append(pairs, s, "***")
 	}
 	r.r = strings.NewReplacer(pairs...)
+}
+
+// encodings are the forms v takes in frameflow's output: as is or
+// URL-escaped (a path, a query), inside up to two quoted Go or JSON strings
+// or XML (a server's JSON message quoting it, in an error, in a JSON event).
+func encodings(v string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) bool {
+		if seen[s] {
+			return false
+		}
+		seen[s] = true
+		out = append(out, s)
+		return true
+	}
+	level := []string{}
+	for _, base := range []string{v, url.PathEscape(v), url.QueryEscape(v)} {
+		if add(base) {
+			level = append(level, base)
+		}
+	}
+	for range 2 {
+		var next []string
+		for _, s := range level {
+			for _, w := range quoted(s) {
+				if add(w) {
+					next = append(next, w)
+				}
+			}
+		}
+		level = next
+	}
+	return out
+}
+
+// quoted is s as it appears inside a Go-quoted string, a JSON string (HTML
+// escaped or not) and XML text.
+func quoted(s string) []string {
+	q := strconv.Quote(s)
+	out := []string{q[1 : len(q)-1]}
+	for _, html := range []bool{true, false} {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(s) == nil {
+			j := strings.TrimSuffix(b.String(), "\n")
+			out = append(out, j[1:len(j)-1])
+		}
+	}
+	var x strings.Builder
+	if xml.EscapeText(&x, []byte(s)) == nil {
+		out = append(out, x.String())
+	}
+	return out
 }
 
 // String redacts s.
