@@ -91,6 +91,9 @@ anything is re-sent. Failed steps run again.
 			if err != nil {
 				return err
 			}
+			if err := a.preflight(cmd.Context(), s, f); err != nil {
+				return err
+			}
 			// A resumed apply still sends only what its plan holds.
 			var wrap func(engine.MutationRecorder) engine.MutationRecorder
 			if meta.Mode == "apply" {

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -165,5 +166,74 @@ func TestSecretInputsStayOutOfSavedPlans(t *testing.T) {
 	}
 	if sent != 1 {
 		t.Fatalf("%d elasticity changes sent, want 1", sent)
+	}
+}
+
+// Bad input is refused before anything is sent: a capacity that the last
+// step of each store's chain would refuse must not first clone and publish
+// every store.
+func TestBadCapacityInputIsRefusedBeforeAnyClone(t *testing.T) {
+	for _, c := range []struct{ input, want string }{
+		{"min_servers=9", "min_servers 9 is more than max_servers 5"},
+		{"max_servers=-1", "max_servers must not be negative"},
+	} {
+		s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(2)})
+		r := frameflow(t, env, "run", "../workflows/qa-rollout.yaml", "--yes", "--input", c.input)
+		if r.code != 2 || !strings.Contains(r.err, c.want) || !strings.Contains(r.err, "nothing was sent") {
+			t.Errorf("--input %s: want exit 2 saying %q:\n%s", c.input, c.want, r)
+		}
+		for _, q := range s.Requests() {
+			if q.Method != "GET" {
+				t.Errorf("--input %s: sent %s %s", c.input, q.Method, q.Path)
+			}
+		}
+	}
+}
+
+const secretAccountWorkflow = `version: 1
+name: secret-account
+inputs:
+  account:
+    type: string
+    secret: true
+steps:
+  - id: get
+    uses: accounts.get
+    with:
+      account_id: ${{ inputs.account }}
+`
+
+// A secret written escaped (in a URL path, a Go-quoted or JSON string, XML)
+// is still the secret: it is redacted in each of those forms.
+func TestSecretWithSpecialCharactersIsRedactedInEveryEncoding(t *testing.T) {
+	const mark = "zq9SECRETzq9"
+	const secret = mark + `&"<x>'y`
+	_, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1)})
+	wf := writeWorkflow(t, secretAccountWorkflow)
+	out := t.TempDir()
+	var all strings.Builder
+	for _, args := range [][]string{
+		{"run", wf, "--input", "account=" + secret, "--log-level", "debug", "--junit", filepath.Join(out, "j.xml")},
+		{"run", wf, "--input", "account=" + secret, "--output", "json", "--log-level", "debug", "--log-format", "json"},
+		{"plan", wf, "--input", "account=" + secret, "--format", "json"},
+	} {
+		r := frameflow(t, env, args...)
+		if r.code == 0 {
+			t.Errorf("%v: want a failure (no such account):\n%s", args[0], r)
+		}
+		all.WriteString(r.out + r.err)
+	}
+	if i := strings.Index(all.String(), mark); i >= 0 {
+		t.Errorf("the secret in output: %q", all.String()[max(0, i-40):min(len(all.String()), i+60)])
+	}
+	for _, dir := range []string{env["FRAMEFLOW_STATE_DIR"], out} {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if b, _ := os.ReadFile(p); strings.Contains(string(b), mark) {
+					t.Errorf("the secret written to %s", p)
+				}
+			}
+			return nil
+		})
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
@@ -193,6 +195,9 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	if err != nil {
 		return err
 	}
+	if err := a.preflight(ctx, s, f); err != nil {
+		return err
+	}
 	if err := a.approve(ctx, file, src, f, destructiveSteps(s.prog, s.reg)); err != nil {
 		return err
 	}
@@ -210,6 +215,45 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	}
 	defer jr.Close()
 	return a.execute(ctx, s, f, jr, nil, &sink)
+}
+
+// preflight runs the workflow offline (no request at all) to find inputs
+// that a step would refuse: a capacity of -1, min above max. Without it
+// such a typo is found by the last step of each chain, after every store
+// was cloned and published. Only refusals of invalid input count here;
+// anything else offline is not evidence about the real run.
+func (a *app) preflight(ctx context.Context, s *runSession, f runFlags) error {
+	var mu sync.Mutex
+	var bad []string
+	res, err := s.prog.Run(ctx, engine.RunOptions{
+		Mode: engine.ModeOffline, RunID: "preflight", Inputs: s.inputs, Parallelism: f.parallelism, Getenv: a.getenv,
+		Classify: func(err error) (string, time.Duration) {
+			if c, _ := frame.Classify(err); c == frame.ClassInvalid {
+				mu.Lock()
+				bad = append(bad, err.Error())
+				mu.Unlock()
+			}
+			return classify(err)
+		},
+	})
+	if err != nil || res.Status == "succeeded" || len(bad) == 0 {
+		return nil
+	}
+	var msgs []string
+	for _, st := range res.Steps {
+		if st.Status != "failed" || !slices.Contains(bad, st.Error) {
+			continue
+		}
+		label := st.Step
+		if st.Item != "" {
+			label += " [" + st.Item + "]"
+		}
+		msgs = append(msgs, label+": "+st.Error)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return withCode(ExitInvalid, fmt.Errorf("invalid input, found before sending anything (nothing was sent):\n  %s", strings.Join(msgs, "\n  ")))
 }
 
 func (a *app) journalOptions(assumeNotSent bool) journal.Options {
