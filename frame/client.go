@@ -294,7 +294,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 			Method:     method,
 			Path:       req.Path,
 			Status:     resp.StatusCode,
-			Message:    c.excerpt(data, secretValues(req)),
+			Message:    c.excerpt(data, append(secretValues(req), st.signatures()...)),
 			RetryAfter: resp.Header.Get("Retry-After"),
 		}
 		if !st.idempotent && (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout) {

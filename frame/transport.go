@@ -40,6 +40,21 @@ type callState struct {
 	// connection (httptrace WroteRequest fired, with or without error). Until
 	// then the server provably has not seen it.
 	wrote atomic.Bool
+
+	mu   sync.Mutex
+	sigs []string // the signatures sent, redacted from what the server echoes
+}
+
+func (st *callState) addSig(sig string) {
+	st.mu.Lock()
+	st.sigs = append(st.sigs, sig)
+	st.mu.Unlock()
+}
+
+func (st *callState) signatures() []string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return append([]string(nil), st.sigs...)
 }
 
 type callStateKey struct{}
@@ -99,7 +114,9 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	ts := t.now().Unix()
 	r2.Header.Set(HeaderClientID, t.clientID)
 	r2.Header.Set(HeaderTimestamp, formatInt(ts))
-	r2.Header.Set(HeaderSignature, Sign(t.secret, t.clientID, ts))
+	sig := Sign(t.secret, t.clientID, ts)
+	st.addSig(sig)
+	r2.Header.Set(HeaderSignature, sig)
 	if t.ua != "" {
 		r2.Header.Set("User-Agent", t.ua)
 	}
