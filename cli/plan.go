@@ -93,7 +93,9 @@ func (a *app) makePlan(ctx context.Context, file string, src []byte, f runFlags,
 		Classify: classify, Getenv: a.getenv, Logger: a.logger,
 	})
 	if err != nil {
-		return nil, err
+		// Run refuses before starting only over what the inputs make of
+		// vars and filters: invalid input.
+		return nil, withCode(ExitInvalid, err)
 	}
 	if res.Status != "succeeded" {
 		var msgs []string

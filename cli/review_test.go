@@ -275,3 +275,19 @@ func TestRetriedCloneStepWaitsOnTheFirstCloneInsteadOfCloningAgain(t *testing.T)
 		}
 	}
 }
+
+// A filter given as an input that does not compile is invalid input: exit 2
+// and nothing sent, for plan and run alike.
+func TestBadFilterInputIsInvalidInput(t *testing.T) {
+	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1)})
+	for _, cmd := range [][]string{{"plan"}, {"run", "--yes"}} {
+		args := append(cmd, "../workflows/qa-rollout.yaml", "--input", "target_filter=name ==")
+		r := frameflow(t, env, args...)
+		if r.code != 2 || !strings.Contains(r.err, "syntax error") {
+			t.Errorf("%v: want exit 2 with the syntax error:\n%s", cmd, r)
+		}
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Errorf("%d requests sent for an invalid input", n)
+	}
+}

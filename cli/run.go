@@ -236,7 +236,12 @@ func (a *app) preflight(ctx context.Context, s *runSession, f runFlags) error {
 			return classify(err)
 		},
 	})
-	if err != nil || res.Status == "succeeded" || len(bad) == 0 {
+	if err != nil {
+		// Run refuses before starting only over what the inputs make of
+		// vars and filters (target_filter='name =='): invalid input.
+		return withCode(ExitInvalid, err)
+	}
+	if res.Status == "succeeded" || len(bad) == 0 {
 		return nil
 	}
 	var msgs []string
