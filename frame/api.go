@@ -66,6 +66,9 @@ func BuildRequest(name string, params map[string]any) (*Request, error) {
 			}
 			continue
 		}
+		if err := checkBounds(p, v); err != nil {
+			return nil, bad(p, err)
+		}
 		switch p.In {
 		case InPath:
 			s, err := paramString(p, v)
@@ -102,6 +105,17 @@ func BuildRequest(name string, params map[string]any) (*Request, error) {
 			return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: fmt.Sprintf("catalog puts it in %q", p.In)}
 		}
 	}
+	for _, o := range orderedParams[name] {
+		lo, hi := params[o[0]], params[o[1]]
+		if lo == nil || hi == nil {
+			continue
+		}
+		l, lerr := toFloat(lo)
+		h, herr := toFloat(hi)
+		if lerr == nil && herr == nil && l > h {
+			return nil, &InvalidRequestError{Endpoint: name, Param: o[0], Reason: fmt.Sprintf("%s %v is more than %s %v", o[0], lo, o[1], hi)}
+		}
+	}
 	path, err := PathFor(ep.Path, pathVals)
 	if err != nil {
 		if ie, ok := err.(*InvalidRequestError); ok {
@@ -120,6 +134,30 @@ func BuildRequest(name string, params map[string]any) (*Request, error) {
 		req.JSON = jsonBody
 	}
 	return req, nil
+}
+
+// orderedParams are pairs of parameters whose values must not decrease
+// (a pool's min_servers above its max_servers makes no sense to Frame).
+var orderedParams = map[string][][2]string{
+	"pools.elasticity.set": {{"min_servers", "max_servers"}},
+}
+
+// checkBounds refuses a number outside the catalog's minimum and maximum.
+func checkBounds(p *Param, v any) error {
+	if p.Minimum == nil && p.Maximum == nil {
+		return nil
+	}
+	f, err := toFloat(v)
+	if err != nil {
+		return nil // the type check that follows says what is wrong
+	}
+	if p.Minimum != nil && f < *p.Minimum {
+		return fmt.Errorf("%v is less than the minimum %v", v, *p.Minimum)
+	}
+	if p.Maximum != nil && f > *p.Maximum {
+		return fmt.Errorf("%v is more than the maximum %v", v, *p.Maximum)
+	}
+	return nil
 }
 
 func paramNames(ep *Endpoint) string {

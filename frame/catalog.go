@@ -191,6 +191,12 @@ func checkEndpoint(e *Endpoint) []error {
 		if !validParamTypes[p.Type] {
 			bad("param %q: unknown type %q", p.Name, p.Type)
 		}
+		if (p.Minimum != nil || p.Maximum != nil) && p.Type != "integer" && p.Type != "number" {
+			bad("param %q: minimum and maximum are for numbers, not %s", p.Name, p.Type)
+		}
+		if p.Minimum != nil && p.Maximum != nil && *p.Minimum > *p.Maximum {
+			bad("param %q: minimum above maximum", p.Name)
+		}
 		switch p.In {
 		case InPath:
 			if inPath[p.Name] != 1 {

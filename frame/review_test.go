@@ -2,6 +2,7 @@ package frame_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,5 +28,36 @@ func TestEchoedSignatureIsRedactedFromErrors(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "you sent X-Frame-Signature: [redacted]") {
 		t.Fatalf("the rest of the message should stay: %v", err)
+	}
+}
+
+// Capacity numbers out of range are refused by the catalog itself, so the
+// generic api.pools.elasticity.set step and Call refuse them as elasticity.set
+// does: nothing is sent.
+func TestCatalogBoundsRefuseImpossibleCapacities(t *testing.T) {
+	s := newAPIServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, http.StatusOK, `{"id":"t1","stage":"not_started"}`)
+	})
+	c := newClient(t, s.URL())
+	for _, tc := range []struct {
+		params map[string]any
+		want   string
+	}{
+		{map[string]any{"pool_id": "p1", "min_servers": -1, "max_servers": 5}, "less than the minimum 0"},
+		{map[string]any{"pool_id": "p1", "max_servers": "1001"}, "more than the maximum 1000"},
+		{map[string]any{"pool_id": "p1", "min_servers": 9, "max_servers": 5}, "min_servers 9 is more than max_servers 5"},
+	} {
+		_, err := c.Call(context.Background(), "pools.elasticity.set", tc.params)
+		noteErr(err)
+		var inv *frame.InvalidRequestError
+		if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an invalid request saying %q", tc.params, err, tc.want)
+		}
+	}
+	if _, err := c.Call(context.Background(), "pools.elasticity.set", map[string]any{"pool_id": "p1", "min_servers": 0, "max_servers": 1000}); err != nil {
+		t.Errorf("a valid capacity: %v", err)
+	}
+	if n := s.Count(); n != 1 {
+		t.Errorf("%d requests sent, want only the valid one", n)
 	}
 }

@@ -40,6 +40,10 @@ type Param struct {
 	// Secret marks a value that must never be logged, planned or echoed
 	// (e.g. a domain service account password).
 	Secret bool `json:"secret,omitempty"`
+	// Minimum and Maximum bound a number (a server count cannot be -1);
+	// BuildRequest refuses a value outside them before anything is sent.
+	Minimum *float64 `json:"minimum,omitempty"`
+	Maximum *float64 `json:"maximum,omitempty"`
 }
 
 // Endpoint is one entry of the Admin API catalog. The catalog is data
