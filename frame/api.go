@@ -330,11 +330,19 @@ func toBool(v any) (bool, error) {
 // returns the decoded JSON answer: objects as map[string]any, lists as
 // []any, integers as int, other numbers as float64; nil for an empty body.
 func (c *Client) Call(ctx context.Context, name string, params map[string]any) (any, error) {
-	resp, err := c.CallRaw(ctx, name, params)
+	req, err := BuildRequest(name, params)
 	if err != nil {
 		return nil, err
 	}
-	return DecodeJSON(resp.Body)
+	resp, err := c.Do(ctx, req, nil)
+	if err != nil {
+		return nil, err
+	}
+	v, err := DecodeJSON(resp.Body)
+	if err != nil {
+		return nil, c.unreadable(req, resp.Status, fmt.Errorf("%s: %w", name, err))
+	}
+	return v, nil
 }
 
 // CallRaw is Call without decoding: the Response holds the raw body.
@@ -399,13 +407,18 @@ func (c *Client) callInto(ctx context.Context, name string, params map[string]an
 }
 
 func (c *Client) callTask(ctx context.Context, name string, params map[string]any) (*Task, error) {
-	resp, err := c.CallRaw(ctx, name, params)
+	req, err := BuildRequest(name, params)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(ctx, req, nil)
 	if err != nil {
 		return nil, err
 	}
 	t, err := ExtractTask(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		// For a mutation: accepted, its task unknown (see unreadable).
+		return nil, c.unreadable(req, resp.Status, fmt.Errorf("%s: %w", name, err))
 	}
 	return t, nil
 }

@@ -306,10 +306,30 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
+			if !st.idempotent {
+				return r, c.unreadable(req, resp.StatusCode, err)
+			}
 			return r, fmt.Errorf("%s %s: decoding the %d response: %w", method, req.Path, resp.StatusCode, err)
 		}
 	}
 	return r, nil
+}
+
+// unreadable is the error for a mutation the server accepted (2xx) whose
+// answer cannot be understood: it took effect, but what it started (a task
+// id) is lost. It is an *OutcomeUnknownError, so it is neither retried nor
+// re-sent but reconciled, like an answer lost on the wire.
+func (c *Client) unreadable(req *Request, status int, err error) error {
+	method := strings.ToUpper(strings.TrimSpace(req.Method))
+	if method == "" {
+		method = http.MethodGet
+	}
+	if isIdempotent(method) {
+		return fmt.Errorf("%s %s: decoding the %d response: %w", method, req.Path, status, err)
+	}
+	_, body, _ := req.Body()
+	return c.outcomeUnknown(&callState{method: method, path: req.Path}, req, body,
+		fmt.Errorf("the server accepted it (%d) but its answer cannot be read: %w", status, err))
 }
 
 func (c *Client) transportError(ctx context.Context, st *callState, req *Request, body []byte, attempts int, err error) error {

@@ -61,3 +61,47 @@ func TestCatalogBoundsRefuseImpossibleCapacities(t *testing.T) {
 		t.Errorf("%d requests sent, want only the valid one", n)
 	}
 }
+
+// A mutation the server accepted (2xx) whose answer cannot be read took
+// effect: it must not look like a refused request, which a step retry or a
+// resume would send again (a second clone). It is outcome unknown, so the
+// journal reconciles it instead.
+func TestAcceptedMutationWithAnUnreadableAnswerIsOutcomeUnknown(t *testing.T) {
+	s := newAPIServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte(`{"unexpected": [`))
+	})
+	c := newClient(t, s.URL())
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"Publish": func() error { _, err := c.Publish(ctx, "acc-1"); return err },
+		"Call": func() error {
+			_, err := c.Call(ctx, "sandbox.publish", map[string]any{"account_id": "acc-1"})
+			return err
+		},
+		"Do": func() error {
+			var out map[string]any
+			_, err := c.Do(ctx, &frame.Request{Method: "POST", Path: "/accounts/acc-1/publish"}, &out)
+			return err
+		},
+	}
+	for name, call := range calls {
+		err := call()
+		noteErr(err)
+		var ou *frame.OutcomeUnknownError
+		if !errors.As(err, &ou) {
+			t.Errorf("%s: %v (%T), want an OutcomeUnknownError", name, err, err)
+		}
+		if class, _ := frame.Classify(err); class != frame.ClassOutcomeUnknown {
+			t.Errorf("%s: class %s", name, class)
+		}
+	}
+	if n := s.Count(); n != len(calls) {
+		t.Errorf("%d requests for %d calls: something was re-sent", n, len(calls))
+	}
+	// A read whose answer cannot be read is a plain error.
+	if _, err := c.GetAccount(ctx, "acc-1"); err == nil || errors.As(err, new(*frame.OutcomeUnknownError)) {
+		t.Errorf("GET with an unreadable answer: %v", err)
+	}
+}
