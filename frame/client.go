@@ -297,9 +297,11 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 			Message:    c.excerpt(data, append(secretValues(req), st.signatures()...)),
 			RetryAfter: resp.Header.Get("Retry-After"),
 		}
-		if !st.idempotent && (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout) {
+		if !st.idempotent && mayHaveActed(resp.StatusCode) {
 			// A gateway error to a mutation: the gateway may have forwarded
-			// it before timing out or failing. Never re-sent; reconcile.
+			// it before timing out or failing; a 500: the server failed
+			// somewhere in handling it, maybe after acting. Never re-sent;
+			// reconcile.
 			return r, c.outcomeUnknown(st, req, body, apiErr)
 		}
 		return r, apiErr

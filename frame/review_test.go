@@ -105,3 +105,25 @@ func TestAcceptedMutationWithAnUnreadableAnswerIsOutcomeUnknown(t *testing.T) {
 		t.Errorf("GET with an unreadable answer: %v", err)
 	}
 }
+
+// A 500 to a mutation comes from the server itself, which may have acted
+// before failing: like a gateway's 502 or 504 it is outcome unknown (the
+// journal reconciles), not a server_error the step retry would re-send.
+func TestInternalServerErrorToAMutationIsOutcomeUnknown(t *testing.T) {
+	s := newAPIServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, http.StatusInternalServerError, `{"error":"internal error"}`)
+	})
+	c := newClient(t, s.URL())
+	_, err := c.Publish(context.Background(), "acc-1")
+	noteErr(err)
+	if class, _ := frame.Classify(err); class != frame.ClassOutcomeUnknown || !strings.Contains(err.Error(), "500") {
+		t.Errorf("POST answered 500: %v (class %s), want outcome unknown", err, class)
+	}
+	_, err = c.GetAccount(context.Background(), "acc-1")
+	if class, _ := frame.Classify(err); class != frame.ClassServerError {
+		t.Errorf("GET answered 500: class %s, want server_error", class)
+	}
+	if n := s.Count(); n != 2 {
+		t.Errorf("%d requests, want 2 (a 500 is not retried by the client)", n)
+	}
+}

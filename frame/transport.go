@@ -133,7 +133,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		info.Status = resp.StatusCode
 		if resp.StatusCode >= 300 {
 			info.Class = (&APIError{Status: resp.StatusCode}).Class()
-			if !st.idempotent && (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout) {
+			if !st.idempotent && mayHaveActed(resp.StatusCode) {
 				info.Class = ClassOutcomeUnknown
 			}
 		}
@@ -199,6 +199,17 @@ func attemptErrorClass(ctx context.Context, st *callState, err error) ErrorClass
 		return ClassTimeout
 	}
 	return ClassNetwork
+}
+
+// mayHaveActed says whether an error status to a mutation leaves open that
+// it took effect: 500 (the server failed while handling it), 502 and 504 (a
+// gateway may have forwarded it). 503 and 429 are refusals before acting.
+func mayHaveActed(status int) bool {
+	switch status {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 func isIdempotent(method string) bool {
