@@ -3,6 +3,7 @@ package steps_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/frameflow/frameflow/frame"
 	"github.com/frameflow/frameflow/frame/sim"
@@ -13,6 +14,9 @@ import (
 // against the journaled witness: found without re-sending, and not waited
 // on (its task id is unknown); a clone never sent is proven absent.
 func TestSandboxCloneReconcileThroughAuditTrail(t *testing.T) {
+	old := steps.CloneAuditGrace
+	steps.CloneAuditGrace = 400 * time.Millisecond
+	t.Cleanup(func() { steps.CloneAuditGrace = old })
 	e := newEnv(t, sim.Options{})
 	qa, store := e.accountID("QA"), e.accountID("Store-001")
 	in := map[string]any{"target_account_id": store, "source_account_id": qa, "wait": true}
@@ -52,12 +56,17 @@ func TestSandboxCloneReconcileThroughAuditTrail(t *testing.T) {
 		t.Errorf("unrestored witness: err = %v", err)
 	}
 
-	// A crash before the POST: the audit trail proves absence.
+	// A crash before the POST: the audit trail proves absence, but only
+	// once the grace period for a late audit entry has passed.
 	notSent := &crashRecorder{}
+	start := time.Now()
 	_, _, _ = e.run("sandbox.clone", in, runOpts{recorder: notSent})
 	again := &crashRecorder{restore: notSent.witness}
 	if _, _, err := e.run("sandbox.clone", in, runOpts{recorder: again}); err != nil || again.found {
 		t.Errorf("not sent: err %v found %v", err, again.found)
+	}
+	if d := time.Since(start); d < steps.CloneAuditGrace {
+		t.Errorf("absence concluded after %s, before the %s grace period", d, steps.CloneAuditGrace)
 	}
 	if n := e.count(clonePath); n != 2 {
 		t.Errorf("clones = %d, want 2", n)

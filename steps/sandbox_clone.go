@@ -171,7 +171,16 @@ type cloneWitness struct {
 	AuditIDs []string `json:"audit_trail_ids"`
 	// Nonce tells this process's witness from one restored from the journal.
 	Nonce string `json:"nonce"`
+	// Read is when the witness was read, just before sending.
+	Read time.Time `json:"read"`
 }
+
+// CloneAuditGrace is how long after sending the absence of a clone's audit
+// entry is not yet taken as proof that the clone was not sent: Frame may
+// write the entry a little after it accepts the request, and a clone sent
+// twice overwrites a sandbox twice. A resume soon after a crash waits out
+// the rest of it, reading the audit trail again.
+var CloneAuditGrace = 20 * time.Second
 
 // cloneAuditKind is the audit-trail kind filter for clones (a wildcard
 // match: cloneSandbox, clonePool, ...).
@@ -197,7 +206,7 @@ func (s *stepsImpl) prepareCloneReconcile(ctx context.Context, m *engine.Mutatio
 	}
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
-	w := cloneWitness{From: from, AuditIDs: make([]string, 0, len(before)), Nonce: hex.EncodeToString(nonce)}
+	w := cloneWitness{From: from, AuditIDs: make([]string, 0, len(before)), Nonce: hex.EncodeToString(nonce), Read: time.Now().UTC()}
 	for _, e := range before {
 		w.AuditIDs = append(w.AuditIDs, e.id)
 	}
@@ -226,23 +235,37 @@ func (s *stepsImpl) prepareCloneReconcile(ctx context.Context, m *engine.Mutatio
 		for _, id := range got.AuditIDs {
 			seen[id] = true
 		}
-		now, err := cloneAuditEntries(ctx, c, target, got.From)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, e := range now { // newest first
-			if !seen[e.id] {
-				return map[string]any{
-					"account_id":     target,
-					"kind":           cloneKind,
-					"display_name":   "Cloning system",
-					"stage":          frame.StageInProgress, // as far as anyone can tell
-					"inserted_at":    e.insertedAt,
-					"audit_trail_id": e.id,
-				}, true, nil
+		for {
+			now, err := cloneAuditEntries(ctx, c, target, got.From)
+			if err != nil {
+				return nil, false, err
+			}
+			for _, e := range now { // newest first
+				if !seen[e.id] {
+					return map[string]any{
+						"account_id":     target,
+						"kind":           cloneKind,
+						"display_name":   "Cloning system",
+						"stage":          frame.StageInProgress, // as far as anyone can tell
+						"inserted_at":    e.insertedAt,
+						"audit_trail_id": e.id,
+					}, true, nil
+				}
+			}
+			// No entry: proof of absence only once the grace period since
+			// sending has passed (a witness without a read time is old).
+			wait := CloneAuditGrace - time.Since(got.Read)
+			if got.Read.IsZero() || wait <= 0 {
+				return nil, false, nil
+			}
+			t := time.NewTimer(min(wait, 2*time.Second))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, false, ctx.Err()
+			case <-t.C:
 			}
 		}
-		return nil, false, nil
 	}
 	return nil
 }
