@@ -85,7 +85,9 @@ anything is re-sent. Failed steps run again.
 				}
 				f.inputs = append(f.inputs, k+"="+inputString(v))
 			}
-			fmt.Fprintf(a.red.Writer(a.streams.Out), "Resuming run %s (attempt %d) of %s\n", id, jr.Attempt(), meta.File)
+			if f.output != "json" { // stdout is JSON Lines only with --output json
+				fmt.Fprintf(a.red.Writer(a.streams.Out), "Resuming run %s (attempt %d) of %s\n", id, jr.Attempt(), meta.File)
+			}
 			var sink engine.EventSink
 			s, err := a.prepare(meta.File, src, f, engine.ModeRun, &sink)
 			if err != nil {

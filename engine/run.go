@@ -18,7 +18,7 @@ import (
 
 // DefaultParallelism is the most step executions in flight when neither the
 // workflow nor the caller says.
-const DefaultParallelism = 64
+const DefaultParallelism = 256
 
 // Step statuses.
 const (
@@ -50,7 +50,7 @@ type RunOptions struct {
 	Mode        Mode
 	RunID       string
 	Inputs      map[string]any // from BindInputs
-	Parallelism int            // overrides the workflow's concurrency when > 0; default 64
+	Parallelism int            // overrides the workflow's concurrency when > 0; default DefaultParallelism (256)
 	Events      EventSink      // may be nil
 	// Recorder performs mutations. Nil: run mode sends directly through
 	// Mutation.Send; plan modes return placeholders. In plan modes the engine

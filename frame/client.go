@@ -107,7 +107,13 @@ func NewClient(cfg Config) (*Client, error) {
 		baseRT = cfg.HTTPClient.Transport
 	}
 	if baseRT == nil {
-		baseRT = cleanhttp.DefaultPooledTransport()
+		t := cleanhttp.DefaultPooledTransport()
+		// Keep as many idle connections as requests may be in flight: the
+		// default (GOMAXPROCS+1) made every burst of a large fan-out dial
+		// hundreds of new connections (BENCHMARKS.md).
+		idle := max(cfg.MaxInFlight, 256)
+		t.MaxIdleConns, t.MaxIdleConnsPerHost = idle, idle
+		baseRT = t
 	}
 	at := &attemptTransport{
 		base:     baseRT,

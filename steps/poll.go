@@ -119,12 +119,30 @@ func (p *Poller) Observe(kind string, d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := p.statsLocked(kind)
+	before := lowEnd(k.durations)
 	k.durations = append(k.durations, d)
 	if len(k.durations) > p.cfg.Window {
 		k.durations = k.durations[len(k.durations)-p.cfg.Window:]
 	}
-	close(k.changed)
-	k.changed = make(chan struct{})
+	// Wake the other waits of this kind only when what they plan by moved:
+	// the kind was just learned, or its low end shifted by more than the
+	// allowed overshoot. Waking every wait on every finished task made
+	// 2,000 clones cost millions of wake-ups (BENCHMARKS.md).
+	after := lowEnd(k.durations)
+	if before == 0 || math.Abs(float64(after-before)) > p.cfg.Overshoot*float64(before) {
+		close(k.changed)
+		k.changed = make(chan struct{})
+	}
+}
+
+// lowEnd is the 10th percentile of ds (0 when empty).
+func lowEnd(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	d := slices.Clone(ds)
+	slices.Sort(d)
+	return d[int(0.1*float64(len(d)-1))]
 }
 
 func (p *Poller) statsLocked(kind string) *kindStats {
