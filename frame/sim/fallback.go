@@ -34,8 +34,9 @@ func (s *Server) addCatalogRoutes(mux *http.ServeMux, taken map[string]bool, cat
 			ri := info(r)
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			s.advance(ri.now)
-			s.fallback(&call{s: s, w: w, r: r, now: ri.now, body: ri.body}, &ep)
+			now := s.clockLocked(ri.now)
+			s.advance(now)
+			s.fallback(&call{s: s, w: w, r: r, now: now, body: ri.body}, &ep)
 		})
 	}
 }

@@ -92,8 +92,9 @@ func (s *Server) routes(catalog []frame.Endpoint) *http.ServeMux {
 			ri := info(r)
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			s.advance(ri.now)
-			h(&call{s: s, w: w, r: r, now: ri.now, body: ri.body})
+			now := s.clockLocked(ri.now)
+			s.advance(now)
+			h(&call{s: s, w: w, r: r, now: now, body: ri.body})
 		})
 		taken[shapeKey(rt.method, rt.path)] = true
 	}

@@ -72,6 +72,7 @@ type Server struct {
 
 	// mu guards the estate and the fault dice.
 	mu            sync.Mutex
+	lastNow       time.Time // latest instant the state has seen (clockLocked)
 	orgs          []*org
 	accounts      []*account
 	acctByID      map[string]*account

@@ -141,6 +141,18 @@ func (h *taskHeap) Pop() any {
 	return t
 }
 
+// clockLocked makes the state's time monotonic: a request reads the clock
+// before it waits for s.mu, and another request may meanwhile have advanced
+// the state past that instant; acting at the older time would start a task
+// that overlaps one already finished. Callers hold s.mu.
+func (s *Server) clockLocked(t time.Time) time.Time {
+	if t.Before(s.lastNow) {
+		return s.lastNow
+	}
+	s.lastNow = t
+	return t
+}
+
 // advance ends every task due by now. Callers hold s.mu.
 func (s *Server) advance(now time.Time) {
 	for len(s.pending) > 0 && !s.pending[0].finishesAt.After(now) {
@@ -347,6 +359,7 @@ func (s *Server) Snapshot() State {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now = s.clockLocked(now)
 	s.advance(now)
 	st := State{
 		Organizations: make([]OrganizationState, 0, len(s.orgs)),
@@ -391,6 +404,7 @@ func (s *Server) AddAccount(spec AccountSpec) (string, error) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now = s.clockLocked(now)
 	s.advance(now)
 	o := s.findOrg(spec.Organization)
 	if o == nil {
@@ -426,6 +440,7 @@ func (s *Server) SetPoolElasticity(poolID string, min, buffer, max int) error {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now = s.clockLocked(now)
 	s.advance(now)
 	p, ok := s.pools[poolID]
 	if !ok {
