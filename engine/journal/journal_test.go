@@ -802,3 +802,67 @@ func BenchmarkDo(b *testing.B) {
 		})
 	}
 }
+
+// Under group commit many writers share an fsync; each must still find its
+// intent in the file before its request leaves, and every line must be
+// whole (no two writers' bytes interleaved).
+func TestConcurrentIntentsAreOnDiskBeforeSend(t *testing.T) {
+	s := openStore(t, t.TempDir(), testOptions())
+	r := create(t, s)
+	path := filepath.Join(s.Dir(), r.ID()+".jsonl")
+	const n = 200
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k := fmt.Sprintf("clone[Store-%d]#1", i)
+			m := (&mutation{}).build()
+			m.Send = func(context.Context) (any, error) {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return nil, err
+				}
+				if !bytes.Contains(b, []byte(`{"t":"intent",`)) || !bytes.Contains(b, []byte(`"key":"`+k+`"`)) {
+					t.Errorf("%s sent before its intent was written", k)
+				}
+				return map[string]any{"id": k}, nil
+			}
+			res, err := r.Do(context.Background(), k, m)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if res.(map[string]any)["id"] != k {
+				t.Errorf("%s got %v", k, res)
+			}
+			if err := r.Record(engine.StepResult{Step: "clone", ItemKey: fmt.Sprint(i), Index: i, Status: "succeeded", Outputs: map[string]any{"i": i}}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := r.Finish(journal.StatusSucceeded); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Finish(journal.StatusFailed); err == nil {
+		t.Error("a second Finish was accepted")
+	}
+	r.Close()
+	recs := records(t, s, r.ID()) // fails on any torn or interleaved line
+	if len(recs) != 2+n*3+1 {
+		t.Errorf("%d records, want %d", len(recs), 2+n*3+1)
+	}
+	// A resume sees every result and step as this process did.
+	r2 := resume(t, s, r.ID())
+	for i := range n {
+		if _, outs, ok := r2.Lookup("clone", fmt.Sprint(i)); !ok || outs["i"] != float64(i) {
+			t.Fatalf("step %d after resume: %v %v", i, outs, ok)
+		}
+	}
+	m := (&mutation{}).build()
+	m.Send = func(context.Context) (any, error) { t.Error("replayed mutation sent again"); return nil, nil }
+	if res, err := r2.Do(context.Background(), "clone[Store-7]#1", m); err != nil || res.(map[string]any)["id"] != "clone[Store-7]#1" {
+		t.Errorf("replay after resume: %v %v", res, err)
+	}
+}

@@ -63,6 +63,10 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 		r.mu.Unlock()
 		return nil, fmt.Errorf("journal: run is closed; mutation %s not sent", key)
 	}
+	if r.broken != nil {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("%w; mutation %s not sent", r.broken, key)
+	}
 	st := r.muts[key]
 	if st == nil {
 		st = &mutState{}
@@ -184,19 +188,16 @@ func (r *Run) recordResult(key string, res any, via string) (any, error) {
 		// a resume reconciles it.
 		return nil, fmt.Errorf("journal: mutation %s was sent but its result cannot be recorded: %w", key, err)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if err := r.append(&record{T: recResult, Key: key, Result: b, Via: via}); err != nil {
 		return nil, fmt.Errorf("%w (mutation %s was sent; a resume will reconcile it)", err, key)
 	}
-	return decode(r.muts[key].result)
+	r.mu.Lock()
+	raw := r.muts[key].result
+	r.mu.Unlock()
+	return decode(raw)
 }
 
-func (r *Run) write(rec *record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.append(rec)
-}
+func (r *Run) write(rec *record) error { return r.append(rec) }
 
 func (r *Run) outcomeUnknown(err error) bool {
 	if r.opts.IsOutcomeUnknown == nil {

@@ -75,37 +75,80 @@ type record struct {
 }
 
 // encode renders r as one line, every string (keys and values, nested or
-// not) passed through redact so that no secret reaches the disk.
-func encode(r *record, redact func(string) string) ([]byte, error) {
+// not) passed through redact so that no secret reaches the disk. It also
+// returns the record as written, to be applied to the in-memory state
+// without parsing the line again: r itself when nothing was redacted, else
+// the redacted copy.
+//
+// Most records hold no secret, so the line is checked first and the
+// redaction round trip (generic decode, redact, back through the struct)
+// runs only when some string in it would change.
+func encode(r *record, redact func(string) string) ([]byte, *record, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if redact != nil {
-		// Walk the generic form: a secret inside a body or an output is
-		// found wherever it sits, and escaping in JSON cannot hide it.
-		d := json.NewDecoder(bytes.NewReader(b))
-		d.UseNumber() // keep integers exact
-		var v any
-		if err := d.Decode(&v); err != nil {
-			return nil, err
-		}
-		if b, err = json.Marshal(redactValue(v, redact)); err != nil {
-			return nil, err
-		}
-		// Back through the struct so the line keeps its field order ("t"
-		// first) instead of the generic map's sorted keys.
-		var clean record
-		d = json.NewDecoder(bytes.NewReader(b))
-		d.UseNumber()
-		if err := d.Decode(&clean); err != nil {
-			return nil, err
-		}
-		if b, err = json.Marshal(&clean); err != nil {
-			return nil, err
-		}
+	if redact == nil || !needsRedaction(b, redact) {
+		return append(b, '\n'), r, nil
 	}
-	return append(b, '\n'), nil
+	// Walk the generic form: a secret inside a body or an output is found
+	// wherever it sits, and escaping in JSON cannot hide it.
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber() // keep integers exact
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, nil, err
+	}
+	if b, err = json.Marshal(redactValue(v, redact)); err != nil {
+		return nil, nil, err
+	}
+	// Back through the struct so the line keeps its field order ("t"
+	// first) instead of the generic map's sorted keys.
+	clean := new(record)
+	d = json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(clean); err != nil {
+		return nil, nil, err
+	}
+	if b, err = json.Marshal(clean); err != nil {
+		return nil, nil, err
+	}
+	return append(b, '\n'), clean, nil
+}
+
+// needsRedaction reports whether redact changes any string literal (key or
+// value) of line, a JSON text as encoding/json writes it. A literal with
+// escapes is checked decoded: JSON may write a secret's characters as \" or
+// \u003c, which would hide it from a check of the raw text.
+func needsRedaction(line []byte, redact func(string) string) bool {
+	for i := 0; i < len(line); i++ {
+		if line[i] != '"' {
+			continue
+		}
+		j, escaped := i+1, false
+		for ; j < len(line) && line[j] != '"'; j++ {
+			if line[j] == '\\' {
+				escaped = true
+				j++
+			}
+		}
+		if j >= len(line) {
+			return true // not JSON as Marshal writes it: take the safe path
+		}
+		var s string
+		if escaped {
+			if err := json.Unmarshal(line[i:j+1], &s); err != nil {
+				return true
+			}
+		} else {
+			s = string(line[i+1 : j])
+		}
+		if redact(s) != s {
+			return true
+		}
+		i = j
+	}
+	return false
 }
 
 func redactValue(v any, redact func(string) string) any {

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,16 @@ type Run struct {
 	finished bool
 	steps    map[stepKey]stepState
 	muts     map[string]*mutState
+
+	// Group commit: lines are written under mu as they come and numbered;
+	// one fsync, made without holding mu, covers every line written before
+	// it started, and wakes (synced) the writers it covered.
+	synced     sync.Cond // L is &mu
+	written    uint64    // lines written by this process
+	durable    uint64    // lines covered by a successful fsync
+	durableLen int64     // r.size when that fsync started
+	syncing    bool      // an fsync is under way
+	broken     error     // an fsync failed: the run takes no more records
 }
 
 type stepKey struct{ step, item string }
@@ -50,8 +61,10 @@ type mutState struct {
 }
 
 func newRun(s *Store, meta RunMeta, f *os.File, fl *flock.Flock, attempt int, size int64) *Run {
-	return &Run{store: s, opts: s.opts, meta: meta, attempt: attempt, f: f, fl: fl, size: size,
+	r := &Run{store: s, opts: s.opts, meta: meta, attempt: attempt, f: f, fl: fl, size: size, durableLen: size,
 		steps: map[stepKey]stepState{}, muts: map[string]*mutState{}}
+	r.synced.L = &r.mu
+	return r
 }
 
 // ID is the run's id.
@@ -74,43 +87,102 @@ func (r *Run) attemptRecord() *record {
 	return &record{T: recAttempt, PID: os.Getpid(), Host: host}
 }
 
-// append writes one record and makes it durable. The caller holds r.mu (or
-// owns r alone). What is applied to the in-memory state is the line as
-// written, redacted, so that this process and a later resume see the same.
-func (r *Run) append(rec *record) error {
-	if r.closed {
-		return errors.New("journal: run is closed")
-	}
+// append writes one record and returns once it is durable: an fsync that
+// began after the line was written has returned. The caller must not hold
+// r.mu. What is applied to the in-memory state is the record as written,
+// redacted, so that this process and a later resume see the same.
+func (r *Run) append(rec *record) error { return r.appendIf(rec, nil) }
+
+// appendIf is append with a check made under r.mu just before the write
+// (Finish: not finished yet); its error is returned and nothing written.
+func (r *Run) appendIf(rec *record, check func() error) error {
 	if rec.Time.IsZero() {
 		rec.Time = time.Now().UTC()
 	}
 	if rec.Attempt == 0 && rec.T != recHeader {
 		rec.Attempt = r.attempt
 	}
-	line, err := encode(rec, r.opts.Redact)
+	// Encoded before taking the lock: it is most of a record's CPU, and
+	// concurrent writers need not queue for it.
+	line, written, err := encode(rec, r.opts.Redact)
 	if err != nil {
 		return fmt.Errorf("journal: encode %s record: %w", rec.T, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errors.New("journal: run is closed")
+	}
+	if r.broken != nil {
+		return r.broken
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return err
+		}
 	}
 	if _, err := r.f.Write(line); err != nil {
 		// Cut a partial line back so the next record starts cleanly.
 		_ = r.f.Truncate(r.size)
 		return fmt.Errorf("journal: write: %w", err)
 	}
-	if !r.opts.NoSync {
-		if err := r.f.Sync(); err != nil {
-			// The line may or may not be on disk: cut it so that what we
-			// believe and what a resume will read stay the same.
-			_ = r.f.Truncate(r.size)
-			return fmt.Errorf("journal: sync: %w", err)
-		}
-	}
 	r.size += int64(len(line))
-	var written record
-	if err := json.Unmarshal(line, &written); err != nil {
-		return fmt.Errorf("journal: reread: %w", err)
+	r.written++
+	r.apply(written)
+	if r.opts.NoSync {
+		return nil
 	}
-	r.apply(&written)
+	return r.waitDurable(r.written)
+}
+
+// waitDurable returns once line n is covered by an fsync, making that fsync
+// itself when none is under way. Called with r.mu held; it is released
+// while the fsync runs, so that other writers add their lines meanwhile and
+// the next fsync covers them all.
+func (r *Run) waitDurable(n uint64) error {
+	for r.durable < n {
+		if r.broken != nil {
+			return r.broken
+		}
+		if r.closed {
+			return errors.New("journal: run closed before its record was synced")
+		}
+		if r.syncing {
+			r.synced.Wait()
+			continue
+		}
+		r.syncOnce(true)
+	}
 	return nil
+}
+
+// syncOnce makes one fsync covering every line written so far. Called with
+// r.mu held; unlock says whether to release it during the fsync.
+func (r *Run) syncOnce(unlock bool) {
+	r.syncing = true
+	upTo, size := r.written, r.size
+	if unlock {
+		r.mu.Unlock()
+	}
+	err := r.f.Sync()
+	if unlock {
+		r.mu.Lock()
+	}
+	r.syncing = false
+	if err != nil {
+		// The lines since the last good fsync may or may not be on disk,
+		// and after a failed fsync the kernel may drop them silently (a
+		// later fsync can succeed all the same). Cut them off so that a
+		// resume reads what was last known durable, and take no more
+		// records: every writer still waiting gets the error, and nothing
+		// whose intent it held is sent.
+		_ = r.f.Truncate(r.durableLen)
+		r.size = r.durableLen
+		r.broken = fmt.Errorf("journal: sync: %w; the run journal takes no more records", err)
+	} else {
+		r.durable, r.durableLen = upTo, size
+	}
+	r.synced.Broadcast()
 }
 
 // finishedStatus: a step that ended so is not run again on resume.
@@ -134,7 +206,8 @@ func (r *Run) apply(rec *record) {
 		st.state = rec.T
 		switch rec.T {
 		case recIntent:
-			st.typ, st.method, st.path, st.witness = rec.Type, rec.Method, rec.Path, rec.Witness
+			// A copy: the witness may be the caller's Mutation.Witness.
+			st.typ, st.method, st.path, st.witness = rec.Type, rec.Method, rec.Path, bytes.Clone(rec.Witness)
 			st.result = nil
 		case recResult:
 			st.result = rec.Result
@@ -193,8 +266,6 @@ func (r *Run) Record(res engine.StepResult) error {
 		}
 		rec.Outputs = b
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	return r.append(rec)
 }
 
@@ -205,12 +276,12 @@ func (r *Run) Finish(status string) error {
 	default:
 		return fmt.Errorf("journal: invalid finish status %q (succeeded, failed or interrupted)", status)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.finished {
-		return errors.New("journal: attempt already finished")
-	}
-	return r.append(&record{T: recFinish, Status: status})
+	return r.appendIf(&record{T: recFinish, Status: status}, func() error {
+		if r.finished {
+			return errors.New("journal: attempt already finished")
+		}
+		return nil
+	})
 }
 
 // Close releases the run's lock. An attempt closed without Finish is listed
@@ -218,11 +289,25 @@ func (r *Run) Finish(status string) error {
 func (r *Run) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for r.syncing {
+		r.synced.Wait()
+	}
 	if r.closed {
 		return nil
 	}
+	var err error
+	// Lines written but not yet covered (their writers are waiting) are
+	// synced now rather than left to chance.
+	if !r.opts.NoSync && r.broken == nil && r.durable < r.written {
+		if r.syncOnce(false); r.broken != nil {
+			err = r.broken
+		}
+	}
 	r.closed = true
-	err := r.f.Close()
+	r.synced.Broadcast()
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
 	if uerr := r.fl.Unlock(); err == nil {
 		err = uerr
 	}

@@ -1,0 +1,113 @@
+package journal
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The fast path (no redaction round trip) must write what the round trip
+// would have: the same values, only nested keys possibly in another order.
+func TestEncodeSkipsTheRoundTripOnlyWhenNothingChanges(t *testing.T) {
+	const secret = `p<a"ss>\w`
+	replace := strings.NewReplacer(secret, "[redacted]").Replace
+	// Only whole strings: a check of the raw line could never see these.
+	whole := func(s string) string {
+		if s == secret {
+			return "[redacted]"
+		}
+		return s
+	}
+	idx := 3
+	cases := []struct {
+		name   string
+		rec    record
+		redact func(string) string
+		fast   bool
+	}{
+		{"no secret", record{T: recIntent, Key: "clone[a1]#1", Method: "POST", Path: "/accounts/a1/clone",
+			Body: map[string]any{"z": 1, "a": []any{"x", 2.5}}, Query: map[string]string{"q": "<&>"}}, replace, true},
+		{"no redactor", record{T: recStep, Step: "s", Index: &idx, Error: secret}, nil, true},
+		{"secret in an escaped value", record{T: recFailed, Key: "k", Error: "refused: " + secret}, replace, false},
+		{"secret as a whole body value", record{T: recIntent, Key: "k", Body: map[string]any{"pw": secret}}, whole, false},
+		{"secret as a key", record{T: recIntent, Key: "k", Body: map[string]any{secret: 1}}, whole, false},
+		{"secret in raw outputs", record{T: recStep, Step: "s", Status: "succeeded", Outputs: json.RawMessage(`{"p":"p\u003ca\"ss\u003e\\w"}`)}, replace, false},
+		{"secret in the result", record{T: recResult, Key: "k", Result: json.RawMessage(`["x","` + strings.ReplaceAll(strings.ReplaceAll(secret, `\`, `\\`), `"`, `\"`) + `"]`)}, whole, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			line, written, err := encode(&c.rec, c.redact)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fast := written == &c.rec; fast != c.fast {
+				t.Errorf("fast path %v, want %v", fast, c.fast)
+			}
+			if !strings.HasPrefix(string(line), `{"t":`) || !strings.HasSuffix(string(line), "}\n") {
+				t.Errorf("line %s", line)
+			}
+			var onDisk, applied any
+			if err := json.Unmarshal(line, &onDisk); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(written)
+			if err := json.Unmarshal(b, &applied); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(onDisk, applied) {
+				t.Errorf("applied %s\nwritten %s", b, line)
+			}
+			if c.redact != nil && strings.Contains(mustUnescape(t, line), secret) {
+				t.Errorf("secret written: %s", line)
+			}
+		})
+	}
+}
+
+// mustUnescape gives every string of a JSON line decoded, joined, so that a
+// secret written with escapes is found.
+func mustUnescape(t *testing.T, line []byte) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(line, &v); err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			sb.WriteString(x + "\x00")
+		case map[string]any:
+			for k, e := range x {
+				sb.WriteString(k + "\x00")
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return sb.String()
+}
+
+func TestNeedsRedactionSeesEveryString(t *testing.T) {
+	mark := func(s string) string { return strings.ReplaceAll(s, "S", "*") }
+	for line, want := range map[string]bool{
+		`{"t":"x","a":["b",1,{"c":"d"}]}`:       false,
+		`{"t":"x","a":["b",1,{"c":"dS"}]}`:      true,
+		`{"t":"x","S":1}`:                       true,
+		`{"t":"x","a":"\u0053"}`:                true, // S, escaped
+		`{"t":"x","a":"\\\"","b":"S"}`:          true, // escapes before the secret do not end the scan early
+		`{"t":"x","a":"\\","b":"ok"}`:           false,
+		`{"t":"x","a":"unterminated`:            true,
+		`{"t":"x","n":12345,"b":true,"z":null}`: false,
+	} {
+		if got := needsRedaction([]byte(line), mark); got != want {
+			t.Errorf("needsRedaction(%s) = %v, want %v", line, got, want)
+		}
+	}
+}
