@@ -30,8 +30,9 @@ type StepContext struct {
 	release, reacquire func()
 
 	mu        sync.Mutex
-	seq       int  // ordinal of the next mutation within this step execution
-	unchanged bool // the step found nothing to change (see SetUnchanged)
+	seq       int      // ordinal of the next mutation within this step execution
+	unchanged bool     // the step found nothing to change (see SetUnchanged)
+	answered  []string // keys of the mutations the recorder answered in this attempt
 }
 
 // SetUnchanged tells the engine the step found the desired state already in
@@ -68,6 +69,53 @@ type MutationRecorder interface {
 	// Do performs (or records) m. key identifies the mutation within the run
 	// (step, item and ordinal), stable across resumes.
 	Do(ctx context.Context, key string, m *Mutation) (any, error)
+}
+
+// ClassTaskFailed is the error class of a Frame task that ended in stage
+// "failed" (frame.TaskFailedError). Such a task proves its mutation changed
+// nothing, so the mutation may be sent again.
+const ClassTaskFailed = "task_failed"
+
+// MutationFailer is implemented by a MutationRecorder that answers a
+// mutation once done (the journal, apply's guard). When a step execution
+// fails with ClassTaskFailed, the engine calls MutationFailed for each
+// mutation that execution's attempt got an answer for: the task it waited
+// on failed, so the recorder must let the same key be sent again (a step
+// retry, a resume) instead of answering with the failed task forever. It is
+// called for no other error class: an unknown outcome stays unknown.
+type MutationFailer interface {
+	MutationFailed(key, reason string) error
+}
+
+// beginAttempt restarts mutation ordinals for a new attempt of the step, so
+// that it asks its recorder about the same keys again.
+func (sc *StepContext) beginAttempt() {
+	sc.mu.Lock()
+	sc.seq = 0
+	sc.answered = sc.answered[:0]
+	sc.mu.Unlock()
+}
+
+// attemptFailed is called when an attempt failed with error class class. A
+// failed task releases the attempt's answered mutations in the recorder
+// (MutationFailer), so a retry or a resume sends them again.
+func (sc *StepContext) attemptFailed(class string, err error) error {
+	if class != ClassTaskFailed {
+		return nil
+	}
+	f, ok := sc.recorder.(MutationFailer)
+	if !ok {
+		return nil
+	}
+	sc.mu.Lock()
+	keys := append([]string(nil), sc.answered...)
+	sc.mu.Unlock()
+	for _, k := range keys {
+		if ferr := f.MutationFailed(k, err.Error()); ferr != nil {
+			return fmt.Errorf("mutation %s: %w", k, ferr)
+		}
+	}
+	return nil
 }
 
 // Mode is the run's mode.
@@ -160,7 +208,13 @@ func (sc *StepContext) Mutate(ctx context.Context, m *Mutation) (any, error) {
 	key := fmt.Sprintf("%s[%s]#%d", sc.stepID, item, sc.seq)
 	sc.mu.Unlock()
 	if sc.recorder != nil {
-		return sc.recorder.Do(ctx, key, m)
+		res, err := sc.recorder.Do(ctx, key, m)
+		if err == nil {
+			sc.mu.Lock()
+			sc.answered = append(sc.answered, key)
+			sc.mu.Unlock()
+		}
+		return res, err
 	}
 	if sc.mode != ModeRun {
 		if m.Placeholder != nil {
