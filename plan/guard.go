@@ -20,7 +20,8 @@ var ErrNotPlanned = errors.New("not in the saved plan")
 // and body) that has not been executed yet. A planned value of
 // "(known after apply)" matches any value in its place. A step retried
 // after its mutation was executed (its task wait failed) asks again under
-// the same key: it gets the first answer, and nothing is sent again.
+// the same key: it gets the first answer, and nothing is sent again, unless
+// the task itself failed (MutationFailed), which proves nothing changed.
 type Guard struct {
 	// Redact, when set, is applied to the strings of each mutation apply is
 	// about to send before it is compared, so that it matches a plan whose
@@ -80,6 +81,34 @@ func (r *guarded) Do(ctx context.Context, key string, m *engine.Mutation) (any, 
 	}
 	r.g.finish(i, err == nil, res)
 	return res, err
+}
+
+// MutationFailed implements engine.MutationFailer: the task of an executed
+// mutation failed, which proves it changed nothing, so the planned mutation
+// is released and may be sent once more (a step retry, a resumed apply).
+// The recorder it wraps is told first; if that fails, the slot stays used
+// and the retry gets the first answer, as the journal would give it.
+func (r *guarded) MutationFailed(key, reason string) error {
+	if f, ok := r.next.(engine.MutationFailer); ok {
+		if err := f.MutationFailed(key, reason); err != nil {
+			return err
+		}
+	}
+	r.g.release(key)
+	return nil
+}
+
+// release makes an executed planned mutation executable again.
+func (g *Guard) release(key string) {
+	if g.Redact != nil {
+		key = (&scrubber{fn: g.Redact}).str(key)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if i, ok := g.byKey[key]; ok && !g.busy[i] {
+		g.used[i] = false
+		g.results[i] = nil
+	}
 }
 
 // claim checks m against the plan and reserves its planned mutation. When

@@ -5,8 +5,8 @@
 // is sent and its result after, so that a crashed, interrupted or failed run
 // can be resumed without sending any mutation twice.
 //
-// A *Run implements the engine's StepJournal (Lookup, Record) and
-// MutationRecorder (Do). The journal knows no API: whether an error means
+// A *Run implements the engine's StepJournal (Lookup, Record),
+// MutationRecorder (Do) and MutationFailer (MutationFailed). The journal knows no API: whether an error means
 // "the request may have reached the server" is told by Options.IsOutcomeUnknown.
 //
 // Format and reasons: docs/decisions/journal-format.md; behaviour on resume:

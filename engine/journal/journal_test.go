@@ -866,3 +866,75 @@ func TestConcurrentIntentsAreOnDiskBeforeSend(t *testing.T) {
 		t.Errorf("replay after resume: %v %v", res, err)
 	}
 }
+
+var _ engine.MutationFailer = (*journal.Run)(nil)
+
+// A result whose task then failed proves nothing changed: MutationFailed
+// makes the key sendable again, in this process and after a resume, and the
+// re-send's result is what is replayed afterwards.
+func TestMutationFailedMakesTheKeySendableAgain(t *testing.T) {
+	s := openStore(t, t.TempDir(), testOptions())
+	r := create(t, s)
+	mu := &mutation{}
+	ctx := context.Background()
+	if _, err := r.Do(ctx, key, mu.build()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.MutationFailed(key, "task task-1 ended in stage failed"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Do(ctx, key, mu.build())
+	if err != nil || mu.sends.Load() != 2 || res.(map[string]any)["id"] != "task-2" {
+		t.Fatalf("after MutationFailed: %v %v, %d sends; want task-2 sent", res, err, mu.sends.Load())
+	}
+	if res, _ := r.Do(ctx, key, mu.build()); mu.sends.Load() != 2 || res.(map[string]any)["id"] != "task-2" {
+		t.Errorf("the re-send's result is not replayed: %v, %d sends", res, mu.sends.Load())
+	}
+
+	// The same through a resume: the failed record is read back from disk.
+	if err := r.MutationFailed(key, "task task-2 ended in stage failed"); err != nil {
+		t.Fatal(err)
+	}
+	r.Finish(journal.StatusFailed)
+	r.Close()
+	recs := records(t, s, r.ID())
+	want := "header attempt intent result failed intent result failed finish"
+	if got := strings.Join(types(recs), " "); got != want {
+		t.Errorf("records %s, want %s", got, want)
+	}
+	if last := recs[len(recs)-2]; last["via"] != "task_failed" || last["error"] != "task task-2 ended in stage failed" {
+		t.Errorf("failed record %v", last)
+	}
+	r2 := resume(t, s, r.ID())
+	if len(r2.Pending()) != 0 {
+		t.Errorf("pending after a failed task: %v", r2.Pending())
+	}
+	if res, err := r2.Do(ctx, key, mu.build()); err != nil || mu.sends.Load() != 3 || res.(map[string]any)["id"] != "task-3" {
+		t.Fatalf("resume after MutationFailed: %v %v, %d sends; want task-3 sent", res, err, mu.sends.Load())
+	}
+}
+
+// MutationFailed changes only a key answered with a result: one never sent,
+// already failed or pending a reconcile is left as it is.
+func TestMutationFailedWritesNothingWithoutAResult(t *testing.T) {
+	s := openStore(t, t.TempDir(), testOptions())
+	id := crashDuringSend(t, s) // key: intent without result
+	r := resume(t, s, id)
+	refused := &mutation{sendErr: []error{errors.New("400 bad request")}}
+	if _, err := r.Do(context.Background(), "other#1", refused.build()); err == nil {
+		t.Fatal("refused send succeeded")
+	}
+	for _, k := range []string{key, "other#1", "never#1"} {
+		if err := r.MutationFailed(k, "task failed"); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	r.Close()
+	if got := strings.Join(types(records(t, s, id)), " "); got != "header attempt intent attempt intent failed" {
+		t.Errorf("records %s", got)
+	}
+	r2 := resume(t, s, id)
+	if p := r2.Pending(); len(p) != 1 || p[0].Key != key {
+		t.Errorf("pending %v: the intent without result must still be reconciled", p)
+	}
+}

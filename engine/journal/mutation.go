@@ -223,3 +223,27 @@ func decode(raw json.RawMessage) (any, error) {
 	}
 	return v, nil
 }
+
+// errNothingToFail makes MutationFailed write nothing.
+var errNothingToFail = errors.New("no result to fail")
+
+// MutationFailed records that mutation key, answered before, failed after
+// all: the task its result names ended in stage "failed", which proves it
+// changed nothing. It implements engine.MutationFailer. The key becomes
+// sendable again, as after a refused send: the next Do (a step retry, a
+// resume) sends it once more instead of answering with the failed task.
+// Only a key whose last record is a result is changed; for any other (not
+// sent, pending reconcile, already failed) MutationFailed writes nothing.
+func (r *Run) MutationFailed(key, reason string) error {
+	key = r.redact(key)
+	err := r.appendIf(&record{T: recFailed, Key: key, Via: viaTaskFailed, Error: reason}, func() error {
+		if st := r.muts[key]; st == nil || st.state != recResult || st.busy {
+			return errNothingToFail
+		}
+		return nil
+	})
+	if errors.Is(err, errNothingToFail) {
+		return nil
+	}
+	return err
+}

@@ -22,10 +22,14 @@ const (
 	recIntent  = "intent"   // a mutation is about to be sent (durable before sending)
 	recResult  = "result"   // the mutation's result (task, ...) after it was sent or reconciled
 	recUnknown = "unknown"  // the send failed in a way that may have reached the server
-	recFailed  = "failed"   // the server refused it, or it never left: safe to send again
+	recFailed  = "failed"   // the server refused it, it never left, or its task failed: safe to send again
 	recNotSent = "not_sent" // a reconcile proved it absent, or the admin assumed so
 	recFinish  = "finish"   // an attempt ended with a status
 )
+
+// viaTaskFailed is the "via" of a failed record written after a result: the
+// mutation's task failed (engine.MutationFailer), so it may be sent again.
+const viaTaskFailed = "task_failed"
 
 // record is one line of a journal. One struct for every type keeps the
 // reader simple; omitempty keeps the lines short.
@@ -69,7 +73,7 @@ type record struct {
 	Resources []string          `json:"resources,omitempty"`
 	Witness   json.RawMessage   `json:"witness,omitempty"` // intent: what Reconcile compares against
 	Result    json.RawMessage   `json:"result,omitempty"`
-	Via       string            `json:"via,omitempty"` // result: send | reconcile; not_sent: reconcile | assumed
+	Via       string            `json:"via,omitempty"` // result: send | reconcile; not_sent: reconcile | assumed; failed: task_failed
 
 	Error string `json:"error,omitempty"`
 }

@@ -1,0 +1,121 @@
+package plan_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/plan"
+)
+
+// failer is a downstream recorder that can be told a mutation failed (the
+// journal in real applies).
+type failer struct {
+	told []string
+	err  error
+}
+
+func (f *failer) Do(ctx context.Context, key string, m *engine.Mutation) (any, error) {
+	return m.Send(ctx)
+}
+
+func (f *failer) MutationFailed(key, reason string) error {
+	f.told = append(f.told, key+": "+reason)
+	return f.err
+}
+
+// cloneAttempt runs one attempt of Store-Reno's clone through rec, as the
+// engine's StepContext does, counting the clones sent.
+func cloneAttempt(t *testing.T, rec engine.MutationRecorder, clones *int) string {
+	t.Helper()
+	sc := engine.NewTestContext(engine.TestContextOptions{Mode: engine.ModeRun, StepID: "rollout.clone", Item: "acc-11", Recorder: rec})
+	m := cloneMutation(stores[0])
+	m.Send = func(context.Context) (any, error) {
+		*clones++
+		return map[string]any{"id": fmt.Sprintf("task-%d", *clones), "stage": "not_started"}, nil
+	}
+	res, err := sc.Mutate(context.Background(), m)
+	if err != nil {
+		t.Fatalf("clone attempt refused: %v", err)
+	}
+	return res.(map[string]any)["id"].(string)
+}
+
+// A clone whose task failed changed nothing: the engine tells the guard, and
+// the retried step (or resumed apply) clones once more; after that the plan's
+// mutation is executed and answered as usual.
+func TestGuardReleasesAMutationWhoseTaskFailed(t *testing.T) {
+	for _, next := range []*failer{nil, {}} {
+		name := "sending itself"
+		if next != nil {
+			name = "wrapping the journal"
+		}
+		t.Run(name, func(t *testing.T) {
+			g := plan.NewGuard(rolloutPlan())
+			var rec engine.MutationRecorder
+			if next != nil {
+				rec = g.Wrap(next)
+			} else {
+				rec = g.Wrap(nil)
+			}
+			f, ok := rec.(engine.MutationFailer)
+			if !ok {
+				t.Fatal("the guarded recorder is not an engine.MutationFailer")
+			}
+			clones := 0
+			const k = "rollout.clone[acc-11]#1"
+			if id := cloneAttempt(t, rec, &clones); id != "task-1" {
+				t.Fatalf("first clone answered %s", id)
+			}
+			if err := f.MutationFailed(k, "task task-1 ended in stage failed"); err != nil {
+				t.Fatal(err)
+			}
+			if next != nil && (len(next.told) != 1 || next.told[0] != k+": task task-1 ended in stage failed") {
+				t.Errorf("the wrapped recorder was told %q", next.told)
+			}
+			if !unused(g, k) {
+				t.Error("a mutation whose task failed counts as executed")
+			}
+			if id := cloneAttempt(t, rec, &clones); id != "task-2" || clones != 2 {
+				t.Fatalf("retry answered %s after %d clones; want a second clone", id, clones)
+			}
+			if id := cloneAttempt(t, rec, &clones); id != "task-2" || clones != 2 {
+				t.Fatalf("a further attempt answered %s after %d clones; want the second clone's task, not sent", id, clones)
+			}
+			if unused(g, k) {
+				t.Error("the re-sent clone is still unused")
+			}
+			// Unknown keys and mutations not executed are left alone.
+			if err := f.MutationFailed("rollout.clone[acc-99]#1", "x"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// When the journal cannot record the failure, the guard keeps the slot
+// executed: the retry gets the first answer, as the journal would give it.
+func TestGuardKeepsTheSlotWhenTheJournalRefuses(t *testing.T) {
+	g := plan.NewGuard(rolloutPlan())
+	next := &failer{err: errors.New("journal: sync: disk full")}
+	rec := g.Wrap(next)
+	clones := 0
+	cloneAttempt(t, rec, &clones)
+	if err := rec.(engine.MutationFailer).MutationFailed("rollout.clone[acc-11]#1", "task failed"); err == nil {
+		t.Fatal("the journal's error was not returned")
+	}
+	if id := cloneAttempt(t, rec, &clones); id != "task-1" || clones != 1 {
+		t.Fatalf("answered %s after %d clones; want the first answer, nothing sent", id, clones)
+	}
+}
+
+func unused(g *plan.Guard, key string) bool {
+	for _, m := range g.Unused() {
+		if m.Key == key {
+			return true
+		}
+	}
+	return false
+}
