@@ -55,7 +55,7 @@ type node struct {
 	full  string // "group.step" inside groups
 	typ   *StepType
 	deps  []int
-	dset  map[int]bool
+	dset  map[int]bool // deps as a set, made only once deps grows long
 	dnts  []int // dependants
 	body  *graph
 	depth int
@@ -172,7 +172,7 @@ func (c *compiler) errf(pos schema.Pos, format string, args ...any) {
 func (c *compiler) buildGraph(steps []*schema.Step, parent *node, depth int) *graph {
 	g := &graph{parent: parent}
 	for _, s := range steps {
-		n := &node{g: g, idx: len(g.nodes), step: s, id: s.ID, full: s.ID, depth: depth, dset: map[int]bool{}}
+		n := &node{g: g, idx: len(g.nodes), step: s, id: s.ID, full: s.ID, depth: depth}
 		if parent != nil {
 			n.full = parent.full + "." + s.ID
 		}
@@ -318,7 +318,7 @@ func (c *compiler) compileVars() {
 	}
 	root := xexpr.Object("name", map[string]*xexpr.Type{"inputs": inputs, "vars": vars, "env": env})
 	for _, v := range c.p.wf.Vars {
-		val := c.compileValue(v.Value, root, nil)
+		val := c.compileValue(v.Value, func() *xexpr.Type { return root }, nil)
 		c.p.vars = append(c.p.vars, &compiledVar{name: v.Name, val: val})
 		delete(vars.Hidden, v.Name)
 		vars.Fields[v.Name] = typeOfValue(v.Value, val)
@@ -382,6 +382,21 @@ func (c *compiler) envFor(g *graph, item *node, itemType *xexpr.Type) *xexpr.Typ
 	return xexpr.Object("name", f)
 }
 
+// lazyEnv is an expression environment built on first use: a graph whose
+// steps hold no expression never needs the type of `steps`, which costs
+// two types and their field maps per step of the graph.
+type lazyEnv func() *xexpr.Type
+
+func lazy(f func() *xexpr.Type) lazyEnv {
+	var t *xexpr.Type
+	return func() *xexpr.Type {
+		if t == nil {
+			t = f()
+		}
+		return t
+	}
+}
+
 func elemType(e *xexpr.Expr) *xexpr.Type {
 	if e == nil {
 		return xexpr.Any
@@ -393,7 +408,7 @@ func elemType(e *xexpr.Expr) *xexpr.Type {
 }
 
 func (c *compiler) compileGraph(g *graph) {
-	base := c.envFor(g, nil, nil)
+	base := lazy(func() *xexpr.Type { return c.envFor(g, nil, nil) })
 	for _, n := range g.nodes {
 		s := n.step
 		n.as = s.As
@@ -410,7 +425,7 @@ func (c *compiler) compileGraph(g *graph) {
 		}
 		if s.If != "" {
 			src, off := xexpr.Bare(s.If)
-			if e := c.compileExpr(src, base, s.IfPos, c.sourceShift(s.IfPos, src, off)); e != nil {
+			if e := c.compileExpr(src, base(), s.IfPos, c.sourceShift(s.IfPos, src, off)); e != nil {
 				n.ifExpr = e
 				n.ifRefs = map[string]bool{}
 				for _, r := range e.Refs() {
@@ -428,11 +443,11 @@ func (c *compiler) compileGraph(g *graph) {
 				n.forEachList = &valueT{isC: true, konst: []any{}}
 			}
 			if n.body == nil {
-				env = c.envFor(g, n, xexpr.Any)
+				env = lazy(func() *xexpr.Type { return c.envFor(g, n, xexpr.Any) })
 			}
 		} else if s.ForEach != "" {
 			src, off := xexpr.Bare(s.ForEach)
-			if e := c.compileExpr(src, base, s.ForEachPos, c.sourceShift(s.ForEachPos, src, off)); e != nil {
+			if e := c.compileExpr(src, base(), s.ForEachPos, c.sourceShift(s.ForEachPos, src, off)); e != nil {
 				n.forEach = e
 				c.refDeps(n, e.Refs(), s.ForEachPos)
 			} else {
@@ -440,7 +455,8 @@ func (c *compiler) compileGraph(g *graph) {
 				n.forEach = nil
 			}
 			if n.body == nil {
-				env = c.envFor(g, n, elemType(n.forEach))
+				elem := elemType(n.forEach)
+				env = lazy(func() *xexpr.Type { return c.envFor(g, n, elem) })
 			}
 			if n.forEach == nil {
 				// Mark as fan-out anyway so outputs are typed as such.
@@ -456,13 +472,13 @@ func (c *compiler) compileGraph(g *graph) {
 			}
 			c.compileGraph(n.body)
 			// Declared outputs of a group are evaluated per item, among its steps.
-			n.outputs = c.compileOutputs(n, c.envFor(n.body, nil, nil))
+			n.outputs = c.compileOutputs(n, lazy(func() *xexpr.Type { return c.envFor(n.body, nil, nil) }))
 		} else if n.typ != nil {
 			c.compileWith(n, env)
 			outEnv := env
 			if len(s.Outputs) > 0 {
 				f := map[string]*xexpr.Type{}
-				for k, v := range env.Fields {
+				for k, v := range env().Fields {
 					f[k] = v
 				}
 				raw := &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of step %q (%s)", n.id, n.typ.Name), Open: n.typ.Outputs == nil, Fields: map[string]*xexpr.Type{}}
@@ -470,7 +486,8 @@ func (c *compiler) compileGraph(g *graph) {
 					raw.Fields[k] = c.typeOfShape(sh)
 				}
 				f["outputs"] = raw
-				outEnv = xexpr.Object("name", f)
+				t := xexpr.Object("name", f)
+				outEnv = func() *xexpr.Type { return t }
 			}
 			n.outputs = c.compileOutputs(n, outEnv)
 		}
@@ -497,7 +514,7 @@ func (c *compiler) compileGraph(g *graph) {
 	}
 }
 
-func (c *compiler) compileOutputs(n *node, env *xexpr.Type) map[string]*valueT {
+func (c *compiler) compileOutputs(n *node, env lazyEnv) map[string]*valueT {
 	if len(n.step.Outputs) == 0 {
 		return nil
 	}
@@ -519,7 +536,7 @@ func (c *compiler) compileOutputs(n *node, env *xexpr.Type) map[string]*valueT {
 	return out
 }
 
-func (c *compiler) compileWith(n *node, env *xexpr.Type) {
+func (c *compiler) compileWith(n *node, env lazyEnv) {
 	t := n.typ
 	n.with = map[string]*valueT{}
 	specs := map[string]*InputSpec{}
@@ -632,7 +649,7 @@ func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
 
 // compileValue compiles a `with`/vars/outputs value; n (may be nil) gets the
 // implied dependencies.
-func (c *compiler) compileValue(v *schema.Value, env *xexpr.Type, n *node) *valueT {
+func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *valueT {
 	if v == nil {
 		return &valueT{isC: true}
 	}
@@ -681,7 +698,7 @@ func (c *compiler) compileValue(v *schema.Value, env *xexpr.Type, n *node) *valu
 	if !ok || !xexpr.HasExpr(s) {
 		return &valueT{isC: true, konst: v.Scalar}
 	}
-	t, errs := xexpr.CompileTemplate(s, env)
+	t, errs := xexpr.CompileTemplate(s, env())
 	for _, e := range errs {
 		c.errf(c.posAt(v, e.Offset), "%s", e.Msg)
 	}
@@ -815,11 +832,32 @@ func (c *compiler) addDep(n *node, id string, pos schema.Pos, how string) {
 		c.errf(pos, "step %q is inside group %q and cannot depend on it", n.id, m.id)
 		return
 	}
-	if !a.dset[m.idx] {
-		a.dset[m.idx] = true
-		a.deps = append(a.deps, m.idx)
+	if a.addDep(m.idx) {
 		m.dnts = append(m.dnts, a.idx)
 	}
+}
+
+// addDep adds dependency i unless present. Most steps have a few
+// dependencies, so a scan beats a map per node; a set is made only for a
+// step with many.
+func (n *node) addDep(i int) bool {
+	switch {
+	case n.dset != nil:
+		if n.dset[i] {
+			return false
+		}
+		n.dset[i] = true
+	case slices.Contains(n.deps, i):
+		return false
+	case len(n.deps) >= 16:
+		n.dset = make(map[int]bool, 2*len(n.deps))
+		for _, d := range n.deps {
+			n.dset[d] = true
+		}
+		n.dset[i] = true
+	}
+	n.deps = append(n.deps, i)
+	return true
 }
 
 // order sorts each graph topologically (file order among equals) and names

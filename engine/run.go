@@ -127,9 +127,10 @@ type inst struct {
 	fan    *fanout
 	item   *itemInfo
 	st     []nstate
+	res    []StepResult // by node index, where st says finished
 	left   int
 	failed bool
-	key    []int  // sort key prefix
+	key    []int  // sort key prefix of the plan's mutations
 	ikey   string // item key, joined with "/" through nested fan-outs
 	ilabel string // item label, joined likewise
 }
@@ -141,6 +142,7 @@ type nstate struct {
 	skip     bool
 	notRun   bool
 	finished bool
+	fan      *fanout // the node's fan-out once expanded: its items' results
 }
 
 type fanout struct {
@@ -160,6 +162,15 @@ type fanout struct {
 	failed   bool
 	reason   string
 	started  time.Time
+
+	// Item results, by item index: a plain step's executions and the items
+	// never started; a group's item instances and the failures of its
+	// declared outputs. Kept in place, so results need neither sort keys
+	// nor a sort.
+	res     []StepResult
+	has     []bool
+	insts   []*inst
+	outErrs map[int]*StepResult
 }
 
 type task struct {
@@ -167,11 +178,6 @@ type task struct {
 	n    *node
 	fan  *fanout // a plain fan-out's item
 	item *itemInfo
-}
-
-type resultRec struct {
-	key []int
-	r   StepResult
 }
 
 type mutRec struct {
@@ -194,13 +200,17 @@ type run struct {
 	stopping    bool
 	failed      bool
 	interrupted bool
-	results     []resultRec
+	nresults    int // results recorded so far
 	muts        []mutRec
 	done        chan struct{}
 	top         *inst
 
 	emitMu sync.Mutex
 	locks  lockSet
+
+	// Method values made once per run, not per step execution.
+	emitFn               EventSink
+	releaseFn, acquireFn func()
 
 	inputs, vars, env map[string]any
 	dyn               map[*predT]*xexpr.Expr
@@ -215,6 +225,7 @@ type run struct {
 // are in the Result.
 func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	r := &run{p: p, o: o, ctx: ctx, done: make(chan struct{}), dyn: map[*predT]*xexpr.Expr{}}
+	r.emitFn, r.releaseFn, r.acquireFn = r.emit, r.releaseSlot, r.acquireSlot
 	r.log = o.Logger
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -247,7 +258,6 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	defer stop()
 
 	r.mu.Lock()
-	r.results = make([]resultRec, 0, len(p.nodes))
 	r.top = r.newInst(p.root, nil, nil, nil, nil)
 	r.startInst(r.top)
 	r.mu.Unlock()
@@ -264,11 +274,7 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	default:
 		res.Status = RunSucceeded
 	}
-	slices.SortStableFunc(r.results, func(a, b resultRec) int { return slices.Compare(a.key, b.key) })
-	res.Steps = make([]StepResult, len(r.results))
-	for i, x := range r.results {
-		res.Steps[i] = x.r
-	}
+	res.Steps = r.collect(r.top, make([]StepResult, 0, r.nresults))
 	slices.SortStableFunc(r.muts, func(a, b mutRec) int { return slices.Compare(a.key, b.key) })
 	for _, m := range r.muts {
 		res.Mutations = append(res.Mutations, m.m)
@@ -344,7 +350,7 @@ func (r *run) emit(ev Event) {
 // --- instances and the ready queue (all under r.mu) ---
 
 func (r *run) newInst(g *graph, parent *inst, fan *fanout, item *itemInfo, key []int) *inst {
-	in := &inst{g: g, parent: parent, fan: fan, item: item, st: make([]nstate, len(g.nodes)), left: len(g.nodes), key: key}
+	in := &inst{g: g, parent: parent, fan: fan, item: item, st: make([]nstate, len(g.nodes)), res: make([]StepResult, len(g.nodes)), left: len(g.nodes), key: key}
 	if parent != nil && item != nil {
 		in.ikey, in.ilabel = item.key, item.label
 		if parent.ikey != "" {
@@ -455,11 +461,8 @@ func (r *run) finish(in *inst, n *node, res StepResult, out any, work []task) []
 			res.Item, res.ItemKey, res.Index = in.ilabel, in.ikey, in.item.index
 		}
 	}
-	key := append(slices.Clone(in.key), n.ord)
-	if n.fanout() {
-		key = append(key, -1)
-	}
-	r.results = append(r.results, resultRec{key: key, r: res})
+	in.res[n.idx] = res
+	r.nresults++
 	if res.Status == StatusFailed && !n.step.ContinueOnError {
 		// Fail-fast: at top level the run stops starting steps; inside a
 		// group item only that item stops (its fan-out decides the rest).
@@ -518,7 +521,11 @@ func (r *run) instDone(in *inst) {
 			if err != nil {
 				status = StatusFailed
 				r.failed = true
-				r.results = append(r.results, resultRec{key: append(slices.Clone(in.key), -1), r: StepResult{Step: fn.full, Item: in.ilabel, ItemKey: in.ikey, Index: in.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}})
+				if in.fan.outErrs == nil {
+					in.fan.outErrs = map[int]*StepResult{}
+				}
+				in.fan.outErrs[in.item.index] = &StepResult{Step: fn.full, Item: in.ilabel, ItemKey: in.ikey, Index: in.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}
+				r.nresults++
 				break
 			}
 			out[k] = v
@@ -530,6 +537,17 @@ func (r *run) instDone(in *inst) {
 // --- fan-outs (under r.mu) ---
 
 func (r *run) startFan(f *fanout) {
+	if f.n.body == nil {
+		// One queue growth for all the items this call may start, not a
+		// doubling series of copies.
+		n := len(f.items) - f.next
+		if f.limit > 0 {
+			n = min(n, f.limit-f.running)
+		}
+		if n > 0 {
+			r.ready = slices.Grow(r.ready, n)
+		}
+	}
 	for !f.stopped && !r.stopping && f.next < len(f.items) && (f.limit <= 0 || f.running < f.limit) {
 		if f.batch > 0 && f.next >= f.batch && f.batchOK < f.batch {
 			return // canary items still running
@@ -537,9 +555,10 @@ func (r *run) startFan(f *fanout) {
 		it := &f.items[f.next]
 		f.next++
 		f.running++
-		key := append(slices.Clone(f.in.key), f.n.ord, it.index)
 		if f.n.body != nil {
+			key := append(slices.Clone(f.in.key), f.n.ord, it.index)
 			in := r.newInst(f.n.body, f.in, f, it, key)
+			f.insts[it.index] = in
 			r.startInst(in)
 		} else {
 			r.ready = append(r.ready, task{in: f.in, n: f.n, fan: f, item: it})
@@ -599,7 +618,8 @@ func (f *fanout) maxFailures() int {
 func (r *run) fanDone(f *fanout) {
 	for i := f.next; i < len(f.items); i++ {
 		it := &f.items[i]
-		r.results = append(r.results, resultRec{key: append(slices.Clone(f.in.key), f.n.ord, it.index), r: StepResult{Step: f.n.full, Item: r.itemLabel(f.in, it), ItemKey: r.itemKey(f.in, it), Index: it.index, Status: StatusNotRun}})
+		f.setResult(it.index, StepResult{Step: f.n.full, Item: r.itemLabel(f.in, it), ItemKey: r.itemKey(f.in, it), Index: it.index, Status: StatusNotRun})
+		r.nresults++
 	}
 	status := StatusSucceeded
 	res := StepResult{Step: f.n.full, Index: -1, Started: f.started, Duration: time.Since(f.started)}
@@ -638,13 +658,15 @@ func (r *run) exec(t task) {
 		switch {
 		case fan != nil:
 			f := fan
+			t.in.st[t.n.idx].fan = f
 			if len(f.items) == 0 {
 				r.fanDone(f)
 			} else {
 				r.startFan(f)
 			}
 		case t.fan != nil:
-			r.results = append(r.results, resultRec{key: append(slices.Clone(t.in.key), t.n.ord, t.item.index), r: res})
+			t.fan.setResult(t.item.index, res)
+			r.nresults++
 			r.itemDone(t.fan, t.item, res.Status, out)
 		default:
 			work := r.finish(t.in, t.n, res, out, nil)
@@ -791,6 +813,7 @@ again:
 	switch list := v.(type) {
 	case nil:
 	case []any:
+		f.items = make([]itemInfo, 0, len(list))
 		seen := make(map[string]bool, len(list))
 		for i, e := range list {
 			it := itemInfo{value: e, index: i}
@@ -826,7 +849,47 @@ again:
 		f.batch = len(f.items)
 	}
 	f.outs = make([]any, len(f.items))
+	if n.body != nil {
+		f.insts = make([]*inst, len(f.items))
+	}
 	return f, nil
+}
+
+// setResult records the result of item i (under r.mu).
+func (f *fanout) setResult(i int, res StepResult) {
+	if f.res == nil {
+		f.res = make([]StepResult, len(f.items))
+		f.has = make([]bool, len(f.items))
+	}
+	f.res[i], f.has[i] = res, true
+}
+
+// collect appends the results of an instance in report order: graph order,
+// a fan-out's summary before its items, items by index, a group item's
+// output failure before its steps (under r.mu, once the run is done).
+func (r *run) collect(in *inst, out []StepResult) []StepResult {
+	for _, n := range in.g.topo {
+		st := &in.st[n.idx]
+		if st.finished {
+			out = append(out, in.res[n.idx])
+		}
+		f := st.fan
+		if f == nil {
+			continue
+		}
+		for i := range f.items {
+			if f.has != nil && f.has[i] {
+				out = append(out, f.res[i])
+			}
+			if e := f.outErrs[i]; e != nil {
+				out = append(out, *e)
+			}
+			if f.insts != nil && f.insts[i] != nil {
+				out = r.collect(f.insts[i], out)
+			}
+		}
+	}
+	return out
 }
 
 // asList converts typed slices (expr's 1..n gives []int) to []any.
@@ -1019,11 +1082,11 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 	}
 
 	sc := &StepContext{mode: r.o.Mode, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.p.polling,
-		release: r.releaseSlot, reacquire: r.acquireSlot}
+		release: r.releaseFn, reacquire: r.acquireFn}
 	if sc.item == "" {
 		sc.index = -1
 	}
-	sc.emit = func(ev Event) { r.emit(ev) }
+	sc.emit = r.emitFn
 	sc.recorder = r.recorderFor(t, res)
 	sc.predicate = func(name string) (Predicate, error) { return r.predicate(n, name) }
 
