@@ -27,10 +27,14 @@ const schemaURL = "https://frameflow.dev/schema/workflow-v1.json"
 // step types, and descriptions for editor hover docs. The output is
 // deterministic for a given set of step types, in any order.
 func JSONSchema(types []StepTypeInfo) ([]byte, error) {
-	doc, err := composeSchema(types)
+	doc, err := composeSchema(types, nil)
 	if err != nil {
 		return nil, err
 	}
+	return encodeSchema(doc)
+}
+
+func encodeSchema(doc map[string]any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -41,7 +45,13 @@ func JSONSchema(types []StepTypeInfo) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func composeSchema(types []StepTypeInfo) (map[string]any, error) {
+// composeSchema composes the base schema with the step types. When used is
+// not nil, only the `with` schemas of the types in it are composed in; the
+// others are still listed for `uses`. A document is validated against the
+// types it names alone: they are what its `with` blocks are checked
+// against, and compiling all of them (over a hundred, most with several
+// properties) would cost a CLI invocation most of its start-up.
+func composeSchema(types []StepTypeInfo, used map[string]bool) (map[string]any, error) {
 	var doc map[string]any
 	if err := json.Unmarshal(baseSchemaJSON, &doc); err != nil {
 		return nil, fmt.Errorf("embedded workflow schema: %w", err)
@@ -66,13 +76,16 @@ func composeSchema(types []StepTypeInfo) (map[string]any, error) {
 			return nil, fmt.Errorf("step type %q is listed twice", t.Name)
 		}
 		seen[t.Name] = true
+		names = append(names, t.Name)
+		if used != nil && !used[t.Name] {
+			continue
+		}
 		with, err := prepareWith(t)
 		if err != nil {
 			return nil, err
 		}
 		def := "with." + t.Name
 		defs[def] = with
-		names = append(names, t.Name)
 		allOf = append(allOf, map[string]any{
 			"if": map[string]any{
 				"required":   []any{"uses"},
@@ -85,6 +98,13 @@ func composeSchema(types []StepTypeInfo) (map[string]any, error) {
 	}
 	uses := props["uses"].(map[string]any)
 	uses["enum"] = names
+	if used != nil {
+		// Validation reads no descriptions; the full text is for editors.
+		if len(allOf) > 0 { // an empty allOf is not a valid schema
+			step["allOf"] = allOf
+		}
+		return doc, nil
+	}
 	var desc strings.Builder
 	desc.WriteString(uses["description"].(string))
 	for _, t := range sorted {
@@ -186,8 +206,17 @@ var (
 	compiledCache = map[[32]byte]*compiled{}
 )
 
-func compiledSchema(types []StepTypeInfo) *compiled {
-	raw, err := JSONSchema(types)
+// compiledSchema compiles the schema that validates documents naming the
+// step types in used (see composeSchema).
+func compiledSchema(types []StepTypeInfo, used map[string]bool) *compiled {
+	if used == nil {
+		used = map[string]bool{}
+	}
+	doc, err := composeSchema(types, used)
+	if err != nil {
+		return &compiled{err: err}
+	}
+	raw, err := encodeSchema(doc)
 	if err != nil {
 		return &compiled{err: err}
 	}
@@ -219,12 +248,12 @@ func compiledSchema(types []StepTypeInfo) *compiled {
 // validateSchema validates the tree against the composed schema and maps
 // every error back to a YAML position with a human message.
 func validateSchema(file string, root *tnode, types []StepTypeInfo) Diagnostics {
-	c := compiledSchema(types)
+	inst := root.json()
+	fillWith(inst)
+	c := compiledSchema(types, usedTypes(inst))
 	if c.err != nil {
 		return Diagnostics{{Pos: root.pos, Message: fmt.Sprintf("internal error: the workflow schema does not compile: %v", c.err)}}
 	}
-	inst := root.json()
-	fillWith(inst)
 	err := c.schema.Validate(inst)
 	if err == nil {
 		return nil
@@ -239,6 +268,32 @@ func validateSchema(file string, root *tnode, types []StepTypeInfo) Diagnostics 
 	}
 	m.walk(ve)
 	return m.out
+}
+
+// usedTypes collects every string under a "uses" key anywhere in the
+// document: a superset of the step types its steps name, wherever the
+// schema finds steps. A type too many costs only its compile.
+func usedTypes(inst any) map[string]bool {
+	used := map[string]bool{}
+	// The loader has already refused documents deeper than its limit.
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if s, ok := x["uses"].(string); ok {
+				used[s] = true
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(inst)
+	return used
 }
 
 // fillWith gives every step that names a step type a `with` mapping, so that
