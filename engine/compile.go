@@ -56,7 +56,7 @@ type node struct {
 	typ   *StepType
 	deps  []int
 	dset  map[int]bool // deps as a set, made only once deps grows long
-	dnts  []int // dependants
+	dnts  []int        // dependants
 	body  *graph
 	depth int
 
