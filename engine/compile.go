@@ -170,9 +170,11 @@ func (c *compiler) errf(pos schema.Pos, format string, args ...any) {
 // buildGraph makes nodes for steps, resolving step types; expressions come
 // later, once every id (and so every output shape) is known.
 func (c *compiler) buildGraph(steps []*schema.Step, parent *node, depth int) *graph {
-	g := &graph{parent: parent}
-	for _, s := range steps {
-		n := &node{g: g, idx: len(g.nodes), step: s, id: s.ID, full: s.ID, depth: depth}
+	g := &graph{parent: parent, nodes: make([]*node, 0, len(steps))}
+	slab := make([]node, len(steps)) // one allocation for the graph's nodes, which live as long as the program
+	for i, s := range steps {
+		n := &slab[i]
+		*n = node{g: g, idx: len(g.nodes), step: s, id: s.ID, full: s.ID, depth: depth}
 		if parent != nil {
 			n.full = parent.full + "." + s.ID
 		}
@@ -538,7 +540,9 @@ func (c *compiler) compileOutputs(n *node, env lazyEnv) map[string]*valueT {
 
 func (c *compiler) compileWith(n *node, env lazyEnv) {
 	t := n.typ
-	n.with = map[string]*valueT{}
+	if len(n.step.With) > 0 { // most steps of a long workflow have none
+		n.with = make(map[string]*valueT, len(n.step.With))
+	}
 	specs := map[string]*InputSpec{}
 	var names []string
 	for i := range t.Inputs {
@@ -864,6 +868,7 @@ func (n *node) addDep(i int) bool {
 // any cycle with every step in it.
 func (c *compiler) order(g *graph) {
 	indeg := make([]int, len(g.nodes))
+	g.topo = make([]*node, 0, len(g.nodes))
 	for _, n := range g.nodes {
 		indeg[n.idx] = len(n.deps)
 	}

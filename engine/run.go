@@ -127,7 +127,7 @@ type inst struct {
 	fan    *fanout
 	item   *itemInfo
 	st     []nstate
-	res    []StepResult // by node index, where st says finished
+	res    []StepResult // by node ord (graph order), where st says finished
 	left   int
 	failed bool
 	key    []int  // sort key prefix of the plan's mutations
@@ -274,7 +274,13 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	default:
 		res.Status = RunSucceeded
 	}
-	res.Steps = r.collect(r.top, make([]StepResult, 0, r.nresults))
+	if r.nresults == len(r.top.res) {
+		// Only top-level steps, every one finished: their results are in
+		// report order already.
+		res.Steps = r.top.res
+	} else {
+		res.Steps = r.collect(r.top, make([]StepResult, 0, r.nresults))
+	}
 	slices.SortStableFunc(r.muts, func(a, b mutRec) int { return slices.Compare(a.key, b.key) })
 	for _, m := range r.muts {
 		res.Mutations = append(res.Mutations, m.m)
@@ -461,7 +467,7 @@ func (r *run) finish(in *inst, n *node, res StepResult, out any, work []task) []
 			res.Item, res.ItemKey, res.Index = in.ilabel, in.ikey, in.item.index
 		}
 	}
-	in.res[n.idx] = res
+	in.res[n.ord] = res
 	r.nresults++
 	if res.Status == StatusFailed && !n.step.ContinueOnError {
 		// Fail-fast: at top level the run stops starting steps; inside a
@@ -654,7 +660,9 @@ func (r *run) exec(t task) {
 	for {
 		res, out, fan := r.execute(t)
 		r.mu.Lock()
-		r.inflight--
+		// The slot stays counted while the result settles, so the work it
+		// makes ready (the next item of a fan-out) comes back to this
+		// goroutine below instead of starting a new one per item.
 		switch {
 		case fan != nil:
 			f := fan
@@ -672,6 +680,7 @@ func (r *run) exec(t task) {
 			work := r.finish(t.in, t.n, res, out, nil)
 			r.makeReady(work)
 		}
+		r.inflight--
 		next, ok := r.take()
 		r.pump()
 		r.mu.Unlock()
@@ -871,7 +880,7 @@ func (r *run) collect(in *inst, out []StepResult) []StepResult {
 	for _, n := range in.g.topo {
 		st := &in.st[n.idx]
 		if st.finished {
-			out = append(out, in.res[n.idx])
+			out = append(out, in.res[n.ord])
 		}
 		f := st.fan
 		if f == nil {
