@@ -47,18 +47,17 @@ type graph struct {
 }
 
 type node struct {
-	g     *graph
-	idx   int // in g.nodes
-	ord   int // in g.topo
-	step  *schema.Step
-	id    string
-	full  string // "group.step" inside groups
-	typ   *StepType
-	deps  []int
-	dset  map[int]bool // deps as a set, made only once deps grows long
-	dnts  []int        // dependants
-	body  *graph
-	depth int
+	g    *graph
+	idx  int // in g.nodes
+	ord  int // in g.topo
+	step *schema.Step
+	id   string
+	full string // "group.step" inside groups
+	typ  *StepType
+	deps []int
+	dset map[int]bool // deps as a set, made only once deps grows long
+	dnts []int        // dependants
+	body *graph
 
 	ifExpr      *xexpr.Expr
 	ifRefs      map[string]bool
@@ -69,7 +68,7 @@ type node struct {
 	preds       map[string]*predT
 	outputs     map[string]*valueT
 	outType     *xexpr.Type // what steps.<id>.outputs holds
-	retry       retryPolicy
+	retry       *retryPolicy
 	timeout     time.Duration
 	mutates     bool // the step or, for fan-outs and groups, something inside
 	needsOK     bool // approval: destructive or confirm
@@ -101,12 +100,13 @@ type valueT struct {
 }
 
 type compiler struct {
-	p     *Program
-	diags schema.Diagnostics
-	file  string
-	shape map[*Shape]*xexpr.Type
-	hide  map[string]string
-	nodes map[[2]int]*yaml.Node // scalar nodes of the file by line and column
+	p        *Program
+	diags    schema.Diagnostics
+	file     string
+	shape    map[*Shape]*xexpr.Type
+	hide     map[string]string
+	nodes    map[[2]int]*yaml.Node // scalar nodes of the file by line and column
+	policies map[*schema.Retry]*retryPolicy
 }
 
 // Compile checks everything that can be checked before running and returns
@@ -130,7 +130,7 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 		}
 		p.inputs[in.Name] = in
 	}
-	p.root = c.buildGraph(wf.Steps, nil, 0)
+	p.root = c.buildGraph(wf.Steps, nil)
 	c.compileVars()
 	c.compileGraph(p.root)
 	c.order(p.root)
@@ -169,12 +169,12 @@ func (c *compiler) errf(pos schema.Pos, format string, args ...any) {
 
 // buildGraph makes nodes for steps, resolving step types; expressions come
 // later, once every id (and so every output shape) is known.
-func (c *compiler) buildGraph(steps []*schema.Step, parent *node, depth int) *graph {
+func (c *compiler) buildGraph(steps []*schema.Step, parent *node) *graph {
 	g := &graph{parent: parent, nodes: make([]*node, 0, len(steps))}
 	slab := make([]node, len(steps)) // one allocation for the graph's nodes, which live as long as the program
 	for i, s := range steps {
 		n := &slab[i]
-		*n = node{g: g, idx: len(g.nodes), step: s, id: s.ID, full: s.ID, depth: depth}
+		*n = node{g: g, idx: len(g.nodes), step: s, id: s.ID, full: s.ID}
 		if parent != nil {
 			n.full = parent.full + "." + s.ID
 		}
@@ -187,11 +187,9 @@ func (c *compiler) buildGraph(steps []*schema.Step, parent *node, depth int) *gr
 		c.p.nodes = append(c.p.nodes, n)
 		switch {
 		case s.IsGroup():
-			n.body = c.buildGraph(s.Steps, n, depth+1)
-			for _, b := range c.p.nodes {
-				if b.g == n.body {
-					c.hide[b.id] = fmt.Sprintf("step %q is inside group %q: only steps of that group can reference it (use steps.%s.outputs.items)", b.id, n.id, n.id)
-				}
+			n.body = c.buildGraph(s.Steps, n)
+			for _, b := range n.body.nodes {
+				c.hide[b.id] = fmt.Sprintf("step %q is inside group %q: only steps of that group can reference it (use steps.%s.outputs.items)", b.id, n.id, n.id)
 			}
 		case s.Uses == "":
 			c.structf(s.Pos, "step %q has neither uses nor steps", s.ID)

@@ -45,7 +45,18 @@ func (c *compiler) policy(n *node) {
 	if n.timeout == 0 {
 		n.timeout = c.p.wf.Defaults.Timeout
 	}
-	n.retry = makePolicy(r)
+	// Steps share the policy of the same declaration (most use the
+	// defaults), so a node holds a pointer, not a copy.
+	if c.policies == nil {
+		c.policies = map[*schema.Retry]*retryPolicy{}
+	}
+	pol := c.policies[r]
+	if pol == nil {
+		p := makePolicy(r)
+		pol = &p
+		c.policies[r] = pol
+	}
+	n.retry = pol
 }
 
 func makePolicy(r *schema.Retry) retryPolicy {
