@@ -115,7 +115,9 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 	if reg == nil {
 		reg = NewRegistry()
 	}
-	p := &Program{wf: wf, reg: reg, byID: map[string]*node{}, env: map[string]bool{}, inputs: map[string]*schema.Input{}}
+	size := countSteps(wf.Steps)
+	// Sized once: growing a map of 100,000 ids rehashes it over and over.
+	p := &Program{wf: wf, reg: reg, byID: make(map[string]*node, size), nodes: make([]*node, 0, size), env: map[string]bool{}, inputs: map[string]*schema.Input{}}
 	c := &compiler{p: p, file: wf.File, shape: map[*Shape]*xexpr.Type{}, hide: map[string]string{}}
 	if wf.Defaults.Polling != nil {
 		pp := wf.Defaults.Polling
@@ -145,6 +147,14 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 		return nil, c.diags
 	}
 	return p, nil
+}
+
+func countSteps(steps []*schema.Step) int {
+	n := len(steps)
+	for _, s := range steps {
+		n += countSteps(s.Steps)
+	}
+	return n
 }
 
 // Workflow is the model the program was compiled from.
