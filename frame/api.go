@@ -330,11 +330,7 @@ func toBool(v any) (bool, error) {
 // returns the decoded JSON answer: objects as map[string]any, lists as
 // []any, integers as int, other numbers as float64; nil for an empty body.
 func (c *Client) Call(ctx context.Context, name string, params map[string]any) (any, error) {
-	req, err := BuildRequest(name, params)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(ctx, req, nil)
+	req, resp, err := c.send(ctx, name, params)
 	if err != nil {
 		return nil, err
 	}
@@ -406,12 +402,19 @@ func (c *Client) callInto(ctx context.Context, name string, params map[string]an
 	return err
 }
 
-func (c *Client) callTask(ctx context.Context, name string, params map[string]any) (*Task, error) {
+// send builds the catalog request for name (checked, nothing sent on bad
+// params) and sends it, returning both for callers that decode the body.
+func (c *Client) send(ctx context.Context, name string, params map[string]any) (*Request, *Response, error) {
 	req, err := BuildRequest(name, params)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp, err := c.Do(ctx, req, nil)
+	return req, resp, err
+}
+
+func (c *Client) callTask(ctx context.Context, name string, params map[string]any) (*Task, error) {
+	req, resp, err := c.send(ctx, name, params)
 	if err != nil {
 		return nil, err
 	}
