@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ExtractTask finds the task in a response body, in any documented shape: a
@@ -18,6 +19,88 @@ func ExtractTask(body []byte) (*Task, error) {
 	if len(body) == 0 {
 		return nil, errors.New("no task in response: empty body")
 	}
+	// One pass for the shapes Frame sends: every poll and every mutation
+	// answer comes through here, and decoding the body into a generic map
+	// first and then again into a Task was most of this function's cost.
+	// Anything unusual (a type error, a non-string stage, not an object)
+	// takes the general path below, which owns the error messages.
+	if string(body) != "null" {
+		var env taskEnvelope
+		if json.Unmarshal(body, &env) == nil {
+			if t, err, ok := env.task(body); ok {
+				return t, err
+			}
+		}
+	}
+	return extractTaskGeneral(body)
+}
+
+// taskEnvelope reads a response as either a bare task (the embedded Task;
+// Stage shadows Task.Stage so that its presence is known) or a wrapper.
+type taskEnvelope struct {
+	Task
+	PendingRequest json.RawMessage `json:"pending_request"`
+	Nested         json.RawMessage `json:"task"`
+	Stage          json.RawMessage `json:"stage"`
+}
+
+// task applies ExtractTask's rules to the decoded envelope; ok is false
+// when the general path must decide.
+func (e *taskEnvelope) task(body []byte) (*Task, error, bool) {
+	for _, w := range []struct {
+		key string
+		raw json.RawMessage
+	}{{"pending_request", e.PendingRequest}, {"task", e.Nested}} {
+		if w.raw == nil || isJSONNull(w.raw) {
+			continue
+		}
+		if !hasKey(body, w.key) {
+			return nil, nil, false // matched a key of another case
+		}
+		t, err := decodeTask(w.raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", w.key, err), true
+		}
+		return t, nil, true
+	}
+	if e.Stage == nil || !hasKey(body, "stage") {
+		return nil, nil, false
+	}
+	t := e.Task
+	if json.Unmarshal(e.Stage, &t.Stage) != nil {
+		return nil, nil, false
+	}
+	if t.ID == "" {
+		return nil, errors.New("task has no id"), true
+	}
+	return &t, nil, true
+}
+
+// hasKey reports whether body spells key exactly and in no other way.
+// encoding/json matches struct fields regardless of case (Unicode folding
+// included), the general path does not: with a differently spelt key, or
+// any non-ASCII byte, the general path decides.
+func hasKey(body []byte, key string) bool {
+	q := `"` + key + `"`
+	found := false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c >= 0x80 {
+			return false
+		}
+		if c != '"' || len(body)-i < len(q) || !strings.EqualFold(string(body[i:i+len(q)]), q) {
+			continue
+		}
+		if string(body[i:i+len(q)]) != q {
+			return false
+		}
+		found = true
+	}
+	return found
+}
+
+// extractTaskGeneral is ExtractTask over a generic map of the top level.
+func extractTaskGeneral(body []byte) (*Task, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
 		return nil, fmt.Errorf("no task in response: %v", jsonErrShort(err))
