@@ -2,14 +2,11 @@ package steps
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
@@ -204,20 +201,13 @@ func (s *stepsImpl) prepareCloneReconcile(ctx context.Context, m *engine.Mutatio
 	if err != nil {
 		return fmt.Errorf("reading the audit trail before cloning (GET /accounts/%s/audit-trails): %w", target, err)
 	}
-	nonce := make([]byte, 8)
-	_, _ = rand.Read(nonce)
-	w := cloneWitness{From: from, AuditIDs: make([]string, 0, len(before)), Nonce: hex.EncodeToString(nonce), Read: time.Now().UTC()}
+	tr := trackSends(m)
+	w := cloneWitness{From: from, AuditIDs: make([]string, 0, len(before)), Nonce: tr.nonce, Read: time.Now().UTC()}
 	for _, e := range before {
 		w.AuditIDs = append(w.AuditIDs, e.id)
 	}
 	if m.Witness, err = json.Marshal(w); err != nil {
 		return err
-	}
-	var sentHere atomic.Bool
-	send := m.Send
-	m.Send = func(ctx context.Context) (any, error) {
-		sentHere.Store(true)
-		return send(ctx)
 	}
 	m.Reconcile = func(ctx context.Context) (any, bool, error) {
 		// As for publish: the witness is read at call time, because on
@@ -228,13 +218,10 @@ func (s *stepsImpl) prepareCloneReconcile(ctx context.Context, m *engine.Mutatio
 		if err := json.Unmarshal(m.Witness, &got); err != nil || got.From == "" {
 			return nil, false, fmt.Errorf("%w: %v", ErrNoCloneWitness, err)
 		}
-		if got.Nonce == w.Nonce && !sentHere.Load() {
+		if tr.ownUnsent(got.Nonce) {
 			return nil, false, ErrNoCloneWitness
 		}
-		seen := map[string]bool{}
-		for _, id := range got.AuditIDs {
-			seen[id] = true
-		}
+		seen := idSet(got.AuditIDs)
 		for {
 			now, err := cloneAuditEntries(ctx, c, target, got.From)
 			if err != nil {

@@ -2,12 +2,9 @@ package steps
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/frame"
@@ -97,16 +94,11 @@ func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, acco
 	if err != nil {
 		return fmt.Errorf("listing publish tasks before publishing: %w", err)
 	}
-	nonce := make([]byte, 8)
-	_, _ = rand.Read(nonce)
-	w := publishWitness{TaskIDs: publishIDs(before), Nonce: hex.EncodeToString(nonce)}
+	m.Send = func(ctx context.Context) (any, error) { return c.Publish(ctx, accountID) }
+	tr := trackSends(m)
+	w := publishWitness{TaskIDs: publishIDs(before), Nonce: tr.nonce}
 	if m.Witness, err = json.Marshal(w); err != nil {
 		return err
-	}
-	var sentHere atomic.Bool
-	m.Send = func(ctx context.Context) (any, error) {
-		sentHere.Store(true)
-		return c.Publish(ctx, accountID)
 	}
 	m.Reconcile = func(ctx context.Context) (any, bool, error) {
 		// Read the witness at call time: on resume the engine restores the
@@ -117,13 +109,10 @@ func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, acco
 		if err := json.Unmarshal(m.Witness, &got); err != nil {
 			return nil, false, fmt.Errorf("%w: %v", ErrNoWitness, err)
 		}
-		if got.Nonce == w.Nonce && !sentHere.Load() {
+		if tr.ownUnsent(got.Nonce) {
 			return nil, false, ErrNoWitness
 		}
-		seen := map[string]bool{}
-		for _, id := range got.TaskIDs {
-			seen[id] = true
-		}
+		seen := idSet(got.TaskIDs)
 		now, err := c.PublishTasks(ctx, accountID)
 		if err != nil {
 			return nil, false, err
