@@ -1,0 +1,120 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/plan"
+	"github.com/frameflow/frameflow/schema"
+)
+
+// Backend is the engine behind the pages: the same plan, apply, resume and
+// journal code as the CLI's commands. The server never plans, sends or
+// journals anything itself.
+type Backend interface {
+	// Playbook loads and compiles a playbook. A playbook with problems
+	// comes back with Problems set (FILE:LINE:COL: message) and no error.
+	Playbook(file string) (*Playbook, error)
+	// Plan makes a plan (reads live, nothing sent). Inputs are the form's
+	// strings, typed by the playbook's declarations. Bad input is an
+	// *InputError and nothing is sent.
+	Plan(ctx context.Context, file string, inputs map[string]string) (*plan.Plan, error)
+	// Apply executes exactly p, approved by approver. It refuses a stale
+	// plan with a *StaleError before sending anything, calls started with
+	// the run's id once its journal exists, and returns when the run ends.
+	Apply(ctx context.Context, r ApplyRequest) (status string, err error)
+	// Resume continues a failed or interrupted run from its journal.
+	Resume(ctx context.Context, r ResumeRequest) (status string, err error)
+	// Runs lists the runs in the state directory.
+	Runs() ([]RunSummary, error)
+	// Run is one run's details: the same data as `frameflow runs show`.
+	Run(id string) (*RunDetail, error)
+}
+
+// ApplyRequest is one approval of one plan.
+type ApplyRequest struct {
+	Plan     *plan.Plan
+	Inputs   map[string]string // the secret inputs, which plans do not hold
+	Approver string
+	Events   engine.EventSink
+	Started  func(runID string)
+}
+
+// ResumeRequest continues a run.
+type ResumeRequest struct {
+	RunID    string
+	Inputs   map[string]string // secret inputs, which journals do not hold
+	Approver string
+	Events   engine.EventSink
+	Started  func(runID string)
+}
+
+// Playbook is a playbook file as the page shows it.
+type Playbook struct {
+	File     string
+	Workflow *schema.Workflow // nil when it could not be loaded
+	Problems []string         // FILE:LINE:COL: message
+}
+
+// InputError is bad input from a form: every problem at once.
+type InputError struct{ Problems []string }
+
+func (e *InputError) Error() string {
+	return "invalid input, nothing was sent: " + strings.Join(e.Problems, "; ")
+}
+
+// StaleError is an apply refused because the estate or the playbook changed
+// since the plan was made.
+type StaleError struct {
+	PlanHash    string
+	Differences []string
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("plan %s is stale; nothing was sent: %s", e.PlanHash, strings.Join(e.Differences, "; "))
+}
+
+// AlreadyAppliedError is an apply of a plan that a run already applied.
+type AlreadyAppliedError struct{ PlanHash, RunID string }
+
+func (e *AlreadyAppliedError) Error() string {
+	return fmt.Sprintf("plan %s was already applied by run %s; nothing was sent", e.PlanHash, e.RunID)
+}
+
+// RunSummary is one line of the history.
+type RunSummary struct {
+	ID       string
+	Workflow string
+	File     string
+	Mode     string
+	PlanHash string
+	Approver string
+	Started  time.Time
+	Finished time.Time
+	Status   string
+	Attempts int
+	Error    string
+}
+
+// RunDetail is a run's header and its steps as journaled.
+type RunDetail struct {
+	RunSummary
+	Inputs map[string]any // secret ones already "(sensitive)"
+	Steps  []StepRecord
+	Plan   *plan.Plan // the applied plan, for apply runs
+	// SecretInputs must be given again to resume (journals do not hold them).
+	SecretInputs []string
+}
+
+// StepRecord is one journaled step execution.
+type StepRecord struct {
+	Step     string
+	Item     string
+	Status   string
+	Error    string
+	Attempts int
+	Duration time.Duration
+}

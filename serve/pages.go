@@ -1,0 +1,876 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/frame"
+	"github.com/frameflow/frameflow/plan"
+	"github.com/frameflow/frameflow/schema"
+)
+
+// page is what every template gets: the layout's fields and the page's data.
+type page struct {
+	Title     string
+	Nav       string
+	User      string
+	CanLogout bool
+	Version   string
+	Script    string
+	Data      any
+}
+
+var pageNames = []string{"login", "error", "accounts", "account", "playbooks", "playbook", "plan", "runs", "run"}
+
+var funcs = template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.Local().Format("2006-01-02 15:04:05")
+	},
+	"orDash": func(s *string) string {
+		if s == nil || *s == "" {
+			return "never"
+		}
+		return *s
+	},
+	"json": func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(b)
+	},
+	"short": func(h string) string {
+		h = strings.TrimPrefix(h, "sha256:")
+		if len(h) > 12 {
+			return h[:12]
+		}
+		return h
+	},
+	"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+}
+
+func parseTemplates() (map[string]*template.Template, error) {
+	out := map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("serve: template %s: %w", name, err)
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// render writes a page. It is rendered to memory first so that a template
+// error gives a clean error page, and the result goes through the redactor:
+// no page ever carries a known secret, whatever a template does.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	p := page{Title: titles[name], Nav: navOf[name], User: userOf(r), CanLogout: s.auth.required && userOf(r) != "", Version: s.o.Version, Data: data}
+	if name == "run" {
+		p.Script = "live.js"
+	}
+	if name == "accounts" {
+		p.Script = "filter.js"
+	}
+	if t, ok := data.(interface{ title() string }); ok {
+		p.Title = t.title()
+	}
+	var buf bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		s.o.Logger.Error("render", "page", name, "error", s.o.Redact(err.Error()))
+		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(s.o.Redact(buf.String())))
+}
+
+var titles = map[string]string{"login": "Log in", "error": "Error", "accounts": "Accounts", "account": "Account",
+	"playbooks": "Playbooks", "playbook": "Plan a rollout", "plan": "Plan", "runs": "History", "run": "Run"}
+var navOf = map[string]string{"accounts": "accounts", "account": "accounts", "playbooks": "playbooks", "playbook": "playbooks",
+	"plan": "playbooks", "runs": "runs", "run": "runs"}
+
+type errorData struct {
+	Status  int
+	Message string
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.render(w, r, status, "error", errorData{Status: status, Message: s.o.Redact(msg)})
+}
+
+// apiError shows an API error: method, path, status and the server's
+// message are in its text already (frame.APIError).
+func (s *Server) apiError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	status := http.StatusBadGateway
+	var ae *frame.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		status = http.StatusNotFound
+	}
+	s.o.Logger.Warn(what, "error", s.o.Redact(err.Error()))
+	s.errorPage(w, r, status, what+": "+err.Error())
+}
+
+// --- accounts ---
+
+type accountsData struct {
+	Query    string
+	Active   string
+	Accounts []frame.Account
+	Total    int
+}
+
+func (s *Server) accountReader() (AccountReader, error) {
+	if s.o.Accounts == nil {
+		return nil, errors.New("no Frame API configured (set FRAME_API_URL, FRAME_CLIENT_ID and FRAME_CLIENT_SECRET)")
+	}
+	return s.o.Accounts()
+}
+
+func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request) {
+	c, err := s.accountReader()
+	if err != nil {
+		s.errorPage(w, r, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	all, err := c.ListAccounts(r.Context(), "", "")
+	if err != nil {
+		s.apiError(w, r, "listing accounts", err)
+		return
+	}
+	d := accountsData{Query: r.URL.Query().Get("q"), Active: r.URL.Query().Get("active"), Total: len(all)}
+	q := strings.ToLower(strings.TrimSpace(d.Query))
+	for _, a := range all {
+		if q != "" && !strings.Contains(strings.ToLower(a.Name), q) && !strings.Contains(strings.ToLower(a.ID), q) {
+			continue
+		}
+		if (d.Active == "yes" && !a.Active) || (d.Active == "no" && a.Active) {
+			continue
+		}
+		d.Accounts = append(d.Accounts, a)
+	}
+	sort.SliceStable(d.Accounts, func(i, j int) bool { return d.Accounts[i].Name < d.Accounts[j].Name })
+	s.render(w, r, http.StatusOK, "accounts", d)
+}
+
+type accountData struct {
+	Account *frame.Account
+	Pools   []poolView
+}
+
+func (d accountData) title() string { return "Account " + d.Account.Name }
+
+type poolView struct {
+	frame.Pool
+	Elasticity *frame.Elasticity
+	Error      string
+}
+
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) {
+	c, err := s.accountReader()
+	if err != nil {
+		s.errorPage(w, r, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	id := r.PathValue("id")
+	a, err := c.GetAccount(r.Context(), id)
+	if err != nil {
+		s.apiError(w, r, "reading account "+id, err)
+		return
+	}
+	pools, err := c.ListPools(r.Context(), id)
+	if err != nil {
+		s.apiError(w, r, "listing the pools of "+a.Name, err)
+		return
+	}
+	d := accountData{Account: a}
+	for _, p := range pools {
+		pv := poolView{Pool: p}
+		if e, err := c.GetPoolElasticity(r.Context(), p.ID); err != nil {
+			pv.Error = s.o.Redact(err.Error())
+		} else {
+			pv.Elasticity = e
+		}
+		d.Pools = append(d.Pools, pv)
+	}
+	s.render(w, r, http.StatusOK, "account", d)
+}
+
+// --- playbooks ---
+
+type playbookEntry struct {
+	Name        string // file name, the URL's key
+	Title       string
+	Description string
+	Problems    []string
+}
+
+func (s *Server) playbookFiles() ([]string, error) {
+	entries, err := os.ReadDir(s.o.PlaybooksDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (s *Server) playbooksPage(w http.ResponseWriter, r *http.Request) {
+	files, err := s.playbookFiles()
+	if err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, "reading the playbooks directory: "+err.Error())
+		return
+	}
+	var list []playbookEntry
+	for _, f := range files {
+		e := playbookEntry{Name: f, Title: f}
+		pb, err := s.o.Backend.Playbook(filepath.Join(s.o.PlaybooksDir, f))
+		switch {
+		case err != nil:
+			e.Problems = []string{err.Error()}
+		default:
+			e.Problems = pb.Problems
+			if pb.Workflow != nil {
+				e.Title, e.Description = pb.Workflow.Name, pb.Workflow.Description
+			}
+		}
+		list = append(list, e)
+	}
+	s.render(w, r, http.StatusOK, "playbooks", struct {
+		Dir   string
+		Books []playbookEntry
+	}{s.o.PlaybooksDir, list})
+}
+
+// playbook resolves a playbook named in a URL: a plain file of the
+// playbooks directory, never a path.
+func (s *Server) playbook(name string) (*Playbook, string, error) {
+	files, err := s.playbookFiles()
+	if err != nil {
+		return nil, "", err
+	}
+	if !slices.Contains(files, name) {
+		return nil, "", fs.ErrNotExist
+	}
+	file := filepath.Join(s.o.PlaybooksDir, name)
+	pb, err := s.o.Backend.Playbook(file)
+	return pb, file, err
+}
+
+// field is one input of the plan form.
+type field struct {
+	Name        string
+	Label       string
+	Type        string // string, number, integer, boolean, list, object
+	Control     string // text, number, password, select, textarea
+	Step        string
+	Value       string
+	Options     []string
+	Required    bool
+	Secret      bool
+	Description string
+	Error       string
+}
+
+type playbookData struct {
+	Name     string
+	Playbook *Playbook
+	Fields   []field
+	Problems []string // form-level problems
+}
+
+func (d playbookData) title() string {
+	if d.Playbook != nil && d.Playbook.Workflow != nil {
+		return "Plan " + d.Playbook.Workflow.Name
+	}
+	return "Plan " + d.Name
+}
+
+func formFields(wf *schema.Workflow, given url.Values) []field {
+	var out []field
+	for _, in := range wf.Inputs {
+		f := field{Name: in.Name, Label: in.Name, Type: in.Type, Required: in.Required && !in.HasDefault, Secret: in.Secret, Description: in.Description}
+		if in.HasDefault {
+			f.Value = valueString(in.Default)
+		}
+		switch {
+		case in.Secret:
+			f.Control, f.Value = "password", "" // never echoed back
+		case len(in.Enum) > 0:
+			f.Control = "select"
+			for _, e := range in.Enum {
+				f.Options = append(f.Options, valueString(e))
+			}
+		case in.Type == "boolean":
+			f.Control, f.Options = "select", []string{"true", "false"}
+		case in.Type == "integer":
+			f.Control, f.Step = "number", "1"
+		case in.Type == "number":
+			f.Control, f.Step = "number", "any"
+		case in.Type == "list" || in.Type == "object":
+			f.Control = "textarea"
+		default:
+			f.Control = "text"
+		}
+		if given != nil && !in.Secret {
+			f.Value = given.Get("in." + in.Name)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func valueString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+}
+
+func (s *Server) playbookPage(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	pb, _, err := s.playbook(name)
+	if err != nil {
+		s.playbookError(w, r, name, err)
+		return
+	}
+	d := playbookData{Name: name, Playbook: pb}
+	if pb.Workflow != nil && len(pb.Problems) == 0 {
+		d.Fields = formFields(pb.Workflow, nil)
+	}
+	s.render(w, r, http.StatusOK, "playbook", d)
+}
+
+func (s *Server) playbookError(w http.ResponseWriter, r *http.Request, name string, err error) {
+	if errors.Is(err, fs.ErrNotExist) {
+		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("No playbook %q in %s.", name, s.o.PlaybooksDir))
+		return
+	}
+	s.errorPage(w, r, http.StatusInternalServerError, err.Error())
+}
+
+// makePlan plans the playbook with the form's inputs. Bad input shows the
+// form again with every problem; nothing is sent.
+func (s *Server) makePlan(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	pb, file, err := s.playbook(name)
+	if err != nil {
+		s.playbookError(w, r, name, err)
+		return
+	}
+	if pb.Workflow == nil || len(pb.Problems) > 0 {
+		s.render(w, r, http.StatusUnprocessableEntity, "playbook", playbookData{Name: name, Playbook: pb})
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	inputs := map[string]string{}
+	secrets := map[string]string{}
+	for _, in := range pb.Workflow.Inputs {
+		v := r.PostForm.Get("in." + in.Name)
+		if v == "" {
+			continue // the declared default applies
+		}
+		inputs[in.Name] = v
+		if in.Secret {
+			secrets[in.Name] = v
+		}
+	}
+	p, err := s.o.Backend.Plan(r.Context(), file, inputs)
+	if err != nil {
+		d := playbookData{Name: name, Playbook: pb, Fields: formFields(pb.Workflow, r.PostForm)}
+		var ie *InputError
+		status := http.StatusUnprocessableEntity
+		if errors.As(err, &ie) {
+			d.Problems = ie.Problems
+		} else {
+			d.Problems = []string{err.Error()}
+			status = http.StatusBadGateway
+		}
+		for i := range d.Problems {
+			d.Problems[i] = s.o.Redact(d.Problems[i])
+		}
+		s.render(w, r, status, "playbook", d)
+		return
+	}
+	pp := &pendingPlan{Playbook: name, Plan: p, By: userOf(r), secrets: secrets}
+	s.plans.add(pp)
+	http.Redirect(w, r, "/plans/"+pp.ID, http.StatusSeeOther)
+}
+
+// --- plan ---
+
+type planData struct {
+	ID          string
+	Playbook    string
+	Plan        *plan.Plan
+	Groups      []mutationGroup
+	Text        string
+	Inputs      []kv
+	Stale       *StaleError
+	Applied     string // run id when this plan was applied already
+	ApplyError  string
+	MadeBy      string
+	DestructAll int
+}
+
+func (d planData) title() string { return "Plan " + d.Plan.Workflow.Name }
+
+type kv struct{ Key, Value string }
+
+type mutationGroup struct {
+	Item      string
+	Mutations []mutationView
+}
+
+type mutationView struct {
+	Label       string
+	Type        string
+	Action      string // create, update, destructive
+	Target      string
+	Body        string
+	Change      string
+	Destructive bool
+}
+
+func planView(p *plan.Plan, redact func(string) string) (groups []mutationGroup, text string) {
+	idx := map[string]int{}
+	for i := range p.Mutations {
+		m := &p.Mutations[i]
+		item := m.Item
+		if item == "" {
+			item = m.Step
+		}
+		gi, ok := idx[item]
+		if !ok {
+			gi = len(groups)
+			idx[item] = gi
+			groups = append(groups, mutationGroup{Item: item})
+		}
+		mv := mutationView{Label: m.Label(), Type: m.Type, Target: m.Target(), Body: m.BodyString(), Destructive: m.Destructive, Action: "create"}
+		if m.Change != nil {
+			mv.Action = "update"
+			mv.Change = valueString(m.Change.Before) + " → " + valueString(m.Change.After)
+		}
+		if m.Destructive {
+			mv.Action = "destructive"
+		}
+		groups[gi].Mutations = append(groups[gi].Mutations, mv)
+	}
+	var b strings.Builder
+	_ = plan.Render(&b, p, "text", plan.RenderOptions{Redact: redact})
+	return groups, b.String()
+}
+
+func (s *Server) planData(pp *pendingPlan) planData {
+	d := planData{ID: pp.ID, Playbook: pp.Playbook, Plan: pp.Plan, MadeBy: pp.By}
+	d.Groups, d.Text = planView(pp.Plan, s.o.Redact)
+	for _, k := range sortedKeys(pp.Plan.Inputs) {
+		d.Inputs = append(d.Inputs, kv{k, valueString(pp.Plan.Inputs[k])})
+	}
+	return d
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Server) planPage(w http.ResponseWriter, r *http.Request) {
+	pp := s.plans.get(r.PathValue("id"))
+	if pp == nil {
+		s.errorPage(w, r, http.StatusNotFound, "This plan is unknown or expired (plans made in the page can be applied for a limited time, and not after a restart). Make a new plan from the Playbooks page.")
+		return
+	}
+	s.render(w, r, http.StatusOK, "plan", s.planData(pp))
+}
+
+// applyPlan approves and applies exactly the plan the page showed: the
+// form carries its hash, and a different or stale plan is refused. The
+// first click starts the run; any other click on the same plan is shown
+// that run.
+func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
+	pp := s.plans.get(r.PathValue("id"))
+	if pp == nil {
+		s.errorPage(w, r, http.StatusNotFound, "This plan is unknown or expired; nothing was sent. Make a new plan from the Playbooks page.")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "The form could not be read; nothing was sent.")
+		return
+	}
+	if h := r.PostForm.Get("plan_hash"); h != pp.Plan.Hash {
+		s.errorPage(w, r, http.StatusConflict, fmt.Sprintf("The approval names plan %q but this is plan %s; nothing was sent.", h, pp.Plan.Hash))
+		return
+	}
+	if !pp.Plan.HasChanges() {
+		s.errorPage(w, r, http.StatusConflict, "This plan has no changes; there is nothing to apply.")
+		return
+	}
+	st, first := s.plans.claim(pp.Plan.Hash)
+	if first {
+		s.startApply(pp, userOf(r), st)
+	}
+	runID, err := s.plans.result(st)
+	if err != nil {
+		d := s.planData(pp)
+		var stale *StaleError
+		var done *AlreadyAppliedError
+		switch {
+		case errors.As(err, &stale):
+			d.Stale = stale
+		case errors.As(err, &done):
+			d.Applied = done.RunID
+		default:
+			d.ApplyError = s.o.Redact(err.Error())
+		}
+		s.render(w, r, http.StatusConflict, "plan", d)
+		return
+	}
+	http.Redirect(w, r, "/runs/"+url.PathEscape(runID), http.StatusSeeOther)
+}
+
+// startApply runs the apply in the background (it outlives the request)
+// and resolves st as soon as the run exists or the apply was refused.
+func (s *Server) startApply(pp *pendingPlan, approver string, st *applyState) {
+	var wf *schema.Workflow
+	if pb, _, err := s.playbook(pp.Playbook); err == nil {
+		wf = pb.Workflow
+	}
+	lr := newLiveRun("", wf, s.o.Redact)
+	for _, m := range pp.Plan.Mutations {
+		lr.expect(m.Step, m.Item)
+	}
+	startedOnce := false
+	s.runsWG.Add(1)
+	go func() {
+		defer s.runsWG.Done()
+		status, err := s.o.Backend.Apply(s.ctx, ApplyRequest{
+			Plan: pp.Plan, Inputs: pp.secrets, Approver: approver, Events: lr.Event,
+			Started: func(id string) {
+				startedOnce = true
+				lr.id = id
+				s.live.add(lr)
+				s.plans.started(pp.Plan.Hash, st, id)
+			},
+		})
+		s.o.Logger.Info("apply ended", "plan", pp.Plan.Hash, "run", lr.id, "status", status, "approver", approver)
+		if !startedOnce {
+			if err == nil {
+				err = errors.New("the apply ended without starting a run")
+			}
+			s.plans.refused(pp.Plan.Hash, st, err)
+			return
+		}
+		if err != nil {
+			lr.fail(err)
+		}
+		lr.finish(status)
+	}()
+}
+
+// --- runs ---
+
+func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) {
+	runs, err := s.o.Backend.Runs()
+	if err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, "reading the run history: "+err.Error())
+		return
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Started.After(runs[j].Started) })
+	s.render(w, r, http.StatusOK, "runs", runs)
+}
+
+type runData struct {
+	Detail    *RunDetail
+	Live      bool
+	Snapshot  snapshot
+	CanResume bool
+	Problems  []string
+	Groups    []mutationGroup
+}
+
+func (d runData) title() string { return "Run " + d.Detail.ID }
+
+func (s *Server) runData(id string) (runData, error) {
+	det, err := s.o.Backend.Run(id)
+	if err != nil {
+		return runData{}, err
+	}
+	d := runData{Detail: det}
+	if lr := s.live.get(id); lr != nil {
+		d.Snapshot = lr.snapshot()
+		d.Live = d.Snapshot.Status == "running"
+		if !d.Live {
+			det.Status = d.Snapshot.Status
+		}
+	} else {
+		d.Snapshot = s.journalSnapshot(det)
+		d.Live = det.Status == "running"
+	}
+	switch det.Status {
+	case "failed", "interrupted", "crashed":
+		d.CanResume = true
+	}
+	if det.Plan != nil {
+		d.Groups, _ = planView(det.Plan, s.o.Redact)
+	}
+	return d, nil
+}
+
+// journalSnapshot is a run's rows from its journal: for runs this process
+// did not start (the terminal's) or started before a restart.
+func (s *Server) journalSnapshot(det *RunDetail) snapshot {
+	lr := newLiveRun(det.ID, s.workflowOf(det.File), s.o.Redact)
+	for _, st := range det.Steps {
+		lr.Event(stepEvent(st))
+	}
+	return lr.snapshot()
+}
+
+func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	d, err := s.runData(id)
+	if err != nil {
+		s.errorPage(w, r, http.StatusNotFound, err.Error())
+		return
+	}
+	s.render(w, r, http.StatusOK, "run", d)
+}
+
+// resumeRun continues a failed or interrupted run, as `frameflow resume`.
+func (s *Server) resumeRun(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "The form could not be read; nothing was sent.")
+		return
+	}
+	d, err := s.runData(id)
+	if err != nil {
+		s.errorPage(w, r, http.StatusNotFound, err.Error())
+		return
+	}
+	if d.Live || !d.CanResume {
+		http.Redirect(w, r, "/runs/"+url.PathEscape(id), http.StatusSeeOther)
+		return
+	}
+	secrets := map[string]string{}
+	var missing []string
+	for _, name := range d.Detail.SecretInputs {
+		v := r.PostForm.Get("in." + name)
+		if v == "" {
+			missing = append(missing, fmt.Sprintf("input %s: secret inputs are not kept in the journal; type it again", name))
+			continue
+		}
+		secrets[name] = v
+	}
+	if len(missing) > 0 {
+		d.Problems = missing
+		s.render(w, r, http.StatusUnprocessableEntity, "run", d)
+		return
+	}
+	// One resume at a time per run: the journal's lock refuses a second
+	// process, and this claim makes a double click wait for the first.
+	claimKey := "resume:" + id + ":" + fmt.Sprint(d.Detail.Attempts)
+	st, first := s.plans.claim(claimKey)
+	if first {
+		lr := newLiveRun(id, s.workflowOf(d.Detail.File), s.o.Redact)
+		for _, row := range d.Snapshot.Rows {
+			lr.seed(row)
+		}
+		startedOnce := false
+		user := userOf(r)
+		s.runsWG.Add(1)
+		go func() {
+			defer s.runsWG.Done()
+			status, err := s.o.Backend.Resume(s.ctx, ResumeRequest{RunID: id, Inputs: secrets, Approver: user, Events: lr.Event,
+				Started: func(string) {
+					startedOnce = true
+					s.live.add(lr)
+					s.plans.started(claimKey, st, id)
+				}})
+			if !startedOnce {
+				if err == nil {
+					err = errors.New("the resume ended without starting")
+				}
+				s.plans.refused(claimKey, st, err)
+				return
+			}
+			if err != nil {
+				lr.fail(err)
+			}
+			lr.finish(status)
+		}()
+	}
+	if _, err := s.plans.result(st); err != nil {
+		d.Problems = []string{s.o.Redact(err.Error())}
+		s.render(w, r, http.StatusConflict, "run", d)
+		return
+	}
+	http.Redirect(w, r, "/runs/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+// runEvents streams a run's changes as server-sent events. A run this
+// process executes streams its engine events as they happen; any other
+// running run (a terminal's) streams what its journal records, read again
+// every second.
+func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	after := 0
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		fmt.Sscan(v, &after)
+	} else if v := r.URL.Query().Get("after"); v != "" {
+		fmt.Sscan(v, &after)
+	}
+	lr := s.live.get(id)
+	if lr == nil {
+		var err error
+		lr, err = s.followJournal(r.Context(), id)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	var buf bytes.Buffer
+	for {
+		changes, wake, ended := lr.since(after)
+		buf.Reset()
+		for _, c := range changes {
+			b, _ := json.Marshal(c)
+			kind := "row"
+			if c.Run != "" {
+				kind = "run"
+			}
+			fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", c.Seq, kind, s.o.Redact(string(b)))
+			after = c.Seq
+		}
+		if buf.Len() > 0 {
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return
+			}
+			fl.Flush()
+		}
+		if ended && len(changes) == 0 {
+			return
+		}
+		select {
+		case <-wake:
+			// Changes come in bursts (2,000 stores finishing a task at
+			// once): gather a burst into one write.
+			time.Sleep(50 * time.Millisecond)
+		case <-r.Context().Done():
+			return
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// followJournal feeds a liveRun from a run's journal until it ends or ctx
+// does: how a run started in the terminal shows up live in the page.
+func (s *Server) followJournal(ctx context.Context, id string) (*liveRun, error) {
+	det, err := s.o.Backend.Run(id)
+	if err != nil {
+		return nil, err
+	}
+	lr := newLiveRun(id, s.workflowOf(det.File), s.o.Redact)
+	seen := 0
+	feed := func(det *RunDetail) {
+		for _, st := range det.Steps[min(seen, len(det.Steps)):] {
+			lr.Event(stepEvent(st))
+		}
+		seen = len(det.Steps)
+		if det.Status != "running" {
+			lr.finish(det.Status)
+		}
+	}
+	feed(det)
+	if det.Status == "running" {
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-s.ctx.Done():
+					return
+				case <-t.C:
+				}
+				det, err := s.o.Backend.Run(id)
+				if err != nil {
+					lr.fail(err)
+					return
+				}
+				feed(det)
+				if det.Status != "running" {
+					return
+				}
+			}
+		}()
+	}
+	return lr, nil
+}
+
+// workflowOf loads a run's playbook for the shape of its rows (which steps
+// make a store's chain); nil when it cannot be read.
+func (s *Server) workflowOf(file string) *schema.Workflow {
+	pb, err := s.o.Backend.Playbook(file)
+	if err != nil || pb == nil {
+		return nil
+	}
+	return pb.Workflow
+}
+
+// stepEvent replays a journaled step execution as the engine's event.
+func stepEvent(st StepRecord) engine.Event {
+	return engine.Event{Type: "step_finished", Step: st.Step, Item: st.Item, Status: st.Status, Error: st.Error, Duration: st.Duration, Attempt: st.Attempts}
+}

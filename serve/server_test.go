@@ -1,0 +1,328 @@
+package serve
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/plan"
+	"github.com/frameflow/frameflow/schema"
+)
+
+// fakeBackend stands in for the CLI's engine in the server's own tests
+// (security, forms, single apply); the end-to-end tests use the real one.
+type fakeBackend struct {
+	dir     string
+	applies atomic.Int32
+	stale   bool
+	gate    chan struct{} // Apply waits on it after starting, when set
+	mu      sync.Mutex
+	runs    map[string]*RunDetail
+}
+
+func (f *fakeBackend) Playbook(file string) (*Playbook, error) {
+	wf, diags := schema.LoadFile(file, schema.LoadOptions{})
+	if len(diags) > 0 {
+		var p []string
+		for _, d := range diags {
+			p = append(p, d.String())
+		}
+		return &Playbook{File: file, Problems: p}, nil
+	}
+	return &Playbook{File: file, Workflow: wf}, nil
+}
+
+func (f *fakeBackend) Plan(_ context.Context, file string, in map[string]string) (*plan.Plan, error) {
+	if in["count"] == "bad" {
+		return nil, &InputError{Problems: []string{"input count: not an integer"}}
+	}
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, Workflow: plan.WorkflowRef{Name: "t", File: file},
+		Inputs: map[string]any{"pin": plan.Sensitive, "count": in["count"]},
+		Mutations: []plan.Mutation{{Step: "fan.m", Item: "Store-1", Index: 0, Key: "fan.m[Store-1]#1", Type: "sandbox.clone", Method: "POST", Path: "/accounts/a1/clone", Destructive: true}}}
+	p.Summarize()
+	p.Hash = p.ComputeHash()
+	return p, nil
+}
+
+func (f *fakeBackend) Apply(ctx context.Context, r ApplyRequest) (string, error) {
+	if f.stale {
+		return "", &StaleError{PlanHash: r.Plan.Hash, Differences: []string{"mutation added: Store-2"}}
+	}
+	n := f.applies.Add(1)
+	id := "run-" + string(rune('0'+n))
+	f.mu.Lock()
+	f.runs[id] = &RunDetail{RunSummary: RunSummary{ID: id, Status: "running", Approver: r.Approver, PlanHash: r.Plan.Hash, Attempts: 1}}
+	f.mu.Unlock()
+	r.Started(id)
+	r.Events(engine.Event{Type: "step_started", Step: "fan.m", Item: "Store-1"})
+	if f.gate != nil {
+		<-f.gate
+	}
+	r.Events(engine.Event{Type: "step_finished", Step: "fan.m", Item: "Store-1", Status: engine.StatusSucceeded})
+	r.Events(engine.Event{Type: "run_finished", Status: "succeeded"})
+	f.mu.Lock()
+	f.runs[id].Status = "succeeded"
+	f.mu.Unlock()
+	return "succeeded", nil
+}
+
+func (f *fakeBackend) Resume(ctx context.Context, r ResumeRequest) (string, error) {
+	return "", io.EOF
+}
+
+func (f *fakeBackend) Runs() ([]RunSummary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []RunSummary
+	for _, r := range f.runs {
+		out = append(out, r.RunSummary)
+	}
+	return out, nil
+}
+
+func (f *fakeBackend) Run(id string) (*RunDetail, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r, ok := f.runs[id]; ok {
+		cp := *r
+		return &cp, nil
+	}
+	return nil, os.ErrNotExist
+}
+
+const testPlaybook = `version: 1
+name: t
+description: A test playbook.
+inputs:
+  count:
+    type: integer
+    default: 2
+  pin:
+    type: string
+    secret: true
+steps:
+  - id: fan
+    for_each: [1, 2]
+    steps:
+      - id: m
+        uses: accounts.list
+`
+
+func newTestServer(t *testing.T, o Options) (*Server, *fakeBackend, *httptest.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "t.yaml"), []byte(testPlaybook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fb := &fakeBackend{dir: dir, runs: map[string]*RunDetail{}}
+	o.Backend = fb
+	o.PlaybooksDir = dir
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { ts.Close(); s.Close() })
+	return s, fb, ts
+}
+
+func client(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func TestOffLoopbackNeedsToken(t *testing.T) {
+	if _, err := New(Options{Addr: "0.0.0.0:8088", Backend: &fakeBackend{}}); err == nil || !strings.Contains(err.Error(), "FRAMEFLOW_SERVE_TOKEN") {
+		t.Fatalf("want a refusal naming FRAMEFLOW_SERVE_TOKEN, got %v", err)
+	}
+	if _, err := New(Options{Addr: ":8088", Backend: &fakeBackend{}}); err == nil {
+		t.Fatal("all interfaces without a token: want a refusal")
+	}
+	if _, err := New(Options{Addr: "127.0.0.1:8088", Backend: &fakeBackend{}}); err != nil {
+		t.Fatalf("loopback needs no token: %v", err)
+	}
+}
+
+func TestLoginOffLoopback(t *testing.T) {
+	const token = "0123456789abcdef-token"
+	_, _, ts := newTestServer(t, Options{Addr: "0.0.0.0:0", Token: token})
+	c := client(t)
+	resp, err := c.Get(ts.URL + "/playbooks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Fatalf("without a session: %d %s, want a redirect to /login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// A POST without a session is refused, not redirected.
+	resp, _ = c.PostForm(ts.URL+"/playbooks/t.yaml/plan", url.Values{})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST without a session: %d, want 401", resp.StatusCode)
+	}
+	resp, _ = c.PostForm(ts.URL+"/login", url.Values{"name": {"ann"}, "token": {"wrong-token-000000"}})
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "Wrong token") {
+		t.Fatalf("wrong token: %d", resp.StatusCode)
+	}
+	resp, _ = c.PostForm(ts.URL+"/login", url.Values{"name": {"ann"}, "token": {token}, "next": {"/playbooks"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/playbooks" {
+		t.Fatalf("login: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	ck := resp.Cookies()
+	if len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteStrictMode || ck[0].Value == token || strings.Contains(ck[0].Value, token) {
+		t.Fatalf("session cookie: %+v", ck)
+	}
+	resp, _ = c.Get(ts.URL + "/playbooks")
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "ann (token login)") {
+		t.Fatalf("with a session: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestTrustedProxyHeaderOnlyFromTheProxy(t *testing.T) {
+	a := newAuthenticator("0123456789abcdef", true, mustPrefix(t, "10.0.0.5"), "X-Forwarded-User", "", time.Hour)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Forwarded-User", "mallory")
+	r.RemoteAddr = "10.0.0.9:1234"
+	if u := a.proxyUser(r); u != "" {
+		t.Fatalf("header from a non-proxy address was read: %q", u)
+	}
+	r.RemoteAddr = "10.0.0.5:1234"
+	if u := a.proxyUser(r); u != "mallory" {
+		t.Fatalf("header from the proxy: %q", u)
+	}
+}
+
+func mustPrefix(t *testing.T, s string) *netip.Prefix {
+	p, err := parsePrefix(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &p
+}
+
+func TestCrossSitePostRefused(t *testing.T) {
+	_, fb, ts := newTestServer(t, Options{})
+	req, _ := http.NewRequest("POST", ts.URL+"/playbooks/t.yaml/plan", strings.NewReader("in.count=3"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "another site") {
+		t.Fatalf("cross-site POST: %d\n%s", resp.StatusCode, body)
+	}
+	if fb.applies.Load() != 0 {
+		t.Fatal("something was applied")
+	}
+}
+
+func TestLoopbackRefusesForeignHost(t *testing.T) {
+	_, _, ts := newTestServer(t, Options{})
+	req, _ := http.NewRequest("GET", ts.URL+"/playbooks", nil)
+	req.Host = "attacker.example:8088"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Fatalf("rebound host name: %d, want 421", resp.StatusCode)
+	}
+}
+
+// planOnce posts the form and returns the plan page's path.
+func planOnce(t *testing.T, c *http.Client, base string, form url.Values) string {
+	t.Helper()
+	resp, err := c.PostForm(base+"/playbooks/t.yaml/plan", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("plan: %d", resp.StatusCode)
+	}
+	return resp.Header.Get("Location")
+}
+
+func TestApplyOnceUnderConcurrentClicks(t *testing.T) {
+	s, fb, ts := newTestServer(t, Options{})
+	fb.gate = make(chan struct{})
+	c := client(t)
+	loc := planOnce(t, c, ts.URL, url.Values{"in.count": {"3"}, "in.pin": {"canary-pin-4711"}})
+	pp := s.plans.get(strings.TrimPrefix(loc, "/plans/"))
+	var wg sync.WaitGroup
+	locs := make([]string, 8)
+	for i := range locs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := c.PostForm(ts.URL+loc+"/apply", url.Values{"plan_hash": {pp.Plan.Hash}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			locs[i] = resp.Header.Get("Location")
+		}()
+	}
+	wg.Wait()
+	close(fb.gate)
+	for _, l := range locs {
+		if l != "/runs/run-1" {
+			t.Errorf("a click went to %q, want /runs/run-1", l)
+		}
+	}
+	if n := fb.applies.Load(); n != 1 {
+		t.Fatalf("%d applies, want 1", n)
+	}
+}
+
+func TestApplyRefusesAnotherHash(t *testing.T) {
+	_, fb, ts := newTestServer(t, Options{})
+	c := client(t)
+	loc := planOnce(t, c, ts.URL, url.Values{"in.count": {"3"}})
+	resp, _ := c.PostForm(ts.URL+loc+"/apply", url.Values{"plan_hash": {"sha256:0000"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || fb.applies.Load() != 0 {
+		t.Fatalf("another hash: %d, %d applies", resp.StatusCode, fb.applies.Load())
+	}
+}
+
+func TestBadInputShowsFormAndNoSecret(t *testing.T) {
+	_, _, ts := newTestServer(t, Options{})
+	c := client(t)
+	resp, _ := c.PostForm(ts.URL+"/playbooks/t.yaml/plan", url.Values{"in.count": {"bad"}, "in.pin": {"canary-pin-4711"}})
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "not an integer") {
+		t.Fatalf("bad input: %d\n%s", resp.StatusCode, body)
+	}
+	if strings.Contains(string(body), "canary-pin-4711") {
+		t.Fatal("the secret input was echoed back")
+	}
+}
