@@ -81,6 +81,10 @@ type RunMeta struct {
 	Mode     string         // run, apply
 	PlanHash string         // apply: the saved plan's hash
 	Started  time.Time      // zero: now
+	// Approver is who approved the run (a person's name as the caller
+	// authenticated it); "" when nothing needed approving or the caller
+	// does not know (--yes on a command line).
+	Approver string
 }
 
 // RunSummary is one run of List.
@@ -96,6 +100,9 @@ type RunSummary struct {
 	Status   string
 	Attempts []AttemptSummary
 	Error    string
+	Mode     string // run, apply
+	PlanHash string // apply: the plan it executes
+	Approver string // who approved the first attempt, when recorded
 }
 
 // AttemptSummary is one process's go at a run (the first run, each resume).
@@ -106,6 +113,7 @@ type AttemptSummary struct {
 	Status   string
 	PID      int
 	Host     string
+	Approver string // who approved this attempt (a resume), when recorded
 }
 
 // Run statuses an attempt can Finish with.
@@ -178,10 +186,10 @@ func (s *Store) create(meta RunMeta) (*Run, error) {
 	r := newRun(s, meta, f, fl, 1, 0)
 	started := meta.Started
 	hdr := &record{T: recHeader, Time: started, V: formatVersion, RunID: meta.RunID, Workflow: meta.Workflow,
-		File: meta.File, FileHash: meta.FileHash, Inputs: meta.Inputs, Mode: meta.Mode, PlanHash: meta.PlanHash, Started: &started}
+		File: meta.File, FileHash: meta.FileHash, Inputs: meta.Inputs, Mode: meta.Mode, PlanHash: meta.PlanHash, Started: &started, Approver: meta.Approver}
 	err = r.append(hdr)
 	if err == nil {
-		err = r.append(r.attemptRecord())
+		err = r.append(r.attemptRecord(meta.Approver))
 	}
 	if err == nil && !s.opts.NoSync {
 		err = syncDir(s.dir) // the new file's name must survive a crash too
@@ -196,7 +204,10 @@ func (s *Store) create(meta RunMeta) (*Run, error) {
 // Resume takes an existing run's lock (failing at once, with the holder's
 // pid, when another process has it), loads its records, cuts off a torn last
 // line and starts a new attempt.
-func (s *Store) Resume(runID string) (*Run, error) {
+func (s *Store) Resume(runID string) (*Run, error) { return s.ResumeApproved(runID, "") }
+
+// ResumeApproved is Resume recording who approved the new attempt.
+func (s *Store) ResumeApproved(runID, approver string) (*Run, error) {
 	if err := checkID(runID); err != nil {
 		return nil, err
 	}
@@ -227,7 +238,7 @@ func (s *Store) Resume(runID string) (*Run, error) {
 		return fail(fmt.Errorf("journal: run %s: cut torn tail: %w", runID, err))
 	}
 	h := recs[0]
-	meta := RunMeta{RunID: h.RunID, Workflow: h.Workflow, File: h.File, FileHash: h.FileHash, Inputs: h.Inputs, Mode: h.Mode, PlanHash: h.PlanHash}
+	meta := RunMeta{RunID: h.RunID, Workflow: h.Workflow, File: h.File, FileHash: h.FileHash, Inputs: h.Inputs, Mode: h.Mode, PlanHash: h.PlanHash, Approver: h.Approver}
 	if h.Started != nil {
 		meta.Started = *h.Started
 	}
@@ -245,7 +256,7 @@ func (s *Store) Resume(runID string) (*Run, error) {
 	for i := range recs {
 		r.apply(&recs[i])
 	}
-	if err := r.append(r.attemptRecord()); err != nil {
+	if err := r.append(r.attemptRecord(approver)); err != nil {
 		_ = r.Close()
 		return nil, err
 	}
@@ -308,7 +319,7 @@ func (s *Store) Last() (string, error) {
 // holds the run now (an unfinished last attempt is then running, not crashed).
 func summarize(id string, recs []record, locked bool) RunSummary {
 	h := recs[0]
-	sum := RunSummary{ID: id, Workflow: h.Workflow, File: h.File}
+	sum := RunSummary{ID: id, Workflow: h.Workflow, File: h.File, Mode: h.Mode, PlanHash: h.PlanHash, Approver: h.Approver}
 	if h.Started != nil {
 		sum.Started = *h.Started
 	} else {
@@ -317,7 +328,7 @@ func summarize(id string, recs []record, locked bool) RunSummary {
 	for _, r := range recs {
 		switch r.T {
 		case recAttempt:
-			sum.Attempts = append(sum.Attempts, AttemptSummary{N: r.Attempt, Started: r.Time, PID: r.PID, Host: r.Host})
+			sum.Attempts = append(sum.Attempts, AttemptSummary{N: r.Attempt, Started: r.Time, PID: r.PID, Host: r.Host, Approver: r.Approver})
 		case recFinish:
 			if n := len(sum.Attempts); n > 0 && sum.Attempts[n-1].N == r.Attempt {
 				sum.Attempts[n-1].Finished = r.Time

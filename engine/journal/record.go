@@ -52,6 +52,8 @@ type record struct {
 	// attempt
 	PID  int    `json:"pid,omitempty"`
 	Host string `json:"host,omitempty"`
+	// header and attempt: who approved the run, or this attempt of it
+	Approver string `json:"approver,omitempty"`
 
 	// step
 	Step       string          `json:"step,omitempty"`

@@ -82,9 +82,9 @@ func (r *Run) Attempt() int { return r.attempt }
 // run has nothing to do.
 func (r *Run) PreviousStatus() string { return r.prevStatus }
 
-func (r *Run) attemptRecord() *record {
+func (r *Run) attemptRecord(approver string) *record {
 	host, _ := os.Hostname()
-	return &record{T: recAttempt, PID: os.Getpid(), Host: host}
+	return &record{T: recAttempt, PID: os.Getpid(), Host: host, Approver: approver}
 }
 
 // append writes one record and returns once it is durable: an fsync that
