@@ -24,7 +24,7 @@ func (a *app) validateCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, files []string) error {
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,7 @@ func (a *app) graphCmd() *cobra.Command {
 			if format != "dot" && format != "mermaid" {
 				return usageErr("--format must be dot or mermaid, not %q", format)
 			}
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
@@ -91,7 +91,7 @@ func (a *app) schemaCmd() *cobra.Command {
 		Short: "Print the JSON Schema of workflow files (for editors)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
@@ -122,7 +122,7 @@ func (a *app) stepsCmd() *cobra.Command {
 		Short: "List every step type: inputs, outputs, whether it mutates",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
