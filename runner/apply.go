@@ -154,7 +154,7 @@ func (w *Workflow) Apply(ctx context.Context, saved *plan.Plan, o RunOptions) (*
 	if !need.coveredBy(o.Approved) {
 		return nil, &NotApprovedError{Approval: need, Reason: "apply needs approval bound to plan " + saved.Hash}
 	}
-	jr, err := w.createJournal("apply", saved.Hash)
+	jr, err := w.createJournal("apply", saved.Hash, o.Approved.by())
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,9 @@ type ResumeRequest struct {
 	AssumeNotSent bool
 	// Parallelism overrides the workflow's concurrency when > 0.
 	Parallelism int
+	// Approver is who asked for the resume; it is journaled with the
+	// new attempt.
+	Approver string
 }
 
 // AlreadySucceededError is a resume of a run that already succeeded:
@@ -68,7 +71,7 @@ func (s *Service) Resume(req ResumeRequest) (*Resumption, error) {
 			}
 		}
 	}
-	jr, err := store.Resume(id)
+	jr, err := store.ResumeApproved(id, req.Approver)
 	if err != nil {
 		return nil, err
 	}

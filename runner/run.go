@@ -20,6 +20,9 @@ type Approval struct {
 	Steps []engine.ApprovalStep `json:"steps,omitempty"`
 	// PlanHash binds an apply's approval to exactly one plan.
 	PlanHash string `json:"plan_hash,omitempty"`
+	// By is who confirmed it (the web page's signed-in user); it is
+	// journaled with the run. It is not part of what must match.
+	By string `json:"by,omitempty"`
 }
 
 // Needed reports whether anything needs confirming.
@@ -171,7 +174,7 @@ func (w *Workflow) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	if !need.coveredBy(o.Approved) {
 		return nil, &NotApprovedError{Approval: need}
 	}
-	jr, err := w.createJournal("run", "")
+	jr, err := w.createJournal("run", "", o.Approved.by())
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +182,15 @@ func (w *Workflow) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	return w.execute(ctx, jr, nil, o.Events)
 }
 
-func (w *Workflow) createJournal(mode, planHash string) (*journal.Run, error) {
+// by is who confirmed a (possibly nil) approval.
+func (a *Approval) by() string {
+	if a == nil {
+		return ""
+	}
+	return a.By
+}
+
+func (w *Workflow) createJournal(mode, planHash, approver string) (*journal.Run, error) {
 	store, err := journal.OpenWith(w.svc.cfg.StateDir, w.svc.journalOptions(false))
 	if err != nil {
 		return nil, err
@@ -187,7 +198,7 @@ func (w *Workflow) createJournal(mode, planHash string) (*journal.Run, error) {
 	wf := w.prog.Workflow()
 	return store.Create(journal.RunMeta{
 		Workflow: wf.Name, File: w.file, FileHash: wf.Hash, Inputs: w.RedactedInputs(),
-		Mode: mode, PlanHash: planHash, Started: time.Now().UTC(),
+		Mode: mode, PlanHash: planHash, Started: time.Now().UTC(), Approver: approver,
 	})
 }
 
