@@ -575,6 +575,15 @@ func (s *Server) startApply(pp *pendingPlan, approver string, st *applyState) {
 		wf = pb.Workflow
 	}
 	lr := newLiveRun("", wf, s.o.Redact)
+	if wf != nil {
+		// Rows in the order the work happens: the top-level steps, then
+		// the plan's targets.
+		for _, st := range wf.Steps {
+			if st.ForEach == "" {
+				lr.expect(st.ID, "")
+			}
+		}
+	}
 	for _, m := range pp.Plan.Mutations {
 		lr.expect(m.Step, m.Item)
 	}
