@@ -26,6 +26,7 @@ type serveFlags struct {
 	playbooks    string
 	trustedProxy string
 	userHeader   string
+	requireLogin bool
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -56,6 +57,7 @@ command; FRAMEFLOW_SERVE_TOKEN.`,
 	fl.StringVar(&f.playbooks, "playbooks", "workflows", "directory of the playbooks offered")
 	fl.StringVar(&f.trustedProxy, "trusted-proxy", "", "IP or CIDR of a reverse proxy whose user header names the person")
 	fl.StringVar(&f.userHeader, "user-header", "X-Forwarded-User", "the trusted proxy's user name header")
+	fl.BoolVar(&f.requireLogin, "require-login", false, "ask for FRAMEFLOW_SERVE_TOKEN on loopback too (a shared machine)")
 	return cmd
 }
 
@@ -77,7 +79,7 @@ func (a *app) serve(ctx context.Context, f serveFlags, ready func(url string)) e
 	var reader serve.AccountReader
 	var clientErr error
 	srv, err := serve.New(serve.Options{
-		Addr: f.addr, PlaybooksDir: f.playbooks, Token: token, TrustedProxy: f.trustedProxy, UserHeader: f.userHeader,
+		Addr: f.addr, PlaybooksDir: f.playbooks, Token: token, RequireLogin: f.requireLogin, TrustedProxy: f.trustedProxy, UserHeader: f.userHeader,
 		LocalUser: local, Backend: be, Logger: a.logger, Redact: a.red.String, Version: Version,
 		Accounts: func() (serve.AccountReader, error) {
 			clientOnce.Do(func() {

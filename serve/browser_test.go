@@ -88,8 +88,11 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// run performs browser actions; a wait that takes a minute has failed.
 func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		t.Fatal(err)
 	}

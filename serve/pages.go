@@ -64,6 +64,7 @@ var funcs = template.FuncMap{
 		return h
 	},
 	"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	"show":     valueString,
 }
 
 func parseTemplates() (map[string]*template.Template, error) {

@@ -42,6 +42,9 @@ type Options struct {
 	// Token, when set, is what a person types to log in (FRAMEFLOW_SERVE_TOKEN).
 	// It is required when Addr is not a loopback address.
 	Token string
+	// RequireLogin asks for the token on a loopback address too (a shared
+	// machine, where every local user reaches 127.0.0.1).
+	RequireLogin bool
 	// TrustedProxy is the address (IP or CIDR) of a reverse proxy whose
 	// UserHeader names the person; requests from elsewhere never have it read.
 	TrustedProxy string
@@ -116,6 +119,9 @@ func New(o Options) (*Server, error) {
 	if !loopback && o.Token == "" {
 		return nil, fmt.Errorf("serve: listening on %s (not a loopback address) needs a login token: set FRAMEFLOW_SERVE_TOKEN", o.Addr)
 	}
+	if o.RequireLogin && o.Token == "" {
+		return nil, errors.New("serve: --require-login needs a login token: set FRAMEFLOW_SERVE_TOKEN")
+	}
 	if o.Token != "" && len(o.Token) < 16 {
 		return nil, errors.New("serve: FRAMEFLOW_SERVE_TOKEN must be at least 16 characters")
 	}
@@ -134,7 +140,7 @@ func New(o Options) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		o: o, pages: pages, loopback: loopback, ctx: ctx, cancel: cancel,
-		auth:  newAuthenticator(o.Token, !loopback, proxy, o.UserHeader, o.LocalUser, o.SessionTTL),
+		auth:  newAuthenticator(o.Token, !loopback || o.RequireLogin, proxy, o.UserHeader, o.LocalUser, o.SessionTTL),
 		plans: newPlanStore(o.PlanTTL),
 		live:  newLiveRuns(),
 	}
