@@ -382,8 +382,8 @@ func TestE2EStalePlanRefused(t *testing.T) {
 	}
 }
 
-// Two tabs approving the same plan, and a burst of posts of it, apply it
-// once: every click lands on the same run.
+// Two browsers approving the same plan at once, and a burst of posts of
+// it, apply it once: every click lands on the same run.
 func TestE2EDoubleApplyAppliesOnce(t *testing.T) {
 	ctx := browser(t)
 	e := startSim(t, sim.Options{})
@@ -393,24 +393,26 @@ func TestE2EDoubleApplyAppliesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab2, cancel := chromedp.NewContext(ctx)
-	defer cancel()
+	// The second approver is a second browser: two people (and so two
+	// tabs) with the plan open.
+	tab2 := browser(t)
 	run(t, tab2, chromedp.Navigate(planURL), chromedp.WaitVisible(`#approve`))
-	// Both tabs click at once; the page's script cannot help across tabs.
-	var wg sync.WaitGroup
+	// Both click within the same moment: each schedules a script click
+	// 300 ms ahead. The page's script cannot help across browsers.
 	for _, c := range []context.Context{ctx, tab2} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := chromedp.Do(c, chromedp.Click(`#approve`), chromedp.WaitVisible(`#progress`)); err != nil {
-				t.Error(err)
-			}
-		}()
+		cc, cancel := context.WithTimeout(c, 10*time.Second)
+		_, err := chromedp.Run(cc, chromedp.Evaluate[bool](`setTimeout(() => document.getElementById("approve").click(), 300), true`))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	wg.Wait()
+	for _, c := range []context.Context{ctx, tab2} {
+		run(t, c, chromedp.WaitVisible(`#progress`))
+	}
 	id1, id2 := runIDOf(t, ctx), runIDOf(t, tab2)
 	if id1 != id2 {
-		t.Fatalf("two tabs started two runs: %s and %s", id1, id2)
+		t.Fatalf("two browsers started two runs: %s and %s", id1, id2)
 	}
 	// And the form posted again and again, as a double click without the
 	// page's script would: still that run.
@@ -579,10 +581,10 @@ func TestE2ENoSecretAnywhere(t *testing.T) {
 	s := startServe(t, e, "", "", nil)
 	var pages []string
 	// Bad input first: the form comes back without the secret.
-	planThroughPages(t, ctx, s, "ticketed-rollout.yaml", func() {
-		run(t, ctx, chromedp.SendKeys(`#in-change_code`, canary), chromedp.SetValue(`#in-max_servers`, "-3"))
-	})
-	run(t, ctx, chromedp.WaitVisible(`#form-problems`))
+	run(t, ctx,
+		chromedp.Navigate(s.URL+"/playbooks/ticketed-rollout.yaml"), chromedp.WaitVisible(`#plan-form`),
+		chromedp.SendKeys(`#in-change_code`, canary), chromedp.SetValue(`#in-max_servers`, "-3"),
+		chromedp.Click(`#make-plan`), chromedp.WaitVisible(`#form-problems`))
 	pages = append(pages, pageHTML(t, ctx))
 	screenshot(t, ctx, "plan-form-invalid")
 	if v, _ := chromedp.Run(ctx, chromedp.Value(`#in-change_code`)); v != "" {

@@ -808,8 +808,8 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			fl.Flush()
 		}
-		if ended && len(changes) == 0 {
-			return
+		if ended {
+			return // the run's end was the last change
 		}
 		select {
 		case <-wake:
