@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -16,12 +19,18 @@ import (
 func (a *app) demoCmd() *cobra.Command {
 	var taskDuration time.Duration
 	var output string
+	var inPage bool
+	var addr string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "The retail rollout, end to end, against the built-in simulator",
 		Long: `Starts the simulator in-process with the built-in retail estate (a QA account
 and the regional store accounts), shows the plan of workflows/qa-rollout.yaml,
-runs it, and shows what the simulated Frame API received.`,
+runs it, and shows what the simulated Frame API received.
+
+With --serve it opens the same rollout in the web page instead (frameflow
+serve on --addr, with the example playbooks): click through accounts, the
+plan, "Approve and apply" and the live run. Stop with Ctrl-C.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			const file = "workflows/qa-rollout.yaml"
@@ -52,6 +61,9 @@ runs it, and shows what the simulated Frame API received.`,
 			a.apiURL, a.credentials, a.stateDir = "", "", ""
 			w := a.red.Writer(a.streams.Out)
 			fmt.Fprintf(w, "Simulator: %s (built-in retail estate, tasks take %s)\n\n", running.URL(), taskDuration)
+			if inPage {
+				return a.demoServe(cmd.Context(), addr, stateDir)
+			}
 
 			f := runFlags{yes: true, output: output}
 			if output == "text" {
@@ -75,7 +87,33 @@ runs it, and shows what the simulated Frame API received.`,
 	}
 	cmd.Flags().DurationVar(&taskDuration, "task-duration", 400*time.Millisecond, "how long each simulated task takes")
 	cmd.Flags().StringVar(&output, "output", "text", "text or json")
+	cmd.Flags().BoolVar(&inPage, "serve", false, "open the rollout in the web page (frameflow serve) instead of the terminal")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "with --serve: the page's listen address")
 	return cmd
+}
+
+// demoServe serves the example playbooks against the demo's simulator.
+func (a *app) demoServe(ctx context.Context, addr, stateDir string) error {
+	dir := filepath.Join(stateDir, "playbooks")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	names, err := fs.Glob(workflows.FS, "*.yaml")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		b, err := workflows.FS.ReadFile(n)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return a.serve(ctx, serveFlags{addr: addr, playbooks: dir, userHeader: "X-Forwarded-User"}, func(url string) {
+		fmt.Fprintf(a.red.Writer(a.streams.Out), "\nOpen %s/playbooks/qa-rollout.yaml in a browser: fill the form, look at the plan, approve it, watch the stores.\n", url)
+	})
 }
 
 // demoReport counts the requests per method and endpoint shape.

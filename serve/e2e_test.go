@@ -647,3 +647,45 @@ func portOf(addr string) string {
 	_, port, _ := net.SplitHostPort(addr)
 	return port
 }
+
+// `frameflow demo --serve` opens the rollout against its own simulator in
+// the page: the playbook form and the estate are there, nothing to set up.
+func TestE2EDemoServe(t *testing.T) {
+	cmd := exec.Command(frameflowBinary(t), "demo", "--serve", "--addr", "127.0.0.1:0")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGINT); _ = cmd.Wait() }()
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		re := regexp.MustCompile(`^Open (http://\S+)/playbooks/qa-rollout.yaml`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				urlc <- m[1]
+			}
+		}
+	}()
+	var base string
+	select {
+	case base = <-urlc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo --serve printed no URL")
+	}
+	for path, want := range map[string]string{"/playbooks/qa-rollout.yaml": `id="in-max_servers"`, "/accounts": "Store-Seattle"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Fatalf("%s: %d, no %q", path, resp.StatusCode, want)
+		}
+	}
+}
