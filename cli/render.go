@@ -15,14 +15,6 @@ import (
 	"github.com/frameflow/frameflow/engine"
 )
 
-// eventLabel is "step" or "group.step [item]".
-func eventLabel(ev engine.Event) string {
-	if ev.Item != "" {
-		return fmt.Sprintf("%s [%s]", ev.Step, ev.Item)
-	}
-	return ev.Step
-}
-
 // plainRenderer writes one timestamped line per state change: the output
 // for CI logs and pipes (no control characters, no spinner).
 type plainRenderer struct {
@@ -38,13 +30,13 @@ func (p *plainRenderer) Event(ev engine.Event) {
 	case "run_started":
 		line = fmt.Sprintf("%s run %s started (%s)", ts, ev.RunID, ev.Workflow)
 	case "step_started":
-		line = fmt.Sprintf("%s %-9s %s", ts, "start", eventLabel(ev))
+		line = fmt.Sprintf("%s %-9s %s", ts, "start", ev.Label())
 	case "step_progress":
-		line = fmt.Sprintf("%s %-9s %s: %s", ts, "progress", eventLabel(ev), ev.Message)
+		line = fmt.Sprintf("%s %-9s %s: %s", ts, "progress", ev.Label(), ev.Message)
 	case "step_retrying":
-		line = fmt.Sprintf("%s %-9s %s: attempt %d/%d in %s: %s", ts, "retry", eventLabel(ev), ev.Attempt+1, ev.MaxAttempts, ev.Delay.Round(time.Millisecond), ev.Error)
+		line = fmt.Sprintf("%s %-9s %s: attempt %d/%d in %s: %s", ts, "retry", ev.Label(), ev.Attempt+1, ev.MaxAttempts, ev.Delay.Round(time.Millisecond), ev.Error)
 	case "step_finished":
-		line = fmt.Sprintf("%s %-9s %s (%s)", ts, ev.Status, eventLabel(ev), ev.Duration.Round(time.Millisecond))
+		line = fmt.Sprintf("%s %-9s %s (%s)", ts, ev.Status, ev.Label(), ev.Duration.Round(time.Millisecond))
 		if ev.Error != "" {
 			line += ": " + ev.Error
 		}

@@ -174,6 +174,15 @@ type Event struct {
 	Total       int           `json:"total,omitempty"` // fan-out size
 }
 
+// Label is "step" or "group.step [item]": how renderers name the
+// execution an event is about.
+func (e Event) Label() string {
+	if e.Item != "" {
+		return e.Step + " [" + e.Item + "]"
+	}
+	return e.Step
+}
+
 // EventSink receives events; it must not block for long.
 type EventSink func(Event)
 
