@@ -358,7 +358,7 @@ func (m *liveModel) apply(ev engine.Event) {
 		m.started, m.runID, m.workflow, m.t0 = true, ev.RunID, ev.Workflow, t
 		return
 	case "run_finished":
-		m.status, m.runDur = ev.Status, ev.Duration
+		m.status, m.runDur = string(ev.Status), ev.Duration
 		if m.t0.IsZero() {
 			m.t0 = t.Add(-ev.Duration)
 		}
@@ -391,7 +391,7 @@ func (m *liveModel) apply(ev engine.Event) {
 		case "step_finished":
 			f.ended[ev.Item] = true
 			f.finished = len(f.ended) >= len(f.parents)
-			r.u.state, r.u.dur, r.u.ended, r.u.err = ev.Status, ev.Duration, t, m.clean(ev.Error)
+			r.u.state, r.u.dur, r.u.ended, r.u.err = string(ev.Status), ev.Duration, t, m.clean(ev.Error)
 		}
 		return
 	}
@@ -486,7 +486,7 @@ func (m *liveModel) applyUnit(u *unit, ev engine.Event, t time.Time) {
 			u.started = t
 		}
 	case "step_finished":
-		u.state, u.dur, u.ended, u.err = ev.Status, ev.Duration, t, m.clean(ev.Error)
+		u.state, u.dur, u.ended, u.err = string(ev.Status), ev.Duration, t, m.clean(ev.Error)
 		if u.started.IsZero() {
 			u.started = t.Add(-ev.Duration)
 		}

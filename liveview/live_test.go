@@ -47,13 +47,13 @@ func ix(i int) *int { return &i }
 
 func started(step string) engine.Event { return engine.Event{Type: "step_started", Step: step} }
 func finished(step, status string, d time.Duration) engine.Event {
-	return engine.Event{Type: "step_finished", Step: step, Status: status, Duration: d}
+	return engine.Event{Type: "step_finished", Step: step, Status: engine.Status(status), Duration: d}
 }
 func itemStarted(step, item string, i int) engine.Event {
 	return engine.Event{Type: "step_started", Step: step, Item: item, Index: ix(i)}
 }
 func itemFinished(step, item string, i int, status string, d time.Duration) engine.Event {
-	return engine.Event{Type: "step_finished", Step: step, Item: item, Index: ix(i), Status: status, Duration: d}
+	return engine.Event{Type: "step_finished", Step: step, Item: item, Index: ix(i), Status: engine.Status(status), Duration: d}
 }
 
 // lineWith returns the view's line containing all of subs, or fails.

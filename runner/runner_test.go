@@ -46,7 +46,7 @@ type events struct {
 
 func (e *events) sink(ev engine.Event) { e.mu.Lock(); e.evs = append(e.evs, ev); e.mu.Unlock() }
 
-func (e *events) count(typ string) int {
+func (e *events) count(typ engine.EventType) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := 0
