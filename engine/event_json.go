@@ -12,12 +12,15 @@ import (
 // field added to Event reaches JSON consumers without restating it.
 func (e Event) MarshalJSON() ([]byte, error) {
 	type fields Event // Event without this method
+	// Type and Time come first so that a line reads like the examples in
+	// docs/events.md; a field declared here hides Event's of the same name.
 	out := struct {
+		Type EventType `json:"type"`
+		Time string    `json:"time"`
 		fields
-		Time     string   `json:"time"`
 		Delay    *float64 `json:"delay,omitempty"`
 		Duration *float64 `json:"duration,omitempty"`
-	}{fields: fields(e), Time: e.Time.UTC().Format(time.RFC3339Nano)}
+	}{Type: e.Type, Time: e.Time.UTC().Format(time.RFC3339Nano), fields: fields(e)}
 	if e.Delay > 0 {
 		out.Delay = seconds(e.Delay)
 	}
