@@ -5,7 +5,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -86,9 +88,9 @@ func (j *jsonRenderer) Event(ev engine.Event) {
 func writeSummary(w io.Writer, res *engine.Result) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tITEM\tSTATUS\tATTEMPTS\tDURATION\tERROR")
-	counts := map[string]int{}
+	counts := map[engine.Status]int{}
 	for _, s := range res.Steps {
-		counts[string(s.Status)]++
+		counts[s.Status]++
 		errMsg := s.Error
 		if len(errMsg) > 120 {
 			errMsg = errMsg[:117] + "..."
@@ -103,7 +105,7 @@ func writeSummary(w io.Writer, res *engine.Result) {
 	}
 	tw.Flush()
 	var parts []string
-	for _, k := range sortedKeys(counts) {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 	}
 	fmt.Fprintf(w, "\nRun %s %s in %s: %s.\n", res.RunID, res.Status, res.Finished.Sub(res.Started).Round(time.Millisecond), strings.Join(parts, ", "))

@@ -164,12 +164,8 @@ type Outcome struct {
 func (w *Workflow) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.preflight(ctx); err != nil {
+	if err := w.readyToRun(ctx, o.Approved); err != nil {
 		return nil, err
-	}
-	need := w.Approval()
-	if !need.coveredBy(o.Approved) {
-		return nil, &NotApprovedError{Approval: need}
 	}
 	jr, err := w.createJournal("run", "")
 	if err != nil {
@@ -177,6 +173,18 @@ func (w *Workflow) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	}
 	defer jr.Close()
 	return w.execute(ctx, jr, nil, o.Events)
+}
+
+// readyToRun is what every run and resumed run passes before anything is
+// sent: preflight, and the engine's approval list confirmed.
+func (w *Workflow) readyToRun(ctx context.Context, approved *Approval) error {
+	if err := w.preflight(ctx); err != nil {
+		return err
+	}
+	if need := w.Approval(); !need.coveredBy(approved) {
+		return &NotApprovedError{Approval: need}
+	}
+	return nil
 }
 
 func (w *Workflow) createJournal(mode, planHash string) (*journal.Run, error) {
