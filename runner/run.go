@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -103,8 +104,10 @@ func (w *Workflow) Plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) 
 
 func (w *Workflow) plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) {
 	mode := engine.ModePlan
-	if o.Offline || w.client == nil {
+	if o.Offline {
 		mode = engine.ModeOffline
+	} else if w.client == nil {
+		return nil, errOffline
 	}
 	w.setEvents(o.Events)
 	defer w.setEvents(nil)
@@ -126,6 +129,10 @@ func (w *Workflow) plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) 
 		w.inputs, w.secretNames(), res, mode == engine.ModeOffline,
 		func(t string) bool { st, ok := w.reg.Lookup(t); return ok && st.Destructive }), nil
 }
+
+// errOffline: a workflow prepared offline has no client, so it can only be
+// planned offline; reading or changing the estate needs a new preparation.
+var errOffline = errors.New("the workflow was prepared offline (no API client): only an offline plan is possible; nothing was sent")
 
 func failures(res *engine.Result) []StepFailure {
 	var out []StepFailure
@@ -178,6 +185,9 @@ func (w *Workflow) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 // readyToRun is what every run and resumed run passes before anything is
 // sent: preflight, and the engine's approval list confirmed.
 func (w *Workflow) readyToRun(ctx context.Context, approved *Approval) error {
+	if w.client == nil {
+		return errOffline
+	}
 	if err := w.preflight(ctx); err != nil {
 		return err
 	}
