@@ -81,7 +81,7 @@ func newJSONRenderer(w io.Writer) *jsonRenderer { return &jsonRenderer{enc: json
 func (j *jsonRenderer) Event(ev engine.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	_ = j.enc.Encode(ev)
+	_ = j.enc.Encode(ev.JSON())
 }
 
 // writeSummary prints the final table: one row per step and item.
