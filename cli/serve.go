@@ -220,7 +220,7 @@ func (b *serveBackend) Apply(ctx context.Context, r serve.ApplyRequest) (string,
 	if out == nil || out.Result == nil {
 		return "", errors.New("the plan has no changes; nothing was sent")
 	}
-	return out.Result.Status, nil
+	return string(out.Result.Status), nil
 }
 
 func (b *serveBackend) Resume(ctx context.Context, r serve.ResumeRequest) (string, error) {
@@ -238,7 +238,7 @@ func (b *serveBackend) Resume(ctx context.Context, r serve.ResumeRequest) (strin
 	if err != nil {
 		return "", inputProblems(err)
 	}
-	return out.Result.Status, nil
+	return string(out.Result.Status), nil
 }
 
 func summaryOf(r journal.RunSummary) serve.RunSummary {

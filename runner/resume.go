@@ -54,7 +54,7 @@ type Resumption struct {
 // *AlreadySucceededError, *WorkflowChangedError, *MissingSecretError,
 // *AppliedPlanError, journal errors (no such run, locked), and Prepare's.
 func (s *Service) Resume(req ResumeRequest) (*Resumption, error) {
-	store, err := journal.OpenWith(s.cfg.StateDir, s.journalOptions(req.AssumeNotSent))
+	store, err := s.openJournals(req.AssumeNotSent)
 	if err != nil {
 		return nil, err
 	}
@@ -134,12 +134,8 @@ func (r *Resumption) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	w := r.Workflow
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.preflight(ctx); err != nil {
+	if err := w.readyToRun(ctx, o.Approved); err != nil {
 		return nil, err
-	}
-	need := w.Approval()
-	if !need.coveredBy(o.Approved) {
-		return nil, &NotApprovedError{Approval: need}
 	}
 	var wrap func(engine.MutationRecorder) engine.MutationRecorder
 	if r.guard != nil {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -106,8 +107,10 @@ func (w *Workflow) Plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) 
 
 func (w *Workflow) plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) {
 	mode := engine.ModePlan
-	if o.Offline || w.client == nil {
+	if o.Offline {
 		mode = engine.ModeOffline
+	} else if w.client == nil {
+		return nil, errOffline
 	}
 	w.setEvents(o.Events)
 	defer w.setEvents(nil)
@@ -129,6 +132,10 @@ func (w *Workflow) plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) 
 		w.inputs, w.secretNames(), res, mode == engine.ModeOffline,
 		func(t string) bool { st, ok := w.reg.Lookup(t); return ok && st.Destructive }), nil
 }
+
+// errOffline: a workflow prepared offline has no client, so it can only be
+// planned offline; reading or changing the estate needs a new preparation.
+var errOffline = errors.New("the workflow was prepared offline (no API client): only an offline plan is possible; nothing was sent")
 
 func failures(res *engine.Result) []StepFailure {
 	var out []StepFailure
@@ -167,12 +174,8 @@ type Outcome struct {
 func (w *Workflow) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.preflight(ctx); err != nil {
+	if err := w.readyToRun(ctx, o.Approved); err != nil {
 		return nil, err
-	}
-	need := w.Approval()
-	if !need.coveredBy(o.Approved) {
-		return nil, &NotApprovedError{Approval: need}
 	}
 	jr, err := w.createJournal("run", "", o.Approved.by())
 	if err != nil {
@@ -190,8 +193,23 @@ func (a *Approval) by() string {
 	return a.By
 }
 
+// readyToRun is what every run and resumed run passes before anything is
+// sent: preflight, and the engine's approval list confirmed.
+func (w *Workflow) readyToRun(ctx context.Context, approved *Approval) error {
+	if w.client == nil {
+		return errOffline
+	}
+	if err := w.preflight(ctx); err != nil {
+		return err
+	}
+	if need := w.Approval(); !need.coveredBy(approved) {
+		return &NotApprovedError{Approval: need}
+	}
+	return nil
+}
+
 func (w *Workflow) createJournal(mode, planHash, approver string) (*journal.Run, error) {
-	store, err := journal.OpenWith(w.svc.cfg.StateDir, w.svc.journalOptions(false))
+	store, err := w.svc.openJournals(false)
 	if err != nil {
 		return nil, err
 	}
@@ -224,8 +242,8 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 		Logger:      w.svc.cfg.Logger,
 	})
 	if err != nil {
-		_ = jr.Finish(engine.RunFailed)
+		_ = jr.Finish(string(engine.RunFailed))
 		return nil, err
 	}
-	return &Outcome{RunID: res.RunID, Result: res, JournalErr: jr.Finish(res.Status)}, nil
+	return &Outcome{RunID: res.RunID, Result: res, JournalErr: jr.Finish(string(res.Status))}, nil
 }

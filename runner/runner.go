@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"sort"
 	"sync"
 	"time"
 
@@ -126,6 +125,8 @@ func readDiagnostics(file string, err error) schema.Diagnostics {
 	return schema.Diagnostics{{Pos: schema.Pos{File: file, Line: 1, Col: 1}, Message: msg}}
 }
 
+// dedupe drops repeated problems (the loader and the compiler may both
+// see one) and sorts the rest by position, as the loader does.
 func dedupe(ds schema.Diagnostics) schema.Diagnostics {
 	seen := make(map[string]bool, len(ds))
 	out := ds[:0]
@@ -137,16 +138,7 @@ func dedupe(ds schema.Diagnostics) schema.Diagnostics {
 		seen[k] = true
 		out = append(out, d)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i].Pos, out[j].Pos
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
+	schema.SortDiagnostics(out)
 	return out
 }
 
@@ -308,14 +300,15 @@ func Classify(err error) (string, time.Duration) {
 	return string(c), d
 }
 
-// journalOptions are the journal's hooks: outcome-unknown errors are the
-// client's, and everything written is redacted.
-func (s *Service) journalOptions(assumeNotSent bool) journal.Options {
-	return journal.Options{
+// openJournals opens the run journals: the one place that says where they
+// are kept. Outcome-unknown errors are the client's, and everything written
+// is redacted.
+func (s *Service) openJournals(assumeNotSent bool) (*journal.Store, error) {
+	return journal.OpenWith(s.cfg.StateDir, journal.Options{
 		AssumeNotSent:    assumeNotSent,
 		IsOutcomeUnknown: func(err error) bool { var ou *frame.OutcomeUnknownError; return errors.As(err, &ou) },
 		Redact:           s.cfg.Secrets.String,
-	}
+	})
 }
 
 type noSecrets struct{}

@@ -10,7 +10,7 @@ import (
 // Runs lists the journaled runs, oldest id first (ids start with their
 // start time).
 func (s *Service) Runs() ([]journal.RunSummary, error) {
-	store, err := journal.Open(s.cfg.StateDir)
+	store, err := s.openJournals(false)
 	if err != nil {
 		return nil, err
 	}

@@ -174,7 +174,7 @@ func (r *liveRun) Event(ev engine.Event) {
 	switch ev.Type {
 	case "step_started", "step_progress", "step_retrying", "step_finished":
 	case "run_finished":
-		r.finish(ev.Status)
+		r.finish(string(ev.Status))
 		return
 	default:
 		return

@@ -882,5 +882,5 @@ func (s *Server) workflowOf(file string) *schema.Workflow {
 
 // stepEvent replays a journaled step execution as the engine's event.
 func stepEvent(st StepRecord) engine.Event {
-	return engine.Event{Type: "step_finished", Step: st.Step, Item: st.Item, Status: st.Status, Error: st.Error, Duration: st.Duration, Attempt: st.Attempts}
+	return engine.Event{Type: "step_finished", Step: st.Step, Item: st.Item, Status: engine.Status(st.Status), Error: st.Error, Duration: st.Duration, Attempt: st.Attempts}
 }
