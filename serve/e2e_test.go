@@ -689,3 +689,64 @@ func TestE2EDemoServe(t *testing.T) {
 		}
 	}
 }
+
+// One engine, one journal: a run started in the terminal shows up live in
+// the page, and a run started (and failed) in the page is resumed from the
+// terminal.
+func TestE2ETerminalAndPageShareRuns(t *testing.T) {
+	ctx := browser(t)
+	seed, rate := firstTaskFails(t, 80)
+	e := startSim(t, sim.Options{TaskDuration: 1500 * time.Millisecond, Seed: seed, TaskFailRate: rate})
+	s := startServe(t, e, "", "", nil)
+	terminal := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(frameflowBinary(t), args...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "FRAMEFLOW_STATE_DIR=" + s.StateDir}, e.Env...)
+		return cmd
+	}
+	// The page's apply fails: the simulator's first task (a clone) fails.
+	planThroughPages(t, ctx, s, "qa-rollout.yaml", nil)
+	run(t, ctx, chromedp.Click(`#approve`), chromedp.WaitVisible(`#progress`))
+	pageRun := runIDOf(t, ctx)
+	waitStatus(t, ctx, "failed")
+	// The terminal resumes it.
+	if out, err := terminal("resume", pageRun, "--yes").CombinedOutput(); err != nil {
+		t.Fatalf("frameflow resume %s: %v\n%s", pageRun, err, out)
+	}
+	run(t, ctx, chromedp.Reload(), chromedp.WaitVisible(`#run-status.s-succeeded`))
+	// A run started in the terminal, watched live from the page.
+	cmd := terminal("run", "--yes", filepath.Join(s.Dir, "qa-rollout.yaml"), "--input", "max_servers=7")
+	var termOut syncBuffer
+	cmd.Stdout, cmd.Stderr = &termOut, &termOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var termRun string
+	deadline := time.Now().Add(30 * time.Second)
+	for termRun == "" && time.Now().Before(deadline) {
+		run(t, ctx, chromedp.Navigate(s.URL+"/runs"), chromedp.WaitVisible(`#runs`))
+		ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#runs tbody th a")).map(a => a.textContent)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if id != pageRun {
+				termRun = id
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if termRun == "" {
+		t.Fatalf("the terminal's run never showed in the history:\n%s", termOut.String())
+	}
+	run(t, ctx, chromedp.Click(`//a[text()="`+termRun+`"]`), chromedp.WaitVisible(`#run-status.s-running`))
+	screenshot(t, ctx, "run-from-terminal")
+	waitStatus(t, ctx, "succeeded")
+	if h := text(t, ctx, "#progress"); strings.Count(h, "done") < 8 {
+		t.Fatalf("the terminal's run did not show its stores done: %q", h)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("frameflow run: %v\n%s", err, termOut.String())
+	}
+}

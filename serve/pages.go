@@ -645,15 +645,19 @@ func (s *Server) runData(id string) (runData, error) {
 		return runData{}, err
 	}
 	d := runData{Detail: det}
-	if lr := s.live.get(id); lr != nil {
+	// This process's own running run is shown from its events; any other
+	// (ended, or another process's) from the journal, which is the truth
+	// once a run ended: the terminal may have resumed it since.
+	if lr := s.live.get(id); lr != nil && lr.snapshot().Status == "running" {
 		d.Snapshot = lr.snapshot()
-		d.Live = d.Snapshot.Status == "running"
-		if !d.Live {
-			det.Status = d.Snapshot.Status
-		}
+		d.Live = true
 	} else {
 		d.Snapshot = s.journalSnapshot(det)
+		d.Snapshot.Status = det.Status
 		d.Live = det.Status == "running"
+		if lr != nil && det.Status != "running" {
+			d.Snapshot.Error = lr.snapshot().Error
+		}
 	}
 	switch det.Status {
 	case "failed", "interrupted", "crashed":
@@ -775,6 +779,9 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 		fmt.Sscan(v, &after)
 	}
 	lr := s.live.get(id)
+	if lr != nil && lr.snapshot().Status != "running" {
+		lr = nil // ended here; the journal knows whether it went on elsewhere
+	}
 	if lr == nil {
 		var err error
 		lr, err = s.followJournal(r.Context(), id)
