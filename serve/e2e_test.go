@@ -750,3 +750,46 @@ func TestE2ETerminalAndPageShareRuns(t *testing.T) {
 		t.Fatalf("frameflow run: %v\n%s", err, termOut.String())
 	}
 }
+
+// Keyboard only, at phone width: fill the form, plan, approve and watch,
+// without a pointer. States read as words, not colours.
+func TestE2EKeyboardAndPhoneWidth(t *testing.T) {
+	ctx := browser(t)
+	e := startSim(t, sim.Options{TaskDuration: 200 * time.Millisecond})
+	s := startServe(t, e, "", "", nil)
+	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Navigate(s.URL+"/accounts"), chromedp.WaitVisible(`#accounts`))
+	// No horizontal scrolling of the page itself at phone width.
+	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
+		t.Fatalf("the accounts page is %d px wide at a 390 px viewport (%v)", w, err)
+	}
+	screenshot(t, ctx, "phone-accounts")
+	// The first Tab reaches the skip link; Enter moves to the content.
+	run(t, ctx, chromedp.KeyEvent("\t"))
+	if f, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.textContent`)); f != "Skip to content" {
+		t.Fatalf("first tab stop: %q", f)
+	}
+	run(t, ctx, chromedp.Navigate(s.URL+"/playbooks/qa-rollout.yaml"), chromedp.WaitVisible(`#plan-form`),
+		chromedp.Clear(`#in-max_servers`), chromedp.Focus(`#in-max_servers`), chromedp.KeyEvent("4"), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(`#approve`))
+	screenshot(t, ctx, "phone-plan")
+	// Tab from the top of the plan page to the approve button, then Enter.
+	for i := 0; i < 40; i++ {
+		id, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`))
+		if id == "approve" {
+			break
+		}
+		run(t, ctx, chromedp.KeyEvent("\t"))
+	}
+	if id, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); id != "approve" {
+		t.Fatal("the approve button is not reachable with Tab")
+	}
+	run(t, ctx, chromedp.KeyEvent("\r"), chromedp.WaitVisible(`#progress`))
+	waitStatus(t, ctx, "succeeded")
+	screenshot(t, ctx, "phone-run")
+	if h := text(t, ctx, "#progress"); !strings.Contains(h, "done") {
+		t.Fatalf("states are not written as words: %q", h)
+	}
+	if w, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 390 {
+		t.Fatalf("the run page is %d px wide at a 390 px viewport", w)
+	}
+}

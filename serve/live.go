@@ -290,6 +290,13 @@ func (r *liveRun) fail(err error) {
 
 func (r *liveRun) countsLocked() counts { return r.counts }
 
+// state is the run's status: running until it ends.
+func (r *liveRun) state() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
 // snapshot is the run as a page shows it, and the change it is current to.
 type snapshot struct {
 	Rows   []row

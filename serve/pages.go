@@ -648,7 +648,7 @@ func (s *Server) runData(id string) (runData, error) {
 	// This process's own running run is shown from its events; any other
 	// (ended, or another process's) from the journal, which is the truth
 	// once a run ended: the terminal may have resumed it since.
-	if lr := s.live.get(id); lr != nil && lr.snapshot().Status == "running" {
+	if lr := s.live.get(id); lr != nil && lr.state() == "running" {
 		d.Snapshot = lr.snapshot()
 		d.Live = true
 	} else {
@@ -779,7 +779,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 		fmt.Sscan(v, &after)
 	}
 	lr := s.live.get(id)
-	if lr != nil && lr.snapshot().Status != "running" {
+	if lr != nil && lr.state() != "running" {
 		lr = nil // ended here; the journal knows whether it went on elsewhere
 	}
 	if lr == nil {
