@@ -15,7 +15,7 @@ import (
 // tests skip with one line, except where FRAMEFLOW_REQUIRE_CHROMIUM=1 or
 // CI=true says a browser must be there (.ci/run installs it): then a
 // missing browser fails.
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{os.Getenv("FRAMEFLOW_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
 		if name == "" {
@@ -34,7 +34,7 @@ func chromium(t *testing.T) string {
 
 // browser starts a headless Chromium for one test. The machine's network is
 // closed: everything that would call out is off, and the profile is fresh.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	path := chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],

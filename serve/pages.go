@@ -800,14 +800,28 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 	for {
 		changes, wake, ended := lr.since(after)
 		buf.Reset()
-		for _, c := range changes {
+		// A burst changes a row several times (started, waiting, done):
+		// only its last state is sent, so a 2,000-store run costs the
+		// browser a few thousand updates, not tens of thousands.
+		latest := make(map[string]int, len(changes))
+		for i, c := range changes {
+			if c.Row != nil {
+				latest[c.Row.Key] = i
+			}
+		}
+		for i, c := range changes {
+			if c.Row != nil && latest[c.Row.Key] != i {
+				continue
+			}
 			b, _ := json.Marshal(c)
 			kind := "row"
 			if c.Run != "" {
 				kind = "run"
 			}
 			fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", c.Seq, kind, s.o.Redact(string(b)))
-			after = c.Seq
+		}
+		if n := len(changes); n > 0 {
+			after = changes[n-1].Seq
 		}
 		if buf.Len() > 0 {
 			if _, err := w.Write(buf.Bytes()); err != nil {
