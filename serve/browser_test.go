@@ -69,7 +69,18 @@ func browser(t testing.TB) context.Context {
 // temporary directory.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	shoot(t, ctx, name, chromedp.FullScreenshot(100))
+}
+
+// screenshotTop is screenshot of what the window shows (a long page's top).
+func screenshotTop(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	shoot(t, ctx, name, chromedp.CaptureScreenshot())
+}
+
+func shoot(t *testing.T, ctx context.Context, name string, take chromedp.Action[[]byte]) {
+	t.Helper()
+	buf, err := chromedp.Run(ctx, take)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}

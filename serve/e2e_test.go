@@ -376,7 +376,7 @@ func TestE2EStalePlanRefused(t *testing.T) {
 	if st := text(t, ctx, "#stale"); !strings.Contains(st, "Store-Newark") || !strings.Contains(st, "Nothing was sent") {
 		t.Fatalf("stale message: %q", st)
 	}
-	screenshot(t, ctx, "plan-stale")
+	screenshotTop(t, ctx, "plan-stale")
 	if n := len(mutationsSent(e.Sim)); n != 0 {
 		t.Fatalf("%d mutations sent for a stale plan", n)
 	}
@@ -771,7 +771,6 @@ func TestE2EKeyboardAndPhoneWidth(t *testing.T) {
 	run(t, ctx, chromedp.Navigate(s.URL+"/playbooks/qa-rollout.yaml"), chromedp.WaitVisible(`#plan-form`),
 		chromedp.Clear(`#in-max_servers`), chromedp.Focus(`#in-max_servers`), chromedp.KeyEvent("4"), chromedp.KeyEvent("\r"),
 		chromedp.WaitVisible(`#approve`))
-	screenshot(t, ctx, "phone-plan")
 	// Tab from the top of the plan page to the approve button, then Enter.
 	for i := 0; i < 40; i++ {
 		id, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`))
