@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
@@ -588,21 +589,21 @@ func (s *Server) startApply(pp *pendingPlan, approver string, st *applyState) {
 	for _, m := range pp.Plan.Mutations {
 		lr.expect(m.Step, m.Item)
 	}
-	startedOnce := false
+	var startedOnce atomic.Bool // set from the engine's event sink
 	s.runsWG.Add(1)
 	go func() {
 		defer s.runsWG.Done()
 		status, err := s.o.Backend.Apply(s.ctx, ApplyRequest{
 			Plan: pp.Plan, Inputs: pp.secrets, Approver: approver, Events: lr.Event,
 			Started: func(id string) {
-				startedOnce = true
+				startedOnce.Store(true)
 				lr.id = id
 				s.live.add(lr)
 				s.plans.started(pp.Plan.Hash, st, id)
 			},
 		})
-		s.o.Logger.Info("apply ended", "plan", pp.Plan.Hash, "run", lr.id, "status", status, "approver", approver)
-		if !startedOnce {
+		s.o.Logger.Info("apply ended", "plan", pp.Plan.Hash, "status", status, "approver", approver)
+		if !startedOnce.Load() {
 			if err == nil {
 				err = errors.New("the apply ended without starting a run")
 			}
@@ -729,18 +730,18 @@ func (s *Server) resumeRun(w http.ResponseWriter, r *http.Request) {
 		for _, row := range d.Snapshot.Rows {
 			lr.seed(row)
 		}
-		startedOnce := false
+		var startedOnce atomic.Bool
 		user := userOf(r)
 		s.runsWG.Add(1)
 		go func() {
 			defer s.runsWG.Done()
 			status, err := s.o.Backend.Resume(s.ctx, ResumeRequest{RunID: id, Inputs: secrets, Approver: user, Events: lr.Event,
 				Started: func(string) {
-					startedOnce = true
+					startedOnce.Store(true)
 					s.live.add(lr)
 					s.plans.started(claimKey, st, id)
 				}})
-			if !startedOnce {
+			if !startedOnce.Load() {
 				if err == nil {
 					err = errors.New("the resume ended without starting")
 				}
