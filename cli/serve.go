@@ -271,11 +271,8 @@ func (b *serveBackend) Run(id string) (*serve.RunDetail, error) {
 		return nil, err
 	}
 	d := &serve.RunDetail{RunSummary: summaryOf(det.Summary), Inputs: det.Meta.Inputs}
-	// The latest approver is the one who approved the last attempt.
 	for _, at := range det.Summary.Attempts {
-		if at.Approver != "" {
-			d.Approver = at.Approver
-		}
+		d.AttemptList = append(d.AttemptList, serve.Attempt{N: at.N, Started: at.Started, Finished: at.Finished, Status: at.Status, Approver: at.Approver, Host: at.Host, PID: at.PID})
 	}
 	for k, v := range det.Meta.Inputs {
 		if s, ok := v.(string); ok && s == plan.Sensitive {

@@ -107,6 +107,19 @@ type RunDetail struct {
 	Plan   *plan.Plan // the applied plan, for apply runs
 	// SecretInputs must be given again to resume (journals do not hold them).
 	SecretInputs []string
+	// AttemptList is each process's go at the run: the first, each resume.
+	AttemptList []Attempt
+}
+
+// Attempt is one process's go at a run.
+type Attempt struct {
+	N        int
+	Started  time.Time
+	Finished time.Time
+	Status   string
+	Approver string
+	Host     string
+	PID      int
 }
 
 // StepRecord is one journaled step execution.

@@ -463,6 +463,12 @@ func TestE2EFailedRunResumedFromPage(t *testing.T) {
 	if got := runIDOf(t, ctx); got != runID {
 		t.Fatalf("resume went to run %s, want %s", got, runID)
 	}
+	// The resume is journaled with who asked for it.
+	run(t, ctx, chromedp.Reload(), chromedp.WaitVisible(`#attempts`))
+	if a := text(t, ctx, "#attempts"); strings.Count(a, "(loopback)") != 2 {
+		t.Fatalf("attempts: %q, want both approved by the page's user", a)
+	}
+	screenshot(t, ctx, "run-resumed")
 	clones := map[string]int{}
 	for k, n := range mutationsSent(e.Sim) {
 		if strings.HasSuffix(k, "/clone") {
