@@ -43,7 +43,11 @@ type Plan struct {
 	Unchanged     []Unchanged    `json:"unchanged"`
 	// ReadsDigest, when the caller provides one, digests the reads the plan
 	// depended on (see DigestReads); it is part of the hash.
-	ReadsDigest string    `json:"reads_digest,omitempty"`
+	ReadsDigest string `json:"reads_digest,omitempty"`
+	// Names maps ids to the names the plan read (accounts, pools), so that
+	// renderings show names beside ids. It is hashed: a reviewer approves
+	// what they read.
+	Names       map[string]string `json:"names,omitempty"`
 	Summary     Summary   `json:"summary"`
 	Hash        string    `json:"hash"`
 	CreatedAt   time.Time `json:"created_at"`
@@ -74,6 +78,17 @@ type Mutation struct {
 	// apply: usually a task whose id is "(known after apply)".
 	Result      any  `json:"result"`
 	Destructive bool `json:"destructive"`
+	// Action is "create", "update" or "delete" when the step said
+	// (engine.Mutation.Action); the symbol shown to people follows it.
+	Action string `json:"action,omitempty"`
+	// Details are the step's labelled facts for reviewers (a clone's source).
+	Details []Detail `json:"details,omitempty"`
+}
+
+// Detail is one labelled fact about a mutation.
+type Detail struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
 }
 
 // Change is the difference a mutation makes where the step could read the

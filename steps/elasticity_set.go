@@ -259,7 +259,8 @@ func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext
 			}
 			want = d.apply(*cur)
 			before, after = elasticityMap(*cur), elasticityMap(want)
-			change = &engine.Change{Before: cur.String(), After: want.String()}
+			// Maps, not "0/0/1" strings: a plan labels each setting.
+			change = &engine.Change{Before: before, After: after}
 			body = d.form(want)
 			changed = *cur != want
 		}
@@ -274,6 +275,8 @@ func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext
 				Body:        body,
 				Resources:   poolResources(poolID, acc),
 				Change:      change,
+				Action:      engine.ActionUpdate,
+				Names:       poolNames(t),
 				Placeholder: map[string]any{"id": engine.Unknown, "pool_id": poolID, "kind": elasticityKind, "stage": engine.Unknown, "display_name": "Updating elasticity"},
 				Send: func(ctx context.Context) (any, error) {
 					if s.client == nil {
@@ -342,4 +345,13 @@ func poolResources(pool, account any) []string {
 		out = append(out, "account:"+a)
 	}
 	return out
+}
+
+// poolNames names the pool for a plan's reader.
+func poolNames(t poolTarget) map[string]string {
+	id, ok := t.id.(string)
+	if !ok || t.name == "" {
+		return nil
+	}
+	return map[string]string{id: t.name}
 }

@@ -125,6 +125,7 @@ func (s *stepsImpl) persistentDesktopCapacitySet() *engine.StepType {
 				Body:        body,
 				Resources:   accountResources("account_id")(in),
 				Change:      change,
+				Action:      engine.ActionUpdate,
 				Placeholder: taskPlaceholder(acc, capacityKind, "Updating capacity for persistent desktop"),
 				Send: func(ctx context.Context) (any, error) {
 					if s.client == nil {
