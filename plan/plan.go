@@ -47,10 +47,10 @@ type Plan struct {
 	// Names maps ids to the names the plan read (accounts, pools), so that
 	// renderings show names beside ids. It is hashed: a reviewer approves
 	// what they read.
-	Names       map[string]string `json:"names,omitempty"`
-	Summary     Summary   `json:"summary"`
-	Hash        string    `json:"hash"`
-	CreatedAt   time.Time `json:"created_at"`
+	Names     map[string]string `json:"names,omitempty"`
+	Summary   Summary           `json:"summary"`
+	Hash      string            `json:"hash"`
+	CreatedAt time.Time         `json:"created_at"`
 }
 
 // WorkflowRef names the workflow a plan was made from.
