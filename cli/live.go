@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/internal/termtext"
 )
 
 // The live view redraws the run in place on a terminal with Bubble Tea: one
@@ -324,7 +325,7 @@ func (m *liveModel) clean(s string) string {
 	if m.o.redact != nil {
 		s = m.o.redact(s)
 	}
-	return strings.TrimSpace(stripControl(s))
+	return strings.TrimSpace(termtext.Line(s))
 }
 
 func (m *liveModel) now() time.Time { return m.o.now() }
@@ -340,7 +341,7 @@ func (m *liveModel) apply(ev engine.Event) {
 	t := evTime(ev, m.o.now)
 	switch ev.Type {
 	case "run_started":
-		m.started, m.runID, m.workflow, m.t0 = true, ev.RunID, ev.Workflow, t
+		m.started, m.runID, m.workflow, m.t0 = true, ev.RunID, m.clean(ev.Workflow), t
 		return
 	case "run_finished":
 		m.status, m.runDur = ev.Status, ev.Duration
@@ -421,7 +422,7 @@ func (m *liveModel) row(name string) *row {
 func (m *liveModel) itemUnit(f *fan, child string, ev engine.Event, t time.Time) *unit {
 	it, ok := f.items[ev.Item]
 	if !ok {
-		it = &item{label: ev.Item, index: len(f.items), steps: map[string]*unit{}, first: t}
+		it = &item{label: m.clean(ev.Item), index: len(f.items), steps: map[string]*unit{}, first: t}
 		if ev.Index != nil {
 			it.index = *ev.Index
 		}

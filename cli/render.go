@@ -13,14 +13,15 @@ import (
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/internal/termtext"
 )
 
 // eventLabel is "step" or "group.step [item]".
 func eventLabel(ev engine.Event) string {
 	if ev.Item != "" {
-		return fmt.Sprintf("%s [%s]", ev.Step, ev.Item)
+		return fmt.Sprintf("%s [%s]", termtext.Line(ev.Step), termtext.Line(ev.Item))
 	}
-	return ev.Step
+	return termtext.Line(ev.Step)
 }
 
 // plainRenderer writes one timestamped line per state change: the output
@@ -60,18 +61,7 @@ func (p *plainRenderer) Event(ev engine.Event) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintln(p.w, stripControl(line))
-}
-
-// stripControl removes control characters (a server message could carry
-// escape sequences into a CI log).
-func stripControl(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\t' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
+	fmt.Fprintln(p.w, termtext.Line(line))
 }
 
 // jsonRenderer writes JSON Lines events.
@@ -132,17 +122,18 @@ func writeSummary(w io.Writer, res *engine.Result) {
 	counts := map[string]int{}
 	for _, s := range res.Steps {
 		counts[s.Status]++
-		errMsg := s.Error
+		// Sanitized before truncating so a cut never splits an escape.
+		errMsg := termtext.Line(s.Error)
 		if len(errMsg) > 120 {
-			errMsg = errMsg[:117] + "..."
+			errMsg = strings.ToValidUTF8(errMsg[:117], "") + "..."
 		}
-		item := s.Item
+		item := termtext.Line(s.Item)
 		if n, ok := fanOutCount(s); ok && item == "" {
 			// A fan-out's own row says how many items it had, so "nothing
 			// to do" (0 items) is visible, not just an absence of rows.
 			item = fmt.Sprintf("(%d items)", n)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Step, item, s.Status, s.Attempts, s.Duration.Round(time.Millisecond), stripControl(errMsg))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", termtext.Line(s.Step), item, s.Status, s.Attempts, s.Duration.Round(time.Millisecond), errMsg)
 	}
 	tw.Flush()
 	var parts []string
@@ -208,10 +199,10 @@ func writeJUnit(path, workflow string, res *engine.Result, red *Redactor) error 
 		if s.Item != "" {
 			name += " [" + s.Item + "]"
 		}
-		c := junitCase{Name: name, Classname: workflow + "." + s.Step, Time: fmt.Sprintf("%.3f", s.Duration.Seconds())}
+		c := junitCase{Name: termtext.Line(name), Classname: workflow + "." + s.Step, Time: fmt.Sprintf("%.3f", s.Duration.Seconds())}
 		switch s.Status {
 		case "failed":
-			msg := red.String(stripControl(s.Error))
+			msg := red.String(termtext.Line(s.Error))
 			c.Failure = &junitFailure{Message: msg, Text: msg}
 			suite.Failures++
 		case "skipped", "not_run":

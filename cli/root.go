@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/spf13/cobra"
 )
 
@@ -58,7 +59,7 @@ func Main(args []string, s Streams) int {
 	if err != nil {
 		var ee *exitError
 		if !(errors.As(err, &ee) && ee.err == nil) {
-			fmt.Fprintln(a.red.Writer(s.Err), "error: "+err.Error())
+			fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Line(err.Error()))
 		}
 		if !errors.As(err, &ee) && isUsageError(err) {
 			code = ExitInvalid

@@ -14,6 +14,7 @@ import (
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/frame"
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/schema"
 	"github.com/frameflow/frameflow/steps"
 	"github.com/spf13/cobra"
@@ -360,7 +361,7 @@ func (a *app) appendStepSummary(write func(io.Writer)) {
 func writeRunMarkdown(w io.Writer, res *engine.Result) {
 	fmt.Fprintf(w, "### frameflow run `%s`: %s\n\n| step | item | status | duration | error |\n|---|---|---|---|---|\n", res.RunID, res.Status)
 	for _, s := range res.Steps {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", s.Step, s.Item, s.Status, s.Duration.Round(time.Millisecond), strings.ReplaceAll(stripControl(s.Error), "|", "\\|"))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", termtext.Markdown(s.Step), termtext.Markdown(s.Item), s.Status, s.Duration.Round(time.Millisecond), termtext.Markdown(s.Error))
 	}
 	fmt.Fprintln(w)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/frame"
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/schema"
 	"github.com/frameflow/frameflow/steps"
 )
@@ -82,9 +83,9 @@ func dedupe(ds schema.Diagnostics) schema.Diagnostics {
 func (a *app) printDiagnostics(w io.Writer, ds schema.Diagnostics) {
 	gh := a.getenv("GITHUB_ACTIONS") == "true"
 	for _, d := range ds {
-		fmt.Fprintln(w, d.String())
+		fmt.Fprintln(w, termtext.Line(d.String()))
 		if gh {
-			fmt.Fprintf(w, "::error file=%s,line=%d,col=%d::%s\n", d.Pos.File, d.Pos.Line, d.Pos.Col, ghEscape(d.Message))
+			fmt.Fprintf(w, "::error file=%s,line=%d,col=%d::%s\n", d.Pos.File, d.Pos.Line, d.Pos.Col, ghEscape(termtext.Line(d.Message)))
 		}
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
-	"unicode"
+
+	"github.com/frameflow/frameflow/internal/termtext"
 )
 
 // RenderOptions tune a rendering.
@@ -102,30 +102,13 @@ func prepare(p *Plan, opts RenderOptions, printable bool) *Plan {
 			if opts.Redact != nil {
 				s = opts.Redact(s)
 			}
-			return visible(s)
+			return termtext.Line(s)
 		}
 	}
 	if fn != nil {
 		return (&scrubber{fn: fn}).plan(&c)
 	}
 	return &c
-}
-
-// visible escapes control characters (\n, \x1b, ...) Go-style.
-func visible(s string) string {
-	if !strings.ContainsFunc(s, unicode.IsControl) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // finish writes rendered text, redacting it once more as a whole.

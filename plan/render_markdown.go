@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/frameflow/frameflow/internal/termtext"
 )
 
 // RenderMarkdownOpts is RenderMarkdown with options: it fits in
@@ -173,13 +175,9 @@ func nonEmpty(s []string) []string {
 	return out
 }
 
-// mdText escapes characters that Markdown or HTML would interpret.
-var mdReplacer = strings.NewReplacer(
-	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
-	"<", "&lt;", ">", "&gt;", "|", `\|`, "\n", " ", "\r", " ",
-)
-
-func mdText(s string) string { return mdReplacer.Replace(s) }
+// mdText escapes characters that Markdown or HTML would interpret (one
+// rule for the whole code base: termtext).
+func mdText(s string) string { return termtext.Markdown(s) }
 
 // mdCell is text for a table cell.
 func mdCell(s string) string { return mdText(s) }

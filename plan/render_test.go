@@ -241,3 +241,20 @@ func TestControlCharactersFromTheAPIAreMadeVisible(t *testing.T) {
 		}
 	}
 }
+
+func TestHostileNamesCannotInjectMarkdownOrHTML(t *testing.T) {
+	// The Markdown plan is posted as a pull-request comment: an account name
+	// must not open a tag, a link, a table cell or mention a team.
+	evil := "Store-\u001b]0;pwned\u0007\nFAKE-LINE succeeded <img src=x onerror=alert(1)> | @org/admins [x](http://e)"
+	res := &engine.Result{Mutations: []engine.PlannedMutation{{
+		Step: "rollout.publish", Item: evil, Index: 0, Key: "rollout.publish[acc-1]#1",
+		Mutation: publishMutation(store{evil, "acc-1", "p-1"}),
+	}}}
+	p := plan.FromResult(workflow, nil, nil, res, false, nil)
+	out := render(t, p, "markdown", plan.RenderOptions{})
+	for _, bad := range []string{"\x1b", "\a", "\nFAKE-LINE", "<img", "| @org", " @org", "[x](http"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("markdown plan contains %q:\n%s", bad, out)
+		}
+	}
+}
