@@ -79,7 +79,7 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error,
 	fl.BoolVar(&detail, "detail", false, "list every target of every change and every unchanged step")
 	fl.BoolVar(&offline, "offline", false, "send no request at all; reads are unknown")
 	fl.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 3 when changes are present")
-	fl.IntVar(&f.parallelism, "parallelism", 0, "most steps in flight")
+	fl.IntVar(&f.parallelism, "parallelism", 0, "most steps in flight (default: the workflow's concurrency, else 256)")
 	return cmd
 }
 

@@ -59,7 +59,12 @@ func Main(args []string, s Streams) int {
 	if err != nil {
 		var ee *exitError
 		if !(errors.As(err, &ee) && ee.err == nil) {
-			fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Line(err.Error()))
+			shown := commandHint(err)
+			fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Line(shown.Error()))
+			var h interface{ Hint() string }
+			if errors.As(shown, &h) {
+				fmt.Fprintln(a.red.Writer(s.Err), termtext.Block(h.Hint()))
+			}
 		}
 		if !errors.As(err, &ee) && isUsageError(err) {
 			code = ExitInvalid
@@ -101,12 +106,11 @@ Environment:
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       buildVersion(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return a.setupLogging()
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitInvalid, err) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.apiURL, "api-url", "", "Frame Admin API base URL (overrides FRAME_API_URL)")
 	pf.StringVar(&a.credentials, "credentials", "", "file with client_id and client_secret (must not be readable by others)")
@@ -119,6 +123,7 @@ Environment:
 		a.validateCmd(), a.planCmd(), a.applyCmd(), a.runCmd(), a.resumeCmd(), a.runsCmd(),
 		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.simCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
 	)
+	polishHelp(root)
 	return root
 }
 
@@ -157,10 +162,10 @@ func (a *app) stateDirectory() string {
 func (a *app) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, VCS revision and Go version (from the build)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.OutOrStdout(), "frameflow "+Version)
+			writeVersion(cmd.OutOrStdout())
 			return nil
 		},
 	}

@@ -37,7 +37,7 @@ func (f *runFlags) register(cmd *cobra.Command, withInputs bool) {
 		fl.StringVar(&f.inputsFile, "inputs", "", "YAML or JSON file of inputs")
 	}
 	fl.BoolVar(&f.yes, "yes", false, "approve destructive steps without asking")
-	fl.IntVar(&f.parallelism, "parallelism", 0, "most steps in flight (overrides the workflow's concurrency)")
+	fl.IntVar(&f.parallelism, "parallelism", 0, "most steps in flight (default: the workflow's concurrency, else 256)")
 	fl.StringVar(&f.output, "output", "text", "text or json (JSON Lines events on stdout)")
 	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to FILE")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
