@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/frameflow/frameflow/engine"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -223,4 +224,37 @@ func commandHint(err error) error {
 		return err
 	}
 	return &hintError{err: errors.New(head), hint: "Did you mean this?\n" + strings.TrimRight(rest, "\n")}
+}
+
+// maxArgs accepts at most n positional arguments (what names them).
+func maxArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usageErr("usage: %s [%s]", cmd.CommandPath(), what)
+		}
+		return nil
+	}
+}
+
+// didYouMean is ` (did you mean "x"?)` for the candidate nearest to s, or
+// "" when none is near.
+func didYouMean(s string, candidates []string) string {
+	best, bestDist := "", max(3, len(s)/4+1)
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func typeNames(types []*engine.StepType) []string {
+	out := make([]string, len(types))
+	for i, t := range types {
+		out[i] = t.Name
+	}
+	return out
 }

@@ -80,3 +80,45 @@ func TestPlaceholdersAndDefaultsInHelp(t *testing.T) {
 		t.Errorf("plan --help shows a wrong placeholder:\n%s", help)
 	}
 }
+
+func runMain(args ...string) (string, string, int) {
+	var out, errb bytes.Buffer
+	code := Main(args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(string) string { return "" }})
+	return out.String(), errb.String(), code
+}
+
+func TestStepsTableFits100Columns(t *testing.T) {
+	out, _, code := runMain("steps")
+	if code != 0 {
+		t.Fatalf("steps exited %d", code)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if n := len([]rune(line)); n > 100 {
+			t.Errorf("steps line is %d columns: %q", n, line)
+		}
+	}
+	if !strings.Contains(out, "sandbox.clone") || !strings.Contains(out, "destructive") {
+		t.Errorf("steps table lacks sandbox.clone or its destructive marking:\n%s", out)
+	}
+}
+
+func TestStepsTypeShowsOneType(t *testing.T) {
+	out, _, code := runMain("steps", "elasticity.set")
+	if code != 0 {
+		t.Fatalf("steps elasticity.set exited %d", code)
+	}
+	for _, want := range []string{"Inputs (with:):", "  max_servers     integer (required)\n", "Outputs (steps.ID.outputs.NAME):", "before: object {buffer_servers, max_servers, min_servers}",
+		"Resume:\n  Idempotent: Reconcile reads the pool's settings", "Example:\n  steps:\n    - id: elasticity_set\n      uses: elasticity.set\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("steps elasticity.set lacks %q:\n%s", want, out)
+		}
+	}
+	_, errOut, code := runMain("steps", "elasticity.sett")
+	if code != ExitInvalid || !strings.Contains(errOut, `did you mean "elasticity.set"?`) {
+		t.Errorf("unknown step type: exit %d, %q", code, errOut)
+	}
+	js, _, code := runMain("steps", "sandbox.clone", "--format", "json")
+	if code != 0 || !strings.Contains(js, `"destructive": true`) || strings.HasPrefix(strings.TrimSpace(js), "[") {
+		t.Errorf("steps sandbox.clone --format json: exit %d\n%s", code, js)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/schema"
@@ -118,46 +117,41 @@ type stepInfo struct {
 func (a *app) stepsCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "steps",
-		Short: "List every step type: inputs, outputs, whether it mutates",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "steps [TYPE]",
+		Short: "List every step type, or show one: inputs, outputs, resume semantics, an example",
+		Args:  maxArgs(1, "TYPE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			reg, err := newRegistry(nil, nil)
 			if err != nil {
 				return err
 			}
-			var infos []stepInfo
-			for _, t := range reg.Types() {
-				infos = append(infos, stepInfo{Type: t.Name, Description: t.Description, Mutates: t.Mutates, Destructive: t.Destructive, Inputs: t.Inputs, Outputs: t.Outputs})
+			types := reg.Types()
+			if len(args) == 1 {
+				t, ok := reg.Lookup(args[0])
+				if !ok {
+					return usageErr("unknown step type %q%s; frameflow steps lists them", args[0], didYouMean(args[0], typeNames(types)))
+				}
+				types = []*engine.StepType{t}
 			}
 			out := cmd.OutOrStdout()
 			switch format {
 			case "json":
+				var infos []stepInfo
+				for _, t := range types {
+					infos = append(infos, stepInfo{Type: t.Name, Description: t.Description, Mutates: t.Mutates, Destructive: t.Destructive, Inputs: t.Inputs, Outputs: t.Outputs})
+				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
+				if len(args) == 1 {
+					return enc.Encode(infos[0])
+				}
 				return enc.Encode(infos)
 			case "text":
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "TYPE\tMUTATES\tINPUTS\tDESCRIPTION")
-				for _, s := range infos {
-					var names []string
-					for _, in := range s.Inputs {
-						n := in.Name
-						if in.Required {
-							n += "*"
-						}
-						names = append(names, n)
-					}
-					mut := "no"
-					if s.Destructive {
-						mut = "destructive"
-					} else if s.Mutates {
-						mut = "yes"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Type, mut, shortList(names, 48), s.Description)
+				if len(args) == 1 {
+					writeStepDetail(out, types[0])
+					return nil
 				}
-				tw.Flush()
-				fmt.Fprintln(out, "\n* required input. `frameflow steps --format json` has types, descriptions and outputs.")
+				writeStepsTable(out, types)
 				return nil
 			default:
 				return usageErr("--format must be text or json, not %q", format)
