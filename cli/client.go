@@ -10,19 +10,11 @@ type clientOptions struct {
 	onRequest func(frame.RequestInfo)
 }
 
-// newClient builds the signed API client from flags and the environment. The
-// secret is registered with the redactor before anything can print it.
+// newClient builds the signed API client from flags and the environment,
+// through the application layer (which registers the secret with the
+// redactor before anything can print it).
 func (a *app) newClient(o clientOptions) (*frame.Client, error) {
-	cfg, err := frame.ConfigFromEnv(a.getenv, a.apiURL, a.credentials)
-	if err != nil {
-		return nil, withCode(ExitInvalid, err)
-	}
-	a.red.Add(cfg.ClientSecret)
-	cfg.ReadOnly = o.readOnly
-	cfg.Logger = a.logger
-	cfg.OnRequest = o.onRequest
-	cfg.UserAgent = "frameflow/" + Version
-	c, err := frame.NewClient(cfg)
+	c, err := a.service().Client(o.readOnly, o.onRequest)
 	if err != nil {
 		return nil, withCode(ExitInvalid, err)
 	}

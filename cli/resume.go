@@ -2,19 +2,15 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"sort"
 	"text/tabwriter"
 	"time"
 
-	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/engine/journal"
-	"github.com/frameflow/frameflow/plan"
+	"github.com/frameflow/frameflow/runner"
 	"github.com/spf13/cobra"
 )
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func (a *app) resumeCmd() *cobra.Command {
 	var f runFlags
@@ -38,83 +34,43 @@ anything is re-sent. Failed steps run again.
 			if err := f.check(); err != nil {
 				return err
 			}
-			store, err := journal.OpenWith(a.stateDirectory(), a.journalOptions(assumeNotSent))
+			given, err := parseInputFlags(f.inputFlags)
 			if err != nil {
 				return err
 			}
 			id := ""
-			if last {
-				if id, err = store.Last(); err != nil {
-					return err
-				}
-			} else {
+			if !last {
 				id = args[0]
 			}
-			if runs, err := store.List(); err == nil {
-				for _, r := range runs {
-					if r.ID == id && r.Status == journal.StatusSucceeded {
-						fmt.Fprintf(a.red.Writer(a.streams.Out), "Run %s already succeeded; nothing to resume.\n", id)
-						return nil
-					}
-				}
+			r, err := a.service().Resume(runner.ResumeRequest{RunID: id, Last: last, Inputs: runner.Inputs{Text: given}, Force: force, AssumeNotSent: assumeNotSent, Parallelism: f.parallelism})
+			var done *runner.AlreadySucceededError
+			if errors.As(err, &done) {
+				fmt.Fprintf(a.red.Writer(a.streams.Out), "Run %s already succeeded; nothing to resume.\n", done.RunID)
+				return nil
 			}
-			jr, err := store.Resume(id)
 			if err != nil {
-				return err
+				return a.appErr(err)
 			}
-			defer jr.Close()
-			meta := jr.Meta()
-
-			src, err := os.ReadFile(meta.File)
-			if err != nil {
-				return withCode(ExitInvalid, fmt.Errorf("run %s: its workflow %s: %v", id, meta.File, err))
-			}
-			if h := fileHash(src); h != meta.FileHash && !force {
-				return withCode(ExitInvalid, fmt.Errorf("run %s: %s changed since the run started (%s, now %s); resume with --force to run the new file", id, meta.File, meta.FileHash, h))
-			}
-			given, err := parseInputFlags(f.inputs)
-			if err != nil {
-				return err
-			}
-			for k, v := range meta.Inputs {
-				if _, ok := given[k]; ok {
-					continue
-				}
-				if s, ok := v.(string); ok && s == "(sensitive)" {
-					return usageErr("input %q is secret and not stored in the journal: pass it again with --input %s=...", k, k)
-				}
-				f.inputs = append(f.inputs, k+"="+inputString(v))
-			}
+			defer r.Close()
 			if f.output != "json" { // stdout is JSON Lines only with --output json
-				fmt.Fprintf(a.red.Writer(a.streams.Out), "Resuming run %s (attempt %d) of %s\n", id, jr.Attempt(), meta.File)
+				fmt.Fprintf(a.red.Writer(a.streams.Out), "Resuming run %s (attempt %d) of %s\n", r.RunID(), r.Attempt(), r.Meta().File)
 			}
-			var sink engine.EventSink
-			s, err := a.prepare(meta.File, src, f, engine.ModeRun, &sink)
+			if err := r.Preflight(cmd.Context()); err != nil {
+				return a.appErr(err)
+			}
+			approved, err := a.approve(cmd.Context(), r.Workflow, f)
 			if err != nil {
 				return err
 			}
-			if err := a.preflight(cmd.Context(), s, f); err != nil {
-				return err
-			}
-			// A resumed apply still sends only what its plan holds.
-			var wrap func(engine.MutationRecorder) engine.MutationRecorder
-			if meta.Mode == "apply" {
-				guard, err := appliedPlanGuard(a.stateDirectory(), meta)
-				if err != nil {
-					return err
-				}
-				guard.Redact = plan.SecretScrubber(s.prog.SecretValues(s.inputs))
-				wrap = guard.Wrap
-			}
-			if err := a.approve(cmd.Context(), meta.File, src, f, destructiveSteps(s.prog, s.reg)); err != nil {
-				return err
-			}
-			return a.execute(cmd.Context(), s, f, jr, wrap, &sink)
+			view := a.newRunView(f.output)
+			out, err := r.Run(cmd.Context(), runner.RunOptions{Events: view.Event, Approved: approved})
+			view.Close()
+			return a.finishRun(r.Workflow, out, err, f)
 		},
 	}
 	f.register(cmd, false)
 	fl := cmd.Flags()
-	fl.StringArrayVar(&f.inputs, "input", nil, "name=value: secret inputs, which journals do not store")
+	fl.StringArrayVar(&f.inputFlags, "input", nil, "name=value: secret inputs, which journals do not store")
 	fl.BoolVar(&last, "last", false, "resume the most recent run")
 	fl.BoolVar(&force, "force", false, "resume even though the workflow file changed")
 	fl.BoolVar(&assumeNotSent, "assume-not-sent", false, "treat mutations whose outcome cannot be proven as not sent (you checked)")
@@ -128,15 +84,10 @@ func (a *app) runsCmd() *cobra.Command {
 		Short: "Run history from the state directory",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := journal.Open(a.stateDirectory())
+			runs, err := a.service().Runs()
 			if err != nil {
 				return err
 			}
-			runs, err := store.List()
-			if err != nil {
-				return err
-			}
-			sort.SliceStable(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
 			out := a.red.Writer(a.streams.Out)
 			if format == "json" {
 				enc := json.NewEncoder(out)

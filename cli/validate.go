@@ -23,7 +23,7 @@ func (a *app) validateCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, files []string) error {
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
@@ -55,7 +55,7 @@ func (a *app) graphCmd() *cobra.Command {
 			if format != "dot" && format != "mermaid" {
 				return usageErr("--format must be dot or mermaid, not %q", format)
 			}
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
@@ -90,7 +90,7 @@ func (a *app) schemaCmd() *cobra.Command {
 		Short: "Print the JSON Schema of workflow files (for editors)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
@@ -121,7 +121,7 @@ func (a *app) stepsCmd() *cobra.Command {
 		Short: "List every step type, or show one: inputs, outputs, resume semantics, an example",
 		Args:  maxArgs(1, "TYPE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}

@@ -160,6 +160,27 @@ func countSteps(steps []*schema.Step) int {
 // Workflow is the model the program was compiled from.
 func (p *Program) Workflow() *schema.Workflow { return p.wf }
 
+// ApprovalStep is a step that needs approval before a run sends anything:
+// its type is destructive, or the workflow marks it confirm: true.
+type ApprovalStep struct {
+	Step string `json:"step"` // full id: "group.step" inside groups
+	Uses string `json:"uses"` // its step type
+}
+
+func (a ApprovalStep) String() string { return a.Step + " (" + a.Uses + ")" }
+
+// Approvals lists, in file order, the steps that need approval: the same
+// list RunOptions.Approve is given. Empty: the workflow needs none.
+func (p *Program) Approvals() []ApprovalStep {
+	var out []ApprovalStep
+	for _, n := range p.nodes {
+		if n.typ != nil && n.needsOK {
+			out = append(out, ApprovalStep{Step: n.full, Uses: n.typ.Name})
+		}
+	}
+	return out
+}
+
 // structf reports a structural problem (ids, step types, group shape,
 // needs, with inputs) unless the loader already checked the structure; a
 // model built by hand (tests, tools) still gets these checks.

@@ -101,6 +101,11 @@ type StepResult struct {
 	Duration time.Duration
 	Error    string         `json:"error,omitempty"`
 	Outputs  map[string]any `json:"outputs,omitempty"`
+	// Err is the error behind Error, for callers that act on its type
+	// (preflight looks for refused input) rather than on its text. Nil
+	// where no error value exists (a fan-out over its failure tolerance).
+	// Never shown: Error is the redacted text.
+	Err error `json:"-"`
 }
 
 // PlannedMutation is a mutation a plan would make.
@@ -760,6 +765,7 @@ func idx(i int) *int {
 func (r *run) failNow(res StepResult, err error) StepResult {
 	res.Status = StatusFailed
 	res.Error = r.redact.Replace(err.Error())
+	res.Err = err
 	res.Duration = time.Since(res.Started)
 	r.record(res)
 	r.emit(Event{Type: "step_finished", Step: res.Step, Item: res.Item, Index: idx(res.Index), Status: StatusFailed, Error: res.Error, Duration: res.Duration})

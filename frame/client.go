@@ -233,7 +233,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	if err := checkRequestPath(req.Path); err != nil {
 		return nil, &InvalidRequestError{Reason: err.Error()}
 	}
-	if c.readOnly && method != http.MethodGet && method != http.MethodHead {
+	if (c.readOnly || readOnlyContext(ctx)) && method != http.MethodGet && method != http.MethodHead {
 		return nil, &InvalidRequestError{Endpoint: endpoint, Err: ErrReadOnly}
 	}
 	ctype, body, err := req.Body()
@@ -499,3 +499,18 @@ func shorten(s string, n int) string {
 }
 
 func formatInt(v int64) string { return strconv.FormatInt(v, 10) }
+
+type readOnlyKey struct{}
+
+// WithReadOnly returns a context under which the client refuses anything
+// but reads, as a read-only client does. A plan made with the client that
+// will later apply it (one client per prepared workflow) keeps the same
+// guarantee: nothing it does can reach the API as a mutation.
+func WithReadOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, readOnlyKey{}, true)
+}
+
+func readOnlyContext(ctx context.Context) bool {
+	ro, _ := ctx.Value(readOnlyKey{}).(bool)
+	return ro
+}
