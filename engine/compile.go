@@ -528,7 +528,10 @@ func (c *compiler) compileGraph(g *graph) {
 	for _, n := range g.nodes {
 		if n.typ != nil {
 			n.mutates = n.typ.Mutates
-			n.needsOK = n.typ.Destructive || n.step.Confirm
+			n.needsOK = n.typ.Destructive || n.step.Confirm || (n.typ.Mutates && c.approvalOf(n.step) != "not_required")
+			if n.typ.Destructive && n.step.Approval == "not_required" {
+				c.errf(n.step.ApprovalPos, "step %s uses %s, which overwrites or deletes data: it always needs approval (remove approval: not_required)", n.step.ID, n.typ.Name)
+			}
 		}
 		if n.body != nil {
 			for _, b := range n.body.nodes {
@@ -1001,4 +1004,12 @@ func (h *intHeap) Pop() any {
 	x := h.ints[len(h.ints)-1]
 	h.ints = h.ints[:len(h.ints)-1]
 	return x
+}
+
+// approvalOf is a step's declared approval, else its workflow's.
+func (c *compiler) approvalOf(s *schema.Step) string {
+	if s.Approval != "" {
+		return s.Approval
+	}
+	return c.p.wf.Approval
 }

@@ -505,16 +505,32 @@ func TestApproval(t *testing.T) {
 		asked = append(asked, steps)
 		return errors.New("no terminal and no --yes")
 	}
+	// Every mutating step needs approval, not only destructive ones: asked
+	// once, before the first mutation, so nothing is sent.
 	wf := workflow(with(st("m", "test.mutate"), "path", "/m"), st("d", "test.destroy", "m"), st("e", "test.destroy", "d"))
 	res := h.run(wf, engine.RunOptions{Approve: approve})
+	if len(asked) != 1 || strings.Join(asked[0], ",") != "m,d,e" {
+		t.Fatalf("asked %v", asked)
+	}
+	if len(h.sent) != 0 || res.Status != engine.RunFailed {
+		t.Fatalf("sent %v, %s", h.sent, statuses(res))
+	}
+	if r := stepResult(t, res, "m", ""); !strings.Contains(r.Error, "not approved") {
+		t.Fatal(r.Error)
+	}
+	// A step declared approval: not_required runs without asking; the
+	// destructive ones still ask.
+	h = newHarness(t)
+	asked = nil
+	m := with(st("m", "test.mutate"), "path", "/m")
+	m.Approval = "not_required"
+	wf = workflow(m, st("d", "test.destroy", "m"), st("e", "test.destroy", "d"))
+	res = h.run(wf, engine.RunOptions{Approve: approve})
 	if len(asked) != 1 || strings.Join(asked[0], ",") != "d,e" {
 		t.Fatalf("asked %v", asked)
 	}
 	if strings.Join(h.sent, ",") != "POST /m" || res.Status != engine.RunFailed {
 		t.Fatalf("sent %v, %s", h.sent, statuses(res))
-	}
-	if r := stepResult(t, res, "d", ""); !strings.Contains(r.Error, "not approved") {
-		t.Fatal(r.Error)
 	}
 	// Plans never ask.
 	h = newHarness(t)
@@ -522,6 +538,16 @@ func TestApproval(t *testing.T) {
 	h.run(wf, engine.RunOptions{Mode: engine.ModePlan, Approve: approve})
 	if len(asked) != 0 || len(h.sent) != 0 {
 		t.Fatal(asked, h.sent)
+	}
+}
+
+func TestDestructiveStepCannotWaiveApproval(t *testing.T) {
+	h := newHarness(t)
+	d := st("d", "test.destroy")
+	d.Approval = "not_required"
+	_, diags := engine.Compile(workflow(d), h.reg)
+	if len(diags) != 1 || !strings.Contains(diags[0].Message, "always needs approval") {
+		t.Fatalf("diagnostics %v", diags)
 	}
 }
 

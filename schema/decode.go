@@ -60,6 +60,7 @@ func (d *decoder) workflow(wf *Workflow, root *tnode) {
 	}
 	wf.Concurrency, _ = intOf(root.get("concurrency"))
 	wf.MaxTargets, _ = intOf(root.get("max_targets"))
+	wf.Approval, _ = root.get("approval").str()
 	if n := root.get("steps"); n != nil && n.kind == ListValue {
 		wf.Steps = d.steps(n, nil, "steps")
 	}
@@ -354,6 +355,10 @@ func (d *decoder) step(n *tnode, parent *Step, path string) *Step {
 	s.Timeout, _ = d.duration(n.get("timeout"), label, "timeout")
 	s.ContinueOnError, _ = boolOf(n.get("continue_on_error"))
 	s.Confirm, _ = boolOf(n.get("confirm"))
+	if a := n.get("approval"); a != nil {
+		s.Approval, _ = a.str()
+		s.ApprovalPos = a.pos
+	}
 	s.Description, _ = n.get("description").str()
 	s.MaxTargets, _ = intOf(n.get("max_targets"))
 	if o := n.get("outputs"); o != nil && o.kind == MapValue {

@@ -41,6 +41,10 @@ type Workflow struct {
 	Defaults    Defaults
 	Concurrency int // most steps in flight (0: engine default)
 	MaxTargets  int // guardrail: most items a mutating fan-out may have (0: default)
+	// Approval is "not_required" when the playbook declares its mutations
+	// need no approval (reversible work); "" or "required" otherwise.
+	// Destructive steps need approval whatever it says.
+	Approval    string
 	Steps       []*Step
 	Pos         Pos
 	Root        *yaml.Node // the document node, for tools that need more
@@ -120,6 +124,10 @@ type Step struct {
 	Outputs         map[string]*Value // named expressions
 	OutputsOrder    []string
 	Confirm         bool
+	// Approval overrides the workflow's: "required" or "not_required"
+	// ("" inherits). A destructive step cannot be not_required.
+	Approval        string
+	ApprovalPos     Pos
 	Description     string
 	MaxTargets      int
 
