@@ -24,6 +24,7 @@ type Group struct {
 	Symbol      string   `json:"symbol"` // + create, ~ update, - delete, ! destructive
 	Verb        string   `json:"verb"`   // create, update, delete, replace
 	Destructive bool     `json:"destructive"`
+	NoApproval  bool     `json:"no_approval,omitempty"` // declared approval: not_required
 	Method      string   `json:"method"`
 	Path        string   `json:"path"` // the pattern; ids that are no target are shortened and named
 	Body        string   `json:"body,omitempty"`
@@ -99,6 +100,9 @@ func (p *Plan) Grouped() *Grouped {
 
 func groupKey(g *Group) string {
 	var b strings.Builder
+	if g.NoApproval {
+		b.WriteString("no approval\x00")
+	}
 	for _, s := range []string{g.Step, g.Type, g.Symbol, g.Method, g.Path, g.Body, g.Change} {
 		b.WriteString(s)
 		b.WriteByte(0)
@@ -131,6 +135,7 @@ func groupOf(p *Plan, m *Mutation) (Group, Member) {
 		Symbol:      action(m),
 		Verb:        verb(m),
 		Destructive: m.Destructive,
+		NoApproval:  m.NoApproval,
 		Method:      m.Method,
 	}
 	segs := strings.Split(m.Path, "/")

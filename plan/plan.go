@@ -83,6 +83,9 @@ type Mutation struct {
 	Action string `json:"action,omitempty"`
 	// Details are the step's labelled facts for reviewers (a clone's source).
 	Details []Detail `json:"details,omitempty"`
+	// NoApproval: the playbook declared this step's changes need no
+	// approval (approval: not_required); run sends them without asking.
+	NoApproval bool `json:"no_approval,omitempty"`
 }
 
 // Detail is one labelled fact about a mutation.
@@ -196,4 +199,27 @@ func queryValue(v string) string {
 		return v
 	}
 	return url.QueryEscape(v)
+}
+
+// MarkNoApproval sets NoApproval on the mutations of the steps noApproval
+// names, and recomputes the summary and the hash.
+func (p *Plan) MarkNoApproval(noApproval func(step string) bool) {
+	for i := range p.Mutations {
+		m := &p.Mutations[i]
+		m.NoApproval = !m.Destructive && noApproval(m.Step)
+	}
+	p.Summarize()
+	p.Hash = p.ComputeHash()
+}
+
+// NeedsApproval counts the changes a person must approve before run sends
+// them.
+func (p *Plan) NeedsApproval() int {
+	n := 0
+	for i := range p.Mutations {
+		if !p.Mutations[i].NoApproval {
+			n++
+		}
+	}
+	return n
 }

@@ -62,7 +62,12 @@ func markdown(p *Plan, g *Grouped, opts RenderOptions, perGroup int, details boo
 	}
 	b.WriteString("\n\n")
 	if d := p.Summary.Destructive; d > 0 {
-		fmt.Fprintf(&b, "> [!WARNING]\n> %d destructive %s: approval required.\n\n", d, plural(d, "change", "changes"))
+		fmt.Fprintf(&b, "> [!WARNING]\n> %d destructive %s (overwrite or delete data).\n\n", d, plural(d, "change", "changes"))
+	}
+	if n := p.NeedsApproval(); n > 0 {
+		fmt.Fprintf(&b, "Approval required for %d of %d changes.\n\n", n, len(p.Mutations))
+	} else if len(p.Mutations) > 0 {
+		b.WriteString("No change needs approval (the playbook says approval: not_required).\n\n")
 	}
 	if p.Offline {
 		b.WriteString("> [!NOTE]\n> Offline plan: no request was made; values read from the API are (known after apply).\n\n")
@@ -145,8 +150,11 @@ func writeMarkdownGroup(b *strings.Builder, g *Group, perGroup int) bool {
 	if g.Body != "" {
 		fmt.Fprintf(b, "- body: %s\n", mdCode(g.Body))
 	}
-	if g.Destructive {
+	switch {
+	case g.Destructive:
 		b.WriteString("- approval: **required (destructive)**\n")
+	case g.NoApproval:
+		b.WriteString("- approval: not required (the playbook says approval: not\\_required)\n")
 	}
 	members, more := g.Members, 0
 	if perGroup >= 0 && len(members) > perGroup {

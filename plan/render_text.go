@@ -70,9 +70,7 @@ func RenderTextOpts(w io.Writer, p *Plan, opts RenderOptions) error {
 	writeTextUnchanged(&b, g.Unchanged, opts.Detail)
 
 	fmt.Fprintf(&b, "\n%s%s%s\n", c.bold, p.SummaryLine(), c.reset)
-	if d := p.Summary.Destructive; d > 0 {
-		fmt.Fprintf(&b, "%s%d destructive %s: approval required.%s\n", c.red, d, plural(d, "change", "changes"), c.reset)
-	}
+	writeTextApproval(&b, p, c)
 	fmt.Fprintf(&b, "Plan hash: %s\n", p.Hash)
 	return finish(w, b.String(), opts)
 }
@@ -95,8 +93,11 @@ func writeTextGroup(b *strings.Builder, g *Group, c palette, detail bool) {
 	if g.Body != "" && g.Change == "" {
 		field("body", g.Body)
 	}
-	if g.Destructive {
+	switch {
+	case g.Destructive:
 		field("approval", c.red+"required (destructive)"+c.reset)
+	case g.NoApproval:
+		field("approval", "not required (the playbook says approval: not_required)")
 	}
 	if len(g.Members) == 1 && g.Members[0].Item == "" {
 		if t := g.Members[0].Target; t != "" {
@@ -189,4 +190,24 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// writeTextApproval says what a person approves: every change, unless the
+// playbook declared some need none; destructive ones are counted apart.
+func writeTextApproval(b *strings.Builder, p *Plan, c palette) {
+	n := p.NeedsApproval()
+	if n == 0 {
+		if len(p.Mutations) > 0 {
+			b.WriteString("No change needs approval (the playbook says approval: not_required).\n")
+		}
+		return
+	}
+	fmt.Fprintf(b, "Approval required for %d %s", n, plural(n, "change", "changes"))
+	if d := p.Summary.Destructive; d > 0 {
+		fmt.Fprintf(b, " (%s%d destructive%s)", c.red, d, c.reset)
+	}
+	if free := len(p.Mutations) - n; free > 0 {
+		fmt.Fprintf(b, "; %d declared approval: not_required", free)
+	}
+	b.WriteString(".\n")
 }

@@ -173,3 +173,28 @@ func TestMarkdownPlanFitsAComment(t *testing.T) {
 		t.Errorf("a 700-character Markdown plan (%d) lacks its summary or pointer:\n%s", len(md), md)
 	}
 }
+
+func TestPlanShowsWhatNeedsNoApproval(t *testing.T) {
+	p := storesPlan(8)
+	p.MarkNoApproval(func(step string) bool { return step == "rollout.capacity" || step == "rollout.clone" })
+	if got := p.NeedsApproval(); got != 16 {
+		t.Errorf("NeedsApproval = %d, want 16 (a destructive clone needs approval whatever the playbook says)", got)
+	}
+	text := render(t, p, "text", plan.RenderOptions{})
+	for _, want := range []string{
+		"approval: not required (the playbook says approval: not_required)",
+		"Approval required for 16 changes (8 destructive); 7 declared approval: not_required.",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text plan lacks %q:\n%s", want, text)
+		}
+	}
+	if md := render(t, p, "markdown", plan.RenderOptions{}); !strings.Contains(md, "Approval required for 16 of 23 changes.") {
+		t.Errorf("Markdown plan does not say what needs approval:\n%s", md)
+	}
+	before := p.Hash
+	p.MarkNoApproval(func(string) bool { return false })
+	if p.Hash == before {
+		t.Error("the hash does not cover what needs approval")
+	}
+}

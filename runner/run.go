@@ -122,9 +122,37 @@ func (w *Workflow) plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) 
 	// The inputs go in as given: FromResult needs the secret values to
 	// scrub them from every mutation (a secret in a path or body), and
 	// stores them as "(sensitive)".
-	return plan.FromResult(plan.WorkflowRef{Name: wf.Name, File: w.file, FileHash: wf.Hash},
+	p := plan.FromResult(plan.WorkflowRef{Name: wf.Name, File: w.file, FileHash: wf.Hash},
 		w.inputs, w.secretNames(), res, mode == engine.ModeOffline,
-		func(t string) bool { st, ok := w.reg.Lookup(t); return ok && st.Destructive }), nil
+		func(t string) bool { st, ok := w.reg.Lookup(t); return ok && st.Destructive })
+	// What needs approval is the engine's own list; the plan shows the
+	// changes the playbook declared need none.
+	needs := map[string]bool{}
+	for _, a := range w.prog.Approvals() {
+		needs[a.Step] = true
+	}
+	p.MarkNoApproval(func(step string) bool { return !needs[step] })
+	return p, nil
+}
+
+// PlanToApply makes a plan for a person to review and, once approved, to
+// pass to Apply: Apply then sends exactly its mutations without planning
+// again (it was made just now, by this Workflow). This is run's
+// plan-then-apply, like terraform apply without a saved plan.
+func (w *Workflow) PlanToApply(ctx context.Context, o PlanOptions) (*plan.Plan, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.preflight(ctx); err != nil {
+		return nil, err
+	}
+	p, err := w.plan(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Offline {
+		w.planChecked = p.Hash
+	}
+	return p, nil
 }
 
 func failures(res *engine.Result) []StepFailure {
