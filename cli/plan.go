@@ -135,7 +135,7 @@ are sent.
 			approval := runner.ApplyApproval(saved)
 			if !f.yes {
 				if !(a.streams.InTTY && a.streams.OutTTY) {
-					return withCode(ExitFailed, fmt.Errorf("refusing to apply without approval: pass --yes (the approval is bound to plan %s). Nothing was sent", saved.Hash))
+					return withCode(ExitInvalid, fmt.Errorf("refusing to apply without approval: there is no terminal to ask in; pass --yes (the approval is bound to plan %s). Nothing was sent", saved.Hash))
 				}
 				if err := renderPlan(a, w, saved, "text"); err != nil {
 					return err

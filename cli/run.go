@@ -11,6 +11,7 @@ import (
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/internal/termtext"
+	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/runner"
 	"github.com/spf13/cobra"
 )
@@ -57,8 +58,16 @@ func (a *app) runCmd() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
 		Use:               "run FILE",
-		Short:             "Validate and run a workflow",
-		Long:              "Validate and run a workflow. Destructive steps (clone, ...) need --yes, or a yes typed at the terminal after the plan is shown.\n\n" + exitCodesHelp,
+		Short:             "Validate, plan, ask, then run a workflow (like terraform apply)",
+		Long: `Validate the workflow, plan it (reads live, nothing sent), show the plan and
+ask before the first change; then send exactly the planned changes. Every
+mutation is approved: with --yes, or a yes typed at the terminal. Without a
+terminal and without --yes, run prints the plan summary and exits 2 before
+sending anything. A playbook or step may declare approval: not_required for
+reversible work (destructive steps always ask); a workflow with nothing to
+approve runs at once.
+
+` + exitCodesHelp,
 		Args:              exactArgs(1, "FILE"),
 		ValidArgsFunction: yamlFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -136,7 +145,7 @@ func (a *app) approve(ctx context.Context, w *runner.Workflow, f runFlags) (*run
 		return &need, nil
 	}
 	if !(a.streams.InTTY && a.streams.OutTTY) {
-		return nil, withCode(ExitFailed, fmt.Errorf("refusing to run without approval: %s overwrite or delete data; pass --yes, or run in a terminal to review the plan and confirm. Nothing was sent", strings.Join(need.Labels(), ", ")))
+		return nil, withCode(ExitInvalid, fmt.Errorf("refusing to continue without approval: %s change the estate; pass --yes, or run in a terminal to review the plan and confirm. Nothing was sent", strings.Join(need.Labels(), ", ")))
 	}
 	p, err := w.Plan(ctx, runner.PlanOptions{})
 	if err != nil {
@@ -169,12 +178,41 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	if err := w.Preflight(ctx); err != nil {
 		return a.appErr(err)
 	}
-	approved, err := a.approve(ctx, w, f)
+	need := w.Approval()
+	if !need.Needed() || f.yes {
+		view := a.newRunView(f.output)
+		out, err := w.Run(ctx, runner.RunOptions{Events: view.Event, Approved: &need})
+		view.Close()
+		return a.finishRun(w, out, err, f)
+	}
+	// Plan, show, ask, then apply exactly that plan: what the person
+	// approved is what is sent (terraform apply without a saved plan).
+	p, err := w.PlanToApply(ctx, runner.PlanOptions{})
+	if err != nil {
+		return a.appErr(err)
+	}
+	stdout := a.red.Writer(a.streams.Out)
+	if !(a.streams.InTTY && a.streams.OutTTY) {
+		fmt.Fprintln(stdout, termtext.Line(p.SummaryLine()))
+		return withCode(ExitInvalid, fmt.Errorf("refusing to run without approval: there is no terminal to ask in and no --yes. Nothing was sent. Review the plan with `frameflow plan %s --out rollout.plan`, then `frameflow apply rollout.plan --yes`; or pass --yes", file))
+	}
+	if err := renderPlanOpts(a, stdout, p, "text", plan.RenderOptions{}); err != nil {
+		return err
+	}
+	if !p.HasChanges() {
+		fmt.Fprintln(stdout, "\nNothing to change; nothing was sent.")
+		return nil
+	}
+	ok, err := confirmPrompt(a, "\nDo you want to perform these actions?")
 	if err != nil {
 		return err
 	}
+	if !ok {
+		return withCode(ExitFailed, errors.New("not approved; nothing was sent"))
+	}
+	approved := runner.ApplyApproval(p)
 	view := a.newRunView(f.output)
-	out, err := w.Run(ctx, runner.RunOptions{Events: view.Event, Approved: approved})
+	out, err := w.Apply(ctx, p, runner.RunOptions{Events: view.Event, Approved: &approved})
 	view.Close()
 	return a.finishRun(w, out, err, f)
 }
