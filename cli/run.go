@@ -57,8 +57,8 @@ func (f *runFlags) check() error {
 func (a *app) runCmd() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:               "run FILE",
-		Short:             "Validate, plan, ask, then run a workflow (like terraform apply)",
+		Use:   "run FILE",
+		Short: "Validate, plan, ask, then run a workflow (like terraform apply)",
 		Long: `Validate the workflow, plan it (reads live, nothing sent), show the plan and
 ask before the first change; then send exactly the planned changes. Every
 mutation is approved: with --yes, or a yes typed at the terminal. Without a
