@@ -1,6 +1,3 @@
-// Package cli is frameflow's command line: commands, flags, streams,
-// renderers and exit codes. It is the one place that wires the API client,
-// the step registry, the engine and the run journal together.
 package cli
 
 import (

@@ -9,8 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
-
 	xexpr "github.com/frameflow/frameflow/engine/expr"
 	"github.com/frameflow/frameflow/schema"
 )
@@ -105,7 +103,6 @@ type compiler struct {
 	file     string
 	shape    map[*Shape]*xexpr.Type
 	hide     map[string]string
-	nodes    map[[2]int]*yaml.Node // scalar nodes of the file by line and column
 	policies map[*schema.Retry]*retryPolicy
 }
 
@@ -764,46 +761,15 @@ func (c *compiler) posAt(v *schema.Value, off int) schema.Pos {
 }
 
 func (c *compiler) quoteShift(v *schema.Value) int {
-	if v.Node != nil && (v.Node.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle)) != 0 {
+	if v.Quoted() {
 		return 1
 	}
 	return 0
 }
 
-// sourceShift finds where the expression src starts inside the YAML scalar
-// at pos: the loader hands `if:` and `for_each:` over with `${{ }}` and
-// spaces stripped, so the columns of the scalar and of src differ.
+// sourceShift: see schema.Workflow.ExprShift.
 func (c *compiler) sourceShift(pos schema.Pos, src string, off int) int {
-	if c.nodes == nil {
-		c.nodes = map[[2]int]*yaml.Node{}
-		var walk func(n *yaml.Node, depth int)
-		walk = func(n *yaml.Node, depth int) {
-			if n == nil || depth > 200 {
-				return
-			}
-			if n.Kind == yaml.ScalarNode {
-				c.nodes[[2]int{n.Line, n.Column}] = n
-			}
-			for _, k := range n.Content {
-				walk(k, depth+1)
-			}
-		}
-		walk(c.p.wf.Root, 0)
-	}
-	n := c.nodes[[2]int{pos.Line, pos.Col}]
-	if n == nil || strings.ContainsRune(n.Value, '\n') {
-		return off
-	}
-	i := strings.Index(n.Value, strings.TrimSpace(src))
-	if i < 0 {
-		return off
-	}
-	lead := len(src) - len(strings.TrimLeft(src, " \t"))
-	shift := utf8.RuneCountInString(n.Value[:i]) - lead
-	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-		shift++
-	}
-	return shift
+	return c.p.wf.ExprShift(pos, src, off)
 }
 
 func shiftPos(src string, pos schema.Pos, off int) schema.Pos {

@@ -478,7 +478,7 @@ func TestCancellationInterrupts(t *testing.T) {
 	var mu sync.Mutex
 	res, err := p.Run(ctx, engine.RunOptions{Events: func(ev engine.Event) {
 		mu.Lock()
-		events = append(events, ev.Type)
+		events = append(events, string(ev.Type))
 		mu.Unlock()
 		if ev.Type == "step_started" {
 			cancel()
@@ -567,7 +567,7 @@ func TestEvents(t *testing.T) {
 		if ev.RunID != "r1" {
 			t.Fatalf("event without run id: %+v", ev)
 		}
-		k := ev.Type
+		k := string(ev.Type)
 		if ev.Step != "" {
 			k += ":" + ev.Step
 		}

@@ -241,8 +241,8 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 		Logger:      w.svc.cfg.Logger,
 	})
 	if err != nil {
-		_ = jr.Finish(engine.RunFailed)
+		_ = jr.Finish(string(engine.RunFailed))
 		return nil, err
 	}
-	return &Outcome{RunID: res.RunID, Result: res, JournalErr: jr.Finish(res.Status)}, nil
+	return &Outcome{RunID: res.RunID, Result: res, JournalErr: jr.Finish(string(res.Status))}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"sort"
 	"sync"
 	"time"
 
@@ -126,6 +125,8 @@ func readDiagnostics(file string, err error) schema.Diagnostics {
 	return schema.Diagnostics{{Pos: schema.Pos{File: file, Line: 1, Col: 1}, Message: msg}}
 }
 
+// dedupe drops repeated problems (the loader and the compiler may both
+// see one) and sorts the rest by position, as the loader does.
 func dedupe(ds schema.Diagnostics) schema.Diagnostics {
 	seen := make(map[string]bool, len(ds))
 	out := ds[:0]
@@ -137,16 +138,7 @@ func dedupe(ds schema.Diagnostics) schema.Diagnostics {
 		seen[k] = true
 		out = append(out, d)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i].Pos, out[j].Pos
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
+	schema.SortDiagnostics(out)
 	return out
 }
 

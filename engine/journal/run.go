@@ -249,7 +249,7 @@ func (r *Run) Record(res engine.StepResult) error {
 	if res.Step == "" || res.Status == "" {
 		return errors.New("journal: step result without step or status")
 	}
-	rec := &record{T: recStep, Step: res.Step, Item: res.Item, ItemKey: res.ItemKey, Status: res.Status,
+	rec := &record{T: recStep, Step: res.Step, Item: res.Item, ItemKey: res.ItemKey, Status: string(res.Status),
 		Attempts: res.Attempts, DurationMS: res.Duration.Milliseconds(), Error: res.Error}
 	if !res.Started.IsZero() {
 		t := res.Started.UTC()
@@ -259,7 +259,7 @@ func (r *Run) Record(res engine.StepResult) error {
 		i := res.Index
 		rec.Index = &i
 	}
-	if finishedStatus(res.Status) && len(res.Outputs) > 0 {
+	if finishedStatus(string(res.Status)) && len(res.Outputs) > 0 {
 		b, err := json.Marshal(res.Outputs)
 		if err != nil {
 			return fmt.Errorf("journal: outputs of %s: %w", res.Step, err)
