@@ -62,7 +62,7 @@ func hostileEvents() []engine.Event {
 func TestHostileTextIsEscapedInEveryRenderer(t *testing.T) {
 	t.Run("summary", func(t *testing.T) {
 		var b bytes.Buffer
-		writeSummary(&b, hostileResult())
+		writeSummary(&b, hostileResult(), 0)
 		assertTame(t, "summary", b.String())
 	})
 	t.Run("plain", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/internal/termtext"
+	"github.com/frameflow/frameflow/runner"
 )
 
 // plainRenderer writes one timestamped line per state change: the output
@@ -72,17 +74,31 @@ func (j *jsonRenderer) Event(ev engine.Event) {
 	_ = j.enc.Encode(ev)
 }
 
-// writeSummary prints the final table: one row per step and item.
-func writeSummary(w io.Writer, res *engine.Result) {
+// summaryRowsAll is how many rows the final table lists in full; a larger
+// run lists only the rows that did not succeed (the recap follows, and
+// `frameflow runs show RUN` has every row).
+const summaryRowsAll = 60
+
+// writeSummary prints the final table: one row per step and item. errWidth
+// cuts error messages to fit a terminal (0: never cut, for pipes and files).
+func writeSummary(w io.Writer, res *engine.Result, errWidth int) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tITEM\tSTATUS\tATTEMPTS\tDURATION\tERROR")
 	counts := map[string]int{}
+	hidden := 0
 	for _, s := range res.Steps {
 		counts[string(s.Status)]++
+		if len(res.Steps) > summaryRowsAll {
+			switch s.Status {
+			case engine.StatusSucceeded, engine.StatusUnchanged, engine.StatusSkipped:
+				hidden++
+				continue
+			}
+		}
 		// Sanitized before truncating so a cut never splits an escape.
 		errMsg := termtext.Line(s.Error)
-		if len(errMsg) > 120 {
-			errMsg = strings.ToValidUTF8(errMsg[:117], "") + "..."
+		if errWidth > 0 && len([]rune(errMsg)) > errWidth {
+			errMsg = string([]rune(errMsg)[:errWidth-1]) + "…"
 		}
 		item := termtext.Line(s.Item)
 		if n, ok := fanOutCount(s); ok && item == "" {
@@ -93,6 +109,9 @@ func writeSummary(w io.Writer, res *engine.Result) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", termtext.Line(s.Step), item, s.Status, s.Attempts, s.Duration.Round(time.Millisecond), errMsg)
 	}
 	tw.Flush()
+	if hidden > 0 {
+		fmt.Fprintf(w, "(%d succeeded, unchanged or skipped rows not listed; frameflow runs show %s lists every one)\n", hidden, res.RunID)
+	}
 	var parts []string
 	for _, k := range sortedKeys(counts) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
@@ -185,4 +204,49 @@ func multiSink(sinks ...func(engine.Event)) engine.EventSink {
 			}
 		}
 	}
+}
+
+// recapItems is how many item names a recap line shows before "+N".
+const recapItems = 8
+
+// writeRecap ends a run that did not succeed: failures grouped by reason,
+// most frequent first, then interrupted items and unknown outcomes, and how
+// to continue.
+func writeRecap(w io.Writer, rc runner.Recap) {
+	if rc.Failed == 0 && len(rc.Interrupted) == 0 && len(rc.Unknown) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	if rc.Failed > 0 {
+		fmt.Fprintf(w, "%d %s failed:\n", rc.Failed, pluralWord(rc.Failed, "item", "items"))
+		for _, g := range rc.Reasons {
+			fmt.Fprintf(w, "  %d × %s\n", len(g.Items), termtext.Line(strconv.Quote(g.Reason)))
+			fmt.Fprintf(w, "      in %s: %s\n", termtext.Line(strings.Join(g.Steps, ", ")), termtext.Line(someNames(g.Items, recapItems)))
+		}
+	}
+	if n := len(rc.Interrupted); n > 0 {
+		fmt.Fprintf(w, "%d %s interrupted (not failed; resume runs them again): %s\n", n, pluralWord(n, "item", "items"), termtext.Line(someNames(rc.Interrupted, recapItems)))
+	}
+	if n := len(rc.Unknown); n > 0 {
+		fmt.Fprintf(w, "%d %s with an unknown outcome (a request may have taken effect): %s\n", n, pluralWord(n, "item", "items"), termtext.Line(someNames(rc.Unknown, recapItems)))
+		fmt.Fprintf(w, "  Check them in the Frame console, then: frameflow resume %s --mark ITEM=sent|not-sent\n", rc.RunID)
+	}
+	if rc.Resume != "" {
+		fmt.Fprintf(w, "Continue with: %s\n", rc.Resume)
+	}
+}
+
+// someNames is "a, b, c, … +N".
+func someNames(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(", … +%d", len(names)-n)
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -233,7 +233,12 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 	if f.output == "text" {
 		stdout := a.red.Writer(a.streams.Out)
 		fmt.Fprintln(stdout)
-		writeSummary(stdout, res)
+		errWidth := 0
+		if a.streams.OutTTY {
+			errWidth = 100 // a terminal: one line per row; pipes get every word
+		}
+		writeSummary(stdout, res, errWidth)
+		writeRecap(stdout, runner.RecapOf(res))
 	}
 	if f.junit != "" {
 		if err := writeJUnit(f.junit, w.Program().Workflow().Name, res, a.red); err != nil {
@@ -245,7 +250,7 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 	case engine.RunSucceeded:
 		return nil
 	case engine.RunInterrupted:
-		return withCode(ExitInterrupted, fmt.Errorf("interrupted; continue with: frameflow resume %s", res.RunID))
+		return withCode(ExitInterrupted, fmt.Errorf("run %s interrupted; continue with: frameflow resume %s", res.RunID, res.RunID))
 	default:
 		return withCode(ExitFailed, fmt.Errorf("run %s failed; after fixing the cause, continue with: frameflow resume %s", res.RunID, res.RunID))
 	}

@@ -27,6 +27,10 @@ const (
 	StatusSkipped   Status = "skipped"
 	StatusUnchanged Status = "unchanged"
 	StatusNotRun    Status = "not_run"
+	// StatusInterrupted: the execution was in flight when the run was
+	// interrupted (SIGINT); not a failure of the step. Resume runs it again
+	// (a mutation it may have sent is reconciled first).
+	StatusInterrupted Status = "interrupted"
 	// In events only: an execution in flight, or waiting (a lock, a slot).
 	StatusRunning Status = "running"
 	StatusWaiting Status = "waiting"
@@ -159,22 +163,23 @@ type nstate struct {
 }
 
 type fanout struct {
-	in       *inst
-	n        *node
-	items    []itemInfo
-	outs     []any
-	next     int
-	running  int
-	limit    int
-	batch    int
-	batchOK  int
-	failures int
-	notRun   int
-	finished int
-	stopped  bool
-	failed   bool
-	reason   string
-	started  time.Time
+	in          *inst
+	n           *node
+	items       []itemInfo
+	outs        []any
+	next        int
+	running     int
+	limit       int
+	batch       int
+	batchOK     int
+	failures    int
+	notRun      int
+	interrupted int
+	finished    int
+	stopped     bool
+	failed      bool
+	reason      string
+	started     time.Time
 
 	// Item results, by item index: a plain step's executions and the items
 	// never started; a group's item instances and the failures of its
@@ -496,7 +501,7 @@ func (r *run) finish(in *inst, n *node, res StepResult, out any, work []task) []
 		ds := &in.st[d]
 		dn := in.g.nodes[d]
 		switch res.Status {
-		case StatusNotRun:
+		case StatusNotRun, StatusInterrupted:
 			ds.notRun = true
 		case StatusSkipped, StatusFailed:
 			if !dn.ifRefs[n.id] {
@@ -525,7 +530,10 @@ func (r *run) instDone(in *inst) {
 	out := map[string]any{}
 	for i, n := range in.g.nodes {
 		out[n.id] = in.st[i].out
-		if in.st[i].status == StatusNotRun && status == StatusSucceeded {
+		switch st := in.st[i].status; {
+		case st == StatusInterrupted && status != StatusFailed:
+			status = StatusInterrupted
+		case st == StatusNotRun && status == StatusSucceeded:
 			status = StatusNotRun
 		}
 	}
@@ -607,6 +615,8 @@ func (r *run) itemDone(f *fanout, it *itemInfo, status Status, out any) {
 		}
 	case StatusNotRun:
 		f.notRun++
+	case StatusInterrupted:
+		f.interrupted++
 	case StatusSucceeded, StatusUnchanged, StatusSkipped:
 		if it.index < f.batch {
 			f.batchOK++
@@ -646,6 +656,9 @@ func (r *run) fanDone(f *fanout) {
 	case f.failed:
 		status = StatusFailed
 		res.Error = f.reason
+	case f.interrupted > 0:
+		status = StatusInterrupted
+		res.Error = fmt.Sprintf("%d of %d items interrupted", f.interrupted, len(f.items))
 	case f.next < len(f.items) || f.notRun > 0:
 		status = StatusNotRun
 	}
@@ -1170,6 +1183,16 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 		}
 	}
 	res.Duration = time.Since(res.Started)
+	if err != nil && r.ctx.Err() != nil {
+		// Cut short by an interrupt, not failed: say so, and let resume
+		// run it again.
+		res.Status = StatusInterrupted
+		res.Error = "interrupted"
+		res.Err = err
+		r.record(res)
+		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusInterrupted, Error: res.Error, Duration: res.Duration, Attempt: res.Attempts})
+		return res, nil, nil
+	}
 	if err != nil {
 		return r.failNow(res, err), nil, nil
 	}

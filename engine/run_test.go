@@ -490,7 +490,8 @@ func TestCancellationInterrupts(t *testing.T) {
 	if res.Status != engine.RunInterrupted {
 		t.Fatal(res.Status)
 	}
-	if s := statuses(res); s != "a=failed b=not_run" {
+	// In flight when interrupted: interrupted, not failed.
+	if s := statuses(res); s != "a=interrupted b=not_run" {
 		t.Fatal(s)
 	}
 	if events[0] != "run_started" || events[len(events)-1] != "run_finished" {
@@ -646,5 +647,43 @@ func TestAttemptTimeout(t *testing.T) {
 		if time.Since(start) > 5*time.Second {
 			t.Fatal("attempt timeout not enforced")
 		}
+	}
+}
+
+func TestInterruptedFanOutItemsAreInterrupted(t *testing.T) {
+	h := newHarness(t)
+	fan := with(st("each", "test.slow"), "ms", 60000)
+	fan.ForEach = `${{ ["a", "b", "c"] }}`
+	p := h.compile(workflow(fan))
+	in, err := p.BindInputs(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	started := 0
+	res, err := p.Run(ctx, engine.RunOptions{Inputs: in, Events: func(ev engine.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.Type == "step_started" && ev.Item != "" {
+			if started++; started == 3 {
+				cancel()
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != engine.RunInterrupted {
+		t.Fatalf("run %s, want interrupted", res.Status)
+	}
+	for _, s := range res.Steps {
+		if s.Status == engine.StatusFailed {
+			t.Errorf("%s [%s] failed (%s) after an interrupt; want interrupted", s.Step, s.Item, s.Error)
+		}
+	}
+	if r := stepResult(t, res, "each", ""); r.Status != engine.StatusInterrupted || r.Error != "3 of 3 items interrupted" {
+		t.Errorf("fan-out %s %q, want interrupted, 3 of 3 items interrupted", r.Status, r.Error)
 	}
 }

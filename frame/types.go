@@ -1,9 +1,12 @@
 package frame
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 )
 
 // This file is the contract shared by the client, the catalog, the steps and
@@ -231,10 +234,40 @@ type TaskFailedError struct {
 	Task *Task
 }
 
+// Error puts the reason first (the task's result_info message), then which
+// task: a person scanning 68 failures reads why before an id.
 func (e *TaskFailedError) Error() string {
-	info := string(e.Task.ResultInfo)
-	if info == "" || info == "null" {
-		info = "no result_info"
+	what := "task"
+	if e.Task.DisplayName != "" {
+		what += " " + strconv.Quote(e.Task.DisplayName)
 	}
-	return fmt.Sprintf("task %s (%s) failed: %s", e.Task.ID, e.Task.DisplayName, info)
+	return fmt.Sprintf("%s (%s %s failed)", e.Reason(), what, e.Task.ID)
+}
+
+// Reason is the task's result_info as a person reads it: its message when
+// it is an object with one ("message", "error", "reason", "detail"), the
+// string when it is one, else the compact JSON; "no reason given (no
+// result_info)" when there is none.
+func (e *TaskFailedError) Reason() string {
+	info := bytes.TrimSpace(e.Task.ResultInfo)
+	if len(info) == 0 || string(info) == "null" {
+		return "no reason given (no result_info)"
+	}
+	var s string
+	if json.Unmarshal(info, &s) == nil && strings.TrimSpace(s) != "" {
+		return s
+	}
+	var obj map[string]any
+	if json.Unmarshal(info, &obj) == nil {
+		for _, k := range []string{"message", "error", "reason", "detail", "details"} {
+			if m, ok := obj[k].(string); ok && strings.TrimSpace(m) != "" {
+				return m
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, info) == nil {
+		return buf.String()
+	}
+	return string(info)
 }

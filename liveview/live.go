@@ -518,6 +518,8 @@ func (it *item) state(f *fan, now time.Time, final bool) (string, *unit, string)
 	}
 	// One word for the whole item.
 	switch {
+	case finals["interrupted"] > 0:
+		return "interrupted", nil, ""
 	case finals["not_run"] > 0:
 		return "not_run", nil, ""
 	case finals["succeeded"] > 0:
@@ -532,7 +534,7 @@ func (it *item) state(f *fan, now time.Time, final bool) (string, *unit, string)
 // fanCounts sums a fan-out's items by state; avg is the mean duration of the
 // items done.
 type fanCounts struct {
-	done, failed, running, retrying, waiting, notRun int
+	done, failed, running, retrying, waiting, notRun, interrupted int
 	avg                                              time.Duration
 	runningAge                                       time.Duration // summed elapsed of running items
 }
@@ -577,6 +579,8 @@ func (m *liveModel) fanItems(f *fan) ([]itemView, fanCounts) {
 			c.runningAge += now.Sub(it.first)
 		case "not_run":
 			c.notRun++
+		case "interrupted":
+			c.interrupted++
 		default:
 			c.done++
 			sum += it.last.Sub(it.first)
@@ -609,6 +613,8 @@ func (m *liveModel) icon(state string) string {
 		return m.st.fail.Render("✗")
 	case "retrying":
 		return m.st.warn.Render("↻")
+	case "interrupted":
+		return m.st.warn.Render("■")
 	case "running":
 		if m.final {
 			return m.st.warn.Render("■")
@@ -631,6 +637,8 @@ func (m *liveModel) word(state string) string {
 		return m.st.fail.Render("failed")
 	case "retrying":
 		return m.st.warn.Render("retrying")
+	case "interrupted":
+		return m.st.warn.Render("interrupted")
 	case "running":
 		if m.final {
 			return m.st.warn.Render("stopped")
@@ -751,6 +759,7 @@ func (m *liveModel) View() string {
 		views, c := m.fanItems(r.fan)
 		total.done += c.done
 		total.failed += c.failed
+		total.interrupted += c.interrupted
 		total.running += c.running + c.retrying
 		total.waiting += c.waiting
 		total.notRun += c.notRun
@@ -805,7 +814,11 @@ func (m *liveModel) header(now time.Time) string {
 	}
 	if m.status != "" {
 		icon, word := m.st.ok.Render("✓"), m.st.ok.Render(m.status)
-		if m.status != "succeeded" {
+		switch m.status {
+		case "succeeded":
+		case "interrupted":
+			icon, word = m.st.warn.Render("■"), m.st.warn.Render(m.status)
+		default:
 			icon, word = m.st.fail.Render("✗"), m.st.fail.Render(m.status)
 		}
 		return fmt.Sprintf("%s %s %s in %s%s", icon, m.st.bold.Render(name), word, fmtDur(m.runDur), id)
@@ -827,13 +840,16 @@ func (m *liveModel) fanSummary(r *row, c fanCounts) string {
 	if c.failed > 0 {
 		parts = append(parts, m.st.fail.Render(fmt.Sprintf("%d failed", c.failed)))
 	}
+	if c.interrupted > 0 {
+		parts = append(parts, m.st.warn.Render(fmt.Sprintf("%d interrupted", c.interrupted)))
+	}
 	if c.waiting > 0 {
 		parts = append(parts, fmt.Sprintf("%d waiting", c.waiting))
 	}
 	if c.notRun > 0 {
 		parts = append(parts, m.st.dim.Render(fmt.Sprintf("%d not run", c.notRun)))
 	}
-	if r.u.err != "" {
+	if r.u.err != "" && r.u.state != "interrupted" {
 		// The fan-out's own reason (too many failures, a canary failed).
 		parts = append(parts, m.st.fail.Render(r.u.err))
 	}
@@ -909,6 +925,8 @@ func (m *liveModel) itemLines(views []itemView, c fanCounts, budget int, now tim
 			rc.failed++
 		case "running", "retrying":
 			rc.running++
+		case "interrupted":
+			rc.interrupted++
 		case "not_run":
 		default:
 			rc.done++
@@ -926,6 +944,7 @@ func (m *liveModel) itemLines(views []itemView, c fanCounts, budget int, now tim
 	}
 	add(rc.running, more+"running")
 	add(rc.failed, more+"failed")
+	add(rc.interrupted, more+"interrupted")
 	add(rc.done, "done")
 	add(c.waiting, "waiting")
 	if len(parts) > 0 {
@@ -947,6 +966,9 @@ func (m *liveModel) footer(now time.Time, haveFan bool, itemsTotal int, c fanCou
 		parts = append(parts, fmt.Sprintf("%d/%d items done", c.done, itemsTotal))
 		if c.failed > 0 {
 			parts = append(parts, m.st.fail.Render(fmt.Sprintf("%d failed", c.failed)))
+		}
+		if c.interrupted > 0 {
+			parts = append(parts, m.st.warn.Render(fmt.Sprintf("%d interrupted", c.interrupted)))
 		}
 	} else {
 		done := 0
