@@ -535,8 +535,8 @@ func (it *item) state(f *fan, now time.Time, final bool) (string, *unit, string)
 // items done.
 type fanCounts struct {
 	done, failed, running, retrying, waiting, notRun, interrupted int
-	avg                                              time.Duration
-	runningAge                                       time.Duration // summed elapsed of running items
+	avg                                                           time.Duration
+	runningAge                                                    time.Duration // summed elapsed of running items
 }
 
 type itemView struct {
