@@ -5,7 +5,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,7 +73,7 @@ func newJSONRenderer(w io.Writer) *jsonRenderer { return &jsonRenderer{enc: json
 func (j *jsonRenderer) Event(ev engine.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	_ = j.enc.Encode(ev)
+	_ = j.enc.Encode(ev.JSON())
 }
 
 // summaryRowsAll is how many rows the final table lists in full; a larger
@@ -84,10 +86,10 @@ const summaryRowsAll = 60
 func writeSummary(w io.Writer, res *engine.Result, errWidth int) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tITEM\tSTATUS\tATTEMPTS\tDURATION\tERROR")
-	counts := map[string]int{}
+	counts := map[engine.Status]int{}
 	hidden := 0
 	for _, s := range res.Steps {
-		counts[string(s.Status)]++
+		counts[s.Status]++
 		if len(res.Steps) > summaryRowsAll {
 			switch s.Status {
 			case engine.StatusSucceeded, engine.StatusUnchanged, engine.StatusSkipped:
@@ -113,7 +115,7 @@ func writeSummary(w io.Writer, res *engine.Result, errWidth int) {
 		fmt.Fprintf(w, "(%d succeeded, unchanged or skipped rows not listed; frameflow runs show %s lists every one)\n", hidden, res.RunID)
 	}
 	var parts []string
-	for _, k := range sortedKeys(counts) {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 	}
 	fmt.Fprintf(w, "\nRun %s %s in %s: %s.\n", res.RunID, res.Status, res.Finished.Sub(res.Started).Round(time.Millisecond), strings.Join(parts, ", "))

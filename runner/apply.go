@@ -136,16 +136,16 @@ func (w *Workflow) checkPlan(ctx context.Context, saved *plan.Plan) error {
 func ApplyApproval(saved *plan.Plan) Approval { return Approval{PlanHash: saved.Hash} }
 
 // Apply executes exactly the mutations of saved in a new journaled run:
-// it checks the plan is current (unless CheckPlan just did), that the
-// approval confirmed is for this plan's hash, keeps a copy of the plan
+// it checks that the approval confirmed is for this plan's hash, that the
+// plan is current (unless CheckPlan just did), keeps a copy of the plan
 // next to the journal (so a resume is held to it), and sends only what the
 // plan holds. A plan without changes sends nothing and returns an empty
 // Outcome.
 func (w *Workflow) Apply(ctx context.Context, saved *plan.Plan, o RunOptions) (*Outcome, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.checkPlan(ctx, saved); err != nil {
-		return nil, err
+	if w.client == nil {
+		return nil, errOffline
 	}
 	if !saved.HasChanges() {
 		return &Outcome{}, nil
@@ -153,6 +153,9 @@ func (w *Workflow) Apply(ctx context.Context, saved *plan.Plan, o RunOptions) (*
 	need := ApplyApproval(saved)
 	if !need.coveredBy(o.Approved) {
 		return nil, &NotApprovedError{Approval: need, Reason: "apply needs approval bound to plan " + saved.Hash}
+	}
+	if err := w.checkPlan(ctx, saved); err != nil {
+		return nil, err
 	}
 	jr, err := w.createJournal("apply", saved.Hash)
 	if err != nil {

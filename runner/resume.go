@@ -131,12 +131,8 @@ func (r *Resumption) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	w := r.Workflow
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.preflight(ctx); err != nil {
+	if err := w.readyToRun(ctx, o.Approved); err != nil {
 		return nil, err
-	}
-	need := w.Approval()
-	if !need.coveredBy(o.Approved) {
-		return nil, &NotApprovedError{Approval: need}
 	}
 	var wrap func(engine.MutationRecorder) engine.MutationRecorder
 	if r.guard != nil {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -103,8 +104,10 @@ func (w *Workflow) Plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) 
 
 func (w *Workflow) plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) {
 	mode := engine.ModePlan
-	if o.Offline || w.client == nil {
+	if o.Offline {
 		mode = engine.ModeOffline
+	} else if w.client == nil {
+		return nil, errOffline
 	}
 	w.setEvents(o.Events)
 	defer w.setEvents(nil)
@@ -155,6 +158,10 @@ func (w *Workflow) PlanToApply(ctx context.Context, o PlanOptions) (*plan.Plan, 
 	return p, nil
 }
 
+// errOffline: a workflow prepared offline has no client, so it can only be
+// planned offline; reading or changing the estate needs a new preparation.
+var errOffline = errors.New("the workflow was prepared offline (no API client): only an offline plan is possible; nothing was sent")
+
 func failures(res *engine.Result) []StepFailure {
 	var out []StepFailure
 	for _, st := range res.Steps {
@@ -192,12 +199,8 @@ type Outcome struct {
 func (w *Workflow) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.preflight(ctx); err != nil {
+	if err := w.readyToRun(ctx, o.Approved); err != nil {
 		return nil, err
-	}
-	need := w.Approval()
-	if !need.coveredBy(o.Approved) {
-		return nil, &NotApprovedError{Approval: need}
 	}
 	jr, err := w.createJournal("run", "")
 	if err != nil {
@@ -205,6 +208,21 @@ func (w *Workflow) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	}
 	defer jr.Close()
 	return w.execute(ctx, jr, nil, o.Events)
+}
+
+// readyToRun is what every run and resumed run passes before anything is
+// sent: preflight, and the engine's approval list confirmed.
+func (w *Workflow) readyToRun(ctx context.Context, approved *Approval) error {
+	if w.client == nil {
+		return errOffline
+	}
+	if err := w.preflight(ctx); err != nil {
+		return err
+	}
+	if need := w.Approval(); !need.coveredBy(approved) {
+		return &NotApprovedError{Approval: need}
+	}
+	return nil
 }
 
 func (w *Workflow) createJournal(mode, planHash string) (*journal.Run, error) {

@@ -252,3 +252,27 @@ func (r recorder) Add(v ...string) {
 	}
 }
 func (r recorder) String(s string) string { return s }
+
+// A workflow prepared offline can be planned offline and nothing else: it
+// has no client to read or change the estate with.
+func TestOfflinePreparationOnlyPlansOffline(t *testing.T) {
+	svc, s := service(t, 2)
+	w, err := svc.Prepare(runner.Request{File: rollout, Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := w.Plan(context.Background(), runner.PlanOptions{Offline: true})
+	if err != nil || !p.Offline {
+		t.Fatalf("offline plan: %v", err)
+	}
+	if _, err := w.Plan(context.Background(), runner.PlanOptions{}); err == nil {
+		t.Errorf("a live plan from an offline preparation did not fail")
+	}
+	need := w.Approval()
+	if _, err := w.Run(context.Background(), runner.RunOptions{Approved: &need}); err == nil {
+		t.Errorf("a run from an offline preparation did not fail")
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}
