@@ -90,7 +90,7 @@ func (a *app) makePlan(ctx context.Context, file string, src []byte, f runFlags,
 	}
 	res, err := s.prog.Run(ctx, engine.RunOptions{
 		Mode: mode, RunID: "plan", Inputs: s.inputs, Parallelism: f.parallelism,
-		Classify: classify, Getenv: a.getenv, Logger: a.logger,
+		Classify: classify, Getenv: a.getenv, Logger: a.logger, OnSecret: a.addSecret,
 	})
 	if err != nil {
 		// Run refuses before starting only over what the inputs make of

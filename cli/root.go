@@ -181,3 +181,7 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// addSecret redacts a value the engine computed from a secret everywhere
+// this process writes (renderers, journal, reports), as the secret itself.
+func (a *app) addSecret(v string) { a.red.Add(v) }

@@ -227,7 +227,7 @@ func (a *app) preflight(ctx context.Context, s *runSession, f runFlags) error {
 	var mu sync.Mutex
 	var bad []string
 	res, err := s.prog.Run(ctx, engine.RunOptions{
-		Mode: engine.ModeOffline, RunID: "preflight", Inputs: s.inputs, Parallelism: f.parallelism, Getenv: a.getenv,
+		Mode: engine.ModeOffline, RunID: "preflight", Inputs: s.inputs, Parallelism: f.parallelism, Getenv: a.getenv, OnSecret: a.addSecret,
 		Classify: func(err error) (string, time.Duration) {
 			if c, _ := frame.Classify(err); c == frame.ClassInvalid {
 				mu.Lock()
@@ -309,6 +309,7 @@ func (a *app) execute(ctx context.Context, s *runSession, f runFlags, jr *journa
 		Journal:     jr,
 		Classify:    classify,
 		Getenv:      a.getenv,
+		OnSecret:    a.addSecret,
 		Logger:      a.logger,
 	})
 	view.Close()

@@ -17,6 +17,8 @@ type decoder struct {
 	types []StepTypeInfo
 	diags Diagnostics
 
+	credentialEnv []string // LoadOptions.CredentialEnv
+
 	firstID map[string]*Step // step id -> first step using it
 	lists   [][]*Step        // every steps list, for the needs check at the end
 	labels  map[*Step]string // message prefix of each step
@@ -24,6 +26,26 @@ type decoder struct {
 
 func (d *decoder) errorf(pos Pos, format string, args ...any) {
 	d.diags = append(d.diags, Diagnostic{Pos: pos, Message: fmt.Sprintf(format, args...)})
+}
+
+// CredentialEnv are the environment variables the Frame API credentials
+// are read from (frame.ConfigFromEnv): a workflow may not declare them
+// under env:, whatever it would do with them.
+var CredentialEnv = []string{"FRAME_CLIENT_SECRET", "FRAME_CLIENT_ID"}
+
+// refusedEnv tells whether a workflow may not read the variable name.
+func (d *decoder) refusedEnv(name string) (string, bool) {
+	for _, c := range CredentialEnv {
+		if name == c {
+			return "holds the API credentials", true
+		}
+	}
+	for _, c := range d.credentialEnv {
+		if name == c {
+			return "is where this run's API credentials were read from", true
+		}
+	}
+	return "", false
 }
 
 func (d *decoder) workflow(wf *Workflow, root *tnode) {
@@ -49,6 +71,10 @@ func (d *decoder) workflow(wf *Workflow, root *tnode) {
 	if n := root.get("env"); n != nil && n.kind == ListValue {
 		for _, e := range n.list {
 			if s, ok := e.str(); ok {
+				if why, refused := d.refusedEnv(s); refused {
+					d.errorf(e.pos, "env: %s %s; a workflow may never read it (frameflow signs requests itself, and the workflow file may come from a pull request)", s, why)
+					continue
+				}
 				wf.Env = append(wf.Env, s)
 			}
 		}
