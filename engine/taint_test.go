@@ -238,4 +238,3 @@ func TestDerivedSecretsAreRedactedAndErrorsWithheld(t *testing.T) {
 		t.Errorf("the echoed derived value is not redacted:\n%s", out)
 	}
 }
-
