@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -117,7 +118,11 @@ func Load(file string, data []byte, opts LoadOptions) (*Workflow, Diagnostics) {
 		return wf, dedup(diags)
 	}
 
-	diags = append(diags, validateSchema(file, root, opts.StepTypes)...)
+	for _, sd := range validateSchema(file, root, opts.StepTypes) {
+		if !slices.Contains(b.outOfRange, sd.Pos) {
+			diags = append(diags, sd)
+		}
+	}
 	d := &decoder{file: file, types: opts.StepTypes, credentialEnv: opts.CredentialEnv}
 	d.workflow(wf, root)
 	diags = append(diags, d.diags...)
