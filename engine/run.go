@@ -244,6 +244,10 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	}
 	r.redact = newSecretSet(p.SecretValues(o.Inputs), o.OnSecret)
 	if err := r.prepare(); err != nil {
+		var pe *PosError
+		if errors.As(err, &pe) {
+			return nil, &PosError{Pos: pe.Pos, Msg: r.redact.Replace(pe.Msg)}
+		}
 		return nil, errors.New(r.redact.Replace(err.Error()))
 	}
 
@@ -322,20 +326,20 @@ func (r *run) prepare() error {
 			}
 			src, err := pt.dyn.Eval(scope)
 			if err != nil {
-				return fmt.Errorf("%s: step %s: input %s: %w", pt.pos, n.full, name, err)
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: %v", n.full, name, err)}
 			}
 			s, ok := src.(string)
 			if !ok {
-				return fmt.Errorf("%s: step %s: input %s: a filter expression must be a string, got %T", pt.pos, n.full, name, src)
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: a filter expression must be a string, got %T", n.full, name, src)}
 			}
 			e, errs := xexpr.Compile(s, pt.env)
 			if len(errs) > 0 {
-				return fmt.Errorf("%s: step %s: filter %q: %s", pt.pos, n.full, s, errs[0].Msg)
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: filter %q: %s", n.full, s, errs[0].Msg)}
 			}
 			if what, ok := e.Secret(); ok {
 				// The filter's text came from an input: it is checked now,
 				// as Compile checks a literal one.
-				return fmt.Errorf("%s: step %s: input %s: the filter reads a secret (%s): a condition on a secret leaks it one bit at a time", pt.pos, n.full, name, what)
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: the filter reads a secret (%s): a condition on a secret leaks it one bit at a time", n.full, name, what)}
 			}
 			r.dyn[pt] = e
 		}
