@@ -45,6 +45,13 @@ func Main(args []string, s Streams) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C or SIGTERM asks the run to stop cleanly; from then on
+	// the default action is back, so a second one always ends the process
+	// (the journal is written to survive that), whatever is blocking.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 
 	root := a.rootCmd()
 	root.SetArgs(args)

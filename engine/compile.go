@@ -95,6 +95,10 @@ type valueT struct {
 	keys   []string
 	m      map[string]*valueT
 	isList bool
+	// secret names the secret the value may be computed from ("" when
+	// none): it may only be sent in an input the step type marks
+	// Sensitive, and its values are redacted wherever they appear.
+	secret string
 }
 
 type compiler struct {
@@ -326,6 +330,9 @@ func (c *compiler) inputsType() *xexpr.Type {
 		if in.Type == "list" {
 			f[in.Name] = xexpr.List(xexpr.Any)
 		}
+		if in.Secret {
+			f[in.Name] = f[in.Name].AsSecret()
+		}
 	}
 	return &xexpr.Type{Kind: "object", Noun: "input", Fields: f}
 }
@@ -350,6 +357,11 @@ func (c *compiler) compileVars() {
 		c.p.vars = append(c.p.vars, &compiledVar{name: v.Name, val: val})
 		delete(vars.Hidden, v.Name)
 		vars.Fields[v.Name] = typeOfValue(v.Value, val)
+		if val != nil && val.secret != "" {
+			// A var computed from a secret is a secret: whatever reads it
+			// is tainted in turn.
+			vars.Fields[v.Name] = vars.Fields[v.Name].AsSecret()
+		}
 	}
 	c.p.predEnvBase = map[string]*xexpr.Type{"inputs": inputs, "vars": vars, "env": env}
 }
@@ -454,6 +466,7 @@ func (c *compiler) compileGraph(g *graph) {
 		if s.If != "" {
 			src, off := xexpr.Bare(s.If)
 			if e := c.compileExpr(src, base(), s.IfPos, c.sourceShift(s.IfPos, src, off)); e != nil {
+				c.refuseSecretCondition(e, s.IfPos, "if")
 				n.ifExpr = e
 				n.ifRefs = map[string]bool{}
 				for _, r := range e.Refs() {
@@ -467,6 +480,9 @@ func (c *compiler) compileGraph(g *graph) {
 		env := base
 		if s.ForEachList != nil {
 			n.forEachList = c.compileValue(s.ForEachList, base, n)
+			if n.forEachList != nil && n.forEachList.secret != "" {
+				c.errf(s.ForEachList.Pos, "for_each reads a secret (%s): a condition on a secret leaks it one bit at a time (the number and labels of items are shown)", n.forEachList.secret)
+			}
 			if n.forEachList == nil {
 				n.forEachList = &valueT{isC: true, konst: []any{}}
 			}
@@ -476,6 +492,7 @@ func (c *compiler) compileGraph(g *graph) {
 		} else if s.ForEach != "" {
 			src, off := xexpr.Bare(s.ForEach)
 			if e := c.compileExpr(src, base(), s.ForEachPos, c.sourceShift(s.ForEachPos, src, off)); e != nil {
+				c.refuseSecretCondition(e, s.ForEachPos, "for_each")
 				n.forEach = e
 				c.refDeps(n, e.Refs(), s.ForEachPos)
 			} else {
@@ -553,6 +570,10 @@ func (c *compiler) compileOutputs(n *node, env lazyEnv) map[string]*valueT {
 	for _, k := range n.step.OutputsOrder {
 		v := n.step.Outputs[k]
 		t := c.compileValue(v, env, n)
+		if t != nil && t.secret != "" {
+			c.errf(v.Pos, "output %q of step %q is computed from a secret (%s); outputs are kept in the journal and shown in reports, so a secret may only be sent in an input the API marks secret", k, n.id, t.secret)
+			t = nil
+		}
 		if t != nil {
 			out[k] = t
 		}
@@ -602,6 +623,9 @@ func (c *compiler) compileWith(n *node, env lazyEnv) {
 			continue
 		}
 		if val := c.compileValue(v, env, n); val != nil {
+			if val.secret != "" && !spec.Sensitive {
+				c.errf(v.Pos, "input %q of step %q is computed from a secret (%s); a secret may only be sent in an input the API marks secret (a header or body field), never in a path, a query or any other input", k, n.id, val.secret)
+			}
 			n.with[k] = val
 		}
 	}
@@ -669,10 +693,18 @@ func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
 		if t == nil {
 			return
 		}
+		if what, ok := t.Secret(); ok {
+			c.errf(v.Pos, "filter %q of step %q reads a secret (%s): a condition on a secret leaks it one bit at a time", spec.Name, n.id, what)
+			return
+		}
 		pt.dyn = t
 	} else {
 		e := c.compileExpr(src, pt.env, v.Pos, c.quoteShift(v))
 		if e == nil {
+			return
+		}
+		if what, ok := e.Secret(); ok {
+			c.errf(v.Pos, "filter %q of step %q reads a secret (%s): a condition on a secret leaks it one bit at a time", spec.Name, n.id, what)
 			return
 		}
 		pt.static = e
@@ -694,6 +726,9 @@ func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *valueT {
 			t := c.compileValue(e, env, n)
 			if t == nil {
 				t = &valueT{isC: true}
+			}
+			if out.secret == "" {
+				out.secret = t.secret
 			}
 			allC = allC && t.isC
 			out.list = append(out.list, t)
@@ -718,6 +753,9 @@ func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *valueT {
 			if t == nil {
 				t = &valueT{isC: true}
 			}
+			if out.secret == "" {
+				out.secret = t.secret
+			}
 			allC = allC && t.isC
 			out.keys = append(out.keys, k)
 			out.m[k] = t
@@ -741,7 +779,17 @@ func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *valueT {
 	if n != nil {
 		c.refDeps(n, t.Refs(), v.Pos)
 	}
-	return &valueT{tmpl: t}
+	secret, _ := t.Secret()
+	return &valueT{tmpl: t, secret: secret}
+}
+
+// refuseSecretCondition reports a condition (if, for_each) computed from a
+// secret: whether a step runs, or how many items a fan-out has, is shown
+// everywhere, so each run would tell one bit of the secret.
+func (c *compiler) refuseSecretCondition(e *xexpr.Expr, pos schema.Pos, field string) {
+	if what, ok := e.Secret(); ok {
+		c.errf(pos, "%s reads a secret (%s): a condition on a secret leaks it one bit at a time", field, what)
+	}
 }
 
 func (c *compiler) compileExpr(src string, env *xexpr.Type, pos schema.Pos, shift int) *xexpr.Expr {

@@ -18,6 +18,19 @@ import (
 // defaults, and checks required inputs and enums. Raw values win over typed
 // ones of the same name. Errors never echo a secret input's value.
 func (p *Program) BindInputs(raw map[string]string, typed map[string]any) (map[string]any, error) {
+	out, _, err := p.bind(raw, typed, false)
+	return out, err
+}
+
+// BindKnownInputs is BindInputs for checks made before the inputs are all
+// known (validate): a required input that is neither given nor defaulted is
+// listed in missing instead of being an error; every other problem is one.
+func (p *Program) BindKnownInputs(raw map[string]string, typed map[string]any) (in map[string]any, missing []string, err error) {
+	return p.bind(raw, typed, true)
+}
+
+func (p *Program) bind(raw map[string]string, typed map[string]any, allowMissing bool) (map[string]any, []string, error) {
+	var missing []string
 	out := map[string]any{}
 	var errs []string
 	names := make([]string, 0, len(p.wf.Inputs))
@@ -74,6 +87,10 @@ func (p *Program) BindInputs(raw map[string]string, typed map[string]any) (map[s
 			out[in.Name] = v
 			continue
 		}
+		if in.Required && allowMissing {
+			missing = append(missing, in.Name)
+			continue
+		}
 		if in.Required {
 			errs = append(errs, fmt.Sprintf("missing required input %q (give it with --input %s=...)", in.Name, in.Name))
 		}
@@ -96,9 +113,9 @@ func (p *Program) BindInputs(raw map[string]string, typed map[string]any) (map[s
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+		return nil, missing, fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
-	return out, nil
+	return out, missing, nil
 }
 
 // SecretValues lists the values of inputs marked secret, for redaction.

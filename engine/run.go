@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -71,7 +70,13 @@ type RunOptions struct {
 	Classify func(error) (class string, retryAfter time.Duration)
 	// Getenv reads env.NAME (only names declared in the workflow's env:).
 	Getenv func(string) string
-	Logger *slog.Logger
+	// OnSecret is told every value the run computes from a secret (a var
+	// or a step input whose expression reads a secret input), so that the
+	// caller's redaction (the journal, the renderers, reports) covers it
+	// as it covers the secret inputs themselves. Nil: engine errors and
+	// events are still redacted.
+	OnSecret func(string)
+	Logger   *slog.Logger
 	// Approve is called once, in run mode, before the first destructive or
 	// confirm step runs, with every such step of the workflow. Nil: approved.
 	Approve func(ctx context.Context, steps []string) error
@@ -232,7 +237,7 @@ type run struct {
 
 	inputs, vars, env map[string]any
 	dyn               map[*predT]*xexpr.Expr
-	redact            *strings.Replacer
+	redact            *secretSet
 
 	approveOnce sync.Once
 	approveErr  error
@@ -255,14 +260,12 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if r.limit <= 0 {
 		r.limit = DefaultParallelism
 	}
-	var secrets []string
-	for _, s := range p.SecretValues(o.Inputs) {
-		if s != "" {
-			secrets = append(secrets, s, "[redacted]")
-		}
-	}
-	r.redact = strings.NewReplacer(secrets...)
+	r.redact = newSecretSet(p.SecretValues(o.Inputs), o.OnSecret)
 	if err := r.prepare(); err != nil {
+		var pe *PosError
+		if errors.As(err, &pe) {
+			return nil, &PosError{Pos: pe.Pos, Msg: r.redact.Replace(pe.Msg)}
+		}
 		return nil, errors.New(r.redact.Replace(err.Error()))
 	}
 
@@ -329,6 +332,9 @@ func (r *run) prepare() error {
 		if err != nil {
 			return fmt.Errorf("var %s: %w", v.name, err)
 		}
+		if v.val.secret != "" {
+			r.redact.Add(val)
+		}
 		r.vars[v.name] = val
 	}
 	for _, n := range r.p.nodes {
@@ -338,15 +344,20 @@ func (r *run) prepare() error {
 			}
 			src, err := pt.dyn.Eval(scope)
 			if err != nil {
-				return fmt.Errorf("%s: step %s: input %s: %w", pt.pos, n.full, name, err)
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: %v", n.full, name, err)}
 			}
 			s, ok := src.(string)
 			if !ok {
-				return fmt.Errorf("%s: step %s: input %s: a filter expression must be a string, got %T", pt.pos, n.full, name, src)
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: a filter expression must be a string, got %T", n.full, name, src)}
 			}
 			e, errs := xexpr.Compile(s, pt.env)
 			if len(errs) > 0 {
-				return fmt.Errorf("%s: step %s: filter %q: %s", pt.pos, n.full, s, errs[0].Msg)
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: filter %q: %s", n.full, s, errs[0].Msg)}
+			}
+			if what, ok := e.Secret(); ok {
+				// The filter's text came from an input: it is checked now,
+				// as Compile checks a literal one.
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: the filter reads a secret (%s): a condition on a secret leaks it one bit at a time", n.full, name, what)}
 			}
 			r.dyn[pt] = e
 		}
@@ -1087,6 +1098,9 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 			x, err := resolve(v, env)
 			if err != nil {
 				return r.failNow(res, fmt.Errorf("input %s: %w", spec.Name, err)), nil, nil
+			}
+			if v.secret != "" {
+				r.redact.Add(x)
 			}
 			in[spec.Name] = x
 		} else if spec.Default != nil {

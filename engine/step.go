@@ -80,6 +80,11 @@ type InputSpec struct {
 	Enum        []any    `json:"enum,omitempty"`
 	Default     any      `json:"default,omitempty"`
 	Minimum     *float64 `json:"minimum,omitempty"`
+	// Sensitive marks an input the API documents as secret and that is sent
+	// in a header or a body field, never in a path or a query: the only
+	// kind of input a value computed from a secret may be given to. Step
+	// types show it masked in plans and never echo it in errors.
+	Sensitive bool `json:"sensitive,omitempty"`
 	// Predicate makes the input an expression (not a ${{ }} template) that is
 	// evaluated once per element, with the element bound to Predicate.Var.
 	// It is compiled and checked against Predicate.Shape before anything runs.

@@ -64,7 +64,7 @@ func (w *Workflow) preflight(ctx context.Context) error {
 	}
 	res, err := w.prog.Run(ctx, engine.RunOptions{
 		Mode: engine.ModeOffline, RunID: "preflight", Inputs: w.inputs, Parallelism: w.parallelism,
-		Getenv: w.svc.cfg.Getenv, Classify: Classify,
+		Getenv: w.svc.cfg.Getenv, Classify: Classify, OnSecret: w.onSecret,
 	})
 	if err != nil {
 		return &RefusedError{Err: err}
@@ -113,7 +113,7 @@ func (w *Workflow) plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) 
 	defer w.setEvents(nil)
 	res, err := w.prog.Run(frame.WithReadOnly(ctx), engine.RunOptions{
 		Mode: mode, RunID: "plan", Inputs: w.inputs, Parallelism: w.parallelism, Events: o.Events,
-		Classify: Classify, Getenv: w.svc.cfg.Getenv, Logger: w.svc.cfg.Logger,
+		Classify: Classify, Getenv: w.svc.cfg.Getenv, Logger: w.svc.cfg.Logger, OnSecret: w.onSecret,
 	})
 	if err != nil {
 		return nil, &RefusedError{Err: err}
@@ -257,6 +257,7 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 		Classify:    Classify,
 		Getenv:      w.svc.cfg.Getenv,
 		Logger:      w.svc.cfg.Logger,
+		OnSecret:    w.onSecret,
 	})
 	if err != nil {
 		_ = jr.Finish(string(engine.RunFailed))
@@ -264,3 +265,7 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 	}
 	return &Outcome{RunID: res.RunID, Result: res, JournalErr: jr.Finish(string(res.Status))}, nil
 }
+
+// onSecret registers a value the engine computed from a secret (a var, an
+// output) with Config.Secrets, so that it is redacted like the secret.
+func (w *Workflow) onSecret(v string) { w.svc.cfg.Secrets.Add(v) }
