@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/frame"
 )
 
@@ -124,4 +125,48 @@ func sortStable(g []ReasonGroup) {
 			g[j], g[j-1] = g[j-1], g[j]
 		}
 	}
+}
+
+// RecapOfDetail is RecapOf for a run read back from its journal (runs
+// show): the last record of each execution, fan-out summary rows left out.
+func RecapOfDetail(d *journal.RunDetail) Recap {
+	res := &engine.Result{RunID: d.ID, Status: engine.Status(d.Status)}
+	for _, sd := range d.Steps {
+		if IsFanOutRow(d, sd) {
+			continue
+		}
+		res.Steps = append(res.Steps, engine.StepResult{Step: sd.Step, Item: sd.Item, ItemKey: sd.ItemKey, Status: engine.Status(sd.Status), Error: sd.Error})
+	}
+	rc := RecapOf(res)
+	if d.Status == journal.StatusCrashed || d.Status == journal.StatusFailed || d.Status == journal.StatusInterrupted {
+		rc.Resume = "frameflow resume " + d.ID
+	} else {
+		rc.Resume = ""
+	}
+	return rc
+}
+
+// IsFanOutRow reports whether sd is a fan-out's or group's own row (its
+// items are rows of their own): another row has the same step with an
+// item, or a step inside it ("rollout.clone" for "rollout").
+func IsFanOutRow(d *journal.RunDetail, sd journal.StepDetail) bool {
+	if sd.ItemKey != "" && sd.Item != "" {
+		// An item of an outer fan-out can itself be a group's row; only
+		// rows with deeper steps for the same item say so.
+		for _, o := range d.Steps {
+			if o.ItemKey == sd.ItemKey && strings.HasPrefix(o.Step, sd.Step+".") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, o := range d.Steps {
+		if o.Step == sd.Step && o.ItemKey != "" {
+			return true
+		}
+		if strings.HasPrefix(o.Step, sd.Step+".") {
+			return true
+		}
+	}
+	return false
 }
