@@ -119,7 +119,7 @@ func (w *Workflow) plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) 
 		return nil, &RefusedError{Err: err}
 	}
 	if res.Status != engine.RunSucceeded {
-		return nil, &PlanFailedError{Failures: failures(res)}
+		return nil, &PlanFailedError{Failures: failures(res), Hint: AccessHint(res)}
 	}
 	wf := w.prog.Workflow()
 	// The inputs go in as given: FromResult needs the secret values to
