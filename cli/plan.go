@@ -79,6 +79,11 @@ func (a *app) makePlan(ctx context.Context, file string, src []byte, f runFlags,
 	if err != nil {
 		return nil, a.appErr(err)
 	}
+	// The same check run makes first: bad input is exit 2, reported once,
+	// before any read (not once per item the plan fans out to).
+	if err := w.Preflight(ctx); err != nil {
+		return nil, a.appErr(err)
+	}
 	p, err := w.Plan(ctx, runner.PlanOptions{Offline: offline})
 	return p, a.appErr(err)
 }

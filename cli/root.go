@@ -64,7 +64,16 @@ func Main(args []string, s Streams) int {
 		var ee *exitError
 		if !(errors.As(err, &ee) && ee.err == nil) {
 			shown := commandHint(err)
-			fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Line(shown.Error()))
+			var report interface{ Report() (string, []string) }
+			if errors.As(shown, &report) {
+				head, lines := report.Report()
+				fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Line(head))
+				for _, l := range lines {
+					fmt.Fprintln(a.red.Writer(s.Err), "  "+termtext.Line(l))
+				}
+			} else {
+				fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Line(shown.Error()))
+			}
 			var h interface{ Hint() string }
 			if errors.As(shown, &h) {
 				fmt.Fprintln(a.red.Writer(s.Err), termtext.Block(h.Hint()))

@@ -113,7 +113,7 @@ func (f *runFlags) inputs() (runner.Inputs, error) {
 func (a *app) appErr(err error) error {
 	var (
 		wfErr    *runner.WorkflowError
-		invalid  = []any{new(*runner.InputError), new(*runner.ConfigError), new(*runner.RefusedError), new(*runner.PreflightError), new(*runner.WorkflowChangedError), new(*runner.PlanSourceError), new(*runner.OfflinePlanError), new(*runner.MissingSecretError)}
+		invalid  = []any{new(*runner.InputError), new(*runner.ConfigError), new(*runner.RefusedError), new(*runner.PreflightError), new(*runner.WorkflowChangedError), new(*runner.PlanSourceError), new(*runner.OfflinePlanError), new(*runner.MissingSecretError), new(*runner.FixedInputError)}
 		refusals = []any{new(*runner.PlanFailedError), new(*runner.StaleError), new(*runner.NotApprovedError), new(*runner.AppliedPlanError)}
 	)
 	if err == nil {
@@ -125,12 +125,12 @@ func (a *app) appErr(err error) error {
 	}
 	for _, target := range invalid {
 		if errors.As(err, target) {
-			return withCode(ExitInvalid, err)
+			return withCode(ExitInvalid, asReport(err))
 		}
 	}
 	for _, target := range refusals {
 		if errors.As(err, target) {
-			return withCode(ExitFailed, err)
+			return withCode(ExitFailed, asReport(err))
 		}
 	}
 	return err
@@ -230,6 +230,14 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 	if res == nil { // an apply with nothing to do
 		return nil
 	}
+	// Refused credentials or an unreachable API before anything was sent:
+	// say what to check; resuming would only start the run again.
+	accessHint := ""
+	if res.Status == engine.RunFailed {
+		if h := runner.AccessHint(res); h != "" && a.nothingSent(res.RunID) {
+			accessHint = h
+		}
+	}
 	if f.output == "text" {
 		stdout := a.red.Writer(a.streams.Out)
 		fmt.Fprintln(stdout)
@@ -238,7 +246,11 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 			errWidth = 100 // a terminal: one line per row; pipes get every word
 		}
 		writeSummary(stdout, res, errWidth)
-		writeRecap(stdout, runner.RecapOf(res))
+		rc := runner.RecapOf(res)
+		if accessHint != "" {
+			rc.Resume = ""
+		}
+		writeRecap(stdout, rc)
 	}
 	if f.junit != "" {
 		if err := writeJUnit(f.junit, w.Program().Workflow().Name, res, a.red); err != nil {
@@ -246,6 +258,10 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 		}
 	}
 	a.appendStepSummary(func(w io.Writer) { writeRunMarkdown(w, res) })
+	if accessHint != "" {
+		return withCode(ExitFailed, &reportError{err: errors.New(accessHint), head: "nothing was sent, and there is nothing to resume: " + accessHint + ".",
+			lines: []string{"Fix it, then run again."}})
+	}
 	switch res.Status {
 	case engine.RunSucceeded:
 		return nil
@@ -276,4 +292,11 @@ func writeRunMarkdown(w io.Writer, res *engine.Result) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", termtext.Markdown(s.Step), termtext.Markdown(s.Item), s.Status, s.Duration.Round(time.Millisecond), termtext.Markdown(s.Error))
 	}
 	fmt.Fprintln(w)
+}
+
+// nothingSent reports whether run id's journal holds no mutation at all (so
+// resuming it would only start it again).
+func (a *app) nothingSent(runID string) bool {
+	d, err := a.service().RunDetail(runID)
+	return err == nil && len(d.Mutations) == 0
 }
