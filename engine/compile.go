@@ -688,7 +688,7 @@ func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
 		runStart := xexpr.Object("name", c.p.predEnvBase)
 		t, errs := xexpr.CompileTemplate(src, runStart)
 		for _, e := range errs {
-			c.errf(c.posAt(v, e.Offset), "%s (a filter given by an expression may use inputs, vars and env only)", e.Msg)
+			c.errf(c.posAt(v, e.Offset), "%s (a filter given by an expression may use inputs, vars and env only)%s", e.Msg, wrappedFilterHint(src))
 		}
 		if t == nil {
 			return
@@ -1026,4 +1026,17 @@ func (c *compiler) approvalOf(s *schema.Step) string {
 		return s.Approval
 	}
 	return c.p.wf.Approval
+}
+
+// wrappedFilterHint is advice for a filter written as one ${{ }} template
+// (a GitHub Actions habit): a filter is already an expression, evaluated
+// for each item, so the braces make it a template evaluated once at the
+// start, where the item's fields do not exist. "" for anything else.
+func wrappedFilterHint(src string) string {
+	s := strings.TrimSpace(src)
+	if !strings.HasPrefix(s, "${{") || !strings.HasSuffix(s, "}}") || strings.Count(s, "${{") != 1 {
+		return ""
+	}
+	inner := strings.TrimSpace(s[3 : len(s)-2])
+	return fmt.Sprintf("; a filter is itself an expression, evaluated for each item: write it without ${{ }}, as %s", inner)
 }

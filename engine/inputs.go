@@ -168,6 +168,10 @@ func bad(in *schema.Input, want string, v any) error {
 	if in.Secret {
 		return fmt.Errorf("input %q: want %s", in.Name, want)
 	}
+	if s, ok := v.(string); ok {
+		// Quoted, so that "12" (a string) is not shown as 12.
+		return fmt.Errorf("input %q: want %s, got the string %q", in.Name, want, s)
+	}
 	return fmt.Errorf("input %q: want %s, got %s", in.Name, want, xexpr.Stringify(v))
 }
 
@@ -206,6 +210,17 @@ func coerceRaw(in *schema.Input, s string) (any, error) {
 // coerceTyped checks a typed value (from a file or a default) and gives it
 // the Go type expressions expect: int for integers, float64 for numbers.
 func coerceTyped(in *schema.Input, v any) (any, error) {
+	// A string for a number or boolean input (max_servers: "12" in an
+	// inputs file) is read as the command line reads it, when that is
+	// unambiguous: the same rules as --input name=value.
+	if s, ok := v.(string); ok {
+		switch in.Type {
+		case "integer", "number", "boolean":
+			if c, err := coerceRaw(in, s); err == nil {
+				return c, nil
+			}
+		}
+	}
 	switch in.Type {
 	case "", "string":
 		if s, ok := v.(string); ok {

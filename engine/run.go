@@ -352,7 +352,7 @@ func (r *run) prepare() error {
 			}
 			e, errs := xexpr.Compile(s, pt.env)
 			if len(errs) > 0 {
-				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: filter %q: %s", n.full, s, errs[0].Msg)}
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: filter %q: %s%s", n.full, s, errs[0].Msg, wrappedFilterHint(s))}
 			}
 			if what, ok := e.Secret(); ok {
 				// The filter's text came from an input: it is checked now,

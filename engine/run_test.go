@@ -687,3 +687,11 @@ func TestInterruptedFanOutItemsAreInterrupted(t *testing.T) {
 		t.Errorf("fan-out %s %q, want interrupted, 3 of 3 items interrupted", r.Status, r.Error)
 	}
 }
+
+func TestFilterWrappedInATemplateGetsAHint(t *testing.T) {
+	h := newHarness(t)
+	_, diags := engine.Compile(workflow(with(st("a", "test.read"), "filter", `${{ name startsWith "Store-" }}`)), h.reg)
+	if len(diags) == 0 || !strings.Contains(diags[0].Message, `write it without ${{ }}, as name startsWith "Store-"`) {
+		t.Fatalf("diagnostics %v", diags)
+	}
+}
