@@ -126,7 +126,7 @@ Environment:
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.apiURL, "api-url", "", "Frame Admin API base URL (overrides FRAME_API_URL)")
-	pf.StringVar(&a.credentials, "credentials", "", "file with client_id and client_secret (must not be readable by others)")
+	pf.StringVar(&a.credentials, "credentials", "", "`FILE` with client_id and client_secret: JSON, KEY=VALUE lines or flat YAML (mode 600: readable by you only)")
 	pf.StringVar(&a.stateDir, "state-dir", "", "directory for run journals and locks (default $FRAMEFLOW_STATE_DIR or .frameflow)")
 	pf.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")

@@ -109,9 +109,9 @@ func (c Config) LogValue() slog.Value {
 // os.Getenv) and the command line: apiURL (--api-url) overrides
 // FRAME_API_URL; a credentialsFile (--credentials) overrides
 // FRAME_CLIENT_ID/FRAME_CLIENT_SECRET. The file holds JSON
-// ({"client_id": ..., "client_secret": ...}) or KEY=VALUE lines (client_id,
-// client_secret, or the FRAME_* names) and must not be accessible by group or
-// others.
+// ({"client_id": ..., "client_secret": ...}), KEY=VALUE lines or flat YAML
+// "key: value" lines (client_id, client_secret, or the FRAME_* names) and
+// must not be accessible by group or others.
 func ConfigFromEnv(getenv func(string) string, apiURL, credentialsFile string) (Config, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
@@ -228,7 +228,8 @@ func describeMode(m os.FileMode) string {
 	return "mode " + m.String()
 }
 
-// parseCredentials reads JSON or KEY=VALUE lines; keys are lower-cased.
+// parseCredentials reads JSON, KEY=VALUE lines (a shell or .env file) or
+// "key: value" lines (a flat YAML file); keys are lower-cased.
 func parseCredentials(data []byte) (map[string]string, error) {
 	out := map[string]string{}
 	trimmed := bytes.TrimSpace(data)
@@ -254,8 +255,12 @@ func parseCredentials(data []byte) (map[string]string, error) {
 		}
 		l = strings.TrimPrefix(l, "export ")
 		k, v, ok := strings.Cut(l, "=")
+		if yk, yv, yaml := strings.Cut(l, ":"); yaml && (!ok || len(yk) < len(k)) {
+			// "client_id: abc": a flat YAML mapping, the first separator wins.
+			k, v, ok = yk, yv, true
+		}
 		if !ok {
-			return nil, fmt.Errorf("line %d: expected KEY=VALUE", line)
+			return nil, fmt.Errorf("line %d: expected client_id=VALUE or client_id: VALUE (JSON, KEY=VALUE and flat YAML files are read)", line)
 		}
 		k = strings.ToLower(strings.TrimSpace(k))
 		v = strings.TrimSpace(v)

@@ -30,6 +30,9 @@ func AccessHint(res *engine.Result) string {
 	return hint
 }
 
+// AccessHintForError is AccessHint for one request's error (frameflow api).
+func AccessHintForError(err error) string { return accessHint(err) }
+
 func accessHint(err error) string {
 	if err == nil {
 		return ""
