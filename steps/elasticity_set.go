@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -272,7 +273,7 @@ func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext
 				Type:        name,
 				Method:      "POST",
 				Path:        path,
-				Body:        body,
+				Body:        formValues(body), // sent as a form (SetPoolElasticity): the plan says so
 				Resources:   poolResources(poolID, acc),
 				Change:      change,
 				Action:      engine.ActionUpdate,
@@ -354,4 +355,13 @@ func poolNames(t poolTarget) map[string]string {
 		return nil
 	}
 	return map[string]string{id: t.name}
+}
+
+// formValues is a form body as the plan and the journal record it.
+func formValues(m map[string]string) url.Values {
+	v := make(url.Values, len(m))
+	for k, s := range m {
+		v.Set(k, s)
+	}
+	return v
 }

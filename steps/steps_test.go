@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -347,8 +348,9 @@ func TestElasticitySet(t *testing.T) {
 	if muts[0].Action != engine.ActionUpdate || len(muts[0].Names) != 1 {
 		t.Errorf("elasticity mutation: action %q, names %v; want an update naming its pool", muts[0].Action, muts[0].Names)
 	}
-	if b, _ := json.Marshal(muts[0].Body); string(b) != `{"buffer_servers":"1","max_servers":"5","min_servers":"1"}` {
-		t.Errorf("body = %s", b)
+	// A form, as the catalog sends it: the plan shows buffer_servers=1&...
+	if b, ok := muts[0].Body.(url.Values); !ok || b.Encode() != "buffer_servers=1&max_servers=5&min_servers=1" {
+		t.Errorf("body = %#v, want the form buffer_servers=1&max_servers=5&min_servers=1", muts[0].Body)
 	}
 
 	out, sc, err := e.run("elasticity.set", in, runOpts{})
