@@ -81,10 +81,12 @@ func (j *jsonRenderer) Event(ev engine.Event) {
 // `frameflow runs show RUN` has every row).
 const summaryRowsAll = 60
 
-// writeSummary prints the final table: one row per step and item. errWidth
-// cuts error messages to fit a terminal (0: never cut, for pipes and files).
-func writeSummary(w io.Writer, res *engine.Result, errWidth int) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+// writeSummary prints the final table: one row per step and item. width
+// cuts rows to a terminal's width, so that each stays one line (0: never
+// cut, for pipes and files: every word of every reason).
+func writeSummary(w io.Writer, res *engine.Result, width int) {
+	var table strings.Builder
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tITEM\tSTATUS\tATTEMPTS\tDURATION\tERROR")
 	counts := map[engine.Status]int{}
 	hidden := 0
@@ -97,11 +99,7 @@ func writeSummary(w io.Writer, res *engine.Result, errWidth int) {
 				continue
 			}
 		}
-		// Sanitized before truncating so a cut never splits an escape.
 		errMsg := termtext.Line(s.Error)
-		if errWidth > 0 && len([]rune(errMsg)) > errWidth {
-			errMsg = string([]rune(errMsg)[:errWidth-1]) + "…"
-		}
 		item := termtext.Line(s.Item)
 		if n, ok := fanOutCount(s); ok && item == "" {
 			// A fan-out's own row says how many items it had, so "nothing
@@ -111,6 +109,13 @@ func writeSummary(w io.Writer, res *engine.Result, errWidth int) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", termtext.Line(s.Step), item, s.Status, s.Attempts, s.Duration.Round(time.Millisecond), errMsg)
 	}
 	tw.Flush()
+	for _, line := range strings.SplitAfter(table.String(), "\n") {
+		// Sanitized before cutting, so a cut never splits an escape.
+		if r := []rune(strings.TrimRight(line, " \n")); width > 0 && len(r) > width {
+			line = string(r[:width-1]) + "…\n"
+		}
+		io.WriteString(w, line)
+	}
 	if hidden > 0 {
 		fmt.Fprintf(w, "(%d succeeded, unchanged or skipped rows not listed; frameflow runs show %s lists every one)\n", hidden, res.RunID)
 	}

@@ -241,11 +241,14 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 	if f.output == "text" {
 		stdout := a.red.Writer(a.streams.Out)
 		fmt.Fprintln(stdout)
-		errWidth := 0
+		width := 0 // pipes and files get every word of every reason
 		if a.streams.OutTTY {
-			errWidth = 100 // a terminal: one line per row; pipes get every word
+			width = a.streams.Width
+			if width <= 0 {
+				width = 100
+			}
 		}
-		writeSummary(stdout, res, errWidth)
+		writeSummary(stdout, res, width)
 		rc := runner.RecapOf(res)
 		if accessHint != "" {
 			rc.Resume = ""
