@@ -26,7 +26,7 @@ type Program struct {
 	inputs map[string]*schema.Input
 
 	predEnvBase map[string]*xexpr.Type // inputs, vars, env: what a predicate sees besides its element
-	approvals   []string               // full ids of destructive or confirm steps
+	approvals   []string               // full ids of the steps needing approval, in file order (Approvals)
 	polling     PollingPolicy
 	parallelism int
 }
@@ -146,6 +146,10 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 			return a.Col < b.Col
 		})
 		return nil, c.diags
+	}
+	// RunOptions.Approve is asked about the list front ends show.
+	for _, a := range p.Approvals() {
+		p.approvals = append(p.approvals, a.Step)
 	}
 	return p, nil
 }
@@ -551,9 +555,6 @@ func (c *compiler) compileGraph(g *graph) {
 			for _, b := range n.body.nodes {
 				n.mutates = n.mutates || b.mutates
 			}
-		}
-		if n.typ != nil && n.needsOK {
-			c.p.approvals = append(c.p.approvals, n.full)
 		}
 		n.maxTarget = n.step.MaxTargets
 		if n.maxTarget == 0 {

@@ -695,3 +695,31 @@ func TestFilterWrappedInATemplateGetsAHint(t *testing.T) {
 		t.Fatalf("diagnostics %v", diags)
 	}
 }
+
+// Program.Approvals is the list a front end shows before a run: in file
+// order, every mutating step (issue 12), groups' steps with their full ids,
+// confirm: true included, and
+// the same steps RunOptions.Approve is asked about.
+func TestApprovalsListInFileOrder(t *testing.T) {
+	h := newHarness(t)
+	confirm := ok("check")
+	confirm.Confirm = true
+	wf := workflow(
+		with(st("m", "test.mutate"), "path", "/m"),
+		group("g", "${{ [1, 2] }}", st("d", "test.destroy"), ok("after", "d")),
+		confirm,
+		st("e", "test.destroy", "check"),
+	)
+	var labels []string
+	for _, a := range h.compile(wf).Approvals() {
+		labels = append(labels, a.String())
+	}
+	if got, want := strings.Join(labels, ","), "m (test.mutate),g.d (test.destroy),check (test.ok),e (test.destroy)"; got != want {
+		t.Fatalf("approvals %q, want %q", got, want)
+	}
+	var asked []string
+	h.run(wf, engine.RunOptions{Approve: func(_ context.Context, steps []string) error { asked = steps; return nil }})
+	if got := strings.Join(asked, ","); got != "m,g.d,check,e" {
+		t.Errorf("Approve was asked about %q", got)
+	}
+}

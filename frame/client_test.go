@@ -357,6 +357,25 @@ func TestReadOnlyRefusesMutationsLocally(t *testing.T) {
 	}
 }
 
+// A client that may mutate refuses to under a WithReadOnly context (a plan
+// made with the client that later applies it), and only there.
+func TestReadOnlyContextRefusesMutationsLocally(t *testing.T) {
+	srv := newAPIServer(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, `{}`) })
+	c := newClient(t, srv.URL())
+	ro := frame.WithReadOnly(context.Background())
+	_, err := c.Do(ro, &frame.Request{Method: "POST", Path: "/accounts/a/publish"}, nil)
+	noteErr(err)
+	if !errors.Is(err, frame.ErrReadOnly) || srv.Count() != 0 {
+		t.Fatalf("err = %v, %d requests sent; want ErrReadOnly and none", err, srv.Count())
+	}
+	if _, err := c.Do(ro, &frame.Request{Method: "GET", Path: "/accounts"}, nil); err != nil {
+		t.Fatalf("reads must work: %v", err)
+	}
+	if _, err := c.Do(context.Background(), &frame.Request{Method: "POST", Path: "/accounts/a/publish"}, nil); err != nil || srv.Count() != 2 {
+		t.Fatalf("outside the context the mutation is sent: %v, %d requests", err, srv.Count())
+	}
+}
+
 func TestInvalidRequestsSendNothing(t *testing.T) {
 	srv := newAPIServer(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, `{}`) })
 	c := newClient(t, srv.URL())

@@ -51,7 +51,7 @@ type Resumption struct {
 // *AlreadySucceededError, *WorkflowChangedError, *MissingSecretError,
 // *AppliedPlanError, journal errors (no such run, locked), and Prepare's.
 func (s *Service) Resume(req ResumeRequest) (*Resumption, error) {
-	store, err := journal.OpenWith(s.cfg.StateDir, s.journalOptions(req.AssumeNotSent))
+	store, err := s.openJournals(req.AssumeNotSent)
 	if err != nil {
 		return nil, err
 	}

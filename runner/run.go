@@ -226,7 +226,7 @@ func (w *Workflow) readyToRun(ctx context.Context, approved *Approval) error {
 }
 
 func (w *Workflow) createJournal(mode, planHash string) (*journal.Run, error) {
-	store, err := journal.OpenWith(w.svc.cfg.StateDir, w.svc.journalOptions(false))
+	store, err := w.svc.openJournals(false)
 	if err != nil {
 		return nil, err
 	}

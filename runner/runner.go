@@ -300,14 +300,15 @@ func Classify(err error) (string, time.Duration) {
 	return string(c), d
 }
 
-// journalOptions are the journal's hooks: outcome-unknown errors are the
-// client's, and everything written is redacted.
-func (s *Service) journalOptions(assumeNotSent bool) journal.Options {
-	return journal.Options{
+// openJournals opens the run journals: the one place that says where they
+// are kept. Outcome-unknown errors are the client's, and everything written
+// is redacted.
+func (s *Service) openJournals(assumeNotSent bool) (*journal.Store, error) {
+	return journal.OpenWith(s.cfg.StateDir, journal.Options{
 		AssumeNotSent:    assumeNotSent,
 		IsOutcomeUnknown: func(err error) bool { var ou *frame.OutcomeUnknownError; return errors.As(err, &ou) },
 		Redact:           s.cfg.Secrets.String,
-	}
+	})
 }
 
 type noSecrets struct{}

@@ -11,7 +11,7 @@ import (
 
 // Runs lists the journaled runs, newest first (the journal's order).
 func (s *Service) Runs() ([]journal.RunSummary, error) {
-	store, err := journal.Open(s.cfg.StateDir)
+	store, err := s.openJournals(false)
 	if err != nil {
 		return nil, err
 	}
