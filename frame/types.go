@@ -236,5 +236,21 @@ func (e *TaskFailedError) Error() string {
 	if info == "" || info == "null" {
 		info = "no result_info"
 	}
-	return fmt.Sprintf("task %s (%s) failed: %s", e.Task.ID, e.Task.DisplayName, info)
+	return taskLabel(e.Task) + " failed: " + info
+}
+
+// taskLabel is "task ID (display name)", leaving out what the server did
+// not say (a failed task read back without its id read "task  (...)").
+func taskLabel(t *Task) string {
+	s := "task"
+	if t == nil {
+		return s
+	}
+	if t.ID != "" {
+		s += " " + t.ID
+	}
+	if t.DisplayName != "" {
+		s += " (" + t.DisplayName + ")"
+	}
+	return s
 }
