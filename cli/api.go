@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/frameflow/frameflow/frame"
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/spf13/cobra"
 )
 
@@ -110,7 +111,7 @@ func (a *app) apiRequestCmd(method string) *cobra.Command {
 			if _, err := c.Do(cmd.Context(), req, &out); err != nil {
 				return err
 			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc := json.NewEncoder(termtext.JSONWriter(cmd.OutOrStdout()))
 			enc.SetIndent("", "  ")
 			return enc.Encode(out)
 		},

@@ -70,7 +70,9 @@ type jsonRenderer struct {
 	enc *json.Encoder
 }
 
-func newJSONRenderer(w io.Writer) *jsonRenderer { return &jsonRenderer{enc: json.NewEncoder(w)} }
+func newJSONRenderer(w io.Writer) *jsonRenderer {
+	return &jsonRenderer{enc: json.NewEncoder(termtext.JSONWriter(w))}
+}
 
 // jsonEvent is the documented JSON Lines shape (docs/events.md): durations in
 // seconds, not nanoseconds.

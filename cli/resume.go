@@ -10,6 +10,7 @@ import (
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/engine/journal"
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/plan"
 	"github.com/spf13/cobra"
 )
@@ -150,7 +151,7 @@ func (a *app) runsCmd() *cobra.Command {
 				if !r.Finished.IsZero() {
 					fin = r.Finished.Local().Format(time.DateTime)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Started.Local().Format(time.DateTime), fin, r.Status, attemptsString(r))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, termtext.Line(r.Workflow), r.Started.Local().Format(time.DateTime), fin, r.Status, attemptsString(r))
 			}
 			return tw.Flush()
 		},
