@@ -159,6 +159,20 @@ func yamlErrorDiags(file string, data []byte, err error) Diagnostics {
 			}
 			col = firstNonSpace(lines, line)
 		}
+		// Point at the offending character when the class names one.
+		if l := lineAt(lines, line); has {
+			switch {
+			case strings.Contains(m, "cannot start any token"):
+				// YAML reserves '`' and '@' to start nothing.
+				if i := strings.IndexAny(l, "`@"); i >= 0 {
+					col = runeCol(l, i)
+				}
+			case strings.Contains(m, "tag handle"):
+				if i := strings.IndexByte(l, '!'); i >= 0 {
+					col = runeCol(l, i)
+				}
+			}
+		}
 		out = append(out, Diagnostic{Pos: Pos{File: file, Line: max(line, 1), Col: max(col, 1)}, Message: msg})
 	}
 	return out
