@@ -227,7 +227,7 @@ func (a *app) preflight(ctx context.Context, s *runSession, f runFlags) error {
 	var mu sync.Mutex
 	var bad []string
 	res, err := s.prog.Run(ctx, engine.RunOptions{
-		Mode: engine.ModeOffline, RunID: "preflight", Inputs: s.inputs, Parallelism: f.parallelism, Getenv: a.getenv, OnSecret: a.addSecret,
+		Mode: engine.ModeOffline, RunID: "preflight", Inputs: s.inputs, Parallelism: f.parallelism, Getenv: a.getenv, OnSecret: a.addSecret, CheckReads: true,
 		Classify: func(err error) (string, time.Duration) {
 			if c, _ := frame.Classify(err); c == frame.ClassInvalid {
 				mu.Lock()

@@ -92,3 +92,36 @@ func writeTemp(t *testing.T, name, src string) string {
 	}
 	return p
 }
+
+// Read steps check their inputs offline too (validate and run's preflight):
+// a bad ID in a read is refused before anything is sent, not after the
+// steps before it ran.
+func TestReadStepInputsAreCheckedOffline(t *testing.T) {
+	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1)})
+	wf := writeTemp(t, "read.yaml", `version: 1
+name: read
+inputs:
+  account: {type: string, default: acc-1}
+steps:
+  - id: list
+    uses: accounts.list
+  - id: get
+    uses: accounts.get
+    needs: [list]
+    with: {account_id: "${{ inputs.account }}"}
+`)
+	v := frameflow(t, env, "validate", wf, "--input", "account=a/b")
+	if v.code != 2 || !strings.Contains(v.err, `read.yaml:11:11: get: invalid request accounts.get: parameter "account_id": value "a/b" contains '/'`) {
+		t.Fatalf("validate: %s", v)
+	}
+	r := frameflow(t, env, "run", wf, "--input", "account=a/b")
+	if r.code != 2 || !strings.Contains(r.err, `parameter "account_id": value "a/b" contains '/'`) {
+		t.Fatalf("run: %s", r)
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Fatalf("run sent %d requests before refusing", n)
+	}
+	if v := frameflow(t, env, "validate", wf); v.code != 0 {
+		t.Fatalf("validate with the default: %s", v)
+	}
+}
