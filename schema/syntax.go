@@ -29,6 +29,12 @@ func checkBytes(file string, data []byte) Diagnostics {
 	line, col := 1, 1
 	lastLine := 0
 	for i := 0; i < len(data); {
+		// Fast path: printable ASCII, the whole of most files.
+		if c := data[i]; c >= 0x20 && c < 0x7f {
+			col++
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRune(data[i:])
 		var why string
 		switch {
