@@ -11,6 +11,7 @@ import (
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/engine/journal"
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/schema"
 	"github.com/spf13/cobra"
@@ -105,7 +106,7 @@ func (a *app) makePlan(ctx context.Context, file string, src []byte, f runFlags,
 				if st.Item != "" {
 					label += " [" + st.Item + "]"
 				}
-				msgs = append(msgs, label+": "+st.Error)
+				msgs = append(msgs, termtext.Line(label+": "+st.Error))
 			}
 		}
 		return nil, withCode(ExitFailed, fmt.Errorf("planning failed (nothing was sent):\n  %s", strings.Join(msgs, "\n  ")))

@@ -66,7 +66,7 @@ func Main(args []string, s Streams) int {
 	if err != nil {
 		var ee *exitError
 		if !(errors.As(err, &ee) && ee.err == nil) {
-			fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Line(err.Error()))
+			fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Message(err.Error()))
 		}
 		if !errors.As(err, &ee) && isUsageError(err) {
 			code = ExitInvalid

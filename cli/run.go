@@ -254,7 +254,7 @@ func (a *app) preflight(ctx context.Context, s *runSession, f runFlags) error {
 		if st.Item != "" {
 			label += " [" + st.Item + "]"
 		}
-		msgs = append(msgs, label+": "+st.Error)
+		msgs = append(msgs, termtext.Line(label+": "+st.Error))
 	}
 	if len(msgs) == 0 {
 		return nil

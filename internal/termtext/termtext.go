@@ -215,3 +215,20 @@ func (j jsonWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Message returns a multi-line message (an error with a list under it)
+// safe for a terminal: the message's own line breaks are kept, everything
+// else is escaped as in Line, and every line after the first is indented,
+// so text that slipped in with a newline can never start a line of its own
+// that reads like frameflow's ("FAKE-LINE succeeded").
+func Message(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		l = Line(strings.TrimSuffix(l, "\r"))
+		if i > 0 && l != "" && !strings.HasPrefix(l, "  ") {
+			l = "  " + l
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
+}

@@ -113,3 +113,11 @@ func TestJSONEscapesWhatTheEncoderLeaves(t *testing.T) {
 		t.Error("changed a clean document")
 	}
 }
+
+func TestMessageKeepsItsListButNoForgedLine(t *testing.T) {
+	got := Message("planning failed:\n  a: bad\n  b: " + hostile)
+	want := "planning failed:\n  a: bad\n  b: Store-\\x1b]0;pwned\\a\n  FAKE-LINE succeeded"
+	if got != want {
+		t.Errorf("Message = %q, want %q", got, want)
+	}
+}
