@@ -3,10 +3,13 @@ package cli_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/frameflow/frameflow/frame"
 	"github.com/frameflow/frameflow/frame/sim"
+	"github.com/frameflow/frameflow/schema"
 )
 
 // validate catches what run would refuse before sending anything, with the
@@ -123,5 +126,15 @@ steps:
 	}
 	if v := frameflow(t, env, "validate", wf); v.code != 0 {
 		t.Fatalf("validate with the default: %s", v)
+	}
+}
+
+// The variables env: refuses are the ones the client reads credentials
+// from.
+func TestCredentialEnvMatchesTheClient(t *testing.T) {
+	for _, name := range []string{frame.EnvClientID, frame.EnvClientSecret} {
+		if !slices.Contains(schema.CredentialEnv, name) {
+			t.Errorf("env: does not refuse %s, which frame reads credentials from", name)
+		}
 	}
 }
