@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/frameflow/frameflow/frame"
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/runner"
 	"github.com/spf13/cobra"
 )
@@ -117,7 +118,7 @@ func (a *app) apiRequestCmd(method string) *cobra.Command {
 				}
 				return err
 			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc := json.NewEncoder(termtext.JSONWriter(cmd.OutOrStdout()))
 			enc.SetIndent("", "  ")
 			return enc.Encode(out)
 		},

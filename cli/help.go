@@ -37,7 +37,10 @@ var examples = map[string]string{
   frameflow resume 20261130T071512-qa-rollout-3f2a --yes
   frameflow resume --last --input webhook_token=...   # secret inputs only: the others are the run's`,
 	"runs": `  frameflow runs
-  frameflow runs --status failed --limit 5`,
+  frameflow runs --status failed --limit 5
+  frameflow runs 20261130T071512Z-3f2a`,
+	"runs show": `  frameflow runs show 20261130T071512Z-3f2a
+  frameflow runs show 20261130T071512Z-3f2a --format json`,
 	"graph": `  frameflow graph workflows/qa-rollout.yaml | dot -Tsvg > rollout.svg
   frameflow graph workflows/qa-rollout.yaml --format mermaid`,
 	"schema": `  frameflow schema > workflow.schema.json

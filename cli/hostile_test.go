@@ -73,6 +73,24 @@ func TestHostileTextIsEscapedInEveryRenderer(t *testing.T) {
 		}
 		assertTame(t, "plain lines", b.String())
 	})
+	t.Run("json events", func(t *testing.T) {
+		// JSON is escaped by the encoder except DEL, C1 and bidi: those are
+		// \u-escaped too, so a terminal showing the stream is safe and the
+		// decoded values are unchanged.
+		var b bytes.Buffer
+		j := newJSONRenderer(&b)
+		for _, ev := range hostileEvents() {
+			j.Event(ev)
+		}
+		for _, bad := range []string{"\u001b", "\u0007", "\r", "\u009b", "\u202e"} {
+			if strings.Contains(b.String(), bad) {
+				t.Errorf("json events carry %q", bad)
+			}
+		}
+		if !strings.Contains(b.String(), `\u009b`) {
+			t.Errorf("C1 CSI not escaped: %s", b.String())
+		}
+	})
 	t.Run("step summary markdown", func(t *testing.T) {
 		var b bytes.Buffer
 		writeRunMarkdown(&b, hostileResult())

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frameflow/frameflow/frame/sim"
 )
@@ -265,4 +266,50 @@ func TestDerivedSecretReachesOnlyItsSecretField(t *testing.T) {
 		t.Errorf("the secret field reached the server %d times, want 1", sent)
 	}
 	r.search(isJoin)
+}
+
+// A server whose account names carry escape sequences cannot set the
+// terminal title or erase a line in anything frameflow prints: the plain
+// event lines, the end-of-run summary, the Markdown plan, the step summary
+// and JUnit. (The simulator keeps names on one line; newlines are covered
+// renderer by renderer in TestHostileTextIsEscapedInEveryRenderer.)
+func TestHostileAccountNamesFromTheServerAreEscapedEverywhere(t *testing.T) {
+	const evil = "Store-\u001b]0;pwned\u0007\u001b[2K\u009b1A"
+	sc := sim.RetailScenario(1)
+	yes := true
+	sc.Organizations[0].Accounts = append(sc.Organizations[0].Accounts, sim.AccountSpec{
+		Name: evil, CloudProvider: "aws", Active: &yes,
+		Sandbox:    sim.SandboxSpec{ImageVersion: "cs-tool-2.3.1"},
+		Production: sim.ProductionSpec{ImageVersion: "cs-tool-2.3.1"},
+	})
+	r := newLaunderingRig(t)
+	s, err := sim.Start(sim.Options{Scenario: sc, ClientSecret: clientCanary, TaskDuration: 30 * time.Millisecond}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for i, e := range r.env {
+		if strings.HasPrefix(e, "FRAME_API_URL=") {
+			r.env[i] = "FRAME_API_URL=" + s.URL()
+		}
+	}
+	wf, _ := filepath.Abs("../workflows/qa-rollout.yaml")
+	r.exec("plan", wf, "--format", "markdown")
+	r.exec("run", wf, "--yes", "--junit", filepath.Join(r.dir, "junit.xml"))
+	out := r.seen.String()
+	for _, name := range []string{"summary.md", "junit.xml"} {
+		b, err := os.ReadFile(filepath.Join(r.dir, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out += string(b)
+	}
+	if !strings.Contains(out, `\x1b]0;pwned`) {
+		t.Fatalf("the hostile account was not shown at all (escaped):\n%s", tail(out, 3000))
+	}
+	for _, bad := range []string{"\u001b", "\u0007", "\u009b"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("raw %q reached the output", bad)
+		}
+	}
 }

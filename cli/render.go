@@ -66,7 +66,9 @@ type jsonRenderer struct {
 	enc *json.Encoder
 }
 
-func newJSONRenderer(w io.Writer) *jsonRenderer { return &jsonRenderer{enc: json.NewEncoder(w)} }
+func newJSONRenderer(w io.Writer) *jsonRenderer {
+	return &jsonRenderer{enc: json.NewEncoder(termtext.JSONWriter(w))}
+}
 
 // Event writes one event as a JSON line, in the shape engine.Event's
 // MarshalJSON documents (docs/events.md).

@@ -72,7 +72,7 @@ func Main(args []string, s Streams) int {
 					fmt.Fprintln(a.red.Writer(s.Err), "  "+termtext.Line(l))
 				}
 			} else {
-				fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Line(shown.Error()))
+				fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Message(shown.Error()))
 			}
 			var h interface{ Hint() string }
 			if errors.As(shown, &h) {

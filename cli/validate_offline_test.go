@@ -3,10 +3,13 @@ package cli_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/frameflow/frameflow/frame"
 	"github.com/frameflow/frameflow/frame/sim"
+	"github.com/frameflow/frameflow/schema"
 )
 
 // validate catches what run would refuse before sending anything, with the
@@ -91,4 +94,47 @@ func writeTemp(t *testing.T, name, src string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Read steps check their inputs offline too (validate and run's preflight):
+// a bad ID in a read is refused before anything is sent, not after the
+// steps before it ran.
+func TestReadStepInputsAreCheckedOffline(t *testing.T) {
+	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1)})
+	wf := writeTemp(t, "read.yaml", `version: 1
+name: read
+inputs:
+  account: {type: string, default: acc-1}
+steps:
+  - id: list
+    uses: accounts.list
+  - id: get
+    uses: accounts.get
+    needs: [list]
+    with: {account_id: "${{ inputs.account }}"}
+`)
+	v := frameflow(t, env, "validate", wf, "--input", "account=a/b")
+	if v.code != 2 || !strings.Contains(v.err, `read.yaml:11:11: get: invalid request accounts.get: parameter "account_id": value "a/b" contains '/'`) {
+		t.Fatalf("validate: %s", v)
+	}
+	r := frameflow(t, env, "run", wf, "--input", "account=a/b")
+	if r.code != 2 || !strings.Contains(r.err, `parameter "account_id": value "a/b" contains '/'`) {
+		t.Fatalf("run: %s", r)
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Fatalf("run sent %d requests before refusing", n)
+	}
+	if v := frameflow(t, env, "validate", wf); v.code != 0 {
+		t.Fatalf("validate with the default: %s", v)
+	}
+}
+
+// The variables env: refuses are the ones the client reads credentials
+// from.
+func TestCredentialEnvMatchesTheClient(t *testing.T) {
+	for _, name := range []string{frame.EnvClientID, frame.EnvClientSecret} {
+		if !slices.Contains(schema.CredentialEnv, name) {
+			t.Errorf("env: does not refuse %s, which frame reads credentials from", name)
+		}
+	}
 }

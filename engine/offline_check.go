@@ -32,7 +32,7 @@ func (p *Program) CheckOffline(ctx context.Context, inputs map[string]any, geten
 	var mu sync.Mutex
 	invalid := map[string]bool{}
 	res, err := p.Run(ctx, RunOptions{
-		Mode: ModeOffline, RunID: "validate", Inputs: inputs, Getenv: getenv,
+		Mode: ModeOffline, RunID: "validate", Inputs: inputs, Getenv: getenv, CheckReads: true,
 		Classify: func(err error) (string, time.Duration) {
 			if isInvalid(err) {
 				mu.Lock()

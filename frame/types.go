@@ -237,21 +237,33 @@ type TaskFailedError struct {
 // Error puts the reason first (the task's result_info message), then which
 // task: a person scanning 68 failures reads why before an id.
 func (e *TaskFailedError) Error() string {
-	what := "task"
-	if e.Task.DisplayName != "" {
-		what += " " + strconv.Quote(e.Task.DisplayName)
+	return e.Reason() + " (" + taskLabel(e.Task) + " failed)"
+}
+
+// taskLabel is `task "display name" ID`, leaving out what the server did
+// not say (a failed task read back without its id read "task  (...)").
+func taskLabel(t *Task) string {
+	s := "task"
+	if t == nil {
+		return s
 	}
-	return fmt.Sprintf("%s (%s %s failed)", e.Reason(), what, e.Task.ID)
+	if t.DisplayName != "" {
+		s += " " + strconv.Quote(t.DisplayName)
+	}
+	if t.ID != "" {
+		s += " " + t.ID
+	}
+	return s
 }
 
 // Reason is the task's result_info as a person reads it: its message when
 // it is an object with one ("message", "error", "reason", "detail"), the
-// string when it is one, else the compact JSON; "no reason given (no
-// result_info)" when there is none.
+// string when it is one, else the compact JSON; "no reason given: ..." when
+// there is none.
 func (e *TaskFailedError) Reason() string {
 	info := bytes.TrimSpace(e.Task.ResultInfo)
 	if len(info) == 0 || string(info) == "null" {
-		return "no reason given (no result_info)"
+		return "no reason given: the task has no result_info"
 	}
 	var s string
 	if json.Unmarshal(info, &s) == nil && strings.TrimSpace(s) != "" {

@@ -88,7 +88,7 @@ func isFanOutSummary(st engine.StepResult) bool {
 
 var (
 	uuidPattern = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
-	taskSuffix  = regexp.MustCompile(` \(task( "[^"]*")? \S+ failed\)$`)
+	taskSuffix  = regexp.MustCompile(` \(task( "[^"]*")?( \S+)? failed\)$`)
 )
 
 // failureReason is what failed, without the ids that differ per item: a

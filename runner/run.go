@@ -64,7 +64,7 @@ func (w *Workflow) preflight(ctx context.Context) error {
 	}
 	res, err := w.prog.Run(ctx, engine.RunOptions{
 		Mode: engine.ModeOffline, RunID: "preflight", Inputs: w.inputs, Parallelism: w.parallelism,
-		Getenv: w.svc.cfg.Getenv, Classify: Classify, OnSecret: w.onSecret,
+		Getenv: w.svc.cfg.Getenv, Classify: Classify, OnSecret: w.onSecret, CheckReads: true,
 	})
 	if err != nil {
 		return &RefusedError{Err: err}

@@ -21,8 +21,6 @@ type decoder struct {
 	types []StepTypeInfo
 	diags Diagnostics
 
-	credentialEnv []string // LoadOptions.CredentialEnv
-
 	firstID map[string]*Step // step id -> first step using it
 	lists   [][]*Step        // every steps list, for the needs check at the end
 	labels  map[*Step]string // message prefix of each step
@@ -33,8 +31,10 @@ func (d *decoder) errorf(pos Pos, format string, args ...any) {
 }
 
 // CredentialEnv are the environment variables the Frame API credentials
-// are read from (frame.ConfigFromEnv): a workflow may not declare them
-// under env:, whatever it would do with them.
+// are read from (frame.ConfigFromEnv; a --credentials file is read by the
+// client only): a workflow may not declare them under env:, whatever it
+// would do with them. TestCredentialEnvMatchesTheClient keeps the two lists
+// together.
 var CredentialEnv = []string{"FRAME_CLIENT_SECRET", "FRAME_CLIENT_ID"}
 
 // refusedEnv tells whether a workflow may not read the variable name.
@@ -42,11 +42,6 @@ func (d *decoder) refusedEnv(name string) (string, bool) {
 	for _, c := range CredentialEnv {
 		if name == c {
 			return "holds the API credentials", true
-		}
-	}
-	for _, c := range d.credentialEnv {
-		if name == c {
-			return "is where this run's API credentials were read from", true
 		}
 	}
 	return "", false

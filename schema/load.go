@@ -29,9 +29,6 @@ type LoadOptions struct {
 	MaxBytes  int64 // largest file accepted; default 4 MiB
 	MaxDepth  int   // deepest nesting of lists and mappings; default 64
 	MaxNodes  int   // most YAML nodes after alias expansion; default 1,000,000
-	// CredentialEnv names further environment variables the caller read
-	// credentials from; env: refuses them as it refuses CredentialEnv.
-	CredentialEnv []string
 }
 
 func (o LoadOptions) withDefaults() LoadOptions {
@@ -123,7 +120,7 @@ func Load(file string, data []byte, opts LoadOptions) (*Workflow, Diagnostics) {
 			diags = append(diags, sd)
 		}
 	}
-	d := &decoder{file: file, types: opts.StepTypes, credentialEnv: opts.CredentialEnv}
+	d := &decoder{file: file, types: opts.StepTypes}
 	d.workflow(wf, root)
 	diags = append(diags, d.diags...)
 	SortDiagnostics(diags)

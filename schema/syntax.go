@@ -29,6 +29,12 @@ func checkBytes(file string, data []byte) Diagnostics {
 	line, col := 1, 1
 	lastLine := 0
 	for i := 0; i < len(data); {
+		// Fast path: printable ASCII, the whole of most files.
+		if c := data[i]; c >= 0x20 && c < 0x7f {
+			col++
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRune(data[i:])
 		var why string
 		switch {
@@ -158,6 +164,20 @@ func yamlErrorDiags(file string, data []byte, err error) Diagnostics {
 				break
 			}
 			col = firstNonSpace(lines, line)
+		}
+		// Point at the offending character when the class names one.
+		if l := lineAt(lines, line); has {
+			switch {
+			case strings.Contains(m, "cannot start any token"):
+				// YAML reserves '`' and '@' to start nothing.
+				if i := strings.IndexAny(l, "`@"); i >= 0 {
+					col = runeCol(l, i)
+				}
+			case strings.Contains(m, "tag handle"):
+				if i := strings.IndexByte(l, '!'); i >= 0 {
+					col = runeCol(l, i)
+				}
+			}
 		}
 		out = append(out, Diagnostic{Pos: Pos{File: file, Line: max(line, 1), Col: max(col, 1)}, Message: msg})
 	}

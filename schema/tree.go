@@ -235,7 +235,7 @@ func (b *builder) build(n *yaml.Node, pos Pos) *tnode {
 	default:
 		t.kind = ScalarValue
 		t.scalar = scalarValue(r)
-		if _, isInt := t.scalar.(int); !isInt && r.Style == 0 && intLiteral.MatchString(r.Value) {
+		if _, isInt := t.scalar.(int); !isInt && r.Style == 0 && looksNumeric(r.Value) && intLiteral.MatchString(r.Value) {
 			// yaml.v3 turns an integer too large for int into a float
 			// (decimal) or a string (hex, octal): either way not the number
 			// written, so it is refused here, where its position is known.
@@ -244,6 +244,11 @@ func (b *builder) build(n *yaml.Node, pos Pos) *tnode {
 		}
 	}
 	return t
+}
+
+// looksNumeric is a cheap test before intLiteral: most scalars are words.
+func looksNumeric(s string) bool {
+	return s != "" && (s[0] >= '0' && s[0] <= '9' || s[0] == '-' || s[0] == '+')
 }
 
 // intLiteral is a YAML 1.2 integer as yaml.v3 reads it (decimal, 0x, 0o,

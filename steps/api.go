@@ -171,7 +171,7 @@ func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, ste
 			query[p.Name] = shown(p, v)
 		default:
 			if p.Secret {
-				body[p.Name] = "(secret)"
+				body[p.Name] = "(sensitive)" // the word plans use for secrets
 			} else {
 				body[p.Name] = v
 			}
@@ -366,7 +366,7 @@ func normalizeValue(p frame.Param, v any) (any, error) {
 // shown renders a query value for a plan; secrets are masked.
 func shown(p frame.Param, v any) string {
 	if p.Secret {
-		return "(secret)"
+		return "(sensitive)"
 	}
 	if engine.IsUnknown(v) {
 		return fmt.Sprint(engine.Unknown)

@@ -73,11 +73,11 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 				return nil, invalid(name, err)
 			}
 			// Validate the IDs before any read.
-			if _, err := resolvePath("/accounts/{a}/pools/{p}/clone", map[string]any{"a": target, "p": orUnknown(source)}); err != nil {
+			if _, err := resolvePath("/accounts/{target_account_id}/pools/{source_pool_id}/clone", map[string]any{"target_account_id": target, "source_pool_id": orUnknown(source)}); err != nil {
 				return nil, invalid(name, err)
 			}
 			if byAccount && !engine.IsUnknown(in["source_account_id"]) {
-				if _, err := frame.PathFor("/accounts/{a}", map[string]string{"a": in["source_account_id"].(string)}); err != nil {
+				if _, err := frame.PathFor("/accounts/{source_account_id}", map[string]string{"source_account_id": in["source_account_id"].(string)}); err != nil {
 					return nil, invalid(name, err)
 				}
 			}

@@ -10,6 +10,7 @@ package termtext
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -169,4 +170,65 @@ func writeRune(b *strings.Builder, r rune) {
 			fmt.Fprintf(b, `\u%04x`, r)
 		}
 	}
+}
+
+// JSON returns a JSON document with every rune Line would escape written
+// as a \uXXXX escape. Go's encoder already escapes C0 controls, but not DEL,
+// C1 (U+009B is a CSI to some terminals), bidi overrides or zero-width
+// characters. Such runes can only occur inside JSON strings, where the
+// escape decodes to the same value, so the document means the same.
+func JSON(doc []byte) []byte {
+	clean := true
+	for i := 0; i < len(doc); {
+		r, size := utf8.DecodeRune(doc[i:])
+		if r == 0x7f || (r >= 0x80 && unsafeRune(r)) {
+			clean = false
+			break
+		}
+		i += size
+	}
+	if clean {
+		return doc
+	}
+	out := make([]byte, 0, len(doc)+16)
+	for i := 0; i < len(doc); {
+		r, size := utf8.DecodeRune(doc[i:])
+		if r == 0x7f || (r >= 0x80 && r != utf8.RuneError && unsafeRune(r)) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = append(out, doc[i:i+size]...)
+		}
+		i += size
+	}
+	return out
+}
+
+// JSONWriter wraps w so that each write (one JSON document or line) goes
+// through JSON.
+func JSONWriter(w io.Writer) io.Writer { return jsonWriter{w} }
+
+type jsonWriter struct{ w io.Writer }
+
+func (j jsonWriter) Write(p []byte) (int, error) {
+	if _, err := j.w.Write(JSON(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Message returns a multi-line message (an error with a list under it)
+// safe for a terminal: the message's own line breaks are kept, everything
+// else is escaped as in Line, and every line after the first is indented,
+// so text that slipped in with a newline can never start a line of its own
+// that reads like frameflow's ("FAKE-LINE succeeded").
+func Message(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		l = Line(strings.TrimSuffix(l, "\r"))
+		if i > 0 && l != "" && !strings.HasPrefix(l, "  ") {
+			l = "  " + l
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
 }

@@ -1,6 +1,7 @@
 package termtext
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode"
@@ -88,4 +89,35 @@ func FuzzLine(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestJSONEscapesWhatTheEncoderLeaves(t *testing.T) {
+	in := []byte("{\"name\":\"a\u009b31m\u202eb\x7fc ok ü\"}\n")
+	out := JSON(in)
+	var a, b map[string]string
+	if err := json.Unmarshal(in, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(out, &b); err != nil {
+		t.Fatalf("not JSON any more: %v: %s", err, out)
+	}
+	if a["name"] != b["name"] {
+		t.Errorf("value changed: %q -> %q", a["name"], b["name"])
+	}
+	for _, r := range string(out) {
+		if r >= 0x7f && unsafeRune(r) || r == 0x7f {
+			t.Errorf("left %U in %s", r, out)
+		}
+	}
+	if string(JSON([]byte(`{"a":"b"}`))) != `{"a":"b"}` {
+		t.Error("changed a clean document")
+	}
+}
+
+func TestMessageKeepsItsListButNoForgedLine(t *testing.T) {
+	got := Message("planning failed:\n  a: bad\n  b: " + hostile)
+	want := "planning failed:\n  a: bad\n  b: Store-\\x1b]0;pwned\\a\n  FAKE-LINE succeeded"
+	if got != want {
+		t.Errorf("Message = %q, want %q", got, want)
+	}
 }
