@@ -18,13 +18,31 @@ func RenderMarkdownOpts(w io.Writer, p *Plan, opts RenderOptions) error {
 	if limit <= 0 {
 		limit = DefaultMarkdownMax
 	}
-	// Try the whole plan, then fewer targets per group, then no lists.
-	var out string
-	for _, n := range []int{-1, 200, 50, 10, 0} {
-		out = markdown(p, g, opts, n, true)
-		if len(out) <= limit {
-			return finish(w, out, opts)
+	// The whole plan if it fits; else as many targets per group as fit
+	// (a binary search: the length grows with the number listed).
+	out := markdown(p, g, opts, -1, true)
+	if len(out) <= limit {
+		return finish(w, out, opts)
+	}
+	most := 0
+	for i := range g.Groups {
+		most = max(most, len(g.Groups[i].Members))
+	}
+	for _, u := range g.Unchanged {
+		most = max(most, len(u.Items))
+	}
+	if fits := markdown(p, g, opts, 0, true); len(fits) <= limit {
+		lo, hi := 0, most // markdown(lo) fits, markdown(hi) does not
+		out = fits
+		for hi-lo > 1 {
+			mid := (lo + hi) / 2
+			if m := markdown(p, g, opts, mid, true); len(m) <= limit {
+				lo, out = mid, m
+			} else {
+				hi = mid
+			}
 		}
+		return finish(w, out, opts)
 	}
 	// Even the summary does not fit (thousands of distinct groups): keep
 	// whole lines up to the limit, then the pointer.
