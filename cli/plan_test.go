@@ -133,6 +133,12 @@ func TestRunWithoutApprovalSendsNothing(t *testing.T) {
 			}
 		}
 	}
+	// --output json keeps stdout for JSON Lines: the summary goes to stderr.
+	_, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(2)})
+	r := frameflow(t, env, "run", "../workflows/qa-rollout.yaml", "--output", "json")
+	if r.code != 2 || r.out != "" || !strings.Contains(r.err, "Plan: 6 changes") {
+		t.Errorf("run --output json without --yes: want exit 2, nothing on stdout, the summary on stderr:\n%s", r)
+	}
 }
 
 func TestPlanDetailedExitcode(t *testing.T) {

@@ -192,8 +192,13 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 		return a.appErr(err)
 	}
 	stdout := a.red.Writer(a.streams.Out)
-	if !(a.streams.InTTY && a.streams.OutTTY) {
-		fmt.Fprintln(stdout, termtext.Line(p.SummaryLine()))
+	if !(a.streams.InTTY && a.streams.OutTTY) || f.output == "json" {
+		// --output json keeps stdout for JSON Lines: no prompt there.
+		summary := stdout
+		if f.output == "json" {
+			summary = a.red.Writer(a.streams.Err)
+		}
+		fmt.Fprintln(summary, termtext.Line(p.SummaryLine()))
 		return withCode(ExitInvalid, fmt.Errorf("refusing to run without approval: there is no terminal to ask in and no --yes. Nothing was sent. Review the plan with `frameflow plan %s --out rollout.plan`, then `frameflow apply rollout.plan --yes`; or pass --yes", file))
 	}
 	if err := renderPlanOpts(a, stdout, p, "text", plan.RenderOptions{}); err != nil {
