@@ -20,23 +20,26 @@ import (
 var allowed = map[string][]string{
 	"":                 {"cli"}, // main: os.Exit(cli.Main(...))
 	"internal/suggest": {},
-	"frame":            {},
-	"frame/sim":        {"frame"}, // the catalog, as data
-	"schema":           {"internal/suggest"},
-	"engine/expr":      {"internal/suggest"},
-	"engine":           {"schema", "engine/expr"},
-	"engine/journal":   {"engine"},
-	"plan":             {"engine"},
-	"steps":            {"engine", "frame"},
-	"workflows":        {},
-	"liveview":         {"engine"},
-	"runner":           {"engine/journal", "plan", "steps"},
-	"bench":            {"engine", "frame/sim", "workflows"}, // linked into the binary: `frameflow bench`
+	// The one sanitizer every renderer calls: a leaf, so any package may use it.
+	"internal/termtext": {},
+	"frame":             {},
+	"frame/sim":         {"frame"}, // the catalog, as data
+	"schema":            {"internal/suggest"},
+	"engine/expr":       {"internal/suggest"},
+	"engine":            {"schema", "engine/expr"},
+	"engine/journal":    {"engine"},
+	"plan":              {"engine", "internal/termtext"},
+	"steps":             {"engine", "frame"},
+	"workflows":         {},
+	"liveview":          {"engine", "internal/termtext"},
+	"runner":            {"engine/journal", "plan", "steps"},
+	"bench":             {"engine", "frame/sim", "workflows"}, // linked into the binary: `frameflow bench`
 	// The web page draws what the runner decides; it never reaches the
 	// journal, the steps or the runner itself (cli hands it a backend),
 	// so it cannot grow a second plan/apply/resume.
-	"serve": {"engine", "plan", "frame"},
-	"cli":   {"runner", "liveview", "bench", "serve"},
+	"serve":   {"engine", "plan", "frame"},
+	"cli":     {"runner", "liveview", "bench", "internal/termtext", "serve"},
+	"docs/ci": {}, // tests of the CI recipes only
 }
 
 // forbidden lists modules outside this one a package must not import

@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/frameflow/frameflow/frame"
+	"github.com/frameflow/frameflow/internal/termtext"
+	"github.com/frameflow/frameflow/runner"
 	"github.com/spf13/cobra"
 )
 
@@ -63,7 +65,10 @@ func (a *app) apiRequestCmd(method string) *cobra.Command {
 		Short: "Send one signed " + strings.ToUpper(method) + " request and print the JSON response",
 		Args:  exactArgs(1, "PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			raw := args[0]
+			raw, err := a.apiPathArg(args[0])
+			if err != nil {
+				return err
+			}
 			var q url.Values
 			if i := strings.IndexByte(raw, '?'); i >= 0 {
 				var err error
@@ -108,9 +113,12 @@ func (a *app) apiRequestCmd(method string) *cobra.Command {
 			}
 			var out any
 			if _, err := c.Do(cmd.Context(), req, &out); err != nil {
+				if hint := runner.AccessHintForError(err); hint != "" {
+					return &hintError{err: err, hint: "Hint: " + hint + "."}
+				}
 				return err
 			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc := json.NewEncoder(termtext.JSONWriter(cmd.OutOrStdout()))
 			enc.SetIndent("", "  ")
 			return enc.Encode(out)
 		},

@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/frameflow/frameflow/engine/journal"
@@ -74,39 +72,6 @@ anything is re-sent. Failed steps run again.
 	fl.BoolVar(&last, "last", false, "resume the most recent run")
 	fl.BoolVar(&force, "force", false, "resume even though the workflow file changed")
 	fl.BoolVar(&assumeNotSent, "assume-not-sent", false, "treat mutations whose outcome cannot be proven as not sent (you checked)")
-	return cmd
-}
-
-func (a *app) runsCmd() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "runs",
-		Short: "Run history from the state directory",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			runs, err := a.service().Runs()
-			if err != nil {
-				return err
-			}
-			out := a.red.Writer(a.streams.Out)
-			if format == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(runsJSON(runs))
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tFINISHED\tSTATUS\tATTEMPTS")
-			for _, r := range runs {
-				fin := "-"
-				if !r.Finished.IsZero() {
-					fin = r.Finished.Local().Format(time.DateTime)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Started.Local().Format(time.DateTime), fin, r.Status, attemptsString(r))
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	return cmd
 }
 

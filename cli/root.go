@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/spf13/cobra"
 )
 
@@ -44,6 +45,13 @@ func Main(args []string, s Streams) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C or SIGTERM asks the run to stop cleanly; from then on
+	// the default action is back, so a second one always ends the process
+	// (the journal is written to survive that), whatever is blocking.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 
 	root := a.rootCmd()
 	root.SetArgs(args)
@@ -55,7 +63,21 @@ func Main(args []string, s Streams) int {
 	if err != nil {
 		var ee *exitError
 		if !(errors.As(err, &ee) && ee.err == nil) {
-			fmt.Fprintln(a.red.Writer(s.Err), "error: "+err.Error())
+			shown := commandHint(err)
+			var report interface{ Report() (string, []string) }
+			if errors.As(shown, &report) {
+				head, lines := report.Report()
+				fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Line(head))
+				for _, l := range lines {
+					fmt.Fprintln(a.red.Writer(s.Err), "  "+termtext.Line(l))
+				}
+			} else {
+				fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Message(shown.Error()))
+			}
+			var h interface{ Hint() string }
+			if errors.As(shown, &h) {
+				fmt.Fprintln(a.red.Writer(s.Err), termtext.Block(h.Hint()))
+			}
 		}
 		if !errors.As(err, &ee) && isUsageError(err) {
 			code = ExitInvalid
@@ -97,15 +119,14 @@ Environment:
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       buildVersion(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return a.setupLogging()
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitInvalid, err) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.apiURL, "api-url", "", "Frame Admin API base URL (overrides FRAME_API_URL)")
-	pf.StringVar(&a.credentials, "credentials", "", "file with client_id and client_secret (must not be readable by others)")
+	pf.StringVar(&a.credentials, "credentials", "", "`FILE` with client_id and client_secret: JSON, KEY=VALUE lines or flat YAML (mode 600: readable by you only)")
 	pf.StringVar(&a.stateDir, "state-dir", "", "directory for run journals and locks (default $FRAMEFLOW_STATE_DIR or .frameflow)")
 	pf.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
@@ -115,6 +136,7 @@ Environment:
 		a.validateCmd(), a.planCmd(), a.applyCmd(), a.runCmd(), a.resumeCmd(), a.runsCmd(),
 		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.simCmd(), a.serveCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
 	)
+	polishHelp(root)
 	return root
 }
 
@@ -153,10 +175,10 @@ func (a *app) stateDirectory() string {
 func (a *app) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, VCS revision and Go version (from the build)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.OutOrStdout(), "frameflow "+Version)
+			writeVersion(cmd.OutOrStdout())
 			return nil
 		},
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -77,7 +78,12 @@ func (e *PreflightError) Error() string {
 
 // PlanFailedError is a plan that could not be made: a read failed, or a
 // step refused what it read.
-type PlanFailedError struct{ Failures []StepFailure }
+type PlanFailedError struct {
+	Failures []StepFailure
+	// Hint says what to check when every failure is the API refusing the
+	// credentials or not being reached (AccessHint); "" otherwise.
+	Hint string
+}
 
 func (e *PlanFailedError) Error() string {
 	return "planning failed (nothing was sent):\n  " + failureLines(e.Failures)
@@ -115,6 +121,30 @@ type MissingSecretError struct {
 
 func (e *MissingSecretError) Error() string {
 	return fmt.Sprintf("input %q is secret and not stored in the %s: pass it again with --input %s=...", e.Input, e.Where, e.Input)
+}
+
+// FixedInputError is a non-secret input given again to apply or resume:
+// a saved plan's inputs are what was reviewed, and a run's are what it
+// started with. Only secret inputs, which neither stores, are given again.
+type FixedInputError struct {
+	Input string
+	Where string // "plan" or "journal"
+	Value any    // the stored value
+}
+
+func (e *FixedInputError) Error() string {
+	if e.Where == "plan" {
+		return fmt.Sprintf("input %q is fixed by the plan (%s = %s): a plan applies the inputs it was made with. To change it, make a new plan: frameflow plan FILE --input %s=... --out PLAN", e.Input, e.Input, storedText(e.Value), e.Input)
+	}
+	return fmt.Sprintf("input %q is fixed by the run (%s = %s): resume continues a run with the inputs it started with and accepts only secret inputs again. To use another value, start a new run", e.Input, e.Input, storedText(e.Value))
+}
+
+func storedText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // NotApprovedError is a run or apply whose approval the caller did not

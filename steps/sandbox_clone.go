@@ -73,11 +73,11 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 				return nil, invalid(name, err)
 			}
 			// Validate the IDs before any read.
-			if _, err := resolvePath("/accounts/{a}/pools/{p}/clone", map[string]any{"a": target, "p": orUnknown(source)}); err != nil {
+			if _, err := resolvePath("/accounts/{target_account_id}/pools/{source_pool_id}/clone", map[string]any{"target_account_id": target, "source_pool_id": orUnknown(source)}); err != nil {
 				return nil, invalid(name, err)
 			}
 			if byAccount && !engine.IsUnknown(in["source_account_id"]) {
-				if _, err := frame.PathFor("/accounts/{a}", map[string]string{"a": in["source_account_id"].(string)}); err != nil {
+				if _, err := frame.PathFor("/accounts/{source_account_id}", map[string]string{"source_account_id": in["source_account_id"].(string)}); err != nil {
 					return nil, invalid(name, err)
 				}
 			}
@@ -124,6 +124,8 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 				Query:       query,
 				Resources:   accountResources("target_account_id")(in),
 				Placeholder: taskPlaceholder(target, cloneKind, "Cloning system"),
+				Action:      engine.ActionUpdate,
+				Details:     cloneDetails(in, source),
 				Send: func(ctx context.Context) (any, error) {
 					if s.client == nil {
 						return nil, errors.New("no Frame API client configured")
@@ -370,4 +372,17 @@ func lookupSandboxPool(ctx context.Context, c *frame.Client, accountID string) (
 		return "", fmt.Errorf("account %s has no Sandbox pool", accountID)
 	}
 	return "", fmt.Errorf("account %s has %d Sandbox pools (%s): give source_pool_id", accountID, len(found), strings.Join(found, ", "))
+}
+
+// cloneDetails tells a reviewer where the clone comes from and what it
+// overwrites; the path alone shows only ids.
+func cloneDetails(in map[string]any, sourcePool any) []engine.Detail {
+	var d []engine.Detail
+	if src, ok := in["source_account_id"].(string); ok {
+		d = append(d, engine.Detail{Label: "source account", Value: src})
+	}
+	if p, ok := sourcePool.(string); ok {
+		d = append(d, engine.Detail{Label: "source pool", Value: p})
+	}
+	return append(d, engine.Detail{Label: "cloned", Value: "Sandbox image, overwriting the target's Sandbox"})
 }

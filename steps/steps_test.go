@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -338,11 +340,17 @@ func TestElasticitySet(t *testing.T) {
 	if len(muts) != 1 || muts[0].Path != "/pools/"+pool+"/elasticity_settings" {
 		t.Fatalf("planned %+v", muts)
 	}
-	if c := muts[0].Change; c == nil || c.Before != "0/0/1" || c.After != "1/1/5" {
+	// Settings as objects, so that a plan labels each (min 0 → 1, ...).
+	if c := muts[0].Change; c == nil || !reflect.DeepEqual(c.Before, map[string]any{"min_servers": 0, "buffer_servers": 0, "max_servers": 1}) ||
+		!reflect.DeepEqual(c.After, map[string]any{"min_servers": 1, "buffer_servers": 1, "max_servers": 5}) {
 		t.Errorf("change = %+v", muts[0].Change)
 	}
-	if b, _ := json.Marshal(muts[0].Body); string(b) != `{"buffer_servers":"1","max_servers":"5","min_servers":"1"}` {
-		t.Errorf("body = %s", b)
+	if muts[0].Action != engine.ActionUpdate || len(muts[0].Names) != 1 {
+		t.Errorf("elasticity mutation: action %q, names %v; want an update naming its pool", muts[0].Action, muts[0].Names)
+	}
+	// A form, as the catalog sends it: the plan shows buffer_servers=1&...
+	if b, ok := muts[0].Body.(url.Values); !ok || b.Encode() != "buffer_servers=1&max_servers=5&min_servers=1" {
+		t.Errorf("body = %#v, want the form buffer_servers=1&max_servers=5&min_servers=1", muts[0].Body)
 	}
 
 	out, sc, err := e.run("elasticity.set", in, runOpts{})
