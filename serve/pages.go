@@ -439,7 +439,7 @@ type planData struct {
 	ID          string
 	Playbook    string
 	Plan        *plan.Plan
-	Groups      []mutationGroup
+	Groups      []changeGroup
 	Text        string
 	Inputs      []kv
 	Stale       *StaleError
@@ -453,44 +453,31 @@ func (d planData) title() string { return "Plan " + d.Plan.Workflow.Name }
 
 type kv struct{ Key, Value string }
 
-type mutationGroup struct {
-	Item      string
-	Mutations []mutationView
-}
-
-type mutationView struct {
-	Label       string
-	Type        string
-	Action      string // create, update, destructive
-	Target      string
+// changeGroup is one kind of change and its targets: plan.Grouped, the
+// same grouping as the CLI's text plan, shown as a page.
+type changeGroup struct {
+	Title       string
+	Symbol      string // + create, ~ update, - delete, ! destructive
+	Verb        string
+	Destructive bool
+	Request     string // the method and path pattern
 	Body        string
 	Change      string
-	Destructive bool
+	Details     []plan.Detail
+	Targets     []string
 }
 
-func planView(p *plan.Plan, redact func(string) string) (groups []mutationGroup, text string) {
-	idx := map[string]int{}
-	for i := range p.Mutations {
-		m := &p.Mutations[i]
-		item := m.Item
-		if item == "" {
-			item = m.Step
+// Open: a short list of targets is shown open, a long one folded.
+func (g changeGroup) Open() bool { return len(g.Targets) <= 12 }
+
+func planView(p *plan.Plan, redact func(string) string) (groups []changeGroup, text string) {
+	for _, g := range p.Grouped().Groups {
+		cg := changeGroup{Title: g.Title(), Symbol: g.Symbol, Verb: g.Verb, Destructive: g.Destructive,
+			Request: g.Method + " " + g.Path, Body: g.Body, Change: g.Change, Details: g.Details}
+		for _, m := range g.Members {
+			cg.Targets = append(cg.Targets, m.Label())
 		}
-		gi, ok := idx[item]
-		if !ok {
-			gi = len(groups)
-			idx[item] = gi
-			groups = append(groups, mutationGroup{Item: item})
-		}
-		mv := mutationView{Label: m.Label(), Type: m.Type, Target: m.Target(), Body: m.BodyString(), Destructive: m.Destructive, Action: "create"}
-		if m.Change != nil {
-			mv.Action = "update"
-			mv.Change = valueString(m.Change.Before) + " → " + valueString(m.Change.After)
-		}
-		if m.Destructive {
-			mv.Action = "destructive"
-		}
-		groups[gi].Mutations = append(groups[gi].Mutations, mv)
+		groups = append(groups, cg)
 	}
 	var b strings.Builder
 	_ = plan.Render(&b, p, "text", plan.RenderOptions{Redact: redact})
@@ -635,7 +622,7 @@ type runData struct {
 	Snapshot  snapshot
 	CanResume bool
 	Problems  []string
-	Groups    []mutationGroup
+	Groups    []changeGroup
 }
 
 func (d runData) title() string { return "Run " + d.Detail.ID }
