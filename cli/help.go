@@ -58,7 +58,12 @@ var examples = map[string]string{
 	"sim": `  frameflow sim
   frameflow sim --addr 127.0.0.1:8080 --task-duration 2s --task-fail-rate 0.1`,
 	"demo": `  frameflow demo
-  frameflow demo --task-duration 2s`,
+  frameflow demo --task-duration 2s
+  frameflow demo --serve`,
+	"serve": `  # This machine only (no login), the playbooks of ./workflows
+  frameflow serve
+  # The intranet: a login token, the user name from the reverse proxy
+  FRAMEFLOW_SERVE_TOKEN=... frameflow serve --addr 0.0.0.0:8088 --trusted-proxy 10.0.0.5 --playbooks /srv/playbooks`,
 	"bench":                 `  frameflow bench --stores 500`,
 	"completion bash":       `  source <(frameflow completion bash)`,
 	"completion zsh":        `  frameflow completion zsh > "${fpath[1]}/_frameflow"`,

@@ -50,13 +50,6 @@ var funcs = template.FuncMap{
 		}
 		return *s
 	},
-	"json": func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return fmt.Sprint(v)
-		}
-		return string(b)
-	},
 	"short": func(h string) string {
 		h = strings.TrimPrefix(h, "sha256:")
 		if len(h) > 12 {
@@ -436,17 +429,16 @@ func (s *Server) makePlan(w http.ResponseWriter, r *http.Request) {
 // --- plan ---
 
 type planData struct {
-	ID          string
-	Playbook    string
-	Plan        *plan.Plan
-	Groups      []changeGroup
-	Text        string
-	Inputs      []kv
-	Stale       *StaleError
-	Applied     string // run id when this plan was applied already
-	ApplyError  string
-	MadeBy      string
-	DestructAll int
+	ID         string
+	Playbook   string
+	Plan       *plan.Plan
+	Groups     []changeGroup
+	Text       string
+	Inputs     []kv
+	Stale      *StaleError
+	Applied    string // run id when this plan was applied already
+	ApplyError string
+	MadeBy     string
 }
 
 func (d planData) title() string { return "Plan " + d.Plan.Workflow.Name }
