@@ -31,6 +31,7 @@ const maxMessageRunes = 300
 // mutation that may have reached the server. It is safe for concurrent use.
 type Client struct {
 	base          *url.URL
+	alphaBase     *url.URL // v1alpha requests (Request.API)
 	clientID      string
 	creds         *secretHolder // behind a pointer so %#v of a Client prints an address, not the secret
 	readOnly      bool
@@ -63,8 +64,13 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.RateLimit < 0 || cfg.Burst < 0 || cfg.MaxInFlight < 0 {
 		return nil, errors.New("frame client: RateLimit, Burst and MaxInFlight must not be negative")
 	}
+	alphaBase, err := checkBaseURL(V1AlphaURLFor(base.String()))
+	if err != nil {
+		return nil, err
+	}
 	c := &Client{
 		base:          base,
+		alphaBase:     alphaBase,
 		clientID:      cfg.ClientID,
 		creds:         &secretHolder{secret: cfg.ClientSecret},
 		readOnly:      cfg.ReadOnly,
@@ -178,6 +184,11 @@ type Request struct {
 	Query  url.Values // may be nil
 	Form   url.Values // application/x-www-form-urlencoded body
 	JSON   any        // application/json body
+	// Header holds parameters the docs send as request headers. It never
+	// overrides the signature, Accept or Content-Type headers.
+	Header http.Header
+	// API selects the base URL: "" for v1, "v1alpha" for the older web API.
+	API string
 	// Secret names parameters (form, query or top-level JSON keys) whose
 	// values must never be echoed: errors carry "[redacted]" in their place.
 	// BuildRequest fills it from the catalog.
@@ -240,8 +251,21 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	if err != nil {
 		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: err.Error()}
 	}
-	u := *c.base
-	u.RawPath = c.base.EscapedPath() + req.Path
+	base := c.base
+	switch req.API {
+	case "", APIv1:
+	case APIv1Alpha:
+		base = c.alphaBase
+	default:
+		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: fmt.Sprintf("unknown API %q", req.API)}
+	}
+	for k := range req.Header {
+		if reservedHeader(k) {
+			return nil, &InvalidRequestError{Endpoint: endpoint, Reason: fmt.Sprintf("header %s is set by the client, not by a parameter", k)}
+		}
+	}
+	u := *base
+	u.RawPath = base.EscapedPath() + req.Path
 	p, err := url.PathUnescape(u.RawPath)
 	if err != nil {
 		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: "bad percent escape in path"}
@@ -258,6 +282,11 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	rreq, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), rawBody)
 	if err != nil {
 		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: err.Error()}
+	}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			rreq.Header.Add(k, v)
+		}
 	}
 	rreq.Header.Set("Accept", "application/json")
 	if ctype != "" {
@@ -321,6 +350,15 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 		}
 	}
 	return r, nil
+}
+
+// reservedHeader names the headers only the client sets.
+func reservedHeader(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "Accept", "Content-Type", "Content-Length", "Transfer-Encoding", "Host", "User-Agent", "Connection":
+		return true
+	}
+	return strings.HasPrefix(http.CanonicalHeaderKey(name), "X-Frame-")
 }
 
 // unreadable is the error for a mutation the server accepted (2xx) whose
