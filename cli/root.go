@@ -136,6 +136,7 @@ func (a *app) setupLogging() error {
 	default:
 		return usageErr("--log-format must be text or json, not %q", a.logFormat)
 	}
+	routeStdLog(a.logger)
 	return nil
 }
 

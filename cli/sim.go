@@ -40,6 +40,7 @@ GET /_sim/requests lists every request received; GET /_sim/state the estate.`,
 					return usageErr("%s must be between 0 and 1", r.name)
 				}
 			}
+			o.Logger = a.logger
 			o.ClientID = a.getenv("FRAME_CLIENT_ID")
 			o.ClientSecret = a.getenv("FRAME_CLIENT_SECRET")
 			running, err := sim.Start(o, addr)

@@ -26,11 +26,12 @@ type route struct {
 // call is one request being answered. Handlers run with s.mu held and the
 // estate advanced to c.now.
 type call struct {
-	s    *Server
-	w    http.ResponseWriter
-	r    *http.Request
-	now  time.Time
-	body []byte
+	s     *Server
+	w     http.ResponseWriter
+	r     *http.Request
+	now   time.Time
+	body  []byte
+	place *placement // where the docs put each parameter (nil: none documented)
 }
 
 func (c *call) path(name string) string { return c.r.PathValue(name) }
@@ -88,15 +89,13 @@ func (s *Server) routes(catalog []frame.Endpoint) *http.ServeMux {
 	taken := map[string]bool{}
 	for _, rt := range s.modelled() {
 		h := rt.h
-		mux.HandleFunc(rt.method+" /v1"+rt.path, func(w http.ResponseWriter, r *http.Request) {
-			ri := info(r)
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			now := s.clockLocked(ri.now)
-			s.advance(now)
-			h(&call{s: s, w: w, r: r, now: now, body: ri.body})
-		})
+		place := s.placements[placementKey("", rt.method, rt.path)]
+		mux.HandleFunc(rt.method+" /v1"+rt.path, s.strict(place, h))
 		taken[shapeKey(rt.method, rt.path)] = true
+	}
+	for _, rt := range s.modelledV1Alpha() {
+		place := s.placements[placementKey("v1alpha", rt.method, rt.path)]
+		mux.HandleFunc(rt.method+" /v1alpha"+rt.path, s.strict(place, rt.h))
 	}
 	s.addCatalogRoutes(mux, taken, catalog)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -105,16 +104,54 @@ func (s *Server) routes(catalog []frame.Endpoint) *http.ServeMux {
 	return mux
 }
 
+// strict wraps a handler: a request that puts a parameter anywhere but
+// where the docs do is answered 400 before anything happens.
+func (s *Server) strict(place *placement, h func(c *call)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ri := info(r)
+		if err := checkPlacement(place, r, ri.body); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		now := s.clockLocked(ri.now)
+		s.advance(now)
+		h(&call{s: s, w: w, r: r, now: now, body: ri.body, place: place})
+	}
+}
+
 // ---- request parameters ---------------------------------------------------------
 
 // params merges the query string with the body: form data (urlencoded or
 // multipart, as curl -F sends it) or a JSON object, whose scalar values are
 // turned into strings so that both encodings validate alike.
+//
+// The placement was checked before the handler ran (see strict), so merging
+// is safe here. Bracketed keys (name[]=v, name[k]=v) also count as their
+// parameter name; a body wrapped as the docs show it is unwrapped; header
+// parameters are read from the headers.
 func (c *call) params() (map[string]string, error) {
 	out := map[string]string{}
-	for k, v := range c.r.URL.Query() {
-		if len(v) > 0 {
+	addFlat := func(vals map[string][]string) {
+		for k, v := range vals {
+			if len(v) == 0 {
+				continue
+			}
 			out[k] = v[0]
+			if name, shape, err := bracketShape(k); err == nil && shape != shapeScalar {
+				if _, ok := out[name]; !ok {
+					out[name] = v[0]
+				}
+			}
+		}
+	}
+	addFlat(c.r.URL.Query())
+	if c.place != nil {
+		for name, pp := range c.place.Params {
+			if v := c.r.Header.Get(name); pp.Loc == locHeader && v != "" {
+				out[name] = v
+			}
 		}
 	}
 	body := bytes.TrimSpace(c.body)
@@ -130,6 +167,11 @@ func (c *call) params() (map[string]string, error) {
 		dec.UseNumber()
 		if err := dec.Decode(&m); err != nil {
 			return nil, fmt.Errorf("body is not a JSON object: %v", err)
+		}
+		if c.place != nil && c.place.Wrap != "" {
+			if inner, ok := m[c.place.Wrap].(map[string]any); ok {
+				m = inner
+			}
 		}
 		for k, v := range m {
 			switch x := v.(type) {
@@ -152,21 +194,13 @@ func (c *call) params() (map[string]string, error) {
 			return nil, fmt.Errorf("malformed multipart form: %v", err)
 		}
 		defer func() { _ = form.RemoveAll() }()
-		for k, v := range form.Value {
-			if len(v) > 0 {
-				out[k] = v[0]
-			}
-		}
+		addFlat(form.Value)
 	default:
 		vals, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil, fmt.Errorf("malformed form body: %v", err)
 		}
-		for k, v := range vals {
-			if len(v) > 0 {
-				out[k] = v[0]
-			}
-		}
+		addFlat(vals)
 	}
 	return out, nil
 }

@@ -144,7 +144,8 @@ func TestCloneThenTaskDoneUpdatesTargetImage(t *testing.T) {
 	qa, boston := h.accountByName("QA"), h.accountByName("Store-Boston")
 	src, _ := h.pools(qa.ID)
 	var p pending
-	h.must(200, "POST", "/v1/accounts/"+boston.ID+"/pools/"+src.ID+"/clone?join_domain=false", nil, &p)
+	// join_domain as form data, as the docs' curl example sends it (-F).
+	h.must(200, "POST", "/v1/accounts/"+boston.ID+"/pools/"+src.ID+"/clone", url.Values{"join_domain": {"false"}}, &p)
 	if p.Account.ID != boston.ID || p.PendingRequest.Kind != "clone_pool" || p.PendingRequest.Stage != "not_started" {
 		t.Fatalf("clone answer: %+v", p)
 	}
@@ -313,8 +314,14 @@ func TestElasticity(t *testing.T) {
 	if el != (elasticity{1, 1, 5}) {
 		t.Fatalf("account elasticity %+v", el)
 	}
-	// JSON is tolerated; absent min/buffer keep their values.
-	h.must(200, "POST", path, map[string]any{"max_servers": 7}, nil)
+	// The docs send form data (-F); JSON is refused, naming where the
+	// parameter belongs. Absent min/buffer keep their values.
+	var e2 struct{ Error string }
+	h.must(400, "POST", path, map[string]any{"max_servers": 7}, &e2)
+	if !strings.Contains(e2.Error, `"max_servers" belongs in the form body`) {
+		t.Errorf("JSON elasticity refused with %q", e2.Error)
+	}
+	h.must(200, "POST", path, url.Values{"max_servers": {"7"}}, nil)
 	h.clock.Advance(10 * time.Second)
 	h.must(200, "GET", path, nil, &el)
 	if el != (elasticity{1, 1, 7}) {
@@ -341,7 +348,7 @@ func TestElasticityBadBodies(t *testing.T) {
 		{"negative", url.Values{"min_servers": {"-1"}, "max_servers": {"3"}}, "negative"},
 		{"min above max", url.Values{"min_servers": {"4"}, "max_servers": {"3"}}, "greater than max_servers"},
 		{"above the per-pool cap", url.Values{"max_servers": {"1001"}}, "1000"},
-		{"json non-integer", map[string]any{"max_servers": "lots"}, "integer"},
+		{"json instead of form", map[string]any{"max_servers": "lots"}, "belongs in the form body"},
 		{"malformed json", `{"max_servers": `, "JSON"},
 	}
 	for _, c := range cases {
