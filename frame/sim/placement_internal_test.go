@@ -65,8 +65,8 @@ func placementDiffs(t *testing.T) []string {
 // that are deliberate, each with its reason. Anything else fails.
 var explainedPlacementDiffs = map[string]string{
 	"accounts.api_authorization_rules.list: no docs entry for GET /accounts/{account_id}/api_authorization_rules": "The docs give no method line and a curl -X POST, while the title says List and the organization and customer variants are GETs; the catalog uses GET so that plan mode may read it (doc_note). A POST would be refused by the simulator's GET route.",
-	"docs v1 POST /accounts/{id}/api_authorization_rules: no catalog endpoint":                                       "The same endpoint as the GET above, as the curl example writes it.",
-	"servers.start: account_server_stop: catalog none, docs json object":                                              "The curl example for start sends a stop payload (copied from the stop example); the table lists no body. The catalog sends none, the simulator accepts the copied payload.",
+	"docs v1 POST /accounts/{id}/api_authorization_rules: no catalog endpoint":                                    "The same endpoint as the GET above, as the curl example writes it.",
+	"servers.start: account_server_stop: catalog none, docs json object":                                          "The curl example for start sends a stop payload (copied from the stop example); the table lists no body. The catalog sends none, the simulator accepts the copied payload.",
 }
 
 func TestPlacementTableMatchesCatalog(t *testing.T) {
