@@ -387,9 +387,23 @@ func toBool(v any) (bool, error) {
 // returns the decoded JSON answer: objects as map[string]any, lists as
 // []any, integers as int, other numbers as float64; nil for an empty body.
 func (c *Client) Call(ctx context.Context, name string, params map[string]any) (any, error) {
-	req, resp, err := c.send(ctx, name, params)
+	return c.CallIn(ctx, APIv1, name, params, Overrides{})
+}
+
+// CallIn is Call for an endpoint of the given API version, with explicit
+// placements (see Overrides). An endpoint documented to answer text (not
+// JSON) returns the text as a string.
+func (c *Client) CallIn(ctx context.Context, api, name string, params map[string]any, ov Overrides) (any, error) {
+	req, err := BuildRequestIn(api, name, params, ov)
 	if err != nil {
 		return nil, err
+	}
+	resp, err := c.Do(ctx, req, nil)
+	if err != nil {
+		return nil, err
+	}
+	if ep, _ := LookupEndpointIn(api, name); ep != nil && ep.Response == RespText {
+		return string(resp.Body), nil
 	}
 	v, err := DecodeJSON(resp.Body)
 	if err != nil {
