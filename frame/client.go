@@ -275,9 +275,14 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 
 	st := &callState{method: method, path: req.Path, idempotent: isIdempotent(method)}
 	ctx = context.WithValue(ctx, callStateKey{}, st)
+	// An empty body is no body: handing retryablehttp a zero-length reader
+	// makes net/http send "Transfer-Encoding: chunked" with an empty chunk,
+	// which servers may misread; nil makes a POST say Content-Length: 0.
 	var rawBody any
-	if body != nil {
+	if len(body) > 0 {
 		rawBody = body
+	} else {
+		ctype = ""
 	}
 	rreq, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), rawBody)
 	if err != nil {
