@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // This file is the contract shared by the client, the catalog, the steps and
@@ -173,6 +174,37 @@ type PublishStatus struct {
 	LastChange        string          `json:"last_change,omitempty"`
 	NumberOfInstances int             `json:"number_of_instances,omitempty"`
 	RequestID         json.RawMessage `json:"request_id,omitempty"`
+}
+
+// PublishID is the id the publish task list names a publish by
+// ("gateway-prod.57186"); for a status answer, the id it carries.
+func (p PublishStatus) PublishID() string { return jsonID(p.ID) }
+
+// StatusID is what GET /accounts/:id/publish/:request_id is addressed by:
+// the entry's integer request_id, as the docs' curl example writes it, or
+// its id when the entry has no request_id.
+func (p PublishStatus) StatusID() string {
+	if id := jsonID(p.RequestID); id != "" {
+		return id
+	}
+	return jsonID(p.ID)
+}
+
+// jsonID renders a JSON id that may be a string or a number ("" for none).
+func jsonID(r json.RawMessage) string {
+	r = json.RawMessage(strings.TrimSpace(string(r)))
+	if len(r) == 0 || string(r) == "null" {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(r, &s); err == nil {
+		return s
+	}
+	var n json.Number
+	if err := json.Unmarshal(r, &n); err == nil {
+		return n.String()
+	}
+	return string(r)
 }
 
 // ErrorClass names why a call failed, for retry policies (the `on:` list of a

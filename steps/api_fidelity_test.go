@@ -1,11 +1,13 @@
 package steps_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frameflow/frameflow/frame"
 	"github.com/frameflow/frameflow/frame/sim"
@@ -124,5 +126,43 @@ func TestAPICallV1Alpha(t *testing.T) {
 	// A v1 name that v1alpha does not have is refused before sending.
 	if _, _, err := e.run("api.call", map[string]any{"endpoint": "sandbox.status", "api": "v1alpha", "params": map[string]any{"account_id": id}}, runOpts{}); err == nil || !strings.Contains(err.Error(), "unknown v1alpha endpoint") {
 		t.Errorf("v1 name under v1alpha: %v", err)
+	}
+}
+
+// A publish found by reconciliation is followed through the documented
+// status call, addressed by the list entry's integer request_id (not its
+// gateway-... id, not a task UUID).
+func TestPublishReconcileWaitsByRequestID(t *testing.T) {
+	e := newEnv(t, sim.Options{TaskDuration: 400 * time.Millisecond})
+	store := e.accountID("Store-001")
+	crash := &crashRecorder{send: true}
+	if _, _, err := e.run("sandbox.publish", map[string]any{"account_id": store}, runOpts{recorder: crash}); !errors.Is(err, errCrash) {
+		t.Fatalf("err = %v", err)
+	}
+	resume := &crashRecorder{restore: crash.witness}
+	out := e.ok("sandbox.publish", map[string]any{"account_id": store, "wait": true}, runOpts{recorder: resume})
+	task := out["task"].(map[string]any)
+	if !resume.found || task["stage"] != frame.StageDone {
+		t.Fatalf("reconciled task = %v (found %v)", task, resume.found)
+	}
+	var list []frame.PublishStatus
+	var err error
+	if list, err = e.client.PublishTasks(context.Background(), store); err != nil || len(list) != 1 {
+		t.Fatalf("publish tasks %v %v", list, err)
+	}
+	if !strings.HasPrefix(list[0].PublishID(), "gateway-prod.") || task["publish_id"] != list[0].StatusID() || list[0].StatusID() == list[0].PublishID() {
+		t.Fatalf("publish_id %v, list entry id %s request_id %s", task["publish_id"], list[0].PublishID(), list[0].StatusID())
+	}
+	statusGETs := 0
+	for _, r := range e.sim.Requests() {
+		if r.Method == "GET" && r.Path == "/v1/accounts/"+store+"/publish/"+list[0].StatusID() {
+			if r.Status != 200 {
+				t.Errorf("status call answered %d", r.Status)
+			}
+			statusGETs++
+		}
+	}
+	if statusGETs == 0 {
+		t.Error("the wait never read the publish status by request_id")
 	}
 }

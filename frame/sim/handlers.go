@@ -639,7 +639,7 @@ func (s *Server) publish(c *call) {
 	image := a.sandboxImage
 	s.audit(a, "publishSandbox", c.now)
 	s.publishSeq++
-	entry := &publishEntry{requestID: 1850000 + s.publishSeq, instances: len(a.prod)}
+	entry := &publishEntry{id: fmt.Sprintf("gateway-prod.%d", 57000+s.publishSeq), requestID: 1850000 + s.publishSeq, instances: len(a.prod)}
 	t := s.newTask(c.now, KindPublish, "Publishing Sandbox to Production", a, nil, func(at time.Time) {
 		a.prodImage = image
 		a.lastPublish = formatTime(at)
@@ -685,19 +685,36 @@ func (s *Server) publishTasks(c *call) {
 		if e.task.finished {
 			last = e.task.updated
 		}
-		out = append(out, publishOut{e.task.id, formatTime(last), e.instances, e.requestID, publishStatusOf(e.task, c.now)})
+		out = append(out, publishOut{e.id, formatTime(last), e.instances, e.requestID, publishStatusOf(e.task, c.now)})
 	}
 	c.json(http.StatusOK, out)
 }
 
-func (c *call) publishTask(a *account) *publishEntry {
+// publishByRequestID finds the publish GET /accounts/:id/publish/:request_id
+// addresses: the docs' curl example uses the list's integer request_id.
+func (c *call) publishByRequestID(a *account) *publishEntry {
 	id := c.path("task_id")
 	for _, e := range a.publishes {
-		if e.task.id == id {
+		if strconv.Itoa(e.requestID) == id {
 			return e
 		}
 	}
-	c.fail(http.StatusNotFound, "publish task %q not found for account %q", id, a.name)
+	c.fail(http.StatusNotFound, "publish request %q not found for account %q (the status is addressed by the request_id of GET /accounts/:id/publish/tasks)", id, a.name)
+	return nil
+}
+
+// publishToCancel finds the publish DELETE /accounts/:id/publish/:task_id
+// addresses. The docs call it the "Task id of a publish", the wording the
+// status call's table uses for what its curl example names request_id; the
+// publish task list calls its gateway-... string "id". Either is accepted.
+func (c *call) publishToCancel(a *account) *publishEntry {
+	id := c.path("task_id")
+	for _, e := range a.publishes {
+		if e.id == id || strconv.Itoa(e.requestID) == id {
+			return e
+		}
+	}
+	c.fail(http.StatusNotFound, "publish %q not found for account %q (give the id or the request_id of GET /accounts/:id/publish/tasks)", id, a.name)
 	return nil
 }
 
@@ -706,7 +723,8 @@ func (s *Server) publishStatus(c *call) {
 	if a == nil {
 		return
 	}
-	if e := c.publishTask(a); e != nil {
+	if e := c.publishByRequestID(a); e != nil {
+		// The documented answer's id is a UUID: the publish's task.
 		c.json(http.StatusOK, map[string]string{"status": publishStatusOf(e.task, c.now), "id": e.task.id})
 	}
 }
@@ -716,12 +734,12 @@ func (s *Server) cancelPublish(c *call) {
 	if a == nil {
 		return
 	}
-	e := c.publishTask(a)
+	e := c.publishToCancel(a)
 	if e == nil {
 		return
 	}
 	if e.task.finished {
-		c.fail(http.StatusConflict, "publish %s already ended (%s)", e.task.id, e.task.stage)
+		c.fail(http.StatusConflict, "publish %s already ended (%s)", e.id, e.task.stage)
 		return
 	}
 	s.cancel(e.task, c.now, "cancelled")

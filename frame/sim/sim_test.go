@@ -213,17 +213,9 @@ func TestPublishSetsLastPublishAndListsTask(t *testing.T) {
 	if p.PendingRequest.Kind != "publish_sandbox_to_production" || p.PendingRequest.PoolID != nil {
 		t.Fatalf("publish task: %+v", p.PendingRequest)
 	}
-	var ps struct{ Status, ID string }
-	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, &ps)
-	if ps.Status != "in_progress" || ps.ID != p.PendingRequest.ID {
-		t.Fatalf("publish status: %+v", ps)
-	}
-	h.must(409, "POST", "/v1/accounts/"+qa.ID+"/publish", nil, nil)
-	h.clock.Advance(10 * time.Second)
-	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, &ps)
-	if ps.Status != "completed" {
-		t.Fatalf("publish status after the duration: %+v", ps)
-	}
+	// The documented shapes: the list names a publish by a gateway-...
+	// string id with a separate integer request_id, and the status call is
+	// addressed by the request_id (its answer's id is the task's UUID).
 	var list []struct {
 		ID                string `json:"id"`
 		Status            string `json:"status"`
@@ -232,7 +224,25 @@ func TestPublishSetsLastPublishAndListsTask(t *testing.T) {
 		RequestID         int    `json:"request_id"`
 	}
 	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/tasks", nil, &list)
-	if len(list) != 1 || list[0].ID != p.PendingRequest.ID || list[0].Status != "completed" || list[0].RequestID == 0 {
+	if len(list) != 1 || !strings.HasPrefix(list[0].ID, "gateway-prod.") || list[0].RequestID == 0 || list[0].Status != "in_progress" {
+		t.Fatalf("publish tasks: %+v", list)
+	}
+	statusPath := "/v1/accounts/" + qa.ID + "/publish/" + strconv.Itoa(list[0].RequestID)
+	var ps struct{ Status, ID string }
+	h.must(200, "GET", statusPath, nil, &ps)
+	if ps.Status != "in_progress" || ps.ID != p.PendingRequest.ID {
+		t.Fatalf("publish status: %+v", ps)
+	}
+	h.must(404, "GET", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, nil) // not by the task's UUID
+	h.must(404, "GET", "/v1/accounts/"+qa.ID+"/publish/"+list[0].ID, nil, nil)          // nor by the list's id
+	h.must(409, "POST", "/v1/accounts/"+qa.ID+"/publish", nil, nil)
+	h.clock.Advance(10 * time.Second)
+	h.must(200, "GET", statusPath, nil, &ps)
+	if ps.Status != "completed" {
+		t.Fatalf("publish status after the duration: %+v", ps)
+	}
+	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/tasks", nil, &list)
+	if len(list) != 1 || list[0].Status != "completed" {
 		t.Fatalf("publish tasks: %+v", list)
 	}
 	after := h.stateAccount("QA")
@@ -268,7 +278,13 @@ func TestCancelPublish(t *testing.T) {
 	qa := h.accountByName("QA")
 	var p pending
 	h.must(200, "POST", "/v1/accounts/"+qa.ID+"/publish", nil, &p)
-	h.must(200, "DELETE", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, nil)
+	var list []struct {
+		ID        string `json:"id"`
+		RequestID int    `json:"request_id"`
+	}
+	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/tasks", nil, &list)
+	h.must(404, "DELETE", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, nil) // a task UUID is not a publish id
+	h.must(200, "DELETE", "/v1/accounts/"+qa.ID+"/publish/"+list[0].ID, nil, nil)
 	if tk := h.taskStage(qa.ID, p.PendingRequest.ID); tk.Stage != "failed" {
 		t.Fatalf("cancelled publish task stage %q", tk.Stage)
 	}
@@ -276,8 +292,8 @@ func TestCancelPublish(t *testing.T) {
 	if got := h.stateAccount("QA").ProductionImageVersion; got != "cs-tool-2.3.1" {
 		t.Fatalf("a cancelled publish changed production to %s", got)
 	}
-	h.must(409, "DELETE", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, nil)
-	h.must(200, "POST", "/v1/accounts/"+qa.ID+"/publish", nil, nil) // lock released
+	h.must(409, "DELETE", "/v1/accounts/"+qa.ID+"/publish/"+strconv.Itoa(list[0].RequestID), nil, nil) // by request_id too
+	h.must(200, "POST", "/v1/accounts/"+qa.ID+"/publish", nil, nil)                                    // lock released
 }
 
 func TestElasticity(t *testing.T) {
@@ -638,8 +654,12 @@ func TestTaskFailRate(t *testing.T) {
 	if got := h.stateAccount("QA").ProductionImageVersion; got != "cs-tool-2.3.1" {
 		t.Fatalf("a failed publish changed production to %s", got)
 	}
+	var list []struct {
+		RequestID int `json:"request_id"`
+	}
+	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/tasks", nil, &list)
 	var ps struct{ Status string }
-	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, &ps)
+	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/"+strconv.Itoa(list[0].RequestID), nil, &ps)
 	if ps.Status == "completed" {
 		t.Fatal("a failed publish reports completed")
 	}
