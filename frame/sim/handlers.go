@@ -307,6 +307,15 @@ type taskOut struct {
 
 var customerID = deriveID("customer", "frameflow-sim")
 
+// stageName is the name a task's stage is reported by: the scenario's
+// task_stages may rename it (see Scenario.TaskStages).
+func (s *Server) stageName(stage string) string {
+	if n, ok := s.opts.Scenario.TaskStages[stage]; ok {
+		return n
+	}
+	return stage
+}
+
 func (s *Server) taskJSON(t *task, now time.Time) taskOut {
 	out := taskOut{
 		AccountID:      t.acct.id,
@@ -318,7 +327,7 @@ func (s *Server) taskJSON(t *task, now time.Time) taskOut {
 		OrganizationID: t.acct.orgID,
 		ProgressInfo:   json.RawMessage("null"),
 		ResultInfo:     json.RawMessage("null"),
-		Stage:          t.stageAt(now),
+		Stage:          s.stageName(t.stageAt(now)),
 		StartedBy: startedBy{
 			Email:            s.opts.ClientID + ".img.frame.nutanix.com_third-party-api",
 			FirstName:        "X",
@@ -339,7 +348,7 @@ func (s *Server) taskJSON(t *task, now time.Time) taskOut {
 		if t.resultInfo != nil {
 			out.ResultInfo = t.resultInfo
 		}
-	} else if out.Stage == StageInProgress {
+	} else if t.stageAt(now) == StageInProgress {
 		out.UpdatedAt = formatTime(t.startsAt)
 	}
 	return out
