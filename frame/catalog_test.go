@@ -622,7 +622,7 @@ func renderCatalogMarkdown(eps, alpha []frame.Endpoint) []byte {
 	fmt.Fprintf(&b, "Base URL `%s` (the docs' host), or, when `FRAME_API_URL` is not the documented v1 URL, that URL with its final `/v1` replaced by `/v1alpha` (a simulator or proxy serves both); `%s` overrides either. Signed like v1. Use `frameflow api list --api v1alpha`, `frameflow api get --api v1alpha PATH` or the `api.call` step with `api: v1alpha`.\n\n", frame.DefaultV1AlphaURL, frame.EnvV1AlphaURL)
 	table(alpha, "")
 	b.WriteString("\n## Where the parameter table and the curl example disagree\n\n")
-	b.WriteString("The catalog follows the curl example (the call someone actually ran) and records each choice; the docs' own wording is quoted. The strict simulator (`frame/sim`, [simulator.md](simulator.md)) holds its own placement table written from the docs, and `TestPlacementTableMatchesCatalog` lists every difference between the two with its reason.\n\n")
+	b.WriteString("The catalog follows the curl example (the call someone actually ran) and records each choice; the docs' own wording is quoted. Exceptions, each said below: where the curl example is plainly a slip (a misspelt path, a stop payload on start, a restore sent as a GET with a body) and where a read would become a mutation (the account API authorization rules). The strict simulator (`frame/sim`, [simulator.md](simulator.md)) holds its own placement table written from the docs, and `TestPlacementTableMatchesCatalog` lists every difference between the two with its reason.\n\n")
 	for _, e := range append(append([]frame.Endpoint(nil), eps...), alpha...) {
 		if e.DocNote != "" {
 			fmt.Fprintf(&b, "- `%s%s`: %s\n  - The docs: %s\n", apiPrefix(e), e.Name, mdCell(e.Notes), mdCell(e.DocNote))
