@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/frameflow/frameflow/frame"
 	"github.com/frameflow/frameflow/frame/sim"
 	"github.com/spf13/cobra"
 )
@@ -60,6 +61,7 @@ GET /_sim/requests lists every request received; GET /_sim/state the estate.`,
 			w := a.red.Writer(a.streams.Out)
 			fmt.Fprintf(w, "frameflow simulator listening on %s\n\n", running.URL())
 			fmt.Fprintf(w, "export FRAME_API_URL=%s\nexport FRAME_CLIENT_ID=%s\nexport FRAME_CLIENT_SECRET=%s\n\n", running.URL(), id, secret)
+			fmt.Fprintf(w, "The v1alpha web API is served under %s (frameflow api get --api v1alpha finds it from FRAME_API_URL).\n", frame.V1AlphaURLFor(running.URL()))
 			fmt.Fprintln(w, "Requests received: GET /_sim/requests. Stop with Ctrl-C.")
 			<-cmd.Context().Done()
 			return nil
