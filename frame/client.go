@@ -403,16 +403,7 @@ func (c *Client) outcomeUnknown(st *callState, req *Request, body []byte, err er
 			body = []byte(redactValues(req.Form, req.Secret).Encode())
 		case req.JSON != nil:
 			if m, ok := req.JSON.(map[string]any); ok {
-				cp := make(map[string]any, len(m))
-				for k, v := range m {
-					cp[k] = v
-				}
-				for _, name := range req.Secret {
-					if _, ok := cp[name]; ok {
-						cp[name] = redacted
-					}
-				}
-				if b, err := json.Marshal(cp); err == nil {
+				if b, err := json.Marshal(redactJSON(m, req.Secret, true)); err == nil {
 					body = b
 				}
 			}
@@ -435,12 +426,43 @@ func redactValues(v url.Values, names []string) url.Values {
 	for k, vs := range v {
 		cp[k] = vs
 	}
-	for _, n := range names {
-		if _, ok := cp[n]; ok {
-			cp[n] = []string{redacted}
+	for k := range cp {
+		for _, n := range names {
+			if isParamKey(k, n) {
+				cp[k] = []string{redacted}
+			}
 		}
 	}
 	return cp
+}
+
+// redactJSON copies a JSON object body with the secret keys masked, at the
+// top level and, for a body wrapped in one key ({"session_settings": {...}}),
+// one level down.
+func redactJSON(m map[string]any, names []string, descend bool) map[string]any {
+	cp := make(map[string]any, len(m))
+	for k, v := range m {
+		cp[k] = v
+	}
+	for _, name := range names {
+		if _, ok := cp[name]; ok {
+			cp[name] = redacted
+		}
+	}
+	if descend && len(cp) == 1 {
+		for k, v := range cp {
+			if inner, ok := v.(map[string]any); ok {
+				cp[k] = redactJSON(inner, names, false)
+			}
+		}
+	}
+	return cp
+}
+
+// isParamKey reports whether a query or form key carries parameter name:
+// the name itself or its bracket notation (name[], name[k]).
+func isParamKey(key, name string) bool {
+	return key == name || strings.HasPrefix(key, name+"[")
 }
 
 // secretValues lists the values of req's secret parameters, so an echo of
@@ -448,11 +470,25 @@ func redactValues(v url.Values, names []string) url.Values {
 func secretValues(req *Request) []string {
 	var out []string
 	m, _ := req.JSON.(map[string]any)
+	var inner map[string]any // a body wrapped in one key ({"session_settings": {...}})
+	if len(m) == 1 {
+		for _, v := range m {
+			inner, _ = v.(map[string]any)
+		}
+	}
 	for _, n := range req.Secret {
-		out = append(out, req.Form[n]...)
-		out = append(out, req.Query[n]...)
-		if s, ok := m[n].(string); ok {
-			out = append(out, s)
+		for _, vals := range []url.Values{req.Form, req.Query} {
+			for k, vs := range vals {
+				if isParamKey(k, n) {
+					out = append(out, vs...)
+				}
+			}
+		}
+		out = append(out, req.Header.Values(n)...)
+		for _, obj := range []map[string]any{m, inner} {
+			if s, ok := obj[n].(string); ok {
+				out = append(out, s)
+			}
 		}
 	}
 	return out

@@ -136,3 +136,4 @@ func TestReservedHeadersRefused(t *testing.T) {
 		}
 	}
 }
+
