@@ -136,4 +136,3 @@ func TestReservedHeadersRefused(t *testing.T) {
 		}
 	}
 }
-
