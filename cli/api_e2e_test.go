@@ -174,3 +174,11 @@ func TestHTTPLibraryLogGoesThroughLogger(t *testing.T) {
 		}
 	}
 }
+
+func TestSimTaskStageFlagChecked(t *testing.T) {
+	for _, bad := range []string{"finished=x", "done", "failed="} {
+		if r := frameflow(t, nil, "sim", "--addr", "127.0.0.1:0", "--task-stage", bad); r.code != 2 || !strings.Contains(r.err, "--task-stage") {
+			t.Errorf("--task-stage %s: %s", bad, r)
+		}
+	}
+}
