@@ -133,6 +133,7 @@ func (a *app) setupLogging() error {
 	default:
 		return usageErr("--log-format must be text or json, not %q", a.logFormat)
 	}
+	routeStdLog(a.logger)
 	return nil
 }
 
