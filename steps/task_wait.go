@@ -21,7 +21,7 @@ func (s *stepsImpl) taskWait() *engine.StepType {
 			{Name: "account_id", Type: "string", Description: "Frame account ID the task runs in (with task_id, instead of task)."},
 			{Name: "task_id", Type: "string", Description: "Frame task ID (with account_id, instead of task)."},
 			{Name: "initial_interval", Type: "string", Description: "First poll delay, e.g. 2s (default: the workflow's polling settings, else 1s)."},
-			{Name: "max_interval", Type: "string", Description: "Longest interval between polls, e.g. 30s (default: the workflow's polling settings, else 30s)."},
+			{Name: "max_interval", Type: "string", Description: "Longest interval between polls, e.g. 30s (default: the workflow's polling settings, else 5m)."},
 			{Name: "timeout", Type: "string", Description: "Give up after this long, e.g. 45m (default: the workflow's polling settings, else 1h)."},
 		},
 		AnyOf:   [][]string{{"task"}, {"account_id", "task_id"}},
