@@ -116,6 +116,11 @@ type kindStats struct {
 	waiting  int
 	origin   time.Time
 	lastTick time.Time
+	// failed: a task of this kind failed while the kind was cold. Its
+	// duration teaches nothing, and the other waits may hold ticks far
+	// ahead: each goes back to its own schedule so that failures surface
+	// as fast as they did alone.
+	failed bool
 }
 
 // NewPoller makes a Poller.
@@ -237,7 +242,7 @@ func (p *Poller) join(kind string, start time.Time) func() {
 	k := p.statsLocked(kind)
 	if k.waiting == 0 || start.Before(k.origin) {
 		if k.waiting == 0 {
-			k.lastTick = time.Time{}
+			k.lastTick, k.failed = time.Time{}, false
 		}
 		k.origin = start
 	}
@@ -247,6 +252,24 @@ func (p *Poller) join(kind string, start time.Time) func() {
 		defer p.mu.Unlock()
 		k.waiting--
 	}
+}
+
+// coldFailure records that a task of kind failed. While the kind is cold
+// the other waits stop sharing ticks and are woken to re-plan on their own
+// schedules (see kindStats.failed).
+func (p *Poller) coldFailure(kind string) {
+	if kind == "" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := p.statsLocked(kind)
+	if len(k.durations) > 0 || k.failed {
+		return
+	}
+	k.failed = true
+	close(k.changed)
+	k.changed = make(chan struct{})
 }
 
 // coldTick claims the next instant of kind's shared cold schedule for a
@@ -260,17 +283,22 @@ func (p *Poller) join(kind string, start time.Time) func() {
 // same cost per task, and no finer than Overshoot needs.
 func (p *Poller) coldTick(kind string, pol engine.PollingPolicy, start, lastPoll, now time.Time) time.Time {
 	g := p.cfg.Growth
-	if kind == "" {
-		// Nothing to share: the schedule of a wait alone.
+	alone := func() time.Time {
 		if lastPoll.IsZero() {
 			return start.Add(pol.InitialInterval)
 		}
 		iv := (g-1)*float64(lastPoll.Sub(start)) + float64(pol.InitialInterval)
 		return lastPoll.Add(time.Duration(min(iv, float64(pol.MaxInterval))))
 	}
+	if kind == "" {
+		return alone() // nothing to share
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := p.statsLocked(kind)
+	if k.failed {
+		return alone()
+	}
 	n := max(k.waiting, 1)
 	r := max(math.Pow(g, 1/float64(n))-1, p.cfg.Overshoot)
 	c := float64(pol.InitialInterval) / (g - 1)
@@ -411,6 +439,7 @@ func (p *Poller) Wait(ctx context.Context, o WaitOptions) (*frame.Task, error) {
 			p.Observe(kind, observed(t, lastPending, last))
 			return t, nil
 		case StageIsFailed(t.Stage):
+			p.coldFailure(kind)
 			return t, &frame.TaskFailedError{Task: t}
 		default:
 			lastTask, lastErr, lastPending = t, nil, last

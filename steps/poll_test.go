@@ -388,3 +388,54 @@ func TestPollFanOutLearnsWhileWaiting(t *testing.T) {
 		t.Errorf("%.2f polls per task, want at most 1.5", per)
 	}
 }
+
+// TestPollFanOutFailuresSurface: when the tasks of a cold fan-out fail,
+// the waits holding ticks far ahead go back to their own schedules, so the
+// failures surface about as fast as they would alone (not one max
+// interval later).
+func TestPollFanOutFailuresSurface(t *testing.T) {
+	p := steps.NewPoller(steps.PollConfig{InitialInterval: 50 * time.Millisecond, MaxInterval: time.Minute})
+	const n = 60
+	T := 200 * time.Millisecond
+	sleep := func(ctx context.Context, d time.Duration) error {
+		tm := time.NewTimer(d)
+		defer tm.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tm.C:
+			return nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			began := time.Now()
+			get := func(context.Context) (*frame.Task, error) {
+				task := &frame.Task{ID: "t", AccountID: "a", Kind: "clone_pool", Stage: frame.StageInProgress}
+				if time.Since(began) >= T {
+					task.Stage = "ERROR"
+				}
+				return task, nil
+			}
+			_, err := p.Wait(ctx, steps.WaitOptions{Kind: "clone_pool", Started: began, Get: get, Sleep: sleep})
+			var tf *frame.TaskFailedError
+			if !errors.As(err, &tf) {
+				t.Errorf("err = %v, want a TaskFailedError", err)
+			}
+		}()
+	}
+	wg.Wait()
+	// Alone, each wait would see its failure by about 3.4 T; a shared tick
+	// far ahead would have held some for the minute of MaxInterval.
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("the failures surfaced after %s", el)
+	} else {
+		t.Logf("%d failed tasks of %s surfaced within %s", n, T, el.Round(time.Millisecond))
+	}
+}
