@@ -29,21 +29,33 @@ type doctorRig struct {
 
 func newDoctorRig(t *testing.T, stores int, forbid func(r *http.Request) bool) *doctorRig {
 	t.Helper()
-	s, err := sim.New(sim.Options{Scenario: sim.RetailScenario(stores), TaskDuration: 200 * time.Millisecond})
+	var wrap func(http.Handler) http.Handler
+	if forbid != nil {
+		wrap = func(s http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.HasPrefix(r.URL.Path, "/_sim/") && forbid(r) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusForbidden)
+					w.Write([]byte(`{"error":"forbidden: this API credential's role may not read this"}`))
+					return
+				}
+				s.ServeHTTP(w, r)
+			})
+		}
+	}
+	return newSimRig(t, sim.Options{Scenario: sim.RetailScenario(stores), TaskDuration: 200 * time.Millisecond}, wrap)
+}
+
+// newSimRig serves a simulator, wrapped by wrap when given, on 127.0.0.1.
+func newSimRig(t *testing.T, o sim.Options, wrap func(http.Handler) http.Handler) *doctorRig {
+	t.Helper()
+	s, err := sim.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var h http.Handler = s
-	if forbid != nil {
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasPrefix(r.URL.Path, "/_sim/") && forbid(r) {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusForbidden)
-				w.Write([]byte(`{"error":"forbidden: this API credential's role may not read this"}`))
-				return
-			}
-			s.ServeHTTP(w, r)
-		})
+	if wrap != nil {
+		h = wrap(s)
 	}
 	srv := httptest.NewServer(h) // 127.0.0.1
 	t.Cleanup(srv.Close)
