@@ -106,7 +106,8 @@ type doctor struct {
 	needBy  map[string][]string // endpoint -> playbook files
 	known   []journaledTask     // clones and publishes from the journals, newest first
 	poolID  string              // a production pool of the probed account
-	publish json.RawMessage     // a publish request id (or id) of the probed account
+	publish [][2]string         // a publish task's ids {field, value}: request_id, id ...
+	pubAcct string              // ... and its account
 }
 
 // Doctor runs every check and writes the findings to in.StateDir. The
@@ -300,8 +301,8 @@ func (d *doctor) probeOnce(ctx context.Context, ep *frame.Endpoint) *probeResult
 			params[p.Name] = d.account
 		case p.Name == "pool_id" && d.poolID != "":
 			params[p.Name] = d.poolID
-		case ep.Name == "publish.status" && p.Name == "task_id" && d.publish != nil:
-			params[p.Name] = strings.Trim(string(d.publish), `"`)
+		case ep.Name == "publish.status" && p.Name == "task_id" && len(d.publish) > 0:
+			return d.probePublishStatus(ctx)
 		case ep.Name == "tasks.get" && p.Name == "task_id":
 			if t := d.knownTaskOn(d.account); t != nil {
 				params["account_id"], params[p.Name] = t.AccountID, t.ID
@@ -318,21 +319,45 @@ func (d *doctor) probeOnce(ctx context.Context, ep *frame.Endpoint) *probeResult
 	}
 	resp, err := d.c.CallRaw(ctx, ep.Name, params)
 	if err != nil {
-		var ae *frame.APIError
-		if errors.As(err, &ae) {
-			switch {
-			case ae.Status == http.StatusNotFound && unknownID:
-				return &probeResult{status: checkOK, detail: "answers (404 for an unknown task id: access not refused; no journaled task to decode)"}
-			case ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden:
-				return &probeResult{status: checkFail, detail: "refused for this credential: " + err.Error()}
-			case ae.Status >= 500 || ae.Status == http.StatusTooManyRequests:
-				return &probeResult{status: checkFail, detail: "did not answer: " + err.Error()}
-			}
-			return &probeResult{status: checkWarn, detail: "answered an error: " + err.Error()}
-		}
-		return &probeResult{status: checkFail, detail: "did not answer: " + err.Error()}
+		return errorProbe(err, unknownID)
 	}
 	return &probeResult{status: checkOK, detail: "answered " + statusText(resp.Status), body: resp.Body}
+}
+
+// errorProbe judges a read that failed. unknownID: the read asked for an
+// id that cannot exist, so a 404 shows only that access was not refused.
+func errorProbe(err error, unknownID bool) *probeResult {
+	var ae *frame.APIError
+	if errors.As(err, &ae) {
+		switch {
+		case ae.Status == http.StatusNotFound && unknownID:
+			return &probeResult{status: checkOK, detail: "answers (404 for an unknown task id: access not refused; no journaled task to decode)"}
+		case ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden:
+			return &probeResult{status: checkFail, detail: "refused for this credential: " + err.Error()}
+		case ae.Status >= 500 || ae.Status == http.StatusTooManyRequests:
+			return &probeResult{status: checkFail, detail: "did not answer: " + err.Error()}
+		}
+		return &probeResult{status: checkWarn, detail: "answered an error: " + err.Error()}
+	}
+	return &probeResult{status: checkFail, detail: "did not answer: " + err.Error()}
+}
+
+// probePublishStatus reads a publish task's status by each of its ids in
+// turn (request_id, then id) and says which one the server answered.
+func (d *doctor) probePublishStatus(ctx context.Context) *probeResult {
+	var last error
+	for _, id := range d.publish {
+		resp, err := d.c.CallRaw(ctx, "publish.status", map[string]any{"account_id": d.pubAcct, "task_id": id[1]})
+		if err == nil {
+			return &probeResult{status: checkOK, detail: "answered " + statusText(resp.Status) + " addressed by the listed " + id[0], body: resp.Body}
+		}
+		last = err
+		var ae *frame.APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+			break
+		}
+	}
+	return errorProbe(last, false)
 }
 
 // pickAccount chooses the account to probe: the one given, else the first
@@ -363,13 +388,36 @@ func (d *doctor) pickAccount(ctx context.Context) {
 			}
 		}
 	}
-	if pts, err := d.c.PublishTasks(ctx, d.account); err == nil && len(pts) > 0 {
-		// The status call is addressed by request_id where the list gives
-		// one (the documented shape), else by id.
-		d.publish = pts[0].RequestID
-		if len(d.publish) == 0 || string(d.publish) == "null" {
-			d.publish = pts[0].ID
+	// A publish request to read the status of: the probed account's, else
+	// one of an account a journaled publish went to.
+	accounts := []string{d.account}
+	if d.known == nil {
+		d.known = readJournals(d.in.StateDir, d.in.Now().Add(-d.in.Since), 20)
+	}
+	for _, t := range d.known {
+		if t.Op == "publish" && t.AccountID != d.account {
+			accounts = append(accounts, t.AccountID)
+			break
 		}
+	}
+	for _, acc := range accounts {
+		pts, err := d.c.PublishTasks(ctx, acc)
+		if err != nil || len(pts) == 0 {
+			continue
+		}
+		// The docs call the status call's parameter a task id and list
+		// both an id and a request_id: doctor tries request_id, then id.
+		for _, f := range []struct {
+			name string
+			raw  json.RawMessage
+		}{{"request_id", pts[0].RequestID}, {"id", pts[0].ID}} {
+			id := strings.Trim(string(f.raw), `"`)
+			if id != "" && id != "null" && (len(d.publish) == 0 || d.publish[0][1] != id) {
+				d.publish = append(d.publish, [2]string{f.name, id})
+			}
+		}
+		d.pubAcct = acc
+		break
 	}
 }
 

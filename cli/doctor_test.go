@@ -182,6 +182,9 @@ func TestDoctorConfirmsAuditKindsReadOnly(t *testing.T) {
 	if c := check(rep, "tasks.get"); c.Status != "ok" || !strings.Contains(c.Detail, "journaled task decodes") {
 		t.Errorf("tasks.get after a rollout: %+v", c)
 	}
+	if c := check(rep, "publish.status"); c.Status != "ok" {
+		t.Errorf("publish.status after a rollout (a journaled publish to read): %+v", c)
+	}
 
 	// The table fits 100 columns and says where the findings went.
 	table := rig.exec("doctor", rolloutFile)
