@@ -175,7 +175,11 @@ func (d *doctor) credentials(ctx context.Context) bool {
 
 // clock compares the server's Date with the middle of the request.
 func (d *doctor) clock(h http.Header, t0, t1 time.Time) {
-	if h == nil || h.Get("Date") == "" {
+	if h == nil {
+		d.add(DoctorCheck{Name: "clock skew", Status: checkSkip, Detail: "no answer to read the server's Date from"})
+		return
+	}
+	if h.Get("Date") == "" {
 		d.add(DoctorCheck{Name: "clock skew", Status: checkSkip, Detail: "the server sent no Date header"})
 		return
 	}

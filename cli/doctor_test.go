@@ -271,3 +271,22 @@ func TestDoctorInvalidPlaybook(t *testing.T) {
 		t.Errorf("%d requests sent for an invalid playbook", n)
 	}
 }
+
+// TestDoctorClockSkew: a server whose Date is two minutes ahead: doctor
+// warns (the docs give no tolerance) and measures the skew.
+func TestDoctorClockSkew(t *testing.T) {
+	rig := newSimRig(t, sim.Options{Scenario: sim.RetailScenario(1), MaxSkew: time.Hour}, func(s http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Date", time.Now().Add(2*time.Minute).UTC().Format(http.TimeFormat))
+			s.ServeHTTP(w, r)
+		})
+	})
+	res, rep, _ := rig.doctor()
+	if res.code != 0 {
+		t.Fatalf("doctor: %s", res)
+	}
+	c := check(rep, "clock skew")
+	if c.Status != "warn" || rep.ClockSkewSec == nil || *rep.ClockSkewSec < 115 || *rep.ClockSkewSec > 125 || !strings.Contains(c.Detail, "do not say how much skew") {
+		t.Errorf("clock skew: %+v (%v s)", c, rep.ClockSkewSec)
+	}
+}
