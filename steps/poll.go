@@ -110,18 +110,30 @@ type kindStats struct {
 	durations []time.Duration // the last Window observations, in arrival order
 	changed   chan struct{}   // closed (and replaced) on each observation
 
-	// The shared cold schedule: waits of this kind in progress, the first
-	// instant of the current episode (elapsed is measured from it) and the
-	// latest tick claimed.
-	waiting  int
-	origin   time.Time
-	lastTick time.Time
+	// The shared cold schedules: waits of this kind in progress, in
+	// cohorts of waits that began close together.
+	waiting int
+	cohorts []*cohort
 	// failed: a task of this kind failed while the kind was cold. Its
 	// duration teaches nothing, and the other waits may hold ticks far
 	// ahead: each goes back to its own schedule so that failures surface
 	// as fast as they did alone.
 	failed bool
 }
+
+// cohort is the waits of one kind that began within cohortWindow initial
+// intervals of each other (a fan-out): they share one cold schedule. A wait
+// that begins long after its kind's other waits gets its own, so that it
+// is not scheduled by their elapsed time.
+type cohort struct {
+	origin   time.Time // the earliest start; elapsed is measured from it
+	lastTick time.Time // the latest tick claimed
+	waiting  int
+}
+
+// cohortWindow is how many initial intervals apart waits may begin and
+// still share a cold schedule.
+const cohortWindow = 10
 
 // NewPoller makes a Poller.
 func NewPoller(c PollConfig) *Poller {
@@ -231,27 +243,44 @@ func (p *Poller) warmNext(kind string, pol engine.PollingPolicy, last time.Durat
 	return last + min(max(step, floor, time.Millisecond), pol.MaxInterval), true
 }
 
-// join counts a wait of kind in progress (for the shared cold schedule);
-// the returned func undoes it.
-func (p *Poller) join(kind string, start time.Time) func() {
+// join counts a wait of kind in progress and places it in a cohort (for
+// the shared cold schedule); the returned func undoes it.
+func (p *Poller) join(kind string, start time.Time, pol engine.PollingPolicy) (leave func(), c *cohort) {
 	if kind == "" {
-		return func() {}
+		return func() {}, nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := p.statsLocked(kind)
-	if k.waiting == 0 || start.Before(k.origin) {
-		if k.waiting == 0 {
-			k.lastTick, k.failed = time.Time{}, false
-		}
-		k.origin = start
+	if k.waiting == 0 {
+		k.cohorts, k.failed = nil, false
 	}
+	window := time.Duration(cohortWindow) * pol.InitialInterval
+	live := k.cohorts[:0]
+	for _, co := range k.cohorts {
+		if co.waiting > 0 {
+			live = append(live, co)
+			if d := start.Sub(co.origin); d <= window && d >= -window {
+				c = co
+			}
+		}
+	}
+	k.cohorts = live
+	if c == nil {
+		c = &cohort{origin: start}
+		k.cohorts = append(k.cohorts, c)
+	}
+	if start.Before(c.origin) {
+		c.origin = start
+	}
+	c.waiting++
 	k.waiting++
 	return func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		c.waiting--
 		k.waiting--
-	}
+	}, c
 }
 
 // coldFailure records that a task of kind failed. While the kind is cold
@@ -272,16 +301,17 @@ func (p *Poller) coldFailure(kind string) {
 	k.changed = make(chan struct{})
 }
 
-// coldTick claims the next instant of kind's shared cold schedule for a
-// wait that began at start and last polled at lastPoll (zero: never).
+// coldTick claims the next instant of its cohort's shared cold schedule
+// for a wait of kind that began at start and last polled at lastPoll
+// (zero: never).
 //
-// The schedule is a sequence in elapsed time e (from the episode's origin):
+// The schedule is a sequence in elapsed time e (from the cohort's origin):
 // e' = e + r·(e + c), with c = InitialInterval/(Growth-1) and r =
 // max(Growth^(1/N) - 1, Overshoot) for N waits: for one wait that is the
 // cold schedule e' = Growth·e + InitialInterval; N waits take the ticks in
 // turn, so together they sample N times as finely (in log-time) at the
 // same cost per task, and no finer than Overshoot needs.
-func (p *Poller) coldTick(kind string, pol engine.PollingPolicy, start, lastPoll, now time.Time) time.Time {
+func (p *Poller) coldTick(kind string, co *cohort, pol engine.PollingPolicy, start, lastPoll, now time.Time) time.Time {
 	g := p.cfg.Growth
 	alone := func() time.Time {
 		if lastPoll.IsZero() {
@@ -290,15 +320,15 @@ func (p *Poller) coldTick(kind string, pol engine.PollingPolicy, start, lastPoll
 		iv := (g-1)*float64(lastPoll.Sub(start)) + float64(pol.InitialInterval)
 		return lastPoll.Add(time.Duration(min(iv, float64(pol.MaxInterval))))
 	}
-	if kind == "" {
+	if kind == "" || co == nil {
 		return alone() // nothing to share
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := p.statsLocked(kind)
-	if k.failed {
+	if p.statsLocked(kind).failed {
 		return alone()
 	}
+	k := co
 	n := max(k.waiting, 1)
 	r := max(math.Pow(g, 1/float64(n))-1, p.cfg.Overshoot)
 	c := float64(pol.InitialInterval) / (g - 1)
@@ -385,7 +415,7 @@ func (p *Poller) Wait(ctx context.Context, o WaitOptions) (*frame.Task, error) {
 		start = now()
 	}
 	kind := o.Kind
-	leave := p.join(kind, start)
+	leave, co := p.join(kind, start, pol)
 	defer func() { leave() }()
 	var (
 		polls       int
@@ -398,7 +428,7 @@ func (p *Poller) Wait(ctx context.Context, o WaitOptions) (*frame.Task, error) {
 	for {
 		at, warm := p.warmNext(kind, pol, last)
 		if !warm {
-			at = p.coldTick(kind, pol, start, lastPoll, now()).Sub(start)
+			at = p.coldTick(kind, co, pol, start, lastPoll, now()).Sub(start)
 		}
 		at = min(at, pol.Timeout)
 		if wait := at - now().Sub(start); wait > 0 {
@@ -420,7 +450,7 @@ func (p *Poller) Wait(ctx context.Context, o WaitOptions) (*frame.Task, error) {
 		if err == nil && t.Kind != "" && t.Kind != kind {
 			leave()
 			kind = t.Kind
-			leave = p.join(kind, start)
+			leave, co = p.join(kind, start, pol)
 		}
 		switch {
 		case err != nil:

@@ -439,3 +439,41 @@ func TestPollFanOutFailuresSurface(t *testing.T) {
 		t.Logf("%d failed tasks of %s surfaced within %s", n, T, el.Round(time.Millisecond))
 	}
 }
+
+// TestPollLateJoinerOwnSchedule: a wait that begins long after another
+// wait of its kind (still cold, a long task) is scheduled by its own
+// elapsed time, not by the other's: a 2 s task is seen done within its
+// own cold schedule, not minutes later.
+func TestPollLateJoinerOwnSchedule(t *testing.T) {
+	clock := newFakeClock()
+	p := steps.NewPoller(steps.PollConfig{Now: clock.Now})
+	// A long wait of the kind that began 10 minutes ago, blocked in its
+	// first sleep for the whole test.
+	block := make(chan struct{})
+	defer close(block)
+	started := make(chan struct{})
+	go func() {
+		long := func(context.Context) (*frame.Task, error) {
+			return &frame.Task{ID: "long", AccountID: "a", Kind: "clone_pool", Stage: frame.StageInProgress}, nil
+		}
+		first := true
+		sleep := func(ctx context.Context, d time.Duration) error {
+			if first {
+				first = false
+				close(started)
+			}
+			select {
+			case <-block:
+				return context.Canceled
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		p.Wait(context.Background(), steps.WaitOptions{Kind: "clone_pool", Started: clock.Now().Add(-10 * time.Minute), Get: long, Sleep: sleep})
+	}()
+	<-started
+	polls, over := waitFor(t, p, clock, "clone_pool", 2*time.Second)
+	if polls > 3 || over > 2*time.Second {
+		t.Errorf("late joiner: %d polls, overshoot %s; want its own cold schedule (2 polls, 0.6 s)", polls, over)
+	}
+}
