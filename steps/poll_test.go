@@ -477,3 +477,126 @@ func TestPollLateJoinerOwnSchedule(t *testing.T) {
 		t.Errorf("late joiner: %d polls, overshoot %s; want its own cold schedule (2 polls, 0.6 s)", polls, over)
 	}
 }
+
+// eventClock is a fake clock for many concurrent waits: time advances to
+// the earliest wake-up only when every running wait sleeps (checked after
+// a short real-time settle, so that a wait woken by another's finish has
+// re-planned first).
+type eventClock struct {
+	mu       sync.Mutex
+	now      time.Time
+	running  int
+	sleepers map[chan struct{}]time.Time
+}
+
+func newEventClock(running int) *eventClock {
+	return &eventClock{now: time.Unix(1764000000, 0), running: running, sleepers: map[chan struct{}]time.Time{}}
+}
+
+func (c *eventClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *eventClock) done() { c.mu.Lock(); c.running--; c.mu.Unlock() }
+
+func (c *eventClock) Sleep(ctx context.Context, d time.Duration) error {
+	ch := make(chan struct{})
+	c.mu.Lock()
+	c.sleepers[ch] = c.now.Add(d)
+	c.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.sleepers, ch)
+		c.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// drive advances the clock until stop is closed.
+func (c *eventClock) drive(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(2 * time.Millisecond):
+		}
+		c.mu.Lock()
+		if c.running > 0 && len(c.sleepers) == c.running {
+			var next time.Time
+			for _, at := range c.sleepers {
+				if next.IsZero() || at.Before(next) {
+					next = at
+				}
+			}
+			if next.After(c.now) {
+				c.now = next
+			}
+			for ch, at := range c.sleepers {
+				if !at.After(c.now) {
+					close(ch)
+					delete(c.sleepers, ch)
+				}
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// TestPollFanOutLongTasks: 30 clones of 20 minutes start together on a
+// cold kind: no task costs more than 15 polls. Each wait still polls at
+// least every max_interval (5 min), so that a task of the cohort that ends
+// much sooner than the others is not held by a tick far ahead: that, not
+// the shared ticks, is most of the cost here (about T / max_interval per
+// task). Fake clock; the overshoot is logged.
+func TestPollFanOutLongTasks(t *testing.T) {
+	const n = 30
+	T := 20 * time.Minute
+	clock := newEventClock(n)
+	p := steps.NewPoller(steps.PollConfig{Now: clock.Now})
+	stop := make(chan struct{})
+	go clock.drive(stop)
+	defer close(stop)
+	start := clock.Now()
+	polls := make([]int, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var last time.Time
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer clock.done()
+			get := func(context.Context) (*frame.Task, error) {
+				polls[i]++
+				task := &frame.Task{ID: "t", AccountID: "a", Kind: "clone_pool", Stage: frame.StageInProgress}
+				if clock.Now().Sub(start) >= T {
+					task.Stage = frame.StageDone
+				}
+				return task, nil
+			}
+			if _, err := p.Wait(context.Background(), steps.WaitOptions{Kind: "clone_pool", Started: start, Get: get, Sleep: clock.Sleep}); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			if now := clock.Now(); now.After(last) {
+				last = now
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	total, most := 0, 0
+	for _, k := range polls {
+		total += k
+		most = max(most, k)
+	}
+	t.Logf("%d tasks of %s: %d polls (%.2f per task, at most %d for one), last seen done %s after the tasks ended",
+		n, T, total, float64(total)/n, most, last.Sub(start)-T)
+	if most > 15 {
+		t.Errorf("a task cost %d polls, want at most 15", most)
+	}
+	if per, bound := float64(total)/n, T.Seconds()/steps.DefaultMaxInterval.Seconds()+2; per > bound {
+		t.Errorf("%.2f polls per task, want at most %.1f", per, bound)
+	}
+}
