@@ -328,21 +328,20 @@ func (p *Poller) coldTick(kind string, co *cohort, pol engine.PollingPolicy, sta
 	if p.statsLocked(kind).failed {
 		return alone()
 	}
-	k := co
-	n := max(k.waiting, 1)
+	n := max(co.waiting, 1)
 	r := max(math.Pow(g, 1/float64(n))-1, p.cfg.Overshoot)
 	c := float64(pol.InitialInterval) / (g - 1)
 	var tick time.Time
-	if k.lastTick.IsZero() {
-		tick = k.origin.Add(pol.InitialInterval)
+	if co.lastTick.IsZero() {
+		tick = co.origin.Add(pol.InitialInterval)
 	} else {
 		// A sequence left behind (its waits slept on later ticks, or
 		// left) continues from now, not with a burst of instant polls.
-		from := k.lastTick
+		from := co.lastTick
 		if from.Before(now) {
 			from = now
 		}
-		e := float64(from.Sub(k.origin))
+		e := float64(from.Sub(co.origin))
 		iv := min(r*(e+c), float64(pol.MaxInterval))
 		tick = from.Add(time.Duration(iv))
 	}
@@ -360,8 +359,8 @@ func (p *Poller) coldTick(kind string, co *cohort, pol engine.PollingPolicy, sta
 	if latest := base.Add(pol.MaxInterval); tick.After(latest) {
 		tick = latest
 	}
-	if tick.After(k.lastTick) {
-		k.lastTick = tick
+	if tick.After(co.lastTick) {
+		co.lastTick = tick
 	}
 	return tick
 }
