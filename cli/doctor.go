@@ -623,6 +623,7 @@ func (d *doctor) auditKinds(ctx context.Context) {
 		d.note("audit trails not readable with this credential: no audit kind confirmed")
 		return
 	}
+	d.recentKinds(ctx)
 	type seenTask struct {
 		journaledTask
 		created time.Time
@@ -743,6 +744,38 @@ func (d *doctor) auditKinds(ctx context.Context) {
 		d.add(DoctorCheck{Name: name, Status: checkOK, Detail: msg})
 		d.note("%s: %s", op, msg)
 	}
+}
+
+// recentKinds shows, for the operator, which kinds the probed account's
+// latest audit entries have. Nothing is confirmed from it: an entry says
+// nothing about which request wrote it.
+func (d *doctor) recentKinds(ctx context.Context) {
+	if d.account == "" {
+		return
+	}
+	resp, err := d.c.CallRaw(ctx, "accounts.audit_trails.list", map[string]any{
+		"account_id": d.account, "order_by": "inserted_at", "order": "desc", "limit": 100, "offset": 0,
+	})
+	if err != nil {
+		return // the endpoint's own row already says what went wrong
+	}
+	var entries []auditEntry
+	if json.Unmarshal(resp.Body, &entries) != nil {
+		return
+	}
+	counts := map[string]int{}
+	for _, e := range entries {
+		counts[e.Kind]++
+	}
+	parts := make([]string, 0, len(counts))
+	for _, k := range sortedKeys(counts) {
+		parts = append(parts, fmt.Sprintf("%s x%d", shortText(cleanLine(k), 40), counts[k]))
+	}
+	detail := "none on the probed account"
+	if len(parts) > 0 {
+		detail = strings.Join(parts, ", ") + " in the probed account's latest " + fmt.Sprint(len(entries)) + " entries (shown, not confirmed)"
+	}
+	d.add(DoctorCheck{Name: "recent audit kinds", Status: checkOK, Detail: detail})
 }
 
 // auditBetween reads an account's audit trail between from and to
