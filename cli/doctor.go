@@ -35,7 +35,8 @@ type DoctorInput struct {
 	// StateDir holds the run journals whose clone and publish tasks are
 	// correlated with the audit trails, and receives the findings.
 	StateDir string
-	// Account is the account to probe; "": the first active account listed.
+	// Account is the account to probe; "": the target of the latest
+	// journaled clone or publish, else the first active account listed.
 	Account string
 	// Since bounds how old a journaled clone or publish may be to be
 	// examined (default 30 days).
@@ -367,8 +368,13 @@ func (d *doctor) probePublishStatus(ctx context.Context) *probeResult {
 // pickAccount chooses the account to probe: the one given, else the first
 // active account GET /accounts listed.
 func (d *doctor) pickAccount(ctx context.Context) {
+	if d.known == nil {
+		d.known = readJournals(d.in.StateDir, d.in.Now().Add(-d.in.Since), 20)
+	}
 	if d.in.Account != "" {
 		d.account = d.in.Account
+	} else if acc := d.latestTarget(); acc != "" {
+		d.account = acc
 	} else if pr := d.probes["accounts.list"]; pr != nil && pr.body != nil {
 		var accs []frame.Account
 		if json.Unmarshal(pr.body, &accs) == nil {
@@ -395,9 +401,6 @@ func (d *doctor) pickAccount(ctx context.Context) {
 	// A publish request to read the status of: the probed account's, else
 	// one of an account a journaled publish went to.
 	accounts := []string{d.account}
-	if d.known == nil {
-		d.known = readJournals(d.in.StateDir, d.in.Now().Add(-d.in.Since), 20)
-	}
 	for _, t := range d.known {
 		if t.Op == "publish" && t.AccountID != d.account {
 			accounts = append(accounts, t.AccountID)
@@ -576,7 +579,7 @@ func readJournals(stateDir string, since time.Time, per int) []journaledTask {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
 	count := map[string]int{}
-	kept := out[:0]
+	kept := make([]journaledTask, 0, len(out)) // not nil: read once
 	for _, t := range out {
 		if count[t.Op] < per {
 			count[t.Op]++
@@ -584,6 +587,17 @@ func readJournals(stateDir string, since time.Time, per int) []journaledTask {
 		}
 	}
 	return kept
+}
+
+// latestTarget is the account of the latest journaled clone or publish: it
+// shows more than an untouched account (publish tasks, audit entries).
+func (d *doctor) latestTarget() string {
+	for _, t := range d.known {
+		if t.Op == "clone" || t.Op == "publish" {
+			return t.AccountID
+		}
+	}
+	return ""
 }
 
 func (d *doctor) knownTaskOn(account string) *journaledTask {
@@ -948,7 +962,7 @@ Exits 1 when the credential fails or a playbook's needs are unmet.
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&format, "format", "text", "text or json")
-	fl.StringVar(&account, "account", "", "account to probe (default: the first active account listed)")
+	fl.StringVar(&account, "account", "", "account to probe (default: the latest journaled clone's or publish's, else the first active account listed)")
 	fl.DurationVar(&since, "since", 30*24*time.Hour, "how far back journaled clones and publishes are examined")
 	return cmd
 }
