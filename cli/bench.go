@@ -17,18 +17,18 @@ import (
 // process --runs times and prints the medians.
 func (a *app) benchCmd() *cobra.Command {
 	var (
-		accounts          string
-		latency           time.Duration
-		taskDuration      time.Duration
-		runs              int
-		binary            string
-		workflow          string
-		parallelism       int
-		format            string
-		timeout           time.Duration
-		requestLog        string
-		durationFromStart bool
+		accounts     string
+		latency      time.Duration
+		taskDuration time.Duration
+		runs         int
+		binary       string
+		workflow     string
+		parallelism  int
+		format       string
+		timeout      time.Duration
+		requestLog   string
 	)
+	var durationFromStart bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Benchmark the rollout against the in-process simulator",
