@@ -155,9 +155,10 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 	}
 
 	running, err := sim.Start(sim.Options{
-		Scenario:          sim.RetailScenario(cfg.Accounts),
-		Latency:           cfg.Latency,
-		TaskDuration:      cfg.TaskDuration,
+		Scenario:     sim.RetailScenario(cfg.Accounts),
+		Latency:      cfg.Latency,
+		TaskDuration: cfg.TaskDuration,
+
 		DurationFromStart: cfg.DurationFromStart,
 	}, "127.0.0.1:0")
 	if err != nil {
