@@ -113,7 +113,7 @@ Environment:
 
 	root.AddCommand(
 		a.validateCmd(), a.planCmd(), a.applyCmd(), a.runCmd(), a.resumeCmd(), a.runsCmd(),
-		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.simCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
+		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.doctorCmd(), a.simCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
 	)
 	return root
 }

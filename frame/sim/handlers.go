@@ -343,7 +343,7 @@ func (s *Server) taskJSON(t *task, now time.Time) taskOut {
 	}
 	if t.finished {
 		fin := formatTime(t.updated)
-		d := t.updated.Sub(t.inserted).Seconds()
+		d := s.reportedDuration(t)
 		out.FinishedAt, out.DurationSec, out.UpdatedAt = &fin, &d, fin
 		if t.resultInfo != nil {
 			out.ResultInfo = t.resultInfo

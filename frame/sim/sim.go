@@ -41,6 +41,9 @@ type Options struct {
 	Seed         int64            // for the random faults (0: fixed default)
 	Now          func() time.Time // clock (tests may fake it)
 	MaxSkew      time.Duration    // accepted timestamp skew, default 5m
+	// DurationFromStart makes duration_sec count from the task's start
+	// (not_started -> in_progress) instead of its creation (duration.go).
+	DurationFromStart bool
 
 	// Hook, when set, is called for every API request (not /_sim/) with
 	// phase "received" (body read, nothing done yet; status 0) and, for a
