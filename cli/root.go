@@ -134,7 +134,7 @@ Environment:
 
 	root.AddCommand(
 		a.validateCmd(), a.planCmd(), a.applyCmd(), a.runCmd(), a.resumeCmd(), a.runsCmd(),
-		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.simCmd(), a.serveCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
+		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.doctorCmd(), a.simCmd(), a.serveCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
 	)
 	polishHelp(root)
 	return root
@@ -155,6 +155,7 @@ func (a *app) setupLogging() error {
 	default:
 		return usageErr("--log-format must be text or json, not %q", a.logFormat)
 	}
+	routeStdLog(a.logger)
 	return nil
 }
 
