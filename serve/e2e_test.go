@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -798,4 +799,38 @@ func TestE2EKeyboardAndPhoneWidth(t *testing.T) {
 	if w, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 390 {
 		t.Fatalf("the run page is %d px wide at a 390 px viewport", w)
 	}
+}
+
+// A plan made in the page, downloaded, is applied by `frameflow apply`
+// from a terminal: the same plan file, the same hash, exactly its
+// mutations sent.
+func TestE2EPagePlanAppliedFromTerminal(t *testing.T) {
+	e := startSim(t, sim.Options{TaskDuration: 100 * time.Millisecond})
+	s := startServe(t, e, "", "", nil)
+	resp, err := http.PostForm(s.URL+"/playbooks/qa-rollout.yaml/plan", url.Values{"in.max_servers": {"4"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	planPage := resp.Request.URL.String()
+	resp, err = http.Get(planPage + "/plan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	file := filepath.Join(t.TempDir(), "qa.plan.json")
+	if err := os.WriteFile(file, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(frameflowBinary(t), "apply", "--yes", file)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "FRAMEFLOW_STATE_DIR=" + s.StateDir}, e.Env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("frameflow apply: %v\n%s", err, out)
+	}
+	checkExactlyPlanned(t, e.Sim, p, "/v1")
 }

@@ -503,6 +503,26 @@ func (s *Server) planPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "plan", s.planData(pp))
 }
 
+// planJSON is the plan as `frameflow plan --out` saves it, so that it can
+// be reviewed elsewhere or applied from a terminal (`frameflow apply`,
+// which checks it is not stale the same way). Secret inputs are
+// "(sensitive)" in it, as in every plan file.
+func (s *Server) planJSON(w http.ResponseWriter, r *http.Request) {
+	pp := s.plans.get(r.PathValue("id"))
+	if pp == nil {
+		s.errorPage(w, r, http.StatusNotFound, "This plan is unknown or expired. Make a new plan from the Playbooks page.")
+		return
+	}
+	var buf bytes.Buffer
+	if err := plan.Render(&buf, pp.Plan, "json", plan.RenderOptions{Redact: s.o.Redact}); err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+strings.TrimSuffix(pp.Playbook, filepath.Ext(pp.Playbook))+`.plan.json"`)
+	_, _ = w.Write(buf.Bytes())
+}
+
 // applyPlan approves and applies exactly the plan the page showed: the
 // form carries its hash, and a different or stale plan is refused. The
 // first click starts the run; any other click on the same plan is shown

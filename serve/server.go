@@ -200,6 +200,7 @@ func (s *Server) routes() http.Handler {
 	app.HandleFunc("POST /playbooks/{name}/plan", s.makePlan)
 	app.HandleFunc("GET /plans/{id}", s.planPage)
 	app.HandleFunc("POST /plans/{id}/apply", s.applyPlan)
+	app.HandleFunc("GET /plans/{id}/plan.json", s.planJSON)
 	app.HandleFunc("GET /runs", s.runsPage)
 	app.HandleFunc("GET /runs/{id}", s.runPage)
 	app.HandleFunc("GET /runs/{id}/events", s.runEvents)

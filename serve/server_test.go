@@ -326,3 +326,29 @@ func TestBadInputShowsFormAndNoSecret(t *testing.T) {
 		t.Fatal("the secret input was echoed back")
 	}
 }
+
+func TestPlanDownloadIsTheSavedFormat(t *testing.T) {
+	_, _, ts := newTestServer(t, Options{})
+	c := client(t)
+	loc := planOnce(t, c, ts.URL, url.Values{"in.count": {"3"}, "in.pin": {"canary-pin-4711"}})
+	resp, err := c.Get(ts.URL + loc + "/plan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(b), "canary-pin-4711") {
+		t.Fatal("the downloaded plan holds the secret input")
+	}
+	f := filepath.Join(t.TempDir(), "p.json")
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Load(f)
+	if err != nil {
+		t.Fatalf("the download does not load as a plan file: %v\n%s", err, b)
+	}
+	if p.Hash == "" || p.Hash != p.ComputeHash() {
+		t.Fatalf("hash %q, computed %q", p.Hash, p.ComputeHash())
+	}
+}
