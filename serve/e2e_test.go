@@ -834,3 +834,29 @@ func TestE2EPagePlanAppliedFromTerminal(t *testing.T) {
 	}
 	checkExactlyPlanned(t, e.Sim, p, "/v1")
 }
+
+// A failed run whose playbook has a secret input: Resume asks for it again
+// (journals do not hold it), refuses without it, and never shows it.
+func TestE2EResumeAsksForSecretInputsAgain(t *testing.T) {
+	const canary = "CANARY-resume-5b1e"
+	ctx := browser(t)
+	seed, rate := firstTaskFails(t, 40)
+	e := startSim(t, sim.Options{Seed: seed, TaskFailRate: rate})
+	s := startServe(t, e, "", "", nil)
+	planThroughPages(t, ctx, s, "ticketed-rollout.yaml", func() {
+		run(t, ctx, chromedp.SendKeys(`#in-change_code`, canary))
+	})
+	run(t, ctx, chromedp.Click(`#approve`), chromedp.WaitVisible(`#progress`))
+	waitStatus(t, ctx, "failed")
+	run(t, ctx, chromedp.WaitVisible(`#in-change_code`))
+	// Without the secret: refused, nothing resumed.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("in-change_code").removeAttribute("required"), true`)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, chromedp.Click(`#resume`), chromedp.WaitVisible(`//li[contains(., "secret inputs are not kept")]`))
+	run(t, ctx, chromedp.SendKeys(`#in-change_code`, canary), chromedp.Click(`#resume`), chromedp.WaitVisible(`#progress`))
+	waitStatus(t, ctx, "succeeded")
+	if strings.Contains(pageHTML(t, ctx), canary) {
+		t.Fatal("the run page shows the secret input")
+	}
+}
