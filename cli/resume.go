@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/user"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,6 +21,7 @@ func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 func (a *app) resumeCmd() *cobra.Command {
 	var f runFlags
 	var last, force, assumeNotSent bool
+	var marks []string
 	cmd := &cobra.Command{
 		Use:   "resume [RUN_ID | --last]",
 		Short: "Continue a crashed, interrupted or failed run without repeating what was done",
@@ -26,6 +29,13 @@ func (a *app) resumeCmd() *cobra.Command {
 outputs are restored), mutations whose result was recorded are not re-sent,
 and a mutation whose outcome is unknown is reconciled through a read before
 anything is re-sent. Failed steps run again.
+
+A mutation whose outcome is unknown (an answer lost with no read that
+proves it, or a clone proven sent but not proven finished) stops the run
+until you decide, after checking in Frame: --mark KEY=sent if it took
+effect and finished (the step carries on without sending or waiting),
+--mark KEY=not-sent if it did not (it is sent again). The failed run names
+each KEY. Your decision is journaled with user@host and the time.
 
 ` + exitCodesHelp,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -58,12 +68,25 @@ anything is re-sent. Failed steps run again.
 					}
 				}
 			}
+			decisions, err := parseMarks(marks)
+			if err != nil {
+				return err
+			}
 			jr, err := store.Resume(id)
 			if err != nil {
 				return err
 			}
 			defer jr.Close()
 			meta := jr.Meta()
+			if len(decisions) > 0 {
+				by := operatorName()
+				for _, d := range decisions {
+					if err := jr.Decide(d.key, d.decision, by); err != nil {
+						return withCode(ExitInvalid, err)
+					}
+					fmt.Fprintf(a.red.Writer(a.streams.Err), "Marked %s as %s (by %s).\n", d.key, strings.ReplaceAll(d.decision, "_", "-"), by)
+				}
+			}
 
 			src, err := os.ReadFile(meta.File)
 			if err != nil {
@@ -117,8 +140,59 @@ anything is re-sent. Failed steps run again.
 	fl.StringArrayVar(&f.inputs, "input", nil, "name=value: secret inputs, which journals do not store")
 	fl.BoolVar(&last, "last", false, "resume the most recent run")
 	fl.BoolVar(&force, "force", false, "resume even though the workflow file changed")
-	fl.BoolVar(&assumeNotSent, "assume-not-sent", false, "treat mutations whose outcome cannot be proven as not sent (you checked)")
+	fl.BoolVar(&assumeNotSent, "assume-not-sent", false, "treat mutations whose outcome cannot be proven as not sent (you checked); never applies to one proven sent")
+	fl.StringArrayVar(&marks, "mark", nil, "KEY=sent|not-sent: your decision on a mutation whose outcome is unknown (the failed run names each KEY); repeatable")
 	return cmd
+}
+
+type decision struct{ key, decision string }
+
+// parseMarks reads --mark KEY=sent|not-sent values, all problems at once.
+func parseMarks(marks []string) ([]decision, error) {
+	var out []decision
+	var bad []string
+	seen := map[string]bool{}
+	for _, m := range marks {
+		i := strings.LastIndexByte(m, '=')
+		if i <= 0 {
+			bad = append(bad, fmt.Sprintf("--mark %q: want KEY=sent or KEY=not-sent", m))
+			continue
+		}
+		key, v := m[:i], m[i+1:]
+		var d string
+		switch v {
+		case "sent":
+			d = journal.DecisionSent
+		case "not-sent", "not_sent":
+			d = journal.DecisionNotSent
+		default:
+			bad = append(bad, fmt.Sprintf("--mark %q: %q is neither sent nor not-sent", m, v))
+			continue
+		}
+		if seen[key] {
+			bad = append(bad, fmt.Sprintf("--mark %q: %s is marked twice", m, key))
+			continue
+		}
+		seen[key] = true
+		out = append(out, decision{key, d})
+	}
+	if len(bad) > 0 {
+		return nil, usageErr("%s", strings.Join(bad, "\n"))
+	}
+	return out, nil
+}
+
+// operatorName is who decides, as the journal records it: user@host.
+func operatorName() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "unknown-host"
+	}
+	return name + "@" + host
 }
 
 func (a *app) runsCmd() *cobra.Command {

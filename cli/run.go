@@ -108,7 +108,17 @@ func (a *app) prepare(file string, src []byte, f runFlags, mode engine.Mode, sin
 		}
 		s.client = c
 	}
-	reg, err := newRegistry(s.client, steps.NewPoller(steps.PollConfig{}))
+	var findings *frame.Findings
+	if s.client != nil {
+		// What doctor confirmed about this estate: only with it does the
+		// absence of an audit entry prove a clone was not sent.
+		f, err := frame.LoadFindings(a.stateDirectory(), s.client.BaseURL())
+		if err != nil {
+			return nil, err
+		}
+		findings = f
+	}
+	reg, err := newRegistryWith(steps.Deps{Client: s.client, Poller: steps.NewPoller(steps.PollConfig{}), Findings: findings})
 	if err != nil {
 		return nil, err
 	}
@@ -322,6 +332,9 @@ func (a *app) execute(ctx context.Context, s *runSession, f runFlags, jr *journa
 		fmt.Fprintln(s.out)
 		writeSummary(s.out, res)
 	}
+	// Mutations whose outcome is unknown wait for an operator: say which
+	// and how to decide, wherever the output goes.
+	undecided := undecidedReport(jr, res)
 	if f.junit != "" {
 		if err := writeJUnit(f.junit, s.prog.Workflow().Name, res, a.red); err != nil {
 			return fmt.Errorf("--junit: %w", err)
@@ -334,11 +347,54 @@ func (a *app) execute(ctx context.Context, s *runSession, f runFlags, jr *journa
 	case "interrupted":
 		return withCode(ExitInterrupted, fmt.Errorf("interrupted; continue with: frameflow resume %s", res.RunID))
 	default:
+		if undecided != "" {
+			return withCode(ExitFailed, fmt.Errorf("run %s failed: %s", res.RunID, undecided))
+		}
 		return withCode(ExitFailed, fmt.Errorf("run %s failed; after fixing the cause, continue with: frameflow resume %s", res.RunID, res.RunID))
 	}
 }
 
+// undecidedReport lists the run's mutations whose outcome is unknown (sent
+// or maybe sent, not proven done), each with its item and the commands that
+// settle it; "" when there are none.
+func undecidedReport(jr *journal.Run, res *engine.Result) string {
+	pending := jr.Pending()
+	if len(pending) == 0 {
+		return ""
+	}
+	labels := map[string]string{} // step[item-key] -> item label
+	for _, st := range res.Steps {
+		if st.Item != "" && st.ItemKey != "" {
+			labels[st.Step+"["+st.ItemKey+"]"] = st.Item
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d mutation(s) with an unknown outcome were not sent again and stop what depends on them (outcome_unknown). "+
+		"Check each in Frame, then decide:", len(pending))
+	for _, p := range pending {
+		item := ""
+		if i := strings.LastIndexByte(p.Key, '#'); i > 0 {
+			if l := labels[p.Key[:i]]; l != "" {
+				item = " (" + l + ")"
+			}
+		}
+		state := "may have been sent"
+		if p.ProvenSent {
+			state = "was sent, not proven finished: " + p.Evidence
+		}
+		fmt.Fprintf(&b, "\n  %s%s %s %s: %s\n    frameflow resume %s --mark '%s=sent'      # it took effect and finished\n    frameflow resume %s --mark '%s=not-sent'  # it did not take effect",
+			p.Key, item, p.Method, p.Path, state, jr.ID(), p.Key, jr.ID(), p.Key)
+	}
+	return b.String()
+}
+
 func classify(err error) (string, time.Duration) {
+	// An unresolved mutation is outcome_unknown whatever the send's error
+	// was (none, on resume): never retried, only an operator settles it.
+	var ue *journal.UnresolvedError
+	if errors.As(err, &ue) {
+		return engine.ClassOutcomeUnknown, 0
+	}
 	c, d := frame.Classify(err)
 	return string(c), d
 }

@@ -16,8 +16,12 @@ import (
 // registry builds the step registry. client may be nil (validate, schema,
 // steps, offline plans): step types then never touch the API.
 func newRegistry(client *frame.Client, poller *steps.Poller) (*engine.Registry, error) {
+	return newRegistryWith(steps.Deps{Client: client, Poller: poller})
+}
+
+func newRegistryWith(d steps.Deps) (*engine.Registry, error) {
 	reg := engine.NewRegistry()
-	if err := steps.Register(reg, steps.Deps{Client: client, Poller: poller}); err != nil {
+	if err := steps.Register(reg, d); err != nil {
 		return nil, err
 	}
 	return reg, nil

@@ -30,6 +30,9 @@ type Scenario struct {
 	// cloud provider. The provider names themselves ("aws", "gcp", ...) are
 	// always accepted too.
 	CloudServices map[string]string `yaml:"cloud_services" json:"cloud_services,omitempty"`
+	// AuditTrails: which audit kinds clones and publishes write, and whether
+	// audit trails may be read (audit.go).
+	AuditTrails *AuditTrailSpec `yaml:"audit_trails" json:"audit_trails,omitempty"`
 }
 
 // OrganizationSpec is one organization of the scenario.

@@ -54,6 +54,10 @@ type Options struct {
 	// Tests use it to kill a client at an exact moment; while it runs the
 	// request waits. It must not call back into the Server's API.
 	Hook func(phase string, r *http.Request, status int)
+
+	// AuditTrails, when set, overrides the scenario's audit-trail behaviour
+	// (audit.go).
+	AuditTrails *AuditTrailSpec
 }
 
 // Default credentials when Options leave them empty.
