@@ -127,7 +127,18 @@ func TestChaosDroppedAnswersWithFailedTasks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos suite")
 	}
-	for _, seed := range dropFailSeeds {
+	seeds := dropFailSeeds
+	if s := os.Getenv("FRAMEFLOW_CHAOS_SEEDS"); s != "" {
+		seeds = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil {
+				t.Fatalf("FRAMEFLOW_CHAOS_SEEDS: %v", err)
+			}
+			seeds = append(seeds, n)
+		}
+	}
+	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
 			chaos(t, seed, chaosConfig{stores: 8, attempts: 6, opts: sim.Options{

@@ -129,6 +129,13 @@ func (a *app) prepare(file string, src []byte, f runFlags, mode engine.Mode, sin
 		return nil, invalidWorkflow(len(diags))
 	}
 	s.prog = prog
+	if s.client != nil && usesStep(prog.Workflow().Steps, "sandbox.clone") && findings.ConfirmedAuditKinds("clone") == nil {
+		// The docs never say which audit kind a clone writes: without
+		// doctor's confirmation a lost clone answer cannot be proven
+		// unsent. Say so before anything is sent, not after.
+		fmt.Fprintf(a.red.Writer(a.streams.Err), "note: no `frameflow doctor` findings confirm the audit kind of clones on %s: "+
+			"a clone whose answer is lost stops for your decision (frameflow resume RUN --mark KEY=sent|not-sent) instead of being proven unsent\n", s.client.BaseURL())
+	}
 	raw, err := parseInputFlags(f.inputs)
 	if err != nil {
 		return nil, err
@@ -154,6 +161,16 @@ func requestEvent(ri frame.RequestInfo) engine.Event {
 
 // destructiveSteps lists the steps that need approval: destructive step
 // types and steps marked confirm: true.
+// usesStep reports whether any step (in groups too) uses step type name.
+func usesStep(ss []*schema.Step, name string) bool {
+	for _, st := range ss {
+		if st.IsGroup() && usesStep(st.Steps, name) || st.Uses == name {
+			return true
+		}
+	}
+	return false
+}
+
 func destructiveSteps(prog *engine.Program, reg *engine.Registry) []string {
 	var out []string
 	var walk func(ss []*schema.Step, prefix string)

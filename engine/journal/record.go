@@ -11,8 +11,10 @@ import (
 )
 
 // formatVersion is written in every header; a reader refuses a journal of a
-// newer version rather than misreading it.
-const formatVersion = 1
+// newer version rather than misreading it. 2 added the sent and decision
+// records: a reader that ignored them would reconcile a clone proven sent
+// again, and might send it twice.
+const formatVersion = 2
 
 // Record types, the "t" field of every line. See docs/decisions/journal-format.md.
 const (
