@@ -206,3 +206,45 @@ func TestKillAfterTenClonesWithUnconfirmedAuditKind(t *testing.T) {
 		})
 	}
 }
+
+func isElasticity(r *http.Request) bool {
+	return r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/elasticity_settings")
+}
+
+// A kill right after an elasticity update acted, before its answer: the
+// simulator applies the values when the update task finishes, so the
+// resume first sees the old values while the task runs. That must read as
+// "sent, still running", not "not sent": no second elasticity POST, no 409.
+func TestKillAfterElasticityActedIsNotResent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	t.Parallel()
+	rig := newCrashRig(t, 3, sim.Options{TaskDuration: 2 * time.Second})
+	var pool string
+	first := nth(1, "acted", accepted(isElasticity))
+	r := rig.run(func(phase string, req *http.Request, status int) bool {
+		if first(phase, req, status) {
+			pool = strings.Split(strings.TrimPrefix(req.URL.Path, "/v1/pools/"), "/")[0]
+			return true
+		}
+		return false
+	})
+	t.Logf("killed at %s", r.killedAt)
+	r = rig.resume(nil)
+	_, attempts := rig.finish(r, []string{"crashed", "succeeded"}, 4)
+	rig.checkExactlyOnce(3)
+	rig.checkRuns(attempts...)
+	n := 0
+	for _, q := range rig.sim.Requests() {
+		if q.Method == "POST" && q.Path == "/v1/pools/"+pool+"/elasticity_settings" {
+			n++
+			if q.Status == http.StatusConflict {
+				t.Errorf("elasticity of pool %s re-sent into its running update (409)", pool)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("elasticity of pool %s sent %d times, want once", pool, n)
+	}
+}
