@@ -54,3 +54,26 @@ func TestAuditTrailSpec(t *testing.T) {
 		h.must(403, "GET", "/v1/accounts/"+store+"/audit-trails", nil, nil)
 	})
 }
+
+// A scenario file says it too: audit_trails with kinds and forbidden.
+func TestAuditTrailSpecInScenarioFile(t *testing.T) {
+	sc, err := sim.LoadScenario([]byte(`
+organizations:
+  - name: Org
+    accounts:
+      - name: QA
+audit_trails:
+  kinds: {clone: sandboxCopied, publish: ""}
+  forbidden: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := sc.AuditTrails
+	if a == nil || !a.Forbidden || a.Kinds["clone"] != "sandboxCopied" {
+		t.Fatalf("audit_trails = %+v", a)
+	}
+	if k, ok := a.Kinds["publish"]; !ok || k != "" {
+		t.Errorf("publish: %q %v, want an explicit empty kind (no entry)", k, ok)
+	}
+}
