@@ -397,7 +397,7 @@ func undecidedReport(jr *journal.Run, res *engine.Result) string {
 		}
 		state := "may have been sent"
 		if p.ProvenSent {
-			state = "was sent, not proven finished: " + p.Evidence
+			state = strings.TrimPrefix(p.Evidence, "it ") // "was sent (evidence), but ..."
 		}
 		fmt.Fprintf(&b, "\n  %s%s %s %s: %s\n    frameflow resume %s --mark '%s=sent'      # it took effect and finished\n    frameflow resume %s --mark '%s=not-sent'  # it did not take effect",
 			p.Key, item, p.Method, p.Path, state, jr.ID(), p.Key, jr.ID(), p.Key)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
@@ -30,7 +31,8 @@ type UnresolvedError struct {
 func (e *UnresolvedError) Error() string {
 	what := "may already have been sent, and " + e.Reason + "; it was not sent again"
 	if e.Sent {
-		what = e.Reason + "; it will not be sent again"
+		// Reason reads "it was sent (evidence), but ...".
+		what = strings.TrimPrefix(e.Reason, "it ") + "; it will not be sent again"
 	}
 	return fmt.Sprintf("outcome_unknown: mutation %s (%s %s) %s. "+
 		"Check in Frame whether it took effect and finished (the account's tasks, its sandbox, the pool's settings), then decide: %s",
