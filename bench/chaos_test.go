@@ -198,6 +198,7 @@ func chaos(t *testing.T, seed int64, cfgs ...chaosConfig) {
 	// simulator's state) and marks it sent when its task ended done,
 	// not-sent otherwise.
 	var runs []cliRun
+	decided := 0 // mutations the admin had to mark
 	r := frameflow(env, "run", file, "--yes", "--output", "json")
 	runs = append(runs, r)
 	for attempt := 2; r.code != 0 && attempt <= cfg.attempts; attempt++ {
@@ -209,6 +210,7 @@ func chaos(t *testing.T, seed int64, cfgs ...chaosConfig) {
 		if len(marks)/2 < len(unknown) {
 			t.Errorf("attempt %d: %d steps failed with an unknown outcome, but the run names only %d mutations to decide:\n%s", attempt-1, len(unknown), len(marks)/2, r.err)
 		}
+		decided += len(marks) / 2
 		r = frameflow(env, append([]string{"resume", "--last", "--yes", "--output", "json"}, marks...)...)
 		runs = append(runs, r)
 	}
@@ -307,7 +309,7 @@ func chaos(t *testing.T, seed int64, cfgs ...chaosConfig) {
 			t.Errorf("%s completed without its own clone (%d) and publish (%d)", name, len(a.clone), len(a.publish))
 		}
 	}
-	t.Logf("seed %d: %d of %d stores completed; reported: %d after %d attempt(s)", seed, len(w.stores)-len(reported), len(w.stores), len(reported), len(runs))
+	t.Logf("seed %d: %d of %d stores completed; reported: %d after %d attempt(s); %d mutation(s) decided by the admin", seed, len(w.stores)-len(reported), len(w.stores), len(reported), len(runs), decided)
 	for name := range reported {
 		if _, ok := w.storeID[name]; !ok {
 			t.Errorf("failure reported for %q, not a store", name)
