@@ -289,8 +289,13 @@ func (a *app) preflight(ctx context.Context, s *runSession, f runFlags) error {
 }
 
 func (a *app) journalOptions(assumeNotSent bool) journal.Options {
+	operator := ""
+	if assumeNotSent {
+		operator = operatorName() // --assume-not-sent is a decision too
+	}
 	return journal.Options{
 		AssumeNotSent:    assumeNotSent,
+		Operator:         operator,
 		IsOutcomeUnknown: func(err error) bool { var ou *frame.OutcomeUnknownError; return errors.As(err, &ou) },
 		Redact:           a.red.String,
 	}

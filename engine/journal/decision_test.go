@@ -104,3 +104,23 @@ func TestOperatorDecision(t *testing.T) {
 		}
 	})
 }
+
+// --assume-not-sent is an operator's decision too: journaled with who.
+func TestAssumedNotSentNamesTheOperator(t *testing.T) {
+	dir := t.TempDir()
+	id := crashDuringSend(t, openStore(t, dir, testOptions()))
+	o := testOptions()
+	o.AssumeNotSent, o.Operator = true, "ops@host-2"
+	s := openStore(t, dir, o)
+	r := resume(t, s, id)
+	mu := &mutation{}
+	if _, err := r.Do(context.Background(), key, mu.build()); err != nil || mu.sends.Load() != 1 {
+		t.Fatalf("assumed: %v sends %d", err, mu.sends.Load())
+	}
+	for _, rec := range records(t, s, id) {
+		if rec["t"] == "not_sent" && rec["via"] == "assumed" && rec["decided_by"] == "ops@host-2" {
+			return
+		}
+	}
+	t.Error("the assumed not_sent does not say who decided")
+}

@@ -205,7 +205,7 @@ func (r *Run) resolve(ctx context.Context, key string, m *engine.Mutation, assum
 		}
 	}
 	if assume {
-		if err := r.write(&record{T: recNotSent, Key: key, Via: "assumed"}); err != nil {
+		if err := r.write(&record{T: recNotSent, Key: key, Via: "assumed", By: r.opts.Operator}); err != nil {
 			return nil, false, err
 		}
 		return nil, true, nil
