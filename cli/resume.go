@@ -213,9 +213,18 @@ func (a *app) runsCmd() *cobra.Command {
 			sort.SliceStable(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
 			out := a.red.Writer(a.streams.Out)
 			if format == "json" {
+				list := runsJSON(runs)
+				for i := range list {
+					// What waits for `resume --mark`, for scripts.
+					if p, err := store.Undecided(list[i].ID); err == nil {
+						for _, m := range p {
+							list[i].Undecided = append(list[i].Undecided, undecidedJSON{Key: m.Key, Method: m.Method, Path: m.Path, ProvenSent: m.ProvenSent, Evidence: m.Evidence})
+						}
+					}
+				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(runsJSON(runs))
+				return enc.Encode(list)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tFINISHED\tSTATUS\tATTEMPTS")
@@ -243,6 +252,17 @@ type runJSON struct {
 	Status   string        `json:"status"`
 	Error    string        `json:"error,omitempty"`
 	Attempts []attemptJSON `json:"attempts"`
+	// Undecided are the mutations whose outcome is unknown: each waits for
+	// `frameflow resume ID --mark KEY=sent|not-sent`.
+	Undecided []undecidedJSON `json:"undecided,omitempty"`
+}
+
+type undecidedJSON struct {
+	Key        string `json:"key"`
+	Method     string `json:"method"`
+	Path       string `json:"path"`
+	ProvenSent bool   `json:"proven_sent,omitempty"`
+	Evidence   string `json:"evidence,omitempty"`
 }
 
 type attemptJSON struct {

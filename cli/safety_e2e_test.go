@@ -69,6 +69,13 @@ func TestLostCloneAnswerWithFailedTaskIsNeverPublished(t *testing.T) {
 	if n := rig.posts("/publish")[store.ID]; n != 0 {
 		t.Fatalf("published %d times after a clone whose outcome is unknown", n)
 	}
+	var key string
+	for k := range keys {
+		key = k
+	}
+	if runs := rig.exec(nil, "runs", "--format", "json"); !strings.Contains(runs.out, `"undecided"`) || !strings.Contains(runs.out, `"key": "`+key+`"`) {
+		t.Errorf("runs --format json does not list %s as undecided:\n%s", key, runs.out)
+	}
 	if n := rig.posts("/clone")[store.ID]; n != 1 {
 		t.Fatalf("cloned %d times, want 1", n)
 	}

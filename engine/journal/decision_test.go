@@ -36,6 +36,10 @@ func TestSentUnprovenIsNeverSentAgain(t *testing.T) {
 		if len(p) != 1 || !p[0].ProvenSent || !strings.Contains(p[0].Evidence, "audit entry a1") {
 			t.Errorf("pending %+v", p)
 		}
+		// Listed without the run's lock too (frameflow runs).
+		if u, err := openStore(t, dir, o).Undecided(id); err != nil || len(u) != 1 || !u[0].ProvenSent || u[0].Key != key {
+			t.Errorf("undecided %+v %v", u, err)
+		}
 		// Even a read that now says "absent" does not make it sendable.
 		mu2 := &mutation{reconcile: func() (any, bool, error) { return nil, false, nil }}
 		if _, err := r.Do(context.Background(), key, mu2.build()); !errors.As(err, &ue) || mu2.sends.Load() != 0 {
