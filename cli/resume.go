@@ -78,15 +78,6 @@ each KEY. Your decision is journaled with user@host and the time.
 			}
 			defer jr.Close()
 			meta := jr.Meta()
-			if len(decisions) > 0 {
-				by := operatorName()
-				for _, d := range decisions {
-					if err := jr.Decide(d.key, d.decision, by); err != nil {
-						return withCode(ExitInvalid, err)
-					}
-					fmt.Fprintf(a.red.Writer(a.streams.Err), "Marked %s as %s (by %s).\n", d.key, strings.ReplaceAll(d.decision, "_", "-"), by)
-				}
-			}
 
 			src, err := os.ReadFile(meta.File)
 			if err != nil {
@@ -131,6 +122,17 @@ each KEY. Your decision is journaled with user@host and the time.
 			}
 			if err := a.approve(cmd.Context(), meta.File, src, f, destructiveSteps(s.prog, s.reg)); err != nil {
 				return err
+			}
+			// The operator's decisions, once everything else was accepted:
+			// a refused resume journals none of them.
+			if len(decisions) > 0 {
+				by := operatorName()
+				for _, d := range decisions {
+					if err := jr.Decide(d.key, d.decision, by); err != nil {
+						return withCode(ExitInvalid, err)
+					}
+					fmt.Fprintf(a.red.Writer(a.streams.Err), "Marked %s as %s (by %s).\n", d.key, strings.ReplaceAll(d.decision, "_", "-"), by)
+				}
 			}
 			return a.execute(cmd.Context(), s, f, jr, wrap, &sink)
 		},
