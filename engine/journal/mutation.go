@@ -56,7 +56,10 @@ func MarkCommand(runID, key string) string {
 //   - an intent without a result (the process died mid-request, or the
 //     outcome was unknown) is reconciled first: found returns its result,
 //     proven absent is sent again; when nothing proves it, Do returns an
-//     *UnresolvedError, unless Options.AssumeNotSent;
+//     *UnresolvedError, unless Options.AssumeNotSent; a Reconcile that
+//     proves it sent but not finished (*engine.SentUnprovenError) is
+//     journaled as sent: never sent again, an *UnresolvedError until a
+//     task is found or an operator decides (Decide);
 //   - otherwise the intent is written and synced before Send, and the
 //     result after it. A refused send (not outcome-unknown) is journaled as
 //     failed, and the same key may be sent again by a retry or a resume.
