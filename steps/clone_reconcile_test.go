@@ -109,9 +109,13 @@ func TestSandboxCloneAbsenceNeedsConfirmedKind(t *testing.T) {
 func TestSandboxCloneWithoutAuditTrailRights(t *testing.T) {
 	e := newEnv(t, sim.Options{AuditTrails: &sim.AuditTrailSpec{Forbidden: true}})
 	in := map[string]any{"target_account_id": e.accountID("Store-001"), "source_account_id": e.accountID("QA"), "wait": true}
-	out := e.ok("sandbox.clone", in, runOpts{})
+	var progress []string
+	out := e.ok("sandbox.clone", in, runOpts{events: func(ev engine.Event) { progress = append(progress, ev.Message) }})
 	if task := out["task"].(map[string]any); task["stage"] != frame.StageDone {
 		t.Fatalf("clone with a 403 on audit trails: %v", out)
+	}
+	if len(progress) == 0 || !strings.Contains(progress[0], "no witness taken") || !strings.Contains(progress[0], "403") {
+		t.Errorf("the missing witness is not shown: %q", progress)
 	}
 	crash := &crashRecorder{send: true}
 	_, _, _ = e.run("sandbox.clone", in, runOpts{recorder: crash})

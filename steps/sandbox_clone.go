@@ -138,6 +138,10 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 				if err := s.prepareCloneReconcile(ctx, m, target.(string)); err != nil {
 					return nil, fmt.Errorf("%s: %w", name, err)
 				}
+				if w := notTaken(m.Witness); w != "" {
+					// Visible where the operator looks, not only in the journal.
+					sc.Progress("no witness taken before cloning (" + w + "); if the answer is lost, the clone waits for your decision")
+				}
 			}
 			res, err := sc.Mutate(ctx, m)
 			if err != nil {
@@ -282,6 +286,13 @@ func (s *stepsImpl) prepareCloneReconcile(ctx context.Context, m *engine.Mutatio
 		}
 	}
 	return nil
+}
+
+// notTaken returns why a clone witness was not taken, or "".
+func notTaken(witness []byte) string {
+	var w cloneWitness
+	_ = json.Unmarshal(witness, &w)
+	return w.NotTaken
 }
 
 type auditEntry struct{ id, kind, insertedAt string }
