@@ -3,8 +3,10 @@ package cli_test
 // "Never lose a run", end to end (issue 6): a real frameflow process runs
 // workflows/qa-rollout.yaml against an in-process simulator and is killed
 // with SIGKILL at chosen moments; `frameflow resume --last --yes` must then
-// finish the run with exit 0, and the simulator's request log must show
-// each store cloned once from the QA sandbox pool and published once.
+// finish the run with exit 0 (after the operator's --mark where a clone's
+// answer was lost: its task is unknown, issue 11), and the simulator's
+// request log must show each store cloned once from the QA sandbox pool and
+// published once.
 //
 // Kills are synchronised on the simulator's Hook, not on sleeps: the hook
 // runs inside the request, after the simulator acted and before it answers,
