@@ -255,3 +255,29 @@ func TestKillAfterElasticityActedIsNotResent(t *testing.T) {
 		t.Errorf("elasticity of pool %s sent %d times, want once", pool, n)
 	}
 }
+
+// The run says up front when no doctor findings for this API URL confirm
+// the clone audit kind; findings taken against another URL do not count.
+func TestRunSaysWhenNoFindingsConfirmTheCloneKind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	t.Parallel()
+	rig := newCrashRig(t, 1, sim.Options{TaskDuration: 100 * time.Millisecond})
+	const note = "no `frameflow doctor` findings confirm the audit kind of clones"
+	save := func(url string) {
+		if err := frame.SaveFindings(rig.stateDir(), &frame.Findings{APIURL: url, CheckedAt: time.Now().UTC(),
+			AuditTrailsReadable: true, AuditKinds: map[string][]string{"clone": {"cloneSandbox"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("https://api.console.nutanix.com/v1")
+	r := rig.exec(nil, "plan", rolloutFile)
+	if !strings.Contains(r.err, note) {
+		t.Errorf("findings for another URL were used:\n%s", r)
+	}
+	save(rig.sim.URL())
+	if r := rig.run(nil); r.code != 0 || strings.Contains(r.err, note) {
+		t.Errorf("with findings for this URL:\n%s", r)
+	}
+}
