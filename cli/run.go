@@ -175,6 +175,7 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	if err != nil {
 		return a.appErr(err)
 	}
+	a.printNotes(w)
 	if err := w.Preflight(ctx); err != nil {
 		return a.appErr(err)
 	}
@@ -220,6 +221,14 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	out, err := w.Apply(ctx, p, runner.RunOptions{Events: view.Event, Approved: &approved})
 	view.Close()
 	return a.finishRun(w, out, err, f)
+}
+
+// printNotes says, on stderr and before anything is sent, what a person
+// should know about how this run will decide (e.g. no doctor findings).
+func (a *app) printNotes(w *runner.Workflow) {
+	for _, n := range w.Notes() {
+		fmt.Fprintln(a.red.Writer(a.streams.Err), "note: "+n)
+	}
 }
 
 // finishRun renders a run's outcome (summary, JUnit, the CI step summary)
@@ -276,6 +285,11 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 	case engine.RunInterrupted:
 		return withCode(ExitInterrupted, fmt.Errorf("run %s interrupted; continue with: frameflow resume %s", res.RunID, res.RunID))
 	default:
+		// Mutations whose outcome is unknown wait for an operator: say
+		// which and how to decide, wherever the output goes.
+		if rep := out.UndecidedReport(); rep != "" {
+			return withCode(ExitFailed, fmt.Errorf("run %s failed: %s", res.RunID, rep))
+		}
 		return withCode(ExitFailed, fmt.Errorf("run %s failed; after fixing the cause, continue with: frameflow resume %s", res.RunID, res.RunID))
 	}
 }

@@ -73,7 +73,16 @@ func (a *app) listRuns(f runsFlags) error {
 	if f.format == "json" {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(runsJSON(runs))
+		list := runsJSON(runs)
+		for i := range list {
+			// What waits for `resume --mark`, for scripts.
+			if p, err := a.service().Undecided(list[i].ID); err == nil {
+				for _, m := range p {
+					list[i].Undecided = append(list[i].Undecided, undecidedJSON{Key: m.Key, Method: m.Method, Path: m.Path, ProvenSent: m.ProvenSent, Evidence: m.Evidence})
+				}
+			}
+		}
+		return enc.Encode(list)
 	}
 	if len(runs) == 0 {
 		msg := "No runs yet."

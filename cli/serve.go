@@ -117,7 +117,7 @@ type serveBackend struct {
 }
 
 func (b *serveBackend) Playbook(file string) (*serve.Playbook, error) {
-	b.regOnce.Do(func() { b.reg, b.regErr = runner.NewRegistry(nil) })
+	b.regOnce.Do(func() { b.reg, b.regErr = runner.NewRegistry(nil, nil) })
 	if b.regErr != nil {
 		return nil, b.regErr
 	}
