@@ -262,19 +262,16 @@ func (b *serveBackend) Runs() ([]serve.RunSummary, error) {
 }
 
 func (b *serveBackend) Run(id string) (*serve.RunDetail, error) {
-	store, err := journal.Open(b.stateDir)
+	// The same data as `frameflow runs show`.
+	det, err := b.svc.RunDetail(id)
 	if err != nil {
 		return nil, err
 	}
-	det, err := store.Details(id)
-	if err != nil {
-		return nil, err
-	}
-	d := &serve.RunDetail{RunSummary: summaryOf(det.Summary), Inputs: det.Meta.Inputs}
-	for _, at := range det.Summary.Attempts {
+	d := &serve.RunDetail{RunSummary: summaryOf(det.RunSummary), Inputs: det.Inputs}
+	for _, at := range det.Attempts {
 		d.AttemptList = append(d.AttemptList, serve.Attempt{N: at.N, Started: at.Started, Finished: at.Finished, Status: at.Status, Approver: at.Approver, Host: at.Host, PID: at.PID})
 	}
-	for k, v := range det.Meta.Inputs {
+	for k, v := range det.Inputs {
 		if s, ok := v.(string); ok && s == plan.Sensitive {
 			d.SecretInputs = append(d.SecretInputs, k)
 		}
@@ -283,7 +280,7 @@ func (b *serveBackend) Run(id string) (*serve.RunDetail, error) {
 	for _, st := range det.Steps {
 		d.Steps = append(d.Steps, serve.StepRecord{Step: st.Step, Item: st.Item, Status: st.Status, Error: st.Error, Attempts: st.Attempts, Duration: st.Duration})
 	}
-	if det.Meta.Mode == "apply" {
+	if det.Mode == "apply" {
 		if p, err := plan.Load(filepath.Join(b.stateDir, "plans", id+".json")); err == nil {
 			d.Plan = p
 		}

@@ -853,12 +853,17 @@ func (s *Server) followJournal(ctx context.Context, id string) (*liveRun, error)
 		return nil, err
 	}
 	lr := newLiveRun(id, s.workflowOf(det.File), s.o.Redact)
-	seen := 0
+	// A run's details hold each execution's last record: feed what changed.
+	seen := map[[2]string]string{}
 	feed := func(det *RunDetail) {
-		for _, st := range det.Steps[min(seen, len(det.Steps)):] {
+		for _, st := range det.Steps {
+			k := [2]string{st.Step, st.Item}
+			if seen[k] == st.Status {
+				continue
+			}
+			seen[k] = st.Status
 			lr.Event(stepEvent(st))
 		}
-		seen = len(det.Steps)
 		if det.Status != "running" {
 			lr.finish(det.Status)
 		}
