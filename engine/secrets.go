@@ -49,7 +49,8 @@ func (s *secretSet) collect(v any, depth int) bool {
 	}
 	added := false
 	switch x := v.(type) {
-	case nil:
+	case nil, bool:
+		// A boolean is one bit, and "true" in every message would be blanked.
 	case []any:
 		for _, e := range x {
 			added = s.collect(e, depth+1) || added
