@@ -25,6 +25,10 @@ import (
 // mark anywhere but at the very start. One diagnostic per offending line,
 // so a file with several is reported all at once.
 func checkBytes(file string, data []byte) Diagnostics {
+	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) {
+		// Every other byte would be reported: say what the file is instead.
+		return Diagnostics{{Pos: Pos{File: file, Line: 1, Col: 1}, Message: "cannot read the file: it is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8"}}
+	}
 	var out Diagnostics
 	line, col := 1, 1
 	lastLine := 0
