@@ -54,6 +54,11 @@ func checkBytes(file string, data []byte) Diagnostics {
 			why = fmt.Sprintf("U+%04X is not a character", r)
 		}
 		if why != "" && line != lastLine {
+			if len(out) == maxByteDiagnostics {
+				// A binary file: the first lines say enough.
+				out = append(out, Diagnostic{Pos: Pos{File: file, Line: line, Col: col}, Message: "cannot read the file: more lines hold bytes a workflow file cannot; is it a text file?"})
+				return out
+			}
 			out = append(out, Diagnostic{Pos: Pos{File: file, Line: line, Col: col}, Message: "cannot read the file: " + why})
 			lastLine = line
 		}
@@ -66,6 +71,9 @@ func checkBytes(file string, data []byte) Diagnostics {
 	}
 	return out
 }
+
+// maxByteDiagnostics bounds checkBytes' report on a binary file.
+const maxByteDiagnostics = 20
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
