@@ -128,6 +128,10 @@ func (a *app) makePlan(ctx context.Context, file string, src []byte, f runFlags,
 }
 
 func renderPlan(a *app, w io.Writer, p *plan.Plan, format string) error {
+	if format == "json" {
+		// Same document, with DEL, C1 and bidi characters \u-escaped.
+		w = termtext.JSONWriter(w)
+	}
 	return plan.Render(w, p, format, plan.RenderOptions{Color: a.color(), Redact: a.red.String})
 }
 
