@@ -48,13 +48,6 @@ func TestLineOutputHasNoControlCharacters(t *testing.T) {
 	}
 }
 
-func TestBlockKeepsNewlinesOnly(t *testing.T) {
-	got := Block("a\nb\tc\x1b[2J")
-	if got != "a\nb\tc\\x1b[2J" {
-		t.Errorf("Block = %q", got)
-	}
-}
-
 func TestMarkdownCannotOpenMarkup(t *testing.T) {
 	in := "x](http://evil) <img src=x onerror=alert(1)> | col `code` *b* # h\n- item"
 	got := Markdown(in)
