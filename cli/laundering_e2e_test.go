@@ -311,7 +311,10 @@ func TestHostileAccountNamesFromTheServerAreEscapedEverywhere(t *testing.T) {
 	}
 	wf, _ := filepath.Abs("../workflows/qa-rollout.yaml")
 	r.exec("plan", wf, "--format", "markdown")
+	r.exec("plan", wf)
+	r.exec("plan", wf, "--format", "json")
 	r.exec("run", wf, "--yes", "--junit", filepath.Join(r.dir, "junit.xml"))
+	r.exec("runs")
 	out := r.seen.String()
 	for _, name := range []string{"summary.md", "junit.xml"} {
 		b, err := os.ReadFile(filepath.Join(r.dir, name))
