@@ -226,7 +226,7 @@ func commandHint(err error) error {
 	if !ok || !strings.HasPrefix(msg, "unknown command") {
 		return err
 	}
-	return &hintError{err: errors.New(head), hint: "Did you mean this?\n" + strings.TrimRight(rest, "\n")}
+	return &hintError{err: errors.New(head), hint: "Did you mean this?\n" + strings.ReplaceAll(strings.TrimRight(rest, "\n"), "\t", "  ")}
 }
 
 // maxArgs accepts at most n positional arguments (what names them).
