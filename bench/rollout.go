@@ -53,6 +53,10 @@ type RolloutConfig struct {
 	// Stderr receives the child's stderr (logs, errors); nil: kept, and
 	// its tail quoted in the error when the run fails.
 	Stderr io.Writer
+	// DurationFromStart makes the simulator count duration_sec from each
+	// task's start rather than its creation: a server that does not share
+	// the poller's assumptions (see docs/polling.md).
+	DurationFromStart bool
 }
 
 // RolloutResult is what one run measured.
@@ -145,6 +149,8 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 		Scenario:     sim.RetailScenario(cfg.Accounts),
 		Latency:      cfg.Latency,
 		TaskDuration: cfg.TaskDuration,
+
+		DurationFromStart: cfg.DurationFromStart,
 	}, "127.0.0.1:0")
 	if err != nil {
 		return nil, err

@@ -41,6 +41,8 @@ var examples = map[string]string{
   frameflow runs 20261130T071512Z-3f2a`,
 	"runs show": `  frameflow runs show 20261130T071512Z-3f2a
   frameflow runs show 20261130T071512Z-3f2a --format json`,
+	"doctor": `  frameflow doctor
+  frameflow doctor workflows/qa-rollout.yaml workflows/capacity-schedule.yaml`,
 	"graph": `  frameflow graph workflows/qa-rollout.yaml | dot -Tsvg > rollout.svg
   frameflow graph workflows/qa-rollout.yaml --format mermaid`,
 	"schema": `  frameflow schema > workflow.schema.json

@@ -136,7 +136,7 @@ Environment:
 
 	root.AddCommand(
 		a.validateCmd(), a.planCmd(), a.applyCmd(), a.runCmd(), a.resumeCmd(), a.runsCmd(),
-		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.simCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
+		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.doctorCmd(), a.simCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
 	)
 	polishHelp(root)
 	return root
@@ -157,6 +157,7 @@ func (a *app) setupLogging() error {
 	default:
 		return usageErr("--log-format must be text or json, not %q", a.logFormat)
 	}
+	routeStdLog(a.logger)
 	return nil
 }
 

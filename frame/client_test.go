@@ -206,7 +206,7 @@ func TestPOSTGatewayErrorIsOutcomeUnknown(t *testing.T) {
 			if !errors.As(err, &ou) {
 				t.Fatalf("err = %v, want OutcomeUnknownError", err)
 			}
-			if ou.Method != "POST" || ou.Path != "/accounts/acc-2/pools/pool-1/clone" || ou.Query != "join_domain=false" {
+			if ou.Method != "POST" || ou.Path != "/accounts/acc-2/pools/pool-1/clone" || string(ou.Body) != "join_domain=false" {
 				t.Errorf("carried request: %+v", ou)
 			}
 			var api *frame.APIError

@@ -24,7 +24,7 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 			{Name: "target_account_id", Type: "string", Required: true, Description: "The account whose Sandbox is overwritten."},
 			{Name: "source_pool_id", Type: "string", Description: "The source account's Sandbox pool ID (or give source_account_id)."},
 			{Name: "source_account_id", Type: "string", Description: "The source account; its Sandbox pool is looked up (GET /accounts/:id/sandbox/status, else its pools of kind sandbox)."},
-			{Name: "join_domain", Type: "boolean", Description: "Whether Frame should attempt to join the domain after the Sandbox has been cloned (query parameter; omitted when not given)."},
+			{Name: "join_domain", Type: "boolean", Description: "Whether Frame should attempt to join the domain after the Sandbox has been cloned (form field, as the docs' curl example sends it; omitted when not given)."},
 			waitInput("clone"),
 		},
 		AnyOf: [][]string{{"target_account_id", "source_pool_id"}, {"target_account_id", "source_account_id"}},
@@ -113,15 +113,17 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 			if err != nil {
 				return nil, invalid(name, err)
 			}
-			var query map[string]string
+			// The plan shows join_domain where it travels: a form field (-F
+			// in the docs' curl example), not the query string.
+			var body any
 			if joinDomain != nil {
-				query = map[string]string{"join_domain": strconv.FormatBool(*joinDomain)}
+				body = map[string]any{"join_domain": strconv.FormatBool(*joinDomain)}
 			}
 			m := &engine.Mutation{
 				Type:        name,
 				Method:      "POST",
 				Path:        path,
-				Query:       query,
+				Body:        body,
 				Resources:   accountResources("target_account_id")(in),
 				Placeholder: taskPlaceholder(target, cloneKind, "Cloning system"),
 				Action:      engine.ActionUpdate,

@@ -138,7 +138,9 @@ func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, acco
 			return nil, false, err
 		}
 		om := out.(map[string]any)
-		om["publish_id"] = rawID(found.ID)
+		// The status call is addressed by the entry's request_id (the docs'
+		// curl example), not by its gateway-... id.
+		om["publish_id"] = found.StatusID()
 		delete(om, "id") // no task id is known, only the publish's
 		return om, true, nil
 	}

@@ -111,8 +111,8 @@ func TestSandboxCloneBySourceAccountAndWait(t *testing.T) {
 	}
 	last := e.sim.Requests()
 	for _, r := range last {
-		if r.Method == "POST" && r.Query != "join_domain=false" {
-			t.Errorf("clone query = %q", r.Query)
+		if r.Method == "POST" && (r.Query != "" || r.Body != "join_domain=false") {
+			t.Errorf("clone sent query %q body %q, want join_domain=false as form data", r.Query, r.Body)
 		}
 	}
 	// The source's sandbox pool is read once per run, not per target.
