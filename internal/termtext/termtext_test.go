@@ -117,3 +117,19 @@ func TestMessageKeepsItsListButNoForgedLine(t *testing.T) {
 		t.Errorf("Message = %q, want %q", got, want)
 	}
 }
+
+// Line runs on every event line and summary cell: the clean case must not
+// allocate.
+func BenchmarkLine(b *testing.B) {
+	for _, c := range []struct{ name, s string }{
+		{"clean", "12:00:01 succeeded rollout.publish [Store-0042] (1.2s)"},
+		{"hostile", hostile},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				_ = Line(c.s)
+			}
+		})
+	}
+}
