@@ -80,7 +80,7 @@ func (a *app) apiRequestCmd(method string) *cobra.Command {
 			if !frame.KnownAPI(api) {
 				return usageErr("--api must be v1 or v1alpha, not %q", api)
 			}
-			raw, err := a.apiPathArg(args[0])
+			raw, err := a.apiPathArg(args[0], api)
 			if err != nil {
 				return err
 			}

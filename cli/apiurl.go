@@ -3,13 +3,16 @@ package cli
 import (
 	"net/url"
 	"strings"
+
+	"github.com/frameflow/frameflow/frame"
 )
 
 // apiPathArg accepts what `frameflow api get` is given: a path under the
 // API base ("/accounts"), or a full URL under the configured base (copied
 // from a browser or the docs), which becomes its path. A URL elsewhere is
-// refused: requests are signed for the configured API only.
-func (a *app) apiPathArg(arg string) (string, error) {
+// refused: requests are signed for the configured API only. api is the
+// --api flag: v1alpha URLs are under the v1alpha base.
+func (a *app) apiPathArg(arg, api string) (string, error) {
 	lower := strings.ToLower(arg)
 	if !strings.HasPrefix(lower, "https://") && !strings.HasPrefix(lower, "http://") {
 		return arg, nil
@@ -18,7 +21,11 @@ func (a *app) apiPathArg(arg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return pathUnderBase(c.BaseURL(), arg)
+	base := c.BaseURL()
+	if api == frame.APIv1Alpha {
+		base = frame.V1AlphaURLFor(base)
+	}
+	return pathUnderBase(base, arg)
 }
 
 func pathUnderBase(base, raw string) (string, error) {

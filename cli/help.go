@@ -24,23 +24,25 @@ var examples = map[string]string{
 	"validate": `  frameflow validate workflows/*.yaml
   frameflow validate workflows/qa-rollout.yaml --format json`,
 	"plan": `  frameflow plan workflows/qa-rollout.yaml
-  frameflow plan workflows/qa-rollout.yaml --detail                 # every target listed
-  frameflow plan workflows/qa-rollout.yaml --out rollout.plan       # then: frameflow apply rollout.plan
+  frameflow plan workflows/qa-rollout.yaml --detail     # every target
+  frameflow plan workflows/qa-rollout.yaml --out rollout.plan
   frameflow plan workflows/qa-rollout.yaml --format markdown > plan.md
-  frameflow plan workflows/capacity-schedule.yaml --input max_servers=8 --detailed-exitcode`,
+  frameflow plan workflows/capacity-schedule.yaml --input profile=day`,
 	"apply": `  frameflow apply rollout.plan              # shows the plan and asks
   frameflow apply rollout.plan --yes        # CI: the plan was reviewed in the pull request`,
-	"run": `  frameflow run workflows/qa-rollout.yaml                      # shows the plan and asks before the first change
+	"run": `  frameflow run workflows/qa-rollout.yaml      # shows the plan, asks
   frameflow run workflows/qa-rollout.yaml --input max_servers=8
-  frameflow run workflows/qa-rollout.yaml --yes --output json  # CI, no prompt`,
+  frameflow run workflows/qa-rollout.yaml --yes --output json`,
 	"resume": `  frameflow resume --last
-  frameflow resume 20261130T071512-qa-rollout-3f2a --yes
-  frameflow resume --last --input webhook_token=...   # secret inputs only: the others are the run's`,
+  frameflow resume 20261130T071512Z-3f2a --yes
+  frameflow resume --last --input webhook_token=...   # secret inputs only`,
 	"runs": `  frameflow runs
   frameflow runs --status failed --limit 5
   frameflow runs 20261130T071512Z-3f2a`,
 	"runs show": `  frameflow runs show 20261130T071512Z-3f2a
   frameflow runs show 20261130T071512Z-3f2a --format json`,
+	"doctor": `  frameflow doctor
+  frameflow doctor workflows/qa-rollout.yaml workflows/capacity-schedule.yaml`,
 	"graph": `  frameflow graph workflows/qa-rollout.yaml | dot -Tsvg > rollout.svg
   frameflow graph workflows/qa-rollout.yaml --format mermaid`,
 	"schema": `  frameflow schema > workflow.schema.json
@@ -233,7 +235,7 @@ func commandHint(err error) error {
 	if !ok || !strings.HasPrefix(msg, "unknown command") {
 		return err
 	}
-	return &hintError{err: errors.New(head), hint: "Did you mean this?\n" + strings.TrimRight(rest, "\n")}
+	return &hintError{err: errors.New(head), hint: "Did you mean this?\n" + strings.ReplaceAll(strings.TrimRight(rest, "\n"), "\t", "  ")}
 }
 
 // maxArgs accepts at most n positional arguments (what names them).

@@ -45,7 +45,7 @@ func TestFlagMistakesGetSuggestions(t *testing.T) {
 		{[]string{"plan", "-out", "x.plan", "w.yaml"}, "Long flags take two dashes: --out"},
 		{[]string{"run", "--yess", "w.yaml"}, "Did you mean --yes?"},
 		{[]string{"plan", "--detial", "w.yaml"}, "Did you mean --detail?"},
-		{[]string{"plna", "w.yaml"}, "Did you mean this?\n\tplan"},
+		{[]string{"plna", "w.yaml"}, "Did you mean this?\n  plan\n"},
 	} {
 		var out, errb bytes.Buffer
 		code := Main(tc.args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(string) string { return "" }})

@@ -249,8 +249,24 @@ func TestDerivedSecretReachesOnlyItsSecretField(t *testing.T) {
 	if code := r.exec("plan", wf, "--input", "api_token="+inputCanary, "--format", "markdown", "--out", planFile); code != 0 {
 		t.Fatalf("plan exited %d\n%s", code, tail(r.seen.String(), 1500))
 	}
-	if code := r.exec("run", wf, "--yes", "--input", "api_token="+inputCanary, "--junit", filepath.Join(r.dir, "junit.xml"), "--output", "json"); code != 0 {
+	if code := r.exec("run", wf, "--yes", "--input", "api_token="+inputCanary, "--junit", filepath.Join(r.dir, "junit.xml"), "--output", "json", "--log-level", "debug"); code != 0 {
 		t.Fatalf("run exited %d\n%s", code, tail(r.seen.String(), 1500))
+	}
+	// An expression on the secret that fails at run time says so without
+	// the value (expr-lang would quote it: strconv.Atoi: parsing "...").
+	bad := r.write("bad.yaml", launderHead+`  - id: list
+    uses: accounts.list
+  - id: join
+    uses: api.accounts.domain_join_settings.update
+    with:
+      account_id: ${{ steps.list.outputs.accounts[0].id }}
+      service_account_password: ${{ string(int(inputs.api_token)) }}
+`)
+	if code := r.exec("run", bad, "--yes", "--input", "api_token="+inputCanary, "--output", "json"); code != 1 {
+		t.Fatalf("a failing conversion of the secret: exit %d, want 1\n%s", code, tail(r.seen.String(), 1500))
+	}
+	if !strings.Contains(r.seen.String(), "the message is withheld because the expression reads a secret") {
+		t.Errorf("the failure does not say its message was withheld:\n%s", tail(r.seen.String(), 1500))
 	}
 	want := base64.StdEncoding.EncodeToString([]byte(inputCanary))
 	sent := 0
@@ -295,7 +311,10 @@ func TestHostileAccountNamesFromTheServerAreEscapedEverywhere(t *testing.T) {
 	}
 	wf, _ := filepath.Abs("../workflows/qa-rollout.yaml")
 	r.exec("plan", wf, "--format", "markdown")
+	r.exec("plan", wf)
+	r.exec("plan", wf, "--format", "json")
 	r.exec("run", wf, "--yes", "--junit", filepath.Join(r.dir, "junit.xml"))
+	r.exec("runs")
 	out := r.seen.String()
 	for _, name := range []string{"summary.md", "junit.xml"} {
 		b, err := os.ReadFile(filepath.Join(r.dir, name))

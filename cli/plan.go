@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/runner"
 	"github.com/spf13/cobra"
@@ -96,6 +97,10 @@ func renderPlan(a *app, w io.Writer, p *plan.Plan, format string) error {
 // renderPlanOpts renders with the caller's Detail and FullPlan, colour and
 // redaction being the app's.
 func renderPlanOpts(a *app, w io.Writer, p *plan.Plan, format string, opts plan.RenderOptions) error {
+	if format == "json" {
+		// Same document, with DEL, C1 and bidi characters \u-escaped.
+		w = termtext.JSONWriter(w)
+	}
 	opts.Color = format == "text" && a.color()
 	opts.Redact = a.red.String
 	return plan.Render(w, p, format, opts)

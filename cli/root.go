@@ -76,7 +76,9 @@ func Main(args []string, s Streams) int {
 			}
 			var h interface{ Hint() string }
 			if errors.As(shown, &h) {
-				fmt.Fprintln(a.red.Writer(s.Err), termtext.Block(h.Hint()))
+				for _, l := range strings.Split(h.Hint(), "\n") {
+					fmt.Fprintln(a.red.Writer(s.Err), termtext.Line(l))
+				}
 			}
 		}
 		if !errors.As(err, &ee) && isUsageError(err) {

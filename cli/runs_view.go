@@ -93,13 +93,14 @@ func (a *app) listRuns(f runsFlags) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tFINISHED\tSTATUS\tATTEMPTS")
+	// Narrow enough for 80 columns; --format json has every time.
+	fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tTOOK\tSTATUS\tATTEMPTS")
 	for _, r := range runs {
-		fin := "-"
+		took := "-"
 		if !r.Finished.IsZero() {
-			fin = r.Finished.Local().Format(time.DateTime)
+			took = fmtTook(r.Finished.Sub(r.Started))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, termtext.Line(r.Workflow), r.Started.Local().Format(time.DateTime), fin, r.Status, attemptsString(r))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, termtext.Line(r.Workflow), r.Started.Local().Format("2006-01-02 15:04"), took, r.Status, attemptsString(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -304,4 +305,19 @@ func runDetailJSON(d *journal.RunDetail, rc runner.Recap) any {
 		out.Mutations = append(out.Mutations, mutation{Key: m.Key, Step: m.Step, Type: m.Type, Method: m.Method, Path: m.Path, State: m.State, Via: m.Via, Sends: m.Sends, TaskID: m.TaskID(), Result: m.Result, Error: m.Error})
 	}
 	return out
+}
+
+// fmtTook is a run's duration as people read it: 850ms, 4.2s, 3m05s, 1h02m.
+func fmtTook(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }

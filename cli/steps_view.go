@@ -50,7 +50,7 @@ func cut(s string, width int) string {
 
 // writeStepDetail is `frameflow steps TYPE`.
 func writeStepDetail(w io.Writer, t *engine.StepType) {
-	fmt.Fprintf(w, "%s\n%s\n", t.Name, wrap(t.Description, 80, ""))
+	fmt.Fprintf(w, "%s\n%s\n", t.Name, wrapText(t.Description, 80, ""))
 	switch {
 	case t.Destructive:
 		fmt.Fprintln(w, "Mutates: yes, destructive (a plan marks it !; approval is always asked).")
@@ -90,7 +90,7 @@ func writeStepDetail(w io.Writer, t *engine.StepType) {
 			extra = " (" + strings.Join(notes, ", ") + ")"
 		}
 		indent := strings.Repeat(" ", nameWidth+4)
-		fmt.Fprintf(w, "  %-*s  %s%s\n%s", nameWidth, in.Name, typ, extra, wrap(in.Description, 80, indent))
+		fmt.Fprintf(w, "  %-*s  %s%s\n%s", nameWidth, in.Name, typ, extra, wrapText(in.Description, 80, indent))
 	}
 	if len(t.AnyOf) > 0 {
 		var sets []string
@@ -112,11 +112,11 @@ func writeStepDetail(w io.Writer, t *engine.StepType) {
 		if s.Doc != "" {
 			line += " (" + s.Doc + ")"
 		}
-		fmt.Fprint(w, wrapHanging(line, 80, "  ", "      "))
+		fmt.Fprint(w, wrapTextHanging(line, 80, "  ", "      "))
 	}
 
 	fmt.Fprintln(w, "\nResume:")
-	fmt.Fprint(w, wrap(resumeText(t), 80, "  "))
+	fmt.Fprint(w, wrapText(resumeText(t), 80, "  "))
 
 	fmt.Fprintln(w, "\nExample:")
 	fmt.Fprint(w, stepExample(t))
@@ -214,14 +214,14 @@ func exampleValue(in engine.InputSpec) string {
 	return "${{ inputs." + in.Name + " }}"
 }
 
-// wrap breaks text into lines of at most width columns, each starting with
+// wrapText breaks text into lines of at most width columns, each starting with
 // indent (a word longer than a line gets a line of its own).
-func wrap(text string, width int, indent string) string {
-	return wrapHanging(text, width, indent, indent)
+func wrapText(text string, width int, indent string) string {
+	return wrapTextHanging(text, width, indent, indent)
 }
 
-// wrapHanging is wrap with a different indent for the first line.
-func wrapHanging(text string, width int, first, rest string) string {
+// wrapTextHanging is wrapText with a different indent for the first line.
+func wrapTextHanging(text string, width int, first, rest string) string {
 	var b strings.Builder
 	line, prefix := "", first
 	for _, word := range strings.Fields(text) {

@@ -138,3 +138,45 @@ func TestCredentialEnvMatchesTheClient(t *testing.T) {
 		}
 	}
 }
+
+// The sweep: over the shipped playbooks and inputs valid and not, run never
+// exits 2 for what validate passed, and validate refuses what run refuses
+// as invalid before sending anything.
+func TestValidateAndRunAgreeAcrossPlaybooks(t *testing.T) {
+	cases := []struct {
+		file    string
+		inputs  []string
+		invalid bool
+	}{
+		{"capacity-schedule.yaml", []string{"profile=day"}, false},
+		{"capacity-schedule.yaml", []string{"profile=night", "night_min_servers=4", "night_max_servers=2"}, true},
+		{"capacity-schedule.yaml", []string{"profile=day", "day_max_servers=5000"}, true},
+		{"capacity-schedule.yaml", []string{"profile=dusk"}, true},
+		{"capacity-schedule.yaml", []string{"profile=day", "account_filter=name startsWith"}, true},
+		{"nightly-catch-up.yaml", nil, false},
+		{"nightly-catch-up.yaml", []string{"buffer_servers=9", "max_servers=3"}, true},
+		{"nightly-catch-up.yaml", []string{"max_servers=-3"}, true},
+		{"publish-if-changed.yaml", nil, false},
+		{"publish-if-changed.yaml", []string{"target_filter=active &&"}, true},
+		{"qa-rollout.yaml", []string{"source_account=Nobody"}, false},
+		{"qa-rollout.yaml", []string{"max_servers=1001"}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.file+" "+strings.Join(c.inputs, " "), func(t *testing.T) {
+			_, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(2)})
+			var args []string
+			for _, in := range c.inputs {
+				args = append(args, "--input", in)
+			}
+			path := "../workflows/" + c.file
+			v := frameflow(t, env, append([]string{"validate", path}, args...)...)
+			r := frameflow(t, env, append([]string{"run", path, "--yes"}, args...)...)
+			if (v.code == 2) != (r.code == 2) {
+				t.Fatalf("validate exited %d, run %d\nvalidate: %s\nrun: %s", v.code, r.code, v, r)
+			}
+			if (v.code == 2) != c.invalid {
+				t.Fatalf("validate exited %d; want invalid=%v\n%s", v.code, c.invalid, v)
+			}
+		})
+	}
+}

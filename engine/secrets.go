@@ -8,6 +8,10 @@ import (
 	xexpr "github.com/frameflow/frameflow/engine/expr"
 )
 
+// Sensitive replaces a secret, or a value computed from one, in the run's
+// events, errors and results: the word plans use for secret inputs.
+const Sensitive = "(sensitive)"
+
 // minSecretLen is the shortest derived value redacted by its text: shorter
 // ones ("13", "true") would blank out unrelated words. They are still
 // confined by taint (compile time) to inputs the API marks secret.
@@ -49,7 +53,8 @@ func (s *secretSet) collect(v any, depth int) bool {
 	}
 	added := false
 	switch x := v.(type) {
-	case nil:
+	case nil, bool:
+		// A boolean is one bit, and "true" in every message would be blanked.
 	case []any:
 		for _, e := range x {
 			added = s.collect(e, depth+1) || added
@@ -92,7 +97,7 @@ func (s *secretSet) rebuild() {
 	})
 	pairs := make([]string, 0, 2*len(vals))
 	for _, v := range vals {
-		pairs = append(pairs, v, "[redacted]")
+		pairs = append(pairs, v, Sensitive)
 	}
 	s.rep = strings.NewReplacer(pairs...)
 }

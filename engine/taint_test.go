@@ -234,7 +234,7 @@ func TestDerivedSecretsAreRedactedAndErrorsWithheld(t *testing.T) {
 	if !strings.Contains(out, "the message is withheld because the expression reads a secret (inputs.api_token)") {
 		t.Errorf("the failing conversion's error is not the withheld one:\n%s", out)
 	}
-	if !strings.Contains(out, "bad password [redacted]") {
+	if !strings.Contains(out, "bad password (sensitive)") {
 		t.Errorf("the echoed derived value is not redacted:\n%s", out)
 	}
 }

@@ -63,6 +63,7 @@ func storesPlan(n int) *plan.Plan {
 			Resources:   []string{"account:" + s.account},
 			Placeholder: map[string]any{"id": engine.Unknown, "account_id": s.account, "kind": "clone_pool", "stage": engine.Unknown},
 			Action:      engine.ActionUpdate,
+			Names:       map[string]string{qaPool: "Sandbox"},
 			Details: []engine.Detail{
 				{Label: "source account", Value: qaAccount},
 				{Label: "source pool", Value: qaPool},
@@ -114,7 +115,7 @@ func TestStorePlanReadsLikeAReview(t *testing.T) {
 	for _, want := range []string{
 		"! replace rollout.clone (sandbox.clone) × 500",
 		"source account: QA (" + qaAccount[:8] + ")",
-		"source pool:    " + qaPool[:8],
+		"source pool:    Sandbox (" + qaPool[:8] + ")",
 		"~ update  rollout.publish (sandbox.publish) × 500",
 		"change:   min 0 → 1, buffer 0 → 1, max 1 → 5",
 		"change:   min 0 → 1, buffer 0 → 1, max 2 → 5",

@@ -135,6 +135,8 @@ func (d *decoder) input(name string, pos Pos, n *tnode) *Input {
 	}
 	if def != nil && !typeMatches(in.Type, in.Default) {
 		d.errorf(def.pos, "%s: default %sis %s, but the input's type is %s", label, show(in.Default), describeActual(jsonType(in.Default)), in.Type)
+	} else if def != nil && in.Type == "integer" && roundsToWhole(def) {
+		d.errorf(def.pos, "%s: default %sis not exactly the whole number it would be read as; the input's type is integer", label, show(def.y.Value))
 	}
 	if e := n.get("enum"); e != nil && e.kind == ListValue {
 		for _, v := range e.list {
@@ -483,9 +485,9 @@ func stripExpression(s string) string {
 // other types are reported by the JSON Schema.
 func (d *decoder) integer(t *tnode) (int, bool) {
 	v, ok := intOf(t)
-	if ok && t.y != nil && t.y.ShortTag() == "!!float" && !exactlyWhole(t.y.Value) {
+	if ok && roundsToWhole(t) {
 		// 200.00000000000001 rounds to the float 200: not what was written.
-		d.errorf(t.pos, "%s is not a whole number; this field takes an integer", t.y.Value)
+		d.errorf(t.pos, "%s is not exactly the whole number it would be read as (%d); this field takes an integer", t.y.Value, v)
 		return 0, false
 	}
 	if ok || t == nil || t.kind != ScalarValue {
@@ -495,6 +497,21 @@ func (d *decoder) integer(t *tnode) (int, bool) {
 		d.errorf(t.pos, "%s is too large to be an exact integer (at most %d)", t.y.Value, 1<<53)
 	}
 	return 0, false
+}
+
+// roundsToWhole reports a float literal whose decoded value is a whole
+// number other than the one written: 200.00000000000001 is the float 200,
+// 20000000000000010.0 the float 20000000000000008.
+func roundsToWhole(t *tnode) bool {
+	if t == nil || t.kind != ScalarValue || t.y == nil || t.y.ShortTag() != "!!float" {
+		return false
+	}
+	f, ok := t.scalar.(float64)
+	if !ok {
+		return false
+	}
+	exact, ok := new(big.Float).SetPrec(4096).SetString(strings.ReplaceAll(t.y.Value, "_", ""))
+	return ok && exact.Cmp(new(big.Float).SetPrec(4096).SetFloat64(f)) != 0
 }
 
 // exactlyWhole reports whether a YAML float literal denotes a whole number

@@ -60,8 +60,8 @@ func FuzzNumericFields(f *testing.F) {
 	for _, s := range []string{"3", "99999999999999999999999", "1e23", "0x7fffffffffffffffff", "-1", "2.5", "9007199254740993",
 		"0o777", "0b101", "1_000", "+12", "9223372036854775807", "9223372036854775808", "1e3", "0x10", "-0", ".5e1",
 		// Found by this target: a float that rounds to a whole number, a negative
-		// number of seconds that wrapped around.
-		"200.00000000000001", "-10000000000"} {
+		// number of seconds that wrapped around, a whole float above 2^53.
+		"200.00000000000001", "-10000000000", "20000000000000010."} {
 		f.Add(s)
 	}
 	types := testTypes()
@@ -74,7 +74,8 @@ func FuzzNumericFields(f *testing.F) {
 			"max_targets: " + lit + "\n" + // line 4
 			"steps:\n  - id: a\n    uses: task.wait\n    with: {task_id: x}\n" +
 			"    retry:\n      max_attempts: " + lit + "\n" + // line 10
-			"    timeout: " + lit + "\n" // line 11
+			"    timeout: " + lit + "\n" + // line 11
+			"inputs:\n  n: {type: integer, default: " + lit + "}\n" // line 13
 		wf, diags := schema.Load("n.yaml", []byte(src), schema.LoadOptions{StepTypes: types})
 		refused := map[int]bool{}
 		for _, d := range diags {
@@ -106,6 +107,18 @@ func FuzzNumericFields(f *testing.F) {
 		}
 		if len(wf.Steps) == 1 {
 			check(11, "timeout", new(big.Float).SetInt64(int64(wf.Steps[0].Timeout/time.Second)))
+		}
+		if len(wf.Inputs) == 1 && wf.Inputs[0].HasDefault {
+			switch d := wf.Inputs[0].Default.(type) {
+			case int:
+				check(13, "integer input default", new(big.Float).SetInt64(int64(d)))
+			case float64:
+				check(13, "integer input default", big.NewFloat(d))
+			default:
+				if !refused[13] {
+					t.Errorf("integer input default %q accepted as %T %v", lit, d, d)
+				}
+			}
 		}
 	})
 }

@@ -25,6 +25,10 @@ import (
 // mark anywhere but at the very start. One diagnostic per offending line,
 // so a file with several is reported all at once.
 func checkBytes(file string, data []byte) Diagnostics {
+	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) {
+		// Every other byte would be reported: say what the file is instead.
+		return Diagnostics{{Pos: Pos{File: file, Line: 1, Col: 1}, Message: "cannot read the file: it is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8"}}
+	}
 	var out Diagnostics
 	line, col := 1, 1
 	lastLine := 0
@@ -50,6 +54,11 @@ func checkBytes(file string, data []byte) Diagnostics {
 			why = fmt.Sprintf("U+%04X is not a character", r)
 		}
 		if why != "" && line != lastLine {
+			if len(out) == maxByteDiagnostics {
+				// A binary file: the first lines say enough.
+				out = append(out, Diagnostic{Pos: Pos{File: file, Line: line, Col: col}, Message: "cannot read the file: more lines hold bytes a workflow file cannot; is it a text file?"})
+				return out
+			}
 			out = append(out, Diagnostic{Pos: Pos{File: file, Line: line, Col: col}, Message: "cannot read the file: " + why})
 			lastLine = line
 		}
@@ -62,6 +71,9 @@ func checkBytes(file string, data []byte) Diagnostics {
 	}
 	return out
 }
+
+// maxByteDiagnostics bounds checkBytes' report on a binary file.
+const maxByteDiagnostics = 20
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
@@ -177,6 +189,16 @@ func yamlErrorDiags(file string, data []byte, err error) Diagnostics {
 				if i := strings.IndexByte(l, '!'); i >= 0 {
 					col = runeCol(l, i)
 				}
+			case m == "mapping values are not allowed in this context":
+				// "name: a: b": the second key indicator on the line.
+				if idx := keyIndicators(l); len(idx) > 1 {
+					col = runeCol(l, idx[1])
+				}
+			case m == "did not find expected node content":
+				// "steps: ]": a closing bracket with nothing open.
+				if i := strings.IndexAny(l, "]}"); i >= 0 && !strings.ContainsAny(l[:i], "[{\"'") {
+					col = runeCol(l, i)
+				}
 			}
 		}
 		out = append(out, Diagnostic{Pos: Pos{File: file, Line: max(line, 1), Col: max(col, 1)}, Message: msg})
@@ -238,6 +260,29 @@ func unclosedOn(lines []string, n int, open byte) int {
 		return 0
 	}
 	return runeCol(l, stack[0])
+}
+
+// keyIndicators are the byte offsets of the ':' on l that end a key (followed
+// by a space or the end of the line), outside quotes and comments.
+func keyIndicators(l string) []int {
+	var out []int
+	var quote byte
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && (i == 0 || l[i-1] == ' '):
+			return out
+		case c == ':' && (i+1 == len(l) || l[i+1] == ' '):
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // openBracketAbove finds the nearest line at or above n (within 50 lines)

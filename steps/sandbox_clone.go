@@ -128,6 +128,7 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 				Placeholder: taskPlaceholder(target, cloneKind, "Cloning system"),
 				Action:      engine.ActionUpdate,
 				Details:     cloneDetails(in, source),
+				Names:       s.sourcePoolName(ctx, sc, c, in, source),
 				Send: func(ctx context.Context) (any, error) {
 					if s.client == nil {
 						return nil, errors.New("no Frame API client configured")
@@ -442,4 +443,41 @@ func cloneDetails(in map[string]any, sourcePool any) []engine.Detail {
 		d = append(d, engine.Detail{Label: "source pool", Value: p})
 	}
 	return append(d, engine.Detail{Label: "cloned", Value: "Sandbox image, overwriting the target's Sandbox"})
+}
+
+// sourcePoolName names a clone's source pool for a plan's reader: the
+// source account's pools are listed once per plan (shared by every target
+// of a fan-out). Runs do not read it (a run's plan was shown already), and a
+// failed read only leaves the id unnamed.
+func (s *stepsImpl) sourcePoolName(ctx context.Context, sc *engine.StepContext, c *frame.Client, in map[string]any, pool any) map[string]string {
+	account, _ := in["source_account_id"].(string)
+	id, _ := pool.(string)
+	if sc.Mode() != engine.ModePlan || c == nil || account == "" || id == "" {
+		return nil
+	}
+	s.mu.Lock()
+	e := s.poolNames[account]
+	if e == nil {
+		e = &poolNamesEntry{done: make(chan struct{})}
+		s.poolNames[account] = e
+		s.mu.Unlock()
+		e.names = map[string]string{}
+		if pools, err := c.ListPools(ctx, account); err == nil {
+			for _, p := range pools {
+				e.names[p.ID] = p.Name
+			}
+		}
+		close(e.done)
+	} else {
+		s.mu.Unlock()
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	if name := e.names[id]; name != "" {
+		return map[string]string{id: name}
+	}
+	return nil
 }

@@ -167,6 +167,13 @@ func TestSandboxClonePlanAndOffline(t *testing.T) {
 	if got := strings.Join(muts[0].Resources, ","); got != "account:"+store {
 		t.Errorf("resources = %s", got)
 	}
+	// A reviewer reads where the clone comes from, by name, and that it is
+	// an update (it overwrites the target's Sandbox).
+	srcPool := e.pool("QA", "sandbox")
+	if muts[0].Action != engine.ActionUpdate || muts[0].Names[srcPool] == "" || len(muts[0].Details) != 3 ||
+		muts[0].Details[0] != (engine.Detail{Label: "source account", Value: qa}) || muts[0].Details[1] != (engine.Detail{Label: "source pool", Value: srcPool}) {
+		t.Errorf("clone mutation for reviewers: action %q, names %v, details %v", muts[0].Action, muts[0].Names, muts[0].Details)
+	}
 	task := out["task"].(map[string]any)
 	if !engine.IsUnknown(task["id"]) || task["account_id"] != store {
 		t.Errorf("plan task = %v", task)

@@ -41,32 +41,6 @@ func Line(s string) string {
 	return b.String()
 }
 
-// Block is Line for multi-line text that is shown as several lines (a
-// server's response body printed by `api`): newlines and tabs are kept,
-// everything else Line escapes is escaped.
-func Block(s string) string {
-	if isClean(s) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size <= 1 {
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-			i++
-			continue
-		}
-		i += size
-		if r == '\n' || r == '\t' {
-			b.WriteRune(r)
-			continue
-		}
-		writeRune(&b, r)
-	}
-	return b.String()
-}
-
 // Markdown returns s safe inline in GitHub-flavoured Markdown (a table
 // cell, after a list marker or a heading's hashes, never at the start of a
 // line, where '#' or '-' would still mean something): Line first, then every character
