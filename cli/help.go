@@ -62,8 +62,6 @@ var examples = map[string]string{
 	"demo": `  frameflow demo
   frameflow demo --task-duration 2s
   frameflow demo --serve`,
-	"doctor": `  frameflow doctor
-  frameflow doctor workflows/qa-rollout.yaml --format json`,
 	"serve": `  # This machine only (no login), the playbooks of ./workflows
   frameflow serve
   # The intranet: a login token, the user name from the reverse proxy
