@@ -1,6 +1,3 @@
-// Package cli is frameflow's command line: commands, flags, streams,
-// renderers and exit codes. It is the one place that wires the API client,
-// the step registry, the engine and the run journal together.
 package cli
 
 import (
@@ -124,7 +121,7 @@ Environment:
 
 	root.AddCommand(
 		a.validateCmd(), a.planCmd(), a.applyCmd(), a.runCmd(), a.resumeCmd(), a.runsCmd(),
-		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.simCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
+		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.doctorCmd(), a.simCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
 	)
 	return root
 }
@@ -144,6 +141,7 @@ func (a *app) setupLogging() error {
 	default:
 		return usageErr("--log-format must be text or json, not %q", a.logFormat)
 	}
+	routeStdLog(a.logger)
 	return nil
 }
 
@@ -188,7 +186,3 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		return nil
 	}
 }
-
-// addSecret redacts a value the engine computed from a secret everywhere
-// this process writes (renderers, journal, reports), as the secret itself.
-func (a *app) addSecret(v string) { a.red.Add(v) }
