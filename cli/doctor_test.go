@@ -182,7 +182,8 @@ func TestDoctorConfirmsAuditKindsReadOnly(t *testing.T) {
 	if c := check(rep, "tasks.get"); c.Status != "ok" || !strings.Contains(c.Detail, "journaled task decodes") {
 		t.Errorf("tasks.get after a rollout: %+v", c)
 	}
-	if c := check(rep, "publish.status"); c.Status != "ok" {
+	// The documented shape: the status call is addressed by request_id.
+	if c := check(rep, "publish.status"); c.Status != "ok" || !strings.Contains(c.Detail, "request_id") {
 		t.Errorf("publish.status after a rollout (a journaled publish to read): %+v", c)
 	}
 
