@@ -48,6 +48,10 @@ func hostileResult() *engine.Result {
 	}}
 }
 
+func zeroIndex() *int { i := 0; return &i }
+
+// hostileEvents are a run's events carrying hostile names and messages
+// (liveview has the same test for the live view).
 func hostileEvents() []engine.Event {
 	return []engine.Event{
 		{Type: "run_started", RunID: "r-1", Workflow: "wf\u001b]0;x\u0007"},
