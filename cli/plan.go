@@ -85,6 +85,7 @@ func (a *app) makePlan(ctx context.Context, file string, src []byte, f runFlags,
 	if err := w.Preflight(ctx); err != nil {
 		return nil, a.appErr(err)
 	}
+	a.printNotes(w)
 	p, err := w.Plan(ctx, runner.PlanOptions{Offline: offline})
 	return p, a.appErr(err)
 }

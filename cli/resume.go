@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/frameflow/frameflow/engine/journal"
@@ -13,6 +14,7 @@ import (
 func (a *app) resumeCmd() *cobra.Command {
 	var f runFlags
 	var last, force, assumeNotSent bool
+	var marks []string
 	cmd := &cobra.Command{
 		Use:   "resume [RUN_ID | --last]",
 		Short: "Continue a crashed, interrupted or failed run without repeating what was done",
@@ -20,6 +22,13 @@ func (a *app) resumeCmd() *cobra.Command {
 outputs are restored), mutations whose result was recorded are not re-sent,
 and a mutation whose outcome is unknown is reconciled through a read before
 anything is re-sent. Failed steps run again.
+
+A mutation whose outcome is unknown (an answer lost with no read that
+proves it, or a clone proven sent but not proven finished) stops the run
+until you decide, after checking in Frame: --mark KEY=sent if it took
+effect and finished (the step carries on without sending or waiting),
+--mark KEY=not-sent if it did not (it is sent again). The failed run names
+each KEY. Your decision is journaled with user@host and the time.
 
 ` + exitCodesHelp,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -33,6 +42,10 @@ anything is re-sent. Failed steps run again.
 				return err
 			}
 			given, err := parseInputFlags(f.inputFlags)
+			if err != nil {
+				return err
+			}
+			decisions, err := parseMarks(marks)
 			if err != nil {
 				return err
 			}
@@ -60,6 +73,17 @@ anything is re-sent. Failed steps run again.
 			if err != nil {
 				return err
 			}
+			// The operator's decisions, once everything else was accepted:
+			// a refused resume journals none of them.
+			if len(decisions) > 0 {
+				by := runner.OperatorName()
+				if err := r.Mark(decisions, by); err != nil {
+					return a.appErr(err)
+				}
+				for _, d := range decisions {
+					fmt.Fprintf(a.red.Writer(a.streams.Err), "Marked %s as %s (by %s).\n", d.Key, strings.ReplaceAll(d.Decision, "_", "-"), by)
+				}
+			}
 			view := a.newRunView(f.output)
 			out, err := r.Run(cmd.Context(), runner.RunOptions{Events: view.Event, Approved: approved})
 			view.Close()
@@ -71,8 +95,32 @@ anything is re-sent. Failed steps run again.
 	fl.StringArrayVar(&f.inputFlags, "input", nil, "name=value: secret inputs, which journals do not store")
 	fl.BoolVar(&last, "last", false, "resume the most recent run")
 	fl.BoolVar(&force, "force", false, "resume even though the workflow file changed")
-	fl.BoolVar(&assumeNotSent, "assume-not-sent", false, "treat mutations whose outcome cannot be proven as not sent (you checked)")
+	fl.BoolVar(&assumeNotSent, "assume-not-sent", false, "treat mutations whose outcome cannot be proven as not sent (you checked); never applies to one proven sent")
+	fl.StringArrayVar(&marks, "mark", nil, "KEY=sent|not-sent: your decision on a mutation whose outcome is unknown (the failed run names each KEY); repeatable")
 	return cmd
+}
+
+// parseMarks reads every --mark at once, reporting all bad ones together.
+func parseMarks(marks []string) ([]runner.Decision, error) {
+	var out []runner.Decision
+	var bad []string
+	seen := map[string]bool{}
+	for _, m := range marks {
+		d, err := runner.ParseMark(m)
+		switch {
+		case err != nil:
+			bad = append(bad, err.Error())
+		case seen[d.Key]:
+			bad = append(bad, fmt.Sprintf("--mark %q: %s is marked twice", m, d.Key))
+		default:
+			seen[d.Key] = true
+			out = append(out, d)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, usageErr("%s", strings.Join(bad, "\n"))
+	}
+	return out, nil
 }
 
 // runJSON is the documented shape of `frameflow runs --format json`.
@@ -85,6 +133,17 @@ type runJSON struct {
 	Status   string        `json:"status"`
 	Error    string        `json:"error,omitempty"`
 	Attempts []attemptJSON `json:"attempts"`
+	// Undecided: mutations whose outcome is unknown, waiting for
+	// `frameflow resume RUN --mark KEY=sent|not-sent`.
+	Undecided []undecidedJSON `json:"undecided,omitempty"`
+}
+
+type undecidedJSON struct {
+	Key        string `json:"key"`
+	Method     string `json:"method"`
+	Path       string `json:"path"`
+	ProvenSent bool   `json:"proven_sent,omitempty"`
+	Evidence   string `json:"evidence,omitempty"`
 }
 
 type attemptJSON struct {

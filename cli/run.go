@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/runner"
@@ -175,6 +176,7 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	if err != nil {
 		return a.appErr(err)
 	}
+	a.printNotes(w)
 	if err := w.Preflight(ctx); err != nil {
 		return a.appErr(err)
 	}
@@ -222,6 +224,14 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	return a.finishRun(w, out, err, f)
 }
 
+// printNotes says, on stderr and before anything is sent, what a person
+// should know about how this run will decide (e.g. no doctor findings).
+func (a *app) printNotes(w *runner.Workflow) {
+	for _, n := range w.Notes() {
+		fmt.Fprintln(a.red.Writer(a.streams.Err), "note: "+n)
+	}
+}
+
 // finishRun renders a run's outcome (summary, JUnit, the CI step summary)
 // and turns it into an exit code.
 func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f runFlags) error {
@@ -258,6 +268,12 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 		if accessHint != "" {
 			rc.Resume = ""
 		}
+		if und := out.Undecided(); len(und) > 0 {
+			// Resuming decides nothing by itself: the error that follows
+			// gives the --mark commands for each.
+			rc.Unknown = undecidedLabels(res, und)
+			rc.Resume = ""
+		}
 		writeRecap(stdout, rc)
 	}
 	if f.junit != "" {
@@ -276,6 +292,11 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 	case engine.RunInterrupted:
 		return withCode(ExitInterrupted, fmt.Errorf("run %s interrupted; continue with: frameflow resume %s", res.RunID, res.RunID))
 	default:
+		// Mutations whose outcome is unknown wait for an operator: say
+		// which and how to decide, wherever the output goes.
+		if rep := out.UndecidedReport(); rep != "" {
+			return withCode(ExitFailed, fmt.Errorf("run %s failed: %s", res.RunID, rep))
+		}
 		return withCode(ExitFailed, fmt.Errorf("run %s failed; after fixing the cause, continue with: frameflow resume %s", res.RunID, res.RunID))
 	}
 }
@@ -307,4 +328,24 @@ func writeRunMarkdown(w io.Writer, res *engine.Result) {
 func (a *app) nothingSent(runID string) bool {
 	d, err := a.service().RunDetail(runID)
 	return err == nil && len(d.Mutations) == 0
+}
+
+// undecidedLabels names mutations waiting for an operator: their item, else
+// their key.
+func undecidedLabels(res *engine.Result, und []journal.PendingMutation) []string {
+	labels := map[string]string{} // step[item key] -> item label
+	for _, st := range res.Steps {
+		if st.Item != "" && st.ItemKey != "" {
+			labels[st.Step+"["+st.ItemKey+"]"] = st.Item
+		}
+	}
+	out := make([]string, 0, len(und))
+	for _, p := range und {
+		l := p.Key
+		if i := strings.LastIndexByte(p.Key, '#'); i > 0 && labels[p.Key[:i]] != "" {
+			l = labels[p.Key[:i]]
+		}
+		out = append(out, l)
+	}
+	return out
 }

@@ -73,7 +73,16 @@ func (a *app) listRuns(f runsFlags) error {
 	if f.format == "json" {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(runsJSON(runs))
+		list := runsJSON(runs)
+		for i := range list {
+			// What waits for `resume --mark`, for scripts.
+			if p, err := a.service().Undecided(list[i].ID); err == nil {
+				for _, m := range p {
+					list[i].Undecided = append(list[i].Undecided, undecidedJSON{Key: m.Key, Method: m.Method, Path: m.Path, ProvenSent: m.ProvenSent, Evidence: m.Evidence})
+				}
+			}
+		}
+		return enc.Encode(list)
 	}
 	if len(runs) == 0 {
 		msg := "No runs yet."
@@ -110,12 +119,23 @@ func (a *app) showRun(id, format string) error {
 	}
 	out := a.red.Writer(a.streams.Out)
 	rc := runner.RecapOfDetail(d)
+	und, _ := a.service().Undecided(id)
+	for _, p := range und {
+		rc.Unknown = append(rc.Unknown, p.Key)
+	}
+	if len(und) > 0 {
+		rc.Resume = "" // the --mark commands below say how to continue
+	}
 	if format == "json" {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(runDetailJSON(d, rc))
 	}
 	writeRunDetail(out, d, rc)
+	for _, p := range und {
+		fmt.Fprintf(out, "  %s %s %s:\n    frameflow resume %s --mark '%s=sent'      # it took effect and finished\n    frameflow resume %s --mark '%s=not-sent'  # it did not take effect\n",
+			termtext.Line(p.Key), p.Method, termtext.Line(p.Path), id, termtext.Line(p.Key), id, termtext.Line(p.Key))
+	}
 	return nil
 }
 

@@ -13,7 +13,7 @@ import (
 
 // newRegistry builds the step registry without an API client (validate,
 // graph, schema, steps): step types then never touch the API.
-func newRegistry() (*engine.Registry, error) { return runner.NewRegistry(nil) }
+func newRegistry() (*engine.Registry, error) { return runner.NewRegistry(nil, nil) }
 
 // loadProgram reads, checks and compiles one workflow file.
 func loadProgram(file string, reg *engine.Registry) (*engine.Program, schema.Diagnostics) {

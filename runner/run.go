@@ -190,6 +190,8 @@ type Outcome struct {
 	JournalErr error
 	// Unused counts planned mutations an apply did not execute.
 	Unused int
+	// pending: mutations whose outcome is unknown, waiting for an operator.
+	pending []journal.PendingMutation
 }
 
 // Run executes the workflow in a new journaled run: preflight (unless it
@@ -263,7 +265,7 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 		_ = jr.Finish(string(engine.RunFailed))
 		return nil, err
 	}
-	return &Outcome{RunID: res.RunID, Result: res, JournalErr: jr.Finish(string(res.Status))}, nil
+	return &Outcome{RunID: res.RunID, Result: res, pending: jr.Pending(), JournalErr: jr.Finish(string(res.Status))}, nil
 }
 
 // onSecret registers a value the engine computed from a secret (a var, an

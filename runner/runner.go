@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -81,10 +82,12 @@ func (s *Service) Client(readOnly bool, onRequest func(frame.RequestInfo)) (*fra
 }
 
 // NewRegistry builds the step registry. client may be nil (validation,
-// schemas, offline plans): step types then never touch the API.
-func NewRegistry(client *frame.Client) (*engine.Registry, error) {
+// schemas, offline plans): step types then never touch the API. findings
+// (may be nil) are what doctor confirmed about the estate: only with them
+// does the absence of an audit entry prove a clone was not sent.
+func NewRegistry(client *frame.Client, findings *frame.Findings) (*engine.Registry, error) {
 	reg := engine.NewRegistry()
-	if err := steps.Register(reg, steps.Deps{Client: client, Poller: steps.NewPoller(steps.PollConfig{})}); err != nil {
+	if err := steps.Register(reg, steps.Deps{Client: client, Poller: steps.NewPoller(steps.PollConfig{}), Findings: findings}); err != nil {
 		return nil, err
 	}
 	return reg, nil
@@ -176,6 +179,7 @@ type Workflow struct {
 	reg         *engine.Registry
 	inputs      map[string]any
 	client      *frame.Client
+	findings    *frame.Findings // what doctor confirmed about this estate, or nil
 	parallelism int
 
 	mu          sync.Mutex       // one operation at a time
@@ -205,7 +209,14 @@ func (s *Service) Prepare(req Request) (*Workflow, error) {
 		}
 		w.client = c
 	}
-	reg, err := NewRegistry(w.client)
+	if w.client != nil {
+		f, err := frame.LoadFindings(s.cfg.StateDir, w.client.BaseURL())
+		if err != nil {
+			return nil, &ConfigError{Err: err}
+		}
+		w.findings = f
+	}
+	reg, err := NewRegistry(w.client, w.findings)
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +233,28 @@ func (s *Service) Prepare(req Request) (*Workflow, error) {
 	s.cfg.Secrets.Add(prog.SecretValues(in)...)
 	w.inputs = in
 	return w, nil
+}
+
+// Notes are what a person should know before anything is sent, e.g. that
+// a lost clone answer will stop for their decision because no doctor
+// findings confirm the audit kind clones write on this estate.
+func (w *Workflow) Notes() []string {
+	if w.client == nil || !usesStep(w.prog.Workflow().Steps, "sandbox.clone") || w.findings.ConfirmedAuditKinds("clone") != nil {
+		return nil
+	}
+	// The docs never say which audit kind a clone writes.
+	return []string{fmt.Sprintf("no `frameflow doctor` findings confirm the audit kind of clones on %s: "+
+		"a clone whose answer is lost stops for your decision (frameflow resume RUN --mark KEY=sent|not-sent) instead of being proven unsent", w.client.BaseURL())}
+}
+
+// usesStep reports whether any step (in groups too) uses step type name.
+func usesStep(ss []*schema.Step, name string) bool {
+	for _, st := range ss {
+		if st.IsGroup() && usesStep(st.Steps, name) || st.Uses == name {
+			return true
+		}
+	}
+	return false
 }
 
 // File is the workflow's path as given.
@@ -296,6 +329,12 @@ func RequestEvent(ri frame.RequestInfo) engine.Event {
 // Classify maps an error to the engine's retry class and the server's
 // Retry-After.
 func Classify(err error) (string, time.Duration) {
+	// An unresolved mutation is outcome_unknown whatever the send's error
+	// was (none, on resume): never retried, only an operator settles it.
+	var ue *journal.UnresolvedError
+	if errors.As(err, &ue) {
+		return engine.ClassOutcomeUnknown, 0
+	}
 	c, d := frame.Classify(err)
 	return string(c), d
 }
@@ -304,8 +343,13 @@ func Classify(err error) (string, time.Duration) {
 // are kept. Outcome-unknown errors are the client's, and everything written
 // is redacted.
 func (s *Service) openJournals(assumeNotSent bool) (*journal.Store, error) {
+	operator := ""
+	if assumeNotSent {
+		operator = OperatorName() // --assume-not-sent is a decision too
+	}
 	return journal.OpenWith(s.cfg.StateDir, journal.Options{
 		AssumeNotSent:    assumeNotSent,
+		Operator:         operator,
 		IsOutcomeUnknown: func(err error) bool { var ou *frame.OutcomeUnknownError; return errors.As(err, &ou) },
 		Redact:           s.cfg.Secrets.String,
 	})

@@ -63,6 +63,16 @@ func (s *Service) RunDetail(id string) (*journal.RunDetail, error) {
 	return d, nil
 }
 
+// Undecided lists the mutations of run id that wait for an operator's
+// decision (resume --mark), without taking the run's lock.
+func (s *Service) Undecided(id string) ([]journal.PendingMutation, error) {
+	store, err := s.openJournals(false)
+	if err != nil {
+		return nil, err
+	}
+	return store.Undecided(id)
+}
+
 // RunSummary is one run's summary, as Runs lists it.
 func (s *Service) RunSummary(id string) (journal.RunSummary, error) {
 	runs, err := s.Runs()

@@ -20,6 +20,9 @@ type Options struct {
 	// without a result when nothing can prove whether it took effect (the
 	// admin's --assume-not-sent). The decision is journaled.
 	AssumeNotSent bool
+	// Operator is who runs this process (user@host); an assumed not_sent is
+	// journaled with it.
+	Operator string
 	// IsOutcomeUnknown tells whether a Send error means the request may have
 	// reached the server (frame.OutcomeUnknownError). Nil treats every Send
 	// error as possibly sent, which never duplicates but makes refused

@@ -626,7 +626,7 @@ func (s *Server) clone(c *call) {
 		return
 	}
 	image := src.acct.sandboxImage // what the source holds now is what gets copied
-	s.audit(target, "cloneSandbox", c.now)
+	s.auditOp(target, "clone", "cloneSandbox", c)
 	t := s.newTask(c.now, KindClone, "Cloning system", target, target.sandbox, func(time.Time) { target.sandboxImage = image })
 	lockAccount(target, t)
 	c.json(http.StatusOK, s.pendingRequest(target, t, c.now))
@@ -646,7 +646,7 @@ func (s *Server) publish(c *call) {
 		return
 	}
 	image := a.sandboxImage
-	s.audit(a, "publishSandbox", c.now)
+	s.auditOp(a, "publish", "publishSandbox", c)
 	s.publishSeq++
 	entry := &publishEntry{id: fmt.Sprintf("gateway-prod.%d", 57000+s.publishSeq), requestID: 1850000 + s.publishSeq, instances: len(a.prod)}
 	t := s.newTask(c.now, KindPublish, "Publishing Sandbox to Production", a, nil, func(at time.Time) {
@@ -1032,6 +1032,9 @@ type auditOut struct {
 // to_date bound inserted_at (inclusive), limit and offset page, order is
 // desc (newest first, as the docs' example) unless asc.
 func (s *Server) auditTrails(c *call) {
+	if s.auditForbidden(c) { // audit.go
+		return
+	}
 	a := c.account("account_id")
 	if a == nil {
 		return

@@ -36,6 +36,9 @@ type Scenario struct {
 	// or "canceled", and the prose writes "DONE". Unset stages keep their
 	// documented names.
 	TaskStages map[string]string `yaml:"task_stages" json:"task_stages,omitempty"`
+	// AuditTrails: which audit kinds clones and publishes write, and whether
+	// audit trails may be read (audit.go).
+	AuditTrails *AuditTrailSpec `yaml:"audit_trails" json:"audit_trails,omitempty"`
 }
 
 // OrganizationSpec is one organization of the scenario.

@@ -57,6 +57,9 @@ type Options struct {
 	// noise, handler panics). nil discards it: the simulator never writes
 	// to stderr on its own.
 	Logger *slog.Logger
+	// AuditTrails, when set, overrides the scenario's audit-trail behaviour
+	// (audit.go).
+	AuditTrails *AuditTrailSpec
 }
 
 // Default credentials when Options leave them empty.
