@@ -48,13 +48,17 @@ func hostileResult() *engine.Result {
 	}}
 }
 
+func zeroIndex() *int { i := 0; return &i }
+
+// hostileEvents are a run's events carrying hostile names and messages
+// (liveview has the same test for the live view).
 func hostileEvents() []engine.Event {
 	return []engine.Event{
 		{Type: "run_started", RunID: "r-1", Workflow: "wf\u001b]0;x\u0007"},
-		{Type: "step_started", Step: "clone", Item: hostileName, Index: hostileIndex(0)},
-		{Type: "step_progress", Step: "clone", Item: hostileName, Index: hostileIndex(0), Message: hostileMsg},
-		{Type: "step_retrying", Step: "clone", Item: hostileName, Index: hostileIndex(0), Attempt: 1, MaxAttempts: 3, Error: hostileMsg},
-		{Type: "step_finished", Step: "clone", Item: hostileName, Index: hostileIndex(0), Status: "failed", Error: hostileMsg},
+		{Type: "step_started", Step: "clone", Item: hostileName, Index: zeroIndex()},
+		{Type: "step_progress", Step: "clone", Item: hostileName, Index: zeroIndex(), Message: hostileMsg},
+		{Type: "step_retrying", Step: "clone", Item: hostileName, Index: zeroIndex(), Attempt: 1, MaxAttempts: 3, Error: hostileMsg},
+		{Type: "step_finished", Step: "clone", Item: hostileName, Index: zeroIndex(), Status: "failed", Error: hostileMsg},
 		{Type: "run_finished", RunID: "r-1", Status: "failed"},
 	}
 }
@@ -132,4 +136,3 @@ func TestHostileTextIsEscapedInEveryRenderer(t *testing.T) {
 	})
 }
 
-func hostileIndex(i int) *int { return &i }

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/frameflow/frameflow/engine"
-	"github.com/frameflow/frameflow/frame"
+	"github.com/frameflow/frameflow/runner"
 	"github.com/frameflow/frameflow/schema"
 	"github.com/spf13/cobra"
 )
@@ -67,41 +67,14 @@ with some inputs is not refused by run for invalid input with the same ones.`,
 	return cmd
 }
 
-// checkOffline binds the inputs known without the user (defaults, and any
-// given) and runs the workflow offline, as run's preflight does, turning
-// every refusal of invalid input into a diagnostic at its step. Inputs that
-// are required, have no default and were not given leave the steps that
-// read them unchecked; the note says so.
+// checkOffline runs runner.CheckOffline; the note of an ok line names the
+// required inputs without a default whose steps could not be checked.
 func (a *app) checkOffline(ctx context.Context, prog *engine.Program, raw map[string]string, typed map[string]any) (schema.Diagnostics, string) {
-	wf := prog.Workflow()
-	in, missing, err := prog.BindKnownInputs(raw, typed)
-	if err != nil {
-		var ds schema.Diagnostics
-		for _, line := range strings.Split(err.Error(), "\n") {
-			ds = append(ds, schema.Diagnostic{Pos: inputPos(wf, line), Message: line})
-		}
-		return ds, ""
-	}
+	ds, missing := runner.CheckOffline(ctx, prog, raw, typed, a.getenv, a.red)
 	if len(missing) > 0 {
 		return nil, fmt.Sprintf(" (step inputs computed from %s not checked: give --input %s=... to check them)", strings.Join(missing, ", "), missing[0])
 	}
-	a.red.Add(prog.SecretValues(in)...)
-	isInvalid := func(err error) bool { c, _ := frame.Classify(err); return c == frame.ClassInvalid }
-	var ds schema.Diagnostics
-	for _, p := range prog.CheckOffline(ctx, in, a.getenv, isInvalid) {
-		ds = append(ds, schema.Diagnostic{Pos: p.Pos, Message: p.String()})
-	}
 	return ds, ""
-}
-
-// inputPos is the position of the input a BindInputs message names.
-func inputPos(wf *schema.Workflow, msg string) schema.Pos {
-	for _, in := range wf.Inputs {
-		if strings.Contains(msg, fmt.Sprintf("%q", in.Name)) {
-			return in.Pos
-		}
-	}
-	return wf.Pos
 }
 
 func (a *app) graphCmd() *cobra.Command {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/schema"
+
+	"github.com/frameflow/frameflow/internal/termtext"
 )
 
 // Every error below means nothing was sent, unless it says otherwise.
@@ -62,7 +64,8 @@ func (f StepFailure) Label() string {
 func failureLines(fs []StepFailure) string {
 	msgs := make([]string, len(fs))
 	for i, f := range fs {
-		msgs[i] = f.Label() + ": " + f.Error
+		// One line each: a server's message cannot add lines to the list.
+		msgs[i] = termtext.Line(f.Label() + ": " + f.Error)
 	}
 	return strings.Join(msgs, "\n  ")
 }

@@ -158,6 +158,11 @@ func (w *Workflow) PlanToApply(ctx context.Context, o PlanOptions) (*plan.Plan, 
 	return p, nil
 }
 
+// onSecret registers a value the engine computed from a secret (a derived
+// value sent in a secret body field) like the secret itself, so nothing
+// shown to a person or stored (journal, reports) carries it.
+func (w *Workflow) onSecret(v string) { w.svc.cfg.Secrets.Add(v) }
+
 // errOffline: a workflow prepared offline has no client, so it can only be
 // planned offline; reading or changing the estate needs a new preparation.
 var errOffline = errors.New("the workflow was prepared offline (no API client): only an offline plan is possible; nothing was sent")
@@ -258,8 +263,8 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 		Journal:     jr,
 		Classify:    Classify,
 		Getenv:      w.svc.cfg.Getenv,
-		Logger:      w.svc.cfg.Logger,
 		OnSecret:    w.onSecret,
+		Logger:      w.svc.cfg.Logger,
 	})
 	if err != nil {
 		_ = jr.Finish(string(engine.RunFailed))
@@ -267,7 +272,3 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 	}
 	return &Outcome{RunID: res.RunID, Result: res, pending: jr.Pending(), JournalErr: jr.Finish(string(res.Status))}, nil
 }
-
-// onSecret registers a value the engine computed from a secret (a var, an
-// output) with Config.Secrets, so that it is redacted like the secret.
-func (w *Workflow) onSecret(v string) { w.svc.cfg.Secrets.Add(v) }
