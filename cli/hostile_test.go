@@ -135,4 +135,3 @@ func TestHostileTextIsEscapedInEveryRenderer(t *testing.T) {
 		assertTame(t, "error line", errb.String()+out.String())
 	})
 }
-
