@@ -55,10 +55,10 @@ func zeroIndex() *int { i := 0; return &i }
 func hostileEvents() []engine.Event {
 	return []engine.Event{
 		{Type: "run_started", RunID: "r-1", Workflow: "wf\u001b]0;x\u0007"},
-		{Type: "step_started", Step: "clone", Item: hostileName, Index: hostileIndex(0)},
-		{Type: "step_progress", Step: "clone", Item: hostileName, Index: hostileIndex(0), Message: hostileMsg},
-		{Type: "step_retrying", Step: "clone", Item: hostileName, Index: hostileIndex(0), Attempt: 1, MaxAttempts: 3, Error: hostileMsg},
-		{Type: "step_finished", Step: "clone", Item: hostileName, Index: hostileIndex(0), Status: "failed", Error: hostileMsg},
+		{Type: "step_started", Step: "clone", Item: hostileName, Index: zeroIndex()},
+		{Type: "step_progress", Step: "clone", Item: hostileName, Index: zeroIndex(), Message: hostileMsg},
+		{Type: "step_retrying", Step: "clone", Item: hostileName, Index: zeroIndex(), Attempt: 1, MaxAttempts: 3, Error: hostileMsg},
+		{Type: "step_finished", Step: "clone", Item: hostileName, Index: zeroIndex(), Status: "failed", Error: hostileMsg},
 		{Type: "run_finished", RunID: "r-1", Status: "failed"},
 	}
 }
@@ -135,5 +135,3 @@ func TestHostileTextIsEscapedInEveryRenderer(t *testing.T) {
 		assertTame(t, "error line", errb.String()+out.String())
 	})
 }
-
-func hostileIndex(i int) *int { return &i }

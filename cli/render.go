@@ -237,8 +237,8 @@ func writeRecap(w io.Writer, rc runner.Recap) {
 		fmt.Fprintf(w, "%d %s interrupted (not failed; resume runs them again): %s\n", n, pluralWord(n, "item", "items"), termtext.Line(someNames(rc.Interrupted, recapItems)))
 	}
 	if n := len(rc.Unknown); n > 0 {
-		fmt.Fprintf(w, "%d %s with an unknown outcome (a request may have taken effect): %s\n", n, pluralWord(n, "item", "items"), termtext.Line(someNames(rc.Unknown, recapItems)))
-		fmt.Fprintf(w, "  Check them in the Frame console, then: frameflow resume %s --mark ITEM=sent|not-sent\n", rc.RunID)
+		fmt.Fprintf(w, "%d %s with an unknown outcome (maybe sent; not sent again): %s\n", n, pluralWord(n, "mutation", "mutations"), termtext.Line(someNames(rc.Unknown, recapItems)))
+		fmt.Fprintf(w, "  Check each in Frame, then decide with frameflow resume %s --mark KEY=sent|not-sent (the keys follow).\n", rc.RunID)
 	}
 	if rc.Resume != "" {
 		fmt.Fprintf(w, "Continue with: %s\n", rc.Resume)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/runner"
@@ -267,6 +268,12 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 		if accessHint != "" {
 			rc.Resume = ""
 		}
+		if und := out.Undecided(); len(und) > 0 {
+			// Resuming decides nothing by itself: the error that follows
+			// gives the --mark commands for each.
+			rc.Unknown = undecidedLabels(res, und)
+			rc.Resume = ""
+		}
 		writeRecap(stdout, rc)
 	}
 	if f.junit != "" {
@@ -321,4 +328,24 @@ func writeRunMarkdown(w io.Writer, res *engine.Result) {
 func (a *app) nothingSent(runID string) bool {
 	d, err := a.service().RunDetail(runID)
 	return err == nil && len(d.Mutations) == 0
+}
+
+// undecidedLabels names mutations waiting for an operator: their item, else
+// their key.
+func undecidedLabels(res *engine.Result, und []journal.PendingMutation) []string {
+	labels := map[string]string{} // step[item key] -> item label
+	for _, st := range res.Steps {
+		if st.Item != "" && st.ItemKey != "" {
+			labels[st.Step+"["+st.ItemKey+"]"] = st.Item
+		}
+	}
+	out := make([]string, 0, len(und))
+	for _, p := range und {
+		l := p.Key
+		if i := strings.LastIndexByte(p.Key, '#'); i > 0 && labels[p.Key[:i]] != "" {
+			l = labels[p.Key[:i]]
+		}
+		out = append(out, l)
+	}
+	return out
 }

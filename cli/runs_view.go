@@ -119,12 +119,23 @@ func (a *app) showRun(id, format string) error {
 	}
 	out := a.red.Writer(a.streams.Out)
 	rc := runner.RecapOfDetail(d)
+	und, _ := a.service().Undecided(id)
+	for _, p := range und {
+		rc.Unknown = append(rc.Unknown, p.Key)
+	}
+	if len(und) > 0 {
+		rc.Resume = "" // the --mark commands below say how to continue
+	}
 	if format == "json" {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(runDetailJSON(d, rc))
 	}
 	writeRunDetail(out, d, rc)
+	for _, p := range und {
+		fmt.Fprintf(out, "  %s %s %s:\n    frameflow resume %s --mark '%s=sent'      # it took effect and finished\n    frameflow resume %s --mark '%s=not-sent'  # it did not take effect\n",
+			termtext.Line(p.Key), p.Method, termtext.Line(p.Path), id, termtext.Line(p.Key), id, termtext.Line(p.Key))
+	}
 	return nil
 }
 

@@ -394,7 +394,7 @@ func (m *liveModel) apply(ev engine.Event) {
 			return
 		}
 	}
-	m.applyUnit(&m.row(m.clean(ev.Label())).u, ev, t)
+	m.applyUnit(&m.row(termtext.Line(ev.Label())).u, ev, t)
 }
 
 // fanOf finds the fan-out an item's event belongs to: the step itself (a
