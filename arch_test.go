@@ -37,9 +37,9 @@ var allowed = map[string][]string{
 	// The web page draws what the runner decides; it never reaches the
 	// journal, the steps or the runner itself (cli hands it a backend),
 	// so it cannot grow a second plan/apply/resume.
-	"serve":             {"engine", "plan", "frame"},
-	"cli":               {"runner", "liveview", "bench", "internal/termtext", "serve"},
-	"docs/ci":           {}, // tests of the CI recipes only
+	"serve":   {"engine", "plan", "frame"},
+	"cli":     {"runner", "liveview", "bench", "internal/termtext", "serve"},
+	"docs/ci": {}, // tests of the CI recipes only
 }
 
 // forbidden lists modules outside this one a package must not import

@@ -990,7 +990,7 @@ func writeDoctorTable(w io.Writer, rep *DoctorReport, stateDir string) {
 		if len(c.NeededBy) > 0 {
 			detail += " [needed by " + strings.Join(baseNames(c.NeededBy), ", ") + "]"
 		}
-		lines := wrapLines(cleanLine(detail), doctorDetailWidth)
+		lines := wrap(cleanLine(detail), doctorDetailWidth)
 		for i, l := range lines {
 			name, st := "", ""
 			if i == 0 {
@@ -1014,8 +1014,8 @@ func writeDoctorTable(w io.Writer, rep *DoctorReport, stateDir string) {
 	}
 }
 
-// wrapLines splits s into lines of at most width bytes, at spaces where it can.
-func wrapLines(s string, width int) []string {
+// wrap splits s into lines of at most width bytes, at spaces where it can.
+func wrap(s string, width int) []string {
 	var out []string
 	for len(s) > width {
 		cut := strings.LastIndexByte(s[:width+1], ' ')

@@ -61,8 +61,8 @@ func TestWrap(t *testing.T) {
 		{"aaaa bbbb cccc", []string{"aaaa", "bbbb", "cccc"}},
 		{"aaaaaaaaaa", []string{"aaaaa", "aaaaa"}},
 	} {
-		if got := wrapLines(tc.in, 5); strings.Join(got, "|") != strings.Join(tc.want, "|") {
-			t.Errorf("wrapLines(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := wrap(tc.in, 5); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("wrap(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
