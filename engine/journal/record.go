@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 )
 
@@ -52,6 +51,7 @@ type record struct {
 	// attempt
 	PID  int    `json:"pid,omitempty"`
 	Host string `json:"host,omitempty"`
+	User string `json:"user,omitempty"`
 
 	// step
 	Step       string          `json:"step,omitempty"`
@@ -217,14 +217,4 @@ func readRecords(rd io.Reader) ([]record, int64, error) {
 		return nil, 0, fmt.Errorf("journal format version %d is newer than this frameflow understands (%d)", recs[0].V, formatVersion)
 	}
 	return recs, good, nil
-}
-
-// readFile is readRecords on a path.
-func readFile(path string) ([]record, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	return readRecords(f)
 }
