@@ -41,6 +41,9 @@ type Options struct {
 	// Redact is applied to every string before it is written (and so to what
 	// Lookup and Do give back, which always come from the journal's copy).
 	Redact func(string) string
+	// Estate names the API the run mutates (its base URL). Runs sharing a
+	// storage adopt each other's mutations only for the same estate.
+	Estate string
 	// NoSync skips fsync. Only for tests and benchmarks: without fsync an
 	// intent may be lost in a power cut after its request was sent.
 	NoSync bool

@@ -92,6 +92,14 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 		r.mu.Unlock()
 	}()
 
+	if state == "" {
+		// New to this run: another run sharing the storage may have sent
+		// it since this run started (the caller holds its resource lock).
+		var err error
+		if state, result, err = r.adopt(ctx, key, m); err != nil {
+			return nil, err
+		}
+	}
 	switch state {
 	case recResult:
 		return decode(result)

@@ -73,7 +73,8 @@ type record struct {
 	Resources []string          `json:"resources,omitempty"`
 	Witness   json.RawMessage   `json:"witness,omitempty"` // intent: what Reconcile compares against
 	Result    json.RawMessage   `json:"result,omitempty"`
-	Via       string            `json:"via,omitempty"` // result: send | reconcile; not_sent: reconcile | assumed; failed: task_failed
+	Via       string            `json:"via,omitempty"`  // result: send | reconcile; not_sent: reconcile | assumed; failed: task_failed; any: adopted
+	From      string            `json:"from,omitempty"` // via adopted: the run whose record this copies
 
 	Error string `json:"error,omitempty"`
 }

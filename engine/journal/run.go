@@ -33,6 +33,7 @@ type Run struct {
 
 	mu       sync.Mutex
 	log      Log
+	ledger   EffectLedger // the log's, when it shares mutations between runs
 	closed   bool
 	finished bool
 	steps    map[stepKey]stepState
@@ -44,8 +45,8 @@ type Run struct {
 	// wakes (synced) the writers it covered. Writers arriving meanwhile
 	// queue for the next one, so a busy run makes few, larger commits.
 	synced  sync.Cond // L is &mu
-	pending []byte    // lines queued, not yet handed to the log
-	spare   []byte    // the other buffer: the log writes one while the next fills
+	pending *Batch    // lines queued, not yet handed to the log
+	spare   *Batch    // the other buffer: the log writes one while the next fills
 	written uint64    // lines queued by this process
 	durable uint64    // lines covered by a successful Append
 	syncing bool      // an Append is under way
@@ -70,8 +71,9 @@ type mutState struct {
 }
 
 func newRun(s *Store, meta RunMeta, l Log, attempt int) *Run {
-	r := &Run{store: s, opts: s.opts, meta: meta, attempt: attempt, log: l,
+	r := &Run{store: s, opts: s.opts, meta: meta, attempt: attempt, log: l, pending: &Batch{}, spare: &Batch{},
 		steps: map[stepKey]stepState{}, muts: map[string]*mutState{}}
+	r.ledger, _ = l.(EffectLedger)
 	r.synced.L = &r.mu
 	return r
 }
@@ -117,6 +119,12 @@ func (r *Run) appendIf(rec *record, check func() error) error {
 	if err != nil {
 		return fmt.Errorf("journal: encode %s record: %w", rec.T, err)
 	}
+	identity := ""
+	if written.T == recIntent && r.ledger != nil {
+		if identity, err = r.identity(written); err != nil {
+			return err
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -130,7 +138,8 @@ func (r *Run) appendIf(rec *record, check func() error) error {
 			return err
 		}
 	}
-	r.pending = append(r.pending, line...)
+	r.pending.Data = append(r.pending.Data, line...)
+	r.pending.Lines = append(r.pending.Lines, LineInfo{End: len(r.pending.Data), Kind: written.T, Key: written.Key, Identity: identity})
 	r.written++
 	r.apply(written)
 	return r.waitDurable(r.written)
@@ -162,7 +171,8 @@ func (r *Run) waitDurable(n uint64) error {
 func (r *Run) flushOnce(unlock bool) {
 	r.syncing = true
 	upTo, buf := r.written, r.pending
-	r.pending = r.spare[:0]
+	r.pending, r.spare = r.spare, nil
+	r.pending.Data, r.pending.Lines = r.pending.Data[:0], r.pending.Lines[:0]
 	if unlock {
 		r.mu.Unlock()
 	}
@@ -170,7 +180,7 @@ func (r *Run) flushOnce(unlock bool) {
 	if unlock {
 		r.mu.Lock()
 	}
-	r.spare = buf[:0]
+	r.spare = buf
 	r.syncing = false
 	if err != nil {
 		// The log kept only what was durable before. Take no more records:
@@ -296,7 +306,7 @@ func (r *Run) Close() error {
 	var err error
 	// Lines queued but not yet covered (their writers are waiting) are
 	// made durable now rather than left to chance.
-	if r.broken == nil && r.durable < r.written {
+	if r.broken == nil && r.durable < r.written && len(r.pending.Lines) > 0 {
 		if r.flushOnce(false); r.broken != nil {
 			err = r.broken
 		}

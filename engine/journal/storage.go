@@ -34,12 +34,29 @@ type Storage interface {
 	Read(id string) (data []byte, locked bool, err error)
 }
 
+// Batch is lines handed to a Log at once: Data holds them end to end, each
+// ending in '\n'; Lines says what each is, for storages that index them.
+type Batch struct {
+	Data  []byte
+	Lines []LineInfo
+}
+
+// LineInfo describes one line of a Batch.
+type LineInfo struct {
+	End  int    // offset just past the line's '\n' in Data
+	Kind string // the record type: header, attempt, step, intent, result, ...
+	Key  string // mutation records: the mutation key (redacted)
+	// Identity is set on intents: a digest of the request (estate, method,
+	// path, query, body) that is the same in every run sending it.
+	Identity string
+}
+
 // Log is one run's journal, open for appending under the run's lock.
 type Log interface {
-	// Append writes whole lines (each ends in '\n') and returns once they
-	// are durable. After an error none of them counts: the storage keeps
-	// what was durable before.
-	Append(lines []byte) error
+	// Append writes whole lines and returns once they are durable. After
+	// an error none of them counts: the storage keeps what was durable
+	// before.
+	Append(b *Batch) error
 	// Close releases the run's lock.
 	Close() error
 }
@@ -160,7 +177,8 @@ type fileLog struct {
 	broken bool
 }
 
-func (l *fileLog) Append(lines []byte) error {
+func (l *fileLog) Append(b *Batch) error {
+	lines := b.Data
 	if l.broken {
 		return errors.New("journal: an earlier write failed")
 	}

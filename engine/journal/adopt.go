@@ -1,0 +1,101 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/frameflow/frameflow/engine"
+)
+
+// EffectLedger is what a Log may offer when its storage is shared by every
+// run on an estate (PostgreSQL): the mutations other runs sent since this
+// run started. Two runs of the same rollout started together then send
+// each request once: the second, holding the resource lock the first held
+// while sending, finds the first's record and adopts it instead of sending
+// again. See docs/state.md, "Two runs at once".
+type EffectLedger interface {
+	// Effect returns, for the request identity, the most telling record
+	// another run wrote at or after this run started: its intent line and
+	// the last line written for that mutation (a result, or the intent
+	// itself or an unknown when no result is known yet, or failed /
+	// not_sent). found is false when no other run sent it since.
+	Effect(ctx context.Context, identity string) (fromRun string, intent, last []byte, found bool, err error)
+}
+
+// identity digests what makes two runs' mutations the same request: the
+// estate (Options.Estate), method, path, query and body, as journaled
+// (redacted). Mutation keys and step names play no part: two workflows
+// cloning the same pool onto the same account send the same request.
+func (r *Run) identity(rec *record) (string, error) {
+	b, err := json.Marshal(struct {
+		Estate string            `json:"estate"`
+		Method string            `json:"method"`
+		Path   string            `json:"path"`
+		Query  map[string]string `json:"query,omitempty"`
+		Body   any               `json:"body,omitempty"`
+	}{r.opts.Estate, rec.Method, rec.Path, rec.Query, rec.Body})
+	if err != nil {
+		return "", fmt.Errorf("journal: identity of %s: %w", rec.Key, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// adopt is called by Do, under the key's busy flag, for a key this run
+// has no record of. When another run sent the same request since this run
+// started, its records are copied under this run's key (an intent marked
+// adopted from that run, then its result, unknown, failed or not_sent),
+// so that Do goes on exactly as if this run had sent it: a result is
+// returned without sending, an intent without a result is reconciled
+// against that run's witness before anything is sent, a failed one is sent
+// again. It returns the key's state and result after the copy.
+func (r *Run) adopt(ctx context.Context, key string, m *engine.Mutation) (state string, result json.RawMessage, err error) {
+	if r.ledger == nil {
+		return "", nil, nil
+	}
+	probe := &record{T: recIntent, Method: m.Method, Path: m.Path, Query: m.Query, Body: m.Body}
+	if r.opts.Redact != nil {
+		if _, probe, err = encode(probe, r.opts.Redact); err != nil {
+			return "", nil, fmt.Errorf("journal: mutation %s: %w; not sent", key, err)
+		}
+	}
+	id, err := r.identity(probe)
+	if err != nil {
+		return "", nil, err
+	}
+	from, intentLine, lastLine, found, err := r.ledger.Effect(ctx, id)
+	if err != nil {
+		// Without the answer this run could send what another run sent.
+		return "", nil, fmt.Errorf("journal: mutation %s: could not read what other runs sent: %w; not sent", key, err)
+	}
+	if !found {
+		return "", nil, nil
+	}
+	var intent, last record
+	if err := json.Unmarshal(intentLine, &intent); err != nil {
+		return "", nil, fmt.Errorf("journal: mutation %s: run %s's intent: %w; not sent", key, from, err)
+	}
+	if err := json.Unmarshal(lastLine, &last); err != nil {
+		return "", nil, fmt.Errorf("journal: mutation %s: run %s's record: %w; not sent", key, from, err)
+	}
+	copyIntent := &record{T: recIntent, Key: key, Type: m.Type, Method: intent.Method, Path: intent.Path, Query: intent.Query,
+		Body: intent.Body, Resources: intent.Resources, Witness: intent.Witness, Via: "adopted", From: from}
+	if err := r.append(copyIntent); err != nil {
+		return "", nil, fmt.Errorf("%w; mutation %s not sent", err, key)
+	}
+	switch last.T {
+	case recResult, recUnknown, recFailed, recNotSent:
+		cp := &record{T: last.T, Key: key, Result: last.Result, Error: last.Error, Via: "adopted", From: from}
+		if err := r.append(cp); err != nil {
+			return "", nil, fmt.Errorf("%w; mutation %s not sent", err, key)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.muts[key]
+	return st.state, bytes.Clone(st.result), nil
+}
