@@ -1,0 +1,206 @@
+package state
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/engine/journal"
+	"github.com/gofrs/flock"
+)
+
+// Local is the state directory backend: journals in <dir>/runs, resource
+// locks as kernel file locks in <dir>/locks (across processes of one
+// machine), documents as files.
+type Local struct {
+	dir    string
+	noSync bool
+}
+
+// OpenLocal opens (creating it 0700) a state directory.
+func OpenLocal(dir string, noSync bool) (*Local, error) {
+	if dir == "" {
+		return nil, errors.New("state: empty state directory")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	return &Local{dir: dir, noSync: noSync}, nil
+}
+
+// Describe is the directory.
+func (l *Local) Describe() string { return l.dir }
+
+// Dir is the state directory.
+func (l *Local) Dir() string { return l.dir }
+
+// Journals opens <dir>/runs.
+func (l *Local) Journals(o journal.Options) *journal.Store {
+	o.NoSync = o.NoSync || l.noSync
+	fs, err := journal.NewFileStorage(filepath.Join(l.dir, "runs"), o.NoSync)
+	if err != nil {
+		// OpenLocal made the directory; a failure here is a permission
+		// change since, reported by the first Create or List.
+		return journal.NewStore(brokenStorage{err}, o)
+	}
+	return journal.NewStore(fs, o)
+}
+
+// Close does nothing: file locks are released with each lock.
+func (l *Local) Close() error { return nil }
+
+var docName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$`)
+
+func checkDocName(name string) error {
+	if !docName.MatchString(name) || strings.Contains(name, "..") {
+		return fmt.Errorf("state: invalid document name %q", name)
+	}
+	return nil
+}
+
+// Get reads <dir>/<name>.
+func (l *Local) Get(_ context.Context, name string) ([]byte, error) {
+	if err := checkDocName(name); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(l.dir, filepath.FromSlash(name)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// Put replaces <dir>/<name> atomically (mode 0600).
+func (l *Local) Put(_ context.Context, name string, body []byte) error {
+	if err := checkDocName(name); err != nil {
+		return err
+	}
+	path := filepath.Join(l.dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".doc-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(body); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if !l.noSync {
+		if err := tmp.Sync(); err != nil {
+			_ = tmp.Close()
+			return err
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Locks are kernel file locks on <dir>/locks/<key>.lock: the kernel drops
+// them when the holding process dies, however it dies.
+func (l *Local) Locks(runID string, timeout time.Duration) engine.ResourceLocker {
+	return &fileLocker{dir: filepath.Join(l.dir, "locks"), runID: runID, timeout: timeout, poll: 100 * time.Millisecond}
+}
+
+type fileLocker struct {
+	dir     string
+	runID   string
+	timeout time.Duration
+	poll    time.Duration
+}
+
+// lockFileName keeps a key readable in the file name and unique through a
+// digest suffix.
+func lockFileName(key string) string {
+	safe := regexp.MustCompile(`[^A-Za-z0-9._-]`).ReplaceAllString(key, "_")
+	if len(safe) > 80 {
+		safe = safe[:80]
+	}
+	sum := sha256.Sum256([]byte(key))
+	return safe + "-" + hex.EncodeToString(sum[:4]) + ".lock"
+}
+
+func (f *fileLocker) Acquire(ctx context.Context, keys []string, waiting func(key, holder string)) (func(), error) {
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	if err := os.MkdirAll(f.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("resource locks: %w", err)
+	}
+	var held []*flock.Flock
+	release := func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			_ = held[i].Unlock()
+		}
+	}
+	host, _ := os.Hostname()
+	for _, k := range keys {
+		path := filepath.Join(f.dir, lockFileName(k))
+		fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o600))
+		deadline := time.Now().Add(f.timeout)
+		lastHolder := ""
+		for {
+			ok, err := fl.TryLock()
+			if err != nil {
+				release()
+				return nil, fmt.Errorf("resource lock %s: %w", k, err)
+			}
+			if ok {
+				break
+			}
+			h := readHolder(path)
+			if h != lastHolder {
+				lastHolder = h
+				waiting(k, h)
+			}
+			if !time.Now().Before(deadline) {
+				release()
+				return nil, &LockTimeoutError{Key: k, Holder: h, Timeout: f.timeout}
+			}
+			select {
+			case <-ctx.Done():
+				release()
+				return nil, ctx.Err()
+			case <-time.After(min(f.poll, time.Until(deadline))):
+			}
+		}
+		b, _ := json.Marshal(holderInfo{RunID: f.runID, Host: host, PID: os.Getpid(), User: os.Getenv("USER"), Since: time.Now().UTC()})
+		// Through a second descriptor: the lock is on the inode. The
+		// content only serves the waiting message of other runs.
+		_ = os.WriteFile(path, append(b, '\n'), 0o600)
+		held = append(held, fl)
+	}
+	return release, nil
+}
+
+func readHolder(path string) string {
+	var h holderInfo
+	if b, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(b, &h)
+	}
+	return h.String()
+}
+
+// brokenStorage reports err from every call.
+type brokenStorage struct{ err error }
+
+func (b brokenStorage) Where() string                            { return "(unusable state directory)" }
+func (b brokenStorage) Create(string) (journal.Log, error)       { return nil, b.err }
+func (b brokenStorage) Open(string) (journal.Log, []byte, error) { return nil, nil, b.err }
+func (b brokenStorage) IDs() ([]string, error)                   { return nil, b.err }
+func (b brokenStorage) Read(string) ([]byte, bool, error)        { return nil, false, b.err }

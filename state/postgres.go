@@ -1,0 +1,515 @@
+package state
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"os/user"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/engine/journal"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Advisory lock classes (the first int4 of pg_try_advisory_lock(int4,
+// int4)); the second is a 32-bit FNV hash of the name. Two names sharing a
+// hash share a lock: that only serialises more than needed.
+const (
+	lockClassRun      = 0x66660001 // who drives run ID
+	lockClassResource = 0x66660002 // account:ID, pool:ID
+	lockClassMigrate  = 0x66660003 // schema migration
+)
+
+// Server-side TCP keepalives of every session: a runner whose machine
+// vanishes (no FIN, no RST) has its session, and so its advisory locks,
+// ended by the server within idle + interval*count = 10 + 5*3 = 25 s. A
+// process that dies on a machine that stays up closes its socket at once
+// and its locks go with it.
+var keepalives = map[string]string{"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
+
+// LeaseBound is the documented longest time a killed runner's locks outlive
+// it (its machine gone without closing the connection).
+const LeaseBound = 25 * time.Second
+
+// Postgres is the PostgreSQL backend. Journal lines go through a pool; all
+// locks (run locks and resource locks) are session advisory locks held on
+// one dedicated connection, the lock session, so that they end with the
+// process however it ends. Every journal write checks, in the same
+// statement, that the lock session is still alive: an intent is never
+// committed (so nothing is sent) by a process that lost its locks.
+type Postgres struct {
+	dsn  string // redacted
+	pool *pgxpool.Pool
+
+	lockMu     sync.Mutex // the lock session serves one statement at a time
+	lockConn   *pgx.Conn
+	lockPID    uint32
+	lockSince  time.Time // the lock session's backend_start: pid reuse cannot fool the check
+	host, user string
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// OpenPostgres connects to dsn, migrates the schema and opens the lock
+// session.
+func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
+	red := RedactDSN(dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %s", red, scrub(err, dsn))
+	}
+	for k, v := range keepalives {
+		cfg.ConnConfig.RuntimeParams[k] = v
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "frameflow"
+	if cfg.MaxConns < 8 {
+		cfg.MaxConns = 8
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %s", red, scrub(err, dsn))
+	}
+	b := &Postgres{dsn: red, pool: pool}
+	b.host, _ = os.Hostname()
+	if u, err := user.Current(); err == nil {
+		b.user = u.Username
+	}
+	fail := func(err error) (*Postgres, error) {
+		b.Close()
+		return nil, fmt.Errorf("state %s: %s", red, scrub(err, dsn))
+	}
+	if err := migrate(ctx, pool); err != nil {
+		return fail(err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
+	if err != nil {
+		return fail(err)
+	}
+	b.lockConn = conn
+	if err := conn.QueryRow(ctx, `SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()`).Scan(&b.lockPID, &b.lockSince); err != nil {
+		return fail(err)
+	}
+	return b, nil
+}
+
+// scrub keeps the DSN's password out of an error text.
+func scrub(err error, dsn string) string {
+	msg := err.Error()
+	if p := DSNPassword(dsn); p != "" {
+		msg = strings.ReplaceAll(msg, p, "xxxxx")
+	}
+	return msg
+}
+
+// migrate applies the embedded migrations newer than the database's
+// version, in one transaction under an advisory lock: two processes
+// starting at once apply them once.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(files)
+	latest := 0
+	type mig struct {
+		v   int
+		sql string
+	}
+	var all []mig
+	for _, f := range files {
+		v, err := strconv.Atoi(strings.SplitN(path.Base(f), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: no version number", f)
+		}
+		b, err := migrations.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		all = append(all, mig{v, string(b)})
+		latest = max(latest, v)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, 0)`, lockClassMigrate); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS frameflow_schema_version (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return err
+	}
+	cur := 0
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM frameflow_schema_version`).Scan(&cur); err != nil {
+		return err
+	}
+	if cur > latest {
+		return fmt.Errorf("the state database has schema version %d, newer than this frameflow knows (%d): upgrade frameflow", cur, latest)
+	}
+	for _, m := range all {
+		if m.v <= cur {
+			continue
+		}
+		if _, err := tx.Exec(ctx, m.sql); err != nil {
+			return fmt.Errorf("migration %d: %w", m.v, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO frameflow_schema_version (version) VALUES ($1)`, m.v); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// Describe is the DSN without its password.
+func (b *Postgres) Describe() string { return b.dsn }
+
+// Close ends the lock session (releasing every lock) and the pool.
+func (b *Postgres) Close() error {
+	b.lockMu.Lock()
+	defer b.lockMu.Unlock()
+	var err error
+	if b.lockConn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = b.lockConn.Close(ctx)
+		cancel()
+		b.lockConn = nil
+	}
+	b.pool.Close()
+	return err
+}
+
+func hash32(s string) int32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return int32(h.Sum32())
+}
+
+// tryLock takes an advisory lock on the lock session without waiting and,
+// when it got it, records who holds it. It returns the holder otherwise.
+func (b *Postgres) tryLock(ctx context.Context, class int32, name, runID string) (bool, holderInfo, error) {
+	b.lockMu.Lock()
+	defer b.lockMu.Unlock()
+	if b.lockConn == nil {
+		return false, holderInfo{}, errors.New("state: closed")
+	}
+	var ok bool
+	err := b.lockConn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, class, hash32(name)).Scan(&ok)
+	if err != nil {
+		return false, holderInfo{}, fmt.Errorf("lock %s: %w", name, err)
+	}
+	if ok {
+		_, err = b.lockConn.Exec(ctx, `INSERT INTO lock_holders (lock_key, run_id, host, pid, username, since) VALUES ($1, $2, $3, $4, $5, now())
+			ON CONFLICT (lock_key) DO UPDATE SET run_id = EXCLUDED.run_id, host = EXCLUDED.host, pid = EXCLUDED.pid, username = EXCLUDED.username, since = EXCLUDED.since`,
+			name, runID, b.host, os.Getpid(), b.user)
+		if err != nil {
+			_, _ = b.lockConn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, class, hash32(name))
+			return false, holderInfo{}, fmt.Errorf("lock %s: %w", name, err)
+		}
+		return true, holderInfo{}, nil
+	}
+	var h holderInfo
+	err = b.lockConn.QueryRow(ctx, `SELECT run_id, host, pid, username, since FROM lock_holders WHERE lock_key = $1`, name).Scan(&h.RunID, &h.Host, &h.PID, &h.User, &h.Since)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, holderInfo{}, fmt.Errorf("lock %s: %w", name, err)
+	}
+	return false, h, nil
+}
+
+func (b *Postgres) unlock(class int32, name string) error {
+	b.lockMu.Lock()
+	defer b.lockMu.Unlock()
+	if b.lockConn == nil {
+		return nil // closing the session released it
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := b.lockConn.Exec(ctx, `WITH u AS (SELECT pg_advisory_unlock($1, $2) AS ok)
+		DELETE FROM lock_holders WHERE lock_key = $3 AND pid = $4 AND host = $5 AND EXISTS (SELECT 1 FROM u WHERE ok)`,
+		class, hash32(name), name, os.Getpid(), b.host)
+	return err
+}
+
+// Get reads a document.
+func (b *Postgres) Get(ctx context.Context, name string) ([]byte, error) {
+	if err := checkDocName(name); err != nil {
+		return nil, err
+	}
+	var body []byte
+	err := b.pool.QueryRow(ctx, `SELECT body FROM documents WHERE name = $1`, name).Scan(&body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return body, err
+}
+
+// Put writes a document (committed when Put returns).
+func (b *Postgres) Put(ctx context.Context, name string, body []byte) error {
+	if err := checkDocName(name); err != nil {
+		return err
+	}
+	_, err := b.pool.Exec(ctx, `INSERT INTO documents (name, body) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated = now()`, name, body)
+	return err
+}
+
+// Locks are session advisory locks on the lock session, polled while
+// another run holds them.
+func (b *Postgres) Locks(runID string, timeout time.Duration) engine.ResourceLocker {
+	return &pgLocker{b: b, runID: runID, timeout: timeout, poll: 100 * time.Millisecond}
+}
+
+type pgLocker struct {
+	b       *Postgres
+	runID   string
+	timeout time.Duration
+	poll    time.Duration
+}
+
+func (l *pgLocker) Acquire(ctx context.Context, keys []string, waiting func(key, holder string)) (func(), error) {
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	var held []string
+	release := func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			_ = l.b.unlock(lockClassResource, held[i])
+		}
+	}
+	for _, k := range keys {
+		deadline := time.Now().Add(l.timeout)
+		last := ""
+		for {
+			ok, h, err := l.b.tryLock(ctx, lockClassResource, k, l.runID)
+			if err != nil {
+				release()
+				return nil, fmt.Errorf("resource lock: %w", err)
+			}
+			if ok {
+				held = append(held, k)
+				break
+			}
+			if s := h.String(); s != last {
+				last = s
+				waiting(k, s)
+			}
+			if !time.Now().Before(deadline) {
+				release()
+				return nil, &LockTimeoutError{Key: k, Holder: last, Timeout: l.timeout}
+			}
+			select {
+			case <-ctx.Done():
+				release()
+				return nil, ctx.Err()
+			case <-time.After(min(l.poll, time.Until(deadline))):
+			}
+		}
+	}
+	return release, nil
+}
+
+// Journals keeps journal lines in journal_records.
+func (b *Postgres) Journals(o journal.Options) *journal.Store {
+	return journal.NewStore(&pgStorage{b: b}, o)
+}
+
+type pgStorage struct{ b *Postgres }
+
+func (s *pgStorage) Where() string { return s.b.dsn }
+
+func (s *pgStorage) lockRun(ctx context.Context, id string) error {
+	ok, h, err := s.b.tryLock(ctx, lockClassRun, "run:"+id, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &journal.LockedError{RunID: id, PID: h.PID, Host: h.Host, Since: h.Since}
+	}
+	return nil
+}
+
+func (s *pgStorage) Create(id string) (journal.Log, error) {
+	ctx := context.Background()
+	if err := s.lockRun(ctx, id); err != nil {
+		return nil, err
+	}
+	var created time.Time
+	err := s.b.pool.QueryRow(ctx, `INSERT INTO runs (id) VALUES ($1) RETURNING created`, id).Scan(&created)
+	if err != nil {
+		_ = s.b.unlock(lockClassRun, "run:"+id)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return nil, fmt.Errorf("journal: run %s already exists: %w", id, fs.ErrExist)
+		}
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return &pgLog{b: s.b, id: id, created: created}, nil
+}
+
+func (s *pgStorage) Open(id string) (journal.Log, []byte, error) {
+	ctx := context.Background()
+	var created time.Time
+	err := s.b.pool.QueryRow(ctx, `SELECT created FROM runs WHERE id = $1`, id).Scan(&created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, fmt.Errorf("journal: no run %s in %s: %w", id, s.b.dsn, fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("journal: %w", err)
+	}
+	if err := s.lockRun(ctx, id); err != nil {
+		return nil, nil, err
+	}
+	data, err := s.lines(ctx, id)
+	if err != nil {
+		_ = s.b.unlock(lockClassRun, "run:"+id)
+		return nil, nil, err
+	}
+	return &pgLog{b: s.b, id: id, created: created}, data, nil
+}
+
+func (s *pgStorage) lines(ctx context.Context, id string) ([]byte, error) {
+	rows, err := s.b.pool.Query(ctx, `SELECT line FROM journal_records WHERE run_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	var data []byte
+	for rows.Next() {
+		var line []byte
+		if err := rows.Scan(&line); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		data = append(append(data, line...), '\n')
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return data, nil
+}
+
+func (s *pgStorage) IDs() ([]string, error) {
+	rows, err := s.b.pool.Query(context.Background(), `SELECT id FROM runs`)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return ids, nil
+}
+
+func (s *pgStorage) Read(id string) ([]byte, bool, error) {
+	ctx := context.Background()
+	data, err := s.lines(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	var locked bool
+	err = s.b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid
+		AND objid = $2::bigint::oid AND objsubid = 2 AND granted)`, int64(lockClassRun), int64(uint32(hash32("run:"+id)))).Scan(&locked)
+	if err != nil {
+		return nil, false, fmt.Errorf("journal: %w", err)
+	}
+	return data, locked, nil
+}
+
+// pgLog appends one run's lines: each Append is one INSERT of the whole
+// batch, one round trip and one commit, made only while the lock session
+// lives.
+type pgLog struct {
+	b       *Postgres
+	id      string
+	created time.Time // the run's start by the database's clock
+	closed  bool
+}
+
+func (l *pgLog) Append(batch *journal.Batch) error {
+	n := len(batch.Lines)
+	kinds, keys, ids, lines := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	start := 0
+	for i, li := range batch.Lines {
+		kinds[i], keys[i], ids[i] = li.Kind, li.Key, li.Identity
+		lines[i] = string(batch.Data[start : li.End-1]) // without its '\n'
+		start = li.End
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tag, err := l.b.pool.Exec(ctx, `INSERT INTO journal_records (run_id, kind, mut_key, identity, line)
+		SELECT $1, u.k, NULLIF(u.m, ''), NULLIF(u.i, ''), u.l
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(k, m, i, l, o)
+		WHERE EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $6 AND backend_start = $7)
+		ORDER BY u.o`, l.id, kinds, keys, ids, lines, int64(l.b.lockPID), l.b.lockSince)
+	if err != nil {
+		return fmt.Errorf("journal: state database: %w", err)
+	}
+	if tag.RowsAffected() != int64(n) {
+		return errors.New("journal: the database session holding this process's locks has ended; nothing more is recorded or sent")
+	}
+	return nil
+}
+
+func (l *pgLog) Close() error {
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	return l.b.unlock(lockClassRun, "run:"+l.id)
+}
+
+// Effect finds the same request sent by another run since this one
+// started (journal.EffectLedger).
+func (l *pgLog) Effect(ctx context.Context, identity string) (string, []byte, []byte, bool, error) {
+	rows, err := l.b.pool.Query(ctx, `WITH hits AS (
+			SELECT run_id, mut_key, max(seq) AS intent_seq FROM journal_records
+			WHERE identity = $1 AND kind = 'intent' AND run_id <> $2 AND at >= $3
+			GROUP BY run_id, mut_key)
+		SELECT h.run_id, i.line, last.kind, last.line, last.seq
+		FROM hits h
+		JOIN journal_records i ON i.seq = h.intent_seq
+		JOIN LATERAL (SELECT kind, line, seq FROM journal_records j
+			WHERE j.run_id = h.run_id AND j.mut_key = h.mut_key ORDER BY seq DESC LIMIT 1) last ON true
+		ORDER BY last.seq DESC`, identity, l.id, l.created)
+	if err != nil {
+		return "", nil, nil, false, err
+	}
+	defer rows.Close()
+	var pendingRun string
+	var pendingIntent, pendingLast []byte
+	for rows.Next() {
+		var run, kind string
+		var intent, last []byte
+		var seq int64
+		if err := rows.Scan(&run, &intent, &kind, &last, &seq); err != nil {
+			return "", nil, nil, false, err
+		}
+		switch kind {
+		case "result":
+			return run, intent, last, true, nil // the newest proven effect
+		case "intent", "unknown":
+			if pendingRun == "" {
+				pendingRun, pendingIntent, pendingLast = run, intent, last
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, nil, false, err
+	}
+	if pendingRun != "" {
+		return pendingRun, pendingIntent, pendingLast, true, nil
+	}
+	return "", nil, nil, false, nil
+}
