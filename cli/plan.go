@@ -2,10 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -205,7 +205,7 @@ are sent.
 			if err != nil {
 				return err
 			}
-			store, err := journal.OpenWith(a.stateDirectory(), a.journalOptions(false))
+			store, err := a.journalStore(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
@@ -217,7 +217,7 @@ are sent.
 			defer jr.Close()
 			// A resume of this run must be held to the same plan: keep a
 			// copy next to the journal before anything is sent.
-			if err := saveAppliedPlan(a.stateDirectory(), jr.ID(), saved); err != nil {
+			if err := a.saveAppliedPlan(cmd.Context(), jr.ID(), saved); err != nil {
 				_ = jr.Finish("failed")
 				return err
 			}
@@ -256,18 +256,18 @@ func inputString(v any) string {
 	}
 }
 
-// appliedPlanPath is where apply keeps the plan a run executes, so that
-// resuming the run sends nothing the plan does not hold.
-func appliedPlanPath(stateDir, runID string) string {
-	return filepath.Join(stateDir, "plans", runID+".json")
-}
-
-func saveAppliedPlan(stateDir, runID string, p *plan.Plan) error {
-	dir := filepath.Dir(appliedPlanPath(stateDir, runID))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("keeping the applied plan: %w; nothing was sent", err)
+// saveAppliedPlan keeps the plan an apply run executes in the state
+// backend (<state>/plans/RUN.json locally), so that resuming the run, from
+// any machine sharing the state, sends nothing the plan does not hold.
+func (a *app) saveAppliedPlan(ctx context.Context, runID string, p *plan.Plan) error {
+	b, err := a.openState(ctx)
+	if err == nil {
+		var body []byte
+		if body, err = p.Encode(); err == nil {
+			err = b.Put(ctx, appliedPlanDoc(runID), body)
+		}
 	}
-	if err := p.Save(appliedPlanPath(stateDir, runID)); err != nil {
+	if err != nil {
 		return fmt.Errorf("keeping the applied plan: %w; nothing was sent", err)
 	}
 	return nil
@@ -275,8 +275,18 @@ func saveAppliedPlan(stateDir, runID string, p *plan.Plan) error {
 
 // appliedPlanGuard loads the plan an apply run executes and checks it is
 // the one the run approved.
-func appliedPlanGuard(stateDir string, meta journal.RunMeta) (*plan.Guard, error) {
-	p, err := plan.Load(appliedPlanPath(stateDir, meta.RunID))
+func (a *app) appliedPlanGuard(ctx context.Context, meta journal.RunMeta) (*plan.Guard, error) {
+	var p *plan.Plan
+	b, err := a.openState(ctx)
+	if err == nil {
+		var body []byte
+		if body, err = b.Get(ctx, appliedPlanDoc(meta.RunID)); err == nil && body == nil {
+			err = errors.New("not found")
+		}
+		if err == nil {
+			p, err = plan.Parse(body)
+		}
+	}
 	if err != nil {
 		return nil, withCode(ExitFailed, fmt.Errorf("run %s applied plan %s, and its copy cannot be read (%v); nothing was sent. Make and apply a new plan", meta.RunID, meta.PlanHash, err))
 	}

@@ -38,7 +38,7 @@ anything is re-sent. Failed steps run again.
 			if err := f.check(); err != nil {
 				return err
 			}
-			store, err := journal.OpenWith(a.stateDirectory(), a.journalOptions(assumeNotSent))
+			store, err := a.journalStore(cmd.Context(), assumeNotSent)
 			if err != nil {
 				return err
 			}
@@ -99,7 +99,7 @@ anything is re-sent. Failed steps run again.
 			// A resumed apply still sends only what its plan holds.
 			var wrap func(engine.MutationRecorder) engine.MutationRecorder
 			if meta.Mode == "apply" {
-				guard, err := appliedPlanGuard(a.stateDirectory(), meta)
+				guard, err := a.appliedPlanGuard(cmd.Context(), meta)
 				if err != nil {
 					return err
 				}
@@ -125,10 +125,10 @@ func (a *app) runsCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "runs",
-		Short: "Run history from the state directory",
+		Short: "Run history from the state backend (every machine's runs when it is shared)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := journal.Open(a.stateDirectory())
+			store, err := a.journalStore(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
@@ -144,13 +144,17 @@ func (a *app) runsCmd() *cobra.Command {
 				return enc.Encode(runsJSON(runs))
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tFINISHED\tSTATUS\tATTEMPTS")
+			fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tFINISHED\tSTATUS\tATTEMPTS\tHOST\tUSER")
 			for _, r := range runs {
 				fin := "-"
 				if !r.Finished.IsZero() {
 					fin = r.Finished.Local().Format(time.DateTime)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Started.Local().Format(time.DateTime), fin, r.Status, attemptsString(r))
+				host, user := "-", "-"
+				if n := len(r.Attempts); n > 0 { // the last attempt's: where the run is, or ended
+					host, user = orDash(r.Attempts[n-1].Host), orDash(r.Attempts[n-1].User)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Started.Local().Format(time.DateTime), fin, r.Status, attemptsString(r), host, user)
 			}
 			return tw.Flush()
 		},
@@ -178,6 +182,14 @@ type attemptJSON struct {
 	Status   string     `json:"status"`
 	PID      int        `json:"pid,omitempty"`
 	Host     string     `json:"host,omitempty"`
+	User     string     `json:"user,omitempty"`
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func optTime(t time.Time) *time.Time {
@@ -192,7 +204,7 @@ func runsJSON(runs []journal.RunSummary) []runJSON {
 	for _, r := range runs {
 		j := runJSON{ID: r.ID, Workflow: r.Workflow, File: r.File, Started: r.Started, Finished: optTime(r.Finished), Status: r.Status, Error: r.Error, Attempts: []attemptJSON{}}
 		for _, at := range r.Attempts {
-			j.Attempts = append(j.Attempts, attemptJSON{N: at.N, Started: at.Started, Finished: optTime(at.Finished), Status: at.Status, PID: at.PID, Host: at.Host})
+			j.Attempts = append(j.Attempts, attemptJSON{N: at.N, Started: at.Started, Finished: optTime(at.Finished), Status: at.Status, PID: at.PID, Host: at.Host, User: at.User})
 		}
 		out = append(out, j)
 	}

@@ -201,7 +201,7 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	if err := a.approve(ctx, file, src, f, destructiveSteps(s.prog, s.reg)); err != nil {
 		return err
 	}
-	store, err := journal.OpenWith(a.stateDirectory(), a.journalOptions(false))
+	store, err := a.journalStore(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,17 @@ func (a *app) journalOptions(assumeNotSent bool) journal.Options {
 		AssumeNotSent:    assumeNotSent,
 		IsOutcomeUnknown: func(err error) bool { var ou *frame.OutcomeUnknownError; return errors.As(err, &ou) },
 		Redact:           a.red.String,
+		Estate:           a.estate(),
 	}
+}
+
+// journalStore is the run journals of the state backend (--state).
+func (a *app) journalStore(ctx context.Context, assumeNotSent bool) (*journal.Store, error) {
+	b, err := a.openState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return b.Journals(a.journalOptions(assumeNotSent)), nil
 }
 
 // redactInputs returns inputs with secret values replaced, for journals and
@@ -309,6 +319,7 @@ func (a *app) execute(ctx context.Context, s *runSession, f runFlags, jr *journa
 		Classify:    classify,
 		Getenv:      a.getenv,
 		Logger:      a.logger,
+		Locks:       a.sharedLocks(jr.ID()),
 	})
 	view.Close()
 	if err != nil {
