@@ -53,7 +53,11 @@ type Postgres struct {
 	dsn  string // redacted
 	pool *pgxpool.Pool
 
-	lockMu     sync.Mutex // the lock session serves one statement at a time
+	qmu     sync.Mutex // guards queue and leading
+	queue   []*lockOp  // lock ops waiting for the next batch
+	leading bool       // a caller is running batches
+
+	lockMu     sync.Mutex // the lock session serves one batch at a time
 	lockConn   *pgx.Conn
 	lockPID    uint32
 	lockSince  time.Time // the lock session's backend_start: pid reuse cannot fool the check
@@ -199,49 +203,145 @@ func hash32(s string) int32 {
 	return int32(h.Sum32())
 }
 
-// tryLock takes an advisory lock on the lock session without waiting and,
-// when it got it, records who holds it. It returns the holder otherwise.
-func (b *Postgres) tryLock(ctx context.Context, class int32, name, runID string) (bool, holderInfo, error) {
+// lockOp is one lock or unlock queued for the lock session.
+type lockOp struct {
+	lock   bool
+	class  int32
+	name   string
+	runID  string
+	answer chan lockAnswer
+}
+
+type lockAnswer struct {
+	ok     bool
+	holder holderInfo
+	err    error
+}
+
+// submit queues op and returns its answer. Ops queued while a batch runs
+// go together in the next one (one round trip, two statements at most):
+// 500 stores starting at once cost a handful of round trips, not 1,000.
+// The caller that finds no batch under way runs the batches itself.
+func (b *Postgres) submit(op *lockOp) lockAnswer {
+	op.answer = make(chan lockAnswer, 1)
+	b.qmu.Lock()
+	b.queue = append(b.queue, op)
+	if b.leading {
+		b.qmu.Unlock()
+		return <-op.answer
+	}
+	b.leading = true
+	for len(b.queue) > 0 {
+		batch := b.queue
+		b.queue = nil
+		b.qmu.Unlock()
+		b.execute(batch)
+		b.qmu.Lock()
+	}
+	b.leading = false
+	b.qmu.Unlock()
+	return <-op.answer
+}
+
+// execute runs a batch of lock ops on the lock session: unlocks first (so
+// a release and a new take of the same name in one batch both succeed),
+// then tries, each recording the holder of what it took and reading the
+// holder of what it did not.
+func (b *Postgres) execute(ops []*lockOp) {
+	answerAll := func(err error) {
+		for _, op := range ops {
+			op.answer <- lockAnswer{err: err}
+		}
+	}
 	b.lockMu.Lock()
 	defer b.lockMu.Unlock()
 	if b.lockConn == nil {
-		return false, holderInfo{}, errors.New("state: closed")
+		answerAll(errors.New("state: closed"))
+		return
 	}
-	var ok bool
-	err := b.lockConn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, class, hash32(name)).Scan(&ok)
-	if err != nil {
-		return false, holderInfo{}, fmt.Errorf("lock %s: %w", name, err)
-	}
-	if ok {
-		_, err = b.lockConn.Exec(ctx, `INSERT INTO lock_holders (lock_key, run_id, host, pid, username, since) VALUES ($1, $2, $3, $4, $5, now())
-			ON CONFLICT (lock_key) DO UPDATE SET run_id = EXCLUDED.run_id, host = EXCLUDED.host, pid = EXCLUDED.pid, username = EXCLUDED.username, since = EXCLUDED.since`,
-			name, runID, b.host, os.Getpid(), b.user)
-		if err != nil {
-			_, _ = b.lockConn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, class, hash32(name))
-			return false, holderInfo{}, fmt.Errorf("lock %s: %w", name, err)
+	var unNames []string
+	var unClasses, unHashes []int32
+	var names, runs []string
+	var classes, hashes []int32
+	var tries []*lockOp
+	for _, op := range ops {
+		if op.lock {
+			names, runs, classes, hashes = append(names, op.name), append(runs, op.runID), append(classes, op.class), append(hashes, hash32(op.name))
+			tries = append(tries, op)
+		} else {
+			unNames, unClasses, unHashes = append(unNames, op.name), append(unClasses, op.class), append(unHashes, hash32(op.name))
 		}
-		return true, holderInfo{}, nil
 	}
-	var h holderInfo
-	err = b.lockConn.QueryRow(ctx, `SELECT run_id, host, pid, username, since FROM lock_holders WHERE lock_key = $1`, name).Scan(&h.RunID, &h.Host, &h.PID, &h.User, &h.Since)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return false, holderInfo{}, fmt.Errorf("lock %s: %w", name, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	batch := &pgx.Batch{}
+	if len(unNames) > 0 {
+		batch.Queue(`WITH u AS (SELECT name, pg_advisory_unlock(c, h) AS ok FROM unnest($1::text[], $2::int4[], $3::int4[]) AS x(name, c, h))
+			DELETE FROM lock_holders l USING u WHERE l.lock_key = u.name AND u.ok AND l.pid = $4 AND l.host = $5`,
+			unNames, unClasses, unHashes, os.Getpid(), b.host)
 	}
-	return false, h, nil
+	if len(names) > 0 {
+		batch.Queue(`WITH r AS (SELECT o, name, run, pg_try_advisory_lock(c, h) AS ok
+				FROM unnest($1::text[], $2::text[], $3::int4[], $4::int4[]) WITH ORDINALITY AS x(name, run, c, h, o)),
+			ins AS (INSERT INTO lock_holders (lock_key, run_id, host, pid, username, since)
+				SELECT name, run, $5, $6, $7, now() FROM r WHERE ok
+				ON CONFLICT (lock_key) DO UPDATE SET run_id = EXCLUDED.run_id, host = EXCLUDED.host, pid = EXCLUDED.pid,
+					username = EXCLUDED.username, since = EXCLUDED.since)
+			SELECT r.ok, coalesce(h.run_id, ''), coalesce(h.host, ''), coalesce(h.pid, 0), coalesce(h.username, ''), coalesce(h.since, now())
+			FROM r LEFT JOIN lock_holders h ON h.lock_key = r.name AND NOT r.ok ORDER BY r.o`,
+			names, runs, classes, hashes, b.host, os.Getpid(), b.user)
+	}
+	res := b.lockConn.SendBatch(ctx, batch)
+	var err error
+	if len(unNames) > 0 {
+		_, err = res.Exec()
+	}
+	answers := make([]lockAnswer, 0, len(tries))
+	if err == nil && len(names) > 0 {
+		var rows pgx.Rows
+		rows, err = res.Query()
+		for err == nil && rows.Next() {
+			var a lockAnswer
+			err = rows.Scan(&a.ok, &a.holder.RunID, &a.holder.Host, &a.holder.PID, &a.holder.User, &a.holder.Since)
+			answers = append(answers, a)
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+	}
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && len(answers) != len(tries) {
+		err = fmt.Errorf("%d answers to %d locks", len(answers), len(tries))
+	}
+	if err != nil {
+		answerAll(fmt.Errorf("lock session: %w", err))
+		return
+	}
+	for _, op := range ops {
+		if !op.lock {
+			op.answer <- lockAnswer{}
+		}
+	}
+	for i, op := range tries {
+		op.answer <- answers[i]
+	}
+}
+
+// tryLock takes an advisory lock on the lock session without waiting; it
+// returns the holder when another session has it.
+func (b *Postgres) tryLock(_ context.Context, class int32, name, runID string) (bool, holderInfo, error) {
+	a := b.submit(&lockOp{lock: true, class: class, name: name, runID: runID})
+	if a.err != nil {
+		return false, holderInfo{}, fmt.Errorf("lock %s: %w", name, a.err)
+	}
+	return a.ok, a.holder, nil
 }
 
 func (b *Postgres) unlock(class int32, name string) error {
-	b.lockMu.Lock()
-	defer b.lockMu.Unlock()
-	if b.lockConn == nil {
-		return nil // closing the session released it
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := b.lockConn.Exec(ctx, `WITH u AS (SELECT pg_advisory_unlock($1, $2) AS ok)
-		DELETE FROM lock_holders WHERE lock_key = $3 AND pid = $4 AND host = $5 AND EXISTS (SELECT 1 FROM u WHERE ok)`,
-		class, hash32(name), name, os.Getpid(), b.host)
-	return err
+	return b.submit(&lockOp{class: class, name: name}).err
 }
 
 // Get reads a document.
@@ -451,8 +551,8 @@ func (l *pgLog) Append(batch *journal.Batch) error {
 	tag, err := l.b.pool.Exec(ctx, `INSERT INTO journal_records (run_id, kind, mut_key, identity, line)
 		SELECT $1, u.k, NULLIF(u.m, ''), NULLIF(u.i, ''), u.l
 		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(k, m, i, l, o)
-		WHERE EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $6 AND backend_start = $7)
-		ORDER BY u.o`, l.id, kinds, keys, ids, lines, int64(l.b.lockPID), l.b.lockSince)
+		WHERE EXISTS (SELECT 1 FROM pg_stat_get_activity($6) WHERE backend_start = $7)
+		ORDER BY u.o`, l.id, kinds, keys, ids, lines, int32(l.b.lockPID), l.b.lockSince)
 	if err != nil {
 		return fmt.Errorf("journal: state database: %w", err)
 	}
