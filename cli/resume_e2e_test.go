@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/frameflow/frameflow/frame/sim"
+	"github.com/frameflow/frameflow/internal/pgtest"
 )
 
 const rolloutFile = "../workflows/qa-rollout.yaml"
@@ -41,7 +42,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL server of state_e2e_test.go
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
 	}

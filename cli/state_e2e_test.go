@@ -1,0 +1,200 @@
+package cli_test
+
+// Team state in PostgreSQL, end to end (issue 14): real frameflow
+// processes, each with its own local state directory, share one throwaway
+// PostgreSQL server (internal/pgtest) and run workflows/qa-rollout.yaml
+// against one simulator at the same time; the simulator's request log must
+// show every store cloned once and published once.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/frameflow/frameflow/frame/sim"
+	"github.com/frameflow/frameflow/internal/pgtest"
+)
+
+// proc is one frameflow process started by a pgRig.
+type proc struct {
+	name    string
+	args    []string
+	cmd     *exec.Cmd
+	out     bytes.Buffer
+	err     bytes.Buffer
+	done    chan struct{}
+	code    int
+	killed  bool
+	elapsed time.Duration
+}
+
+func (p *proc) String() string {
+	how := fmt.Sprintf("exit %d", p.code)
+	if p.killed {
+		how = "killed"
+	}
+	return fmt.Sprintf("%s: frameflow %s: %s after %s\n--- stdout (tail)\n%s\n--- stderr\n%s", p.name, strings.Join(p.args, " "), how,
+		p.elapsed.Round(time.Millisecond), tail(p.out.String(), 3000), tail(p.err.String(), 3000))
+}
+
+// pgRig is a crashRig (its simulator, kill hook and checks) whose
+// processes run concurrently against one PostgreSQL state, each with its
+// own state directory.
+type pgRig struct {
+	*crashRig
+	dsn string
+}
+
+func newPGRig(t *testing.T, stores int) *pgRig {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	dsn := pgtest.DSN(t)
+	return &pgRig{crashRig: newCrashRig(t, stores, sim.Options{TaskDuration: 800 * time.Millisecond}), dsn: dsn}
+}
+
+// startVictim starts a process that the crashRig's hook kills with -9
+// when trig fires.
+func (r *pgRig) startVictim(trig trigger, name string, args ...string) *proc {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.start(name, args...)
+	r.cmd, r.done, r.trig = p.cmd, p.done, trig
+	return p
+}
+
+// start runs frameflow with args in a state directory of its own and
+// FRAMEFLOW_STATE set to the shared database.
+func (r *pgRig) start(name string, args ...string) *proc {
+	t := r.t
+	t.Helper()
+	p := &proc{name: name, args: args, done: make(chan struct{})}
+	p.cmd = exec.Command(frameflowBinary(t), args...)
+	p.cmd.Env = append(append([]string{}, r.env...), "FRAMEFLOW_STATE_DIR="+t.TempDir(), "FRAMEFLOW_STATE="+r.dsn)
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.err
+	began := time.Now()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := p.cmd.Wait()
+		p.elapsed = time.Since(began)
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			p.code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+				p.killed = true
+			}
+		}
+		close(p.done)
+	}()
+	return p
+}
+
+func (p *proc) wait() *proc { <-p.done; return p }
+
+func runArgs() []string { return []string{"run", rolloutFile, "--yes", "--output", "json"} }
+
+// Two runners, separate local state, one PostgreSQL, the same rollout at
+// the same time: both exit 0 and every store is cloned and published once.
+func TestTwoRunnersShareOnePostgres(t *testing.T) {
+	t.Parallel()
+	const stores = 30
+	rig := newPGRig(t, stores)
+	a := rig.start("A", runArgs()...)
+	b := rig.start("B", runArgs()...)
+	for _, p := range []*proc{a.wait(), b.wait()} {
+		if p.code != 0 {
+			t.Fatalf("%s", p)
+		}
+	}
+	rig.checkExactlyOnce(stores)
+	adopted := strings.Count(a.out.String(), "waiting for run") + strings.Count(b.out.String(), "waiting for run")
+	t.Logf("A %s, B %s; %d lock waits shown", a.elapsed.Round(time.Millisecond), b.elapsed.Round(time.Millisecond), adopted)
+	// runs lists both, from either machine, with host and user.
+	runs := rig.start("runs", "runs", "--format", "json").wait()
+	var list []struct {
+		ID       string `json:"id"`
+		Status   string `json:"status"`
+		Attempts []struct {
+			Host string `json:"host"`
+			User string `json:"user"`
+		} `json:"attempts"`
+	}
+	if err := json.Unmarshal(runs.out.Bytes(), &list); err != nil || len(list) != 2 {
+		t.Fatalf("runs: %v\n%s", err, runs)
+	}
+	for _, r := range list {
+		if r.Status != "succeeded" || len(r.Attempts) != 1 || r.Attempts[0].Host == "" || r.Attempts[0].User == "" {
+			t.Fatalf("runs: %+v", list)
+		}
+	}
+}
+
+// A runner killed with -9 while it holds locks: the other, started with
+// it, waits, then finishes once the killed one's session is gone; the
+// killed run resumed from a third process (another state directory, as on
+// another machine) sends nothing twice.
+func TestKilledRunnerReleasesLocksAndResumesElsewhere(t *testing.T) {
+	t.Parallel()
+	const stores = 12
+	rig := newPGRig(t, stores)
+	a := rig.startVictim(nth(stores/2, "acted", accepted(isClone)), "A", runArgs()...)
+	b := rig.start("B", runArgs()...)
+	if a.wait(); !a.killed {
+		t.Fatalf("A was not killed:\n%s", a)
+	}
+	killedAt := time.Now()
+	if b.wait(); b.code != 0 {
+		t.Fatalf("%s\n\n%s", b, a)
+	}
+	t.Logf("B finished %s after A was killed", time.Since(killedAt).Round(time.Millisecond))
+	res := rig.start("A-resumed", "resume", runIDOf(t, a), "--yes", "--output", "json").wait()
+	if res.code != 0 {
+		t.Fatalf("%s\n\n%s", res, a)
+	}
+	rig.checkExactlyOnce(stores)
+}
+
+// A run killed mid-rollout is resumed from another process with another
+// local state directory: 0 duplicates.
+func TestResumeFromAnotherMachine(t *testing.T) {
+	t.Parallel()
+	const stores = 8
+	rig := newPGRig(t, stores)
+	a := rig.startVictim(nth(3, "acted", accepted(isPublish)), "A", runArgs()...)
+	if a.wait(); !a.killed {
+		t.Fatalf("A was not killed:\n%s", a)
+	}
+	res := rig.start("B", "resume", "--last", "--yes", "--output", "json").wait()
+	if res.code != 0 {
+		t.Fatalf("%s\n\n%s", res, a)
+	}
+	if !strings.Contains(res.out.String(), "restored from the journal") {
+		t.Errorf("the resume restored nothing from the journal:\n%s", res)
+	}
+	rig.checkExactlyOnce(stores)
+}
+
+// runIDOf reads the run id from a process's JSON events.
+func runIDOf(t *testing.T, p *proc) string {
+	t.Helper()
+	for _, line := range strings.Split(p.out.String(), "\n") {
+		var ev struct {
+			Type  string `json:"type"`
+			RunID string `json:"run_id"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Type == "run_started" && ev.RunID != "" {
+			return ev.RunID
+		}
+	}
+	t.Fatalf("no run_started event:\n%s", p)
+	return ""
+}
