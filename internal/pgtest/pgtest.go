@@ -4,8 +4,8 @@
 // for the database.
 //
 // When the server binaries are not installed the tests that need one skip
-// with one line, unless FRAMEFLOW_REQUIRE_POSTGRES=1 (set by .ci/run), in
-// which case they fail. Use it from a package's TestMain:
+// with one line, unless FRAMEFLOW_REQUIRE_POSTGRES=1 (set by .ci/run) or
+// CI=true, in which case they fail. Use it from a package's TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 //
@@ -52,6 +52,11 @@ var (
 	dbSeq    atomic.Int64
 )
 
+// Required tells whether a missing PostgreSQL fails the tests: under
+// FRAMEFLOW_REQUIRE_POSTGRES=1 (.ci/run) and in CI (CI=true), where a skip
+// would hide that nothing was tested.
+func Required() bool { return os.Getenv(RequireEnv) == "1" || os.Getenv("CI") == "true" }
+
 // Main runs the package's tests and stops the shared server after them.
 func Main(m *testing.M) int {
 	code := m.Run()
@@ -93,7 +98,7 @@ func Shared(tb testing.TB) *Server {
 	once.Do(func() { shared, startErr = Start() })
 	if startErr != nil {
 		var nf *notFound
-		if errors.As(startErr, &nf) && os.Getenv(RequireEnv) != "1" {
+		if errors.As(startErr, &nf) && !Required() {
 			tb.Skip("skipping: " + startErr.Error())
 		}
 		tb.Fatalf("PostgreSQL: %v", startErr)
