@@ -48,7 +48,8 @@ func (p *proc) String() string {
 // own state directory.
 type pgRig struct {
 	*crashRig
-	dsn string
+	dsn      string
+	localDir string // set: the processes share this local state directory instead
 }
 
 func newPGRig(t *testing.T, stores int) *pgRig {
@@ -77,7 +78,11 @@ func (r *pgRig) start(name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, args: args, done: make(chan struct{})}
 	p.cmd = exec.Command(frameflowBinary(t), args...)
-	p.cmd.Env = append(append([]string{}, r.env...), "FRAMEFLOW_STATE_DIR="+t.TempDir(), "FRAMEFLOW_STATE="+r.dsn)
+	if r.localDir != "" {
+		p.cmd.Env = append(append([]string{}, r.env...), "FRAMEFLOW_STATE_DIR="+r.localDir, "FRAMEFLOW_STATE=local")
+	} else {
+		p.cmd.Env = append(append([]string{}, r.env...), "FRAMEFLOW_STATE_DIR="+t.TempDir(), "FRAMEFLOW_STATE="+r.dsn)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.err
 	began := time.Now()
 	if err := p.cmd.Start(); err != nil {
@@ -136,6 +141,25 @@ func TestTwoRunnersShareOnePostgres(t *testing.T) {
 			t.Fatalf("runs: %+v", list)
 		}
 	}
+}
+
+// The same on the local backend: two processes on one machine sharing a
+// state directory (file locks, and each other's journals).
+func TestTwoRunnersShareOneStateDir(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	const stores = 30
+	rig := &pgRig{crashRig: newCrashRig(t, stores, sim.Options{TaskDuration: 800 * time.Millisecond}), localDir: t.TempDir()}
+	a := rig.start("A", runArgs()...)
+	b := rig.start("B", runArgs()...)
+	for _, p := range []*proc{a.wait(), b.wait()} {
+		if p.code != 0 {
+			t.Fatalf("%s", p)
+		}
+	}
+	rig.checkExactlyOnce(stores)
 }
 
 // A runner killed with -9 while it holds locks: the other, started with

@@ -570,13 +570,17 @@ func (l *pgLog) Close() error {
 	return l.b.unlock(lockClassRun, "run:"+l.id)
 }
 
-// Effect finds the same request sent by another run since this one
-// started (journal.EffectLedger).
-func (l *pgLog) Effect(ctx context.Context, identity string) (string, []byte, []byte, bool, error) {
+// Effect finds the same request sent by the current attempt of another run
+// live during this one (journal.EffectLedger), by the database's clock.
+func (l *pgLog) Effect(ctx context.Context, identity string, _ time.Time) (string, []byte, []byte, bool, error) {
 	rows, err := l.b.pool.Query(ctx, `WITH hits AS (
-			SELECT run_id, mut_key, max(seq) AS intent_seq FROM journal_records
-			WHERE identity = $1 AND kind = 'intent' AND run_id <> $2 AND at >= $3
-			GROUP BY run_id, mut_key)
+			SELECT j.run_id, j.mut_key, max(j.seq) AS intent_seq FROM journal_records j
+			WHERE j.identity = $1 AND j.kind = 'intent' AND j.run_id <> $2
+				-- sent by the run's current attempt
+				AND j.seq > (SELECT max(a.seq) FROM journal_records a WHERE a.run_id = j.run_id AND a.kind = 'attempt')
+				-- by a run live during this one: it wrote at or after this run started
+				AND (SELECT x.at FROM journal_records x WHERE x.run_id = j.run_id ORDER BY x.seq DESC LIMIT 1) >= $3
+			GROUP BY j.run_id, j.mut_key)
 		SELECT h.run_id, i.line, last.kind, last.line, last.seq
 		FROM hits h
 		JOIN journal_records i ON i.seq = h.intent_seq

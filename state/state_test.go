@@ -171,45 +171,54 @@ func TestIntentCommittedBeforeSend(t *testing.T) {
 	}
 }
 
-// Two runs sharing PostgreSQL: the second, sending the same request after
-// the first did, adopts the first's result instead of sending it again.
+// Two runs sharing a state (a database, or one state directory): the
+// second, sending the same request after the first did, adopts the first's
+// result instead of sending it again; on another estate it sends.
 func TestSameRequestFromTwoRunsIsSentOnce(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	open := func() state.Backend {
-		b, err := state.Open(context.Background(), dsn, state.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = b.Close() })
-		return b
-	}
-	o := journal.Options{Estate: "https://frame.example/v1"}
-	ra, err := open().Journals(o).Create(journal.RunMeta{Workflow: "w", File: "w.yaml", Mode: "run"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ra.Close()
-	rb, err := open().Journals(o).Create(journal.RunMeta{Workflow: "w", File: "w.yaml", Mode: "run"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rb.Close()
-	var sends atomic.Int32
-	if _, err := ra.Do(context.Background(), "rollout.clone[a1]#1", mutation("/accounts/a1/pools/p/clone", &sends, nil)); err != nil {
-		t.Fatal(err)
-	}
-	res, err := rb.Do(context.Background(), "other.clone[Store-1]#1", mutation("/accounts/a1/pools/p/clone", &sends, nil))
-	if err != nil || sends.Load() != 1 || fmt.Sprint(res) != "map[id:7 kind:clone_pool]" {
-		t.Fatalf("second run: res=%v err=%v sends=%d, want the first run's result and one send", res, err, sends.Load())
-	}
-	// Another estate, another request: sent.
-	rc, err := open().Journals(journal.Options{Estate: "https://other.example/v1"}).Create(journal.RunMeta{Workflow: "w", File: "w.yaml", Mode: "run"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	if _, err := rc.Do(context.Background(), "rollout.clone[a1]#1", mutation("/accounts/a1/pools/p/clone", &sends, nil)); err != nil || sends.Load() != 2 {
-		t.Fatalf("other estate: %v, sends=%d", err, sends.Load())
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			open := mk()
+			o := journal.Options{Estate: "https://frame.example/v1"}
+			meta := journal.RunMeta{Workflow: "w", File: "w.yaml", Mode: "run"}
+			ra, err := open(t).Journals(o).Create(meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ra.Close()
+			rb, err := open(t).Journals(o).Create(meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rb.Close()
+			var sends atomic.Int32
+			if _, err := ra.Do(context.Background(), "rollout.clone[a1]#1", mutation("/accounts/a1/pools/p/clone", &sends, nil)); err != nil {
+				t.Fatal(err)
+			}
+			res, err := rb.Do(context.Background(), "other.clone[Store-1]#1", mutation("/accounts/a1/pools/p/clone", &sends, nil))
+			if err != nil || sends.Load() != 1 || fmt.Sprint(res) != "map[id:7 kind:clone_pool]" {
+				t.Fatalf("second run: res=%v err=%v sends=%d, want the first run's result and one send", res, err, sends.Load())
+			}
+			// A third run, on another estate: the same path is another request.
+			rc, err := open(t).Journals(journal.Options{Estate: "https://other.example/v1"}).Create(meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			if _, err := rc.Do(context.Background(), "rollout.clone[a1]#1", mutation("/accounts/a1/pools/p/clone", &sends, nil)); err != nil || sends.Load() != 2 {
+				t.Fatalf("other estate: %v, sends=%d", err, sends.Load())
+			}
+			// A run started after the others sent it sends again: what was
+			// done before a run started is not its work.
+			time.Sleep(10 * time.Millisecond)
+			rd, err := open(t).Journals(o).Create(journal.RunMeta{Workflow: "w", File: "w.yaml", Mode: "run", Started: time.Now().Add(time.Second)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rd.Close()
+			if _, err := rd.Do(context.Background(), "rollout.clone[a1]#1", mutation("/accounts/a1/pools/p/clone", &sends, nil)); err != nil || sends.Load() != 3 {
+				t.Fatalf("later run: %v, sends=%d", err, sends.Load())
+			}
+		})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/frameflow/frameflow/engine"
 )
@@ -19,11 +20,15 @@ import (
 // again. See docs/state.md, "Two runs at once".
 type EffectLedger interface {
 	// Effect returns, for the request identity, the most telling record
-	// another run wrote at or after this run started: its intent line and
+	// of another run that is live during this one (it wrote a record at or
+	// after this run started), sent by that run's current attempt: its
+	// intent line and
 	// the last line written for that mutation (a result, or the intent
 	// itself or an unknown when no result is known yet, or failed /
-	// not_sent). found is false when no other run sent it since.
-	Effect(ctx context.Context, identity string) (fromRun string, intent, last []byte, found bool, err error)
+	// not_sent). found is false when no other run sent it since. since is
+	// the run's start by this machine's clock; a storage with a clock of
+	// its own (a database) uses that instead.
+	Effect(ctx context.Context, identity string, since time.Time) (fromRun string, intent, last []byte, found bool, err error)
 }
 
 // identity digests what makes two runs' mutations the same request: the
@@ -46,8 +51,8 @@ func (r *Run) identity(rec *record) (string, error) {
 }
 
 // adopt is called by Do, under the key's busy flag, for a key this run
-// has no record of. When another run sent the same request since this run
-// started, its records are copied under this run's key (an intent marked
+// has no record of. When another run live during this one sent the same
+// request, its records are copied under this run's key (an intent marked
 // adopted from that run, then its result, unknown, failed or not_sent),
 // so that Do goes on exactly as if this run had sent it: a result is
 // returned without sending, an intent without a result is reconciled
@@ -67,7 +72,7 @@ func (r *Run) adopt(ctx context.Context, key string, m *engine.Mutation) (state 
 	if err != nil {
 		return "", nil, err
 	}
-	from, intentLine, lastLine, found, err := r.ledger.Effect(ctx, id)
+	from, intentLine, lastLine, found, err := r.ledger.Effect(ctx, id, r.meta.Started)
 	if err != nil {
 		// Without the answer this run could send what another run sent.
 		return "", nil, fmt.Errorf("journal: mutation %s: could not read what other runs sent: %w; not sent", key, err)

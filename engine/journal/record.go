@@ -71,7 +71,8 @@ type record struct {
 	Query     map[string]string `json:"query,omitempty"`
 	Body      any               `json:"body,omitempty"`
 	Resources []string          `json:"resources,omitempty"`
-	Witness   json.RawMessage   `json:"witness,omitempty"` // intent: what Reconcile compares against
+	Witness   json.RawMessage   `json:"witness,omitempty"`  // intent: what Reconcile compares against
+	Identity  string            `json:"identity,omitempty"` // intent: digest of estate, method, path, query, body (the same request in any run)
 	Result    json.RawMessage   `json:"result,omitempty"`
 	Via       string            `json:"via,omitempty"`  // result: send | reconcile; not_sent: reconcile | assumed; failed: task_failed; any: adopted
 	From      string            `json:"from,omitempty"` // via adopted: the run whose record this copies

@@ -119,11 +119,16 @@ func (r *Run) appendIf(rec *record, check func() error) error {
 	if err != nil {
 		return fmt.Errorf("journal: encode %s record: %w", rec.T, err)
 	}
-	identity := ""
-	if written.T == recIntent && r.ledger != nil {
-		if identity, err = r.identity(written); err != nil {
+	if written.T == recIntent {
+		// The request's identity is computed from the record as written
+		// (redacted), so it reveals nothing the line does not, and is
+		// added to the line: other runs sharing the storage look for it.
+		id, err := r.identity(written)
+		if err != nil {
 			return err
 		}
+		written.Identity = id
+		line = append(append(line[:len(line)-2:len(line)-2], `,"identity":"`+id+`"}`...), '\n')
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -139,7 +144,7 @@ func (r *Run) appendIf(rec *record, check func() error) error {
 		}
 	}
 	r.pending.Data = append(r.pending.Data, line...)
-	r.pending.Lines = append(r.pending.Lines, LineInfo{End: len(r.pending.Data), Kind: written.T, Key: written.Key, Identity: identity})
+	r.pending.Lines = append(r.pending.Lines, LineInfo{End: len(r.pending.Data), Kind: written.T, Key: written.Key, Identity: written.Identity})
 	r.written++
 	r.apply(written)
 	return r.waitDurable(r.written)

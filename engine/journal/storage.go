@@ -66,6 +66,7 @@ type Log interface {
 type FileStorage struct {
 	dir    string
 	noSync bool
+	ledger *fileLedger // other processes' journals in dir, for EffectLedger
 }
 
 // NewFileStorage opens (creating it 0700 if needed) dir as a journal
@@ -77,7 +78,7 @@ func NewFileStorage(dir string, noSync bool) (*FileStorage, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return &FileStorage{dir: dir, noSync: noSync}, nil
+	return &FileStorage{dir: dir, noSync: noSync, ledger: &fileLedger{}}, nil
 }
 
 // Where is the directory.
@@ -100,7 +101,7 @@ func (s *FileStorage) Create(id string) (Log, error) {
 		}
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	l := &fileLog{f: f, unlock: fl.Unlock, noSync: s.noSync}
+	l := &fileLog{f: f, unlock: fl.Unlock, noSync: s.noSync, storage: s, id: id}
 	if !s.noSync {
 		// The new file's name must survive a crash too.
 		if err := syncDir(s.dir); err != nil {
@@ -141,7 +142,7 @@ func (s *FileStorage) Open(id string) (Log, []byte, error) {
 		_ = f.Close()
 		return fail(fmt.Errorf("journal: run %s: cut torn tail: %w", id, err))
 	}
-	return &fileLog{f: f, unlock: fl.Unlock, size: int64(good), noSync: s.noSync}, data[:good], nil
+	return &fileLog{f: f, unlock: fl.Unlock, size: int64(good), noSync: s.noSync, storage: s, id: id}, data[:good], nil
 }
 
 // IDs lists the *.jsonl files.
@@ -170,11 +171,13 @@ func (s *FileStorage) Read(id string) ([]byte, bool, error) {
 
 // fileLog appends to a journal file; each Append is one write and one fsync.
 type fileLog struct {
-	f      *os.File
-	unlock func() error
-	size   int64 // length of the durable journal: a failed Append is cut back to it
-	noSync bool
-	broken bool
+	storage *FileStorage
+	id      string
+	f       *os.File
+	unlock  func() error
+	size    int64 // length of the durable journal: a failed Append is cut back to it
+	noSync  bool
+	broken  bool
 }
 
 func (l *fileLog) Append(b *Batch) error {

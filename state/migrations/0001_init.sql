@@ -19,6 +19,7 @@ CREATE TABLE journal_records (
     line     text NOT NULL
 );
 CREATE INDEX journal_records_run ON journal_records (run_id, seq);
+CREATE INDEX journal_records_kind ON journal_records (run_id, kind, seq);
 CREATE INDEX journal_records_identity ON journal_records (identity, at) WHERE identity IS NOT NULL;
 CREATE INDEX journal_records_mutation ON journal_records (run_id, mut_key, seq) WHERE mut_key IS NOT NULL;
 
