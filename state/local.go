@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/engine/journal"
-	"github.com/gofrs/flock"
 )
 
 // Local is the state directory backend: journals in <dir>/runs, resource
@@ -111,17 +111,56 @@ func (l *Local) Put(_ context.Context, name string, body []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// Locks are kernel file locks on <dir>/locks/<key>.lock: the kernel drops
-// them when the holding process dies, however it dies.
+// Locks are kernel locks in <dir>/locks/ that the kernel drops when the
+// holding process dies, however it dies (lockfile_unix.go: byte ranges of
+// one file; elsewhere one file per key).
 func (l *Local) Locks(runID string, timeout time.Duration) engine.ResourceLocker {
-	return &fileLocker{dir: filepath.Join(l.dir, "locks"), runID: runID, timeout: timeout, poll: 100 * time.Millisecond}
+	return newFileLocker(filepath.Join(l.dir, "locks"), runID, timeout)
 }
 
-type fileLocker struct {
-	dir     string
-	runID   string
-	timeout time.Duration
-	poll    time.Duration
+// acquireSorted takes keys in sorted order with try, polling while another
+// run holds one, and releases what it took when it gives up.
+func acquireSorted(ctx context.Context, keys []string, timeout, poll time.Duration, waiting func(key, holder string),
+	try func(key string) (ok bool, holder string, err error), unlock func(key string)) (func(), error) {
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	var held []string
+	release := func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			unlock(held[i])
+		}
+	}
+	for _, k := range keys {
+		deadline := time.Now().Add(timeout)
+		last := ""
+		for {
+			ok, h, err := try(k)
+			if err != nil {
+				release()
+				return nil, fmt.Errorf("resource lock %s: %w", k, err)
+			}
+			if ok {
+				held = append(held, k)
+				break
+			}
+			if h != last {
+				last = h
+				waiting(k, h)
+			}
+			if !time.Now().Before(deadline) {
+				release()
+				return nil, &LockTimeoutError{Key: k, Holder: h, Timeout: timeout}
+			}
+			select {
+			case <-ctx.Done():
+				release()
+				return nil, ctx.Err()
+			case <-time.After(min(poll, time.Until(deadline))):
+			}
+		}
+	}
+	return release, nil
 }
 
 // lockFileName keeps a key readable in the file name and unique through a
@@ -135,65 +174,21 @@ func lockFileName(key string) string {
 	return safe + "-" + hex.EncodeToString(sum[:4]) + ".lock"
 }
 
-func (f *fileLocker) Acquire(ctx context.Context, keys []string, waiting func(key, holder string)) (func(), error) {
-	keys = slices.Clone(keys)
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	if err := os.MkdirAll(f.dir, 0o700); err != nil {
-		return nil, fmt.Errorf("resource locks: %w", err)
-	}
-	var held []*flock.Flock
-	release := func() {
-		for i := len(held) - 1; i >= 0; i-- {
-			_ = held[i].Unlock()
-		}
-	}
-	host, _ := os.Hostname()
-	for _, k := range keys {
-		path := filepath.Join(f.dir, lockFileName(k))
-		fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o600))
-		deadline := time.Now().Add(f.timeout)
-		lastHolder := ""
-		for {
-			ok, err := fl.TryLock()
-			if err != nil {
-				release()
-				return nil, fmt.Errorf("resource lock %s: %w", k, err)
-			}
-			if ok {
-				break
-			}
-			h := readHolder(path)
-			if h != lastHolder {
-				lastHolder = h
-				waiting(k, h)
-			}
-			if !time.Now().Before(deadline) {
-				release()
-				return nil, &LockTimeoutError{Key: k, Holder: h, Timeout: f.timeout}
-			}
-			select {
-			case <-ctx.Done():
-				release()
-				return nil, ctx.Err()
-			case <-time.After(min(f.poll, time.Until(deadline))):
-			}
-		}
-		b, _ := json.Marshal(holderInfo{RunID: f.runID, Host: host, PID: os.Getpid(), User: os.Getenv("USER"), Since: time.Now().UTC()})
-		// Through a second descriptor: the lock is on the inode. The
-		// content only serves the waiting message of other runs.
-		_ = os.WriteFile(path, append(b, '\n'), 0o600)
-		held = append(held, fl)
-	}
-	return release, nil
-}
-
 func readHolder(path string) string {
 	var h holderInfo
 	if b, err := os.ReadFile(path); err == nil {
 		_ = json.Unmarshal(b, &h)
 	}
 	return h.String()
+}
+
+func thisHolder(runID string) holderInfo {
+	host, _ := os.Hostname()
+	u := os.Getenv("USER")
+	if cu, err := user.Current(); err == nil {
+		u = cu.Username
+	}
+	return holderInfo{RunID: runID, Host: host, PID: os.Getpid(), User: u, Since: time.Now().UTC()}
 }
 
 // brokenStorage reports err from every call.
