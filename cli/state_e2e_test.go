@@ -180,11 +180,13 @@ func TestKilledRunnerReleasesLocksAndResumesElsewhere(t *testing.T) {
 		t.Fatalf("%s\n\n%s", b, a)
 	}
 	t.Logf("B finished %s after A was killed", time.Since(killedAt).Round(time.Millisecond))
+	before := rig.mutations()
 	res := rig.start("A-resumed", "resume", runIDOf(t, a), "--yes", "--output", "json").wait()
 	if res.code != 0 {
 		t.Fatalf("%s\n\n%s", res, a)
 	}
 	rig.checkExactlyOnce(stores)
+	t.Logf("A's resume, from a third state directory, took %s and sent %d mutations (%d were accepted before it, from A and B)", res.elapsed.Round(time.Millisecond), rig.mutations()-before, before)
 }
 
 // A run killed mid-rollout is resumed from another process with another
@@ -197,14 +199,27 @@ func TestResumeFromAnotherMachine(t *testing.T) {
 	if a.wait(); !a.killed {
 		t.Fatalf("A was not killed:\n%s", a)
 	}
+	before := rig.mutations()
 	res := rig.start("B", "resume", "--last", "--yes", "--output", "json").wait()
 	if res.code != 0 {
 		t.Fatalf("%s\n\n%s", res, a)
 	}
+	t.Logf("killed after %d accepted mutations; the resume from another state directory took %s and sent %d", before, res.elapsed.Round(time.Millisecond), rig.mutations()-before)
 	if !strings.Contains(res.out.String(), "restored from the journal") {
 		t.Errorf("the resume restored nothing from the journal:\n%s", res)
 	}
 	rig.checkExactlyOnce(stores)
+}
+
+// mutations counts the accepted mutations the simulator has seen.
+func (r *pgRig) mutations() int {
+	n := 0
+	for _, q := range r.sim.Requests() {
+		if q.Method != "GET" && q.Status < 300 {
+			n++
+		}
+	}
+	return n
 }
 
 // runIDOf reads the run id from a process's JSON events.
