@@ -237,3 +237,30 @@ func runIDOf(t *testing.T, p *proc) string {
 	t.Fatalf("no run_started event:\n%s", p)
 	return ""
 }
+
+// The DSN's password appears nowhere a person or a log can see: not in
+// history, errors or debug logs, not even when it is wrong.
+func TestStatePasswordNeverPrinted(t *testing.T) {
+	t.Parallel()
+	rig := newPGRig(t, 2)
+	pw := pgtest.Shared(t).Password
+	check := func(p *proc, wantCode int, wantOut string) {
+		t.Helper()
+		if p.code != wantCode || !strings.Contains(p.out.String()+p.err.String(), wantOut) {
+			t.Fatalf("want exit %d and %q:\n%s", wantCode, wantOut, p)
+		}
+		if strings.Contains(p.out.String()+p.err.String(), pw) {
+			t.Fatalf("the DSN's password was printed:\n%s", p)
+		}
+	}
+	check(rig.start("run", append(runArgs(), "--log-level", "debug")...).wait(), 0, "run_finished")
+	check(rig.start("runs", "runs", "--log-level", "debug").wait(), 0, "qa-rollout")
+	check(rig.start("resume", "resume", "NOPE", "--yes", "--log-level", "debug").wait(), 1, "no run NOPE in postgres://frameflow:xxxxx@127.0.0.1")
+	wrong := strings.Replace(rig.dsn, pw, pw+"x", 1)
+	rig.dsn = wrong
+	p := rig.start("runs", "runs").wait()
+	if p.code == 0 || strings.Contains(p.out.String()+p.err.String(), pw) {
+		t.Fatalf("a wrong password: want an error without it:\n%s", p)
+	}
+	t.Logf("wrong password: %s", strings.TrimSpace(p.err.String()))
+}

@@ -481,7 +481,11 @@ func (s *pgStorage) Open(id string) (journal.Log, []byte, error) {
 }
 
 func (s *pgStorage) lines(ctx context.Context, id string) ([]byte, error) {
-	rows, err := s.b.pool.Query(ctx, `SELECT line FROM journal_records WHERE run_id = $1 ORDER BY seq`, id)
+	return s.query(ctx, `SELECT line FROM journal_records WHERE run_id = $1 ORDER BY seq`, id)
+}
+
+func (s *pgStorage) query(ctx context.Context, sql, id string) ([]byte, error) {
+	rows, err := s.b.pool.Query(ctx, sql, id)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
@@ -513,13 +517,27 @@ func (s *pgStorage) IDs() ([]string, error) {
 }
 
 func (s *pgStorage) Read(id string) ([]byte, bool, error) {
-	ctx := context.Background()
-	data, err := s.lines(ctx, id)
+	data, err := s.lines(context.Background(), id)
 	if err != nil {
 		return nil, false, err
 	}
+	return s.withLocked(id, data)
+}
+
+// ReadSummary reads the lines a run's summary needs (journal.SummaryReader):
+// `runs` over a database of big rollouts reads a few lines per run.
+func (s *pgStorage) ReadSummary(id string) ([]byte, bool, error) {
+	data, err := s.query(context.Background(), `SELECT line FROM journal_records WHERE run_id = $1 AND kind IN ('header', 'attempt', 'finish') ORDER BY seq`, id)
+	if err != nil {
+		return nil, false, err
+	}
+	return s.withLocked(id, data)
+}
+
+func (s *pgStorage) withLocked(id string, data []byte) ([]byte, bool, error) {
+	ctx := context.Background()
 	var locked bool
-	err = s.b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid
+	err := s.b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid
 		AND objid = $2::bigint::oid AND objsubid = 2 AND granted)`, int64(lockClassRun), int64(uint32(hash32("run:"+id)))).Scan(&locked)
 	if err != nil {
 		return nil, false, fmt.Errorf("journal: %w", err)

@@ -237,8 +237,12 @@ func (s *Store) List() ([]RunSummary, error) {
 		return nil, err
 	}
 	out := make([]RunSummary, 0, len(ids))
+	read := s.storage.Read
+	if sr, ok := s.storage.(SummaryReader); ok {
+		read = sr.ReadSummary
+	}
 	for _, id := range ids {
-		data, locked, err := s.storage.Read(id)
+		data, locked, err := read(id)
 		var recs []record
 		if err == nil {
 			recs, _, err = readRecords(bytes.NewReader(data))
@@ -256,6 +260,13 @@ func (s *Store) List() ([]RunSummary, error) {
 		return out[i].ID > out[j].ID
 	})
 	return out, nil
+}
+
+// SummaryReader is what a Storage may offer to make List cheap: the
+// header, attempt and finish lines of a run only (what a summary reads),
+// instead of every line of it.
+type SummaryReader interface {
+	ReadSummary(id string) (data []byte, locked bool, err error)
 }
 
 // Last returns the id of the most recently started run.
