@@ -456,8 +456,11 @@ func (s *pgStorage) Create(id string) (journal.Log, error) {
 		}
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return &pgLog{b: s.b, id: id, created: created}, nil
+	return &pgLog{b: s.b, id: id, starts: []time.Time{created}, ends: []time.Time{infinity}}, nil
 }
+
+// infinity ends the attempt running now.
+var infinity = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func (s *pgStorage) Open(id string) (journal.Log, []byte, error) {
 	ctx := context.Background()
@@ -477,7 +480,30 @@ func (s *pgStorage) Open(id string) (journal.Log, []byte, error) {
 		_ = s.b.unlock(lockClassRun, "run:"+id)
 		return nil, nil, err
 	}
-	return &pgLog{b: s.b, id: id, created: created}, data, nil
+	// When each earlier attempt ran (its attempt record to its last
+	// record), by the database's clock; the new attempt runs from now.
+	l := &pgLog{b: s.b, id: id}
+	rows, err := s.b.pool.Query(ctx, `SELECT a.at, coalesce((SELECT max(x.at) FROM journal_records x WHERE x.run_id = a.run_id AND x.seq >= a.seq
+			AND x.seq < coalesce((SELECT min(n.seq) FROM journal_records n WHERE n.run_id = a.run_id AND n.kind = 'attempt' AND n.seq > a.seq), 9223372036854775807)), a.at)
+		FROM journal_records a WHERE a.run_id = $1 AND a.kind = 'attempt' UNION ALL SELECT now(), $2::timestamptz`, id, infinity)
+	if err == nil {
+		for rows.Next() {
+			var st, en time.Time
+			if err = rows.Scan(&st, &en); err != nil {
+				break
+			}
+			l.starts, l.ends = append(l.starts, st), append(l.ends, en)
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if err != nil {
+		_ = s.b.unlock(lockClassRun, "run:"+id)
+		return nil, nil, fmt.Errorf("journal: %w", err)
+	}
+	return l, data, nil
 }
 
 func (s *pgStorage) lines(ctx context.Context, id string) ([]byte, error) {
@@ -549,10 +575,11 @@ func (s *pgStorage) withLocked(id string, data []byte) ([]byte, bool, error) {
 // batch, one round trip and one commit, made only while the lock session
 // lives.
 type pgLog struct {
-	b       *Postgres
-	id      string
-	created time.Time // the run's start by the database's clock
-	closed  bool
+	b      *Postgres
+	id     string
+	starts []time.Time // when each attempt of the run ran, by the database's
+	ends   []time.Time // clock; the current one ends at infinity
+	closed bool
 }
 
 func (l *pgLog) Append(batch *journal.Batch) error {
@@ -589,22 +616,29 @@ func (l *pgLog) Close() error {
 }
 
 // Effect finds the same request sent by the current attempt of another run
-// live during this one (journal.EffectLedger), by the database's clock.
-func (l *pgLog) Effect(ctx context.Context, identity string, _ time.Time) (string, []byte, []byte, bool, error) {
+// that ran while one of this run's attempts did (journal.EffectLedger), by
+// the database's clock: mine is ignored.
+func (l *pgLog) Effect(ctx context.Context, identity string, _ []journal.Interval) (string, []byte, []byte, bool, error) {
 	rows, err := l.b.pool.Query(ctx, `WITH hits AS (
 			SELECT j.run_id, j.mut_key, max(j.seq) AS intent_seq FROM journal_records j
 			WHERE j.identity = $1 AND j.kind = 'intent' AND j.run_id <> $2
 				-- sent by the run's current attempt
 				AND j.seq > (SELECT max(a.seq) FROM journal_records a WHERE a.run_id = j.run_id AND a.kind = 'attempt')
-				-- by a run live during this one: it wrote at or after this run started
-				AND (SELECT x.at FROM journal_records x WHERE x.run_id = j.run_id ORDER BY x.seq DESC LIMIT 1) >= $3
-			GROUP BY j.run_id, j.mut_key)
+			GROUP BY j.run_id, j.mut_key),
+		spans AS (
+			SELECT h.*,
+				(SELECT a.at FROM journal_records a WHERE a.run_id = h.run_id AND a.kind = 'attempt' ORDER BY a.seq DESC LIMIT 1) AS rs,
+				(SELECT x.at FROM journal_records x WHERE x.run_id = h.run_id ORDER BY x.seq DESC LIMIT 1) AS re
+			FROM hits h)
 		SELECT h.run_id, i.line, last.kind, last.line, last.seq
-		FROM hits h
+		FROM spans h
 		JOIN journal_records i ON i.seq = h.intent_seq
 		JOIN LATERAL (SELECT kind, line, seq FROM journal_records j
 			WHERE j.run_id = h.run_id AND j.mut_key = h.mut_key ORDER BY seq DESC LIMIT 1) last ON true
-		ORDER BY last.seq DESC`, identity, l.id, l.created)
+		-- that attempt ran while one of this run's did
+		-- (each end taken a heartbeat's slack later, as journal.Overlaps does)
+		WHERE EXISTS (SELECT 1 FROM unnest($3::timestamptz[], $4::timestamptz[]) AS m(s, e) WHERE h.rs <= m.e + $5::interval AND h.re + $5::interval >= m.s)
+		ORDER BY last.seq DESC`, identity, l.id, l.starts, l.ends, 2*journal.HeartbeatEvery)
 	if err != nil {
 		return "", nil, nil, false, err
 	}

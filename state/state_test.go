@@ -175,6 +175,8 @@ func TestIntentCommittedBeforeSend(t *testing.T) {
 // second, sending the same request after the first did, adopts the first's
 // result instead of sending it again; on another estate it sends.
 func TestSameRequestFromTwoRunsIsSentOnce(t *testing.T) {
+	defer func(d time.Duration) { journal.HeartbeatEvery = d }(journal.HeartbeatEvery)
+	journal.HeartbeatEvery = 25 * time.Millisecond
 	for name, mk := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			open := mk()
@@ -207,10 +209,13 @@ func TestSameRequestFromTwoRunsIsSentOnce(t *testing.T) {
 			if _, err := rc.Do(context.Background(), "rollout.clone[a1]#1", mutation("/accounts/a1/pools/p/clone", &sends, nil)); err != nil || sends.Load() != 2 {
 				t.Fatalf("other estate: %v, sends=%d", err, sends.Load())
 			}
-			// A run started after the others sent it sends again: what was
+			// A run started after the others ended sends again: what was
 			// done before a run started is not its work.
-			time.Sleep(10 * time.Millisecond)
-			rd, err := open(t).Journals(o).Create(journal.RunMeta{Workflow: "w", File: "w.yaml", Mode: "run", Started: time.Now().Add(time.Second)})
+			_ = ra.Close()
+			_ = rb.Close()
+			_ = rc.Close()
+			time.Sleep(150 * time.Millisecond) // longer than the heartbeat's slack
+			rd, err := open(t).Journals(o).Create(meta)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -416,5 +421,79 @@ func TestRedactDSN(t *testing.T) {
 	_, err := state.Open(context.Background(), "postgres://ci:s3cret@127.0.0.1:1/x?connect_timeout=2", state.Options{})
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("error %v shows the password or is nil", err)
+	}
+}
+
+// Whose work a resumed run adopts: a run that ran alongside one of its
+// attempts (killed together, finished by the other), yes; a run that ran
+// entirely while it lay crashed, no (that was another rollout).
+func TestResumedRunAdoptsOnlyWhatOverlapped(t *testing.T) {
+	defer func(d time.Duration) { journal.HeartbeatEvery = d }(journal.HeartbeatEvery)
+	journal.HeartbeatEvery = 25 * time.Millisecond
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			open := mk()
+			o := journal.Options{Estate: "https://frame.example/v1"}
+			meta := journal.RunMeta{Workflow: "w", File: "w.yaml", Mode: "run"}
+			var sends atomic.Int32
+			do := func(r *journal.Run, acc string) {
+				t.Helper()
+				if _, err := r.Do(context.Background(), "rollout.clone["+acc+"]#1", mutation("/accounts/"+acc+"/pools/p/clone", &sends, nil)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A and B run together; A dies, B clones a1; A is resumed later.
+			a, err := open(t).Journals(o).Create(meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := open(t).Journals(o).Create(meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			do(a, "a0") // A is still at work after B started
+			do(b, "a1")
+			_ = a.Close() // killed
+			_ = b.Finish(journal.StatusSucceeded)
+			_ = b.Close()
+			time.Sleep(150 * time.Millisecond) // longer than the heartbeat's slack
+			// X starts and dies; Y runs start to end while X is dead.
+			x, err := open(t).Journals(o).Create(meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = x.Close()
+			time.Sleep(150 * time.Millisecond)
+			y, err := open(t).Journals(o).Create(meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			do(y, "a2")
+			_ = y.Finish(journal.StatusSucceeded)
+			_ = y.Close()
+			time.Sleep(150 * time.Millisecond)
+			sent := sends.Load()
+			// A run's attempt is known to run from its first record to its
+			// last: one that had written nothing since B started would not
+			// count as running alongside it (docs/state.md).
+			ar, err := open(t).Journals(o).Resume(a.ID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ar.Close()
+			do(ar, "a1")
+			if sends.Load() != sent {
+				t.Fatalf("A's resume sent a1 again: B did it while A's first attempt ran")
+			}
+			xr, err := open(t).Journals(o).Resume(x.ID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer xr.Close()
+			do(xr, "a2")
+			if sends.Load() != sent+1 {
+				t.Fatalf("X's resume did not send a2: Y ran only while X lay crashed")
+			}
+		})
 	}
 }

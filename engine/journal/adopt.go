@@ -13,22 +13,58 @@ import (
 )
 
 // EffectLedger is what a Log may offer when its storage is shared by every
-// run on an estate (PostgreSQL): the mutations other runs sent since this
-// run started. Two runs of the same rollout started together then send
-// each request once: the second, holding the resource lock the first held
-// while sending, finds the first's record and adopts it instead of sending
-// again. See docs/state.md, "Two runs at once".
+// run on an estate: the mutations other runs sent while this run was
+// running. Two runs of the same rollout started together then send each
+// request once: the second, holding the resource lock the first held while
+// sending, finds the first's record and adopts it instead of sending again.
+// See docs/state.md, "Two runs at once".
 type EffectLedger interface {
 	// Effect returns, for the request identity, the most telling record
-	// of another run that is live during this one (it wrote a record at or
-	// after this run started), sent by that run's current attempt: its
-	// intent line and
-	// the last line written for that mutation (a result, or the intent
-	// itself or an unknown when no result is known yet, or failed /
-	// not_sent). found is false when no other run sent it since. since is
-	// the run's start by this machine's clock; a storage with a clock of
-	// its own (a database) uses that instead.
-	Effect(ctx context.Context, identity string, since time.Time) (fromRun string, intent, last []byte, found bool, err error)
+	// of another run whose current attempt overlaps one of this run's
+	// attempts (mine, by this machine's clock; the current one is open): its
+	// intent line and the last line written for that mutation (a result,
+	// or the intent itself or an unknown when no result is known yet, or
+	// failed / not_sent). A storage with a clock of its own (a database)
+	// uses its own times instead of mine. found is false when no such run
+	// sent it.
+	Effect(ctx context.Context, identity string, mine []Interval) (fromRun string, intent, last []byte, found bool, err error)
+}
+
+// Interval is when one attempt of a run was running: from its first record
+// to its last. End is zero for the attempt running now.
+type Interval struct{ Start, End time.Time }
+
+// Overlaps tells whether [start, end] meets one of the intervals, each end
+// taken HeartbeatEvery*2 later: a live attempt writes a record at least that
+// often, so its last record may be that much before it died.
+func Overlaps(mine []Interval, start, end time.Time) bool {
+	slack := 2 * HeartbeatEvery
+	for _, m := range mine {
+		if !start.After(orNow(m.End).Add(slack)) && !end.Add(slack).Before(m.Start) {
+			return true
+		}
+	}
+	return false
+}
+
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now().Add(time.Hour) // open: running now
+	}
+	return t
+}
+
+// attemptIntervals is when each attempt of this run was running, the
+// current one open. Called with r.mu held.
+func (r *Run) attemptIntervals() []Interval {
+	out := make([]Interval, 0, len(r.spans))
+	for n, sp := range r.spans {
+		if n == r.attempt {
+			sp.End = time.Time{}
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 // identity digests what makes two runs' mutations the same request: the
@@ -51,8 +87,8 @@ func (r *Run) identity(rec *record) (string, error) {
 }
 
 // adopt is called by Do, under the key's busy flag, for a key this run
-// has no record of. When another run live during this one sent the same
-// request, its records are copied under this run's key (an intent marked
+// has no record of. When another run running at the same time as one of
+// this run's attempts sent the same request, its records are copied under this run's key (an intent marked
 // adopted from that run, then its result, unknown, failed or not_sent),
 // so that Do goes on exactly as if this run had sent it: a result is
 // returned without sending, an intent without a result is reconciled
@@ -72,7 +108,10 @@ func (r *Run) adopt(ctx context.Context, key string, m *engine.Mutation) (state 
 	if err != nil {
 		return "", nil, err
 	}
-	from, intentLine, lastLine, found, err := r.ledger.Effect(ctx, id, r.meta.Started)
+	r.mu.Lock()
+	mine := r.attemptIntervals()
+	r.mu.Unlock()
+	from, intentLine, lastLine, found, err := r.ledger.Effect(ctx, id, mine)
 	if err != nil {
 		// Without the answer this run could send what another run sent.
 		return "", nil, fmt.Errorf("journal: mutation %s: could not read what other runs sent: %w; not sent", key, err)
@@ -91,6 +130,13 @@ func (r *Run) adopt(ctx context.Context, key string, m *engine.Mutation) (state 
 		Body: intent.Body, Resources: intent.Resources, Witness: intent.Witness, Via: "adopted", From: from}
 	if err := r.append(copyIntent); err != nil {
 		return "", nil, fmt.Errorf("%w; mutation %s not sent", err, key)
+	}
+	if (last.T == recIntent || last.T == recUnknown) && len(m.Resources) == 0 {
+		// Without a resource lock nothing says the other run is not
+		// sending it right now: neither adopting its outcome nor sending
+		// again is safe.
+		return "", nil, fmt.Errorf("journal: mutation %s: run %s sent the same request (%s %s) and its outcome is not known yet; "+
+			"it was not sent again. Let that run finish (or resume it), then run this one again", key, from, m.Method, m.Path)
 	}
 	switch last.T {
 	case recResult, recUnknown, recFailed, recNotSent:

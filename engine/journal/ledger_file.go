@@ -16,13 +16,17 @@ import (
 
 // The local backend's EffectLedger: the other journals of the same
 // directory (runs of other processes on this machine), read incrementally.
-// A run adopts another run's records only when that run is live during it
-// (it wrote something at or after this run's start) and only what its
-// current attempt sent: a run that ended before this one started, or a
-// crashed run nobody resumed, is history, not shared work.
+// A run adopts another run's records only when that run's current attempt
+// ran at the same time as one of this run's attempts, and only what that
+// attempt sent: a run that ended before this one started, or ran while
+// this one lay crashed, is history, not shared work.
 // Each lookup stats the directory's journals and reads only the lines
 // appended since the last lookup, so two 500-store runs side by side cost
 // each other a few small reads per mutation, not a re-read of everything.
+
+// mtimeSlack covers the coarse clock file systems stamp modification
+// times with (a tick behind the clock records are timed with).
+const mtimeSlack = 2 * time.Second
 
 // fileLedger indexes the journals of one directory; it is shared by the
 // runs a FileStorage opens.
@@ -32,11 +36,12 @@ type fileLedger struct {
 }
 
 type ledgerFile struct {
-	attempt  int                        // the run's latest attempt
-	lastTime time.Time                  // its latest record's time
-	offset   int64                      // bytes consumed (whole lines only)
-	last     map[string]json.RawMessage // mutation key -> its last line
-	intent   map[string]ledgerIntent    // mutation key -> its last intent
+	attempt      int                        // the run's latest attempt
+	attemptStart time.Time                  // when it started (its attempt record)
+	lastTime     time.Time                  // the latest record's time
+	offset       int64                      // bytes consumed (whole lines only)
+	last         map[string]json.RawMessage // mutation key -> its last line
+	intent       map[string]ledgerIntent    // mutation key -> its last intent
 }
 
 type ledgerIntent struct {
@@ -47,11 +52,17 @@ type ledgerIntent struct {
 }
 
 // Effect implements EffectLedger for a run's file log.
-func (l *fileLog) Effect(_ context.Context, identity string, since time.Time) (string, []byte, []byte, bool, error) {
-	return l.storage.ledger.lookup(l.storage.dir, l.id, identity, since)
+func (l *fileLog) Effect(_ context.Context, identity string, mine []Interval) (string, []byte, []byte, bool, error) {
+	return l.storage.ledger.lookup(l.storage.dir, l.id, identity, mine)
 }
 
-func (fl *fileLedger) lookup(dir, self, identity string, since time.Time) (string, []byte, []byte, bool, error) {
+func (fl *fileLedger) lookup(dir, self, identity string, mine []Interval) (string, []byte, []byte, bool, error) {
+	var since time.Time // the first attempt's start: older files cannot overlap
+	for i, m := range mine {
+		if i == 0 || m.Start.Before(since) {
+			since = m.Start
+		}
+	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if fl.files == nil {
@@ -77,8 +88,8 @@ func (fl *fileLedger) lookup(dir, self, identity string, since time.Time) (strin
 		if err != nil {
 			continue // removed meanwhile
 		}
-		if info.ModTime().Before(since) {
-			continue // written to before this run started: nothing to adopt
+		if info.ModTime().Before(since.Add(-mtimeSlack)) {
+			continue // last written before this run started: nothing to adopt
 		}
 		f := fl.files[id]
 		if f == nil {
@@ -88,8 +99,8 @@ func (fl *fileLedger) lookup(dir, self, identity string, since time.Time) (strin
 		if err := f.catchUp(filepath.Join(dir, e.Name())); err != nil {
 			return "", nil, nil, false, err
 		}
-		if f.lastTime.Before(since) {
-			continue // it ended (or died) before this run started
+		if !Overlaps(mine, f.attemptStart, f.lastTime) {
+			continue // its current attempt ran while none of this run's did
 		}
 		for key, in := range f.intent {
 			if in.identity != identity || in.attempt != f.attempt {
@@ -152,6 +163,9 @@ func (f *ledgerFile) catchUp(path string) error {
 		}
 		if json.Unmarshal(line, &rec) != nil {
 			continue
+		}
+		if rec.T == recAttempt && rec.Attempt >= f.attempt {
+			f.attemptStart = rec.Time
 		}
 		f.attempt, f.lastTime = max(f.attempt, rec.Attempt), rec.Time
 		if rec.Key == "" {

@@ -24,6 +24,7 @@ const (
 	recFailed  = "failed"   // the server refused it, it never left, or its task failed: safe to send again
 	recNotSent = "not_sent" // a reconcile proved it absent, or the admin assumed so
 	recFinish  = "finish"   // an attempt ended with a status
+	recAlive   = "alive"    // the attempt is still running (nothing else written for a while)
 )
 
 // viaTaskFailed is the "via" of a failed record written after a result: the

@@ -38,6 +38,9 @@ type Run struct {
 	finished bool
 	steps    map[stepKey]stepState
 	muts     map[string]*mutState
+	spans    map[int]Interval // per attempt: its first and last record's time
+	lastRec  time.Time        // when this process last queued a record
+	stopBeat chan struct{}    // closed by Close: ends the heartbeat
 
 	// Group commit: lines are queued under mu as they come and numbered;
 	// one Append (a write and an fsync, or one database transaction), made
@@ -72,8 +75,10 @@ type mutState struct {
 
 func newRun(s *Store, meta RunMeta, l Log, attempt int) *Run {
 	r := &Run{store: s, opts: s.opts, meta: meta, attempt: attempt, log: l, pending: &Batch{}, spare: &Batch{},
-		steps: map[stepKey]stepState{}, muts: map[string]*mutState{}}
+		steps: map[stepKey]stepState{}, muts: map[string]*mutState{}, spans: map[int]Interval{}}
 	r.ledger, _ = l.(EffectLedger)
+	r.stopBeat = make(chan struct{})
+	go r.heartbeat()
 	r.synced.L = &r.mu
 	return r
 }
@@ -143,6 +148,7 @@ func (r *Run) appendIf(rec *record, check func() error) error {
 			return err
 		}
 	}
+	r.lastRec = written.Time
 	r.pending.Data = append(r.pending.Data, line...)
 	r.pending.Lines = append(r.pending.Lines, LineInfo{End: len(r.pending.Data), Kind: written.T, Key: written.Key, Identity: written.Identity})
 	r.written++
@@ -198,6 +204,31 @@ func (r *Run) flushOnce(unlock bool) {
 	r.synced.Broadcast()
 }
 
+// HeartbeatEvery is how often a run that wrote nothing else records that
+// it is still running (an "alive" record): a run waiting two hours on a
+// task must not look dead to another run deciding whose work it may adopt
+// (docs/state.md). Its records then tell when each attempt ran to within
+// this interval.
+var HeartbeatEvery = 15 * time.Second
+
+func (r *Run) heartbeat() {
+	t := time.NewTicker(HeartbeatEvery / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stopBeat:
+			return
+		case now := <-t.C:
+			r.mu.Lock()
+			due := now.Sub(r.lastRec) >= HeartbeatEvery && !r.closed && r.broken == nil
+			r.mu.Unlock()
+			if due {
+				_ = r.append(&record{T: recAlive})
+			}
+		}
+	}
+}
+
 // finishedStatus: a step that ended so is not run again on resume.
 func finishedStatus(s string) bool {
 	return s == "succeeded" || s == "unchanged" || s == "skipped"
@@ -205,6 +236,16 @@ func finishedStatus(s string) bool {
 
 // apply folds one record into the in-memory state.
 func (r *Run) apply(rec *record) {
+	if rec.Attempt > 0 {
+		sp := r.spans[rec.Attempt]
+		if sp.Start.IsZero() || rec.Time.Before(sp.Start) {
+			sp.Start = rec.Time
+		}
+		if rec.Time.After(sp.End) {
+			sp.End = rec.Time
+		}
+		r.spans[rec.Attempt] = sp
+	}
 	switch rec.T {
 	case recStep:
 		if finishedStatus(rec.Status) {
@@ -308,6 +349,7 @@ func (r *Run) Close() error {
 	if r.closed {
 		return nil
 	}
+	close(r.stopBeat)
 	var err error
 	// Lines queued but not yet covered (their writers are waiting) are
 	// made durable now rather than left to chance.
