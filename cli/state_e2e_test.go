@@ -8,10 +8,12 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/frameflow/frameflow/frame/sim"
 	"github.com/frameflow/frameflow/internal/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // proc is one frameflow process started by a pgRig.
@@ -263,4 +266,36 @@ func TestStatePasswordNeverPrinted(t *testing.T) {
 		t.Fatalf("a wrong password: want an error without it:\n%s", p)
 	}
 	t.Logf("wrong password: %s", strings.TrimSpace(p.err.String()))
+}
+
+// apply keeps the plan it executes in the database, so that a resume from
+// another machine is held to it; an apply killed mid-way is resumed from
+// another state directory and sends only what the plan holds, once.
+func TestApplyOnPostgresResumedElsewhere(t *testing.T) {
+	t.Parallel()
+	const stores = 6
+	rig := newPGRig(t, stores)
+	planFile := filepath.Join(t.TempDir(), "rollout.plan")
+	if p := rig.start("plan", "plan", rolloutFile, "--out", planFile).wait(); p.code != 0 {
+		t.Fatalf("%s", p)
+	}
+	a := rig.startVictim(nth(2, "acted", accepted(isPublish)), "apply", "apply", planFile, "--yes", "--output", "json")
+	if a.wait(); !a.killed {
+		t.Fatalf("apply was not killed:\n%s", a)
+	}
+	id := runIDOf(t, a)
+	conn, err := pgx.Connect(context.Background(), rig.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM documents WHERE name = $1`, "plans/"+id+".json").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the applied plan is not in the database: %d rows, %v", n, err)
+	}
+	res := rig.start("resume", "resume", id, "--yes", "--output", "json").wait()
+	if res.code != 0 {
+		t.Fatalf("%s\n\n%s", res, a)
+	}
+	rig.checkExactlyOnce(stores)
 }
