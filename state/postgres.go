@@ -223,7 +223,9 @@ type lockAnswer struct {
 // 500 stores starting at once cost a handful of round trips, not 1,000.
 // The caller that finds no batch under way runs the batches itself.
 func (b *Postgres) submit(op *lockOp) lockAnswer {
-	op.answer = make(chan lockAnswer, 1)
+	if op.answer == nil {
+		op.answer = make(chan lockAnswer, 1)
+	}
 	b.qmu.Lock()
 	b.queue = append(b.queue, op)
 	if b.leading {
@@ -344,6 +346,33 @@ func (b *Postgres) unlock(class int32, name string) error {
 	return b.submit(&lockOp{class: class, name: name}).err
 }
 
+// unlockLater queues an unlock without waiting for it: a step that ended
+// need not wait a round trip to let its dependants start. Queue order
+// keeps a later take of the same name after it.
+func (b *Postgres) unlockLater(class int32, name string) {
+	op := &lockOp{class: class, name: name, answer: make(chan lockAnswer, 1)}
+	b.qmu.Lock()
+	b.queue = append(b.queue, op)
+	if b.leading {
+		b.qmu.Unlock()
+		return
+	}
+	b.leading = true
+	b.qmu.Unlock()
+	go func() {
+		b.qmu.Lock()
+		for len(b.queue) > 0 {
+			batch := b.queue
+			b.queue = nil
+			b.qmu.Unlock()
+			b.execute(batch)
+			b.qmu.Lock()
+		}
+		b.leading = false
+		b.qmu.Unlock()
+	}()
+}
+
 // Get reads a document.
 func (b *Postgres) Get(ctx context.Context, name string) ([]byte, error) {
 	if err := checkDocName(name); err != nil {
@@ -386,7 +415,7 @@ func (l *pgLocker) Acquire(ctx context.Context, keys []string, waiting func(key,
 	var held []string
 	release := func() {
 		for i := len(held) - 1; i >= 0; i-- {
-			_ = l.b.unlock(lockClassResource, held[i])
+			l.b.unlockLater(lockClassResource, held[i])
 		}
 	}
 	for _, k := range keys {
@@ -580,6 +609,10 @@ type pgLog struct {
 	starts []time.Time // when each attempt of the run ran, by the database's
 	ends   []time.Time // clock; the current one ends at infinity
 	closed bool
+
+	emu      sync.Mutex     // guards equeue and eleading
+	equeue   []*effectQuery // lookups waiting for the next query
+	eleading bool           // a caller is running lookups
 }
 
 func (l *pgLog) Append(batch *journal.Batch) error {
@@ -617,55 +650,97 @@ func (l *pgLog) Close() error {
 
 // Effect finds the same request sent by the current attempt of another run
 // that ran while one of this run's attempts did (journal.EffectLedger), by
-// the database's clock: mine is ignored.
+// the database's clock: mine is ignored. Lookups made while one is under
+// way go together in the next query, as journal records and locks do.
 func (l *pgLog) Effect(ctx context.Context, identity string, _ []journal.Interval) (string, []byte, []byte, bool, error) {
-	rows, err := l.b.pool.Query(ctx, `WITH hits AS (
-			SELECT j.run_id, j.mut_key, max(j.seq) AS intent_seq FROM journal_records j
-			WHERE j.identity = $1 AND j.kind = 'intent' AND j.run_id <> $2
-				-- sent by the run's current attempt
-				AND j.seq > (SELECT max(a.seq) FROM journal_records a WHERE a.run_id = j.run_id AND a.kind = 'attempt')
-			GROUP BY j.run_id, j.mut_key),
-		spans AS (
-			SELECT h.*,
-				(SELECT a.at FROM journal_records a WHERE a.run_id = h.run_id AND a.kind = 'attempt' ORDER BY a.seq DESC LIMIT 1) AS rs,
-				(SELECT x.at FROM journal_records x WHERE x.run_id = h.run_id ORDER BY x.seq DESC LIMIT 1) AS re
-			FROM hits h)
-		SELECT h.run_id, i.line, last.kind, last.line, last.seq
-		FROM spans h
-		JOIN journal_records i ON i.seq = h.intent_seq
-		JOIN LATERAL (SELECT kind, line, seq FROM journal_records j
-			WHERE j.run_id = h.run_id AND j.mut_key = h.mut_key ORDER BY seq DESC LIMIT 1) last ON true
-		-- that attempt ran while one of this run's did
-		-- (each end taken a heartbeat's slack later, as journal.Overlaps does)
-		WHERE EXISTS (SELECT 1 FROM unnest($3::timestamptz[], $4::timestamptz[]) AS m(s, e) WHERE h.rs <= m.e + $5::interval AND h.re + $5::interval >= m.s)
-		ORDER BY last.seq DESC`, identity, l.id, l.starts, l.ends, 2*journal.HeartbeatEvery)
-	if err != nil {
-		return "", nil, nil, false, err
-	}
-	defer rows.Close()
-	var pendingRun string
-	var pendingIntent, pendingLast []byte
-	for rows.Next() {
-		var run, kind string
-		var intent, last []byte
-		var seq int64
-		if err := rows.Scan(&run, &intent, &kind, &last, &seq); err != nil {
-			return "", nil, nil, false, err
+	q := &effectQuery{identity: identity, answer: make(chan effectAnswer, 1)}
+	l.emu.Lock()
+	l.equeue = append(l.equeue, q)
+	if !l.eleading {
+		l.eleading = true
+		for len(l.equeue) > 0 {
+			batch := l.equeue
+			l.equeue = nil
+			l.emu.Unlock()
+			l.lookup(ctx, batch)
+			l.emu.Lock()
 		}
-		switch kind {
-		case "result":
-			return run, intent, last, true, nil // the newest proven effect
-		case "intent", "unknown":
-			if pendingRun == "" {
-				pendingRun, pendingIntent, pendingLast = run, intent, last
+		l.eleading = false
+	}
+	l.emu.Unlock()
+	a := <-q.answer
+	return a.run, a.intent, a.last, a.found, a.err
+}
+
+type effectQuery struct {
+	identity string
+	answer   chan effectAnswer
+}
+
+type effectAnswer struct {
+	kind         string // of last
+	run          string
+	intent, last []byte
+	found        bool
+	err          error
+}
+
+func (l *pgLog) lookup(ctx context.Context, batch []*effectQuery) {
+	ids := make([]string, len(batch))
+	for i, q := range batch {
+		ids[i] = q.identity
+	}
+	answers := map[string]*effectAnswer{}
+	err := func() error {
+		rows, err := l.b.pool.Query(ctx, `WITH hits AS (
+				SELECT j.identity, j.run_id, j.mut_key, max(j.seq) AS intent_seq FROM journal_records j
+				WHERE j.identity = ANY($1) AND j.kind = 'intent' AND j.run_id <> $2
+					-- sent by the run's current attempt
+					AND j.seq > (SELECT max(a.seq) FROM journal_records a WHERE a.run_id = j.run_id AND a.kind = 'attempt')
+				GROUP BY j.identity, j.run_id, j.mut_key),
+			spans AS (
+				SELECT h.*,
+					(SELECT a.at FROM journal_records a WHERE a.run_id = h.run_id AND a.kind = 'attempt' ORDER BY a.seq DESC LIMIT 1) AS rs,
+					(SELECT x.at FROM journal_records x WHERE x.run_id = h.run_id ORDER BY x.seq DESC LIMIT 1) AS re
+				FROM hits h)
+			SELECT h.identity, h.run_id, i.line, last.kind, last.line
+			FROM spans h
+			JOIN journal_records i ON i.seq = h.intent_seq
+			JOIN LATERAL (SELECT kind, line, seq FROM journal_records j
+				WHERE j.run_id = h.run_id AND j.mut_key = h.mut_key ORDER BY seq DESC LIMIT 1) last ON true
+			-- that attempt ran while one of this run's did
+			-- (each end taken a heartbeat's slack later, as journal.Overlaps does)
+			WHERE EXISTS (SELECT 1 FROM unnest($3::timestamptz[], $4::timestamptz[]) AS m(s, e) WHERE h.rs <= m.e + $5::interval AND h.re + $5::interval >= m.s)
+			ORDER BY last.seq DESC`, ids, l.id, l.starts, l.ends, 2*journal.HeartbeatEvery)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, run, kind string
+			var intent, last []byte
+			if err := rows.Scan(&id, &run, &intent, &kind, &last); err != nil {
+				return err
+			}
+			// Newest first: the newest proven effect wins, else the newest
+			// intent whose outcome is unknown.
+			a := answers[id]
+			switch {
+			case kind == "result" && (a == nil || a.kind != "result"),
+				(kind == "intent" || kind == "unknown") && a == nil:
+				answers[id] = &effectAnswer{kind: kind, run: run, intent: intent, last: last, found: true}
 			}
 		}
+		return rows.Err()
+	}()
+	for _, q := range batch {
+		switch a := answers[q.identity]; {
+		case err != nil:
+			q.answer <- effectAnswer{err: err}
+		case a != nil:
+			q.answer <- *a
+		default:
+			q.answer <- effectAnswer{}
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return "", nil, nil, false, err
-	}
-	if pendingRun != "" {
-		return pendingRun, pendingIntent, pendingLast, true, nil
-	}
-	return "", nil, nil, false, nil
 }
