@@ -78,7 +78,7 @@ func newRun(s *Store, meta RunMeta, l Log, attempt int) *Run {
 		steps: map[stepKey]stepState{}, muts: map[string]*mutState{}, spans: map[int]Interval{}}
 	r.ledger, _ = l.(EffectLedger)
 	r.stopBeat = make(chan struct{})
-	go r.heartbeat()
+	go r.heartbeat(HeartbeatEvery)
 	r.synced.L = &r.mu
 	return r
 }
@@ -211,8 +211,8 @@ func (r *Run) flushOnce(unlock bool) {
 // this interval.
 var HeartbeatEvery = 15 * time.Second
 
-func (r *Run) heartbeat() {
-	t := time.NewTicker(HeartbeatEvery / 3)
+func (r *Run) heartbeat(every time.Duration) {
+	t := time.NewTicker(every / 3)
 	defer t.Stop()
 	for {
 		select {
@@ -220,7 +220,7 @@ func (r *Run) heartbeat() {
 			return
 		case now := <-t.C:
 			r.mu.Lock()
-			due := now.Sub(r.lastRec) >= HeartbeatEvery && !r.closed && r.broken == nil
+			due := now.Sub(r.lastRec) >= every && !r.closed && r.broken == nil
 			r.mu.Unlock()
 			if due {
 				_ = r.append(&record{T: recAlive})
