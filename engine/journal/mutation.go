@@ -93,8 +93,8 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 	}()
 
 	if state == "" {
-		// New to this run: another run sharing the storage may have sent
-		// it since this run started (the caller holds its resource lock).
+		// New to this run: another run sharing the storage, running at the
+		// same time, may have sent it (the caller holds its resource lock).
 		var err error
 		if state, result, err = r.adopt(ctx, key, m); err != nil {
 			return nil, err
