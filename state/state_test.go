@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -111,6 +112,10 @@ func TestResumeFromAnotherProcess(t *testing.T) {
 			runs, err := b.List()
 			if err != nil || len(runs) != 1 {
 				t.Fatalf("List: %v %v", runs, err)
+			}
+			lines, err := b.Lines(r.ID())
+			if err != nil || bytes.Count(lines, []byte("\n")) != 6 || !bytes.HasPrefix(lines, []byte(`{"t":"header"`)) {
+				t.Fatalf("Lines: %v (%d lines)\n%s", err, bytes.Count(lines, []byte("\n")), lines)
 			}
 			got := runs[0]
 			if got.Status != journal.StatusSucceeded || len(got.Attempts) != 2 || got.Attempts[0].Status != journal.StatusCrashed ||

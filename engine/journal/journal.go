@@ -262,6 +262,20 @@ func (s *Store) List() ([]RunSummary, error) {
 	return out, nil
 }
 
+// Lines returns a run's journal as JSON Lines, whole lines in order
+// (the format of docs/decisions/journal-format.md), without taking its
+// lock: for viewers such as a history page, whatever the storage.
+func (s *Store) Lines(id string) ([]byte, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	data, _, err := s.storage.Read(id)
+	if err != nil {
+		return nil, fmt.Errorf("journal: run %s: %w", id, err)
+	}
+	return data[:bytes.LastIndexByte(data, '\n')+1], nil
+}
+
 // SummaryReader is what a Storage may offer to make List cheap: the
 // header, attempt and finish lines of a run only (what a summary reads),
 // instead of every line of it.
