@@ -39,7 +39,7 @@ func TestSharedLocksAroundMutatingSteps(t *testing.T) {
 	var progress []string
 	res := h.run(workflow(
 		with(st("m1", "test.mutate"), "path", "/m1", "resource", "account:1"),
-		with(st("m2", "test.mutate"), "path", "/m2", "resource", "account:2"),
+		with(st("m2", "test.mutate", "m1"), "path", "/m2", "resource", "account:2"), // after m1: fail-fast would stop it
 	), engine.RunOptions{Mode: engine.ModeRun, Locks: locks, Events: func(ev engine.Event) {
 		if ev.Type == "step_progress" {
 			mu.Lock()
