@@ -299,3 +299,36 @@ func TestApplyOnPostgresResumedElsewhere(t *testing.T) {
 	}
 	rig.checkExactlyOnce(stores)
 }
+
+// A run that meets accounts another run holds longer than --lock-timeout
+// fails those items, saying who holds them, and sends nothing for them.
+func TestLockTimeoutFailsTheItem(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	const stores = 4
+	rig := &pgRig{crashRig: newCrashRig(t, stores, sim.Options{TaskDuration: 3 * time.Second}), localDir: t.TempDir()}
+	a := rig.start("A", runArgs()...)
+	// B starts once A holds the accounts: A's first clone was accepted.
+	for deadline := time.Now().Add(20 * time.Second); rig.mutations() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("A sent nothing:\n%s", a.wait())
+		}
+	}
+	b := rig.start("B", "run", rolloutFile, "--yes", "--lock-timeout", "500ms").wait()
+	if a.wait(); a.code != 0 {
+		t.Fatalf("%s", a)
+	}
+	out := b.out.String() + b.err.String()
+	if b.code != 1 || !strings.Contains(out, "waiting for run") || !strings.Contains(out, "gave up after waiting 500ms (--lock-timeout); nothing was sent for it") {
+		t.Fatalf("B: want exit 1, the wait and the timeout shown:\n%s", b)
+	}
+	for _, line := range strings.Split(b.out.String(), "\n") {
+		if strings.Contains(line, "gave up") {
+			t.Logf("B: %s", strings.TrimSpace(line))
+			break
+		}
+	}
+	rig.checkExactlyOnce(stores)
+}
