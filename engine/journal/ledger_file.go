@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -20,20 +21,31 @@ import (
 // ran at the same time as one of this run's attempts, and only what that
 // attempt sent: a run that ended before this one started, or ran while
 // this one lay crashed, is history, not shared work.
-// Each lookup stats the directory's journals and reads only the lines
-// appended since the last lookup, so two 500-store runs side by side cost
-// each other a few small reads per mutation, not a re-read of everything.
-
-// mtimeSlack covers the coarse clock file systems stamp modification
-// times with (a tick behind the clock records are timed with).
-const mtimeSlack = 2 * time.Second
+//
+// Which journals to read comes from the activity log, <dir>/activity/DAY.log:
+// every run appends its id there when an attempt starts and on each new day
+// it writes records, before those records are written (so before any of its
+// requests is sent). A lookup reads the days its attempts cover (new lines
+// only) and the journals of the runs named there (new lines only), never
+// the whole directory: a state directory with a thousand finished runs
+// costs a lookup nothing more than an empty one.
 
 // fileLedger indexes the journals of one directory; it is shared by the
 // runs a FileStorage opens.
 type fileLedger struct {
 	mu    sync.Mutex
 	files map[string]*ledgerFile // by run id
+	days  map[string]*dayLog     // activity logs read, by day
 }
+
+// dayLog is one day's activity log as read so far.
+type dayLog struct {
+	offset int64
+	runs   map[string]bool
+}
+
+// activityDay names the activity log of t's day (UTC).
+func activityDay(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
 type ledgerFile struct {
 	attempt      int                        // the run's latest attempt
@@ -57,20 +69,35 @@ func (l *fileLog) Effect(_ context.Context, identity string, mine []Interval) (s
 }
 
 func (fl *fileLedger) lookup(dir, self, identity string, mine []Interval) (string, []byte, []byte, bool, error) {
-	var since time.Time // the first attempt's start: older files cannot overlap
-	for i, m := range mine {
-		if i == 0 || m.Start.Before(since) {
+	since := time.Now() // the first attempt's start: no earlier day matters
+	for _, m := range mine {
+		if !m.Start.IsZero() && m.Start.Before(since) {
 			since = m.Start
 		}
 	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if fl.files == nil {
-		fl.files = map[string]*ledgerFile{}
+		fl.files, fl.days = map[string]*ledgerFile{}, map[string]*dayLog{}
 	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return "", nil, nil, false, err
+	candidates := map[string]bool{}
+	end := activityDay(time.Now())
+	for d := since.Add(-2 * HeartbeatEvery).UTC(); ; d = d.Add(24 * time.Hour) {
+		day := activityDay(d)
+		if day > end {
+			break
+		}
+		dl := fl.days[day]
+		if dl == nil {
+			dl = &dayLog{runs: map[string]bool{}}
+			fl.days[day] = dl
+		}
+		if err := dl.catchUp(filepath.Join(dir, "activity", day+".log")); err != nil {
+			return "", nil, nil, false, err
+		}
+		for id := range dl.runs {
+			candidates[id] = true
+		}
 	}
 	var pendingRun string
 	var pendingIntent, pendingLast []byte
@@ -79,24 +106,16 @@ func (fl *fileLedger) lookup(dir, self, identity string, mine []Interval) (strin
 		run          string
 		intent, last []byte
 	}
-	for _, e := range ents {
-		id, ok := strings.CutSuffix(e.Name(), ".jsonl")
-		if !ok || id == self || e.IsDir() || checkID(id) != nil {
+	for id := range candidates {
+		if id == self || checkID(id) != nil {
 			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			continue // removed meanwhile
-		}
-		if info.ModTime().Before(since.Add(-mtimeSlack)) {
-			continue // last written before this run started: nothing to adopt
 		}
 		f := fl.files[id]
 		if f == nil {
 			f = &ledgerFile{last: map[string]json.RawMessage{}, intent: map[string]ledgerIntent{}}
 			fl.files[id] = f
 		}
-		if err := f.catchUp(filepath.Join(dir, e.Name())); err != nil {
+		if err := f.catchUp(filepath.Join(dir, id+".jsonl")); err != nil {
 			return "", nil, nil, false, err
 		}
 		if !Overlaps(mine, f.attemptStart, f.lastTime) {
@@ -130,6 +149,60 @@ func (fl *fileLedger) lookup(dir, self, identity string, mine []Interval) (strin
 		return pendingRun, pendingIntent, pendingLast, true, nil
 	}
 	return "", nil, nil, false, nil
+}
+
+// catchUp reads the run ids appended to an activity log since the last call.
+func (d *dayLog) catchUp(path string) error {
+	fh, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	if _, err := fh.Seek(d.offset, io.SeekStart); err != nil {
+		return err
+	}
+	data, err := io.ReadAll(fh)
+	if err != nil {
+		return err
+	}
+	end := bytes.LastIndexByte(data, '\n') + 1
+	for _, id := range strings.Split(string(data[:end]), "\n") {
+		if id != "" {
+			d.runs[id] = true
+		}
+	}
+	d.offset += int64(end)
+	return nil
+}
+
+// logActivity appends the run's id to today's activity log, once a day per
+// attempt, before the batch that needs it is written.
+func (l *fileLog) logActivity(now time.Time) error {
+	day := activityDay(now)
+	if day == l.loggedDay {
+		return nil
+	}
+	dir := filepath.Join(l.storage.dir, "activity")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("journal: activity log: %w", err)
+	}
+	fh, err := os.OpenFile(filepath.Join(dir, day+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("journal: activity log: %w", err)
+	}
+	// One short write with O_APPEND: lines of concurrent runs never mix.
+	_, err = fh.Write([]byte(l.id + "\n"))
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("journal: activity log: %w", err)
+	}
+	l.loggedDay = day
+	return nil
 }
 
 // catchUp reads the lines appended to path since the last call.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Storage keeps run journals: per run, an append-only sequence of JSON
@@ -171,19 +172,25 @@ func (s *FileStorage) Read(id string) ([]byte, bool, error) {
 
 // fileLog appends to a journal file; each Append is one write and one fsync.
 type fileLog struct {
-	storage *FileStorage
-	id      string
-	f       *os.File
-	unlock  func() error
-	size    int64 // length of the durable journal: a failed Append is cut back to it
-	noSync  bool
-	broken  bool
+	storage   *FileStorage
+	id        string
+	loggedDay string // the day this attempt last appended to the activity log
+	f         *os.File
+	unlock    func() error
+	size      int64 // length of the durable journal: a failed Append is cut back to it
+	noSync    bool
+	broken    bool
 }
 
 func (l *fileLog) Append(b *Batch) error {
 	lines := b.Data
 	if l.broken {
 		return errors.New("journal: an earlier write failed")
+	}
+	// Others find this run through the activity log: written before the
+	// lines, so before anything they record is sent.
+	if err := l.logActivity(time.Now()); err != nil {
+		return err
 	}
 	if _, err := l.f.Write(lines); err != nil {
 		// Cut a partial write back so the next record starts cleanly.
