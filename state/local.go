@@ -2,8 +2,6 @@ package state
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -161,17 +159,6 @@ func acquireSorted(ctx context.Context, keys []string, timeout, poll time.Durati
 		}
 	}
 	return release, nil
-}
-
-// lockFileName keeps a key readable in the file name and unique through a
-// digest suffix.
-func lockFileName(key string) string {
-	safe := regexp.MustCompile(`[^A-Za-z0-9._-]`).ReplaceAllString(key, "_")
-	if len(safe) > 80 {
-		safe = safe[:80]
-	}
-	sum := sha256.Sum256([]byte(key))
-	return safe + "-" + hex.EncodeToString(sum[:4]) + ".lock"
 }
 
 func readHolder(path string) string {

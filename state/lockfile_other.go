@@ -4,10 +4,13 @@ package state
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
@@ -22,6 +25,17 @@ type fileLocker struct {
 	timeout time.Duration
 	poll    time.Duration
 	held    map[string]*flock.Flock
+}
+
+// lockFileName keeps a key readable in the file name and unique through a
+// digest suffix.
+func lockFileName(key string) string {
+	safe := regexp.MustCompile(`[^A-Za-z0-9._-]`).ReplaceAllString(key, "_")
+	if len(safe) > 80 {
+		safe = safe[:80]
+	}
+	sum := sha256.Sum256([]byte(key))
+	return safe + "-" + hex.EncodeToString(sum[:4]) + ".lock"
 }
 
 func newFileLocker(dir, runID string, timeout time.Duration) engine.ResourceLocker {
