@@ -579,14 +579,52 @@ func (s *pgStorage) Read(id string) ([]byte, bool, error) {
 	return s.withLocked(id, data)
 }
 
-// ReadSummary reads the lines a run's summary needs (journal.SummaryReader):
-// `runs` over a database of big rollouts reads a few lines per run.
-func (s *pgStorage) ReadSummary(id string) ([]byte, bool, error) {
-	data, err := s.query(context.Background(), `SELECT line FROM journal_records WHERE run_id = $1 AND kind IN ('header', 'attempt', 'finish') ORDER BY seq`, id)
+// ReadSummaries reads the lines run summaries need, for every run at once
+// (journal.SummaryReader): `runs` over a database of big rollouts makes two
+// queries, not two per run.
+func (s *pgStorage) ReadSummaries() (map[string][]byte, map[string]bool, error) {
+	ctx := context.Background()
+	rows, err := s.b.pool.Query(ctx, `SELECT run_id, line FROM journal_records WHERE kind IN ('header', 'attempt', 'finish') ORDER BY run_id, seq`)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, fmt.Errorf("journal: %w", err)
 	}
-	return s.withLocked(id, data)
+	data := map[string][]byte{}
+	for rows.Next() {
+		var id string
+		var line []byte
+		if err := rows.Scan(&id, &line); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("journal: %w", err)
+		}
+		data[id] = append(append(data[id], line...), '\n')
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("journal: %w", err)
+	}
+	// A run is locked when the advisory lock its name hashes to is held.
+	held := map[uint32]bool{}
+	lrows, err := s.b.pool.Query(ctx, `SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid AND objsubid = 2 AND granted`, int64(lockClassRun))
+	if err != nil {
+		return nil, nil, fmt.Errorf("journal: %w", err)
+	}
+	for lrows.Next() {
+		var objid int64
+		if err := lrows.Scan(&objid); err != nil {
+			lrows.Close()
+			return nil, nil, fmt.Errorf("journal: %w", err)
+		}
+		held[uint32(objid)] = true
+	}
+	lrows.Close()
+	if err := lrows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("journal: %w", err)
+	}
+	locked := map[string]bool{}
+	for id := range data {
+		locked[id] = held[uint32(hash32("run:"+id))]
+	}
+	return data, locked, nil
 }
 
 func (s *pgStorage) withLocked(id string, data []byte) ([]byte, bool, error) {

@@ -106,6 +106,9 @@ func TestResumeFromAnotherProcess(t *testing.T) {
 			if sends.Load() != 1 || fmt.Sprint(res) != "map[id:7 kind:clone_pool]" {
 				t.Fatalf("sends=%d res=%v, want one send and the recorded result", sends.Load(), res)
 			}
+			if runs, err := open(t).Journals(journal.Options{}).List(); err != nil || len(runs) != 1 || runs[0].Status != journal.StatusRunning {
+				t.Fatalf("List while another process drives the run: %+v %v, want it running", runs, err)
+			}
 			if err := r2.Finish(journal.StatusSucceeded); err != nil {
 				t.Fatal(err)
 			}

@@ -239,7 +239,11 @@ func (s *Store) List() ([]RunSummary, error) {
 	out := make([]RunSummary, 0, len(ids))
 	read := s.storage.Read
 	if sr, ok := s.storage.(SummaryReader); ok {
-		read = sr.ReadSummary
+		all, locked, err := sr.ReadSummaries()
+		if err != nil {
+			return nil, err
+		}
+		read = func(id string) ([]byte, bool, error) { return all[id], locked[id], nil }
 	}
 	for _, id := range ids {
 		data, locked, err := read(id)
@@ -277,10 +281,11 @@ func (s *Store) Lines(id string) ([]byte, error) {
 }
 
 // SummaryReader is what a Storage may offer to make List cheap: the
-// header, attempt and finish lines of a run only (what a summary reads),
-// instead of every line of it.
+// header, attempt and finish lines of every run (what a summary reads) and
+// which runs are locked now, at once, instead of every line of every run
+// one by one.
 type SummaryReader interface {
-	ReadSummary(id string) (data []byte, locked bool, err error)
+	ReadSummaries() (data map[string][]byte, locked map[string]bool, err error)
 }
 
 // Last returns the id of the most recently started run.
