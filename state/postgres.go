@@ -39,10 +39,6 @@ const (
 // and its locks go with it.
 var keepalives = map[string]string{"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
 
-// LeaseBound is the documented longest time a killed runner's locks outlive
-// it (its machine gone without closing the connection).
-const LeaseBound = 25 * time.Second
-
 // Postgres is the PostgreSQL backend. Journal lines go through a pool; all
 // locks (run locks and resource locks) are session advisory locks held on
 // one dedicated connection, the lock session, so that they end with the
