@@ -3,66 +3,127 @@ package main
 import (
 	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // The package boundaries of docs/architecture.md, kept true by a test:
 // arrows point one way. frame knows nothing of workflows; the engine knows
-// no concrete step and no API; steps never import the CLI; the simulator
-// never shares the client's signing or wire code.
-func TestPackageBoundaries(t *testing.T) {
-	const mod = "github.com/frameflow/frameflow"
-	allowed := map[string][]string{
-		"frame":          {},
-		"frame/sim":      {"frame"}, // the catalog, as data
-		"schema":         {},
-		"engine/expr":    {"schema"}, // one did-you-mean rule
-		"engine":         {"schema", "engine/expr"},
-		"engine/journal": {"engine", "schema", "engine/expr"},
-		"plan":           {"engine", "schema", "engine/expr"},
-		"steps":          {"engine", "frame", "schema", "engine/expr"},
-		"workflows":      {},
-		// state backends know journals and the lock contract, not the API
-		// or steps: cli (and the application layer) wire them.
-		"state":           {"engine", "engine/journal", "schema", "engine/expr"},
-		"internal/pgtest": {},
+// no concrete step, no API and no YAML; steps never import the CLI; the
+// simulator never shares the client's signing or wire code; the
+// application layer (runner) neither draws nor parses flags.
+//
+// allowed lists each package's in-module imports; what they import in
+// turn is allowed too. Every package of the module must be listed, so a
+// new one is placed deliberately.
+var allowed = map[string][]string{
+	"":                 {"cli"}, // main: os.Exit(cli.Main(...))
+	"internal/suggest": {},
+	"frame":            {},
+	"frame/sim":        {"frame"}, // the catalog, as data
+	"schema":           {"internal/suggest"},
+	"engine/expr":      {"internal/suggest"},
+	"engine":           {"schema", "engine/expr"},
+	"engine/journal":   {"engine"},
+	"plan":             {"engine"},
+	"steps":            {"engine", "frame"},
+	"workflows":        {},
+	"liveview":         {"engine"},
+	"runner":           {"engine/journal", "plan", "steps", "state"},
+	// state backends know journals and the lock contract, not the API or
+	// steps: cli opens one and runner uses it (issue 14).
+	"state":           {"engine/journal"},
+	"internal/pgtest": {},
+	"bench":           {"engine", "frame/sim", "workflows"}, // linked into the binary: `frameflow bench`
+	"cli":             {"runner", "liveview", "bench"},
+}
+
+// forbidden lists modules outside this one a package must not import
+// itself (the engine reaches YAML only through schema's positions).
+var forbidden = map[string][]string{
+	"engine":      {"gopkg.in/yaml.v3", "github.com/spf13/cobra", "github.com/charmbracelet/bubbletea"},
+	"engine/expr": {"gopkg.in/yaml.v3"},
+	"runner":      {"github.com/spf13/cobra", "github.com/charmbracelet/bubbletea", "github.com/charmbracelet/lipgloss"},
+	"liveview":    {"github.com/spf13/cobra"},
+}
+
+const module = "github.com/frameflow/frameflow"
+
+// closure is every in-module package pkg may depend on.
+func closure(pkg string) map[string]bool {
+	out := map[string]bool{}
+	var add func(p string)
+	add = func(p string) {
+		for _, d := range allowed[p] {
+			if !out[d] {
+				out[d] = true
+				add(d)
+			}
+		}
 	}
-	out, err := exec.Command("go", "list", "-json=ImportPath,Deps", "./...").Output()
+	add(pkg)
+	return out
+}
+
+func TestPackageBoundaries(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
-	seen := 0
+	seen := map[string]bool{}
 	for dec.More() {
 		var p struct {
 			ImportPath string
+			Imports    []string
 			Deps       []string
 		}
 		if err := dec.Decode(&p); err != nil {
 			t.Fatal(err)
 		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, mod), "/")
-		ok, checked := allowed[rel]
-		if !checked {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		if _, listed := allowed[rel]; !listed {
+			t.Errorf("package %q is not in arch_test.go: say what it may import", rel)
 			continue
 		}
-		seen++
-		okSet := map[string]bool{}
-		for _, a := range ok {
-			okSet[a] = true
-		}
+		seen[rel] = true
+		ok := closure(rel)
 		for _, d := range p.Deps {
-			if !strings.HasPrefix(d, mod+"/") {
-				continue
+			if d == module || strings.HasPrefix(d, module+"/") {
+				dr := strings.TrimPrefix(strings.TrimPrefix(d, module), "/")
+				if !ok[dr] {
+					t.Errorf("%s depends on %s: not allowed (allowed: %v and what they import)", rel, dr, allowed[rel])
+				}
 			}
-			dr := strings.TrimPrefix(d, mod+"/")
-			if !okSet[dr] {
-				t.Errorf("%s imports %s: not allowed (allowed: %v)", rel, dr, ok)
+		}
+		for _, d := range p.Imports {
+			for _, bad := range forbidden[rel] {
+				if d == bad || strings.HasPrefix(d, bad+"/") {
+					t.Errorf("%s imports %s: not allowed", rel, d)
+				}
 			}
 		}
 	}
-	if seen != len(allowed) {
-		t.Errorf("checked %d of %d packages: a package was renamed or removed; update this test", seen, len(allowed))
+	for rel := range allowed {
+		if !seen[rel] {
+			t.Errorf("arch_test.go lists %q, which go list did not report: renamed or removed?", rel)
+		}
+	}
+}
+
+// The rules above must be able to fail: a package importing what it may
+// not is reported.
+func TestClosureRefusesUpwardArrows(t *testing.T) {
+	for _, c := range []struct{ pkg, dep string }{
+		{"engine", "steps"}, {"engine", "frame"}, {"engine", "cli"}, {"engine/expr", "schema"},
+		{"steps", "cli"}, {"runner", "cli"}, {"runner", "liveview"}, {"frame/sim", "steps"}, {"bench", "cli"},
+	} {
+		if closure(c.pkg)[c.dep] {
+			t.Errorf("%s may depend on %s", c.pkg, c.dep)
+		}
+	}
+	if !slices.Contains(allowed["cli"], "runner") {
+		t.Errorf("cli must reach the engine through runner")
 	}
 }

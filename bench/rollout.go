@@ -1,12 +1,3 @@
-// Package bench measures frameflow against the limits the Frame API itself
-// sets: the rollout benchmark (wall time next to the critical-path limit,
-// requests per account, polls per task, peak memory), Go benchmarks of the
-// engine's own overhead, and the chaos suite (in its tests).
-//
-// The rollout runs the real frameflow binary as a child process against a
-// simulator inside this process, so that the child's peak RSS is the
-// runner's alone (the simulator's estate and request log are not counted)
-// and every request crosses a real loopback socket.
 package bench
 
 import (
@@ -65,6 +56,10 @@ type RolloutConfig struct {
 	// Stderr receives the child's stderr (logs, errors); nil: kept, and
 	// its tail quoted in the error when the run fails.
 	Stderr io.Writer
+	// DurationFromStart makes the simulator count duration_sec from each
+	// task's start rather than its creation: a server that does not share
+	// the poller's assumptions (see docs/polling.md).
+	DurationFromStart bool
 }
 
 // RolloutResult is what one run measured.
@@ -157,6 +152,8 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 		Scenario:     sim.RetailScenario(cfg.Accounts),
 		Latency:      cfg.Latency,
 		TaskDuration: cfg.TaskDuration,
+
+		DurationFromStart: cfg.DurationFromStart,
 	}, "127.0.0.1:0")
 	if err != nil {
 		return nil, err

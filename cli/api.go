@@ -16,13 +16,16 @@ func (a *app) apiCmd() *cobra.Command {
 		Use:   "api",
 		Short: "The Admin API endpoint catalog, and single signed requests",
 	}
-	var format string
+	var format, api string
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List every documented Admin API endpoint",
+		Short: "List every documented Admin API endpoint (--api v1alpha: the older web API)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			eps := frame.Catalog()
+			if !frame.KnownAPI(api) {
+				return usageErr("--api must be v1 or v1alpha, not %q", api)
+			}
+			eps := frame.CatalogFor(api)
 			out := cmd.OutOrStdout()
 			switch format {
 			case "json":
@@ -50,19 +53,31 @@ func (a *app) apiCmd() *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&format, "format", "text", "text or json")
+	list.Flags().StringVar(&api, "api", frame.APIv1, "which API's catalog: v1 or v1alpha")
 	cmd.AddCommand(list, a.apiRequestCmd("get"), a.apiRequestCmd("post"), a.apiRequestCmd("delete"))
 	return cmd
 }
 
-// apiRequestCmd sends one signed request, like `gh api`.
+// apiRequestCmd sends one signed request, like `gh api`. Without -f or
+// --json a request has no body at all (a POST says Content-Length: 0), never
+// an empty chunked one.
 func (a *app) apiRequestCmd(method string) *cobra.Command {
-	var fields []string
-	var jsonBody bool
+	var fields, queries []string
+	var jsonBody, api string
+	fieldHelp := "key=value: a form field"
+	if method == "get" {
+		fieldHelp = "key=value: a query parameter"
+	} else if method == "delete" {
+		fieldHelp = "key=value: a query parameter (a DELETE body goes in --json)"
+	}
 	cmd := &cobra.Command{
 		Use:   method + " PATH",
-		Short: "Send one signed " + strings.ToUpper(method) + " request and print the JSON response",
+		Short: "Send one signed " + strings.ToUpper(method) + " request and print the response",
 		Args:  exactArgs(1, "PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !frame.KnownAPI(api) {
+				return usageErr("--api must be v1 or v1alpha, not %q", api)
+			}
 			raw := args[0]
 			var q url.Values
 			if i := strings.IndexByte(raw, '?'); i >= 0 {
@@ -76,38 +91,60 @@ func (a *app) apiRequestCmd(method string) *cobra.Command {
 			if err != nil {
 				return withCode(ExitInvalid, err)
 			}
-			vals := url.Values{}
-			for _, f := range fields {
-				k, v, ok := strings.Cut(f, "=")
-				if !ok || k == "" {
-					return usageErr("-f wants key=value, got %q", f)
-				}
-				vals.Add(k, v)
+			vals, err := keyValues("-f", fields)
+			if err != nil {
+				return err
 			}
-			req := &frame.Request{Method: strings.ToUpper(method), Path: p, Query: q}
-			switch {
-			case method == "get" || method == "delete":
+			extraQuery, err := keyValues("-q", queries)
+			if err != nil {
+				return err
+			}
+			req := &frame.Request{Method: strings.ToUpper(method), Path: p, Query: q, API: api}
+			addQuery := func(v url.Values) {
+				if len(v) == 0 {
+					return
+				}
 				if req.Query == nil {
 					req.Query = url.Values{}
 				}
-				for k, vs := range vals {
+				for k, vs := range v {
 					req.Query[k] = append(req.Query[k], vs...)
 				}
-			case jsonBody:
-				obj := map[string]any{}
-				for k := range vals {
-					obj[k] = jsonScalar(vals.Get(k))
-				}
-				req.JSON = obj
-			default:
+			}
+			addQuery(extraQuery)
+			switch {
+			case jsonBody != "" && method == "get":
+				return usageErr("--json: a GET has no body")
+			case jsonBody != "" && len(vals) > 0 && method == "post":
+				return usageErr("-f and --json: a request has one body, form or JSON")
+			}
+			if method == "get" || method == "delete" {
+				addQuery(vals)
+			} else if len(vals) > 0 {
 				req.Form = vals
+			}
+			if jsonBody != "" {
+				var body any
+				dec := json.NewDecoder(strings.NewReader(jsonBody))
+				dec.UseNumber()
+				if err := dec.Decode(&body); err != nil || dec.More() {
+					return usageErr("--json: not one JSON value: %s", jsonErrText(err))
+				}
+				req.JSON = body
 			}
 			c, err := a.newClient(clientOptions{})
 			if err != nil {
 				return err
 			}
-			var out any
-			if _, err := c.Do(cmd.Context(), req, &out); err != nil {
+			resp, err := c.Do(cmd.Context(), req, nil)
+			if err != nil {
+				return err
+			}
+			out, derr := frame.DecodeJSON(resp.Body)
+			if derr != nil {
+				// Not JSON (v1alpha recent_sessions is CSV): printed as text,
+				// control characters escaped.
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), printableText(string(resp.Body)))
 				return err
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
@@ -115,22 +152,49 @@ func (a *app) apiRequestCmd(method string) *cobra.Command {
 			return enc.Encode(out)
 		},
 	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&fields, "field", "f", nil, fieldHelp)
+	fl.StringArrayVarP(&queries, "query", "q", nil, "key=value: a query parameter (repeat a key, or write key[]=v, for a list)")
 	if method != "get" {
-		cmd.Flags().BoolVar(&jsonBody, "json", false, "send the fields as a JSON object instead of form data")
+		fl.StringVar(&jsonBody, "json", "", `a JSON body, sent as given, e.g. '{"account_server_stop": {"force": false}}'`)
 	}
-	cmd.Flags().StringArrayVarP(&fields, "field", "f", nil, "key=value: a form field (post) or query parameter (get)")
+	fl.StringVar(&api, "api", frame.APIv1, "v1 or v1alpha (the older web API, its own base URL)")
 	return cmd
 }
 
-// jsonScalar turns "true", "12" and "null" into their JSON values and leaves
-// any other string as it is.
-func jsonScalar(s string) any {
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err == nil {
-		switch v.(type) {
-		case bool, float64, nil:
-			return v
+// keyValues parses repeated key=value flags.
+func keyValues(flag string, kvs []string) (url.Values, error) {
+	vals := url.Values{}
+	for _, f := range kvs {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" {
+			return nil, usageErr("%s wants key=value, got %q", flag, f)
+		}
+		vals.Add(k, v)
+	}
+	return vals, nil
+}
+
+func jsonErrText(err error) string {
+	if err == nil {
+		return "trailing data"
+	}
+	return err.Error()
+}
+
+// printableText escapes control characters (other than newline and tab) in
+// text a server sent, so it cannot drive the terminal.
+func printableText(s string) string {
+	var b strings.Builder
+	for _, r := range strings.TrimRight(s, "\n") {
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
 		}
 	}
-	return s
+	return b.String()
 }

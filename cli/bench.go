@@ -30,6 +30,7 @@ func (a *app) benchCmd() *cobra.Command {
 		requestLog   string
 		states       string
 	)
+	var durationFromStart bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Benchmark the rollout against the in-process simulator",
@@ -62,7 +63,7 @@ polls per task and peak RSS, with the targets of BENCHMARKS.md.
 					return fmt.Errorf("cannot find this frameflow binary to run as the child (pass --binary): %w", err)
 				}
 			}
-			cfg := bench.RolloutConfig{Latency: latency, TaskDuration: taskDuration, Binary: binary, Timeout: timeout, RequestLog: requestLog}
+			cfg := bench.RolloutConfig{Latency: latency, TaskDuration: taskDuration, Binary: binary, Timeout: timeout, RequestLog: requestLog, DurationFromStart: durationFromStart}
 			if latency == 0 {
 				cfg.Latency = -1 // zero means none here, not the default
 			}
@@ -135,6 +136,7 @@ polls per task and peak RSS, with the targets of BENCHMARKS.md.
 	fl.StringVar(&requestLog, "request-log", "", "write the simulator's request log of the last run to FILE (JSON Lines)")
 	fl.DurationVar(&timeout, "timeout", 10*time.Minute, "longest one run may take")
 	fl.StringVar(&states, "states", "local", "comma-separated state backends the child runs with: local and/or postgres://... DSNs (each size runs on each, alternating)")
+	fl.BoolVar(&durationFromStart, "duration-from-start", false, "the simulator counts duration_sec from each task's start, not its creation (a server that does not share the poller's assumptions)")
 	return cmd
 }
 

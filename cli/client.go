@@ -10,21 +10,20 @@ type clientOptions struct {
 	onRequest func(frame.RequestInfo)
 }
 
-// newClient builds the signed API client from flags and the environment. The
-// secret is registered with the redactor before anything can print it.
+// newClient builds the signed API client from flags and the environment,
+// through the application layer (which registers the secret with the
+// redactor before anything can print it).
 func (a *app) newClient(o clientOptions) (*frame.Client, error) {
-	cfg, err := frame.ConfigFromEnv(a.getenv, a.apiURL, a.credentials)
+	c, err := a.service().Client(o.readOnly, o.onRequest)
 	if err != nil {
 		return nil, withCode(ExitInvalid, err)
 	}
-	a.red.Add(cfg.ClientSecret)
-	cfg.ReadOnly = o.readOnly
-	cfg.Logger = a.logger
-	cfg.OnRequest = o.onRequest
-	cfg.UserAgent = "frameflow/" + Version
-	c, err := frame.NewClient(cfg)
-	if err != nil {
-		return nil, withCode(ExitInvalid, err)
+	// v1alpha requests go to a base derived from the v1 URL unless
+	// FRAME_API_V1ALPHA_URL says otherwise (frame.V1AlphaURLFor).
+	if u := a.getenv(frame.EnvV1AlphaURL); u != "" {
+		if c, err = c.WithV1AlphaURL(u); err != nil {
+			return nil, withCode(ExitInvalid, err)
+		}
 	}
 	return c, nil
 }

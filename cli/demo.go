@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/frame/sim"
 	"github.com/frameflow/frameflow/workflows"
 	"github.com/spf13/cobra"
@@ -59,7 +58,7 @@ runs it, and shows what the simulated Frame API received.`,
 			f := runFlags{yes: true, output: output}
 			if output == "text" {
 				fmt.Fprintf(w, "== Plan: %s ==\n\n", file)
-				p, err := a.makePlan(cmd.Context(), file, src, f, engine.ModePlan)
+				p, err := a.makePlan(cmd.Context(), file, src, f, false)
 				if err != nil {
 					return err
 				}

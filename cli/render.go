@@ -5,7 +5,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,14 +16,6 @@ import (
 
 	"github.com/frameflow/frameflow/engine"
 )
-
-// eventLabel is "step" or "group.step [item]".
-func eventLabel(ev engine.Event) string {
-	if ev.Item != "" {
-		return fmt.Sprintf("%s [%s]", ev.Step, ev.Item)
-	}
-	return ev.Step
-}
 
 // plainRenderer writes one timestamped line per state change: the output
 // for CI logs and pipes (no control characters, no spinner).
@@ -38,13 +32,13 @@ func (p *plainRenderer) Event(ev engine.Event) {
 	case "run_started":
 		line = fmt.Sprintf("%s run %s started (%s)", ts, ev.RunID, ev.Workflow)
 	case "step_started":
-		line = fmt.Sprintf("%s %-9s %s", ts, "start", eventLabel(ev))
+		line = fmt.Sprintf("%s %-9s %s", ts, "start", ev.Label())
 	case "step_progress":
-		line = fmt.Sprintf("%s %-9s %s: %s", ts, "progress", eventLabel(ev), ev.Message)
+		line = fmt.Sprintf("%s %-9s %s: %s", ts, "progress", ev.Label(), ev.Message)
 	case "step_retrying":
-		line = fmt.Sprintf("%s %-9s %s: attempt %d/%d in %s: %s", ts, "retry", eventLabel(ev), ev.Attempt+1, ev.MaxAttempts, ev.Delay.Round(time.Millisecond), ev.Error)
+		line = fmt.Sprintf("%s %-9s %s: attempt %d/%d in %s: %s", ts, "retry", ev.Label(), ev.Attempt+1, ev.MaxAttempts, ev.Delay.Round(time.Millisecond), ev.Error)
 	case "step_finished":
-		line = fmt.Sprintf("%s %-9s %s (%s)", ts, ev.Status, eventLabel(ev), ev.Duration.Round(time.Millisecond))
+		line = fmt.Sprintf("%s %-9s %s (%s)", ts, ev.Status, ev.Label(), ev.Duration.Round(time.Millisecond))
 		if ev.Error != "" {
 			line += ": " + ev.Error
 		}
@@ -82,54 +76,19 @@ type jsonRenderer struct {
 
 func newJSONRenderer(w io.Writer) *jsonRenderer { return &jsonRenderer{enc: json.NewEncoder(w)} }
 
-// jsonEvent is the documented JSON Lines shape (docs/events.md): durations in
-// seconds, not nanoseconds.
-type jsonEvent struct {
-	Type        string   `json:"type"`
-	Time        string   `json:"time"`
-	RunID       string   `json:"run_id,omitempty"`
-	Workflow    string   `json:"workflow,omitempty"`
-	Step        string   `json:"step,omitempty"`
-	Item        string   `json:"item,omitempty"`
-	Index       *int     `json:"index,omitempty"`
-	Status      string   `json:"status,omitempty"`
-	Attempt     int      `json:"attempt,omitempty"`
-	MaxAttempts int      `json:"max_attempts,omitempty"`
-	Delay       *float64 `json:"delay,omitempty"`
-	Duration    *float64 `json:"duration,omitempty"`
-	Message     string   `json:"message,omitempty"`
-	Error       string   `json:"error,omitempty"`
-	Method      string   `json:"method,omitempty"`
-	Path        string   `json:"path,omitempty"`
-	HTTPStatus  int      `json:"http_status,omitempty"`
-	Total       int      `json:"total,omitempty"`
-}
-
-func secs(d time.Duration) *float64 {
-	v := d.Seconds()
-	return &v
-}
-
+// Event writes one event as a JSON line, in the shape engine.Event's
+// MarshalJSON documents (docs/events.md).
 func (j *jsonRenderer) Event(ev engine.Event) {
-	out := jsonEvent{Type: ev.Type, Time: ev.Time.UTC().Format(time.RFC3339Nano), RunID: ev.RunID, Workflow: ev.Workflow,
-		Step: ev.Step, Item: ev.Item, Index: ev.Index, Status: ev.Status, Attempt: ev.Attempt, MaxAttempts: ev.MaxAttempts,
-		Message: ev.Message, Error: ev.Error, Method: ev.Method, Path: ev.Path, HTTPStatus: ev.HTTPStatus, Total: ev.Total}
-	if ev.Delay > 0 {
-		out.Delay = secs(ev.Delay)
-	}
-	if ev.Type == "step_finished" || ev.Type == "run_finished" || ev.Type == "request" {
-		out.Duration = secs(ev.Duration)
-	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	_ = j.enc.Encode(out)
+	_ = j.enc.Encode(ev.JSON())
 }
 
 // writeSummary prints the final table: one row per step and item.
 func writeSummary(w io.Writer, res *engine.Result) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tITEM\tSTATUS\tATTEMPTS\tDURATION\tERROR")
-	counts := map[string]int{}
+	counts := map[engine.Status]int{}
 	for _, s := range res.Steps {
 		counts[s.Status]++
 		errMsg := s.Error
@@ -146,7 +105,7 @@ func writeSummary(w io.Writer, res *engine.Result) {
 	}
 	tw.Flush()
 	var parts []string
-	for _, k := range sortedKeys(counts) {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 	}
 	fmt.Fprintf(w, "\nRun %s %s in %s: %s.\n", res.RunID, res.Status, res.Finished.Sub(res.Started).Round(time.Millisecond), strings.Join(parts, ", "))

@@ -2,23 +2,21 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/engine/journal"
-	"github.com/frameflow/frameflow/plan"
+	"github.com/frameflow/frameflow/runner"
 	"github.com/spf13/cobra"
 )
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func (a *app) resumeCmd() *cobra.Command {
 	var f runFlags
 	var last, force, assumeNotSent bool
+	var marks []string
 	cmd := &cobra.Command{
 		Use:   "resume [RUN_ID | --last]",
 		Short: "Continue a crashed, interrupted or failed run without repeating what was done",
@@ -26,6 +24,13 @@ func (a *app) resumeCmd() *cobra.Command {
 outputs are restored), mutations whose result was recorded are not re-sent,
 and a mutation whose outcome is unknown is reconciled through a read before
 anything is re-sent. Failed steps run again.
+
+A mutation whose outcome is unknown (an answer lost with no read that
+proves it, or a clone proven sent but not proven finished) stops the run
+until you decide, after checking in Frame: --mark KEY=sent if it took
+effect and finished (the step carries on without sending or waiting),
+--mark KEY=not-sent if it did not (it is sent again). The failed run names
+each KEY. Your decision is journaled with user@host and the time.
 
 ` + exitCodesHelp,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -38,87 +43,86 @@ anything is re-sent. Failed steps run again.
 			if err := f.check(); err != nil {
 				return err
 			}
-			store, err := a.journalStore(cmd.Context(), assumeNotSent)
+			given, err := parseInputFlags(f.inputFlags)
+			if err != nil {
+				return err
+			}
+			decisions, err := parseMarks(marks)
 			if err != nil {
 				return err
 			}
 			id := ""
-			if last {
-				if id, err = store.Last(); err != nil {
-					return err
-				}
-			} else {
+			if !last {
 				id = args[0]
 			}
-			if runs, err := store.List(); err == nil {
-				for _, r := range runs {
-					if r.ID == id && r.Status == journal.StatusSucceeded {
-						fmt.Fprintf(a.red.Writer(a.streams.Out), "Run %s already succeeded; nothing to resume.\n", id)
-						return nil
-					}
-				}
+			r, err := a.service().Resume(runner.ResumeRequest{RunID: id, Last: last, Inputs: runner.Inputs{Text: given}, Force: force, AssumeNotSent: assumeNotSent, Parallelism: f.parallelism})
+			var done *runner.AlreadySucceededError
+			if errors.As(err, &done) {
+				fmt.Fprintf(a.red.Writer(a.streams.Out), "Run %s already succeeded; nothing to resume.\n", done.RunID)
+				return nil
 			}
-			jr, err := store.Resume(id)
 			if err != nil {
-				return err
+				return a.appErr(err)
 			}
-			defer jr.Close()
-			meta := jr.Meta()
-
-			src, err := os.ReadFile(meta.File)
-			if err != nil {
-				return withCode(ExitInvalid, fmt.Errorf("run %s: its workflow %s: %v", id, meta.File, err))
-			}
-			if h := fileHash(src); h != meta.FileHash && !force {
-				return withCode(ExitInvalid, fmt.Errorf("run %s: %s changed since the run started (%s, now %s); resume with --force to run the new file", id, meta.File, meta.FileHash, h))
-			}
-			given, err := parseInputFlags(f.inputs)
-			if err != nil {
-				return err
-			}
-			for k, v := range meta.Inputs {
-				if _, ok := given[k]; ok {
-					continue
-				}
-				if s, ok := v.(string); ok && s == "(sensitive)" {
-					return usageErr("input %q is secret and not stored in the journal: pass it again with --input %s=...", k, k)
-				}
-				f.inputs = append(f.inputs, k+"="+inputString(v))
-			}
+			defer r.Close()
 			if f.output != "json" { // stdout is JSON Lines only with --output json
-				fmt.Fprintf(a.red.Writer(a.streams.Out), "Resuming run %s (attempt %d) of %s\n", id, jr.Attempt(), meta.File)
+				fmt.Fprintf(a.red.Writer(a.streams.Out), "Resuming run %s (attempt %d) of %s\n", r.RunID(), r.Attempt(), r.Meta().File)
 			}
-			var sink engine.EventSink
-			s, err := a.prepare(meta.File, src, f, engine.ModeRun, &sink)
+			if err := r.Preflight(cmd.Context()); err != nil {
+				return a.appErr(err)
+			}
+			approved, err := a.approve(cmd.Context(), r.Workflow, f)
 			if err != nil {
 				return err
 			}
-			if err := a.preflight(cmd.Context(), s, f); err != nil {
-				return err
-			}
-			// A resumed apply still sends only what its plan holds.
-			var wrap func(engine.MutationRecorder) engine.MutationRecorder
-			if meta.Mode == "apply" {
-				guard, err := a.appliedPlanGuard(cmd.Context(), meta)
-				if err != nil {
-					return err
+			// The operator's decisions, once everything else was accepted:
+			// a refused resume journals none of them.
+			if len(decisions) > 0 {
+				by := runner.OperatorName()
+				if err := r.Mark(decisions, by); err != nil {
+					return a.appErr(err)
 				}
-				guard.Redact = plan.SecretScrubber(s.prog.SecretValues(s.inputs))
-				wrap = guard.Wrap
+				for _, d := range decisions {
+					fmt.Fprintf(a.red.Writer(a.streams.Err), "Marked %s as %s (by %s).\n", d.Key, strings.ReplaceAll(d.Decision, "_", "-"), by)
+				}
 			}
-			if err := a.approve(cmd.Context(), meta.File, src, f, destructiveSteps(s.prog, s.reg)); err != nil {
-				return err
-			}
-			return a.execute(cmd.Context(), s, f, jr, wrap, &sink)
+			view := a.newRunView(f.output)
+			out, err := r.Run(cmd.Context(), runner.RunOptions{Events: view.Event, Approved: approved})
+			view.Close()
+			return a.finishRun(r.Workflow, out, err, f)
 		},
 	}
 	f.register(cmd, false)
 	fl := cmd.Flags()
-	fl.StringArrayVar(&f.inputs, "input", nil, "name=value: secret inputs, which journals do not store")
+	fl.StringArrayVar(&f.inputFlags, "input", nil, "name=value: secret inputs, which journals do not store")
 	fl.BoolVar(&last, "last", false, "resume the most recent run")
 	fl.BoolVar(&force, "force", false, "resume even though the workflow file changed")
-	fl.BoolVar(&assumeNotSent, "assume-not-sent", false, "treat mutations whose outcome cannot be proven as not sent (you checked)")
+	fl.BoolVar(&assumeNotSent, "assume-not-sent", false, "treat mutations whose outcome cannot be proven as not sent (you checked); never applies to one proven sent")
+	fl.StringArrayVar(&marks, "mark", nil, "KEY=sent|not-sent: your decision on a mutation whose outcome is unknown (the failed run names each KEY); repeatable")
 	return cmd
+}
+
+// parseMarks reads every --mark at once, reporting all bad ones together.
+func parseMarks(marks []string) ([]runner.Decision, error) {
+	var out []runner.Decision
+	var bad []string
+	seen := map[string]bool{}
+	for _, m := range marks {
+		d, err := runner.ParseMark(m)
+		switch {
+		case err != nil:
+			bad = append(bad, err.Error())
+		case seen[d.Key]:
+			bad = append(bad, fmt.Sprintf("--mark %q: %s is marked twice", m, d.Key))
+		default:
+			seen[d.Key] = true
+			out = append(out, d)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, usageErr("%s", strings.Join(bad, "\n"))
+	}
+	return out, nil
 }
 
 func (a *app) runsCmd() *cobra.Command {
@@ -128,20 +132,24 @@ func (a *app) runsCmd() *cobra.Command {
 		Short: "Run history from the state backend (every machine's runs when it is shared)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := a.journalStore(cmd.Context(), false)
+			runs, err := a.service().Runs()
 			if err != nil {
 				return err
 			}
-			runs, err := store.List()
-			if err != nil {
-				return err
-			}
-			sort.SliceStable(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
 			out := a.red.Writer(a.streams.Out)
 			if format == "json" {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(runsJSON(runs))
+				list := runsJSON(runs)
+				for i := range list {
+					// What waits for `resume --mark`, for scripts.
+					if p, err := a.service().Undecided(list[i].ID); err == nil {
+						for _, m := range p {
+							list[i].Undecided = append(list[i].Undecided, undecidedJSON{Key: m.Key, Method: m.Method, Path: m.Path, ProvenSent: m.ProvenSent, Evidence: m.Evidence})
+						}
+					}
+				}
+				return enc.Encode(list)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tFINISHED\tSTATUS\tATTEMPTS\tHOST\tUSER")
@@ -173,6 +181,17 @@ type runJSON struct {
 	Status   string        `json:"status"`
 	Error    string        `json:"error,omitempty"`
 	Attempts []attemptJSON `json:"attempts"`
+	// Undecided: mutations whose outcome is unknown, waiting for
+	// `frameflow resume RUN --mark KEY=sent|not-sent`.
+	Undecided []undecidedJSON `json:"undecided,omitempty"`
+}
+
+type undecidedJSON struct {
+	Key        string `json:"key"`
+	Method     string `json:"method"`
+	Path       string `json:"path"`
+	ProvenSent bool   `json:"proven_sent,omitempty"`
+	Evidence   string `json:"evidence,omitempty"`
 }
 
 type attemptJSON struct {

@@ -1,6 +1,3 @@
-// Package cli is frameflow's command line: commands, flags, streams,
-// renderers and exit codes. It is the one place that wires the API client,
-// the step registry, the engine and the run journal together.
 package cli
 
 import (
@@ -126,7 +123,7 @@ Environment:
 
 	root.AddCommand(
 		a.validateCmd(), a.planCmd(), a.applyCmd(), a.runCmd(), a.resumeCmd(), a.runsCmd(),
-		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.simCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
+		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.doctorCmd(), a.simCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
 	)
 	return root
 }
@@ -146,6 +143,7 @@ func (a *app) setupLogging() error {
 	default:
 		return usageErr("--log-format must be text or json, not %q", a.logFormat)
 	}
+	routeStdLog(a.logger)
 	return nil
 }
 

@@ -6,22 +6,18 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
-	"github.com/frameflow/frameflow/engine/journal"
-	"github.com/frameflow/frameflow/frame"
-	"github.com/frameflow/frameflow/schema"
-	"github.com/frameflow/frameflow/steps"
+	"github.com/frameflow/frameflow/runner"
+	"github.com/frameflow/frameflow/state"
 	"github.com/spf13/cobra"
 )
 
 // runFlags are shared by run, resume and apply.
 type runFlags struct {
-	inputs      []string
+	inputFlags  []string // --input name=value
 	inputsFile  string
 	yes         bool
 	parallelism int
@@ -32,7 +28,7 @@ type runFlags struct {
 func (f *runFlags) register(cmd *cobra.Command, withInputs bool) {
 	fl := cmd.Flags()
 	if withInputs {
-		fl.StringArrayVar(&f.inputs, "input", nil, "name=value: a workflow input (repeatable)")
+		fl.StringArrayVar(&f.inputFlags, "input", nil, "name=value: a workflow input (repeatable)")
 		fl.StringVar(&f.inputsFile, "inputs", "", "YAML or JSON file of inputs")
 	}
 	fl.BoolVar(&f.yes, "yes", false, "approve destructive steps without asking")
@@ -69,289 +65,168 @@ func (a *app) runCmd() *cobra.Command {
 			if err := f.check(); err != nil {
 				return err
 			}
-			src, err := os.ReadFile(args[0])
-			if err != nil {
-				a.printDiagnostics(cmd.ErrOrStderr(), schema.Diagnostics{{Pos: schema.Pos{File: args[0], Line: 1, Col: 1}, Message: readError(err)}})
-				return invalidWorkflow(1)
-			}
-			return a.runWorkflow(cmd.Context(), args[0], src, f)
+			return a.runWorkflow(cmd.Context(), args[0], nil, f)
 		},
 	}
 	f.register(cmd, true)
 	return cmd
 }
 
-// runSession is one execution of a workflow against the API.
-type runSession struct {
-	a       *app
-	client  *frame.Client
-	reg     *engine.Registry
-	prog    *engine.Program
-	inputs  map[string]any
-	events  engine.EventSink
-	out     io.Writer
-	started time.Time
+// service is the application layer, configured from the global flags and
+// the environment. Built per command: the demo changes both before a run.
+func (a *app) service() *runner.Service {
+	return runner.New(runner.Config{
+		StateDir:    a.stateDirectory(),
+		OpenState:   func() (state.Backend, error) { return a.openState(context.Background()) },
+		LockTimeout: a.lockTimeout,
+		APIURL:      a.apiURL,
+		Credentials: a.credentials,
+		UserAgent:   "frameflow/" + Version,
+		Getenv:      a.getenv,
+		Logger:      a.logger,
+		Secrets:     a.red,
+	})
 }
 
-// prepare builds the client (read-only when planning), the registry and the
-// compiled program, and binds inputs. Nothing is sent.
-func (a *app) prepare(file string, src []byte, f runFlags, mode engine.Mode, sink *engine.EventSink) (*runSession, error) {
-	s := &runSession{a: a, out: a.red.Writer(a.streams.Out), started: time.Now()}
-	if mode != engine.ModeOffline {
-		c, err := a.newClient(clientOptions{readOnly: mode == engine.ModePlan, onRequest: func(ri frame.RequestInfo) {
-			if sink != nil && *sink != nil {
-				(*sink)(requestEvent(ri))
-			}
-		}})
-		if err != nil {
-			return nil, err
-		}
-		s.client = c
-	}
-	reg, err := newRegistry(s.client, steps.NewPoller(steps.PollConfig{}))
+// inputs reads --input and --inputs into the application layer's typed form.
+func (f *runFlags) inputs() (runner.Inputs, error) {
+	text, err := parseInputFlags(f.inputFlags)
 	if err != nil {
-		return nil, err
-	}
-	s.reg = reg
-	prog, diags := compileSource(file, src, reg)
-	if len(diags) > 0 {
-		a.printDiagnostics(a.red.Writer(a.streams.Err), diags)
-		return nil, invalidWorkflow(len(diags))
-	}
-	s.prog = prog
-	raw, err := parseInputFlags(f.inputs)
-	if err != nil {
-		return nil, err
+		return runner.Inputs{}, err
 	}
 	typed, err := readInputsFile(f.inputsFile)
 	if err != nil {
-		return nil, err
+		return runner.Inputs{}, err
 	}
-	in, err := prog.BindInputs(raw, typed)
-	if err != nil {
-		return nil, withCode(ExitInvalid, err)
-	}
-	a.red.Add(prog.SecretValues(in)...)
-	s.inputs = in
-	return s, nil
+	return runner.Inputs{Text: text, Values: typed}, nil
 }
 
-func requestEvent(ri frame.RequestInfo) engine.Event {
-	ev := engine.Event{Type: "request", Time: time.Now(), Method: ri.Method, Path: ri.Path, HTTPStatus: ri.Status, Duration: ri.Duration, Attempt: ri.Attempt}
-	ev.Error = ri.Err
-	return ev
-}
-
-// destructiveSteps lists the steps that need approval: destructive step
-// types and steps marked confirm: true.
-func destructiveSteps(prog *engine.Program, reg *engine.Registry) []string {
-	var out []string
-	var walk func(ss []*schema.Step, prefix string)
-	walk = func(ss []*schema.Step, prefix string) {
-		for _, st := range ss {
-			if st.IsGroup() {
-				walk(st.Steps, prefix+st.ID+".")
-				continue
-			}
-			t, ok := reg.Lookup(st.Uses)
-			if st.Confirm || ok && t.Destructive {
-				out = append(out, fmt.Sprintf("%s%s (%s)", prefix, st.ID, st.Uses))
-			}
-		}
-	}
-	walk(prog.Workflow().Steps, "")
-	return out
-}
-
-// approve decides whether destructive steps may run: --yes, or a yes typed
-// at a terminal after seeing the plan. Without either nothing is sent.
-func (a *app) approve(ctx context.Context, file string, src []byte, f runFlags, need []string) error {
-	if len(need) == 0 || f.yes {
+// appErr turns the application layer's typed errors into exit codes, and
+// prints a workflow's problems as FILE:LINE:COL lines.
+func (a *app) appErr(err error) error {
+	var (
+		wfErr    *runner.WorkflowError
+		invalid  = []any{new(*runner.InputError), new(*runner.ConfigError), new(*runner.RefusedError), new(*runner.PreflightError), new(*runner.WorkflowChangedError), new(*runner.PlanSourceError), new(*runner.OfflinePlanError), new(*runner.MissingSecretError)}
+		refusals = []any{new(*runner.PlanFailedError), new(*runner.StaleError), new(*runner.NotApprovedError), new(*runner.AppliedPlanError)}
+	)
+	if err == nil {
 		return nil
 	}
-	if !(a.streams.InTTY && a.streams.OutTTY) {
-		return withCode(ExitFailed, fmt.Errorf("refusing to run without approval: %s overwrite or delete data; pass --yes, or run in a terminal to review the plan and confirm. Nothing was sent", strings.Join(need, ", ")))
+	if errors.As(err, &wfErr) {
+		a.printDiagnostics(a.red.Writer(a.streams.Err), wfErr.Diagnostics)
+		return withCode(ExitInvalid, err)
 	}
-	p, err := a.makePlan(ctx, file, src, f, engine.ModePlan)
+	for _, target := range invalid {
+		if errors.As(err, target) {
+			return withCode(ExitInvalid, err)
+		}
+	}
+	for _, target := range refusals {
+		if errors.As(err, target) {
+			return withCode(ExitFailed, err)
+		}
+	}
+	return err
+}
+
+// approve decides whether the steps that need approval may run: --yes, or
+// a yes typed at a terminal after seeing the plan. Without either nothing
+// is sent. It returns the approval the engine's list asked for, confirmed.
+func (a *app) approve(ctx context.Context, w *runner.Workflow, f runFlags) (*runner.Approval, error) {
+	need := w.Approval()
+	if !need.Needed() || f.yes {
+		return &need, nil
+	}
+	if !(a.streams.InTTY && a.streams.OutTTY) {
+		return nil, withCode(ExitFailed, fmt.Errorf("refusing to run without approval: %s overwrite or delete data; pass --yes, or run in a terminal to review the plan and confirm. Nothing was sent", strings.Join(need.Labels(), ", ")))
+	}
+	p, err := w.Plan(ctx, runner.PlanOptions{})
 	if err != nil {
-		return err
+		return nil, a.appErr(err)
 	}
 	if err := renderPlan(a, a.red.Writer(a.streams.Out), p, "text"); err != nil {
-		return err
+		return nil, err
 	}
 	ok, err := confirmPrompt(a, "\nDo you want to perform these actions?")
 	if err != nil {
-		return err
-	}
-	if !ok {
-		return withCode(ExitFailed, errors.New("not approved; nothing was changed"))
-	}
-	return nil
-}
-
-func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFlags) error {
-	var sink engine.EventSink
-	s, err := a.prepare(file, src, f, engine.ModeRun, &sink)
-	if err != nil {
-		return err
-	}
-	if err := a.preflight(ctx, s, f); err != nil {
-		return err
-	}
-	if err := a.approve(ctx, file, src, f, destructiveSteps(s.prog, s.reg)); err != nil {
-		return err
-	}
-	store, err := a.journalStore(ctx, false)
-	if err != nil {
-		return err
-	}
-	wf := s.prog.Workflow()
-	jr, err := store.Create(journal.RunMeta{
-		Workflow: wf.Name, File: file, FileHash: wf.Hash, Inputs: a.redactInputs(s.prog, s.inputs),
-		Mode: "run", Started: time.Now().UTC(),
-	})
-	if err != nil {
-		return err
-	}
-	defer jr.Close()
-	return a.execute(ctx, s, f, jr, nil, &sink)
-}
-
-// preflight runs the workflow offline (no request at all) to find inputs
-// that a step would refuse: a capacity of -1, min above max. Without it
-// such a typo is found by the last step of each chain, after every store
-// was cloned and published. Only refusals of invalid input count here;
-// anything else offline is not evidence about the real run.
-func (a *app) preflight(ctx context.Context, s *runSession, f runFlags) error {
-	var mu sync.Mutex
-	var bad []string
-	res, err := s.prog.Run(ctx, engine.RunOptions{
-		Mode: engine.ModeOffline, RunID: "preflight", Inputs: s.inputs, Parallelism: f.parallelism, Getenv: a.getenv,
-		Classify: func(err error) (string, time.Duration) {
-			if c, _ := frame.Classify(err); c == frame.ClassInvalid {
-				mu.Lock()
-				bad = append(bad, err.Error())
-				mu.Unlock()
-			}
-			return classify(err)
-		},
-	})
-	if err != nil {
-		// Run refuses before starting only over what the inputs make of
-		// vars and filters (target_filter='name =='): invalid input.
-		return withCode(ExitInvalid, err)
-	}
-	if res.Status == "succeeded" || len(bad) == 0 {
-		return nil
-	}
-	var msgs []string
-	for _, st := range res.Steps {
-		if st.Status != "failed" || !slices.Contains(bad, st.Error) {
-			continue
-		}
-		label := st.Step
-		if st.Item != "" {
-			label += " [" + st.Item + "]"
-		}
-		msgs = append(msgs, label+": "+st.Error)
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	return withCode(ExitInvalid, fmt.Errorf("invalid input, found before sending anything (nothing was sent):\n  %s", strings.Join(msgs, "\n  ")))
-}
-
-func (a *app) journalOptions(assumeNotSent bool) journal.Options {
-	return journal.Options{
-		AssumeNotSent:    assumeNotSent,
-		IsOutcomeUnknown: func(err error) bool { var ou *frame.OutcomeUnknownError; return errors.As(err, &ou) },
-		Redact:           a.red.String,
-		Estate:           a.estate(),
-	}
-}
-
-// journalStore is the run journals of the state backend (--state).
-func (a *app) journalStore(ctx context.Context, assumeNotSent bool) (*journal.Store, error) {
-	b, err := a.openState(ctx)
-	if err != nil {
 		return nil, err
 	}
-	return b.Journals(a.journalOptions(assumeNotSent)), nil
+	if !ok {
+		return nil, withCode(ExitFailed, errors.New("not approved; nothing was changed"))
+	}
+	return &need, nil
 }
 
-// redactInputs returns inputs with secret values replaced, for journals and
-// plans.
-func (a *app) redactInputs(prog *engine.Program, in map[string]any) map[string]any {
-	secret := map[string]bool{}
-	for _, i := range prog.Workflow().Inputs {
-		if i.Secret {
-			secret[i.Name] = true
-		}
-	}
-	out := make(map[string]any, len(in))
-	for k, v := range in {
-		if secret[k] {
-			out[k] = "(sensitive)"
-			continue
-		}
-		out[k] = v
-	}
-	return out
-}
-
-// execute runs the program in run mode through the journal, rendering events,
-// and turns the outcome into an exit code.
-func (a *app) execute(ctx context.Context, s *runSession, f runFlags, jr *journal.Run, wrap func(engine.MutationRecorder) engine.MutationRecorder, sink *engine.EventSink) error {
-	view := a.newRunView(f.output)
-	*sink = view.Event
-	var rec engine.MutationRecorder = jr
-	if wrap != nil {
-		rec = wrap(jr)
-	}
-	res, err := s.prog.Run(ctx, engine.RunOptions{
-		Mode:        engine.ModeRun,
-		RunID:       jr.ID(),
-		Inputs:      s.inputs,
-		Parallelism: f.parallelism,
-		Events:      view.Event,
-		Recorder:    rec,
-		Journal:     jr,
-		Classify:    classify,
-		Getenv:      a.getenv,
-		Logger:      a.logger,
-		Locks:       a.sharedLocks(jr.ID()),
-	})
-	view.Close()
+// runWorkflow prepares, checks, asks approval for and runs a workflow.
+// src nil: read file.
+func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFlags) error {
+	in, err := f.inputs()
 	if err != nil {
-		_ = jr.Finish("failed")
 		return err
 	}
-	if ferr := jr.Finish(res.Status); ferr != nil {
-		fmt.Fprintln(a.red.Writer(a.streams.Err), "warning: journal:", ferr)
+	w, err := a.service().Prepare(runner.Request{File: file, Source: src, Inputs: in, Parallelism: f.parallelism})
+	if err != nil {
+		return a.appErr(err)
+	}
+	a.printNotes(w)
+	if err := w.Preflight(ctx); err != nil {
+		return a.appErr(err)
+	}
+	approved, err := a.approve(ctx, w, f)
+	if err != nil {
+		return err
+	}
+	view := a.newRunView(f.output)
+	out, err := w.Run(ctx, runner.RunOptions{Events: view.Event, Approved: approved})
+	view.Close()
+	return a.finishRun(w, out, err, f)
+}
+
+// printNotes says, on stderr and before anything is sent, what a person
+// should know about how this run will decide (e.g. no doctor findings).
+func (a *app) printNotes(w *runner.Workflow) {
+	for _, n := range w.Notes() {
+		fmt.Fprintln(a.red.Writer(a.streams.Err), "note: "+n)
+	}
+}
+
+// finishRun renders a run's outcome (summary, JUnit, the CI step summary)
+// and turns it into an exit code.
+func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f runFlags) error {
+	if err != nil {
+		return a.appErr(err)
+	}
+	if out.JournalErr != nil {
+		fmt.Fprintln(a.red.Writer(a.streams.Err), "warning: journal:", out.JournalErr)
+	}
+	res := out.Result
+	if res == nil { // an apply with nothing to do
+		return nil
 	}
 	if f.output == "text" {
-		fmt.Fprintln(s.out)
-		writeSummary(s.out, res)
+		stdout := a.red.Writer(a.streams.Out)
+		fmt.Fprintln(stdout)
+		writeSummary(stdout, res)
 	}
 	if f.junit != "" {
-		if err := writeJUnit(f.junit, s.prog.Workflow().Name, res, a.red); err != nil {
+		if err := writeJUnit(f.junit, w.Program().Workflow().Name, res, a.red); err != nil {
 			return fmt.Errorf("--junit: %w", err)
 		}
 	}
 	a.appendStepSummary(func(w io.Writer) { writeRunMarkdown(w, res) })
 	switch res.Status {
-	case "succeeded":
+	case engine.RunSucceeded:
 		return nil
-	case "interrupted":
+	case engine.RunInterrupted:
 		return withCode(ExitInterrupted, fmt.Errorf("interrupted; continue with: frameflow resume %s", res.RunID))
 	default:
+		// Mutations whose outcome is unknown wait for an operator: say
+		// which and how to decide, wherever the output goes.
+		if rep := out.UndecidedReport(); rep != "" {
+			return withCode(ExitFailed, fmt.Errorf("run %s failed: %s", res.RunID, rep))
+		}
 		return withCode(ExitFailed, fmt.Errorf("run %s failed; after fixing the cause, continue with: frameflow resume %s", res.RunID, res.RunID))
 	}
-}
-
-func classify(err error) (string, time.Duration) {
-	c, d := frame.Classify(err)
-	return string(c), d
 }
 
 // appendStepSummary appends Markdown to $GITHUB_STEP_SUMMARY when set.

@@ -3,8 +3,10 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/frameflow/frameflow/frame"
 	"github.com/frameflow/frameflow/frame/sim"
 	"github.com/spf13/cobra"
 )
@@ -12,6 +14,7 @@ import (
 func (a *app) simCmd() *cobra.Command {
 	var o sim.Options
 	var addr, scenario string
+	var stages []string
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Run a local Frame Admin API simulator",
@@ -32,6 +35,24 @@ GET /_sim/requests lists every request received; GET /_sim/state the estate.`,
 				}
 				o.Scenario = sc
 			}
+			if len(stages) > 0 {
+				if o.Scenario == nil {
+					o.Scenario = sim.DefaultScenario()
+				}
+				if o.Scenario.TaskStages == nil {
+					o.Scenario.TaskStages = map[string]string{}
+				}
+				for _, kv := range stages {
+					k, v, ok := strings.Cut(kv, "=")
+					switch {
+					case !ok || strings.TrimSpace(v) == "":
+						return usageErr("--task-stage wants STAGE=NAME (e.g. failed=error), got %q", kv)
+					case k != sim.StageNotStarted && k != sim.StageInProgress && k != sim.StageDone && k != sim.StageFailed:
+						return usageErr("--task-stage: unknown stage %q (known: not_started, in_progress, done, failed)", k)
+					}
+					o.Scenario.TaskStages[k] = v
+				}
+			}
 			for _, r := range []struct {
 				name string
 				v    float64
@@ -40,6 +61,7 @@ GET /_sim/requests lists every request received; GET /_sim/state the estate.`,
 					return usageErr("%s must be between 0 and 1", r.name)
 				}
 			}
+			o.Logger = a.logger
 			o.ClientID = a.getenv("FRAME_CLIENT_ID")
 			o.ClientSecret = a.getenv("FRAME_CLIENT_SECRET")
 			running, err := sim.Start(o, addr)
@@ -59,6 +81,7 @@ GET /_sim/requests lists every request received; GET /_sim/state the estate.`,
 			w := a.red.Writer(a.streams.Out)
 			fmt.Fprintf(w, "frameflow simulator listening on %s\n\n", running.URL())
 			fmt.Fprintf(w, "export FRAME_API_URL=%s\nexport FRAME_CLIENT_ID=%s\nexport FRAME_CLIENT_SECRET=%s\n\n", running.URL(), id, secret)
+			fmt.Fprintf(w, "The v1alpha web API is served under %s (frameflow api get --api v1alpha finds it from FRAME_API_URL).\n", frame.V1AlphaURLFor(running.URL()))
 			fmt.Fprintln(w, "Requests received: GET /_sim/requests. Stop with Ctrl-C.")
 			<-cmd.Context().Done()
 			return nil
@@ -73,6 +96,7 @@ GET /_sim/requests lists every request received; GET /_sim/state the estate.`,
 	fl.Float64Var(&o.ThrottleRPS, "throttle-rps", 0, "answer 429 with Retry-After above this many requests per second")
 	fl.Float64Var(&o.TaskFailRate, "task-fail-rate", 0, "share of tasks that fail")
 	fl.Float64Var(&o.DropRate, "drop-rate", 0, "share of mutations that act, then drop the connection without answering")
+	fl.StringArrayVar(&stages, "task-stage", nil, "STAGE=NAME: report a task stage (not_started, in_progress, done, failed) by another name, e.g. failed=error, done=DONE")
 	_ = time.Second
 	return cmd
 }

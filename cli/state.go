@@ -2,10 +2,7 @@ package cli
 
 import (
 	"context"
-	"strings"
 
-	"github.com/frameflow/frameflow/engine"
-	"github.com/frameflow/frameflow/frame"
 	"github.com/frameflow/frameflow/state"
 )
 
@@ -43,29 +40,5 @@ func (a *app) closeState() {
 		a.backend = nil
 	}
 }
-
-// sharedLocks is the run's resource locks shared with other runs.
-func (a *app) sharedLocks(runID string) engine.ResourceLocker {
-	if a.backend == nil {
-		return nil
-	}
-	return a.backend.Locks(runID, a.lockTimeout)
-}
-
-// estate names the API a run mutates, for the journal: runs sharing a
-// state backend adopt each other's requests only on the same estate.
-func (a *app) estate() string {
-	u := a.apiURL
-	if u == "" {
-		u = a.getenv(frame.EnvAPIURL)
-	}
-	if u == "" {
-		u = frame.DefaultBaseURL
-	}
-	return strings.TrimRight(u, "/")
-}
-
-// appliedPlanDoc names the copy of the plan an apply run executes.
-func appliedPlanDoc(runID string) string { return "plans/" + runID + ".json" }
 
 const defaultLockTimeout = state.DefaultLockTimeout

@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -24,7 +23,7 @@ func (a *app) validateCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, files []string) error {
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
@@ -56,7 +55,7 @@ func (a *app) graphCmd() *cobra.Command {
 			if format != "dot" && format != "mermaid" {
 				return usageErr("--format must be dot or mermaid, not %q", format)
 			}
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
@@ -91,7 +90,7 @@ func (a *app) schemaCmd() *cobra.Command {
 		Short: "Print the JSON Schema of workflow files (for editors)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
@@ -122,7 +121,7 @@ func (a *app) stepsCmd() *cobra.Command {
 		Short: "List every step type: inputs, outputs, whether it mutates",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := newRegistry(nil, nil)
+			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
@@ -166,16 +165,6 @@ func (a *app) stepsCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	return cmd
-}
-
-// sortedKeys returns m's keys sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // shortList joins names up to about width characters and says how many more

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/liveview"
 )
 
 // runView renders a run's events: JSON Lines, plain lines, or the live
@@ -34,7 +35,7 @@ func (a *app) newRunView(output string) runView {
 	// Log lines on stderr would tear the live view's frames apart, so with
 	// info or debug logging the plain lines are used even on a terminal.
 	if a.streams.OutTTY && (a.logger == nil || !a.logger.Enabled(context.Background(), slog.LevelInfo)) {
-		return newLiveView(out, a.color(), a.streams.Width)
+		return liveview.New(out, liveview.Options{Color: a.color(), Width: a.streams.Width, Redact: a.red.String})
 	}
 	return funcView{ev: (&plainRenderer{w: out}).Event}
 }

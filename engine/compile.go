@@ -9,8 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
-
 	xexpr "github.com/frameflow/frameflow/engine/expr"
 	"github.com/frameflow/frameflow/schema"
 )
@@ -105,7 +103,6 @@ type compiler struct {
 	file     string
 	shape    map[*Shape]*xexpr.Type
 	hide     map[string]string
-	nodes    map[[2]int]*yaml.Node // scalar nodes of the file by line and column
 	policies map[*schema.Retry]*retryPolicy
 }
 
@@ -159,6 +156,27 @@ func countSteps(steps []*schema.Step) int {
 
 // Workflow is the model the program was compiled from.
 func (p *Program) Workflow() *schema.Workflow { return p.wf }
+
+// ApprovalStep is a step that needs approval before a run sends anything:
+// its type is destructive, or the workflow marks it confirm: true.
+type ApprovalStep struct {
+	Step string `json:"step"` // full id: "group.step" inside groups
+	Uses string `json:"uses"` // its step type
+}
+
+func (a ApprovalStep) String() string { return a.Step + " (" + a.Uses + ")" }
+
+// Approvals lists, in file order, the steps that need approval: the same
+// list RunOptions.Approve is given. Empty: the workflow needs none.
+func (p *Program) Approvals() []ApprovalStep {
+	var out []ApprovalStep
+	for _, n := range p.nodes {
+		if n.typ != nil && n.needsOK {
+			out = append(out, ApprovalStep{Step: n.full, Uses: n.typ.Name})
+		}
+	}
+	return out
+}
 
 // structf reports a structural problem (ids, step types, group shape,
 // needs, with inputs) unless the loader already checked the structure; a
@@ -740,46 +758,15 @@ func (c *compiler) posAt(v *schema.Value, off int) schema.Pos {
 }
 
 func (c *compiler) quoteShift(v *schema.Value) int {
-	if v.Node != nil && (v.Node.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle)) != 0 {
+	if v.Quoted() {
 		return 1
 	}
 	return 0
 }
 
-// sourceShift finds where the expression src starts inside the YAML scalar
-// at pos: the loader hands `if:` and `for_each:` over with `${{ }}` and
-// spaces stripped, so the columns of the scalar and of src differ.
+// sourceShift: see schema.Workflow.ExprShift.
 func (c *compiler) sourceShift(pos schema.Pos, src string, off int) int {
-	if c.nodes == nil {
-		c.nodes = map[[2]int]*yaml.Node{}
-		var walk func(n *yaml.Node, depth int)
-		walk = func(n *yaml.Node, depth int) {
-			if n == nil || depth > 200 {
-				return
-			}
-			if n.Kind == yaml.ScalarNode {
-				c.nodes[[2]int{n.Line, n.Column}] = n
-			}
-			for _, k := range n.Content {
-				walk(k, depth+1)
-			}
-		}
-		walk(c.p.wf.Root, 0)
-	}
-	n := c.nodes[[2]int{pos.Line, pos.Col}]
-	if n == nil || strings.ContainsRune(n.Value, '\n') {
-		return off
-	}
-	i := strings.Index(n.Value, strings.TrimSpace(src))
-	if i < 0 {
-		return off
-	}
-	lead := len(src) - len(strings.TrimLeft(src, " \t"))
-	shift := utf8.RuneCountInString(n.Value[:i]) - lead
-	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-		shift++
-	}
-	return shift
+	return c.p.wf.ExprShift(pos, src, off)
 }
 
 func shiftPos(src string, pos schema.Pos, off int) schema.Pos {

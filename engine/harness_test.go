@@ -380,7 +380,7 @@ func statuses(res *engine.Result) string {
 		if s.Item != "" {
 			n += "[" + s.Item + "]"
 		}
-		parts = append(parts, n+"="+s.Status)
+		parts = append(parts, n+"="+string(s.Status))
 	}
 	return strings.Join(parts, " ")
 }

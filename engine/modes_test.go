@@ -92,7 +92,7 @@ func (j *memJournal) Lookup(step, item string) (string, map[string]any, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	r, ok := j.prev[step+"|"+item]
-	return r.Status, r.Outputs, ok
+	return string(r.Status), r.Outputs, ok
 }
 
 func (j *memJournal) Record(r engine.StepResult) error {

@@ -22,18 +22,21 @@ const DefaultParallelism = 256
 
 // Step statuses.
 const (
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusSkipped   = "skipped"
-	StatusUnchanged = "unchanged"
-	StatusNotRun    = "not_run"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped"
+	StatusUnchanged Status = "unchanged"
+	StatusNotRun    Status = "not_run"
+	// In events only: an execution in flight, or waiting (a lock, a slot).
+	StatusRunning Status = "running"
+	StatusWaiting Status = "waiting"
 )
 
 // Run statuses.
 const (
-	RunSucceeded   = "succeeded"
-	RunFailed      = "failed"
-	RunInterrupted = "interrupted"
+	RunSucceeded   Status = "succeeded"
+	RunFailed      Status = "failed"
+	RunInterrupted Status = "interrupted"
 )
 
 // DefaultMaxTargets is the most items a fan-out containing mutations may
@@ -74,6 +77,11 @@ type RunOptions struct {
 	Locks ResourceLocker
 }
 
+// done reports whether a journaled execution need not run again.
+func done(s Status) bool {
+	return s == StatusSucceeded || s == StatusUnchanged || s == StatusSkipped
+}
+
 // StepJournal is the engine's view of the durable run journal.
 type StepJournal interface {
 	// Lookup returns a finished execution from an earlier attempt of the run.
@@ -85,7 +93,7 @@ type StepJournal interface {
 // Result is the outcome of a run.
 type Result struct {
 	RunID     string
-	Status    string // succeeded | failed | interrupted
+	Status    Status // succeeded | failed | interrupted
 	Steps     []StepResult
 	Started   time.Time
 	Finished  time.Time
@@ -99,12 +107,17 @@ type StepResult struct {
 	Item     string `json:"item,omitempty"`
 	ItemKey  string `json:"item_key,omitempty"`
 	Index    int    `json:"index"` // -1 outside a fan-out
-	Status   string `json:"status"`
+	Status   Status `json:"status"`
 	Attempts int    `json:"attempts"`
 	Started  time.Time
 	Duration time.Duration
 	Error    string         `json:"error,omitempty"`
 	Outputs  map[string]any `json:"outputs,omitempty"`
+	// Err is the error behind Error, for callers that act on its type
+	// (preflight looks for refused input) rather than on its text. Nil
+	// where no error value exists (a fan-out over its failure tolerance).
+	// Never shown: Error is the redacted text.
+	Err error `json:"-"`
 }
 
 // PlannedMutation is a mutation a plan would make.
@@ -141,7 +154,7 @@ type inst struct {
 
 type nstate struct {
 	pending  int
-	status   string
+	status   Status
 	out      any // outputs as expressions see them (a map, or Unknown)
 	skip     bool
 	notRun   bool
@@ -577,7 +590,7 @@ func (r *run) startFan(f *fanout) {
 	r.pump()
 }
 
-func (r *run) itemDone(f *fanout, it *itemInfo, status string, out any) {
+func (r *run) itemDone(f *fanout, it *itemInfo, status Status, out any) {
 	f.running--
 	f.finished++
 	f.outs[it.index] = out
@@ -764,6 +777,7 @@ func idx(i int) *int {
 func (r *run) failNow(res StepResult, err error) StepResult {
 	res.Status = StatusFailed
 	res.Error = r.redact.Replace(err.Error())
+	res.Err = err
 	res.Duration = time.Since(res.Started)
 	r.record(res)
 	r.emit(Event{Type: "step_finished", Step: res.Step, Item: res.Item, Index: idx(res.Index), Status: StatusFailed, Error: res.Error, Duration: res.Duration})
@@ -982,7 +996,7 @@ func (r *run) scope(in *inst, it *itemInfo, n *node, raw map[string]any) map[str
 			for x := in; x != nil; x = x.parent {
 				if x.g == m.g {
 					st := &x.st[m.idx]
-					steps[id] = map[string]any{"outputs": st.out, "status": st.status}
+					steps[id] = map[string]any{"outputs": st.out, "status": string(st.status)} // a plain string: expr compares values by type
 					break
 				}
 			}
@@ -1032,7 +1046,8 @@ func resolve(v *valueT, env map[string]any) (any, error) {
 func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 	n := t.n
 	if r.o.Journal != nil {
-		if status, outs, ok := r.o.Journal.Lookup(n.full, res.ItemKey); ok && (status == StatusSucceeded || status == StatusUnchanged || status == StatusSkipped) {
+		if st, outs, ok := r.o.Journal.Lookup(n.full, res.ItemKey); ok && done(Status(st)) {
+			status := Status(st)
 			res.Status = status
 			res.Outputs = outs
 			r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: status, Message: "restored from the journal"})

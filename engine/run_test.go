@@ -478,7 +478,7 @@ func TestCancellationInterrupts(t *testing.T) {
 	var mu sync.Mutex
 	res, err := p.Run(ctx, engine.RunOptions{Events: func(ev engine.Event) {
 		mu.Lock()
-		events = append(events, ev.Type)
+		events = append(events, string(ev.Type))
 		mu.Unlock()
 		if ev.Type == "step_started" {
 			cancel()
@@ -541,7 +541,7 @@ func TestEvents(t *testing.T) {
 		if ev.RunID != "r1" {
 			t.Fatalf("event without run id: %+v", ev)
 		}
-		k := ev.Type
+		k := string(ev.Type)
 		if ev.Step != "" {
 			k += ":" + ev.Step
 		}
@@ -620,5 +620,32 @@ func TestAttemptTimeout(t *testing.T) {
 		if time.Since(start) > 5*time.Second {
 			t.Fatal("attempt timeout not enforced")
 		}
+	}
+}
+
+// Program.Approvals is the list a front end shows before a run: in file
+// order, groups' steps with their full ids, confirm: true included, and
+// the same steps RunOptions.Approve is asked about.
+func TestApprovalsListInFileOrder(t *testing.T) {
+	h := newHarness(t)
+	confirm := ok("check")
+	confirm.Confirm = true
+	wf := workflow(
+		with(st("m", "test.mutate"), "path", "/m"),
+		group("g", "${{ [1, 2] }}", st("d", "test.destroy"), ok("after", "d")),
+		confirm,
+		st("e", "test.destroy", "check"),
+	)
+	var labels []string
+	for _, a := range h.compile(wf).Approvals() {
+		labels = append(labels, a.String())
+	}
+	if got, want := strings.Join(labels, ","), "g.d (test.destroy),check (test.ok),e (test.destroy)"; got != want {
+		t.Fatalf("approvals %q, want %q", got, want)
+	}
+	var asked []string
+	h.run(wf, engine.RunOptions{Approve: func(_ context.Context, steps []string) error { asked = steps; return nil }})
+	if got := strings.Join(asked, ","); got != "g.d,check,e" {
+		t.Errorf("Approve was asked about %q", got)
 	}
 }

@@ -43,7 +43,7 @@ func TestSharedLocksAroundMutatingSteps(t *testing.T) {
 	), engine.RunOptions{Mode: engine.ModeRun, Locks: locks, Events: func(ev engine.Event) {
 		if ev.Type == "step_progress" {
 			mu.Lock()
-			progress = append(progress, ev.Step+": "+ev.Status+": "+ev.Message)
+			progress = append(progress, ev.Step+": "+string(ev.Status)+": "+ev.Message)
 			mu.Unlock()
 		}
 	}})

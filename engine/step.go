@@ -151,17 +151,36 @@ type Change struct {
 	After  any `json:"after,omitempty"`
 }
 
+// Status is the outcome of a step execution or of a run (see StatusSucceeded
+// and RunSucceeded), and in events also running or waiting.
+type Status string
+
+// EventType says what an Event reports.
+type EventType string
+
+// The event types (docs/events.md).
+const (
+	EventRunStarted   EventType = "run_started"
+	EventStepStarted  EventType = "step_started"
+	EventStepProgress EventType = "step_progress"
+	EventStepRetrying EventType = "step_retrying"
+	EventStepFinished EventType = "step_finished"
+	EventRequest      EventType = "request"
+	EventMutation     EventType = "mutation"
+	EventRunFinished  EventType = "run_finished"
+)
+
 // Event is what the engine reports while it runs; renderers (live view,
 // plain lines, JSON lines, JUnit) and the journal consume events.
 type Event struct {
-	Type        string        `json:"type"` // run_started, step_started, step_progress, step_retrying, step_finished, request, mutation, run_finished
+	Type        EventType     `json:"type"`
 	Time        time.Time     `json:"time"`
 	RunID       string        `json:"run_id,omitempty"`
 	Workflow    string        `json:"workflow,omitempty"`
 	Step        string        `json:"step,omitempty"` // step id; inside a group "group.step"
 	Item        string        `json:"item,omitempty"` // fan-out item label
 	Index       *int          `json:"index,omitempty"`
-	Status      string        `json:"status,omitempty"` // succeeded, failed, skipped, unchanged, running, waiting
+	Status      Status        `json:"status,omitempty"`
 	Attempt     int           `json:"attempt,omitempty"`
 	MaxAttempts int           `json:"max_attempts,omitempty"`
 	Delay       time.Duration `json:"delay,omitempty"`
@@ -172,6 +191,15 @@ type Event struct {
 	Path        string        `json:"path,omitempty"`
 	HTTPStatus  int           `json:"http_status,omitempty"`
 	Total       int           `json:"total,omitempty"` // fan-out size
+}
+
+// Label is "step" or "group.step [item]": how renderers name the
+// execution an event is about.
+func (e Event) Label() string {
+	if e.Item != "" {
+		return e.Step + " [" + e.Item + "]"
+	}
+	return e.Step
 }
 
 // EventSink receives events; it must not block for long.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"reflect"
 	"sort"
@@ -17,13 +18,24 @@ import (
 // without sending anything (plans use it to show a mutation). Every
 // parameter is checked against the catalog: unknown names, missing required
 // ones and values of the wrong type are an *InvalidRequestError. A nil value
-// counts as absent. Scalars are stringified for path, query and form (bools
-// as true/false, integers without decimals); JSON parameters become the keys
-// of one JSON object body.
+// counts as absent. Scalars are stringified for path, query, form and header
+// (bools as true/false, integers without decimals); objects and lists in a
+// query or form use the bracket notation (see addBracketed); JSON parameters
+// become the keys of one JSON object body (nested under the endpoint's
+// JSONWrap key when it has one).
 func BuildRequest(name string, params map[string]any) (*Request, error) {
-	ep, ok := LookupEndpoint(name)
+	return BuildRequestIn(APIv1, name, params, Overrides{})
+}
+
+// BuildRequestIn is BuildRequest for an endpoint of the given API ("" or
+// "v1", "v1alpha"), with explicit placements added (see Overrides).
+func BuildRequestIn(api, name string, params map[string]any, ov Overrides) (*Request, error) {
+	ep, ok := LookupEndpointIn(api, name)
 	if !ok {
-		return nil, &InvalidRequestError{Endpoint: name, Reason: "unknown endpoint (see frameflow api list)"}
+		if !KnownAPI(api) {
+			return nil, &InvalidRequestError{Endpoint: name, Reason: fmt.Sprintf("unknown API %q (want v1 or v1alpha)", api)}
+		}
+		return nil, &InvalidRequestError{Endpoint: name, Reason: "unknown endpoint (see frameflow api list" + apiFlag(api) + ")"}
 	}
 	known := make(map[string]*Param, len(ep.Params))
 	for i := range ep.Params {
@@ -40,7 +52,7 @@ func BuildRequest(name string, params map[string]any) (*Request, error) {
 		return nil, &InvalidRequestError{Endpoint: name, Param: unknown[0], Reason: fmt.Sprintf("unknown parameter (known: %s)", paramNames(ep))}
 	}
 
-	req := &Request{Method: strings.ToUpper(ep.Method)}
+	req := &Request{Method: strings.ToUpper(ep.Method), API: ep.API}
 	bad := func(p *Param, err error) error {
 		reason := err.Error()
 		if p.Secret {
@@ -77,21 +89,36 @@ func BuildRequest(name string, params map[string]any) (*Request, error) {
 			}
 			pathVals[p.Name] = s
 		case InQuery, InForm:
+			if err := checkShape(p, v); err != nil {
+				return nil, bad(p, err)
+			}
+			vals := &req.Query
+			if p.In == InForm {
+				vals = &req.Form
+			}
+			if *vals == nil {
+				*vals = url.Values{}
+			}
+			if p.Type == "object" || p.Type == "array" {
+				if err := addBracketed(*vals, p.Name, v); err != nil {
+					return nil, bad(p, err)
+				}
+				continue
+			}
 			s, err := paramString(p, v)
 			if err != nil {
 				return nil, bad(p, err)
 			}
-			if p.In == InQuery {
-				if req.Query == nil {
-					req.Query = url.Values{}
-				}
-				req.Query.Set(p.Name, s)
-			} else {
-				if req.Form == nil {
-					req.Form = url.Values{}
-				}
-				req.Form.Set(p.Name, s)
+			(*vals).Set(p.Name, s)
+		case InHeader:
+			s, err := paramString(p, v)
+			if err != nil {
+				return nil, bad(p, err)
 			}
+			if req.Header == nil {
+				req.Header = http.Header{}
+			}
+			req.Header.Set(p.Name, s)
 		case InJSON:
 			jv, err := paramJSON(p, v)
 			if err != nil {
@@ -131,9 +158,39 @@ func BuildRequest(name string, params map[string]any) (*Request, error) {
 		if req.Form != nil {
 			return nil, &InvalidRequestError{Endpoint: name, Reason: "catalog mixes form and JSON parameters"}
 		}
-		req.JSON = jsonBody
+		if ep.JSONWrap != "" {
+			req.JSON = map[string]any{ep.JSONWrap: jsonBody}
+		} else {
+			req.JSON = jsonBody
+		}
+	}
+	if err := ov.apply(name, req, params); err != nil {
+		return nil, err
 	}
 	return req, nil
+}
+
+// checkShape refuses a scalar where the catalog wants an object or a list
+// (and the reverse), before the value is encoded.
+func checkShape(p *Param, v any) error {
+	rv := reflect.ValueOf(v)
+	isList := (rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() != reflect.Uint8) || rv.Kind() == reflect.Array
+	isObject := rv.Kind() == reflect.Map
+	switch p.Type {
+	case "object":
+		if !isObject {
+			return fmt.Errorf("want an object, got %T", v)
+		}
+	case "array":
+		if !isList {
+			return fmt.Errorf("want a list, got %T", v)
+		}
+	default:
+		if isList || isObject {
+			return fmt.Errorf("want a %s, got %T", p.Type, v)
+		}
+	}
+	return nil
 }
 
 // orderedParams are pairs of parameters whose values must not decrease
@@ -193,7 +250,7 @@ func paramString(p *Param, v any) (string, error) {
 		}
 		return strconv.FormatBool(b), nil
 	case "object", "array":
-		return "", fmt.Errorf("a %s cannot be sent as a %s parameter", p.Type, p.In)
+		return "", fmt.Errorf("a %s cannot be sent as a %s parameter", p.Type, p.In) // only a path or header gets here
 	}
 	return scalarString(v)
 }
@@ -330,9 +387,23 @@ func toBool(v any) (bool, error) {
 // returns the decoded JSON answer: objects as map[string]any, lists as
 // []any, integers as int, other numbers as float64; nil for an empty body.
 func (c *Client) Call(ctx context.Context, name string, params map[string]any) (any, error) {
-	req, resp, err := c.send(ctx, name, params)
+	return c.CallIn(ctx, APIv1, name, params, Overrides{})
+}
+
+// CallIn is Call for an endpoint of the given API version, with explicit
+// placements (see Overrides). An endpoint documented to answer text (not
+// JSON) returns the text as a string.
+func (c *Client) CallIn(ctx context.Context, api, name string, params map[string]any, ov Overrides) (any, error) {
+	req, err := BuildRequestIn(api, name, params, ov)
 	if err != nil {
 		return nil, err
+	}
+	resp, err := c.Do(ctx, req, nil)
+	if err != nil {
+		return nil, err
+	}
+	if ep, _ := LookupEndpointIn(api, name); ep != nil && ep.Response == RespText {
+		return string(resp.Body), nil
 	}
 	v, err := DecodeJSON(resp.Body)
 	if err != nil {

@@ -85,7 +85,8 @@ func TestCallEncodesPerCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := srv.Requests()[len(srv.Requests())-1]
-	if last.Path != "/accounts/K%C3%B6ln/pools/p1/clone" || last.Query != "join_domain=false" || last.Body != "" {
+	// The curl example sends join_domain as form data (-F), not in the query.
+	if last.Path != "/accounts/K%C3%B6ln/pools/p1/clone" || last.Query != "" || last.Body != "join_domain=false" || last.ContentType != "application/x-www-form-urlencoded" {
 		t.Errorf("clone sent %+v", last)
 	}
 	if m, ok := got.(map[string]any); !ok || m["pending_request"].(map[string]any)["id"] != "t-1" {

@@ -22,50 +22,120 @@ import (
 //     published: workflows refer to them.
 //   - Path templates use {param}; every placeholder has exactly one param
 //     with In == "path", and no path param lacks a placeholder.
-//   - Where the docs contradict themselves the catalog follows the
-//     parameter table and records the contradiction in Notes.
-//   - A query param of type "array" is sent as repeated name[]=value keys and
-//     one of type "object" as name[key]=value keys, as the docs' examples do
-//     (skip_user_idps[]=a&skip_user_idps[]=b).
+//   - Where the parameter table and the curl example contradict each other
+//     the catalog follows the curl example (the call someone actually ran),
+//     records the choice in Notes and quotes the docs in DocNote.
+//   - A query or form param of type "array" is sent as repeated name[]=value
+//     keys and one of type "object" as name[key]=value keys, as the docs'
+//     examples do (skip_user_idps[]=a&skip_user_idps[]=b).
 //   - Form and JSON params never mix within one endpoint.
 
 //go:embed catalog.json
 var catalogJSON []byte
 
+// The v1alpha web API (api.fra.me/v1alpha, same signing) is a second,
+// separate catalog: its names overlap v1's (accounts.list) but its paths,
+// parameters and answers differ.
+//
+//go:embed catalog_v1alpha.json
+var catalogV1AlphaJSON []byte
+
+// API versions. Endpoint.API is "" for v1.
+const (
+	APIv1      = "v1"
+	APIv1Alpha = "v1alpha"
+)
+
+// APIs lists the API versions with a catalog.
+var APIs = []string{APIv1, APIv1Alpha}
+
+// KnownAPI reports whether api names a catalog ("" means v1).
+func KnownAPI(api string) bool { return api == "" || api == APIv1 || api == APIv1Alpha }
+
+func apiFlag(api string) string {
+	if api == APIv1Alpha {
+		return " --api v1alpha"
+	}
+	return ""
+}
+
+type catalogSet struct {
+	list   []Endpoint
+	byName map[string]*Endpoint
+}
+
 var (
-	catalogOnce   sync.Once
-	catalogList   []Endpoint
-	catalogByName map[string]*Endpoint
-	catalogErr    error
+	catalogOnce sync.Once
+	catalogs    map[string]*catalogSet
+	catalogErr  error
 )
 
 func loadCatalog() {
-	eps, err := ParseCatalog(catalogJSON)
-	if err != nil {
-		catalogErr = fmt.Errorf("frame: embedded catalog.json: %w", err)
-		return
-	}
-	catalogList = eps
-	catalogByName = make(map[string]*Endpoint, len(eps))
-	for i := range catalogList {
-		catalogByName[catalogList[i].Name] = &catalogList[i]
+	catalogs = map[string]*catalogSet{}
+	for _, c := range []struct {
+		api  string
+		data []byte
+		file string
+	}{{APIv1, catalogJSON, "catalog.json"}, {APIv1Alpha, catalogV1AlphaJSON, "catalog_v1alpha.json"}} {
+		eps, err := ParseCatalog(c.data)
+		if err != nil {
+			catalogErr = fmt.Errorf("frame: embedded %s: %w", c.file, err)
+			return
+		}
+		set := &catalogSet{list: eps, byName: make(map[string]*Endpoint, len(eps))}
+		for i := range set.list {
+			if set.list[i].API != apiField(c.api) {
+				catalogErr = fmt.Errorf("frame: embedded %s: %s says api %q", c.file, set.list[i].Name, set.list[i].API)
+				return
+			}
+			set.byName[set.list[i].Name] = &set.list[i]
+		}
+		catalogs[c.api] = set
 	}
 }
 
-// Catalog returns every endpoint, sorted by name. The slice is shared: do
-// not modify it.
-func Catalog() []Endpoint {
+// apiField is what Endpoint.API holds for an API version.
+func apiField(api string) string {
+	if api == APIv1 {
+		return ""
+	}
+	return api
+}
+
+func catalogOf(api string) *catalogSet {
 	catalogOnce.Do(loadCatalog)
 	if catalogErr != nil {
-		panic(catalogErr) // the embedded file is checked by tests
+		panic(catalogErr) // the embedded files are checked by tests
 	}
-	return catalogList
+	if api == "" {
+		api = APIv1
+	}
+	return catalogs[api]
 }
 
-// LookupEndpoint finds an endpoint by its stable name.
-func LookupEndpoint(name string) (*Endpoint, bool) {
-	Catalog()
-	e, ok := catalogByName[name]
+// Catalog returns every v1 endpoint, sorted by name. The slice is shared:
+// do not modify it.
+func Catalog() []Endpoint { return catalogOf(APIv1).list }
+
+// CatalogFor returns the endpoints of one API version ("" or "v1",
+// "v1alpha"), sorted by name; nil for an unknown version.
+func CatalogFor(api string) []Endpoint {
+	if c := catalogOf(api); c != nil {
+		return c.list
+	}
+	return nil
+}
+
+// LookupEndpoint finds a v1 endpoint by its stable name.
+func LookupEndpoint(name string) (*Endpoint, bool) { return LookupEndpointIn(APIv1, name) }
+
+// LookupEndpointIn finds an endpoint of one API version by name.
+func LookupEndpointIn(api, name string) (*Endpoint, bool) {
+	c := catalogOf(api)
+	if c == nil {
+		return nil, false
+	}
+	e, ok := c.byName[name]
 	return e, ok
 }
 
@@ -153,8 +223,16 @@ func checkEndpoint(e *Endpoint) []error {
 	if strings.TrimSpace(e.Summary) == "" {
 		bad("no summary")
 	}
+	switch e.API {
+	case "", APIv1Alpha:
+	default:
+		bad("unknown api %q", e.API)
+	}
+	if e.JSONWrap != "" && !paramNameRE.MatchString(e.JSONWrap) {
+		bad("json_wrap %q is not lower_snake", e.JSONWrap)
+	}
 	switch e.Response {
-	case RespObject, RespList, RespTask, RespEmpty, RespPublishStatus:
+	case RespObject, RespList, RespTask, RespEmpty, RespPublishStatus, RespText:
 	default:
 		bad("unknown response kind %q", e.Response)
 	}
@@ -206,6 +284,10 @@ func checkEndpoint(e *Endpoint) []error {
 				bad("path param %q must be a required string", p.Name)
 			}
 		case InQuery:
+		case InHeader:
+			if p.Type == "object" || p.Type == "array" {
+				bad("header param %q must be a scalar", p.Name)
+			}
 		case InForm:
 			form = true
 		case InJSON:
@@ -224,6 +306,9 @@ func checkEndpoint(e *Endpoint) []error {
 	}
 	if (form || jsonBody) && e.Method == "GET" {
 		bad("a GET has no body params")
+	}
+	if e.JSONWrap != "" && !jsonBody {
+		bad("json_wrap without JSON params")
 	}
 	return errs
 }

@@ -71,7 +71,7 @@ func TestCatalogSeedEndpointsStable(t *testing.T) {
 		{"sandbox.start", "POST", "/accounts/{account_id}/sandbox/start", ""},
 		{"sandbox.stop", "POST", "/accounts/{account_id}/sandbox/stop", ""},
 		{"sandbox.reboot", "POST", "/accounts/{account_id}/sandbox/reboot", ""},
-		{"sandbox.clone", "POST", "/accounts/{target_account_id}/pools/{source_pool_id}/clone", ""},
+		{"sandbox.clone", "POST", "/accounts/{target_account_id}/pools/{source_pool_id}/clone", "form"},
 		{"sandbox.publish", "POST", "/accounts/{account_id}/publish", ""},
 		{"publish.tasks", "GET", "/accounts/{account_id}/publish/tasks", ""},
 		{"publish.status", "GET", "/accounts/{account_id}/publish/{task_id}", ""},
@@ -87,7 +87,8 @@ func TestCatalogSeedEndpointsStable(t *testing.T) {
 		{"accounts.session_settings.update", "POST", "/accounts/{account_id}/update_session_settings", "json"},
 		{"accounts.general_settings.update", "POST", "/accounts/{account_id}/update_general_settings", "json"},
 		{"launchpads.applications.toggle", "POST", "/launchpads/{launchpad_id}/toggle_application", "json"},
-		{"applications.onboard", "POST", "/account/{account_id}/onboard_app", "json"},
+		// The curl example's /accounts/, not the method line's /account/.
+		{"applications.onboard", "POST", "/accounts/{account_id}/onboard_app", "json"},
 	}
 	for _, c := range cases {
 		e, ok := frame.LookupEndpoint(c.name)
@@ -104,8 +105,8 @@ func TestCatalogSeedEndpointsStable(t *testing.T) {
 	}
 
 	clone, _ := frame.LookupEndpoint("sandbox.clone")
-	if p, ok := clone.Param("join_domain"); !ok || p.In != frame.InQuery || p.Required {
-		t.Errorf("sandbox.clone join_domain = %+v, want an optional query param", p)
+	if p, ok := clone.Param("join_domain"); !ok || p.In != frame.InForm || p.Required {
+		t.Errorf("sandbox.clone join_domain = %+v, want an optional form param (curl -F)", p)
 	}
 	if !clone.Destructive {
 		t.Error("sandbox.clone overwrites the target sandbox: it must be destructive")
@@ -566,7 +567,7 @@ func jsonEqual(a, b []byte) bool {
 }
 
 func TestCatalogDocs(t *testing.T) {
-	want := renderCatalogMarkdown(frame.Catalog())
+	want := renderCatalogMarkdown(frame.Catalog(), frame.CatalogFor(frame.APIv1Alpha))
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(docsFile), 0o755); err != nil {
 			t.Fatal(err)
@@ -585,22 +586,23 @@ func TestCatalogDocs(t *testing.T) {
 	}
 }
 
-func renderCatalogMarkdown(eps []frame.Endpoint) []byte {
+func renderCatalogMarkdown(eps, alpha []frame.Endpoint) []byte {
 	var b bytes.Buffer
 	b.WriteString("# Frame Admin API endpoint catalog\n\n")
-	b.WriteString("Generated from `frame/catalog.json` by `go test ./frame -run TestCatalogDocs -update`; a test fails when this file is out of date. Do not edit by hand.\n\n")
-	fmt.Fprintf(&b, "%d endpoints of the Admin API v1 (`https://api.console.nutanix.com/v1`). ", len(eps))
+	b.WriteString("Generated from `frame/catalog.json` and `frame/catalog_v1alpha.json` by `go test ./frame -run TestCatalogDocs -update`; a test fails when this file is out of date. Do not edit by hand.\n\n")
+	fmt.Fprintf(&b, "%d endpoints of the Admin API v1 (`https://api.console.nutanix.com/v1`) and %d of the older v1alpha web API (`%s`, [below](#v1alpha-endpoints)). ", len(eps), len(alpha), frame.DefaultV1AlphaURL)
 	b.WriteString("*Mutates* says whether the call changes anything (plan mode never sends it); *destructive* calls overwrite or delete data and need approval. ")
-	b.WriteString("Parameter locations, types and documented examples are in `frame/catalog.json`; `frameflow api list` prints the same list.\n")
+	b.WriteString("Parameter locations, types and documented examples are in the catalog files; `frameflow api list` (`--api v1alpha`) prints the same list.\n\n")
+	b.WriteString("How parameters travel: path parameters are escaped into the path; an object or list in a query string or form body uses the bracket notation of the docs' examples (`name[key]=v`, repeated `name[]=v`, nested as deep as the value goes); in a JSON body it is nested JSON. ")
+	b.WriteString("Where the catalog places a parameter wrongly for a server, the `api.call` step's `query:`/`form:`/`json:` inputs and `frameflow api`'s `-q`/`-f`/`--input` flags place it explicitly.\n")
 	titles := map[string]string{
 		"account": "Account endpoints", "organization": "Organization endpoints",
 		"customer": "Customer endpoints", "infrastructure": "Infrastructure endpoints",
 	}
-	for _, g := range frame.CatalogGroups {
-		fmt.Fprintf(&b, "\n## %s\n\n", titles[g])
+	table := func(eps []frame.Endpoint, g string) {
 		b.WriteString("| name | method | path | mutates | summary |\n| --- | --- | --- | --- | --- |\n")
 		for _, e := range eps {
-			if e.Group != g {
+			if g != "" && e.Group != g {
 				continue
 			}
 			mut := "no"
@@ -612,14 +614,34 @@ func renderCatalogMarkdown(eps []frame.Endpoint) []byte {
 			fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s |\n", e.Name, e.Method, e.Path, mut, mdCell(e.Summary))
 		}
 	}
-	b.WriteString("\n## Where the docs disagree\n\n")
-	b.WriteString("Where the reference contradicts itself the catalog follows the parameter table, unless noted otherwise below.\n\n")
-	for _, e := range eps {
-		if e.Notes != "" {
-			fmt.Fprintf(&b, "- `%s`: %s\n", e.Name, mdCell(e.Notes))
+	for _, g := range frame.CatalogGroups {
+		fmt.Fprintf(&b, "\n## %s\n\n", titles[g])
+		table(eps, g)
+	}
+	b.WriteString("\n## v1alpha endpoints\n\n")
+	fmt.Fprintf(&b, "Base URL `%s` (the docs' host), or, when `FRAME_API_URL` is not the documented v1 URL, that URL with its final `/v1` replaced by `/v1alpha` (a simulator or proxy serves both); `%s` overrides either. Signed like v1. Use `frameflow api list --api v1alpha`, `frameflow api get --api v1alpha PATH` or the `api.call` step with `api: v1alpha`.\n\n", frame.DefaultV1AlphaURL, frame.EnvV1AlphaURL)
+	table(alpha, "")
+	b.WriteString("\n## Where the parameter table and the curl example disagree\n\n")
+	b.WriteString("The catalog follows the curl example (the call someone actually ran) and records each choice; the docs' own wording is quoted. Exceptions, each said below: where the curl example is plainly a slip (a misspelt path, a stop payload on start, a restore sent as a GET with a body) and where a read would become a mutation (the account API authorization rules). The strict simulator (`frame/sim`, [simulator.md](simulator.md)) holds its own placement table written from the docs, and `TestPlacementTableMatchesCatalog` lists every difference between the two with its reason.\n\n")
+	for _, e := range append(append([]frame.Endpoint(nil), eps...), alpha...) {
+		if e.DocNote != "" {
+			fmt.Fprintf(&b, "- `%s%s`: %s\n  - The docs: %s\n", apiPrefix(e), e.Name, mdCell(e.Notes), mdCell(e.DocNote))
+		}
+	}
+	b.WriteString("\n## Other notes on the docs\n\n")
+	for _, e := range append(append([]frame.Endpoint(nil), eps...), alpha...) {
+		if e.Notes != "" && e.DocNote == "" {
+			fmt.Fprintf(&b, "- `%s%s`: %s\n", apiPrefix(e), e.Name, mdCell(e.Notes))
 		}
 	}
 	return b.Bytes()
+}
+
+func apiPrefix(e frame.Endpoint) string {
+	if e.API != "" {
+		return e.API + " "
+	}
+	return ""
 }
 
 func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

@@ -31,6 +31,7 @@ const maxMessageRunes = 300
 // mutation that may have reached the server. It is safe for concurrent use.
 type Client struct {
 	base          *url.URL
+	alphaBase     *url.URL // v1alpha requests (Request.API)
 	clientID      string
 	creds         *secretHolder // behind a pointer so %#v of a Client prints an address, not the secret
 	readOnly      bool
@@ -63,8 +64,13 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.RateLimit < 0 || cfg.Burst < 0 || cfg.MaxInFlight < 0 {
 		return nil, errors.New("frame client: RateLimit, Burst and MaxInFlight must not be negative")
 	}
+	alphaBase, err := checkBaseURL(V1AlphaURLFor(base.String()))
+	if err != nil {
+		return nil, err
+	}
 	c := &Client{
 		base:          base,
+		alphaBase:     alphaBase,
 		clientID:      cfg.ClientID,
 		creds:         &secretHolder{secret: cfg.ClientSecret},
 		readOnly:      cfg.ReadOnly,
@@ -178,6 +184,11 @@ type Request struct {
 	Query  url.Values // may be nil
 	Form   url.Values // application/x-www-form-urlencoded body
 	JSON   any        // application/json body
+	// Header holds parameters the docs send as request headers. It never
+	// overrides the signature, Accept or Content-Type headers.
+	Header http.Header
+	// API selects the base URL: "" for v1, "v1alpha" for the older web API.
+	API string
 	// Secret names parameters (form, query or top-level JSON keys) whose
 	// values must never be echoed: errors carry "[redacted]" in their place.
 	// BuildRequest fills it from the catalog.
@@ -233,15 +244,28 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	if err := checkRequestPath(req.Path); err != nil {
 		return nil, &InvalidRequestError{Reason: err.Error()}
 	}
-	if c.readOnly && method != http.MethodGet && method != http.MethodHead {
+	if (c.readOnly || readOnlyContext(ctx)) && method != http.MethodGet && method != http.MethodHead {
 		return nil, &InvalidRequestError{Endpoint: endpoint, Err: ErrReadOnly}
 	}
 	ctype, body, err := req.Body()
 	if err != nil {
 		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: err.Error()}
 	}
-	u := *c.base
-	u.RawPath = c.base.EscapedPath() + req.Path
+	base := c.base
+	switch req.API {
+	case "", APIv1:
+	case APIv1Alpha:
+		base = c.alphaBase
+	default:
+		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: fmt.Sprintf("unknown API %q", req.API)}
+	}
+	for k := range req.Header {
+		if reservedHeader(k) {
+			return nil, &InvalidRequestError{Endpoint: endpoint, Reason: fmt.Sprintf("header %s is set by the client, not by a parameter", k)}
+		}
+	}
+	u := *base
+	u.RawPath = base.EscapedPath() + req.Path
 	p, err := url.PathUnescape(u.RawPath)
 	if err != nil {
 		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: "bad percent escape in path"}
@@ -251,13 +275,23 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 
 	st := &callState{method: method, path: req.Path, idempotent: isIdempotent(method)}
 	ctx = context.WithValue(ctx, callStateKey{}, st)
+	// An empty body is no body: handing retryablehttp a zero-length reader
+	// makes net/http send "Transfer-Encoding: chunked" with an empty chunk,
+	// which servers may misread; nil makes a POST say Content-Length: 0.
 	var rawBody any
-	if body != nil {
+	if len(body) > 0 {
 		rawBody = body
+	} else {
+		ctype = ""
 	}
 	rreq, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), rawBody)
 	if err != nil {
 		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: err.Error()}
+	}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			rreq.Header.Add(k, v)
+		}
 	}
 	rreq.Header.Set("Accept", "application/json")
 	if ctype != "" {
@@ -323,6 +357,15 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	return r, nil
 }
 
+// reservedHeader names the headers only the client sets.
+func reservedHeader(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "Accept", "Content-Type", "Content-Length", "Transfer-Encoding", "Host", "User-Agent", "Connection":
+		return true
+	}
+	return strings.HasPrefix(http.CanonicalHeaderKey(name), "X-Frame-")
+}
+
 // unreadable is the error for a mutation the server accepted (2xx) whose
 // answer cannot be understood: it took effect, but what it started (a task
 // id) is lost. It is an *OutcomeUnknownError, so it is neither retried nor
@@ -360,16 +403,7 @@ func (c *Client) outcomeUnknown(st *callState, req *Request, body []byte, err er
 			body = []byte(redactValues(req.Form, req.Secret).Encode())
 		case req.JSON != nil:
 			if m, ok := req.JSON.(map[string]any); ok {
-				cp := make(map[string]any, len(m))
-				for k, v := range m {
-					cp[k] = v
-				}
-				for _, name := range req.Secret {
-					if _, ok := cp[name]; ok {
-						cp[name] = redacted
-					}
-				}
-				if b, err := json.Marshal(cp); err == nil {
+				if b, err := json.Marshal(redactJSON(m, req.Secret, true)); err == nil {
 					body = b
 				}
 			}
@@ -392,12 +426,43 @@ func redactValues(v url.Values, names []string) url.Values {
 	for k, vs := range v {
 		cp[k] = vs
 	}
-	for _, n := range names {
-		if _, ok := cp[n]; ok {
-			cp[n] = []string{redacted}
+	for k := range cp {
+		for _, n := range names {
+			if isParamKey(k, n) {
+				cp[k] = []string{redacted}
+			}
 		}
 	}
 	return cp
+}
+
+// redactJSON copies a JSON object body with the secret keys masked, at the
+// top level and, for a body wrapped in one key ({"session_settings": {...}}),
+// one level down.
+func redactJSON(m map[string]any, names []string, descend bool) map[string]any {
+	cp := make(map[string]any, len(m))
+	for k, v := range m {
+		cp[k] = v
+	}
+	for _, name := range names {
+		if _, ok := cp[name]; ok {
+			cp[name] = redacted
+		}
+	}
+	if descend && len(cp) == 1 {
+		for k, v := range cp {
+			if inner, ok := v.(map[string]any); ok {
+				cp[k] = redactJSON(inner, names, false)
+			}
+		}
+	}
+	return cp
+}
+
+// isParamKey reports whether a query or form key carries parameter name:
+// the name itself or its bracket notation (name[], name[k]).
+func isParamKey(key, name string) bool {
+	return key == name || strings.HasPrefix(key, name+"[")
 }
 
 // secretValues lists the values of req's secret parameters, so an echo of
@@ -405,11 +470,25 @@ func redactValues(v url.Values, names []string) url.Values {
 func secretValues(req *Request) []string {
 	var out []string
 	m, _ := req.JSON.(map[string]any)
+	var inner map[string]any // a body wrapped in one key ({"session_settings": {...}})
+	if len(m) == 1 {
+		for _, v := range m {
+			inner, _ = v.(map[string]any)
+		}
+	}
 	for _, n := range req.Secret {
-		out = append(out, req.Form[n]...)
-		out = append(out, req.Query[n]...)
-		if s, ok := m[n].(string); ok {
-			out = append(out, s)
+		for _, vals := range []url.Values{req.Form, req.Query} {
+			for k, vs := range vals {
+				if isParamKey(k, n) {
+					out = append(out, vs...)
+				}
+			}
+		}
+		out = append(out, req.Header.Values(n)...)
+		for _, obj := range []map[string]any{m, inner} {
+			if s, ok := obj[n].(string); ok {
+				out = append(out, s)
+			}
 		}
 	}
 	return out
@@ -499,3 +578,18 @@ func shorten(s string, n int) string {
 }
 
 func formatInt(v int64) string { return strconv.FormatInt(v, 10) }
+
+type readOnlyKey struct{}
+
+// WithReadOnly returns a context under which the client refuses anything
+// but reads, as a read-only client does. A plan made with the client that
+// will later apply it (one client per prepared workflow) keeps the same
+// guarantee: nothing it does can reach the API as a mutation.
+func WithReadOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, readOnlyKey{}, true)
+}
+
+func readOnlyContext(ctx context.Context) bool {
+	ro, _ := ctx.Value(readOnlyKey{}).(bool)
+	return ro
+}

@@ -3,6 +3,7 @@ package frame_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +175,27 @@ func TestSimulatorFaultsAreRetried(t *testing.T) {
 		if _, err := c.ListAccounts(context.Background(), "", ""); err != nil {
 			t.Fatalf("with 50%% 503s and 10 retries: %v", err)
 		}
+	}
+}
+
+// An empty form (or any empty body) goes out as no body at all: a POST
+// with Content-Length: 0, not an empty chunked body.
+func TestEmptyBodyIsNotChunked(t *testing.T) {
+	s, err := sim.Start(sim.Options{}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := frame.NewClient(frame.Config{BaseURL: s.URL(), ClientID: sim.DefaultClientID, ClientSecret: sim.DefaultClientSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := s.Snapshot().Accounts[0].ID
+	if _, err := c.Do(context.Background(), &frame.Request{Method: "POST", Path: "/accounts/" + acct + "/sandbox/start", Form: url.Values{}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	last := s.Requests()[len(s.Requests())-1]
+	if last.ContentLength != "0" || len(last.TransferEncoding) != 0 || last.ContentType != "" {
+		t.Fatalf("received %+v, want Content-Length: 0 and no body", last)
 	}
 }

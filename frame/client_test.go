@@ -206,7 +206,7 @@ func TestPOSTGatewayErrorIsOutcomeUnknown(t *testing.T) {
 			if !errors.As(err, &ou) {
 				t.Fatalf("err = %v, want OutcomeUnknownError", err)
 			}
-			if ou.Method != "POST" || ou.Path != "/accounts/acc-2/pools/pool-1/clone" || ou.Query != "join_domain=false" {
+			if ou.Method != "POST" || ou.Path != "/accounts/acc-2/pools/pool-1/clone" || string(ou.Body) != "join_domain=false" {
 				t.Errorf("carried request: %+v", ou)
 			}
 			var api *frame.APIError
@@ -354,6 +354,25 @@ func TestReadOnlyRefusesMutationsLocally(t *testing.T) {
 	}
 	if _, err := c.ListAccounts(ctx, "", ""); err != nil {
 		t.Fatalf("reads must work: %v", err)
+	}
+}
+
+// A client that may mutate refuses to under a WithReadOnly context (a plan
+// made with the client that later applies it), and only there.
+func TestReadOnlyContextRefusesMutationsLocally(t *testing.T) {
+	srv := newAPIServer(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, `{}`) })
+	c := newClient(t, srv.URL())
+	ro := frame.WithReadOnly(context.Background())
+	_, err := c.Do(ro, &frame.Request{Method: "POST", Path: "/accounts/a/publish"}, nil)
+	noteErr(err)
+	if !errors.Is(err, frame.ErrReadOnly) || srv.Count() != 0 {
+		t.Fatalf("err = %v, %d requests sent; want ErrReadOnly and none", err, srv.Count())
+	}
+	if _, err := c.Do(ro, &frame.Request{Method: "GET", Path: "/accounts"}, nil); err != nil {
+		t.Fatalf("reads must work: %v", err)
+	}
+	if _, err := c.Do(context.Background(), &frame.Request{Method: "POST", Path: "/accounts/a/publish"}, nil); err != nil || srv.Count() != 2 {
+		t.Fatalf("outside the context the mutation is sent: %v, %d requests", err, srv.Count())
 	}
 }
 

@@ -1,6 +1,7 @@
 package frame_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,4 +100,24 @@ func FuzzExtractTask(f *testing.F) {
 			t.Fatalf("task and error both returned")
 		}
 	})
+}
+
+// The publish task list's documented shape: a gateway-... string id and a
+// separate integer request_id, which is what the status call is addressed by.
+func TestPublishStatusIDsAsDocumented(t *testing.T) {
+	ep, _ := frame.LookupEndpoint("publish.tasks")
+	var list []frame.PublishStatus
+	if err := json.Unmarshal(ep.Example, &list); err != nil || len(list) == 0 {
+		t.Fatalf("documented example: %v", err)
+	}
+	if got := list[0].PublishID(); got != "gateway-prod.57186" {
+		t.Errorf("PublishID = %q", got)
+	}
+	if got := list[0].StatusID(); got != "1853969" {
+		t.Errorf("StatusID = %q, want the request_id", got)
+	}
+	noReq := frame.PublishStatus{ID: json.RawMessage(`"793db0f3"`)}
+	if noReq.StatusID() != "793db0f3" || noReq.PublishID() != "793db0f3" {
+		t.Errorf("without request_id: %q %q", noReq.StatusID(), noReq.PublishID())
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // This file is the contract shared by the client, the catalog, the steps and
@@ -17,6 +18,9 @@ const (
 	InQuery ParamIn = "query"
 	InForm  ParamIn = "form" // application/x-www-form-urlencoded body
 	InJSON  ParamIn = "json" // a key of a JSON object body
+	// InHeader is a request header; only where a documented example sends a
+	// parameter that way (the account usage call's resolution_type).
+	InHeader ParamIn = "header"
 )
 
 // ResponseKind is the documented shape of an endpoint's response.
@@ -28,6 +32,7 @@ const (
 	RespTask          ResponseKind = "task"           // any of the documented task shapes (see ExtractTask)
 	RespEmpty         ResponseKind = "empty"          // no body, or {}
 	RespPublishStatus ResponseKind = "publish_status" // {"status": "in_progress"|"completed", "id": ...}
+	RespText          ResponseKind = "text"           // not JSON (v1alpha recent_sessions answers text/csv)
 )
 
 // Param is one documented request parameter.
@@ -65,8 +70,18 @@ type Endpoint struct {
 	Example json.RawMessage `json:"example,omitempty"`
 	Status  int             `json:"status,omitempty"` // documented success status, 200 when 0
 	// Notes records where the docs are inconsistent and which reading the
-	// catalog follows (table over curl example, path over table, ...).
+	// catalog follows (the curl example over the table, ...).
 	Notes string `json:"notes,omitempty"`
+	// DocNote quotes the docs' own wording where the parameter table and
+	// the curl example disagree, so the choice in Notes can be checked
+	// against the source without opening it.
+	DocNote string `json:"doc_note,omitempty"`
+	// JSONWrap, when set, nests the JSON parameters under this one key of
+	// the body ({"session_settings": {...}}), as the curl example sends them.
+	JSONWrap string `json:"json_wrap,omitempty"`
+	// API is the API version the endpoint belongs to: "" for the Admin API
+	// v1, "v1alpha" for the older web API (its own catalog and base URL).
+	API string `json:"api,omitempty"`
 }
 
 // Task stages as documented.
@@ -159,6 +174,37 @@ type PublishStatus struct {
 	LastChange        string          `json:"last_change,omitempty"`
 	NumberOfInstances int             `json:"number_of_instances,omitempty"`
 	RequestID         json.RawMessage `json:"request_id,omitempty"`
+}
+
+// PublishID is the id the publish task list names a publish by
+// ("gateway-prod.57186"); for a status answer, the id it carries.
+func (p PublishStatus) PublishID() string { return jsonID(p.ID) }
+
+// StatusID is what GET /accounts/:id/publish/:request_id is addressed by:
+// the entry's integer request_id, as the docs' curl example writes it, or
+// its id when the entry has no request_id.
+func (p PublishStatus) StatusID() string {
+	if id := jsonID(p.RequestID); id != "" {
+		return id
+	}
+	return jsonID(p.ID)
+}
+
+// jsonID renders a JSON id that may be a string or a number ("" for none).
+func jsonID(r json.RawMessage) string {
+	r = json.RawMessage(strings.TrimSpace(string(r)))
+	if len(r) == 0 || string(r) == "null" {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(r, &s); err == nil {
+		return s
+	}
+	var n json.Number
+	if err := json.Unmarshal(r, &n); err == nil {
+		return n.String()
+	}
+	return string(r)
 }
 
 // ErrorClass names why a call failed, for retry policies (the `on:` list of a

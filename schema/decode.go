@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/frameflow/frameflow/internal/suggest"
 )
 
 // decoder fills the typed model from the checked tree, best effort: a value
@@ -289,7 +291,7 @@ func (d *decoder) checkNeeds(out []*Step) {
 				d.errorf(s.NeedsPos[i], "%sneeds %q, which is %s: needs may only name steps of the same list (read other steps through expressions)", label, need, where)
 				continue
 			}
-			d.errorf(s.NeedsPos[i], "%sneeds unknown step %q%s", label, need, DidYouMean(need, ids))
+			d.errorf(s.NeedsPos[i], "%sneeds unknown step %q%s", label, need, suggest.DidYouMean(need, ids))
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/frameflow/frameflow/internal/suggest"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 )
 
@@ -269,7 +270,7 @@ func (m *mapper) leaf(ve *jsonschema.ValidationError) {
 		enum, _ := s["enum"].([]any)
 		if ctx.isUses {
 			name, _ := val.(string)
-			m.add(node.pos, "%sunknown step type %s%s", ctx.prefix, repr(val), DidYouMean(name, stringsOf(enum)))
+			m.add(node.pos, "%sunknown step type %s%s", ctx.prefix, repr(val), suggest.DidYouMean(name, stringsOf(enum)))
 			return
 		}
 		var opts []string
@@ -278,7 +279,7 @@ func (m *mapper) leaf(ve *jsonschema.ValidationError) {
 		}
 		hint := ""
 		if str, ok := val.(string); ok {
-			hint = DidYouMean(str, stringsOf(enum))
+			hint = suggest.DidYouMean(str, stringsOf(enum))
 		}
 		or := ""
 		if m.orExpr {
@@ -325,7 +326,7 @@ func (m *mapper) leaf(ve *jsonschema.ValidationError) {
 				continue
 			}
 			pos, _ := node.keyPosOf(k)
-			hint := DidYouMean(k, known)
+			hint := suggest.DidYouMean(k, known)
 			switch {
 			case ctx.atWith:
 				m.add(pos, "%sunknown input %q for %s%s", ctx.prefix, k, ctx.stepType, hint)

@@ -2,6 +2,8 @@ package schema
 
 import (
 	"fmt"
+	"sort"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -50,6 +52,9 @@ type Workflow struct {
 	// reports only what is its own (expressions, references, the DAG), so
 	// no problem is reported twice.
 	Checked bool
+
+	scalarsOnce sync.Once
+	scalars     map[[2]int]*yaml.Node // scalar nodes by line and column, for ExprShift
 }
 
 // Input is a declared workflow input.
@@ -217,4 +222,21 @@ type StepTypeInfo struct {
 	Name        string
 	Description string
 	WithSchema  map[string]any // a JSON Schema object for `with`
+}
+
+// SortDiagnostics sorts ds by file, line, column, then message.
+func SortDiagnostics(ds Diagnostics) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i], ds[j]
+		if a.Pos.File != b.Pos.File {
+			return a.Pos.File < b.Pos.File
+		}
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line < b.Pos.Line
+		}
+		if a.Pos.Col != b.Pos.Col {
+			return a.Pos.Col < b.Pos.Col
+		}
+		return a.Message < b.Message
+	})
 }

@@ -711,6 +711,10 @@ type effectQuery struct {
 	answer   chan effectAnswer
 }
 
+func (a *effectAnswer) settled() bool {
+	return a.kind == "result" || a.kind == "sent" || a.kind == "decision"
+}
+
 type effectAnswer struct {
 	kind         string // of last
 	run          string
@@ -756,11 +760,13 @@ func (l *pgLog) lookup(ctx context.Context, batch []*effectQuery) {
 			if err := rows.Scan(&id, &run, &intent, &kind, &last); err != nil {
 				return err
 			}
-			// Newest first: the newest proven effect wins, else the newest
-			// intent whose outcome is unknown.
+			// Newest first: the newest settled record wins (a result, a
+			// proven send waiting for an operator, an operator's decision),
+			// else the newest intent whose outcome is unknown.
 			a := answers[id]
+			settled := kind == "result" || kind == "sent" || kind == "decision"
 			switch {
-			case kind == "result" && (a == nil || a.kind != "result"),
+			case settled && (a == nil || !a.settled()),
 				(kind == "intent" || kind == "unknown") && a == nil:
 				answers[id] = &effectAnswer{kind: kind, run: run, intent: intent, last: last, found: true}
 			}

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -71,7 +72,7 @@ func (s *stepsImpl) endpointType(ep *frame.Endpoint) *engine.StepType {
 			if err != nil {
 				return nil, invalid(name, err)
 			}
-			return s.runEndpoint(ctx, sc, name, ep, params, wait)
+			return s.runEndpoint(ctx, sc, name, ep, params, frame.Overrides{}, wait)
 		},
 	}
 	if ep.Mutates {
@@ -82,22 +83,34 @@ func (s *stepsImpl) endpointType(ep *frame.Endpoint) *engine.StepType {
 
 func (s *stepsImpl) apiCall() *engine.StepType {
 	const name = "api.call"
+	// The enum is every non-destructive name of any API; which API's
+	// endpoint it is, is checked when the step runs.
 	var names []any
-	for _, ep := range frame.Catalog() {
-		if !ep.Destructive {
-			names = append(names, ep.Name)
+	seen := map[string]bool{}
+	for _, api := range frame.APIs {
+		for _, ep := range frame.CatalogFor(api) {
+			if !ep.Destructive && !seen[ep.Name] {
+				seen[ep.Name] = true
+				names = append(names, ep.Name)
+			}
 		}
 	}
+	sort.Slice(names, func(i, j int) bool { return names[i].(string) < names[j].(string) })
+	overrideDoc := " Use only where the docs (and so the catalog) place a parameter wrongly for your server: each key is sent exactly there, objects and lists in bracket notation (name[k]=v, name[]=v) or as nested JSON."
 	return &engine.StepType{
 		Name:        name,
 		Description: "Calls any non-destructive catalog endpoint by name with parameters; reads are sent directly, mutations are planned and journaled (destructive endpoints need their own api.<name> step, which asks for approval).",
 		Inputs: []engine.InputSpec{
 			{Name: "endpoint", Type: "string", Required: true, Enum: names, Description: "The catalog name of the endpoint (frameflow api list), e.g. sandbox.status."},
-			{Name: "params", Type: "object", Description: "The endpoint's parameters by name (path, query and form parameters alike)."},
+			{Name: "api", Type: "string", Default: frame.APIv1, Enum: []any{frame.APIv1, frame.APIv1Alpha}, Description: "Which API the endpoint belongs to: v1 (the Admin API) or v1alpha (the older web API: frameflow api list --api v1alpha), sent under its own base URL."},
+			{Name: "params", Type: "object", Description: "The endpoint's parameters by name (path, query, form, JSON and header parameters alike), each sent where the catalog places it."},
+			{Name: "query", Type: "object", Description: "Extra query-string parameters, sent as given." + overrideDoc},
+			{Name: "form", Type: "object", Description: "Extra form-body fields, sent as given." + overrideDoc},
+			{Name: "json", Type: "object", Description: "Extra top-level JSON-body keys, sent as given." + overrideDoc},
 			waitInput("endpoint's"),
 		},
 		Outputs: map[string]*engine.Shape{
-			"response": doc(engine.AnyShape(), "the decoded JSON response"),
+			"response": doc(engine.AnyShape(), "the decoded JSON response (the text, for an endpoint that answers text)"),
 			"task":     doc(taskShape(), "the task, when the endpoint answers with one"),
 		},
 		// Conservatively a mutation: which endpoint is called is known only
@@ -113,9 +126,22 @@ func (s *stepsImpl) apiCall() *engine.StepType {
 			if err != nil {
 				return nil, invalid(name, err)
 			}
-			ep, ok := frame.LookupEndpoint(epName)
+			api := frame.APIv1
+			if a.has("api") {
+				if api, err = a.str("api"); err != nil {
+					return nil, invalid(name, err)
+				}
+				if !frame.KnownAPI(api) {
+					return nil, invalidf(name, "input api: want v1 or v1alpha, got %q", api)
+				}
+			}
+			ep, ok := frame.LookupEndpointIn(api, epName)
 			if !ok {
-				return nil, invalidf(name, "unknown endpoint %q (see frameflow api list)", epName)
+				flag := ""
+				if api == frame.APIv1Alpha {
+					flag = " --api v1alpha"
+				}
+				return nil, invalidf(name, "unknown %s endpoint %q (see frameflow api list%s)", api, epName, flag)
 			}
 			if ep.Destructive {
 				return nil, invalidf(name, "endpoint %s is destructive: use the api.%s step, which needs approval", ep.Name, ep.Name)
@@ -128,11 +154,28 @@ func (s *stepsImpl) apiCall() *engine.StepType {
 				}
 				params = p
 			}
+			var ov frame.Overrides
+			for _, o := range []struct {
+				key string
+				dst *map[string]any
+			}{{"query", &ov.Query}, {"form", &ov.Form}, {"json", &ov.JSON}} {
+				if !a.has(o.key) {
+					continue
+				}
+				m, ok := in[o.key].(map[string]any)
+				if !ok {
+					return nil, invalidf(name, "input %s: want an object, got %s", o.key, describe(in[o.key]))
+				}
+				*o.dst = m
+			}
+			if len(ov.Form) > 0 && len(ov.JSON) > 0 {
+				return nil, invalidf(name, "inputs form and json: a request has one body, form or JSON")
+			}
 			wait, err := a.boolean("wait", false)
 			if err != nil {
 				return nil, invalid(name, err)
 			}
-			out, err := s.runEndpoint(ctx, sc, name, ep, params, wait)
+			out, err := s.runEndpoint(ctx, sc, name, ep, params, ov, wait)
 			if err != nil {
 				return nil, err
 			}
@@ -146,11 +189,12 @@ func (s *stepsImpl) apiCall() *engine.StepType {
 
 // runEndpoint checks params against the endpoint and calls it: reads
 // directly, mutations through sc.Mutate.
-func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, step string, ep *frame.Endpoint, params map[string]any, wait bool) (map[string]any, error) {
+func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, step string, ep *frame.Endpoint, params map[string]any, ov frame.Overrides, wait bool) (map[string]any, error) {
 	norm, err := normalizeParams(ep, params)
 	if err != nil {
 		return nil, invalid(step, err)
 	}
+	api := ep.API
 	pathParams := map[string]any{}
 	query := map[string]string{}
 	body := map[string]any{}
@@ -166,7 +210,7 @@ func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, ste
 		switch p.In {
 		case frame.InPath:
 			pathParams[p.Name] = v
-		case frame.InQuery:
+		case frame.InQuery, frame.InHeader:
 			query[p.Name] = shown(p, v)
 		default:
 			if p.Secret {
@@ -174,6 +218,26 @@ func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, ste
 			} else {
 				body[p.Name] = v
 			}
+		}
+	}
+	if ep.JSONWrap != "" && len(body) > 0 {
+		body = map[string]any{ep.JSONWrap: body} // shown as it is sent
+	}
+	// Overrides are shown where they travel; a key that names a secret
+	// catalog parameter stays masked.
+	for _, o := range []struct {
+		m    map[string]any
+		into func(k string, v any)
+	}{
+		{ov.Query, func(k string, v any) { query[k] = shownOverride(ep, k, v) }},
+		{ov.Form, func(k string, v any) { body[k] = maskedOverride(ep, k, v) }},
+		{ov.JSON, func(k string, v any) { body[k] = maskedOverride(ep, k, v) }},
+	} {
+		for k, v := range o.m {
+			if containsUnknown(v) {
+				anyUnknown = true
+			}
+			o.into(k, v)
 		}
 	}
 	path, err := resolvePath(ep.Path, pathParams)
@@ -193,7 +257,7 @@ func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, ste
 			}
 			return out, nil
 		}
-		resp, err := c.Call(ctx, ep.Name, norm)
+		resp, err := c.CallIn(ctx, api, ep.Name, norm, ov)
 		if err != nil {
 			return nil, err
 		}
@@ -225,7 +289,7 @@ func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, ste
 			if s.client == nil {
 				return nil, errors.New("no Frame API client configured")
 			}
-			return s.client.Call(ctx, ep.Name, norm)
+			return s.client.CallIn(ctx, api, ep.Name, norm, ov)
 		},
 		// Nothing generic proves that an arbitrary endpoint's request took
 		// effect: resume stops and asks.
@@ -251,6 +315,51 @@ func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, ste
 		}
 	}
 	return out, nil
+}
+
+// containsUnknown reports whether v holds a value not known until run time.
+func containsUnknown(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			if containsUnknown(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if containsUnknown(e) {
+				return true
+			}
+		}
+	default:
+		return engine.IsUnknown(v)
+	}
+	return false
+}
+
+func maskedOverride(ep *frame.Endpoint, k string, v any) any {
+	if p, ok := ep.Param(k); ok && p.Secret {
+		return "(secret)"
+	}
+	return v
+}
+
+func shownOverride(ep *frame.Endpoint, k string, v any) string {
+	if p, ok := ep.Param(k); ok && p.Secret {
+		return "(secret)"
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	if containsUnknown(v) {
+		return fmt.Sprint(engine.Unknown)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 func endpointOutputs(ep *frame.Endpoint, resp any) (map[string]any, error) {
@@ -362,13 +471,18 @@ func normalizeValue(p frame.Param, v any) (any, error) {
 	}
 }
 
-// shown renders a query value for a plan; secrets are masked.
+// shown renders a query value for a plan; secrets are masked, objects and
+// lists shown as JSON (they travel in bracket notation).
 func shown(p frame.Param, v any) string {
 	if p.Secret {
 		return "(secret)"
 	}
 	if engine.IsUnknown(v) {
 		return fmt.Sprint(engine.Unknown)
+	}
+	switch v.(type) {
+	case map[string]any, []any:
+		return shownOverride(&frame.Endpoint{}, "", v)
 	}
 	return fmt.Sprint(v)
 }

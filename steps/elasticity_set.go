@@ -281,18 +281,19 @@ func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext
 					}
 					return s.client.SetPoolElasticity(ctx, poolID.(string), want)
 				},
-				Reconcile: func(ctx context.Context) (any, bool, error) {
-					// Setting elasticity is idempotent and readable: the pool
-					// showing the desired values proves the change took effect.
+			}
+			if sc.Mode() == engine.ModeRun && s.client != nil {
+				// Setting elasticity is idempotent and readable: the pool
+				// showing the desired values proves the change took effect;
+				// while its update task may still be running (within the
+				// grace), the values not showing yet prove nothing.
+				settleReconcile(m, func(ctx context.Context) (bool, error) {
 					cur, err := s.client.GetPoolElasticity(ctx, poolID.(string))
 					if err != nil {
-						return nil, false, err
+						return false, err
 					}
-					if *cur != want {
-						return nil, false, nil
-					}
-					return map[string]any{"pool_id": poolID, "kind": elasticityKind, "stage": frame.StageDone, "display_name": "Updating elasticity"}, true, nil
-				},
+					return *cur == want, nil
+				}, map[string]any{"pool_id": poolID, "kind": elasticityKind, "stage": frame.StageDone, "display_name": "Updating elasticity"})
 			}
 			res, err := sc.Mutate(ctx, m)
 			if err != nil {

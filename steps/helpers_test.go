@@ -53,6 +53,12 @@ type env struct {
 
 func newEnv(t *testing.T, o sim.Options) *env {
 	t.Helper()
+	return newEnvWith(t, o, nil)
+}
+
+// newEnvWith is newEnv with doctor's findings given to the steps.
+func newEnvWith(t *testing.T, o sim.Options, findings *frame.Findings) *env {
+	t.Helper()
 	if o.Scenario == nil {
 		o.Scenario = sim.RetailScenario(3)
 	}
@@ -74,7 +80,7 @@ func newEnv(t *testing.T, o sim.Options) *env {
 	}
 	e := &env{t: t, sim: s, client: c, reg: engine.NewRegistry()}
 	e.poller = steps.NewPoller(steps.PollConfig{InitialInterval: 10 * time.Millisecond, MaxInterval: 50 * time.Millisecond, Timeout: 20 * time.Second})
-	if err := steps.Register(e.reg, steps.Deps{Client: c, Poller: e.poller}); err != nil {
+	if err := steps.Register(e.reg, steps.Deps{Client: c, Poller: e.poller, Findings: findings}); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -136,16 +136,16 @@ func (s *stepsImpl) persistentDesktopCapacitySet() *engine.StepType {
 					}
 					return s.client.SetPersistentDesktopCapacity(ctx, acc.(string), p)
 				},
-				Reconcile: func(ctx context.Context) (any, bool, error) {
+			}
+			if sc.Mode() == engine.ModeRun && s.client != nil {
+				// Idempotent and readable, as elasticity.set.
+				settleReconcile(m, func(ctx context.Context) (bool, error) {
 					var cur pdCapacity
 					if _, err := s.client.Do(ctx, &frame.Request{Method: "GET", Path: path}, &cur); err != nil {
-						return nil, false, err
+						return false, err
 					}
-					if cur != want {
-						return nil, false, nil
-					}
-					return map[string]any{"account_id": acc, "kind": capacityKind, "stage": frame.StageDone}, true, nil
-				},
+					return cur == want, nil
+				}, map[string]any{"account_id": acc, "kind": capacityKind, "stage": frame.StageDone})
 			}
 			res, err := sc.Mutate(ctx, m)
 			if err != nil {

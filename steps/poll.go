@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,10 +17,15 @@ import (
 // The polling policy of task waits (task.wait and `wait: true`); see
 // docs/polling.md for the reasoning and the figures.
 //
-// Cold (no task of this kind has finished yet in this run): the first poll
-// comes InitialInterval after the wait began, and each interval is Growth
-// times the previous one, capped at MaxInterval. A T-second task costs
-// O(log T) polls until the cap.
+// Cold (no task of this kind has finished yet in this run): the waits of
+// one kind share one schedule of polling instants ("ticks"), each taken by
+// one wait. Alone, a wait polls InitialInterval after it began and then
+// each interval is Growth-1 times what has elapsed (plus InitialInterval),
+// capped at MaxInterval: a 20-minute task costs 15 polls. With N waits of
+// the kind (a fan-out whose tasks started together) the ticks come N times
+// as often in log-time, never finer than Overshoot of the elapsed time, so
+// the fan-out as a whole polls finely while each task polls no more than
+// it would alone: the first task seen done teaches the others.
 //
 // Warm (tasks of this kind already finished): tasks of one kind take about
 // as long as each other (200 clones of one image), so the poller sleeps
@@ -36,12 +42,14 @@ import (
 type PollConfig struct {
 	// InitialInterval is the first cold poll's delay (default 1s).
 	InitialInterval time.Duration
-	// MaxInterval caps the interval between polls (default 30s); a warm
-	// wait may sleep longer once, straight to the learned finish.
+	// MaxInterval caps the interval between polls (default 5m: with a
+	// shorter cap a 20-minute task costs more than 15 polls); a warm wait
+	// may sleep longer once, straight to the learned finish.
 	MaxInterval time.Duration
 	// Timeout ends a wait (default 1h). Publishing can take half an hour.
 	Timeout time.Duration
-	// Growth multiplies the cold interval after each poll (default 1.5).
+	// Growth is the cold schedule's factor (default 1.6): alone, a wait
+	// polls at elapsed t, then Growth·t + InitialInterval.
 	Growth float64
 	// Overshoot is the warm polling interval as a fraction of the elapsed
 	// time, hence the most a wait adds to a task's duration (default 0.15).
@@ -55,9 +63,9 @@ type PollConfig struct {
 // Defaults of PollConfig.
 const (
 	DefaultInitialInterval = time.Second
-	DefaultMaxInterval     = 30 * time.Second
+	DefaultMaxInterval     = 5 * time.Minute
 	DefaultPollTimeout     = time.Hour
-	DefaultGrowth          = 1.5
+	DefaultGrowth          = 1.6
 	DefaultOvershoot       = 0.15
 )
 
@@ -101,7 +109,31 @@ type Poller struct {
 type kindStats struct {
 	durations []time.Duration // the last Window observations, in arrival order
 	changed   chan struct{}   // closed (and replaced) on each observation
+
+	// The shared cold schedules: waits of this kind in progress, in
+	// cohorts of waits that began close together.
+	waiting int
+	cohorts []*cohort
+	// failed: a task of this kind failed while the kind was cold. Its
+	// duration teaches nothing, and the other waits may hold ticks far
+	// ahead: each goes back to its own schedule so that failures surface
+	// as fast as they did alone.
+	failed bool
 }
+
+// cohort is the waits of one kind that began within cohortWindow initial
+// intervals of each other (a fan-out): they share one cold schedule. A wait
+// that begins long after its kind's other waits gets its own, so that it
+// is not scheduled by their elapsed time.
+type cohort struct {
+	origin   time.Time // the earliest start; elapsed is measured from it
+	lastTick time.Time // the latest tick claimed
+	waiting  int
+}
+
+// cohortWindow is how many initial intervals apart waits may begin and
+// still share a cold schedule.
+const cohortWindow = 10
 
 // NewPoller makes a Poller.
 func NewPoller(c PollConfig) *Poller {
@@ -195,19 +227,142 @@ func (p *Poller) policy(pol engine.PollingPolicy) engine.PollingPolicy {
 	return pol
 }
 
-// next returns when (as time elapsed since the wait began) to poll next,
-// given the elapsed time of the last poll and the number of polls so far.
-func (p *Poller) next(kind string, pol engine.PollingPolicy, last time.Duration, polls int) time.Duration {
-	if low, _, n := p.Expected(kind); n > 0 {
-		if last < low {
-			return low
-		}
-		step := time.Duration(p.cfg.Overshoot * float64(last))
-		floor := time.Duration(p.cfg.Overshoot * float64(pol.InitialInterval))
-		return last + min(max(step, floor, time.Millisecond), pol.MaxInterval)
+// warmNext returns when (as time elapsed since the wait began) to poll
+// next on the learned schedule of kind, given the elapsed time of the last
+// poll; ok is false while the kind is cold.
+func (p *Poller) warmNext(kind string, pol engine.PollingPolicy, last time.Duration) (at time.Duration, ok bool) {
+	low, _, n := p.Expected(kind)
+	if n == 0 {
+		return 0, false
 	}
-	iv := float64(pol.InitialInterval) * math.Pow(p.cfg.Growth, float64(polls))
-	return last + time.Duration(min(iv, float64(pol.MaxInterval)))
+	if last < low {
+		return low, true
+	}
+	step := time.Duration(p.cfg.Overshoot * float64(last))
+	floor := time.Duration(p.cfg.Overshoot * float64(pol.InitialInterval))
+	return last + min(max(step, floor, time.Millisecond), pol.MaxInterval), true
+}
+
+// join counts a wait of kind in progress and places it in a cohort (for
+// the shared cold schedule); the returned func undoes it.
+func (p *Poller) join(kind string, start time.Time, pol engine.PollingPolicy) (leave func(), c *cohort) {
+	if kind == "" {
+		return func() {}, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := p.statsLocked(kind)
+	if k.waiting == 0 {
+		k.cohorts, k.failed = nil, false
+	}
+	window := time.Duration(cohortWindow) * pol.InitialInterval
+	live := k.cohorts[:0]
+	for _, co := range k.cohorts {
+		if co.waiting > 0 {
+			live = append(live, co)
+			if d := start.Sub(co.origin); d <= window && d >= -window {
+				c = co
+			}
+		}
+	}
+	k.cohorts = live
+	if c == nil {
+		c = &cohort{origin: start}
+		k.cohorts = append(k.cohorts, c)
+	}
+	if start.Before(c.origin) {
+		c.origin = start
+	}
+	c.waiting++
+	k.waiting++
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		c.waiting--
+		k.waiting--
+	}, c
+}
+
+// coldFailure records that a task of kind failed. While the kind is cold
+// the other waits stop sharing ticks and are woken to re-plan on their own
+// schedules (see kindStats.failed).
+func (p *Poller) coldFailure(kind string) {
+	if kind == "" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := p.statsLocked(kind)
+	if len(k.durations) > 0 || k.failed {
+		return
+	}
+	k.failed = true
+	close(k.changed)
+	k.changed = make(chan struct{})
+}
+
+// coldTick claims the next instant of its cohort's shared cold schedule
+// for a wait of kind that began at start and last polled at lastPoll
+// (zero: never).
+//
+// The schedule is a sequence in elapsed time e (from the cohort's origin):
+// e' = e + r·(e + c), with c = InitialInterval/(Growth-1) and r =
+// max(Growth^(1/N) - 1, Overshoot) for N waits: for one wait that is the
+// cold schedule e' = Growth·e + InitialInterval; N waits take the ticks in
+// turn, so together they sample N times as finely (in log-time) at the
+// same cost per task, and no finer than Overshoot needs.
+func (p *Poller) coldTick(kind string, co *cohort, pol engine.PollingPolicy, start, lastPoll, now time.Time) time.Time {
+	g := p.cfg.Growth
+	alone := func() time.Time {
+		if lastPoll.IsZero() {
+			return start.Add(pol.InitialInterval)
+		}
+		iv := (g-1)*float64(lastPoll.Sub(start)) + float64(pol.InitialInterval)
+		return lastPoll.Add(time.Duration(min(iv, float64(pol.MaxInterval))))
+	}
+	if kind == "" || co == nil {
+		return alone() // nothing to share
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.statsLocked(kind).failed {
+		return alone()
+	}
+	n := max(co.waiting, 1)
+	r := max(math.Pow(g, 1/float64(n))-1, p.cfg.Overshoot)
+	c := float64(pol.InitialInterval) / (g - 1)
+	var tick time.Time
+	if co.lastTick.IsZero() {
+		tick = co.origin.Add(pol.InitialInterval)
+	} else {
+		// A sequence left behind (its waits slept on later ticks, or
+		// left) continues from now, not with a burst of instant polls.
+		from := co.lastTick
+		if from.Before(now) {
+			from = now
+		}
+		e := float64(from.Sub(co.origin))
+		iv := min(r*(e+c), float64(pol.MaxInterval))
+		tick = from.Add(time.Duration(iv))
+	}
+	// A wait never polls sooner than InitialInterval after it began, and
+	// never waits longer than MaxInterval between its own polls (a tick
+	// far ahead is normal for most waits of a large fan-out: the first
+	// task seen done wakes them).
+	if earliest := start.Add(pol.InitialInterval); tick.Before(earliest) {
+		tick = earliest
+	}
+	base := lastPoll
+	if base.IsZero() {
+		base = start
+	}
+	if latest := base.Add(pol.MaxInterval); tick.After(latest) {
+		tick = latest
+	}
+	if tick.After(co.lastTick) {
+		co.lastTick = tick
+	}
+	return tick
 }
 
 // WaitOptions describe one wait.
@@ -249,6 +404,8 @@ func (e *WaitTimeoutError) Unwrap() error { return context.DeadlineExceeded }
 // with a *frame.TaskFailedError), the timeout passes (*WaitTimeoutError) or
 // ctx ends. Transient read errors (throttling, 5xx, network) are tolerated
 // until the timeout: a wait must not fail an hour-long task for a blip.
+// Stages are compared case-insensitively; a stage the docs do not name is
+// reported through Progress at every poll, never waited on silently.
 func (p *Poller) Wait(ctx context.Context, o WaitOptions) (*frame.Task, error) {
 	pol := p.policy(o.Policy)
 	now := p.cfg.Now
@@ -257,15 +414,22 @@ func (p *Poller) Wait(ctx context.Context, o WaitOptions) (*frame.Task, error) {
 		start = now()
 	}
 	kind := o.Kind
+	leave, co := p.join(kind, start, pol)
+	defer func() { leave() }()
 	var (
 		polls       int
 		last        time.Duration // elapsed at the last poll
+		lastPoll    time.Time     // when the last poll was made (zero: none yet)
 		lastPending time.Duration // elapsed at the last poll that saw the task unfinished
 		lastTask    *frame.Task
 		lastErr     error
 	)
 	for {
-		at := min(p.next(kind, pol, last, polls), pol.Timeout)
+		at, warm := p.warmNext(kind, pol, last)
+		if !warm {
+			at = p.coldTick(kind, co, pol, start, lastPoll, now()).Sub(start)
+		}
+		at = min(at, pol.Timeout)
 		if wait := at - now().Sub(start); wait > 0 {
 			woken, err := p.sleep(ctx, o.Sleep, kind, wait)
 			if err != nil {
@@ -280,7 +444,13 @@ func (p *Poller) Wait(ctx context.Context, o WaitOptions) (*frame.Task, error) {
 			err = errors.New("empty task status")
 		}
 		polls++
-		last = now().Sub(start)
+		lastPoll = now()
+		last = lastPoll.Sub(start)
+		if err == nil && t.Kind != "" && t.Kind != kind {
+			leave()
+			kind = t.Kind
+			leave, co = p.join(kind, start, pol)
+		}
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
@@ -293,27 +463,23 @@ func (p *Poller) Wait(ctx context.Context, o WaitOptions) (*frame.Task, error) {
 			if o.Progress != nil {
 				o.Progress(fmt.Sprintf("polling failed, will retry: %v", err))
 			}
-		case t.Stage == frame.StageDone:
-			if t.Kind != "" {
-				kind = t.Kind
-			}
+		case StageIsDone(t.Stage):
+			t.Stage = frame.StageDone // one spelling for expressions and the journal
 			p.Observe(kind, observed(t, lastPending, last))
 			return t, nil
-		case t.Stage == frame.StageFailed:
+		case StageIsFailed(t.Stage):
+			p.coldFailure(kind)
 			return t, &frame.TaskFailedError{Task: t}
 		default:
 			lastTask, lastErr, lastPending = t, nil, last
-			if t.Kind != "" {
-				kind = t.Kind
-			}
 			if o.Progress != nil {
-				o.Progress(fmt.Sprintf("%s: %s %s", taskName(t), t.Stage, last.Round(time.Second)))
+				o.Progress(progressLine(t, last))
 			}
 		}
 		if last >= pol.Timeout {
 			te := &WaitTimeoutError{Waited: last, Stage: "unknown", Name: kind}
 			if lastTask != nil {
-				te.TaskID, te.Name, te.Stage = lastTask.ID, taskName(lastTask), lastTask.Stage
+				te.TaskID, te.Name, te.Stage = lastTask.ID, taskName(lastTask), SanitizeStage(lastTask.Stage)
 			}
 			if lastErr != nil {
 				return lastTask, fmt.Errorf("%w (last poll: %v)", te, lastErr)
@@ -321,6 +487,65 @@ func (p *Poller) Wait(ctx context.Context, o WaitOptions) (*frame.Task, error) {
 			return lastTask, te
 		}
 	}
+}
+
+// StageIsDone reports whether a task stage means success: "done", in any
+// case (the docs write both done and "DONE").
+func StageIsDone(stage string) bool {
+	return strings.EqualFold(strings.TrimSpace(stage), frame.StageDone)
+}
+
+// StageIsFailed reports whether a task stage means the task ended without
+// its effect. Only "failed" is documented; error, cancelled and canceled
+// are the other names a server may use, in any case.
+func StageIsFailed(stage string) bool {
+	switch strings.ToLower(strings.TrimSpace(stage)) {
+	case frame.StageFailed, "error", "cancelled", "canceled":
+		return true
+	}
+	return false
+}
+
+// StageIsPending reports whether a stage is one of the documented
+// unfinished stages (not_started, in_progress), in any case.
+func StageIsPending(stage string) bool {
+	switch strings.ToLower(strings.TrimSpace(stage)) {
+	case frame.StageNotStarted, frame.StageInProgress:
+		return true
+	}
+	return false
+}
+
+// SanitizeStage makes a server-sent stage safe to print: printable ASCII
+// only (no terminal escapes, no newlines), at most 40 characters.
+func SanitizeStage(stage string) string {
+	var b strings.Builder
+	for _, r := range stage {
+		if b.Len() >= 40 {
+			b.WriteString("...")
+			break
+		}
+		if r < 0x20 || r > 0x7e {
+			b.WriteByte('?')
+			continue
+		}
+		b.WriteRune(r)
+	}
+	if b.Len() == 0 {
+		return "(empty)"
+	}
+	return b.String()
+}
+
+// progressLine is the step_progress message of an unfinished poll. A stage
+// the docs do not name is said so: the wait goes on (the task may still
+// finish) but an operator sees it in the events and the live view.
+func progressLine(t *frame.Task, elapsed time.Duration) string {
+	stage := SanitizeStage(t.Stage)
+	if !StageIsPending(t.Stage) {
+		return fmt.Sprintf("%s: unknown stage %q (not a documented stage; still polling) %s", taskName(t), stage, elapsed.Round(time.Second))
+	}
+	return fmt.Sprintf("%s: %s %s", taskName(t), stage, elapsed.Round(time.Second))
 }
 
 // sleep sleeps d unless a task of kind finishes first (woken).
@@ -351,21 +576,35 @@ func (p *Poller) sleep(ctx context.Context, sleep func(context.Context, time.Dur
 	return false, nil
 }
 
-// observed is how long t took: the server's duration_sec, else its
-// finished_at - inserted_at (one clock, no skew), else the middle of the
+// observed is how long t took from its creation, which is when a wait
+// begins: finished_at - inserted_at (one clock, no skew), else the
+// server's duration_sec (which a server may count from the task's start
+// rather than its creation, so only a fallback), else the middle of the
 // window in which this wait saw it finish.
 func observed(t *frame.Task, lastPending, doneAt time.Duration) time.Duration {
-	if t.DurationSec != nil && *t.DurationSec > 0 {
-		return time.Duration(*t.DurationSec * float64(time.Second))
-	}
 	if t.FinishedAt != nil && t.InsertedAt != "" {
-		f, err1 := time.Parse(time.RFC3339Nano, *t.FinishedAt)
-		s, err2 := time.Parse(time.RFC3339Nano, t.InsertedAt)
-		if err1 == nil && err2 == nil && f.After(s) {
+		f, ok1 := parseTaskTime(*t.FinishedAt)
+		s, ok2 := parseTaskTime(t.InsertedAt)
+		if ok1 && ok2 && f.After(s) {
 			return f.Sub(s)
 		}
 	}
+	if t.DurationSec != nil && *t.DurationSec > 0 {
+		return time.Duration(*t.DurationSec * float64(time.Second))
+	}
 	return (lastPending + doneAt) / 2
+}
+
+// parseTaskTime reads a task timestamp: RFC 3339 as documented for tasks,
+// or without a zone (as publish tasks' last_change is written); both ends
+// of a difference come from the same server, so a missing zone cancels out.
+func parseTaskTime(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 func taskName(t *frame.Task) string {

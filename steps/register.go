@@ -1,8 +1,3 @@
-// Package steps holds frameflow's step types: one file per type, one list
-// (types, below) of them. Each type declares its inputs, output shapes,
-// whether it mutates and what it touches; its Run reads through the frame
-// client and sends every mutation through engine.StepContext.Mutate, so
-// plans, approvals and the run journal see all of them.
 package steps
 
 import (
@@ -26,6 +21,10 @@ type Deps struct {
 	// Poller is shared by every wait of a run so that it learns how long
 	// each kind of task takes; nil: a Poller with the default PollConfig.
 	Poller *Poller
+	// Findings are what `frameflow doctor` confirmed about this estate
+	// (nil: nothing). Only with them does the absence of an audit entry
+	// prove that a clone was not sent.
+	Findings *frame.Findings
 }
 
 // Register registers every step type into reg.
@@ -60,8 +59,9 @@ func Types(d Deps) []*engine.StepType {
 
 // stepsImpl carries the dependencies shared by the step types of one run.
 type stepsImpl struct {
-	client *frame.Client
-	poller *Poller
+	client   *frame.Client
+	poller   *Poller
+	findings *frame.Findings
 
 	// sourcePools caches the sandbox pool of source accounts: a clone
 	// fanned out over many targets reads its source once, not once per
@@ -81,7 +81,7 @@ func newSteps(d Deps) *stepsImpl {
 	if p == nil {
 		p = NewPoller(PollConfig{})
 	}
-	return &stepsImpl{client: d.Client, poller: p, sourcePools: map[string]*sourcePoolEntry{}}
+	return &stepsImpl{client: d.Client, poller: p, findings: d.Findings, sourcePools: map[string]*sourcePoolEntry{}}
 }
 
 // reader returns the client to read with, or nil when reads are not made
@@ -221,7 +221,8 @@ func waitInput(what string) engine.InputSpec {
 // maybeWait waits for the task in res when wait is set; res is a
 // mutation's result (a task map, or Unknown in plan modes).
 func (s *stepsImpl) maybeWait(ctx context.Context, sc *engine.StepContext, wait bool, res any, w waitSpec) (any, error) {
-	if !wait || res == nil {
+	if !wait || res == nil || engine.DecidedByOperator(res) {
+		// An operator's mark is the proof: there is no task to wait on.
 		return res, nil
 	}
 	return s.wait(ctx, sc, res, w)

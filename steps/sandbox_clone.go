@@ -24,7 +24,7 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 			{Name: "target_account_id", Type: "string", Required: true, Description: "The account whose Sandbox is overwritten."},
 			{Name: "source_pool_id", Type: "string", Description: "The source account's Sandbox pool ID (or give source_account_id)."},
 			{Name: "source_account_id", Type: "string", Description: "The source account; its Sandbox pool is looked up (GET /accounts/:id/sandbox/status, else its pools of kind sandbox)."},
-			{Name: "join_domain", Type: "boolean", Description: "Whether Frame should attempt to join the domain after the Sandbox has been cloned (query parameter; omitted when not given)."},
+			{Name: "join_domain", Type: "boolean", Description: "Whether Frame should attempt to join the domain after the Sandbox has been cloned (form field, as the docs' curl example sends it; omitted when not given)."},
 			waitInput("clone"),
 		},
 		AnyOf: [][]string{{"target_account_id", "source_pool_id"}, {"target_account_id", "source_account_id"}},
@@ -113,15 +113,17 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 			if err != nil {
 				return nil, invalid(name, err)
 			}
-			var query map[string]string
+			// The plan shows join_domain where it travels: a form field (-F
+			// in the docs' curl example), not the query string.
+			var body any
 			if joinDomain != nil {
-				query = map[string]string{"join_domain": strconv.FormatBool(*joinDomain)}
+				body = map[string]any{"join_domain": strconv.FormatBool(*joinDomain)}
 			}
 			m := &engine.Mutation{
 				Type:        name,
 				Method:      "POST",
 				Path:        path,
-				Query:       query,
+				Body:        body,
 				Resources:   accountResources("target_account_id")(in),
 				Placeholder: taskPlaceholder(target, cloneKind, "Cloning system"),
 				Send: func(ctx context.Context) (any, error) {
@@ -138,16 +140,18 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 				if err := s.prepareCloneReconcile(ctx, m, target.(string)); err != nil {
 					return nil, fmt.Errorf("%s: %w", name, err)
 				}
+				if w := notTaken(m.Witness); w != "" {
+					// Visible where the operator looks, not only in the journal.
+					sc.Progress("no witness taken before cloning (" + w + "); if the answer is lost, the clone waits for your decision")
+				}
 			}
 			res, err := sc.Mutate(ctx, m)
 			if err != nil {
 				return nil, err
 			}
-			if rm, ok := res.(map[string]any); ok && rm["id"] == nil && rm["audit_trail_id"] != nil {
-				// Found by reconciliation: the clone was made but its task
-				// id was lost, so there is nothing to wait on. What follows
-				// on this account (a publish) is refused with 409 while the
-				// clone runs, and retried by the conflict policy.
+			if engine.DecidedByOperator(res) {
+				// The operator checked in Frame that the clone took effect
+				// and finished (resume --mark): there is no task to wait on.
 				return map[string]any{"task": res, "source_pool_id": source}, nil
 			}
 			task, err := s.maybeWait(ctx, sc, wait, res, waitSpec{})
@@ -160,12 +164,22 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 }
 
 // cloneWitness is what sandbox.clone reads before sending: the target
-// account's clone audit-trail entries since From. An entry that is not in
-// it proves the clone was made (Frame writes the entry when it accepts the
-// request), though not which task runs it.
+// account's clone audit-trail entries since From. The docs never say that a
+// clone writes an audit entry, nor with which kind, so an entry that was
+// not in it proves the clone was sent (never that it finished: the entry
+// does not name the task), and the absence of one proves nothing unless
+// `frameflow doctor` confirmed the kind on this estate (Kinds).
 type cloneWitness struct {
-	From     string   `json:"from_date"`
+	From     string   `json:"from_date,omitempty"`
 	AuditIDs []string `json:"audit_trail_ids"`
+	// Kinds are the exact audit kinds doctor confirmed for clones when the
+	// witness was read; empty: unconfirmed, entries whose kind contains
+	// "clone" are read as evidence of a send, their absence as nothing.
+	Kinds []string `json:"confirmed_kinds,omitempty"`
+	// NotTaken says why no witness was taken (the audit-trail read failed:
+	// a credential without the right, a 404). The clone is sent anyway; an
+	// unknown outcome then goes to the operator.
+	NotTaken string `json:"not_taken,omitempty"`
 	// Nonce tells this process's witness from one restored from the journal.
 	Nonce string `json:"nonce"`
 	// Read is when the witness was read, just before sending.
@@ -173,39 +187,51 @@ type cloneWitness struct {
 }
 
 // CloneAuditGrace is how long after sending the absence of a clone's audit
-// entry is not yet taken as proof that the clone was not sent: Frame may
-// write the entry a little after it accepts the request, and a clone sent
-// twice overwrites a sandbox twice. A resume soon after a crash waits out
-// the rest of it, reading the audit trail again.
+// entry is not yet taken as proof that the clone was not sent, where doctor
+// confirmed the kind: Frame may write the entry a little after it accepts
+// the request, and a clone sent twice overwrites a sandbox twice. A resume
+// soon after a crash waits out the rest of it, reading the audit trail again.
 var CloneAuditGrace = 20 * time.Second
 
-// cloneAuditKind is the audit-trail kind filter for clones (a wildcard
-// match: cloneSandbox, clonePool, ...).
+// cloneAuditKind is the audit-trail kind filter for clones when doctor
+// confirmed none (a wildcard match: cloneSandbox, clonePool, ...). It only
+// ever finds evidence of a send; its silence proves nothing.
 const cloneAuditKind = "clone"
 
 // cloneAuditWindow bounds the audit-trail read to recent entries; an hour
 // leaves room for clock skew between this machine and Frame.
 const cloneAuditWindow = time.Hour
 
-// ErrNoCloneWitness says a clone cannot be reconciled because the audit
-// trail read before sending was not restored from the journal.
-var ErrNoCloneWitness = errors.New("cannot prove whether the clone was sent: the audit trail read before sending was not restored from the journal")
+// ErrNoCloneWitness says a clone cannot be reconciled because no audit
+// trail read before sending is available: it was not restored from the
+// journal, or it was never taken.
+var ErrNoCloneWitness = errors.New("cannot prove whether the clone was sent: no audit trail read before sending is available")
+
+// errCloneTaskUnknown is why a clone proven sent is not proven finished.
+const errCloneTaskUnknown = "its task id was lost with the answer, and the docs offer no read that shows a clone's task or the image a sandbox holds, so nothing proves it finished (or failed)"
 
 // prepareCloneReconcile reads the target's clone audit trail (the witness)
-// and sets Reconcile. One GET per clone makes a clone whose answer was lost
-// provable, so resume neither clones twice nor stops to ask.
+// and sets Reconcile. The read is best-effort: whatever it answers (403 for
+// a credential that may not read audit trails, 404, a network error), the
+// clone is still sent; the journaled witness then says none was taken.
 func (s *stepsImpl) prepareCloneReconcile(ctx context.Context, m *engine.Mutation, target string) error {
 	c := s.client
+	kinds := s.findings.ConfirmedAuditKinds("clone")
 	from := time.Now().UTC().Add(-cloneAuditWindow).Format("2006-01-02T15:04:05.000Z")
-	before, err := cloneAuditEntries(ctx, c, target, from)
-	if err != nil {
-		return fmt.Errorf("reading the audit trail before cloning (GET /accounts/%s/audit-trails): %w", target, err)
-	}
 	tr := trackSends(m)
-	w := cloneWitness{From: from, AuditIDs: make([]string, 0, len(before)), Nonce: tr.nonce, Read: time.Now().UTC()}
-	for _, e := range before {
-		w.AuditIDs = append(w.AuditIDs, e.id)
+	w := cloneWitness{From: from, AuditIDs: []string{}, Kinds: kinds, Nonce: tr.nonce, Read: time.Now().UTC()}
+	if before, err := cloneAuditEntries(ctx, c, target, from, kinds); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w = cloneWitness{NotTaken: fmt.Sprintf("reading the audit trail before cloning (GET /accounts/%s/audit-trails): %v", target, err),
+			AuditIDs: []string{}, Nonce: tr.nonce, Read: w.Read}
+	} else {
+		for _, e := range before {
+			w.AuditIDs = append(w.AuditIDs, e.id)
+		}
 	}
+	var err error
 	if m.Witness, err = json.Marshal(w); err != nil {
 		return err
 	}
@@ -215,32 +241,39 @@ func (s *stepsImpl) prepareCloneReconcile(ctx context.Context, m *engine.Mutatio
 		// process's own witness, when it never sent, was read after the
 		// crash and already holds the entry being looked for.
 		var got cloneWitness
-		if err := json.Unmarshal(m.Witness, &got); err != nil || got.From == "" {
+		if err := json.Unmarshal(m.Witness, &got); err != nil {
 			return nil, false, fmt.Errorf("%w: %v", ErrNoCloneWitness, err)
 		}
 		if tr.ownUnsent(got.Nonce) {
 			return nil, false, ErrNoCloneWitness
 		}
+		if got.NotTaken != "" {
+			return nil, false, fmt.Errorf("%w (none was taken: %s)", ErrNoCloneWitness, got.NotTaken)
+		}
+		if got.From == "" {
+			return nil, false, ErrNoCloneWitness
+		}
 		seen := idSet(got.AuditIDs)
 		for {
-			now, err := cloneAuditEntries(ctx, c, target, got.From)
+			now, err := cloneAuditEntries(ctx, c, target, got.From, got.Kinds)
 			if err != nil {
 				return nil, false, err
 			}
 			for _, e := range now { // newest first
 				if !seen[e.id] {
-					return map[string]any{
-						"account_id":     target,
-						"kind":           cloneKind,
-						"display_name":   "Cloning system",
-						"stage":          frame.StageInProgress, // as far as anyone can tell
-						"inserted_at":    e.insertedAt,
-						"audit_trail_id": e.id,
-					}, true, nil
+					return nil, false, &engine.SentUnprovenError{
+						Evidence: fmt.Sprintf("audit-trail entry %s of kind %s at %s appeared on account %s", e.id, e.kind, e.insertedAt, target),
+						Missing:  errCloneTaskUnknown,
+					}
 				}
 			}
-			// No entry: proof of absence only once the grace period since
-			// sending has passed (a witness without a read time is old).
+			if len(got.Kinds) == 0 {
+				return nil, false, fmt.Errorf("no clone audit-trail entry appeared on account %s, but the docs do not say that a clone writes one "+
+					"(nor with which kind), and `frameflow doctor` has not confirmed a kind on this estate, so its absence proves nothing", target)
+			}
+			// No entry of a confirmed kind: proof of absence only once the
+			// grace period since sending has passed (a witness without a
+			// read time is old).
 			wait := CloneAuditGrace - time.Since(got.Read)
 			if got.Read.IsZero() || wait <= 0 {
 				return nil, false, nil
@@ -257,13 +290,39 @@ func (s *stepsImpl) prepareCloneReconcile(ctx context.Context, m *engine.Mutatio
 	return nil
 }
 
+// notTaken returns why a clone witness was not taken, or "".
+func notTaken(witness []byte) string {
+	var w cloneWitness
+	_ = json.Unmarshal(witness, &w)
+	return w.NotTaken
+}
+
 type auditEntry struct{ id, kind, insertedAt string }
 
 // cloneAuditEntries lists the account's clone audit-trail entries since
-// from, newest first.
-func cloneAuditEntries(ctx context.Context, c *frame.Client, accountID, from string) ([]auditEntry, error) {
+// from, newest first: those of exactly the given kinds, or with none given,
+// those whose kind contains "clone".
+func cloneAuditEntries(ctx context.Context, c *frame.Client, accountID, from string, kinds []string) ([]auditEntry, error) {
+	if len(kinds) == 0 {
+		return auditEntries(ctx, c, accountID, from, cloneAuditKind, func(k string) bool {
+			return strings.Contains(strings.ToLower(k), cloneAuditKind)
+		})
+	}
+	var out []auditEntry
+	for _, kind := range kinds {
+		// The kind filter is a wildcard: keep only the exact kind.
+		got, err := auditEntries(ctx, c, accountID, from, kind, func(k string) bool { return k == kind })
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+func auditEntries(ctx context.Context, c *frame.Client, accountID, from, kind string, keep func(string) bool) ([]auditEntry, error) {
 	v, err := c.Call(ctx, "accounts.audit_trails.list", map[string]any{
-		"account_id": accountID, "kind": cloneAuditKind, "from_date": from,
+		"account_id": accountID, "kind": kind, "from_date": from,
 		"order_by": "inserted_at", "order": "desc",
 	})
 	if err != nil {
@@ -284,9 +343,7 @@ func cloneAuditEntries(ctx context.Context, c *frame.Client, accountID, from str
 		if m["id"] == nil || id == "" {
 			return nil, fmt.Errorf("audit trails of account %s: an entry without an id", accountID)
 		}
-		// The filter is a wildcard; keep only what names a clone, should a
-		// server match more loosely.
-		if !strings.Contains(strings.ToLower(kind), cloneAuditKind) {
+		if !keep(kind) {
 			continue
 		}
 		at, _ := m["inserted_at"].(string)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/frame"
@@ -20,7 +21,15 @@ type publishWitness struct {
 	// Nonce tells the witness of this process from one restored from the
 	// journal (see Reconcile).
 	Nonce string `json:"nonce"`
+	// Read is when the list was read, just before sending (zero in
+	// journals written before it was kept: no grace).
+	Read time.Time `json:"read,omitempty"`
 }
+
+// PublishListGrace is how long after sending the absence of a new publish
+// task is not yet taken as proof that the publish was not sent: the docs
+// do not say that the task is listed by the time the POST answers.
+var PublishListGrace = 20 * time.Second
 
 // ErrNoWitness says a publish cannot be reconciled because the engine did
 // not restore what the step read before the crash.
@@ -96,7 +105,7 @@ func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, acco
 	}
 	m.Send = func(ctx context.Context) (any, error) { return c.Publish(ctx, accountID) }
 	tr := trackSends(m)
-	w := publishWitness{TaskIDs: publishIDs(before), Nonce: tr.nonce}
+	w := publishWitness{TaskIDs: publishIDs(before), Nonce: tr.nonce, Read: time.Now().UTC()}
 	if m.Witness, err = json.Marshal(w); err != nil {
 		return err
 	}
@@ -113,20 +122,35 @@ func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, acco
 			return nil, false, ErrNoWitness
 		}
 		seen := idSet(got.TaskIDs)
-		now, err := c.PublishTasks(ctx, accountID)
-		if err != nil {
-			return nil, false, err
-		}
 		var found *frame.PublishStatus
-		for i := range now {
-			if id := rawID(now[i].ID); id != "" && !seen[id] {
-				if found == nil || now[i].LastChange >= found.LastChange {
-					found = &now[i]
+		for found == nil {
+			now, err := c.PublishTasks(ctx, accountID)
+			if err != nil {
+				return nil, false, err
+			}
+			for i := range now {
+				if id := rawID(now[i].ID); id != "" && !seen[id] {
+					if found == nil || now[i].LastChange >= found.LastChange {
+						found = &now[i]
+					}
 				}
 			}
-		}
-		if found == nil {
-			return nil, false, nil
+			if found != nil {
+				break
+			}
+			// None yet: proof of absence once the grace since sending has
+			// passed (a publish task may be listed a moment late).
+			wait := PublishListGrace - time.Since(got.Read)
+			if got.Read.IsZero() || wait <= 0 {
+				return nil, false, nil
+			}
+			t := time.NewTimer(min(wait, time.Second))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, false, ctx.Err()
+			case <-t.C:
+			}
 		}
 		t := publishTask(accountID, *found)
 		out, err := taskOutput(t)
@@ -134,7 +158,9 @@ func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, acco
 			return nil, false, err
 		}
 		om := out.(map[string]any)
-		om["publish_id"] = rawID(found.ID)
+		// The status call is addressed by the entry's request_id (the docs'
+		// curl example), not by its gateway-... id.
+		om["publish_id"] = found.StatusID()
 		delete(om, "id") // no task id is known, only the publish's
 		return om, true, nil
 	}

@@ -109,8 +109,8 @@ func TestSandboxCloneBySourceAccountAndWait(t *testing.T) {
 	}
 	last := e.sim.Requests()
 	for _, r := range last {
-		if r.Method == "POST" && r.Query != "join_domain=false" {
-			t.Errorf("clone query = %q", r.Query)
+		if r.Method == "POST" && (r.Query != "" || r.Body != "join_domain=false") {
+			t.Errorf("clone sent query %q body %q, want join_domain=false as form data", r.Query, r.Body)
 		}
 	}
 	// The source's sandbox pool is read once per run, not per target.
@@ -219,12 +219,20 @@ func TestSandboxPublishWaitAndReconcile(t *testing.T) {
 		t.Errorf("unrestored witness: err = %v", err)
 	}
 
-	// A crash before the POST: reconcile proves absence.
+	// A crash before the POST: reconcile proves absence, but only once the
+	// grace for a late-listed publish task has passed.
+	old := steps.PublishListGrace
+	steps.PublishListGrace = 400 * time.Millisecond
+	t.Cleanup(func() { steps.PublishListGrace = old })
 	notSent := &crashRecorder{}
+	start := time.Now()
 	_, _, _ = e.run("sandbox.publish", map[string]any{"account_id": store}, runOpts{recorder: notSent})
 	again := &crashRecorder{restore: notSent.witness}
 	if _, _, err := e.run("sandbox.publish", map[string]any{"account_id": store}, runOpts{recorder: again}); err != nil || again.found {
 		t.Errorf("not sent: err %v found %v", err, again.found)
+	}
+	if d := time.Since(start); d < steps.PublishListGrace {
+		t.Errorf("absence concluded after %s, before the %s grace", d, steps.PublishListGrace)
 	}
 }
 

@@ -21,7 +21,7 @@ func (s *stepsImpl) taskWait() *engine.StepType {
 			{Name: "account_id", Type: "string", Description: "Frame account ID the task runs in (with task_id, instead of task)."},
 			{Name: "task_id", Type: "string", Description: "Frame task ID (with account_id, instead of task)."},
 			{Name: "initial_interval", Type: "string", Description: "First poll delay, e.g. 2s (default: the workflow's polling settings, else 1s)."},
-			{Name: "max_interval", Type: "string", Description: "Longest interval between polls, e.g. 30s (default: the workflow's polling settings, else 30s)."},
+			{Name: "max_interval", Type: "string", Description: "Longest interval between polls, e.g. 30s (default: the workflow's polling settings, else 5m)."},
 			{Name: "timeout", Type: "string", Description: "Give up after this long, e.g. 45m (default: the workflow's polling settings, else 1h)."},
 		},
 		AnyOf:   [][]string{{"task"}, {"account_id", "task_id"}},
@@ -109,7 +109,7 @@ func (s *stepsImpl) wait(ctx context.Context, sc *engine.StepContext, v any, w w
 	if m, isMap := v.(map[string]any); isMap {
 		publishID, _ = m["publish_id"].(string)
 	}
-	if t.Finished() && (t.ID != "" || publishID != "") {
+	if taskFinished(t) && (t.ID != "" || publishID != "") {
 		return finalTask(v, t)
 	}
 	c, err := s.reader(sc)
@@ -131,7 +131,7 @@ func (s *stepsImpl) wait(ctx context.Context, sc *engine.StepContext, v any, w w
 		// A publish found by reconciliation: only its publish id is known.
 		acc := t.AccountID
 		get = func(ctx context.Context) (*frame.Task, error) { return publishStatusTask(ctx, c, acc, publishID) }
-	case t.Finished():
+	case taskFinished(t):
 		return finalTask(v, t)
 	default:
 		return nil, fmt.Errorf("cannot wait for a task without account_id and id")
@@ -177,9 +177,13 @@ func (s *stepsImpl) wait(ctx context.Context, sc *engine.StepContext, v any, w w
 	return taskOutput(final)
 }
 
-// finalTask returns a finished task as output, failing on stage failed.
+// taskFinished reports whether t reached a final stage, in any spelling
+// (see StageIsDone, StageIsFailed).
+func taskFinished(t *frame.Task) bool { return StageIsDone(t.Stage) || StageIsFailed(t.Stage) }
+
+// finalTask returns a finished task as output, failing on a failure stage.
 func finalTask(v any, t *frame.Task) (any, error) {
-	if t.Stage == frame.StageFailed {
+	if StageIsFailed(t.Stage) {
 		return nil, &frame.TaskFailedError{Task: t}
 	}
 	if v != nil {

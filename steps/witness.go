@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"sync/atomic"
+	"time"
 
 	"github.com/frameflow/frameflow/engine"
 )
@@ -43,4 +45,57 @@ func idSet(ids []string) map[string]bool {
 		seen[id] = true
 	}
 	return seen
+}
+
+// SettingsGrace is how long after a settings change was sent (pool
+// elasticity, persistent desktop capacity) a read that still shows other
+// values is not yet taken as proof that it was not sent. The docs say Frame
+// "immediately sets new values", but a server may apply them only when the
+// update task finishes; while that task runs the change was sent, and
+// sending it again only meets the running task. So reconcile keeps reading
+// until the values show or the grace has passed since sending.
+var SettingsGrace = 20 * time.Second
+
+// settingsWitness is what a settings step journals with its intent: when
+// it read the current values, just before sending.
+type settingsWitness struct {
+	Read  time.Time `json:"read"`
+	Nonce string    `json:"nonce"`
+}
+
+// settleReconcile sets m.Reconcile for an idempotent settings change:
+// applied reports whether the server shows the desired values. It is
+// proven sent when they show (within the grace since sending), and proven
+// not sent otherwise. done is the result returned when found.
+func settleReconcile(m *engine.Mutation, applied func(ctx context.Context) (bool, error), done map[string]any) {
+	tr := trackSends(m)
+	m.Witness, _ = json.Marshal(settingsWitness{Read: time.Now().UTC(), Nonce: tr.nonce})
+	m.Reconcile = func(ctx context.Context) (any, bool, error) {
+		var w settingsWitness
+		_ = json.Unmarshal(m.Witness, &w) // a journal without one: no grace
+		deadline := w.Read.Add(SettingsGrace)
+		if tr.ownUnsent(w.Nonce) {
+			deadline = time.Time{} // read after the crash: nothing of ours is on its way
+		}
+		for {
+			ok, err := applied(ctx)
+			if err != nil {
+				return nil, false, err
+			}
+			if ok {
+				return done, true, nil
+			}
+			wait := time.Until(deadline)
+			if w.Read.IsZero() || wait <= 0 {
+				return nil, false, nil
+			}
+			t := time.NewTimer(min(wait, time.Second))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, false, ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
 }

@@ -1,6 +1,3 @@
-// Package workflows holds the example playbooks. They are embedded so that
-// `frameflow demo` works from any directory; a test validates and runs every
-// one of them against the simulator.
 package workflows
 
 import "embed"

@@ -1,9 +1,3 @@
-// Package expr wraps expr-lang for frameflow: `${{ ... }}` templates,
-// reference checking against declared shapes (with did-you-mean), and
-// evaluation that propagates unknown values instead of failing on them.
-//
-// Every expression is parsed, checked and compiled once; the compiled
-// programs are immutable and shared by every goroutine that evaluates them.
 package expr
 
 import (
@@ -19,7 +13,7 @@ import (
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/frameflow/frameflow/schema"
+	"github.com/frameflow/frameflow/internal/suggest"
 )
 
 // Type describes a value for checking references into it.
@@ -494,7 +488,7 @@ func (c *checker) typeOf(n ast.Node) *Type {
 
 // DidYouMean returns the candidate closest to name when it is close enough
 // to be a likely typo, else "". One suggestion rule for the whole tool: the
-// loader's (schema.Suggest), so a typo reads the same wherever it is found.
+// loader's (internal/suggest), so a typo reads the same wherever it is found.
 func DidYouMean(name string, candidates []string) string {
-	return schema.Suggest(name, candidates)
+	return suggest.Closest(name, candidates)
 }

@@ -139,8 +139,10 @@ func (r *Run) adopt(ctx context.Context, key string, m *engine.Mutation) (state 
 			"it was not sent again. Let that run finish (or resume it), then run this one again", key, from, m.Method, m.Path)
 	}
 	switch last.T {
-	case recResult, recUnknown, recFailed, recNotSent:
-		cp := &record{T: last.T, Key: key, Result: last.Result, Error: last.Error, Via: "adopted", From: from}
+	case recResult, recUnknown, recFailed, recNotSent, recSent, recDecided:
+		// sent (proven sent, effect not proven) stops for an operator here
+		// too; a decision is the other run's operator's, and holds here.
+		cp := &record{T: last.T, Key: key, Result: last.Result, Error: last.Error, Decision: last.Decision, By: last.By, Via: "adopted", From: from}
 		if err := r.append(cp); err != nil {
 			return "", nil, fmt.Errorf("%w; mutation %s not sent", err, key)
 		}

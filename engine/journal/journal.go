@@ -1,16 +1,3 @@
-// Package journal is frameflow's durable run journal: one append-only JSON
-// Lines file per run under <state>/runs/, guarded by a kernel file lock. It
-// records what a run is (workflow, file hash, inputs), each step's end and
-// outputs, and for every mutation an intent made durable before the request
-// is sent and its result after, so that a crashed, interrupted or failed run
-// can be resumed without sending any mutation twice.
-//
-// A *Run implements the engine's StepJournal (Lookup, Record),
-// MutationRecorder (Do) and MutationFailer (MutationFailed). The journal knows no API: whether an error means
-// "the request may have reached the server" is told by Options.IsOutcomeUnknown.
-//
-// Format and reasons: docs/decisions/journal-format.md; behaviour on resume:
-// docs/resume.md.
 package journal
 
 import (
@@ -33,6 +20,9 @@ type Options struct {
 	// without a result when nothing can prove whether it took effect (the
 	// admin's --assume-not-sent). The decision is journaled.
 	AssumeNotSent bool
+	// Operator is who runs this process (user@host); an assumed not_sent is
+	// journaled with it.
+	Operator string
 	// IsOutcomeUnknown tells whether a Send error means the request may have
 	// reached the server (frame.OutcomeUnknownError). Nil treats every Send
 	// error as possibly sent, which never duplicates but makes refused

@@ -261,7 +261,7 @@ func TestResumeIntentWithoutResult(t *testing.T) {
 				if !errors.As(err, &ue) || ue.Key != key || ue.Method != "POST" || ue.Path != "/accounts/store-1/pools/qa-pool/clone" {
 					t.Fatalf("err = %v, want UnresolvedError", err)
 				}
-				if !strings.Contains(err.Error(), "--assume-not-sent") || !strings.Contains(err.Error(), key) {
+				if !strings.Contains(err.Error(), "--mark '"+key+"=not-sent'") || !strings.Contains(err.Error(), "outcome_unknown") {
 					t.Errorf("message does not guide the admin: %v", err)
 				}
 				if len(r.Pending()) != 1 {

@@ -131,7 +131,7 @@ func (fl *fileLedger) lookup(dir, self, identity string, mine []Interval) (strin
 			}
 			_ = json.Unmarshal(last, &probe)
 			switch probe.T {
-			case recResult:
+			case recResult, recSent, recDecided: // settled: adopted as it stands
 				if best.run == "" || in.time.After(bestTime) {
 					best.run, best.intent, best.last, bestTime = id, in.line, last, in.time
 				}

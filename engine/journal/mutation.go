@@ -5,30 +5,49 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/frameflow/frameflow/engine"
 )
 
 // UnresolvedError says a mutation may have been sent (its intent is in the
-// journal, its result is not) and nothing could prove whether it took
-// effect, so it was not sent again.
+// journal, its result is not), or was proven sent without proof that its
+// effect finished, and it was not sent again: its outcome is unknown until
+// an operator decides.
 type UnresolvedError struct {
+	RunID  string
 	Key    string // the engine's mutation key: step[item]#n
 	Type   string
 	Method string
 	Path   string
 	Reason string // why it could not be proven
-	Err    error  // the send's error when it happened in this attempt
+	// Sent: a read proved it was sent (it will never be sent again), not
+	// that it finished.
+	Sent bool
+	Err  error // the send's error when it happened in this attempt
 }
 
 func (e *UnresolvedError) Error() string {
-	return fmt.Sprintf("mutation %s (%s %s) may already have been sent, and %s; it was not sent again. "+
-		"Check in Frame whether it took effect (the account's tasks, the pool's settings); "+
-		"if you are sure it did not, run `frameflow resume --assume-not-sent`",
-		e.Key, e.Method, e.Path, e.Reason)
+	what := "may already have been sent, and " + e.Reason + "; it was not sent again"
+	if e.Sent {
+		// Reason reads "it was sent (evidence), but ...".
+		what = strings.TrimPrefix(e.Reason, "it ") + "; it will not be sent again"
+	}
+	return fmt.Sprintf("outcome_unknown: mutation %s (%s %s) %s. "+
+		"Check in Frame whether it took effect and finished (the account's tasks, its sandbox, the pool's settings), then decide: %s",
+		e.Key, e.Method, e.Path, what, MarkCommand(e.RunID, e.Key))
 }
 
 func (e *UnresolvedError) Unwrap() error { return e.Err }
+
+// MarkCommand is the command an operator runs to settle an unknown outcome.
+func MarkCommand(runID, key string) string {
+	if runID == "" {
+		runID = "RUN"
+	}
+	return fmt.Sprintf("`frameflow resume %s --mark '%s=sent'` if it took effect and finished, `--mark '%s=not-sent'` if it did not", runID, key, key)
+}
 
 // Do performs m at most once per key for the whole run, across crashes and
 // resumes. It implements engine.MutationRecorder:
@@ -37,7 +56,10 @@ func (e *UnresolvedError) Unwrap() error { return e.Err }
 //   - an intent without a result (the process died mid-request, or the
 //     outcome was unknown) is reconciled first: found returns its result,
 //     proven absent is sent again; when nothing proves it, Do returns an
-//     *UnresolvedError, unless Options.AssumeNotSent;
+//     *UnresolvedError, unless Options.AssumeNotSent; a Reconcile that
+//     proves it sent but not finished (*engine.SentUnprovenError) is
+//     journaled as sent: never sent again, an *UnresolvedError until a
+//     task is found or an operator decides (Decide);
 //   - otherwise the intent is written and synced before Send, and the
 //     result after it. A refused send (not outcome-unknown) is journaled as
 //     failed, and the same key may be sent again by a retry or a resume.
@@ -78,7 +100,7 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 	}
 	state, result := st.state, st.result
 	// Compared as journaled, i.e. redacted.
-	if (state == recIntent || state == recUnknown || state == recResult) && (st.method != r.redact(m.Method) || st.path != r.redact(m.Path)) {
+	if (state == recIntent || state == recUnknown || state == recResult || state == recSent) && (st.method != r.redact(m.Method) || st.path != r.redact(m.Path)) {
 		r.mu.Unlock()
 		return nil, fmt.Errorf("journal: mutation %s was recorded as %s %s but is now %s %s; "+
 			"the workflow or its inputs changed since, so the journal cannot vouch for it; nothing sent",
@@ -108,6 +130,10 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 		if !send {
 			return res, err
 		}
+	case recSent:
+		// Proven sent earlier: read again (the effect may be provable now),
+		// but never send, whatever the read says.
+		return r.resolveSent(ctx, key, m)
 	}
 	return r.send(ctx, key, m, true)
 }
@@ -167,7 +193,16 @@ func (r *Run) resolve(ctx context.Context, key string, m *engine.Mutation, assum
 		}
 		got, found, rerr := m.Reconcile(ctx)
 		m.Witness = fresh // a re-send journals the step's current witness
+		var su *engine.SentUnprovenError
 		switch {
+		case errors.As(rerr, &su):
+			// Sent for sure: journal it so that nothing (not even
+			// --assume-not-sent) sends it again; only an operator's mark
+			// settles it.
+			if err := r.write(&record{T: recSent, Key: key, Via: "reconcile", Error: r.redact(su.Error())}); err != nil {
+				return nil, false, err
+			}
+			return nil, false, r.unresolved(key, m, su.Error(), true, cause)
 		case rerr == nil && found:
 			res, err := r.recordResult(key, got, "reconcile")
 			return res, false, err
@@ -181,12 +216,99 @@ func (r *Run) resolve(ctx context.Context, key string, m *engine.Mutation, assum
 		}
 	}
 	if assume {
-		if err := r.write(&record{T: recNotSent, Key: key, Via: "assumed"}); err != nil {
+		if err := r.write(&record{T: recNotSent, Key: key, Via: "assumed", By: r.opts.Operator}); err != nil {
 			return nil, false, err
 		}
 		return nil, true, nil
 	}
-	return nil, false, &UnresolvedError{Key: key, Type: m.Type, Method: m.Method, Path: m.Path, Reason: r.redact(reason), Err: cause}
+	return nil, false, r.unresolved(key, m, reason, false, cause)
+}
+
+func (r *Run) unresolved(key string, m *engine.Mutation, reason string, sent bool, cause error) *UnresolvedError {
+	return &UnresolvedError{RunID: r.meta.RunID, Key: key, Type: m.Type, Method: m.Method, Path: m.Path, Reason: r.redact(reason), Sent: sent, Err: cause}
+}
+
+// resolveSent reconciles a mutation proven sent whose effect was not proven
+// finished. A read that now proves it (a task found) records the result;
+// anything else, absence included, leaves it for the operator.
+func (r *Run) resolveSent(ctx context.Context, key string, m *engine.Mutation) (any, error) {
+	r.mu.Lock()
+	st := r.muts[key]
+	w, evidence := st.witness, st.evidence
+	r.mu.Unlock()
+	if m.Reconcile != nil {
+		fresh := m.Witness
+		if w != nil {
+			m.Witness = w
+		}
+		got, found, rerr := m.Reconcile(ctx)
+		m.Witness = fresh
+		if rerr == nil && found {
+			return r.recordResult(key, got, "reconcile")
+		}
+		var su *engine.SentUnprovenError
+		if errors.As(rerr, &su) {
+			evidence = su.Error()
+		}
+	}
+	return nil, r.unresolved(key, m, evidence, true, nil)
+}
+
+// Decision values for Decide, as `resume --mark` takes them.
+const (
+	DecisionSent    = "sent"
+	DecisionNotSent = "not_sent"
+)
+
+// Decide records an operator's decision on a mutation whose outcome is
+// unknown (Pending lists them): DecisionSent means it took effect and
+// finished, so the step carries on without sending or waiting;
+// DecisionNotSent means it did not, so the next Do sends it. by says who
+// decided (user@host); the journal keeps it with the time.
+func (r *Run) Decide(key, decision, by string) error {
+	key = r.redact(key)
+	if decision != DecisionSent && decision != DecisionNotSent {
+		return fmt.Errorf("journal: decision %q for %s: want sent or not-sent", decision, key)
+	}
+	return r.appendIf(&record{T: recDecided, Key: key, Decision: decision, By: by, Via: "operator"}, func() error {
+		st := r.muts[key]
+		if st == nil {
+			return fmt.Errorf("journal: run %s has no mutation %s", r.meta.RunID, key)
+		}
+		if st.state != recIntent && st.state != recUnknown && st.state != recSent {
+			return fmt.Errorf("journal: mutation %s of run %s is not waiting for a decision (it is %s)", key, r.meta.RunID, describeState(st.state))
+		}
+		return nil
+	})
+}
+
+func describeState(s string) string {
+	switch s {
+	case recResult:
+		return "answered: its result is recorded"
+	case recFailed:
+		return "failed: it will be sent again"
+	case recNotSent:
+		return "not sent: it will be sent"
+	case recDecided:
+		return "already decided"
+	}
+	return s
+}
+
+// applyDecision folds an operator's decision into st: sent becomes a
+// result that names the operator (there is no task), not_sent makes the key
+// sendable.
+func applyDecision(st *mutState, rec *record) {
+	if rec.Decision != DecisionSent {
+		st.state = recNotSent
+		return
+	}
+	st.state = recResult
+	b, _ := json.Marshal(map[string]any{
+		engine.OperatorDecision: DecisionSent, "decided_by": rec.By, "decided_at": rec.Time.UTC().Format(time.RFC3339),
+	})
+	st.result = b
 }
 
 func (r *Run) recordResult(key string, res any, via string) (any, error) {

@@ -10,8 +10,10 @@ import (
 )
 
 // formatVersion is written in every header; a reader refuses a journal of a
-// newer version rather than misreading it.
-const formatVersion = 1
+// newer version rather than misreading it. 2 added the sent and decision
+// records: a reader that ignored them would reconcile a clone proven sent
+// again, and might send it twice.
+const formatVersion = 2
 
 // Record types, the "t" field of every line. See docs/decisions/journal-format.md.
 const (
@@ -23,6 +25,8 @@ const (
 	recUnknown = "unknown"  // the send failed in a way that may have reached the server
 	recFailed  = "failed"   // the server refused it, it never left, or its task failed: safe to send again
 	recNotSent = "not_sent" // a reconcile proved it absent, or the admin assumed so
+	recSent    = "sent"     // a reconcile proved it sent, but not that its effect finished: never sent again, waits for an operator
+	recDecided = "decision" // an operator marked a mutation whose outcome is unknown: sent or not_sent (resume --mark)
 	recFinish  = "finish"   // an attempt ended with a status
 	recAlive   = "alive"    // the attempt is still running (nothing else written for a while)
 )
@@ -75,8 +79,10 @@ type record struct {
 	Witness   json.RawMessage   `json:"witness,omitempty"`  // intent: what Reconcile compares against
 	Identity  string            `json:"identity,omitempty"` // intent: digest of estate, method, path, query, body (the same request in any run)
 	Result    json.RawMessage   `json:"result,omitempty"`
-	Via       string            `json:"via,omitempty"`  // result: send | reconcile; not_sent: reconcile | assumed; failed: task_failed; any: adopted
-	From      string            `json:"from,omitempty"` // via adopted: the run whose record this copies
+	From      string            `json:"from,omitempty"`       // via adopted: the run whose record this copies
+	Via       string            `json:"via,omitempty"`        // result: send | reconcile; not_sent: reconcile | assumed; failed: task_failed; sent: reconcile; any: adopted
+	Decision  string            `json:"decision,omitempty"`   // decision: sent | not_sent
+	By        string            `json:"decided_by,omitempty"` // decision: user@host of the operator
 
 	Error string `json:"error,omitempty"`
 }

@@ -70,7 +70,8 @@ type mutState struct {
 	method, path string
 	witness      json.RawMessage // the intent's Mutation.Witness
 	result       json.RawMessage
-	busy         bool // a Do for this key is under way in this process
+	evidence     string // sent: what proved it was sent
+	busy         bool   // a Do for this key is under way in this process
 }
 
 func newRun(s *Store, meta RunMeta, l Log, attempt int) *Run {
@@ -251,14 +252,19 @@ func (r *Run) apply(rec *record) {
 		if finishedStatus(rec.Status) {
 			r.steps[stepKey{rec.Step, rec.ItemKey}] = stepState{status: rec.Status, outputs: rec.Outputs}
 		}
-	case recIntent, recResult, recUnknown, recFailed, recNotSent:
+	case recIntent, recResult, recUnknown, recFailed, recNotSent, recSent, recDecided:
 		st := r.muts[rec.Key]
 		if st == nil {
 			st = &mutState{}
 			r.muts[rec.Key] = st
 		}
 		st.state = rec.T
+		if rec.T == recDecided {
+			applyDecision(st, rec)
+		}
 		switch rec.T {
+		case recSent:
+			st.evidence = rec.Error
 		case recIntent:
 			// A copy: the witness may be the caller's Mutation.Witness.
 			st.typ, st.method, st.path, st.witness = rec.Type, rec.Method, rec.Path, bytes.Clone(rec.Witness)
@@ -303,7 +309,7 @@ func (r *Run) Record(res engine.StepResult) error {
 	if res.Step == "" || res.Status == "" {
 		return errors.New("journal: step result without step or status")
 	}
-	rec := &record{T: recStep, Step: res.Step, Item: res.Item, ItemKey: res.ItemKey, Status: res.Status,
+	rec := &record{T: recStep, Step: res.Step, Item: res.Item, ItemKey: res.ItemKey, Status: string(res.Status),
 		Attempts: res.Attempts, DurationMS: res.Duration.Milliseconds(), Error: res.Error}
 	if !res.Started.IsZero() {
 		t := res.Started.UTC()
@@ -313,7 +319,7 @@ func (r *Run) Record(res engine.StepResult) error {
 		i := res.Index
 		rec.Index = &i
 	}
-	if finishedStatus(res.Status) && len(res.Outputs) > 0 {
+	if finishedStatus(string(res.Status)) && len(res.Outputs) > 0 {
 		b, err := json.Marshal(res.Outputs)
 		if err != nil {
 			return fmt.Errorf("journal: outputs of %s: %w", res.Step, err)
@@ -370,6 +376,10 @@ func (r *Run) Close() error {
 type PendingMutation struct {
 	Key, Type, Method, Path string
 	Unknown                 bool // a send failed with an unknown outcome (else the process died mid-request)
+	// ProvenSent: a read proved it was sent but not that its effect
+	// finished; it is never sent again, only an operator's mark settles it.
+	ProvenSent bool
+	Evidence   string // for ProvenSent: what proved it, and what is missing
 }
 
 // Pending lists mutations with an intent and no result: on resume each is
@@ -379,8 +389,9 @@ func (r *Run) Pending() []PendingMutation {
 	defer r.mu.Unlock()
 	var out []PendingMutation
 	for k, st := range r.muts {
-		if st.state == recIntent || st.state == recUnknown {
-			out = append(out, PendingMutation{Key: k, Type: st.typ, Method: st.method, Path: st.path, Unknown: st.state == recUnknown})
+		if st.state == recIntent || st.state == recUnknown || st.state == recSent {
+			out = append(out, PendingMutation{Key: k, Type: st.typ, Method: st.method, Path: st.path, Unknown: st.state == recUnknown,
+				ProvenSent: st.state == recSent, Evidence: st.evidence})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })

@@ -30,14 +30,8 @@ func (s *Server) addCatalogRoutes(mux *http.ServeMux, taken map[string]bool, cat
 		}
 		taken[key] = true
 		ep := ep
-		registerQuietly(mux, strings.ToUpper(ep.Method)+" /v1"+path, func(w http.ResponseWriter, r *http.Request) {
-			ri := info(r)
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			now := s.clockLocked(ri.now)
-			s.advance(now)
-			s.fallback(&call{s: s, w: w, r: r, now: now, body: ri.body}, &ep)
-		})
+		place := s.placements[placementKey("", ep.Method, path)]
+		registerQuietly(mux, strings.ToUpper(ep.Method)+" /v1"+path, s.strict(place, func(c *call) { s.fallback(c, &ep) }))
 	}
 }
 

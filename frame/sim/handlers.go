@@ -26,11 +26,12 @@ type route struct {
 // call is one request being answered. Handlers run with s.mu held and the
 // estate advanced to c.now.
 type call struct {
-	s    *Server
-	w    http.ResponseWriter
-	r    *http.Request
-	now  time.Time
-	body []byte
+	s     *Server
+	w     http.ResponseWriter
+	r     *http.Request
+	now   time.Time
+	body  []byte
+	place *placement // where the docs put each parameter (nil: none documented)
 }
 
 func (c *call) path(name string) string { return c.r.PathValue(name) }
@@ -88,15 +89,13 @@ func (s *Server) routes(catalog []frame.Endpoint) *http.ServeMux {
 	taken := map[string]bool{}
 	for _, rt := range s.modelled() {
 		h := rt.h
-		mux.HandleFunc(rt.method+" /v1"+rt.path, func(w http.ResponseWriter, r *http.Request) {
-			ri := info(r)
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			now := s.clockLocked(ri.now)
-			s.advance(now)
-			h(&call{s: s, w: w, r: r, now: now, body: ri.body})
-		})
+		place := s.placements[placementKey("", rt.method, rt.path)]
+		mux.HandleFunc(rt.method+" /v1"+rt.path, s.strict(place, h))
 		taken[shapeKey(rt.method, rt.path)] = true
+	}
+	for _, rt := range s.modelledV1Alpha() {
+		place := s.placements[placementKey("v1alpha", rt.method, rt.path)]
+		mux.HandleFunc(rt.method+" /v1alpha"+rt.path, s.strict(place, rt.h))
 	}
 	s.addCatalogRoutes(mux, taken, catalog)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -105,16 +104,54 @@ func (s *Server) routes(catalog []frame.Endpoint) *http.ServeMux {
 	return mux
 }
 
+// strict wraps a handler: a request that puts a parameter anywhere but
+// where the docs do is answered 400 before anything happens.
+func (s *Server) strict(place *placement, h func(c *call)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ri := info(r)
+		if err := checkPlacement(place, r, ri.body); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		now := s.clockLocked(ri.now)
+		s.advance(now)
+		h(&call{s: s, w: w, r: r, now: now, body: ri.body, place: place})
+	}
+}
+
 // ---- request parameters ---------------------------------------------------------
 
 // params merges the query string with the body: form data (urlencoded or
 // multipart, as curl -F sends it) or a JSON object, whose scalar values are
 // turned into strings so that both encodings validate alike.
+//
+// The placement was checked before the handler ran (see strict), so merging
+// is safe here. Bracketed keys (name[]=v, name[k]=v) also count as their
+// parameter name; a body wrapped as the docs show it is unwrapped; header
+// parameters are read from the headers.
 func (c *call) params() (map[string]string, error) {
 	out := map[string]string{}
-	for k, v := range c.r.URL.Query() {
-		if len(v) > 0 {
+	addFlat := func(vals map[string][]string) {
+		for k, v := range vals {
+			if len(v) == 0 {
+				continue
+			}
 			out[k] = v[0]
+			if name, shape, err := bracketShape(k); err == nil && shape != shapeScalar {
+				if _, ok := out[name]; !ok {
+					out[name] = v[0]
+				}
+			}
+		}
+	}
+	addFlat(c.r.URL.Query())
+	if c.place != nil {
+		for name, pp := range c.place.Params {
+			if v := c.r.Header.Get(name); pp.Loc == locHeader && v != "" {
+				out[name] = v
+			}
 		}
 	}
 	body := bytes.TrimSpace(c.body)
@@ -130,6 +167,11 @@ func (c *call) params() (map[string]string, error) {
 		dec.UseNumber()
 		if err := dec.Decode(&m); err != nil {
 			return nil, fmt.Errorf("body is not a JSON object: %v", err)
+		}
+		if c.place != nil && c.place.Wrap != "" {
+			if inner, ok := m[c.place.Wrap].(map[string]any); ok {
+				m = inner
+			}
 		}
 		for k, v := range m {
 			switch x := v.(type) {
@@ -152,21 +194,13 @@ func (c *call) params() (map[string]string, error) {
 			return nil, fmt.Errorf("malformed multipart form: %v", err)
 		}
 		defer func() { _ = form.RemoveAll() }()
-		for k, v := range form.Value {
-			if len(v) > 0 {
-				out[k] = v[0]
-			}
-		}
+		addFlat(form.Value)
 	default:
 		vals, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil, fmt.Errorf("malformed form body: %v", err)
 		}
-		for k, v := range vals {
-			if len(v) > 0 {
-				out[k] = v[0]
-			}
-		}
+		addFlat(vals)
 	}
 	return out, nil
 }
@@ -273,6 +307,15 @@ type taskOut struct {
 
 var customerID = deriveID("customer", "frameflow-sim")
 
+// stageName is the name a task's stage is reported by: the scenario's
+// task_stages may rename it (see Scenario.TaskStages).
+func (s *Server) stageName(stage string) string {
+	if n, ok := s.opts.Scenario.TaskStages[stage]; ok {
+		return n
+	}
+	return stage
+}
+
 func (s *Server) taskJSON(t *task, now time.Time) taskOut {
 	out := taskOut{
 		AccountID:      t.acct.id,
@@ -284,7 +327,7 @@ func (s *Server) taskJSON(t *task, now time.Time) taskOut {
 		OrganizationID: t.acct.orgID,
 		ProgressInfo:   json.RawMessage("null"),
 		ResultInfo:     json.RawMessage("null"),
-		Stage:          t.stageAt(now),
+		Stage:          s.stageName(t.stageAt(now)),
 		StartedBy: startedBy{
 			Email:            s.opts.ClientID + ".img.frame.nutanix.com_third-party-api",
 			FirstName:        "X",
@@ -300,12 +343,12 @@ func (s *Server) taskJSON(t *task, now time.Time) taskOut {
 	}
 	if t.finished {
 		fin := formatTime(t.updated)
-		d := t.updated.Sub(t.inserted).Seconds()
+		d := s.reportedDuration(t)
 		out.FinishedAt, out.DurationSec, out.UpdatedAt = &fin, &d, fin
 		if t.resultInfo != nil {
 			out.ResultInfo = t.resultInfo
 		}
-	} else if out.Stage == StageInProgress {
+	} else if t.stageAt(now) == StageInProgress {
 		out.UpdatedAt = formatTime(t.startsAt)
 	}
 	return out
@@ -583,7 +626,7 @@ func (s *Server) clone(c *call) {
 		return
 	}
 	image := src.acct.sandboxImage // what the source holds now is what gets copied
-	s.audit(target, "cloneSandbox", c.now)
+	s.auditOp(target, "clone", "cloneSandbox", c)
 	t := s.newTask(c.now, KindClone, "Cloning system", target, target.sandbox, func(time.Time) { target.sandboxImage = image })
 	lockAccount(target, t)
 	c.json(http.StatusOK, s.pendingRequest(target, t, c.now))
@@ -603,9 +646,9 @@ func (s *Server) publish(c *call) {
 		return
 	}
 	image := a.sandboxImage
-	s.audit(a, "publishSandbox", c.now)
+	s.auditOp(a, "publish", "publishSandbox", c)
 	s.publishSeq++
-	entry := &publishEntry{requestID: 1850000 + s.publishSeq, instances: len(a.prod)}
+	entry := &publishEntry{id: fmt.Sprintf("gateway-prod.%d", 57000+s.publishSeq), requestID: 1850000 + s.publishSeq, instances: len(a.prod)}
 	t := s.newTask(c.now, KindPublish, "Publishing Sandbox to Production", a, nil, func(at time.Time) {
 		a.prodImage = image
 		a.lastPublish = formatTime(at)
@@ -651,19 +694,36 @@ func (s *Server) publishTasks(c *call) {
 		if e.task.finished {
 			last = e.task.updated
 		}
-		out = append(out, publishOut{e.task.id, formatTime(last), e.instances, e.requestID, publishStatusOf(e.task, c.now)})
+		out = append(out, publishOut{e.id, formatTime(last), e.instances, e.requestID, publishStatusOf(e.task, c.now)})
 	}
 	c.json(http.StatusOK, out)
 }
 
-func (c *call) publishTask(a *account) *publishEntry {
+// publishByRequestID finds the publish GET /accounts/:id/publish/:request_id
+// addresses: the docs' curl example uses the list's integer request_id.
+func (c *call) publishByRequestID(a *account) *publishEntry {
 	id := c.path("task_id")
 	for _, e := range a.publishes {
-		if e.task.id == id {
+		if strconv.Itoa(e.requestID) == id {
 			return e
 		}
 	}
-	c.fail(http.StatusNotFound, "publish task %q not found for account %q", id, a.name)
+	c.fail(http.StatusNotFound, "publish request %q not found for account %q (the status is addressed by the request_id of GET /accounts/:id/publish/tasks)", id, a.name)
+	return nil
+}
+
+// publishToCancel finds the publish DELETE /accounts/:id/publish/:task_id
+// addresses. The docs call it the "Task id of a publish", the wording the
+// status call's table uses for what its curl example names request_id; the
+// publish task list calls its gateway-... string "id". Either is accepted.
+func (c *call) publishToCancel(a *account) *publishEntry {
+	id := c.path("task_id")
+	for _, e := range a.publishes {
+		if e.id == id || strconv.Itoa(e.requestID) == id {
+			return e
+		}
+	}
+	c.fail(http.StatusNotFound, "publish %q not found for account %q (give the id or the request_id of GET /accounts/:id/publish/tasks)", id, a.name)
 	return nil
 }
 
@@ -672,7 +732,8 @@ func (s *Server) publishStatus(c *call) {
 	if a == nil {
 		return
 	}
-	if e := c.publishTask(a); e != nil {
+	if e := c.publishByRequestID(a); e != nil {
+		// The documented answer's id is a UUID: the publish's task.
 		c.json(http.StatusOK, map[string]string{"status": publishStatusOf(e.task, c.now), "id": e.task.id})
 	}
 }
@@ -682,12 +743,12 @@ func (s *Server) cancelPublish(c *call) {
 	if a == nil {
 		return
 	}
-	e := c.publishTask(a)
+	e := c.publishToCancel(a)
 	if e == nil {
 		return
 	}
 	if e.task.finished {
-		c.fail(http.StatusConflict, "publish %s already ended (%s)", e.task.id, e.task.stage)
+		c.fail(http.StatusConflict, "publish %s already ended (%s)", e.id, e.task.stage)
 		return
 	}
 	s.cancel(e.task, c.now, "cancelled")
@@ -971,6 +1032,9 @@ type auditOut struct {
 // to_date bound inserted_at (inclusive), limit and offset page, order is
 // desc (newest first, as the docs' example) unless asc.
 func (s *Server) auditTrails(c *call) {
+	if s.auditForbidden(c) { // audit.go
+		return
+	}
 	a := c.account("account_id")
 	if a == nil {
 		return

@@ -30,6 +30,15 @@ type Scenario struct {
 	// cloud provider. The provider names themselves ("aws", "gcp", ...) are
 	// always accepted too.
 	CloudServices map[string]string `yaml:"cloud_services" json:"cloud_services,omitempty"`
+	// TaskStages renames the stages tasks report (not_started, in_progress,
+	// done, failed) to what another server might say: only not_started and
+	// done are documented, so a failure may arrive as "error", "cancelled"
+	// or "canceled", and the prose writes "DONE". Unset stages keep their
+	// documented names.
+	TaskStages map[string]string `yaml:"task_stages" json:"task_stages,omitempty"`
+	// AuditTrails: which audit kinds clones and publishes write, and whether
+	// audit trails may be read (audit.go).
+	AuditTrails *AuditTrailSpec `yaml:"audit_trails" json:"audit_trails,omitempty"`
 }
 
 // OrganizationSpec is one organization of the scenario.
@@ -241,6 +250,16 @@ func expand(s *Scenario) (*expanded, error) {
 		}
 		if d < 0 {
 			return nil, fmt.Errorf("scenario: task_durations.%s: negative duration %s", kind, d)
+		}
+	}
+	for stage, name := range s.TaskStages {
+		switch stage {
+		case StageNotStarted, StageInProgress, StageDone, StageFailed:
+		default:
+			return nil, fmt.Errorf("scenario: task_stages: unknown stage %q (known: not_started, in_progress, done, failed)", stage)
+		}
+		if strings.TrimSpace(name) == "" || strings.ContainsAny(name, "\x00\r\n") {
+			return nil, fmt.Errorf("scenario: task_stages.%s: want a stage name, got %q", stage, name)
 		}
 	}
 	for id, p := range s.CloudServices {

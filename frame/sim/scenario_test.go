@@ -342,3 +342,30 @@ func FuzzSimRequest(f *testing.F) {
 		}
 	})
 }
+
+// A scenario can make tasks report stage names other than the documented
+// ones, so the poller can be tested against them.
+func TestScenarioTaskStages(t *testing.T) {
+	sc, err := sim.LoadScenario([]byte("organizations: [{name: Org, accounts: [{name: A}]}]\ntask_stages: {done: DONE, failed: error}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(o *sim.Options) { o.Scenario = sc; o.TaskFailRate = 0 })
+	a := h.accountByName("A")
+	var p struct {
+		ID    string `json:"id"`
+		Stage string `json:"stage"`
+	}
+	h.must(200, "POST", "/v1/accounts/"+a.ID+"/sandbox/start", nil, &p)
+	if p.Stage != "not_started" {
+		t.Fatalf("stage %q, want the documented not_started (not renamed)", p.Stage)
+	}
+	h.clock.Advance(time.Minute)
+	h.must(200, "GET", "/v1/accounts/"+a.ID+"/task/"+p.ID, nil, &p)
+	if p.Stage != "DONE" {
+		t.Fatalf("stage %q, want DONE", p.Stage)
+	}
+	if _, err := sim.LoadScenario([]byte("organizations: [{name: Org}]\ntask_stages: {finished: x}\n")); err == nil || !strings.Contains(err.Error(), "unknown stage") {
+		t.Errorf("unknown stage accepted: %v", err)
+	}
+}

@@ -1,10 +1,3 @@
-// Package sim is a local stand-in for the Nutanix Frame Admin API (v1):
-// signed requests, accounts, pools, sandboxes, clone, publish, elasticity
-// and asynchronous tasks, with injectable faults. It is an independent
-// description of the API: it reads the endpoint catalog as data for
-// endpoints it does not model, and never uses the client's signing or
-// request code, so that a bug in the client cannot hide behind the same bug
-// here.
 package sim
 
 import (
@@ -17,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -46,6 +41,9 @@ type Options struct {
 	Seed         int64            // for the random faults (0: fixed default)
 	Now          func() time.Time // clock (tests may fake it)
 	MaxSkew      time.Duration    // accepted timestamp skew, default 5m
+	// DurationFromStart makes duration_sec count from the task's start
+	// (not_started -> in_progress) instead of its creation (duration.go).
+	DurationFromStart bool
 
 	// Hook, when set, is called for every API request (not /_sim/) with
 	// phase "received" (body read, nothing done yet; status 0) and, for a
@@ -54,6 +52,14 @@ type Options struct {
 	// Tests use it to kill a client at an exact moment; while it runs the
 	// request waits. It must not call back into the Server's API.
 	Hook func(phase string, r *http.Request, status int)
+
+	// Logger receives what net/http logs about the listening server (TLS
+	// noise, handler panics). nil discards it: the simulator never writes
+	// to stderr on its own.
+	Logger *slog.Logger
+	// AuditTrails, when set, overrides the scenario's audit-trail behaviour
+	// (audit.go).
+	AuditTrails *AuditTrailSpec
 }
 
 // Default credentials when Options leave them empty.
@@ -93,6 +99,8 @@ type Server struct {
 
 	limiter *rate.Limiter // nil: no throttling
 
+	placements map[string]*placement // the docs' parameter placement (placement.go)
+
 	logMu  sync.Mutex
 	log    []RequestRecord
 	logSeq int
@@ -100,16 +108,22 @@ type Server struct {
 
 // RequestRecord is one request the simulator received.
 type RequestRecord struct {
-	Seq        int       `json:"seq"`
-	Time       time.Time `json:"time"`
-	Method     string    `json:"method"`
-	Path       string    `json:"path"`
-	Query      string    `json:"query"`
-	Body       string    `json:"body"`
-	Status     int       `json:"status"`
-	Dropped    bool      `json:"dropped"`
-	Fault      string    `json:"fault,omitempty"` // latency is not a fault; 503, 429, drop are
-	DurationMS float64   `json:"duration_ms"`
+	Seq    int       `json:"seq"`
+	Time   time.Time `json:"time"`
+	Method string    `json:"method"`
+	Path   string    `json:"path"`
+	Query  string    `json:"query"`
+	Body   string    `json:"body"`
+	// ContentType, ContentLength (the header as sent, "" when absent) and
+	// TransferEncoding say how the body was framed: a request without a
+	// body must not arrive chunked.
+	ContentType      string   `json:"content_type,omitempty"`
+	ContentLength    string   `json:"content_length,omitempty"`
+	TransferEncoding []string `json:"transfer_encoding,omitempty"`
+	Status           int      `json:"status"`
+	Dropped          bool     `json:"dropped"`
+	Fault            string   `json:"fault,omitempty"` // latency is not a fault; 503, 429, drop are
+	DurationMS       float64  `json:"duration_ms"`
 }
 
 // New builds a simulator from o.
@@ -118,8 +132,9 @@ func New(o Options) (*Server, error) {
 }
 
 // newServer takes the catalog as an argument so that tests can check the
-// fallback against endpoints of their own.
-func newServer(o Options, catalog []frame.Endpoint) (*Server, error) {
+// fallback against endpoints of their own (and their placements, which the
+// docs cannot know).
+func newServer(o Options, catalog []frame.Endpoint, extra ...docPlacement) (*Server, error) {
 	if o.Scenario == nil {
 		o.Scenario = DefaultScenario()
 	}
@@ -191,6 +206,9 @@ func newServer(o Options, catalog []frame.Endpoint) (*Server, error) {
 	if o.ThrottleRPS > 0 {
 		burst := int(math.Ceil(o.ThrottleRPS))
 		s.limiter = rate.NewLimiter(rate.Limit(o.ThrottleRPS), burst)
+	}
+	if s.placements, err = placements(extra...); err != nil {
+		return nil, fmt.Errorf("sim: placement table: %w", err)
 	}
 	s.mux = s.routes(catalog)
 	return s, nil
@@ -275,7 +293,8 @@ func info(r *http.Request) *reqInfo {
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	started := time.Now()
 	now := s.now()
-	rec := RequestRecord{Time: now, Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery}
+	rec := RequestRecord{Time: now, Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery,
+		ContentType: r.Header.Get("Content-Type"), ContentLength: r.Header.Get("Content-Length"), TransferEncoding: r.TransferEncoding}
 	var body []byte
 	if r.Body != nil {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
@@ -538,7 +557,11 @@ func Start(o Options, addr string) (*Running, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	errLog := log.New(io.Discard, "", 0)
+	if o.Logger != nil {
+		errLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	go func() { _ = srv.Serve(ln) }()
 	return &Running{Server: s, srv: srv, addr: ln.Addr().String()}, nil
 }

@@ -144,7 +144,8 @@ func TestCloneThenTaskDoneUpdatesTargetImage(t *testing.T) {
 	qa, boston := h.accountByName("QA"), h.accountByName("Store-Boston")
 	src, _ := h.pools(qa.ID)
 	var p pending
-	h.must(200, "POST", "/v1/accounts/"+boston.ID+"/pools/"+src.ID+"/clone?join_domain=false", nil, &p)
+	// join_domain as form data, as the docs' curl example sends it (-F).
+	h.must(200, "POST", "/v1/accounts/"+boston.ID+"/pools/"+src.ID+"/clone", url.Values{"join_domain": {"false"}}, &p)
 	if p.Account.ID != boston.ID || p.PendingRequest.Kind != "clone_pool" || p.PendingRequest.Stage != "not_started" {
 		t.Fatalf("clone answer: %+v", p)
 	}
@@ -212,17 +213,9 @@ func TestPublishSetsLastPublishAndListsTask(t *testing.T) {
 	if p.PendingRequest.Kind != "publish_sandbox_to_production" || p.PendingRequest.PoolID != nil {
 		t.Fatalf("publish task: %+v", p.PendingRequest)
 	}
-	var ps struct{ Status, ID string }
-	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, &ps)
-	if ps.Status != "in_progress" || ps.ID != p.PendingRequest.ID {
-		t.Fatalf("publish status: %+v", ps)
-	}
-	h.must(409, "POST", "/v1/accounts/"+qa.ID+"/publish", nil, nil)
-	h.clock.Advance(10 * time.Second)
-	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, &ps)
-	if ps.Status != "completed" {
-		t.Fatalf("publish status after the duration: %+v", ps)
-	}
+	// The documented shapes: the list names a publish by a gateway-...
+	// string id with a separate integer request_id, and the status call is
+	// addressed by the request_id (its answer's id is the task's UUID).
 	var list []struct {
 		ID                string `json:"id"`
 		Status            string `json:"status"`
@@ -231,7 +224,25 @@ func TestPublishSetsLastPublishAndListsTask(t *testing.T) {
 		RequestID         int    `json:"request_id"`
 	}
 	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/tasks", nil, &list)
-	if len(list) != 1 || list[0].ID != p.PendingRequest.ID || list[0].Status != "completed" || list[0].RequestID == 0 {
+	if len(list) != 1 || !strings.HasPrefix(list[0].ID, "gateway-prod.") || list[0].RequestID == 0 || list[0].Status != "in_progress" {
+		t.Fatalf("publish tasks: %+v", list)
+	}
+	statusPath := "/v1/accounts/" + qa.ID + "/publish/" + strconv.Itoa(list[0].RequestID)
+	var ps struct{ Status, ID string }
+	h.must(200, "GET", statusPath, nil, &ps)
+	if ps.Status != "in_progress" || ps.ID != p.PendingRequest.ID {
+		t.Fatalf("publish status: %+v", ps)
+	}
+	h.must(404, "GET", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, nil) // not by the task's UUID
+	h.must(404, "GET", "/v1/accounts/"+qa.ID+"/publish/"+list[0].ID, nil, nil)          // nor by the list's id
+	h.must(409, "POST", "/v1/accounts/"+qa.ID+"/publish", nil, nil)
+	h.clock.Advance(10 * time.Second)
+	h.must(200, "GET", statusPath, nil, &ps)
+	if ps.Status != "completed" {
+		t.Fatalf("publish status after the duration: %+v", ps)
+	}
+	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/tasks", nil, &list)
+	if len(list) != 1 || list[0].Status != "completed" {
 		t.Fatalf("publish tasks: %+v", list)
 	}
 	after := h.stateAccount("QA")
@@ -267,7 +278,13 @@ func TestCancelPublish(t *testing.T) {
 	qa := h.accountByName("QA")
 	var p pending
 	h.must(200, "POST", "/v1/accounts/"+qa.ID+"/publish", nil, &p)
-	h.must(200, "DELETE", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, nil)
+	var list []struct {
+		ID        string `json:"id"`
+		RequestID int    `json:"request_id"`
+	}
+	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/tasks", nil, &list)
+	h.must(404, "DELETE", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, nil) // a task UUID is not a publish id
+	h.must(200, "DELETE", "/v1/accounts/"+qa.ID+"/publish/"+list[0].ID, nil, nil)
 	if tk := h.taskStage(qa.ID, p.PendingRequest.ID); tk.Stage != "failed" {
 		t.Fatalf("cancelled publish task stage %q", tk.Stage)
 	}
@@ -275,8 +292,8 @@ func TestCancelPublish(t *testing.T) {
 	if got := h.stateAccount("QA").ProductionImageVersion; got != "cs-tool-2.3.1" {
 		t.Fatalf("a cancelled publish changed production to %s", got)
 	}
-	h.must(409, "DELETE", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, nil)
-	h.must(200, "POST", "/v1/accounts/"+qa.ID+"/publish", nil, nil) // lock released
+	h.must(409, "DELETE", "/v1/accounts/"+qa.ID+"/publish/"+strconv.Itoa(list[0].RequestID), nil, nil) // by request_id too
+	h.must(200, "POST", "/v1/accounts/"+qa.ID+"/publish", nil, nil)                                    // lock released
 }
 
 func TestElasticity(t *testing.T) {
@@ -313,8 +330,14 @@ func TestElasticity(t *testing.T) {
 	if el != (elasticity{1, 1, 5}) {
 		t.Fatalf("account elasticity %+v", el)
 	}
-	// JSON is tolerated; absent min/buffer keep their values.
-	h.must(200, "POST", path, map[string]any{"max_servers": 7}, nil)
+	// The docs send form data (-F); JSON is refused, naming where the
+	// parameter belongs. Absent min/buffer keep their values.
+	var e2 struct{ Error string }
+	h.must(400, "POST", path, map[string]any{"max_servers": 7}, &e2)
+	if !strings.Contains(e2.Error, `"max_servers" belongs in the form body`) {
+		t.Errorf("JSON elasticity refused with %q", e2.Error)
+	}
+	h.must(200, "POST", path, url.Values{"max_servers": {"7"}}, nil)
 	h.clock.Advance(10 * time.Second)
 	h.must(200, "GET", path, nil, &el)
 	if el != (elasticity{1, 1, 7}) {
@@ -341,7 +364,7 @@ func TestElasticityBadBodies(t *testing.T) {
 		{"negative", url.Values{"min_servers": {"-1"}, "max_servers": {"3"}}, "negative"},
 		{"min above max", url.Values{"min_servers": {"4"}, "max_servers": {"3"}}, "greater than max_servers"},
 		{"above the per-pool cap", url.Values{"max_servers": {"1001"}}, "1000"},
-		{"json non-integer", map[string]any{"max_servers": "lots"}, "integer"},
+		{"json instead of form", map[string]any{"max_servers": "lots"}, "belongs in the form body"},
 		{"malformed json", `{"max_servers": `, "JSON"},
 	}
 	for _, c := range cases {
@@ -631,8 +654,12 @@ func TestTaskFailRate(t *testing.T) {
 	if got := h.stateAccount("QA").ProductionImageVersion; got != "cs-tool-2.3.1" {
 		t.Fatalf("a failed publish changed production to %s", got)
 	}
+	var list []struct {
+		RequestID int `json:"request_id"`
+	}
+	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/tasks", nil, &list)
 	var ps struct{ Status string }
-	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/"+p.PendingRequest.ID, nil, &ps)
+	h.must(200, "GET", "/v1/accounts/"+qa.ID+"/publish/"+strconv.Itoa(list[0].RequestID), nil, &ps)
 	if ps.Status == "completed" {
 		t.Fatal("a failed publish reports completed")
 	}

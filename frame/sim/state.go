@@ -60,7 +60,11 @@ type persistentSettings struct {
 	Backups     int  `json:"number_of_backups_to_save"`
 }
 
+// publishEntry is one publish as the publish task list documents it: its
+// own string id ("gateway-prod.57186"), an integer request_id (what the
+// status call is addressed by) and the task the POST answered with.
 type publishEntry struct {
+	id        string
 	task      *task
 	requestID int
 	instances int

@@ -1,32 +1,14 @@
-package schema
+package suggest
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 )
 
-// SortDiagnostics sorts ds by file, line, column, then message.
-func SortDiagnostics(ds Diagnostics) {
-	sort.SliceStable(ds, func(i, j int) bool {
-		a, b := ds[i], ds[j]
-		if a.Pos.File != b.Pos.File {
-			return a.Pos.File < b.Pos.File
-		}
-		if a.Pos.Line != b.Pos.Line {
-			return a.Pos.Line < b.Pos.Line
-		}
-		if a.Pos.Col != b.Pos.Col {
-			return a.Pos.Col < b.Pos.Col
-		}
-		return a.Message < b.Message
-	})
-}
-
-// Suggest returns the candidate closest to name by edit distance (ignoring
+// Closest returns the candidate closest to name by edit distance (ignoring
 // case), or "" when none is close enough to be a plausible typo. Ties go to
 // the candidate listed first. Format it with DidYouMean.
-func Suggest(name string, candidates []string) string {
+func Closest(name string, candidates []string) string {
 	if name == "" {
 		return ""
 	}
@@ -55,7 +37,7 @@ func Suggest(name string, candidates []string) string {
 // DidYouMean returns ` (did you mean "x"?)` for the closest candidate, or ""
 // when nothing is close. It is meant to end a message.
 func DidYouMean(name string, candidates []string) string {
-	if s := Suggest(name, candidates); s != "" {
+	if s := Closest(name, candidates); s != "" {
 		return fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return ""

@@ -1,4 +1,4 @@
-package cli
+package liveview
 
 import (
 	"bytes"
@@ -47,13 +47,13 @@ func ix(i int) *int { return &i }
 
 func started(step string) engine.Event { return engine.Event{Type: "step_started", Step: step} }
 func finished(step, status string, d time.Duration) engine.Event {
-	return engine.Event{Type: "step_finished", Step: step, Status: status, Duration: d}
+	return engine.Event{Type: "step_finished", Step: step, Status: engine.Status(status), Duration: d}
 }
 func itemStarted(step, item string, i int) engine.Event {
 	return engine.Event{Type: "step_started", Step: step, Item: item, Index: ix(i)}
 }
 func itemFinished(step, item string, i int, status string, d time.Duration) engine.Event {
-	return engine.Event{Type: "step_finished", Step: step, Item: item, Index: ix(i), Status: status, Duration: d}
+	return engine.Event{Type: "step_finished", Step: step, Item: item, Index: ix(i), Status: engine.Status(status), Duration: d}
 }
 
 // lineWith returns the view's line containing all of subs, or fails.
@@ -232,10 +232,10 @@ func TestLiveColourOnlyWhenAsked(t *testing.T) {
 }
 
 func TestLiveCleansMessages(t *testing.T) {
-	red := &Redactor{}
-	red.Add("s3cr3t-value")
+	// The CLI's redactor replaces each secret with "***".
+	red := strings.NewReplacer("s3cr3t-value", "***")
 	s := newLiveScript(t, false, 200, 30)
-	s.m.o.redact = red.String
+	s.m.o.redact = red.Replace
 	s.at(0, engine.Event{Type: "run_started", Workflow: "w"}, started("a"),
 		engine.Event{Type: "step_progress", Step: "a", Message: "stage\x1b[2J\nNEXT"},
 		engine.Event{Type: "step_finished", Step: "a", Status: "failed", Error: "bad token s3cr3t-value\r\x1b]0;title\a"})

@@ -1,4 +1,4 @@
-package cli
+package liveview
 
 import (
 	"fmt"
@@ -32,16 +32,33 @@ const (
 	liveFallback = 24                     // lines when the terminal height is unknown
 )
 
-// newLiveView is the terminal view. w is the (redacting) stdout; width is the
-// terminal's width (0 when unknown).
-func newLiveView(w io.Writer, color bool, width int) runView {
+// Options configure the live view.
+type Options struct {
+	Color bool
+	// Width is the terminal's width (0 when unknown); the size is polled
+	// while running.
+	Width int
+	// Redact replaces secrets in messages before they are cut to the
+	// terminal's width (a cut secret would no longer match a redacting
+	// writer's replacement). Nil: none.
+	Redact func(string) string
+}
+
+// New starts the live view on w, the terminal's stdout. Feed it events
+// with Event and stop it with Close, which leaves the final frame.
+func New(w io.Writer, o Options) *View {
 	return startLiveView(w, liveOptions{
-		color:  color,
-		width:  width,
+		color:  o.Color,
+		width:  o.Width,
 		size:   stdoutSize,
 		now:    time.Now,
-		redact: redactorOf(w),
+		redact: o.Redact,
 	})
+}
+
+// newLiveView is New with the options the tests use.
+func newLiveView(w io.Writer, color bool, width int) *View {
+	return New(w, Options{Color: color, Width: width})
 }
 
 type liveOptions struct {
@@ -59,20 +76,10 @@ func stdoutSize() (int, int, bool) {
 	return w, h, err == nil && w > 0 && h > 0
 }
 
-// redactorOf finds the redactor behind a redacting writer, so that messages
-// are redacted before they are cut to the terminal's width (a cut secret
-// would no longer match the writer's replacement).
-func redactorOf(w io.Writer) func(string) string {
-	if rw, ok := w.(*redactWriter); ok && rw.r != nil {
-		return rw.r.String
-	}
-	return nil
-}
-
-// liveView forwards events into the Bubble Tea program without blocking the
+// View forwards events into the Bubble Tea program without blocking the
 // engine: Event appends to a queue and wakes a forwarder, which hands batches
 // to the program's message loop.
-type liveView struct {
+type View struct {
 	prog *tea.Program
 
 	mu     sync.Mutex
@@ -93,14 +100,14 @@ type tickMsg struct {
 	ok   bool
 }
 
-func startLiveView(w io.Writer, o liveOptions) *liveView {
+func startLiveView(w io.Writer, o liveOptions) *View {
 	m := newLiveModel(o)
 	if o.size != nil {
 		if cw, ch, ok := o.size(); ok {
 			m.width, m.height = cw, ch
 		}
 	}
-	v := &liveView{
+	v := &View{
 		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		fwdDone: make(chan struct{}),
@@ -129,7 +136,7 @@ func startLiveView(w io.Writer, o liveOptions) *liveView {
 
 // Event is the engine's sink: safe from many goroutines, never blocks on the
 // terminal.
-func (v *liveView) Event(ev engine.Event) {
+func (v *View) Event(ev engine.Event) {
 	v.mu.Lock()
 	if v.closed {
 		v.mu.Unlock()
@@ -143,7 +150,7 @@ func (v *liveView) Event(ev engine.Event) {
 	}
 }
 
-func (v *liveView) forward() {
+func (v *View) forward() {
 	defer close(v.fwdDone)
 	for {
 		var stopping bool
@@ -167,7 +174,7 @@ func (v *liveView) forward() {
 
 // Close delivers every queued event, draws the final frame and returns once
 // it is written and the terminal is restored (cursor shown).
-func (v *liveView) Close() {
+func (v *View) Close() {
 	v.closeOnce.Do(func() {
 		v.mu.Lock()
 		v.closed = true
@@ -324,7 +331,15 @@ func (m *liveModel) clean(s string) string {
 	if m.o.redact != nil {
 		s = m.o.redact(s)
 	}
-	return strings.TrimSpace(stripControl(s))
+	return strings.TrimSpace(strings.Map(controlToSpace, s))
+}
+
+// controlToSpace blanks control characters, tab aside.
+func controlToSpace(r rune) rune {
+	if r < 0x20 && r != '\t' || r == 0x7f {
+		return ' '
+	}
+	return r
 }
 
 func (m *liveModel) now() time.Time { return m.o.now() }
@@ -343,7 +358,7 @@ func (m *liveModel) apply(ev engine.Event) {
 		m.started, m.runID, m.workflow, m.t0 = true, ev.RunID, ev.Workflow, t
 		return
 	case "run_finished":
-		m.status, m.runDur = ev.Status, ev.Duration
+		m.status, m.runDur = string(ev.Status), ev.Duration
 		if m.t0.IsZero() {
 			m.t0 = t.Add(-ev.Duration)
 		}
@@ -376,7 +391,7 @@ func (m *liveModel) apply(ev engine.Event) {
 		case "step_finished":
 			f.ended[ev.Item] = true
 			f.finished = len(f.ended) >= len(f.parents)
-			r.u.state, r.u.dur, r.u.ended, r.u.err = ev.Status, ev.Duration, t, m.clean(ev.Error)
+			r.u.state, r.u.dur, r.u.ended, r.u.err = string(ev.Status), ev.Duration, t, m.clean(ev.Error)
 		}
 		return
 	}
@@ -386,7 +401,7 @@ func (m *liveModel) apply(ev engine.Event) {
 			return
 		}
 	}
-	m.applyUnit(&m.row(eventLabel(ev)).u, ev, t)
+	m.applyUnit(&m.row(ev.Label()).u, ev, t)
 }
 
 // fanOf finds the fan-out an item's event belongs to: the step itself (a
@@ -471,7 +486,7 @@ func (m *liveModel) applyUnit(u *unit, ev engine.Event, t time.Time) {
 			u.started = t
 		}
 	case "step_finished":
-		u.state, u.dur, u.ended, u.err = ev.Status, ev.Duration, t, m.clean(ev.Error)
+		u.state, u.dur, u.ended, u.err = string(ev.Status), ev.Duration, t, m.clean(ev.Error)
 		if u.started.IsZero() {
 			u.started = t.Add(-ev.Duration)
 		}

@@ -1,0 +1,292 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frameflow/frameflow/cli"
+	"github.com/frameflow/frameflow/frame"
+	"github.com/frameflow/frameflow/frame/sim"
+)
+
+// doctorRig is a simulator behind a real HTTP server on 127.0.0.1, an
+// optional middleware that refuses some reads the way a credential's role
+// would, and the real frameflow binary.
+type doctorRig struct {
+	t     *testing.T
+	srv   *httptest.Server
+	state string
+	bin   string
+}
+
+func newDoctorRig(t *testing.T, stores int, forbid func(r *http.Request) bool) *doctorRig {
+	t.Helper()
+	var wrap func(http.Handler) http.Handler
+	if forbid != nil {
+		wrap = func(s http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.HasPrefix(r.URL.Path, "/_sim/") && forbid(r) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusForbidden)
+					w.Write([]byte(`{"error":"forbidden: this API credential's role may not read this"}`))
+					return
+				}
+				s.ServeHTTP(w, r)
+			})
+		}
+	}
+	return newSimRig(t, sim.Options{Scenario: sim.RetailScenario(stores), TaskDuration: 200 * time.Millisecond}, wrap)
+}
+
+// newSimRig serves a simulator, wrapped by wrap when given, on 127.0.0.1.
+func newSimRig(t *testing.T, o sim.Options, wrap func(http.Handler) http.Handler) *doctorRig {
+	t.Helper()
+	s, err := sim.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h http.Handler = s
+	if wrap != nil {
+		h = wrap(s)
+	}
+	srv := httptest.NewServer(h) // 127.0.0.1
+	t.Cleanup(srv.Close)
+	return &doctorRig{t: t, srv: srv, state: t.TempDir(), bin: frameflowBinary(t)}
+}
+
+func (r *doctorRig) exec(args ...string) exitResult {
+	r.t.Helper()
+	cmd := exec.Command(r.bin, args...)
+	cmd.Env = append(os.Environ(),
+		"FRAME_API_URL="+r.srv.URL+"/v1", "FRAME_CLIENT_ID=sim-client", "FRAME_CLIENT_SECRET=sim-secret",
+		"FRAMEFLOW_STATE_DIR="+r.state, "NO_COLOR=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatal(err)
+	}
+	return exitResult{args: args, code: code, out: out.String(), err: errb.String()}
+}
+
+// requests reads the simulator's request log over HTTP.
+func (r *doctorRig) requests() []sim.RequestRecord {
+	r.t.Helper()
+	resp, err := http.Get(r.srv.URL + "/_sim/requests")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var recs []sim.RequestRecord
+	if err := json.NewDecoder(resp.Body).Decode(&recs); err != nil {
+		r.t.Fatal(err)
+	}
+	return recs
+}
+
+func (r *doctorRig) doctor(args ...string) (exitResult, *cli.DoctorReport, []sim.RequestRecord) {
+	r.t.Helper()
+	before := len(r.requests())
+	res := r.exec(append([]string{"doctor", "--format", "json"}, args...)...)
+	var rep cli.DoctorReport
+	if err := json.Unmarshal([]byte(res.out), &rep); err != nil {
+		r.t.Fatalf("doctor --format json: %v\n%s", err, res)
+	}
+	return res, &rep, r.requests()[before:]
+}
+
+func onlyGets(t *testing.T, recs []sim.RequestRecord) {
+	t.Helper()
+	if len(recs) == 0 {
+		t.Fatal("doctor sent nothing")
+	}
+	for _, r := range recs {
+		if r.Method != http.MethodGet {
+			t.Errorf("doctor sent %s %s: doctor must only read", r.Method, r.Path)
+		}
+	}
+}
+
+func check(rep *cli.DoctorReport, name string) cli.DoctorCheck {
+	for _, c := range rep.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return cli.DoctorCheck{}
+}
+
+// TestDoctorConfirmsAuditKindsReadOnly: before any rollout no audit kind
+// is confirmed; after one, doctor correlates the journaled clones and
+// publishes with the audit trail and records the kinds it saw, in the
+// state directory, where runs read them. Only GETs are sent.
+func TestDoctorConfirmsAuditKindsReadOnly(t *testing.T) {
+	rig := newDoctorRig(t, 3, nil)
+
+	res, rep, recs := rig.doctor(rolloutFile)
+	if res.code != 0 || !rep.OK {
+		t.Fatalf("doctor before a rollout: %s", res)
+	}
+	onlyGets(t, recs)
+	if c := check(rep, "credentials"); c.Status != "ok" {
+		t.Errorf("credentials: %+v", c)
+	}
+	if c := check(rep, "clock skew"); c.Status != "ok" || rep.ClockSkewSec == nil {
+		t.Errorf("clock skew: %+v", c)
+	}
+	for _, n := range []string{"accounts.list", "pools.list", "sandbox.status", "publish.tasks", "tasks.get", "accounts.audit_trails.list"} {
+		if c := check(rep, n); c.Status != "ok" {
+			t.Errorf("%s: %+v", n, c)
+		}
+	}
+	if c := check(rep, "sandbox.clone"); c.Status != "skip" || len(c.NeededBy) != 1 {
+		t.Errorf("sandbox.clone (a mutation the playbook needs, not sent): %+v", c)
+	}
+	f, err := frame.LoadFindings(rig.state, rig.srv.URL+"/v1")
+	if err != nil || f == nil || !f.AuditTrailsReadable || f.ConfirmedAuditKinds("clone") != nil {
+		t.Fatalf("findings before a rollout: %+v %v", f, err)
+	}
+
+	if run := rig.exec("run", rolloutFile, "--yes"); run.code != 0 {
+		t.Fatalf("rollout: %s", run)
+	}
+	res, rep, recs = rig.doctor(rolloutFile)
+	if res.code != 0 || !rep.OK {
+		t.Fatalf("doctor after a rollout: %s", res)
+	}
+	onlyGets(t, recs)
+	f, err = frame.LoadFindings(rig.state, rig.srv.URL+"/v1")
+	if err != nil || f == nil {
+		t.Fatalf("findings: %v", err)
+	}
+	// The simulator writes cloneSandbox and publishSandbox; the elasticity
+	// update that follows each publish within seconds must not pass for a
+	// publish's entry.
+	if got := f.ConfirmedAuditKinds("clone"); len(got) != 1 || got[0] != "cloneSandbox" {
+		t.Errorf("clone kinds %v, want [cloneSandbox]", got)
+	}
+	if got := f.ConfirmedAuditKinds("publish"); len(got) != 1 || got[0] != "publishSandbox" {
+		t.Errorf("publish kinds %v, want [publishSandbox]", got)
+	}
+	if c := check(rep, "tasks.get"); c.Status != "ok" || !strings.Contains(c.Detail, "journaled task decodes") {
+		t.Errorf("tasks.get after a rollout: %+v", c)
+	}
+	if c := check(rep, "publish.status"); c.Status != "ok" {
+		t.Errorf("publish.status after a rollout (a journaled publish to read): %+v", c)
+	}
+
+	// The table fits 100 columns and says where the findings went.
+	table := rig.exec("doctor", rolloutFile)
+	if table.code != 0 {
+		t.Fatalf("doctor: %s", table)
+	}
+	for _, l := range strings.Split(table.out, "\n") {
+		if len(l) > 100 {
+			t.Errorf("line of %d columns: %q", len(l), l)
+		}
+	}
+	if !strings.Contains(table.out, "needs met") || !strings.Contains(table.out, filepath.Join(rig.state, frame.FindingsFile)) {
+		t.Errorf("table:\n%s", table.out)
+	}
+}
+
+// TestDoctorAuditTrails403: a credential whose role cannot read audit
+// trails. The clone's witness is best-effort, so the rollout's needs are
+// met, but doctor says that a lost answer will need an operator, and the
+// findings confirm nothing.
+func TestDoctorAuditTrails403(t *testing.T) {
+	rig := newDoctorRig(t, 2, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/audit-trails") })
+	res, rep, recs := rig.doctor(rolloutFile)
+	if res.code != 0 {
+		t.Fatalf("doctor: %s", res)
+	}
+	onlyGets(t, recs)
+	if c := check(rep, "accounts.audit_trails.list"); c.Status != "fail" || !strings.Contains(c.Detail, "403") {
+		t.Errorf("audit trails: %+v", c)
+	}
+	if len(rep.Playbooks) != 1 || !rep.Playbooks[0].Met || len(rep.Playbooks[0].Degraded) != 1 {
+		t.Errorf("verdict: %+v", rep.Playbooks)
+	}
+	f, err := frame.LoadFindings(rig.state, rig.srv.URL+"/v1")
+	if err != nil || f == nil || f.AuditTrailsReadable || f.ConfirmedAuditKinds("clone") != nil {
+		t.Errorf("findings: %+v %v", f, err)
+	}
+	table := rig.exec("doctor", rolloutFile)
+	if !strings.Contains(table.out, "a lost answer stops for an operator") {
+		t.Errorf("table does not say what the 403 costs:\n%s", table.out)
+	}
+}
+
+// TestDoctorUnmetNeeds: a read the playbook cannot work without is refused:
+// doctor exits 1 and names it. Bad credentials exit 1 too, with a hint.
+func TestDoctorUnmetNeeds(t *testing.T) {
+	rig := newDoctorRig(t, 2, func(r *http.Request) bool {
+		return strings.HasSuffix(r.URL.Path, "/pools") && r.Method == http.MethodGet
+	})
+	res, rep, recs := rig.doctor(rolloutFile)
+	if res.code != 1 || rep.OK {
+		t.Fatalf("doctor with pools refused: %s", res)
+	}
+	onlyGets(t, recs)
+	if len(rep.Playbooks) != 1 || rep.Playbooks[0].Met || !strings.Contains(strings.Join(rep.Playbooks[0].Unmet, " "), "pools.list") {
+		t.Errorf("verdict: %+v", rep.Playbooks)
+	}
+	table := rig.exec("doctor", rolloutFile)
+	if table.code != 1 || !strings.Contains(table.out, "needs unmet: pools.list") {
+		t.Errorf("table:\n%s", table)
+	}
+
+	bad := exec.Command(rig.bin, "doctor")
+	bad.Env = append(os.Environ(), "FRAME_API_URL="+rig.srv.URL+"/v1", "FRAME_CLIENT_ID=sim-client", "FRAME_CLIENT_SECRET=wrong-secret", "FRAMEFLOW_STATE_DIR="+rig.state)
+	out, err := bad.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "credentials") || strings.Contains(string(out), "wrong-secret") {
+		t.Errorf("bad secret: %v\n%s", err, out)
+	}
+}
+
+// TestDoctorInvalidPlaybook: a bad playbook is reported as FILE:LINE:COL
+// and nothing is sent.
+func TestDoctorInvalidPlaybook(t *testing.T) {
+	rig := newDoctorRig(t, 1, nil)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("version: 1\nname: bad\nsteps:\n  - id: x\n    uses: nope.nope\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := rig.exec("doctor", bad)
+	if res.code != 2 || !strings.Contains(res.err, bad+":5:") {
+		t.Errorf("invalid playbook: %s", res)
+	}
+	if n := len(rig.requests()); n != 0 {
+		t.Errorf("%d requests sent for an invalid playbook", n)
+	}
+}
+
+// TestDoctorClockSkew: a server whose Date is two minutes ahead: doctor
+// warns (the docs give no tolerance) and measures the skew.
+func TestDoctorClockSkew(t *testing.T) {
+	rig := newSimRig(t, sim.Options{Scenario: sim.RetailScenario(1), MaxSkew: time.Hour}, func(s http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Date", time.Now().Add(2*time.Minute).UTC().Format(http.TimeFormat))
+			s.ServeHTTP(w, r)
+		})
+	})
+	res, rep, _ := rig.doctor()
+	if res.code != 0 {
+		t.Fatalf("doctor: %s", res)
+	}
+	c := check(rep, "clock skew")
+	if c.Status != "warn" || rep.ClockSkewSec == nil || *rep.ClockSkewSec < 115 || *rep.ClockSkewSec > 125 || !strings.Contains(c.Detail, "do not say how much skew") {
+		t.Errorf("clock skew: %+v (%v s)", c, rep.ClockSkewSec)
+	}
+}
