@@ -187,8 +187,22 @@ func TestKilledRunnerReleasesLocksAndResumesElsewhere(t *testing.T) {
 	killedAt := time.Now()
 	b = rig.settle(b.wait(), runIDOf(t, b))
 	t.Logf("B finished %s after A was killed", time.Since(killedAt).Round(time.Millisecond))
+	// A died before its output was flushed: its run is the other one.
+	aID := ""
+	var list []struct {
+		ID string `json:"id"`
+	}
+	runs := rig.start("runs", "runs", "--format", "json").wait()
+	if err := json.Unmarshal(runs.out.Bytes(), &list); err != nil {
+		t.Fatalf("runs: %v\n%s", err, runs)
+	}
+	for _, r := range list {
+		if r.ID != runIDOf(t, b) {
+			aID = r.ID
+		}
+	}
 	before := rig.mutations()
-	res := rig.settle(rig.start("A-resumed", "resume", runIDOf(t, a), "--yes", "--output", "json").wait(), runIDOf(t, a))
+	res := rig.settle(rig.start("A-resumed", "resume", aID, "--yes", "--output", "json").wait(), aID)
 	rig.checkExactlyOnce(stores)
 	t.Logf("A's resume, from a third state directory, sent %d mutations (%d were accepted before it, from A and B)", rig.mutations()-before, before)
 	_ = res

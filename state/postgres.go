@@ -682,9 +682,9 @@ func (l *pgLog) Close() error {
 	return l.b.unlock(lockClassRun, "run:"+l.id)
 }
 
-// Effect finds the same request sent by the current attempt of another run
-// that ran while one of this run's attempts did (journal.EffectLedger), by
-// the database's clock: mine is ignored. Lookups made while one is under
+// Effect finds the same request sent by another run one of whose attempts
+// ran while one of this run's did (journal.EffectLedger), by the database's
+// clock: mine is ignored. Lookups made while one is under
 // way go together in the next query, as journal records and locks do.
 func (l *pgLog) Effect(ctx context.Context, identity string, _ []journal.Interval) (string, []byte, []byte, bool, error) {
 	q := &effectQuery{identity: identity, answer: make(chan effectAnswer, 1)}
@@ -733,22 +733,27 @@ func (l *pgLog) lookup(ctx context.Context, batch []*effectQuery) {
 		rows, err := l.b.pool.Query(ctx, `WITH hits AS (
 				SELECT j.identity, j.run_id, j.mut_key, max(j.seq) AS intent_seq FROM journal_records j
 				WHERE j.identity = ANY($1) AND j.kind = 'intent' AND j.run_id <> $2
-					-- sent by the run's current attempt
-					AND j.seq > (SELECT max(a.seq) FROM journal_records a WHERE a.run_id = j.run_id AND a.kind = 'attempt')
 				GROUP BY j.identity, j.run_id, j.mut_key),
+			runs_hit AS (SELECT DISTINCT run_id FROM hits),
+			-- each attempt of those runs: from its attempt record to the last
+			-- record before the next attempt record
 			spans AS (
-				SELECT h.*,
-					(SELECT a.at FROM journal_records a WHERE a.run_id = h.run_id AND a.kind = 'attempt' ORDER BY a.seq DESC LIMIT 1) AS rs,
-					(SELECT x.at FROM journal_records x WHERE x.run_id = h.run_id ORDER BY x.seq DESC LIMIT 1) AS re
-				FROM hits h)
+				SELECT a.run_id, a.at AS s,
+					(SELECT x.at FROM journal_records x WHERE x.run_id = a.run_id
+						AND x.seq < coalesce((SELECT min(n.seq) FROM journal_records n WHERE n.run_id = a.run_id AND n.kind = 'attempt' AND n.seq > a.seq), 9223372036854775807)
+						ORDER BY x.seq DESC LIMIT 1) AS e
+				FROM runs_hit r JOIN journal_records a ON a.run_id = r.run_id AND a.kind = 'attempt'),
+			-- runs one of whose attempts ran while one of this run's did
+			-- (each end taken a heartbeat's slack later, as journal.Overlaps does)
+			overlapping AS (
+				SELECT DISTINCT sp.run_id FROM spans sp, unnest($3::timestamptz[], $4::timestamptz[]) AS m(s, e)
+				WHERE sp.s <= m.e + $5::interval AND sp.e + $5::interval >= m.s)
 			SELECT h.identity, h.run_id, i.line, last.kind, last.line
-			FROM spans h
+			FROM hits h
+			JOIN overlapping o ON o.run_id = h.run_id
 			JOIN journal_records i ON i.seq = h.intent_seq
 			JOIN LATERAL (SELECT kind, line, seq FROM journal_records j
 				WHERE j.run_id = h.run_id AND j.mut_key = h.mut_key ORDER BY seq DESC LIMIT 1) last ON true
-			-- that attempt ran while one of this run's did
-			-- (each end taken a heartbeat's slack later, as journal.Overlaps does)
-			WHERE EXISTS (SELECT 1 FROM unnest($3::timestamptz[], $4::timestamptz[]) AS m(s, e) WHERE h.rs <= m.e + $5::interval AND h.re + $5::interval >= m.s)
 			ORDER BY last.seq DESC`, ids, l.id, l.starts, l.ends, 2*journal.HeartbeatEvery)
 		if err != nil {
 			return err

@@ -20,7 +20,7 @@ import (
 // See docs/state.md, "Two runs at once".
 type EffectLedger interface {
 	// Effect returns, for the request identity, the most telling record
-	// of another run whose current attempt overlaps one of this run's
+	// of another run one of whose attempts overlaps one of this run's
 	// attempts (mine, by this machine's clock; the current one is open): its
 	// intent line and the last line written for that mutation (a result,
 	// or the intent itself or an unknown when no result is known yet, or

@@ -17,10 +17,11 @@ import (
 
 // The local backend's EffectLedger: the other journals of the same
 // directory (runs of other processes on this machine), read incrementally.
-// A run adopts another run's records only when that run's current attempt
-// ran at the same time as one of this run's attempts, and only what that
-// attempt sent: a run that ended before this one started, or ran while
-// this one lay crashed, is history, not shared work.
+// A run adopts another run's records only when one of that run's attempts
+// ran at the same time as one of this run's: the two are then one rollout,
+// whatever attempt did the work (an operator's resume of the other run
+// included). A run that ended before this one started, or ran while this
+// one lay crashed, is history, not shared work.
 //
 // Which journals to read comes from the activity log, <dir>/activity/DAY.log:
 // every run appends its id there when an attempt starts and on each new day
@@ -48,12 +49,10 @@ type dayLog struct {
 func activityDay(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
 type ledgerFile struct {
-	attempt      int                        // the run's latest attempt
-	attemptStart time.Time                  // when it started (its attempt record)
-	lastTime     time.Time                  // the latest record's time
-	offset       int64                      // bytes consumed (whole lines only)
-	last         map[string]json.RawMessage // mutation key -> its last line
-	intent       map[string]ledgerIntent    // mutation key -> its last intent
+	spans  map[int]Interval           // per attempt: its first and last record's time
+	offset int64                      // bytes consumed (whole lines only)
+	last   map[string]json.RawMessage // mutation key -> its last line
+	intent map[string]ledgerIntent    // mutation key -> its last intent
 }
 
 type ledgerIntent struct {
@@ -112,18 +111,22 @@ func (fl *fileLedger) lookup(dir, self, identity string, mine []Interval) (strin
 		}
 		f := fl.files[id]
 		if f == nil {
-			f = &ledgerFile{last: map[string]json.RawMessage{}, intent: map[string]ledgerIntent{}}
+			f = &ledgerFile{last: map[string]json.RawMessage{}, intent: map[string]ledgerIntent{}, spans: map[int]Interval{}}
 			fl.files[id] = f
 		}
 		if err := f.catchUp(filepath.Join(dir, id+".jsonl")); err != nil {
 			return "", nil, nil, false, err
 		}
-		if !Overlaps(mine, f.attemptStart, f.lastTime) {
-			continue // its current attempt ran while none of this run's did
+		overlap := false
+		for _, sp := range f.spans {
+			overlap = overlap || Overlaps(mine, sp.Start, sp.End)
+		}
+		if !overlap {
+			continue // none of its attempts ran while one of this run's did
 		}
 		for key, in := range f.intent {
-			if in.identity != identity || in.attempt != f.attempt {
-				continue // another request, or sent by an earlier attempt
+			if in.identity != identity {
+				continue // another request
 			}
 			last := f.last[key]
 			var probe struct {
@@ -237,10 +240,16 @@ func (f *ledgerFile) catchUp(path string) error {
 		if json.Unmarshal(line, &rec) != nil {
 			continue
 		}
-		if rec.T == recAttempt && rec.Attempt >= f.attempt {
-			f.attemptStart = rec.Time
+		if rec.Attempt > 0 {
+			sp := f.spans[rec.Attempt]
+			if sp.Start.IsZero() || rec.Time.Before(sp.Start) {
+				sp.Start = rec.Time
+			}
+			if rec.Time.After(sp.End) {
+				sp.End = rec.Time
+			}
+			f.spans[rec.Attempt] = sp
 		}
-		f.attempt, f.lastTime = max(f.attempt, rec.Attempt), rec.Time
 		if rec.Key == "" {
 			continue
 		}
