@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/frameflow/frameflow/frame"
+	"github.com/frameflow/frameflow/internal/termtext"
+	"github.com/frameflow/frameflow/runner"
 	"github.com/spf13/cobra"
 )
 
@@ -78,7 +80,10 @@ func (a *app) apiRequestCmd(method string) *cobra.Command {
 			if !frame.KnownAPI(api) {
 				return usageErr("--api must be v1 or v1alpha, not %q", api)
 			}
-			raw := args[0]
+			raw, err := a.apiPathArg(args[0], api)
+			if err != nil {
+				return err
+			}
 			var q url.Values
 			if i := strings.IndexByte(raw, '?'); i >= 0 {
 				var err error
@@ -138,6 +143,9 @@ func (a *app) apiRequestCmd(method string) *cobra.Command {
 			}
 			resp, err := c.Do(cmd.Context(), req, nil)
 			if err != nil {
+				if hint := runner.AccessHintForError(err); hint != "" {
+					return &hintError{err: err, hint: "Hint: " + hint + "."}
+				}
 				return err
 			}
 			out, derr := frame.DecodeJSON(resp.Body)
@@ -147,7 +155,7 @@ func (a *app) apiRequestCmd(method string) *cobra.Command {
 				_, err := fmt.Fprintln(cmd.OutOrStdout(), printableText(string(resp.Body)))
 				return err
 			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc := json.NewEncoder(termtext.JSONWriter(cmd.OutOrStdout()))
 			enc.SetIndent("", "  ")
 			return enc.Encode(out)
 		},

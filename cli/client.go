@@ -20,10 +20,8 @@ func (a *app) newClient(o clientOptions) (*frame.Client, error) {
 	}
 	// v1alpha requests go to a base derived from the v1 URL unless
 	// FRAME_API_V1ALPHA_URL says otherwise (frame.V1AlphaURLFor).
-	if u := a.getenv(frame.EnvV1AlphaURL); u != "" {
-		if c, err = c.WithV1AlphaURL(u); err != nil {
-			return nil, withCode(ExitInvalid, err)
-		}
+	if c, err = c.WithV1AlphaEnv(a.getenv); err != nil {
+		return nil, withCode(ExitInvalid, err)
 	}
 	return c, nil
 }

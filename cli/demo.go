@@ -65,7 +65,9 @@ runs it, and shows what the simulated Frame API received.`,
 				if err := renderPlan(a, w, p, "text"); err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "\n== Run: %s ==\n\n", file)
+				// The demo approves for you, and says so: against a real
+				// estate, run shows this plan and asks.
+				fmt.Fprintf(w, "\n== Run: %s (approved by the demo: it changes only its own simulator) ==\n\n", file)
 			}
 			runErr := a.runWorkflow(cmd.Context(), file, src, f)
 			if output == "text" {

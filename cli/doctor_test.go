@@ -182,7 +182,8 @@ func TestDoctorConfirmsAuditKindsReadOnly(t *testing.T) {
 	if c := check(rep, "tasks.get"); c.Status != "ok" || !strings.Contains(c.Detail, "journaled task decodes") {
 		t.Errorf("tasks.get after a rollout: %+v", c)
 	}
-	if c := check(rep, "publish.status"); c.Status != "ok" {
+	// The documented shape: the status call is addressed by request_id.
+	if c := check(rep, "publish.status"); c.Status != "ok" || !strings.Contains(c.Detail, "request_id") {
 		t.Errorf("publish.status after a rollout (a journaled publish to read): %+v", c)
 	}
 
@@ -201,12 +202,54 @@ func TestDoctorConfirmsAuditKindsReadOnly(t *testing.T) {
 	}
 }
 
+// TestDoctorAuditKindsAsWritten: doctor confirms the kinds the estate
+// actually writes, whatever their names (the docs name none for clones),
+// and nothing for an operation that leaves no entry.
+func TestDoctorAuditKindsAsWritten(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		kinds        map[string]string
+		clone, pub   string // confirmed kind, "" for none
+		cloneWarning bool
+	}{
+		{"a clone kind without clone in it", map[string]string{"clone": "sandboxCopied", "publish": "sandboxPublished"}, "sandboxCopied", "sandboxPublished", false},
+		{"a clone that writes no entry", map[string]string{"clone": ""}, "", "publishSandbox", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig := newSimRig(t, sim.Options{Scenario: sim.RetailScenario(3), TaskDuration: 200 * time.Millisecond,
+				AuditTrails: &sim.AuditTrailSpec{Kinds: tc.kinds}}, nil)
+			if run := rig.exec("run", rolloutFile, "--yes"); run.code != 0 {
+				t.Fatalf("rollout: %s", run)
+			}
+			res, rep, recs := rig.doctor(rolloutFile)
+			if res.code != 0 {
+				t.Fatalf("doctor: %s", res)
+			}
+			onlyGets(t, recs)
+			f, err := frame.LoadFindings(rig.state, rig.srv.URL+"/v1")
+			if err != nil || f == nil {
+				t.Fatalf("findings: %v", err)
+			}
+			for op, want := range map[string]string{"clone": tc.clone, "publish": tc.pub} {
+				got := f.ConfirmedAuditKinds(op)
+				if (want == "" && got != nil) || (want != "" && (len(got) != 1 || got[0] != want)) {
+					t.Errorf("%s kinds %v, want %q", op, got, want)
+				}
+			}
+			if c := check(rep, "audit kind: clone"); (c.Status == "warn") != tc.cloneWarning {
+				t.Errorf("clone row: %+v", c)
+			}
+		})
+	}
+}
+
 // TestDoctorAuditTrails403: a credential whose role cannot read audit
-// trails. The clone's witness is best-effort, so the rollout's needs are
-// met, but doctor says that a lost answer will need an operator, and the
-// findings confirm nothing.
+// trails (the simulator's forbidden mode). The clone's witness is
+// best-effort, so the rollout's needs are met, but doctor says that a lost
+// answer will need an operator, and the findings confirm nothing.
 func TestDoctorAuditTrails403(t *testing.T) {
-	rig := newDoctorRig(t, 2, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/audit-trails") })
+	rig := newSimRig(t, sim.Options{Scenario: sim.RetailScenario(2), TaskDuration: 200 * time.Millisecond,
+		AuditTrails: &sim.AuditTrailSpec{Forbidden: true}}, nil)
 	res, rep, recs := rig.doctor(rolloutFile)
 	if res.code != 0 {
 		t.Fatalf("doctor: %s", res)

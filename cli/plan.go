@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/runner"
 	"github.com/spf13/cobra"
@@ -13,7 +14,7 @@ import (
 func (a *app) planCmd() *cobra.Command {
 	var f runFlags
 	var format, out string
-	var offline, detailed bool
+	var offline, detailed, detail bool
 	cmd := &cobra.Command{
 		Use:   "plan FILE",
 		Short: "Dry run: reads are live, every mutation is listed and none is sent",
@@ -41,13 +42,14 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error,
 				}
 			}
 			w := a.red.Writer(a.streams.Out)
-			if err := renderPlan(a, w, p, format); err != nil {
+			opts := plan.RenderOptions{Detail: detail, FullPlan: out}
+			if err := renderPlanOpts(a, w, p, format, opts); err != nil {
 				return err
 			}
 			if out != "" && format == "text" {
 				fmt.Fprintf(w, "\nSaved to %s. Apply exactly this plan with: frameflow apply %s\n", out, out)
 			}
-			a.appendStepSummary(func(w io.Writer) { _ = renderPlan(a, w, p, "markdown") })
+			a.appendStepSummary(func(w io.Writer) { _ = renderPlanOpts(a, w, p, "markdown", opts) })
 			if detailed && p.HasChanges() {
 				return silentExit(ExitChanges)
 			}
@@ -59,10 +61,11 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error,
 	fl.StringVar(&f.inputsFile, "inputs", "", "YAML or JSON file of inputs")
 	fl.StringVar(&format, "format", "text", "text, json or markdown")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json", "markdown"}, cobra.ShellCompDirectiveNoFileComp))
-	fl.StringVar(&out, "out", "", "save the plan to FILE for `frameflow apply`")
+	fl.StringVar(&out, "out", "", "save the plan to `FILE`, for frameflow apply FILE")
+	fl.BoolVar(&detail, "detail", false, "list every target of every change and every unchanged step")
 	fl.BoolVar(&offline, "offline", false, "send no request at all; reads are unknown")
 	fl.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 3 when changes are present")
-	fl.IntVar(&f.parallelism, "parallelism", 0, "most steps in flight")
+	fl.IntVar(&f.parallelism, "parallelism", 0, "most steps in flight (default: the workflow's concurrency, else 256)")
 	return cmd
 }
 
@@ -77,13 +80,30 @@ func (a *app) makePlan(ctx context.Context, file string, src []byte, f runFlags,
 	if err != nil {
 		return nil, a.appErr(err)
 	}
+	// The same check run makes first: bad input is exit 2, reported once,
+	// before any read (not once per item the plan fans out to).
+	if err := w.Preflight(ctx); err != nil {
+		return nil, a.appErr(err)
+	}
 	a.printNotes(w)
 	p, err := w.Plan(ctx, runner.PlanOptions{Offline: offline})
 	return p, a.appErr(err)
 }
 
 func renderPlan(a *app, w io.Writer, p *plan.Plan, format string) error {
-	return plan.Render(w, p, format, plan.RenderOptions{Color: a.color(), Redact: a.red.String})
+	return renderPlanOpts(a, w, p, format, plan.RenderOptions{})
+}
+
+// renderPlanOpts renders with the caller's Detail and FullPlan, colour and
+// redaction being the app's.
+func renderPlanOpts(a *app, w io.Writer, p *plan.Plan, format string, opts plan.RenderOptions) error {
+	if format == "json" {
+		// Same document, with DEL, C1 and bidi characters \u-escaped.
+		w = termtext.JSONWriter(w)
+	}
+	opts.Color = format == "text" && a.color()
+	opts.Redact = a.red.String
+	return plan.Render(w, p, format, opts)
 }
 
 func (a *app) applyCmd() *cobra.Command {
@@ -126,7 +146,7 @@ are sent.
 			approval := runner.ApplyApproval(saved)
 			if !f.yes {
 				if !(a.streams.InTTY && a.streams.OutTTY) {
-					return withCode(ExitFailed, fmt.Errorf("refusing to apply without approval: pass --yes (the approval is bound to plan %s). Nothing was sent", saved.Hash))
+					return withCode(ExitInvalid, fmt.Errorf("refusing to apply without approval: there is no terminal to ask in; pass --yes (the approval is bound to plan %s). Nothing was sent", saved.Hash))
 				}
 				if err := renderPlan(a, w, saved, "text"); err != nil {
 					return err

@@ -108,16 +108,36 @@ func TestPlanOutApply(t *testing.T) {
 	}
 }
 
-// Issue 5: a destructive run without --yes in a non-interactive shell sends
-// nothing and exits non-zero with a clear message.
-func TestDestructiveRunNeedsApproval(t *testing.T) {
-	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(2)})
-	r := frameflow(t, env, "run", "../workflows/qa-rollout.yaml")
-	if r.code == 0 || !strings.Contains(r.err, "--yes") {
-		t.Fatalf("want a refusal naming --yes:\n%s", r)
+// Issue 5, issue 12: a run without --yes in a non-interactive shell plans
+// (reads only), prints the plan's summary, sends nothing and exits 2 --
+// for every mutating workflow, not only destructive ones.
+func TestRunWithoutApprovalSendsNothing(t *testing.T) {
+	for _, tc := range []struct{ file, summary string }{
+		{"../workflows/qa-rollout.yaml", "Plan: 6 changes (2 sandbox.clone, 2 sandbox.publish, 2 elasticity.set), 0 unchanged."},
+		{"../workflows/capacity-schedule.yaml", "Plan: 2 changes (2 elasticity.set), 0 unchanged."},
+	} {
+		s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(2)})
+		r := frameflow(t, env, "run", tc.file, "--input", "profile=day")
+		if tc.file == "../workflows/qa-rollout.yaml" {
+			r = frameflow(t, env, "run", tc.file)
+		}
+		if r.code != 2 || !strings.Contains(r.err, "--yes") || !strings.Contains(r.err, "Nothing was sent") {
+			t.Fatalf("%s: want exit 2 and a refusal naming --yes:\n%s", tc.file, r)
+		}
+		if !strings.Contains(r.out, tc.summary) {
+			t.Errorf("%s: the refusal does not print the plan summary %q:\n%s", tc.file, tc.summary, r)
+		}
+		for _, q := range s.Requests() {
+			if q.Method != "GET" {
+				t.Errorf("%s: %s %s sent without approval", tc.file, q.Method, q.Path)
+			}
+		}
 	}
-	if n := len(s.Requests()); n != 0 {
-		t.Errorf("%d requests sent without approval", n)
+	// --output json keeps stdout for JSON Lines: the summary goes to stderr.
+	_, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(2)})
+	r := frameflow(t, env, "run", "../workflows/qa-rollout.yaml", "--output", "json")
+	if r.code != 2 || r.out != "" || !strings.Contains(r.err, "Plan: 6 changes") {
+		t.Errorf("run --output json without --yes: want exit 2, nothing on stdout, the summary on stderr:\n%s", r)
 	}
 }
 

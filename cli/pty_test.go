@@ -228,6 +228,17 @@ func demoInATerminalInterrupted(t *testing.T, bin string) {
 	if !strings.Contains(screen, "qa-rollout interrupted") || !strings.Contains(screen, "frameflow resume") {
 		t.Errorf("the last frame should say the run was interrupted, and how to resume:\n%s", screen)
 	}
+	// An interrupt is not a failure: in-flight items are interrupted, and
+	// the final header has no spinner left in it.
+	if strings.Contains(screen, "context canceled") || regexp.MustCompile(`\d+ of \d+ items failed`).MatchString(screen) {
+		t.Errorf("an interrupt is reported as failures:\n%s", screen)
+	}
+	if !regexp.MustCompile(`Store-\w+\s+clone\s+interrupted|items? interrupted`).MatchString(screen) {
+		t.Errorf("no item shown interrupted:\n%s", screen)
+	}
+	if m := regexp.MustCompile(`(?m)^.*qa-rollout interrupted.*$`).FindAllString(screen, -1); len(m) > 0 && strings.ContainsAny(m[len(m)-1], strings.Join(spinFramesForTest, "")) {
+		t.Errorf("a spinner is left in the final header %q", m[len(m)-1])
+	}
 	if hide, show := bytes.LastIndex(raw, []byte("\x1b[?25l")), bytes.LastIndex(raw, []byte("\x1b[?25h")); hide >= 0 && show < hide {
 		t.Errorf("cursor left hidden after Ctrl-C")
 	}
@@ -258,3 +269,6 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// spinFramesForTest are the live view's spinner frames.
+var spinFramesForTest = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}

@@ -9,12 +9,15 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/internal/termtext"
+	"github.com/frameflow/frameflow/runner"
 )
 
 // plainRenderer writes one timestamped line per state change: the output
@@ -54,18 +57,7 @@ func (p *plainRenderer) Event(ev engine.Event) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintln(p.w, stripControl(line))
-}
-
-// stripControl removes control characters (a server message could carry
-// escape sequences into a CI log).
-func stripControl(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\t' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
+	fmt.Fprintln(p.w, termtext.Line(line))
 }
 
 // jsonRenderer writes JSON Lines events.
@@ -74,7 +66,9 @@ type jsonRenderer struct {
 	enc *json.Encoder
 }
 
-func newJSONRenderer(w io.Writer) *jsonRenderer { return &jsonRenderer{enc: json.NewEncoder(w)} }
+func newJSONRenderer(w io.Writer) *jsonRenderer {
+	return &jsonRenderer{enc: json.NewEncoder(termtext.JSONWriter(w))}
+}
 
 // Event writes one event as a JSON line, in the shape engine.Event's
 // MarshalJSON documents (docs/events.md).
@@ -84,26 +78,49 @@ func (j *jsonRenderer) Event(ev engine.Event) {
 	_ = j.enc.Encode(ev.JSON())
 }
 
-// writeSummary prints the final table: one row per step and item.
-func writeSummary(w io.Writer, res *engine.Result) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+// summaryRowsAll is how many rows the final table lists in full; a larger
+// run lists only the rows that did not succeed (the recap follows, and
+// `frameflow runs show RUN` has every row).
+const summaryRowsAll = 60
+
+// writeSummary prints the final table: one row per step and item. width
+// cuts rows to a terminal's width, so that each stays one line (0: never
+// cut, for pipes and files: every word of every reason).
+func writeSummary(w io.Writer, res *engine.Result, width int) {
+	var table strings.Builder
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tITEM\tSTATUS\tATTEMPTS\tDURATION\tERROR")
 	counts := map[engine.Status]int{}
+	hidden := 0
 	for _, s := range res.Steps {
 		counts[s.Status]++
-		errMsg := s.Error
-		if len(errMsg) > 120 {
-			errMsg = errMsg[:117] + "..."
+		if len(res.Steps) > summaryRowsAll {
+			switch s.Status {
+			case engine.StatusSucceeded, engine.StatusUnchanged, engine.StatusSkipped:
+				hidden++
+				continue
+			}
 		}
-		item := s.Item
+		errMsg := termtext.Line(s.Error)
+		item := termtext.Line(s.Item)
 		if n, ok := fanOutCount(s); ok && item == "" {
 			// A fan-out's own row says how many items it had, so "nothing
 			// to do" (0 items) is visible, not just an absence of rows.
 			item = fmt.Sprintf("(%d items)", n)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Step, item, s.Status, s.Attempts, s.Duration.Round(time.Millisecond), stripControl(errMsg))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", termtext.Line(s.Step), item, s.Status, s.Attempts, s.Duration.Round(time.Millisecond), errMsg)
 	}
 	tw.Flush()
+	for _, line := range strings.SplitAfter(table.String(), "\n") {
+		// Sanitized before cutting, so a cut never splits an escape.
+		if r := []rune(strings.TrimRight(line, " \n")); width > 0 && len(r) > width {
+			line = string(r[:width-1]) + "…\n"
+		}
+		io.WriteString(w, line)
+	}
+	if hidden > 0 {
+		fmt.Fprintf(w, "(%d succeeded, unchanged or skipped rows not listed; frameflow runs show %s lists every one)\n", hidden, res.RunID)
+	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
@@ -167,10 +184,10 @@ func writeJUnit(path, workflow string, res *engine.Result, red *Redactor) error 
 		if s.Item != "" {
 			name += " [" + s.Item + "]"
 		}
-		c := junitCase{Name: name, Classname: workflow + "." + s.Step, Time: fmt.Sprintf("%.3f", s.Duration.Seconds())}
+		c := junitCase{Name: termtext.Line(name), Classname: workflow + "." + s.Step, Time: fmt.Sprintf("%.3f", s.Duration.Seconds())}
 		switch s.Status {
 		case "failed":
-			msg := red.String(stripControl(s.Error))
+			msg := red.String(termtext.Line(s.Error))
 			c.Failure = &junitFailure{Message: msg, Text: msg}
 			suite.Failures++
 		case "skipped", "not_run":
@@ -196,4 +213,49 @@ func multiSink(sinks ...func(engine.Event)) engine.EventSink {
 			}
 		}
 	}
+}
+
+// recapItems is how many item names a recap line shows before "+N".
+const recapItems = 8
+
+// writeRecap ends a run that did not succeed: failures grouped by reason,
+// most frequent first, then interrupted items and unknown outcomes, and how
+// to continue.
+func writeRecap(w io.Writer, rc runner.Recap) {
+	if rc.Failed == 0 && len(rc.Interrupted) == 0 && len(rc.Unknown) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	if rc.Failed > 0 {
+		fmt.Fprintf(w, "%d %s failed:\n", rc.Failed, pluralWord(rc.Failed, "item", "items"))
+		for _, g := range rc.Reasons {
+			fmt.Fprintf(w, "  %d × %s\n", len(g.Items), termtext.Line(strconv.Quote(g.Reason)))
+			fmt.Fprintf(w, "      in %s: %s\n", termtext.Line(strings.Join(g.Steps, ", ")), termtext.Line(someNames(g.Items, recapItems)))
+		}
+	}
+	if n := len(rc.Interrupted); n > 0 {
+		fmt.Fprintf(w, "%d %s interrupted (not failed; resume runs them again): %s\n", n, pluralWord(n, "item", "items"), termtext.Line(someNames(rc.Interrupted, recapItems)))
+	}
+	if n := len(rc.Unknown); n > 0 {
+		fmt.Fprintf(w, "%d %s with an unknown outcome (maybe sent; not sent again): %s\n", n, pluralWord(n, "mutation", "mutations"), termtext.Line(someNames(rc.Unknown, recapItems)))
+		fmt.Fprintf(w, "  Check each in Frame, then decide with frameflow resume %s --mark KEY=sent|not-sent (the keys follow).\n", rc.RunID)
+	}
+	if rc.Resume != "" {
+		fmt.Fprintf(w, "Continue with: %s\n", rc.Resume)
+	}
+}
+
+// someNames is "a, b, c, … +N".
+func someNames(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(", … +%d", len(names)-n)
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/frameflow/frameflow/engine/journal"
@@ -125,52 +123,6 @@ func parseMarks(marks []string) ([]runner.Decision, error) {
 	return out, nil
 }
 
-func (a *app) runsCmd() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "runs",
-		Short: "Run history from the state backend (every machine's runs when it is shared)",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			runs, err := a.service().Runs()
-			if err != nil {
-				return err
-			}
-			out := a.red.Writer(a.streams.Out)
-			if format == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				list := runsJSON(runs)
-				for i := range list {
-					// What waits for `resume --mark`, for scripts.
-					if p, err := a.service().Undecided(list[i].ID); err == nil {
-						for _, m := range p {
-							list[i].Undecided = append(list[i].Undecided, undecidedJSON{Key: m.Key, Method: m.Method, Path: m.Path, ProvenSent: m.ProvenSent, Evidence: m.Evidence})
-						}
-					}
-				}
-				return enc.Encode(list)
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tFINISHED\tSTATUS\tATTEMPTS\tHOST\tUSER")
-			for _, r := range runs {
-				fin := "-"
-				if !r.Finished.IsZero() {
-					fin = r.Finished.Local().Format(time.DateTime)
-				}
-				host, user := "-", "-"
-				if n := len(r.Attempts); n > 0 { // the last attempt's: where the run is, or ended
-					host, user = orDash(r.Attempts[n-1].Host), orDash(r.Attempts[n-1].User)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Started.Local().Format(time.DateTime), fin, r.Status, attemptsString(r), host, user)
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
-	return cmd
-}
-
 // runJSON is the documented shape of `frameflow runs --format json`.
 type runJSON struct {
 	ID       string        `json:"id"`
@@ -202,13 +154,6 @@ type attemptJSON struct {
 	PID      int        `json:"pid,omitempty"`
 	Host     string     `json:"host,omitempty"`
 	User     string     `json:"user,omitempty"`
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func optTime(t time.Time) *time.Time {

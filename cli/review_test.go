@@ -115,32 +115,31 @@ func TestResumeOfAnApplySendsOnlyWhatThePlanHolds(t *testing.T) {
 }
 
 const secretPoolWorkflow = `version: 1
-name: secret-pool
+name: secret-password
 inputs:
-  pool:
+  account: {type: string}
+  password:
     type: string
     secret: true
 steps:
-  - id: capacity
-    uses: elasticity.set
+  - id: join
+    uses: api.accounts.domain_join_settings.update
     with:
-      pool_id: ${{ inputs.pool }}
-      max_servers: 3
+      account_id: ${{ inputs.account }}
+      domain_name: corp.example
+      service_account_password: ${{ inputs.password }}
 `
 
 // An input marked secret never reaches a plan, its saved file included, even
-// when it ends up in a mutation's path; and apply still matches the plan.
+// when a mutation sends it (in the body field the API marks secret, the
+// only place a secret may go); and apply still matches the plan.
 func TestSecretInputsStayOutOfSavedPlans(t *testing.T) {
 	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1)})
-	var pool string
-	for _, p := range s.Snapshot().Pools {
-		if p.Kind == "production" {
-			pool = p.ID
-		}
-	}
+	account := s.Snapshot().Accounts[0].ID
+	const password = "pw-zq9SECRETzq9"
 	wf := writeWorkflow(t, secretPoolWorkflow)
 	planFile := filepath.Join(t.TempDir(), "secret.plan")
-	r := frameflow(t, env, "plan", wf, "--input", "pool="+pool, "--format", "json", "--out", planFile)
+	r := frameflow(t, env, "plan", wf, "--input", "account="+account, "--input", "password="+password, "--format", "json", "--out", planFile)
 	if r.code != 0 {
 		t.Fatalf("plan: %s", r)
 	}
@@ -148,24 +147,41 @@ func TestSecretInputsStayOutOfSavedPlans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(saved), pool) || strings.Contains(r.out+r.err, pool) {
+	if strings.Contains(string(saved), password) || strings.Contains(r.out+r.err, password) {
 		t.Fatalf("the secret input is in the plan:\n%s", saved)
 	}
-	r = frameflow(t, env, "apply", planFile, "--yes", "--input", "pool="+pool)
+	r = frameflow(t, env, "apply", planFile, "--yes", "--input", "password="+password)
 	if r.code != 0 {
 		t.Fatalf("apply of a plan with a secret input: %s", r)
 	}
-	if strings.Contains(r.out+r.err, pool) {
+	if strings.Contains(r.out+r.err, password) {
 		t.Fatalf("the secret input is in apply's output:\n%s", r)
 	}
 	var sent int
 	for _, q := range s.Requests() {
 		if q.Method == "POST" {
 			sent++
+			if !strings.Contains(q.Body, password) {
+				t.Errorf("the password did not reach its field: %s", q.Body)
+			}
 		}
 	}
 	if sent != 1 {
-		t.Fatalf("%d elasticity changes sent, want 1", sent)
+		t.Fatalf("%d changes sent, want 1", sent)
+	}
+}
+
+// A secret may not be sent in a path or a query, where it would be logged by
+// every proxy: the workflow is refused before anything is sent.
+func TestSecretInputInAPathIsRefused(t *testing.T) {
+	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1)})
+	wf := writeWorkflow(t, secretAccountWorkflow)
+	r := frameflow(t, env, "plan", wf, "--input", "account=zq9SECRETzq9")
+	if r.code != 2 || !strings.Contains(r.err, `input "account_id" of step "get" is computed from a secret (inputs.account)`) {
+		t.Fatalf("%s", r)
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Fatalf("%d requests sent", n)
 	}
 }
 
@@ -203,22 +219,36 @@ steps:
       account_id: ${{ inputs.account }}
 `
 
+const secretFieldWorkflow = `version: 1
+name: secret-field
+inputs:
+  password:
+    type: string
+    secret: true
+steps:
+  - id: join
+    uses: api.accounts.domain_join_settings.update
+    with:
+      account_id: no-such-account
+      service_account_password: ${{ inputs.password }}
+`
+
 // A secret written escaped (in a URL path, a Go-quoted or JSON string, XML)
 // is still the secret: it is redacted in each of those forms.
 func TestSecretWithSpecialCharactersIsRedactedInEveryEncoding(t *testing.T) {
 	const mark = "zq9SECRETzq9"
 	const secret = mark + `&"<x>'y`
 	_, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1)})
-	wf := writeWorkflow(t, secretAccountWorkflow)
+	wf := writeWorkflow(t, secretFieldWorkflow)
 	out := t.TempDir()
 	var all strings.Builder
 	for _, args := range [][]string{
-		{"run", wf, "--input", "account=" + secret, "--log-level", "debug", "--junit", filepath.Join(out, "j.xml")},
-		{"run", wf, "--input", "account=" + secret, "--output", "json", "--log-level", "debug", "--log-format", "json"},
-		{"plan", wf, "--input", "account=" + secret, "--format", "json"},
+		{"run", wf, "--yes", "--input", "password=" + secret, "--log-level", "debug", "--junit", filepath.Join(out, "j.xml")},
+		{"run", wf, "--yes", "--input", "password=" + secret, "--output", "json", "--log-level", "debug", "--log-format", "json"},
+		{"plan", wf, "--input", "password=" + secret, "--format", "json"},
 	} {
 		r := frameflow(t, env, args...)
-		if r.code == 0 {
+		if r.code == 0 && args[0] == "run" {
 			t.Errorf("%v: want a failure (no such account):\n%s", args[0], r)
 		}
 		all.WriteString(r.out + r.err)

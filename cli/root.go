@@ -13,6 +13,7 @@ import (
 
 	"github.com/frameflow/frameflow/state"
 
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/spf13/cobra"
 )
 
@@ -50,6 +51,13 @@ func Main(args []string, s Streams) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C or SIGTERM asks the run to stop cleanly; from then on
+	// the default action is back, so a second one always ends the process
+	// (the journal is written to survive that), whatever is blocking.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 
 	root := a.rootCmd()
 	root.SetArgs(args)
@@ -62,7 +70,23 @@ func Main(args []string, s Streams) int {
 	if err != nil {
 		var ee *exitError
 		if !(errors.As(err, &ee) && ee.err == nil) {
-			fmt.Fprintln(a.red.Writer(s.Err), "error: "+err.Error())
+			shown := commandHint(err)
+			var report interface{ Report() (string, []string) }
+			if errors.As(shown, &report) {
+				head, lines := report.Report()
+				fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Line(head))
+				for _, l := range lines {
+					fmt.Fprintln(a.red.Writer(s.Err), "  "+termtext.Line(l))
+				}
+			} else {
+				fmt.Fprintln(a.red.Writer(s.Err), "error: "+termtext.Message(shown.Error()))
+			}
+			var h interface{ Hint() string }
+			if errors.As(shown, &h) {
+				for _, l := range strings.Split(h.Hint(), "\n") {
+					fmt.Fprintln(a.red.Writer(s.Err), termtext.Line(l))
+				}
+			}
 		}
 		if !errors.As(err, &ee) && isUsageError(err) {
 			code = ExitInvalid
@@ -105,15 +129,14 @@ Environment:
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       buildVersion(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return a.setupLogging()
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitInvalid, err) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.apiURL, "api-url", "", "Frame Admin API base URL (overrides FRAME_API_URL)")
-	pf.StringVar(&a.credentials, "credentials", "", "file with client_id and client_secret (must not be readable by others)")
+	pf.StringVar(&a.credentials, "credentials", "", "`FILE` with client_id and client_secret: JSON, KEY=VALUE lines or flat YAML (mode 600: readable by you only)")
 	pf.StringVar(&a.stateDir, "state-dir", "", "directory for run journals and locks (default $FRAMEFLOW_STATE_DIR or .frameflow)")
 	pf.StringVar(&a.stateFlag, "state", "", "state backend: local (the state directory) or a postgres://... DSN shared by runners (default $FRAMEFLOW_STATE or local)")
 	pf.DurationVar(&a.lockTimeout, "lock-timeout", defaultLockTimeout, "how long a step waits for an account or pool another run holds before failing")
@@ -125,6 +148,7 @@ Environment:
 		a.validateCmd(), a.planCmd(), a.applyCmd(), a.runCmd(), a.resumeCmd(), a.runsCmd(),
 		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.doctorCmd(), a.simCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
 	)
+	polishHelp(root)
 	return root
 }
 
@@ -164,10 +188,10 @@ func (a *app) stateDirectory() string {
 func (a *app) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, VCS revision and Go version (from the build)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.OutOrStdout(), "frameflow "+Version)
+			writeVersion(cmd.OutOrStdout())
 			return nil
 		},
 	}

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/engine/journal"
+	"github.com/frameflow/frameflow/internal/termtext"
+	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/runner"
 	"github.com/frameflow/frameflow/state"
 	"github.com/spf13/cobra"
@@ -32,7 +35,7 @@ func (f *runFlags) register(cmd *cobra.Command, withInputs bool) {
 		fl.StringVar(&f.inputsFile, "inputs", "", "YAML or JSON file of inputs")
 	}
 	fl.BoolVar(&f.yes, "yes", false, "approve destructive steps without asking")
-	fl.IntVar(&f.parallelism, "parallelism", 0, "most steps in flight (overrides the workflow's concurrency)")
+	fl.IntVar(&f.parallelism, "parallelism", 0, "most steps in flight (default: the workflow's concurrency, else 256)")
 	fl.StringVar(&f.output, "output", "text", "text or json (JSON Lines events on stdout)")
 	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to FILE")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
@@ -56,9 +59,17 @@ func (f *runFlags) check() error {
 func (a *app) runCmd() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:               "run FILE",
-		Short:             "Validate and run a workflow",
-		Long:              "Validate and run a workflow. Destructive steps (clone, ...) need --yes, or a yes typed at the terminal after the plan is shown.\n\n" + exitCodesHelp,
+		Use:   "run FILE",
+		Short: "Validate, plan, ask, then run a workflow (like terraform apply)",
+		Long: `Validate the workflow, plan it (reads live, nothing sent), show the plan and
+ask before the first change; then send exactly the planned changes. Every
+mutation is approved: with --yes, or a yes typed at the terminal. Without a
+terminal and without --yes, run prints the plan summary and exits 2 before
+sending anything. A playbook or step may declare approval: not_required for
+reversible work (destructive steps always ask); a workflow with nothing to
+approve runs at once.
+
+` + exitCodesHelp,
 		Args:              exactArgs(1, "FILE"),
 		ValidArgsFunction: yamlFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -106,7 +117,7 @@ func (f *runFlags) inputs() (runner.Inputs, error) {
 func (a *app) appErr(err error) error {
 	var (
 		wfErr    *runner.WorkflowError
-		invalid  = []any{new(*runner.InputError), new(*runner.ConfigError), new(*runner.RefusedError), new(*runner.PreflightError), new(*runner.WorkflowChangedError), new(*runner.PlanSourceError), new(*runner.OfflinePlanError), new(*runner.MissingSecretError)}
+		invalid  = []any{new(*runner.InputError), new(*runner.ConfigError), new(*runner.RefusedError), new(*runner.PreflightError), new(*runner.WorkflowChangedError), new(*runner.PlanSourceError), new(*runner.OfflinePlanError), new(*runner.MissingSecretError), new(*runner.FixedInputError)}
 		refusals = []any{new(*runner.PlanFailedError), new(*runner.StaleError), new(*runner.NotApprovedError), new(*runner.AppliedPlanError)}
 	)
 	if err == nil {
@@ -118,12 +129,12 @@ func (a *app) appErr(err error) error {
 	}
 	for _, target := range invalid {
 		if errors.As(err, target) {
-			return withCode(ExitInvalid, err)
+			return withCode(ExitInvalid, asReport(err))
 		}
 	}
 	for _, target := range refusals {
 		if errors.As(err, target) {
-			return withCode(ExitFailed, err)
+			return withCode(ExitFailed, asReport(err))
 		}
 	}
 	return err
@@ -138,7 +149,7 @@ func (a *app) approve(ctx context.Context, w *runner.Workflow, f runFlags) (*run
 		return &need, nil
 	}
 	if !(a.streams.InTTY && a.streams.OutTTY) {
-		return nil, withCode(ExitFailed, fmt.Errorf("refusing to run without approval: %s overwrite or delete data; pass --yes, or run in a terminal to review the plan and confirm. Nothing was sent", strings.Join(need.Labels(), ", ")))
+		return nil, withCode(ExitInvalid, fmt.Errorf("refusing to continue without approval: %s change the estate; pass --yes, or run in a terminal to review the plan and confirm. Nothing was sent", strings.Join(need.Labels(), ", ")))
 	}
 	p, err := w.Plan(ctx, runner.PlanOptions{})
 	if err != nil {
@@ -172,12 +183,46 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	if err := w.Preflight(ctx); err != nil {
 		return a.appErr(err)
 	}
-	approved, err := a.approve(ctx, w, f)
+	need := w.Approval()
+	if !need.Needed() || f.yes {
+		view := a.newRunView(f.output)
+		out, err := w.Run(ctx, runner.RunOptions{Events: view.Event, Approved: &need})
+		view.Close()
+		return a.finishRun(w, out, err, f)
+	}
+	// Plan, show, ask, then apply exactly that plan: what the person
+	// approved is what is sent (terraform apply without a saved plan).
+	p, err := w.PlanToApply(ctx, runner.PlanOptions{})
+	if err != nil {
+		return a.appErr(err)
+	}
+	stdout := a.red.Writer(a.streams.Out)
+	if !(a.streams.InTTY && a.streams.OutTTY) || f.output == "json" {
+		// --output json keeps stdout for JSON Lines: no prompt there.
+		summary := stdout
+		if f.output == "json" {
+			summary = a.red.Writer(a.streams.Err)
+		}
+		fmt.Fprintln(summary, termtext.Line(p.SummaryLine()))
+		return withCode(ExitInvalid, fmt.Errorf("refusing to run without approval: there is no terminal to ask in and no --yes. Nothing was sent. Review the plan with `frameflow plan %s --out rollout.plan`, then `frameflow apply rollout.plan --yes`; or pass --yes", file))
+	}
+	if err := renderPlanOpts(a, stdout, p, "text", plan.RenderOptions{}); err != nil {
+		return err
+	}
+	if !p.HasChanges() {
+		fmt.Fprintln(stdout, "\nNothing to change; nothing was sent.")
+		return nil
+	}
+	ok, err := confirmPrompt(a, "\nDo you want to perform these actions?")
 	if err != nil {
 		return err
 	}
+	if !ok {
+		return withCode(ExitFailed, errors.New("not approved; nothing was sent"))
+	}
+	approved := runner.ApplyApproval(p)
 	view := a.newRunView(f.output)
-	out, err := w.Run(ctx, runner.RunOptions{Events: view.Event, Approved: approved})
+	out, err := w.Apply(ctx, p, runner.RunOptions{Events: view.Event, Approved: &approved})
 	view.Close()
 	return a.finishRun(w, out, err, f)
 }
@@ -203,10 +248,36 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 	if res == nil { // an apply with nothing to do
 		return nil
 	}
+	// Refused credentials or an unreachable API before anything was sent:
+	// say what to check; resuming would only start the run again.
+	accessHint := ""
+	if res.Status == engine.RunFailed {
+		if h := runner.AccessHint(res); h != "" && a.nothingSent(res.RunID) {
+			accessHint = h
+		}
+	}
 	if f.output == "text" {
 		stdout := a.red.Writer(a.streams.Out)
 		fmt.Fprintln(stdout)
-		writeSummary(stdout, res)
+		width := 0 // pipes and files get every word of every reason
+		if a.streams.OutTTY {
+			width = a.streams.Width
+			if width <= 0 {
+				width = 100
+			}
+		}
+		writeSummary(stdout, res, width)
+		rc := runner.RecapOf(res)
+		if accessHint != "" {
+			rc.Resume = ""
+		}
+		if und := out.Undecided(); len(und) > 0 {
+			// Resuming decides nothing by itself: the error that follows
+			// gives the --mark commands for each.
+			rc.Unknown = undecidedLabels(res, und)
+			rc.Resume = ""
+		}
+		writeRecap(stdout, rc)
 	}
 	if f.junit != "" {
 		if err := writeJUnit(f.junit, w.Program().Workflow().Name, res, a.red); err != nil {
@@ -214,11 +285,15 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 		}
 	}
 	a.appendStepSummary(func(w io.Writer) { writeRunMarkdown(w, res) })
+	if accessHint != "" {
+		return withCode(ExitFailed, &reportError{err: errors.New(accessHint), head: "nothing was sent, and there is nothing to resume: " + accessHint + ".",
+			lines: []string{"Fix it, then run again."}})
+	}
 	switch res.Status {
 	case engine.RunSucceeded:
 		return nil
 	case engine.RunInterrupted:
-		return withCode(ExitInterrupted, fmt.Errorf("interrupted; continue with: frameflow resume %s", res.RunID))
+		return withCode(ExitInterrupted, fmt.Errorf("run %s interrupted; continue with: frameflow resume %s", res.RunID, res.RunID))
 	default:
 		// Mutations whose outcome is unknown wait for an operator: say
 		// which and how to decide, wherever the output goes.
@@ -246,7 +321,34 @@ func (a *app) appendStepSummary(write func(io.Writer)) {
 func writeRunMarkdown(w io.Writer, res *engine.Result) {
 	fmt.Fprintf(w, "### frameflow run `%s`: %s\n\n| step | item | status | duration | error |\n|---|---|---|---|---|\n", res.RunID, res.Status)
 	for _, s := range res.Steps {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", s.Step, s.Item, s.Status, s.Duration.Round(time.Millisecond), strings.ReplaceAll(stripControl(s.Error), "|", "\\|"))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", termtext.Markdown(s.Step), termtext.Markdown(s.Item), s.Status, s.Duration.Round(time.Millisecond), termtext.Markdown(s.Error))
 	}
 	fmt.Fprintln(w)
+}
+
+// nothingSent reports whether run id's journal holds no mutation at all (so
+// resuming it would only start it again).
+func (a *app) nothingSent(runID string) bool {
+	d, err := a.service().RunDetail(runID)
+	return err == nil && len(d.Mutations) == 0
+}
+
+// undecidedLabels names mutations waiting for an operator: their item, else
+// their key.
+func undecidedLabels(res *engine.Result, und []journal.PendingMutation) []string {
+	labels := map[string]string{} // step[item key] -> item label
+	for _, st := range res.Steps {
+		if st.Item != "" && st.ItemKey != "" {
+			labels[st.Step+"["+st.ItemKey+"]"] = st.Item
+		}
+	}
+	out := make([]string, 0, len(und))
+	for _, p := range und {
+		l := p.Key
+		if i := strings.LastIndexByte(p.Key, '#'); i > 0 && labels[p.Key[:i]] != "" {
+			l = labels[p.Key[:i]]
+		}
+		out = append(out, l)
+	}
+	return out
 }

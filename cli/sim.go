@@ -96,6 +96,7 @@ GET /_sim/requests lists every request received; GET /_sim/state the estate.`,
 	fl.Float64Var(&o.ThrottleRPS, "throttle-rps", 0, "answer 429 with Retry-After above this many requests per second")
 	fl.Float64Var(&o.TaskFailRate, "task-fail-rate", 0, "share of tasks that fail")
 	fl.Float64Var(&o.DropRate, "drop-rate", 0, "share of mutations that act, then drop the connection without answering")
+	fl.BoolVar(&o.DurationFromStart, "duration-from-start", false, "count duration_sec from each task's start (not_started -> in_progress), not its creation")
 	fl.StringArrayVar(&stages, "task-stage", nil, "STAGE=NAME: report a task stage (not_started, in_progress, done, failed) by another name, e.g. failed=error, done=DONE")
 	_ = time.Second
 	return cmd

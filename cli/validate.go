@@ -1,20 +1,28 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/runner"
 	"github.com/frameflow/frameflow/schema"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) validateCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:               "validate FILE...",
-		Short:             "Check workflow files; every problem as FILE:LINE:COL: message (exit 2 if any)",
+	var inputs []string
+	var inputsFile string
+	cmd := &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check workflow files; every problem as FILE:LINE:COL: message (exit 2 if any)",
+		Long: `Check workflow files without the network: syntax, schema, expressions,
+references, the DAG, secrets, and every step input that is known offline
+(constants, input defaults, and --input/--inputs values) against the step's
+constraints, with the messages run would give. A workflow validate passes
+with some inputs is not refused by run for invalid input with the same ones.`,
 		ValidArgsFunction: yamlFiles,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -27,12 +35,24 @@ func (a *app) validateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			raw, err := parseInputFlags(inputs)
+			if err != nil {
+				return err
+			}
+			typed, err := readInputsFile(inputsFile)
+			if err != nil {
+				return err
+			}
 			var all schema.Diagnostics
 			for _, f := range files {
-				_, ds := loadProgram(f, reg)
+				prog, ds := loadProgram(f, reg)
+				var note string
+				if len(ds) == 0 {
+					ds, note = a.checkOffline(cmd.Context(), prog, raw, typed)
+				}
 				all = append(all, ds...)
 				if len(ds) == 0 {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", f)
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: ok%s\n", f, note)
 				}
 			}
 			if len(all) > 0 {
@@ -42,6 +62,19 @@ func (a *app) validateCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringArrayVar(&inputs, "input", nil, "name=value: check with this input value (repeatable)")
+	cmd.Flags().StringVar(&inputsFile, "inputs", "", "YAML or JSON file of inputs to check with")
+	return cmd
+}
+
+// checkOffline runs runner.CheckOffline; the note of an ok line names the
+// required inputs without a default whose steps could not be checked.
+func (a *app) checkOffline(ctx context.Context, prog *engine.Program, raw map[string]string, typed map[string]any) (schema.Diagnostics, string) {
+	ds, missing := runner.CheckOffline(ctx, prog, raw, typed, a.getenv, a.red)
+	if len(missing) > 0 {
+		return nil, fmt.Sprintf(" (step inputs computed from %s not checked: give --input %s=... to check them)", strings.Join(missing, ", "), missing[0])
+	}
+	return ds, ""
 }
 
 func (a *app) graphCmd() *cobra.Command {
@@ -117,46 +150,41 @@ type stepInfo struct {
 func (a *app) stepsCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "steps",
-		Short: "List every step type: inputs, outputs, whether it mutates",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "steps [TYPE]",
+		Short: "List every step type, or show one: inputs, outputs, resume semantics, an example",
+		Args:  maxArgs(1, "TYPE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
-			var infos []stepInfo
-			for _, t := range reg.Types() {
-				infos = append(infos, stepInfo{Type: t.Name, Description: t.Description, Mutates: t.Mutates, Destructive: t.Destructive, Inputs: t.Inputs, Outputs: t.Outputs})
+			types := reg.Types()
+			if len(args) == 1 {
+				t, ok := reg.Lookup(args[0])
+				if !ok {
+					return usageErr("unknown step type %q%s; frameflow steps lists them", args[0], didYouMean(args[0], typeNames(types)))
+				}
+				types = []*engine.StepType{t}
 			}
 			out := cmd.OutOrStdout()
 			switch format {
 			case "json":
+				var infos []stepInfo
+				for _, t := range types {
+					infos = append(infos, stepInfo{Type: t.Name, Description: t.Description, Mutates: t.Mutates, Destructive: t.Destructive, Inputs: t.Inputs, Outputs: t.Outputs})
+				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
+				if len(args) == 1 {
+					return enc.Encode(infos[0])
+				}
 				return enc.Encode(infos)
 			case "text":
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "TYPE\tMUTATES\tINPUTS\tDESCRIPTION")
-				for _, s := range infos {
-					var names []string
-					for _, in := range s.Inputs {
-						n := in.Name
-						if in.Required {
-							n += "*"
-						}
-						names = append(names, n)
-					}
-					mut := "no"
-					if s.Destructive {
-						mut = "destructive"
-					} else if s.Mutates {
-						mut = "yes"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Type, mut, shortList(names, 48), s.Description)
+				if len(args) == 1 {
+					writeStepDetail(out, types[0])
+					return nil
 				}
-				tw.Flush()
-				fmt.Fprintln(out, "\n* required input. `frameflow steps --format json` has types, descriptions and outputs.")
+				writeStepsTable(out, types)
 				return nil
 			default:
 				return usageErr("--format must be text or json, not %q", format)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/runner"
 	"github.com/frameflow/frameflow/schema"
 )
@@ -24,9 +25,9 @@ func loadProgram(file string, reg *engine.Registry) (*engine.Program, schema.Dia
 func (a *app) printDiagnostics(w io.Writer, ds schema.Diagnostics) {
 	gh := a.getenv("GITHUB_ACTIONS") == "true"
 	for _, d := range ds {
-		fmt.Fprintln(w, d.String())
+		fmt.Fprintln(w, termtext.Line(d.String()))
 		if gh {
-			fmt.Fprintf(w, "::error file=%s,line=%d,col=%d::%s\n", d.Pos.File, d.Pos.Line, d.Pos.Col, ghEscape(d.Message))
+			fmt.Fprintf(w, "::error file=%s,line=%d,col=%d::%s\n", d.Pos.File, d.Pos.Line, d.Pos.Col, ghEscape(termtext.Line(d.Message)))
 		}
 	}
 }

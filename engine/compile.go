@@ -26,7 +26,7 @@ type Program struct {
 	inputs map[string]*schema.Input
 
 	predEnvBase map[string]*xexpr.Type // inputs, vars, env: what a predicate sees besides its element
-	approvals   []string               // full ids of destructive or confirm steps
+	approvals   []string               // full ids of the steps needing approval, in file order (Approvals)
 	polling     PollingPolicy
 	parallelism int
 }
@@ -95,6 +95,10 @@ type valueT struct {
 	keys   []string
 	m      map[string]*valueT
 	isList bool
+	// secret names the secret the value may be computed from ("" when
+	// none): it may only be sent in an input the step type marks
+	// Sensitive, and its values are redacted wherever they appear.
+	secret string
 }
 
 type compiler struct {
@@ -142,6 +146,10 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 			return a.Col < b.Col
 		})
 		return nil, c.diags
+	}
+	// RunOptions.Approve is asked about the list front ends show.
+	for _, a := range p.Approvals() {
+		p.approvals = append(p.approvals, a.Step)
 	}
 	return p, nil
 }
@@ -326,6 +334,9 @@ func (c *compiler) inputsType() *xexpr.Type {
 		if in.Type == "list" {
 			f[in.Name] = xexpr.List(xexpr.Any)
 		}
+		if in.Secret {
+			f[in.Name] = f[in.Name].AsSecret()
+		}
 	}
 	return &xexpr.Type{Kind: "object", Noun: "input", Fields: f}
 }
@@ -350,6 +361,11 @@ func (c *compiler) compileVars() {
 		c.p.vars = append(c.p.vars, &compiledVar{name: v.Name, val: val})
 		delete(vars.Hidden, v.Name)
 		vars.Fields[v.Name] = typeOfValue(v.Value, val)
+		if val != nil && val.secret != "" {
+			// A var computed from a secret is a secret: whatever reads it
+			// is tainted in turn.
+			vars.Fields[v.Name] = vars.Fields[v.Name].AsSecret()
+		}
 	}
 	c.p.predEnvBase = map[string]*xexpr.Type{"inputs": inputs, "vars": vars, "env": env}
 }
@@ -454,6 +470,7 @@ func (c *compiler) compileGraph(g *graph) {
 		if s.If != "" {
 			src, off := xexpr.Bare(s.If)
 			if e := c.compileExpr(src, base(), s.IfPos, c.sourceShift(s.IfPos, src, off)); e != nil {
+				c.refuseSecretCondition(e, s.IfPos, "if")
 				n.ifExpr = e
 				n.ifRefs = map[string]bool{}
 				for _, r := range e.Refs() {
@@ -467,6 +484,9 @@ func (c *compiler) compileGraph(g *graph) {
 		env := base
 		if s.ForEachList != nil {
 			n.forEachList = c.compileValue(s.ForEachList, base, n)
+			if n.forEachList != nil && n.forEachList.secret != "" {
+				c.errf(s.ForEachList.Pos, "for_each reads a secret (%s): a condition on a secret leaks it one bit at a time (the number and labels of items are shown)", n.forEachList.secret)
+			}
 			if n.forEachList == nil {
 				n.forEachList = &valueT{isC: true, konst: []any{}}
 			}
@@ -476,6 +496,7 @@ func (c *compiler) compileGraph(g *graph) {
 		} else if s.ForEach != "" {
 			src, off := xexpr.Bare(s.ForEach)
 			if e := c.compileExpr(src, base(), s.ForEachPos, c.sourceShift(s.ForEachPos, src, off)); e != nil {
+				c.refuseSecretCondition(e, s.ForEachPos, "for_each")
 				n.forEach = e
 				c.refDeps(n, e.Refs(), s.ForEachPos)
 			} else {
@@ -525,15 +546,15 @@ func (c *compiler) compileGraph(g *graph) {
 	for _, n := range g.nodes {
 		if n.typ != nil {
 			n.mutates = n.typ.Mutates
-			n.needsOK = n.typ.Destructive || n.step.Confirm
+			n.needsOK = n.typ.Destructive || n.step.Confirm || (n.typ.Mutates && c.approvalOf(n.step) != "not_required")
+			if n.typ.Destructive && n.step.Approval == "not_required" {
+				c.errf(n.step.ApprovalPos, "step %s uses %s, which overwrites or deletes data: it always needs approval (remove approval: not_required)", n.step.ID, n.typ.Name)
+			}
 		}
 		if n.body != nil {
 			for _, b := range n.body.nodes {
 				n.mutates = n.mutates || b.mutates
 			}
-		}
-		if n.typ != nil && n.needsOK {
-			c.p.approvals = append(c.p.approvals, n.full)
 		}
 		n.maxTarget = n.step.MaxTargets
 		if n.maxTarget == 0 {
@@ -550,6 +571,10 @@ func (c *compiler) compileOutputs(n *node, env lazyEnv) map[string]*valueT {
 	for _, k := range n.step.OutputsOrder {
 		v := n.step.Outputs[k]
 		t := c.compileValue(v, env, n)
+		if t != nil && t.secret != "" {
+			c.errf(v.Pos, "output %q of step %q is computed from a secret (%s); outputs are kept in the journal and shown in reports, so a secret may only be sent in an input the API marks secret", k, n.id, t.secret)
+			t = nil
+		}
 		if t != nil {
 			out[k] = t
 		}
@@ -599,6 +624,9 @@ func (c *compiler) compileWith(n *node, env lazyEnv) {
 			continue
 		}
 		if val := c.compileValue(v, env, n); val != nil {
+			if val.secret != "" && !spec.Sensitive {
+				c.errf(v.Pos, "input %q of step %q is computed from a secret (%s); a secret may only be sent in an input the API marks secret (a header or body field), never in a path, a query or any other input", k, n.id, val.secret)
+			}
 			n.with[k] = val
 		}
 	}
@@ -661,15 +689,23 @@ func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
 		runStart := xexpr.Object("name", c.p.predEnvBase)
 		t, errs := xexpr.CompileTemplate(src, runStart)
 		for _, e := range errs {
-			c.errf(c.posAt(v, e.Offset), "%s (a filter given by an expression may use inputs, vars and env only)", e.Msg)
+			c.errf(c.posAt(v, e.Offset), "%s (a filter given by an expression may use inputs, vars and env only)%s", e.Msg, wrappedFilterHint(src))
 		}
 		if t == nil {
+			return
+		}
+		if what, ok := t.Secret(); ok {
+			c.errf(v.Pos, "filter %q of step %q reads a secret (%s): a condition on a secret leaks it one bit at a time", spec.Name, n.id, what)
 			return
 		}
 		pt.dyn = t
 	} else {
 		e := c.compileExpr(src, pt.env, v.Pos, c.quoteShift(v))
 		if e == nil {
+			return
+		}
+		if what, ok := e.Secret(); ok {
+			c.errf(v.Pos, "filter %q of step %q reads a secret (%s): a condition on a secret leaks it one bit at a time", spec.Name, n.id, what)
 			return
 		}
 		pt.static = e
@@ -691,6 +727,9 @@ func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *valueT {
 			t := c.compileValue(e, env, n)
 			if t == nil {
 				t = &valueT{isC: true}
+			}
+			if out.secret == "" {
+				out.secret = t.secret
 			}
 			allC = allC && t.isC
 			out.list = append(out.list, t)
@@ -715,6 +754,9 @@ func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *valueT {
 			if t == nil {
 				t = &valueT{isC: true}
 			}
+			if out.secret == "" {
+				out.secret = t.secret
+			}
 			allC = allC && t.isC
 			out.keys = append(out.keys, k)
 			out.m[k] = t
@@ -738,7 +780,17 @@ func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *valueT {
 	if n != nil {
 		c.refDeps(n, t.Refs(), v.Pos)
 	}
-	return &valueT{tmpl: t}
+	secret, _ := t.Secret()
+	return &valueT{tmpl: t, secret: secret}
+}
+
+// refuseSecretCondition reports a condition (if, for_each) computed from a
+// secret: whether a step runs, or how many items a fan-out has, is shown
+// everywhere, so each run would tell one bit of the secret.
+func (c *compiler) refuseSecretCondition(e *xexpr.Expr, pos schema.Pos, field string) {
+	if what, ok := e.Secret(); ok {
+		c.errf(pos, "%s reads a secret (%s): a condition on a secret leaks it one bit at a time", field, what)
+	}
 }
 
 func (c *compiler) compileExpr(src string, env *xexpr.Type, pos schema.Pos, shift int) *xexpr.Expr {
@@ -967,4 +1019,25 @@ func (h *intHeap) Pop() any {
 	x := h.ints[len(h.ints)-1]
 	h.ints = h.ints[:len(h.ints)-1]
 	return x
+}
+
+// approvalOf is a step's declared approval, else its workflow's.
+func (c *compiler) approvalOf(s *schema.Step) string {
+	if s.Approval != "" {
+		return s.Approval
+	}
+	return c.p.wf.Approval
+}
+
+// wrappedFilterHint is advice for a filter written as one ${{ }} template
+// (a GitHub Actions habit): a filter is already an expression, evaluated
+// for each item, so the braces make it a template evaluated once at the
+// start, where the item's fields do not exist. "" for anything else.
+func wrappedFilterHint(src string) string {
+	s := strings.TrimSpace(src)
+	if !strings.HasPrefix(s, "${{") || !strings.HasSuffix(s, "}}") || strings.Count(s, "${{") != 1 {
+		return ""
+	}
+	inner := strings.TrimSpace(s[3 : len(s)-2])
+	return fmt.Sprintf("; a filter is itself an expression, evaluated for each item: write it without ${{ }}, as %s", inner)
 }

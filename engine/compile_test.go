@@ -180,12 +180,21 @@ func TestBindInputs(t *testing.T) {
 	if got["n"] != 7 || got["ratio"] != 1.0 {
 		t.Fatalf("%#v", got)
 	}
+	// A quoted number or boolean in an inputs file is read by the declared
+	// type, as --input would; a string that is no number still fails.
+	got, err = p.BindInputs(nil, map[string]any{"n": "12", "ratio": "0.5", "on": "true"})
+	if err != nil || got["n"] != 12 || got["ratio"] != 0.5 || got["on"] != true {
+		t.Fatalf("%#v %v", got, err)
+	}
+	if _, err := p.BindInputs(nil, map[string]any{"n": "12x"}); err == nil || !strings.Contains(err.Error(), `want an integer, got the string "12x"`) {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		raw  map[string]string
 		want string
 	}{
 		{nil, `missing required input "n"`},
-		{map[string]string{"n": "x"}, `input "n": want an integer, got x`},
+		{map[string]string{"n": "x"}, `input "n": want an integer, got the string "x"`},
 		{map[string]string{"n": "1", "colour": "red"}, `unknown input "colour"; did you mean "color"?`},
 		{map[string]string{"n": "1", "color": "green"}, `input "color": green is not one of red, blue`},
 		{map[string]string{"n": "1", "ids": "[1"}, `input "ids": want a JSON list`},

@@ -18,6 +18,19 @@ import (
 // defaults, and checks required inputs and enums. Raw values win over typed
 // ones of the same name. Errors never echo a secret input's value.
 func (p *Program) BindInputs(raw map[string]string, typed map[string]any) (map[string]any, error) {
+	out, _, err := p.bind(raw, typed, false)
+	return out, err
+}
+
+// BindKnownInputs is BindInputs for checks made before the inputs are all
+// known (validate): a required input that is neither given nor defaulted is
+// listed in missing instead of being an error; every other problem is one.
+func (p *Program) BindKnownInputs(raw map[string]string, typed map[string]any) (in map[string]any, missing []string, err error) {
+	return p.bind(raw, typed, true)
+}
+
+func (p *Program) bind(raw map[string]string, typed map[string]any, allowMissing bool) (map[string]any, []string, error) {
+	var missing []string
 	out := map[string]any{}
 	var errs []string
 	names := make([]string, 0, len(p.wf.Inputs))
@@ -74,6 +87,10 @@ func (p *Program) BindInputs(raw map[string]string, typed map[string]any) (map[s
 			out[in.Name] = v
 			continue
 		}
+		if in.Required && allowMissing {
+			missing = append(missing, in.Name)
+			continue
+		}
 		if in.Required {
 			errs = append(errs, fmt.Sprintf("missing required input %q (give it with --input %s=...)", in.Name, in.Name))
 		}
@@ -96,9 +113,9 @@ func (p *Program) BindInputs(raw map[string]string, typed map[string]any) (map[s
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+		return nil, missing, fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
-	return out, nil
+	return out, missing, nil
 }
 
 // SecretValues lists the values of inputs marked secret, for redaction.
@@ -151,6 +168,10 @@ func bad(in *schema.Input, want string, v any) error {
 	if in.Secret {
 		return fmt.Errorf("input %q: want %s", in.Name, want)
 	}
+	if s, ok := v.(string); ok {
+		// Quoted, so that "12" (a string) is not shown as 12.
+		return fmt.Errorf("input %q: want %s, got the string %q", in.Name, want, s)
+	}
 	return fmt.Errorf("input %q: want %s, got %s", in.Name, want, xexpr.Stringify(v))
 }
 
@@ -189,6 +210,17 @@ func coerceRaw(in *schema.Input, s string) (any, error) {
 // coerceTyped checks a typed value (from a file or a default) and gives it
 // the Go type expressions expect: int for integers, float64 for numbers.
 func coerceTyped(in *schema.Input, v any) (any, error) {
+	// A string for a number or boolean input (max_servers: "12" in an
+	// inputs file) is read as the command line reads it, when that is
+	// unambiguous: the same rules as --input name=value.
+	if s, ok := v.(string); ok {
+		switch in.Type {
+		case "integer", "number", "boolean":
+			if c, err := coerceRaw(in, s); err == nil {
+				return c, nil
+			}
+		}
+	}
 	switch in.Type {
 	case "", "string":
 		if s, ok := v.(string); ok {

@@ -135,8 +135,15 @@ func TestSecretsRedacted(t *testing.T) {
 	in := input("token", "string", nil)
 	in.Secret = true
 	wf.Inputs = append(wf.Inputs, in)
+	// A filter computed from a secret is refused before anything runs (a
+	// condition leaks its secret one bit at a time).
+	if _, diags := engine.Compile(wf, h.reg); len(diags) != 1 || !strings.Contains(diags[0].Message, "leaks it one bit at a time") {
+		t.Fatalf("want the filter refused, got %v", diags)
+	}
+	wf = workflow(with(st("f", "test.read"), "filter", "${{ inputs.f }}"))
+	wf.Inputs = append(wf.Inputs, in, input("f", "string", "true"))
 	p := h.compile(wf)
-	inputs, err := p.BindInputs(map[string]string{"token": "s3cr3t ++"}, nil)
+	inputs, err := p.BindInputs(map[string]string{"token": "s3cr3t ++", "f": "s3cr3t ++ and more"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

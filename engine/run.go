@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +26,10 @@ const (
 	StatusSkipped   Status = "skipped"
 	StatusUnchanged Status = "unchanged"
 	StatusNotRun    Status = "not_run"
+	// StatusInterrupted: the execution was in flight when the run was
+	// interrupted (SIGINT); not a failure of the step. Resume runs it again
+	// (a mutation it may have sent is reconciled first).
+	StatusInterrupted Status = "interrupted"
 	// In events only: an execution in flight, or waiting (a lock, a slot).
 	StatusRunning Status = "running"
 	StatusWaiting Status = "waiting"
@@ -67,7 +70,18 @@ type RunOptions struct {
 	Classify func(error) (class string, retryAfter time.Duration)
 	// Getenv reads env.NAME (only names declared in the workflow's env:).
 	Getenv func(string) string
-	Logger *slog.Logger
+	// OnSecret is told every value the run computes from a secret (a var
+	// or a step input whose expression reads a secret input), so that the
+	// caller's redaction (the journal, the renderers, reports) covers it
+	// as it covers the secret inputs themselves. Nil: engine errors and
+	// events are still redacted.
+	OnSecret func(string)
+	// CheckReads (offline mode only) runs the step types that do not mutate
+	// too, for the checks they make of their inputs before reading (a bad
+	// ID, a missing parameter); step types see no API client offline, and
+	// their outputs stay Unknown. validate and run's preflight use it.
+	CheckReads bool
+	Logger     *slog.Logger
 	// Approve is called once, in run mode, before the first destructive or
 	// confirm step runs, with every such step of the workflow. Nil: approved.
 	Approve func(ctx context.Context, steps []string) error
@@ -163,22 +177,23 @@ type nstate struct {
 }
 
 type fanout struct {
-	in       *inst
-	n        *node
-	items    []itemInfo
-	outs     []any
-	next     int
-	running  int
-	limit    int
-	batch    int
-	batchOK  int
-	failures int
-	notRun   int
-	finished int
-	stopped  bool
-	failed   bool
-	reason   string
-	started  time.Time
+	in          *inst
+	n           *node
+	items       []itemInfo
+	outs        []any
+	next        int
+	running     int
+	limit       int
+	batch       int
+	batchOK     int
+	failures    int
+	notRun      int
+	interrupted int
+	finished    int
+	stopped     bool
+	failed      bool
+	reason      string
+	started     time.Time
 
 	// Item results, by item index: a plain step's executions and the items
 	// never started; a group's item instances and the failures of its
@@ -231,7 +246,7 @@ type run struct {
 
 	inputs, vars, env map[string]any
 	dyn               map[*predT]*xexpr.Expr
-	redact            *strings.Replacer
+	redact            *secretSet
 
 	approveOnce sync.Once
 	approveErr  error
@@ -254,14 +269,12 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if r.limit <= 0 {
 		r.limit = DefaultParallelism
 	}
-	var secrets []string
-	for _, s := range p.SecretValues(o.Inputs) {
-		if s != "" {
-			secrets = append(secrets, s, "[redacted]")
-		}
-	}
-	r.redact = strings.NewReplacer(secrets...)
+	r.redact = newSecretSet(p.SecretValues(o.Inputs), o.OnSecret)
 	if err := r.prepare(); err != nil {
+		var pe *PosError
+		if errors.As(err, &pe) {
+			return nil, &PosError{Pos: pe.Pos, Msg: r.redact.Replace(pe.Msg)}
+		}
 		return nil, errors.New(r.redact.Replace(err.Error()))
 	}
 
@@ -328,6 +341,9 @@ func (r *run) prepare() error {
 		if err != nil {
 			return fmt.Errorf("var %s: %w", v.name, err)
 		}
+		if v.val.secret != "" {
+			r.redact.Add(val)
+		}
 		r.vars[v.name] = val
 	}
 	for _, n := range r.p.nodes {
@@ -337,15 +353,20 @@ func (r *run) prepare() error {
 			}
 			src, err := pt.dyn.Eval(scope)
 			if err != nil {
-				return fmt.Errorf("%s: step %s: input %s: %w", pt.pos, n.full, name, err)
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: %v", n.full, name, err)}
 			}
 			s, ok := src.(string)
 			if !ok {
-				return fmt.Errorf("%s: step %s: input %s: a filter expression must be a string, got %T", pt.pos, n.full, name, src)
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: a filter expression must be a string, got %T", n.full, name, src)}
 			}
 			e, errs := xexpr.Compile(s, pt.env)
 			if len(errs) > 0 {
-				return fmt.Errorf("%s: step %s: filter %q: %s", pt.pos, n.full, s, errs[0].Msg)
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: filter %q: %s%s", n.full, s, errs[0].Msg, wrappedFilterHint(s))}
+			}
+			if what, ok := e.Secret(); ok {
+				// The filter's text came from an input: it is checked now,
+				// as Compile checks a literal one.
+				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: the filter reads a secret (%s): a condition on a secret leaks it one bit at a time", n.full, name, what)}
 			}
 			r.dyn[pt] = e
 		}
@@ -500,7 +521,7 @@ func (r *run) finish(in *inst, n *node, res StepResult, out any, work []task) []
 		ds := &in.st[d]
 		dn := in.g.nodes[d]
 		switch res.Status {
-		case StatusNotRun:
+		case StatusNotRun, StatusInterrupted:
 			ds.notRun = true
 		case StatusSkipped, StatusFailed:
 			if !dn.ifRefs[n.id] {
@@ -529,7 +550,10 @@ func (r *run) instDone(in *inst) {
 	out := map[string]any{}
 	for i, n := range in.g.nodes {
 		out[n.id] = in.st[i].out
-		if in.st[i].status == StatusNotRun && status == StatusSucceeded {
+		switch st := in.st[i].status; {
+		case st == StatusInterrupted && status != StatusFailed:
+			status = StatusInterrupted
+		case st == StatusNotRun && status == StatusSucceeded:
 			status = StatusNotRun
 		}
 	}
@@ -611,6 +635,8 @@ func (r *run) itemDone(f *fanout, it *itemInfo, status Status, out any) {
 		}
 	case StatusNotRun:
 		f.notRun++
+	case StatusInterrupted:
+		f.interrupted++
 	case StatusSucceeded, StatusUnchanged, StatusSkipped:
 		if it.index < f.batch {
 			f.batchOK++
@@ -650,6 +676,9 @@ func (r *run) fanDone(f *fanout) {
 	case f.failed:
 		status = StatusFailed
 		res.Error = f.reason
+	case f.interrupted > 0:
+		status = StatusInterrupted
+		res.Error = fmt.Sprintf("%d of %d items interrupted", f.interrupted, len(f.items))
 	case f.next < len(f.items) || f.notRun > 0:
 		status = StatusNotRun
 	}
@@ -1054,7 +1083,8 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 			return res, outs, nil
 		}
 	}
-	if r.o.Mode == ModeOffline && !n.typ.Mutates {
+	checkOnly := r.o.Mode == ModeOffline && !n.typ.Mutates && r.o.CheckReads
+	if r.o.Mode == ModeOffline && !n.typ.Mutates && !checkOnly {
 		// Reads are not made offline: everything they would say is unknown.
 		res.Status = StatusSucceeded
 		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSucceeded, Message: "not run offline"})
@@ -1078,6 +1108,9 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 			x, err := resolve(v, env)
 			if err != nil {
 				return r.failNow(res, fmt.Errorf("input %s: %w", spec.Name, err)), nil, nil
+			}
+			if v.secret != "" {
+				r.redact.Add(x)
 			}
 			in[spec.Name] = x
 		} else if spec.Default != nil {
@@ -1190,8 +1223,24 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 		}
 	}
 	res.Duration = time.Since(res.Started)
+	if err != nil && r.ctx.Err() != nil {
+		// Cut short by an interrupt, not failed: say so, and let resume
+		// run it again.
+		res.Status = StatusInterrupted
+		res.Error = "interrupted"
+		res.Err = err
+		r.record(res)
+		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusInterrupted, Error: res.Error, Duration: res.Duration, Attempt: res.Attempts})
+		return res, nil, nil
+	}
 	if err != nil {
 		return r.failNow(res, err), nil, nil
+	}
+	if checkOnly {
+		// Its inputs passed its checks; what it would read stays unknown.
+		res.Status = StatusSucceeded
+		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSucceeded, Duration: res.Duration, Message: "inputs checked, not run offline"})
+		return res, Unknown, nil
 	}
 	res.Status = StatusSucceeded
 	if sc.Unchanged() {

@@ -490,7 +490,8 @@ func TestCancellationInterrupts(t *testing.T) {
 	if res.Status != engine.RunInterrupted {
 		t.Fatal(res.Status)
 	}
-	if s := statuses(res); s != "a=failed b=not_run" {
+	// In flight when interrupted: interrupted, not failed.
+	if s := statuses(res); s != "a=interrupted b=not_run" {
 		t.Fatal(s)
 	}
 	if events[0] != "run_started" || events[len(events)-1] != "run_finished" {
@@ -505,16 +506,32 @@ func TestApproval(t *testing.T) {
 		asked = append(asked, steps)
 		return errors.New("no terminal and no --yes")
 	}
+	// Every mutating step needs approval, not only destructive ones: asked
+	// once, before the first mutation, so nothing is sent.
 	wf := workflow(with(st("m", "test.mutate"), "path", "/m"), st("d", "test.destroy", "m"), st("e", "test.destroy", "d"))
 	res := h.run(wf, engine.RunOptions{Approve: approve})
+	if len(asked) != 1 || strings.Join(asked[0], ",") != "m,d,e" {
+		t.Fatalf("asked %v", asked)
+	}
+	if len(h.sent) != 0 || res.Status != engine.RunFailed {
+		t.Fatalf("sent %v, %s", h.sent, statuses(res))
+	}
+	if r := stepResult(t, res, "m", ""); !strings.Contains(r.Error, "not approved") {
+		t.Fatal(r.Error)
+	}
+	// A step declared approval: not_required runs without asking; the
+	// destructive ones still ask.
+	h = newHarness(t)
+	asked = nil
+	m := with(st("m", "test.mutate"), "path", "/m")
+	m.Approval = "not_required"
+	wf = workflow(m, st("d", "test.destroy", "m"), st("e", "test.destroy", "d"))
+	res = h.run(wf, engine.RunOptions{Approve: approve})
 	if len(asked) != 1 || strings.Join(asked[0], ",") != "d,e" {
 		t.Fatalf("asked %v", asked)
 	}
 	if strings.Join(h.sent, ",") != "POST /m" || res.Status != engine.RunFailed {
 		t.Fatalf("sent %v, %s", h.sent, statuses(res))
-	}
-	if r := stepResult(t, res, "d", ""); !strings.Contains(r.Error, "not approved") {
-		t.Fatal(r.Error)
 	}
 	// Plans never ask.
 	h = newHarness(t)
@@ -522,6 +539,16 @@ func TestApproval(t *testing.T) {
 	h.run(wf, engine.RunOptions{Mode: engine.ModePlan, Approve: approve})
 	if len(asked) != 0 || len(h.sent) != 0 {
 		t.Fatal(asked, h.sent)
+	}
+}
+
+func TestDestructiveStepCannotWaiveApproval(t *testing.T) {
+	h := newHarness(t)
+	d := st("d", "test.destroy")
+	d.Approval = "not_required"
+	_, diags := engine.Compile(workflow(d), h.reg)
+	if len(diags) != 1 || !strings.Contains(diags[0].Message, "always needs approval") {
+		t.Fatalf("diagnostics %v", diags)
 	}
 }
 
@@ -623,8 +650,55 @@ func TestAttemptTimeout(t *testing.T) {
 	}
 }
 
+func TestInterruptedFanOutItemsAreInterrupted(t *testing.T) {
+	h := newHarness(t)
+	fan := with(st("each", "test.slow"), "ms", 60000)
+	fan.ForEach = `${{ ["a", "b", "c"] }}`
+	p := h.compile(workflow(fan))
+	in, err := p.BindInputs(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	started := 0
+	res, err := p.Run(ctx, engine.RunOptions{Inputs: in, Events: func(ev engine.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.Type == "step_started" && ev.Item != "" {
+			if started++; started == 3 {
+				cancel()
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != engine.RunInterrupted {
+		t.Fatalf("run %s, want interrupted", res.Status)
+	}
+	for _, s := range res.Steps {
+		if s.Status == engine.StatusFailed {
+			t.Errorf("%s [%s] failed (%s) after an interrupt; want interrupted", s.Step, s.Item, s.Error)
+		}
+	}
+	if r := stepResult(t, res, "each", ""); r.Status != engine.StatusInterrupted || r.Error != "3 of 3 items interrupted" {
+		t.Errorf("fan-out %s %q, want interrupted, 3 of 3 items interrupted", r.Status, r.Error)
+	}
+}
+
+func TestFilterWrappedInATemplateGetsAHint(t *testing.T) {
+	h := newHarness(t)
+	_, diags := engine.Compile(workflow(with(st("a", "test.read"), "filter", `${{ name startsWith "Store-" }}`)), h.reg)
+	if len(diags) == 0 || !strings.Contains(diags[0].Message, `write it without ${{ }}, as name startsWith "Store-"`) {
+		t.Fatalf("diagnostics %v", diags)
+	}
+}
+
 // Program.Approvals is the list a front end shows before a run: in file
-// order, groups' steps with their full ids, confirm: true included, and
+// order, every mutating step (issue 12), groups' steps with their full ids,
+// confirm: true included, and
 // the same steps RunOptions.Approve is asked about.
 func TestApprovalsListInFileOrder(t *testing.T) {
 	h := newHarness(t)
@@ -640,12 +714,12 @@ func TestApprovalsListInFileOrder(t *testing.T) {
 	for _, a := range h.compile(wf).Approvals() {
 		labels = append(labels, a.String())
 	}
-	if got, want := strings.Join(labels, ","), "g.d (test.destroy),check (test.ok),e (test.destroy)"; got != want {
+	if got, want := strings.Join(labels, ","), "m (test.mutate),g.d (test.destroy),check (test.ok),e (test.destroy)"; got != want {
 		t.Fatalf("approvals %q, want %q", got, want)
 	}
 	var asked []string
 	h.run(wf, engine.RunOptions{Approve: func(_ context.Context, steps []string) error { asked = steps; return nil }})
-	if got := strings.Join(asked, ","); got != "g.d,check,e" {
+	if got := strings.Join(asked, ","); got != "m,g.d,check,e" {
 		t.Errorf("Approve was asked about %q", got)
 	}
 }

@@ -80,6 +80,11 @@ type InputSpec struct {
 	Enum        []any    `json:"enum,omitempty"`
 	Default     any      `json:"default,omitempty"`
 	Minimum     *float64 `json:"minimum,omitempty"`
+	// Sensitive marks an input the API documents as secret and that is sent
+	// in a header or a body field, never in a path or a query: the only
+	// kind of input a value computed from a secret may be given to. Step
+	// types show it masked in plans and never echo it in errors.
+	Sensitive bool `json:"sensitive,omitempty"`
 	// Predicate makes the input an expression (not a ${{ }} template) that is
 	// evaluated once per element, with the element bound to Predicate.Var.
 	// It is compiled and checked against Predicate.Shape before anything runs.
@@ -143,6 +148,31 @@ type Mutation struct {
 	// Mutation before calling its Reconcile (a re-run step reads the world
 	// after the crash, which would hide the mutation being looked for).
 	Witness json.RawMessage `json:"witness,omitempty"`
+
+	// Action is what the request does to what it targets, for people
+	// reading a plan: ActionCreate, ActionUpdate (an existing thing changes:
+	// a publish, a setting) or ActionDelete. "" lets the plan infer it.
+	Action string `json:"action,omitempty"`
+	// Details are facts a reviewer needs that the method and path do not
+	// say (a clone's source account and pool, what is overwritten). A value
+	// that is an id the plan knows a name for is shown with the name.
+	Details []Detail `json:"details,omitempty"`
+	// Names maps ids the step read to their names (a pool's name), so that
+	// a plan can show names beside ids.
+	Names map[string]string `json:"names,omitempty"`
+}
+
+// Mutation actions (Mutation.Action).
+const (
+	ActionCreate = "create"
+	ActionUpdate = "update"
+	ActionDelete = "delete"
+)
+
+// Detail is one labelled fact about a mutation ("source pool": id).
+type Detail struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
 }
 
 // Change is a before/after pair for plan rendering.

@@ -41,12 +41,17 @@ func (e *InvalidRequestError) Error() string {
 	if e.Param != "" {
 		fmt.Fprintf(&b, ": parameter %q", e.Param)
 	}
-	if e.Reason != "" {
+	inner := e.Reason
+	if inner == "" && e.Err != nil {
+		inner = e.Err.Error()
+	}
+	// A refusal wrapping another says "invalid request" and "(nothing was
+	// sent)" once.
+	inner = strings.TrimSuffix(inner, " (nothing was sent)")
+	inner = strings.TrimPrefix(strings.TrimPrefix(inner, "invalid request"), ": ")
+	if inner != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Reason)
-	} else if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
+		b.WriteString(inner)
 	}
 	b.WriteString(" (nothing was sent)")
 	return b.String()

@@ -47,3 +47,18 @@ func TestClassify(t *testing.T) {
 		t.Errorf("HTTP-date Retry-After: %s %v", class, ra)
 	}
 }
+
+func TestTaskFailedErrorSaysWhyFirst(t *testing.T) {
+	for info, want := range map[string]string{
+		`{"message":"simulated failure of clone_pool"}`: `simulated failure of clone_pool (task "Cloning system" 9f1c failed)`,
+		`"disk full"`:               `disk full (task "Cloning system" 9f1c failed)`,
+		`{"code":17}`:               `{"code":17} (task "Cloning system" 9f1c failed)`,
+		``:                          `no reason given: the task has no result_info (task "Cloning system" 9f1c failed)`,
+		`{"error":"quota reached"}`: `quota reached (task "Cloning system" 9f1c failed)`,
+	} {
+		err := &frame.TaskFailedError{Task: &frame.Task{ID: "9f1c", DisplayName: "Cloning system", ResultInfo: []byte(info)}}
+		if got := err.Error(); got != want {
+			t.Errorf("result_info %s: %q, want %q", info, got, want)
+		}
+	}
+}

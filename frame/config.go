@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -108,9 +109,9 @@ func (c Config) LogValue() slog.Value {
 // os.Getenv) and the command line: apiURL (--api-url) overrides
 // FRAME_API_URL; a credentialsFile (--credentials) overrides
 // FRAME_CLIENT_ID/FRAME_CLIENT_SECRET. The file holds JSON
-// ({"client_id": ..., "client_secret": ...}) or KEY=VALUE lines (client_id,
-// client_secret, or the FRAME_* names) and must not be accessible by group or
-// others.
+// ({"client_id": ..., "client_secret": ...}), KEY=VALUE lines or flat YAML
+// "key: value" lines (client_id, client_secret, or the FRAME_* names) and
+// must not be accessible by group or others.
 func ConfigFromEnv(getenv func(string) string, apiURL, credentialsFile string) (Config, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
@@ -146,8 +147,25 @@ func ConfigFromEnv(getenv func(string) string, apiURL, credentialsFile string) (
 	return cfg, nil
 }
 
+// maxCredentialsBytes bounds what is read from a credentials file: it holds
+// two short strings.
+const maxCredentialsBytes = 64 << 10
+
 func readCredentialsFile(path string) (id, secret string, err error) {
-	f, err := os.Open(path)
+	// Checked before opening: opening a FIFO blocks until a writer comes,
+	// in a system call no signal handler can interrupt (Ctrl-C and SIGTERM
+	// were caught and ignored while it hung). A device could stream forever.
+	before, err := os.Stat(path)
+	if err != nil {
+		return "", "", fmt.Errorf("credentials file: %w", err)
+	}
+	if !before.Mode().IsRegular() {
+		return "", "", fmt.Errorf("credentials file %s is not a regular file (%s); give the path of a file holding client_id and client_secret", path, describeMode(before.Mode()))
+	}
+	// O_NONBLOCK: should the path be swapped for a FIFO between the check
+	// and the open, the open still returns at once; the file is then
+	// checked again through the descriptor.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", "", fmt.Errorf("credentials file: %w", err)
 	}
@@ -156,13 +174,16 @@ func readCredentialsFile(path string) (id, secret string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("credentials file: %w", err)
 	}
-	if !st.Mode().IsRegular() {
-		return "", "", fmt.Errorf("credentials file %s is not a regular file", path)
+	if !st.Mode().IsRegular() || !os.SameFile(before, st) {
+		return "", "", fmt.Errorf("credentials file %s changed while it was being opened; refusing it", path)
+	}
+	if st.Size() > maxCredentialsBytes {
+		return "", "", fmt.Errorf("credentials file %s is larger than %d bytes; it should hold only client_id and client_secret", path, maxCredentialsBytes)
 	}
 	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
 		return "", "", fmt.Errorf("credentials file %s is accessible by group or others (mode %04o); run: chmod 600 %s", path, st.Mode().Perm(), path)
 	}
-	data, err := readAllLimited(f, 64<<10)
+	data, err := readAllLimited(f, maxCredentialsBytes)
 	if err != nil {
 		return "", "", fmt.Errorf("credentials file %s: %w", path, err)
 	}
@@ -190,7 +211,25 @@ func readAllLimited(f *os.File, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// parseCredentials reads JSON or KEY=VALUE lines; keys are lower-cased.
+// describeMode names a non-regular file's kind for an error message.
+func describeMode(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
+}
+
+// parseCredentials reads JSON, KEY=VALUE lines (a shell or .env file) or
+// "key: value" lines (a flat YAML file); keys are lower-cased.
 func parseCredentials(data []byte) (map[string]string, error) {
 	out := map[string]string{}
 	trimmed := bytes.TrimSpace(data)
@@ -216,8 +255,12 @@ func parseCredentials(data []byte) (map[string]string, error) {
 		}
 		l = strings.TrimPrefix(l, "export ")
 		k, v, ok := strings.Cut(l, "=")
+		if yk, yv, yaml := strings.Cut(l, ":"); yaml && (!ok || len(yk) < len(k)) {
+			// "client_id: abc": a flat YAML mapping, the first separator wins.
+			k, v, ok = yk, yv, true
+		}
 		if !ok {
-			return nil, fmt.Errorf("line %d: expected KEY=VALUE", line)
+			return nil, fmt.Errorf("line %d: expected client_id=VALUE or client_id: VALUE (JSON, KEY=VALUE and flat YAML files are read)", line)
 		}
 		k = strings.ToLower(strings.TrimSpace(k))
 		v = strings.TrimSpace(v)

@@ -62,6 +62,7 @@ func TestCredentialsFile(t *testing.T) {
 		"json":     `{"client_id": "file-id", "client_secret": "` + testSecret + `"}`,
 		"kv":       "# frame\nclient_id=file-id\nclient_secret=" + testSecret + "\n",
 		"env-like": "export FRAME_CLIENT_ID=\"file-id\"\nFRAME_CLIENT_SECRET='" + testSecret + "'\n",
+		"yaml":     "# frame\nclient_id: file-id\nclient_secret: \"" + testSecret + "\"\n",
 	}
 	for name, content := range cases {
 		cfg, err := frame.ConfigFromEnv(noEnv, "", writeCreds(t, content, 0o600))

@@ -1,9 +1,11 @@
 package frame
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -277,10 +279,52 @@ type TaskFailedError struct {
 	Task *Task
 }
 
+// Error puts the reason first (the task's result_info message), then which
+// task: a person scanning 68 failures reads why before an id.
 func (e *TaskFailedError) Error() string {
-	info := string(e.Task.ResultInfo)
-	if info == "" || info == "null" {
-		info = "no result_info"
+	return e.Reason() + " (" + taskLabel(e.Task) + " failed)"
+}
+
+// taskLabel is `task "display name" ID`, leaving out what the server did
+// not say (a failed task read back without its id read "task  (...)").
+func taskLabel(t *Task) string {
+	s := "task"
+	if t == nil {
+		return s
 	}
-	return fmt.Sprintf("task %s (%s) failed: %s", e.Task.ID, e.Task.DisplayName, info)
+	if t.DisplayName != "" {
+		s += " " + strconv.Quote(t.DisplayName)
+	}
+	if t.ID != "" {
+		s += " " + t.ID
+	}
+	return s
+}
+
+// Reason is the task's result_info as a person reads it: its message when
+// it is an object with one ("message", "error", "reason", "detail"), the
+// string when it is one, else the compact JSON; "no reason given: ..." when
+// there is none.
+func (e *TaskFailedError) Reason() string {
+	info := bytes.TrimSpace(e.Task.ResultInfo)
+	if len(info) == 0 || string(info) == "null" {
+		return "no reason given: the task has no result_info"
+	}
+	var s string
+	if json.Unmarshal(info, &s) == nil && strings.TrimSpace(s) != "" {
+		return s
+	}
+	var obj map[string]any
+	if json.Unmarshal(info, &obj) == nil {
+		for _, k := range []string{"message", "error", "reason", "detail", "details"} {
+			if m, ok := obj[k].(string); ok && strings.TrimSpace(m) != "" {
+				return m
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, info) == nil {
+		return buf.String()
+	}
+	return string(info)
 }

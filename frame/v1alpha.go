@@ -42,3 +42,15 @@ func (c *Client) WithV1AlphaURL(base string) (*Client, error) {
 
 // V1AlphaURL is the base v1alpha requests are sent under.
 func (c *Client) V1AlphaURL() string { return c.alphaBase.String() }
+
+// WithV1AlphaEnv applies EnvV1AlphaURL from getenv when it is set, and
+// returns c unchanged otherwise (the base derived from the v1 URL stays).
+func (c *Client) WithV1AlphaEnv(getenv func(string) string) (*Client, error) {
+	if getenv == nil {
+		return c, nil
+	}
+	if u := getenv(EnvV1AlphaURL); u != "" {
+		return c.WithV1AlphaURL(u)
+	}
+	return c, nil
+}

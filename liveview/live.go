@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/internal/termtext"
 )
 
 // The live view redraws the run in place on a terminal with Bubble Tea: one
@@ -331,15 +332,7 @@ func (m *liveModel) clean(s string) string {
 	if m.o.redact != nil {
 		s = m.o.redact(s)
 	}
-	return strings.TrimSpace(strings.Map(controlToSpace, s))
-}
-
-// controlToSpace blanks control characters, tab aside.
-func controlToSpace(r rune) rune {
-	if r < 0x20 && r != '\t' || r == 0x7f {
-		return ' '
-	}
-	return r
+	return strings.TrimSpace(termtext.Line(s))
 }
 
 func (m *liveModel) now() time.Time { return m.o.now() }
@@ -355,7 +348,7 @@ func (m *liveModel) apply(ev engine.Event) {
 	t := evTime(ev, m.o.now)
 	switch ev.Type {
 	case "run_started":
-		m.started, m.runID, m.workflow, m.t0 = true, ev.RunID, ev.Workflow, t
+		m.started, m.runID, m.workflow, m.t0 = true, ev.RunID, m.clean(ev.Workflow), t
 		return
 	case "run_finished":
 		m.status, m.runDur = string(ev.Status), ev.Duration
@@ -401,7 +394,7 @@ func (m *liveModel) apply(ev engine.Event) {
 			return
 		}
 	}
-	m.applyUnit(&m.row(ev.Label()).u, ev, t)
+	m.applyUnit(&m.row(termtext.Line(ev.Label())).u, ev, t)
 }
 
 // fanOf finds the fan-out an item's event belongs to: the step itself (a
@@ -436,7 +429,7 @@ func (m *liveModel) row(name string) *row {
 func (m *liveModel) itemUnit(f *fan, child string, ev engine.Event, t time.Time) *unit {
 	it, ok := f.items[ev.Item]
 	if !ok {
-		it = &item{label: ev.Item, index: len(f.items), steps: map[string]*unit{}, first: t}
+		it = &item{label: m.clean(ev.Item), index: len(f.items), steps: map[string]*unit{}, first: t}
 		if ev.Index != nil {
 			it.index = *ev.Index
 		}
@@ -525,6 +518,8 @@ func (it *item) state(f *fan, now time.Time, final bool) (string, *unit, string)
 	}
 	// One word for the whole item.
 	switch {
+	case finals["interrupted"] > 0:
+		return "interrupted", nil, ""
 	case finals["not_run"] > 0:
 		return "not_run", nil, ""
 	case finals["succeeded"] > 0:
@@ -539,9 +534,9 @@ func (it *item) state(f *fan, now time.Time, final bool) (string, *unit, string)
 // fanCounts sums a fan-out's items by state; avg is the mean duration of the
 // items done.
 type fanCounts struct {
-	done, failed, running, retrying, waiting, notRun int
-	avg                                              time.Duration
-	runningAge                                       time.Duration // summed elapsed of running items
+	done, failed, running, retrying, waiting, notRun, interrupted int
+	avg                                                           time.Duration
+	runningAge                                                    time.Duration // summed elapsed of running items
 }
 
 type itemView struct {
@@ -584,6 +579,8 @@ func (m *liveModel) fanItems(f *fan) ([]itemView, fanCounts) {
 			c.runningAge += now.Sub(it.first)
 		case "not_run":
 			c.notRun++
+		case "interrupted":
+			c.interrupted++
 		default:
 			c.done++
 			sum += it.last.Sub(it.first)
@@ -616,6 +613,8 @@ func (m *liveModel) icon(state string) string {
 		return m.st.fail.Render("✗")
 	case "retrying":
 		return m.st.warn.Render("↻")
+	case "interrupted":
+		return m.st.warn.Render("■")
 	case "running":
 		if m.final {
 			return m.st.warn.Render("■")
@@ -638,6 +637,8 @@ func (m *liveModel) word(state string) string {
 		return m.st.fail.Render("failed")
 	case "retrying":
 		return m.st.warn.Render("retrying")
+	case "interrupted":
+		return m.st.warn.Render("interrupted")
 	case "running":
 		if m.final {
 			return m.st.warn.Render("stopped")
@@ -758,6 +759,7 @@ func (m *liveModel) View() string {
 		views, c := m.fanItems(r.fan)
 		total.done += c.done
 		total.failed += c.failed
+		total.interrupted += c.interrupted
 		total.running += c.running + c.retrying
 		total.waiting += c.waiting
 		total.notRun += c.notRun
@@ -812,7 +814,11 @@ func (m *liveModel) header(now time.Time) string {
 	}
 	if m.status != "" {
 		icon, word := m.st.ok.Render("✓"), m.st.ok.Render(m.status)
-		if m.status != "succeeded" {
+		switch m.status {
+		case "succeeded":
+		case "interrupted":
+			icon, word = m.st.warn.Render("■"), m.st.warn.Render(m.status)
+		default:
 			icon, word = m.st.fail.Render("✗"), m.st.fail.Render(m.status)
 		}
 		return fmt.Sprintf("%s %s %s in %s%s", icon, m.st.bold.Render(name), word, fmtDur(m.runDur), id)
@@ -834,13 +840,16 @@ func (m *liveModel) fanSummary(r *row, c fanCounts) string {
 	if c.failed > 0 {
 		parts = append(parts, m.st.fail.Render(fmt.Sprintf("%d failed", c.failed)))
 	}
+	if c.interrupted > 0 {
+		parts = append(parts, m.st.warn.Render(fmt.Sprintf("%d interrupted", c.interrupted)))
+	}
 	if c.waiting > 0 {
 		parts = append(parts, fmt.Sprintf("%d waiting", c.waiting))
 	}
 	if c.notRun > 0 {
 		parts = append(parts, m.st.dim.Render(fmt.Sprintf("%d not run", c.notRun)))
 	}
-	if r.u.err != "" {
+	if r.u.err != "" && r.u.state != "interrupted" {
 		// The fan-out's own reason (too many failures, a canary failed).
 		parts = append(parts, m.st.fail.Render(r.u.err))
 	}
@@ -916,6 +925,8 @@ func (m *liveModel) itemLines(views []itemView, c fanCounts, budget int, now tim
 			rc.failed++
 		case "running", "retrying":
 			rc.running++
+		case "interrupted":
+			rc.interrupted++
 		case "not_run":
 		default:
 			rc.done++
@@ -933,6 +944,7 @@ func (m *liveModel) itemLines(views []itemView, c fanCounts, budget int, now tim
 	}
 	add(rc.running, more+"running")
 	add(rc.failed, more+"failed")
+	add(rc.interrupted, more+"interrupted")
 	add(rc.done, "done")
 	add(c.waiting, "waiting")
 	if len(parts) > 0 {
@@ -954,6 +966,9 @@ func (m *liveModel) footer(now time.Time, haveFan bool, itemsTotal int, c fanCou
 		parts = append(parts, fmt.Sprintf("%d/%d items done", c.done, itemsTotal))
 		if c.failed > 0 {
 			parts = append(parts, m.st.fail.Render(fmt.Sprintf("%d failed", c.failed)))
+		}
+		if c.interrupted > 0 {
+			parts = append(parts, m.st.warn.Render(fmt.Sprintf("%d interrupted", c.interrupted)))
 		}
 	} else {
 		done := 0

@@ -22,6 +22,8 @@ type hashed struct {
 	Mutations     []Mutation     `json:"mutations"`
 	Unchanged     []Unchanged    `json:"unchanged"`
 	ReadsDigest   string         `json:"reads_digest,omitempty"`
+	// Names is omitted when empty, so plans without names keep their hash.
+	Names map[string]string `json:"names,omitempty"`
 }
 
 // ComputeHash returns "sha256:<hex>" over the canonical JSON of the plan's
@@ -36,6 +38,7 @@ func (p *Plan) ComputeHash() string {
 		Mutations:     p.Mutations,
 		Unchanged:     p.Unchanged,
 		ReadsDigest:   p.ReadsDigest,
+		Names:         p.Names,
 	}
 	// nil and empty must hash alike: a plan built in memory and the same
 	// plan read back from its file are the same plan.

@@ -144,6 +144,10 @@ func convert(step, item string, index int, key string, m *engine.Mutation, destr
 	if destructive != nil {
 		out.Destructive = destructive(m.Type)
 	}
+	out.Action = m.Action
+	for _, d := range m.Details {
+		out.Details = append(out.Details, Detail{Label: d.Label, Value: d.Value})
+	}
 	return out
 }
 
@@ -247,6 +251,13 @@ func (s *scrubber) mutation(m Mutation) Mutation {
 		m.Change = &Change{Before: s.value(m.Change.Before), After: s.value(m.Change.After)}
 	}
 	m.Result = s.value(m.Result)
+	if len(m.Details) > 0 {
+		d := make([]Detail, len(m.Details))
+		for i, e := range m.Details {
+			d[i] = Detail{Label: s.str(e.Label), Value: s.str(e.Value)}
+		}
+		m.Details = d
+	}
 	return m
 }
 
@@ -266,6 +277,12 @@ func (s *scrubber) plan(p *Plan) *Plan {
 	c.Unchanged = make([]Unchanged, len(p.Unchanged))
 	for i, u := range p.Unchanged {
 		c.Unchanged[i] = Unchanged{Step: s.str(u.Step), Item: s.str(u.Item), Index: u.Index}
+	}
+	if p.Names != nil {
+		c.Names = make(map[string]string, len(p.Names))
+		for k, v := range p.Names {
+			c.Names[s.str(k)] = s.str(v)
+		}
 	}
 	c.Summary.ByType = make(map[string]int, len(p.Summary.ByType))
 	for k, v := range p.Summary.ByType {

@@ -37,10 +37,14 @@ type Plan struct {
 	Unchanged     []Unchanged    `json:"unchanged"`
 	// ReadsDigest, when the caller provides one, digests the reads the plan
 	// depended on (see DigestReads); it is part of the hash.
-	ReadsDigest string    `json:"reads_digest,omitempty"`
-	Summary     Summary   `json:"summary"`
-	Hash        string    `json:"hash"`
-	CreatedAt   time.Time `json:"created_at"`
+	ReadsDigest string `json:"reads_digest,omitempty"`
+	// Names maps ids to the names the plan read (accounts, pools), so that
+	// renderings show names beside ids. It is hashed: a reviewer approves
+	// what they read.
+	Names     map[string]string `json:"names,omitempty"`
+	Summary   Summary           `json:"summary"`
+	Hash      string            `json:"hash"`
+	CreatedAt time.Time         `json:"created_at"`
 }
 
 // WorkflowRef names the workflow a plan was made from.
@@ -68,6 +72,20 @@ type Mutation struct {
 	// apply: usually a task whose id is "(known after apply)".
 	Result      any  `json:"result"`
 	Destructive bool `json:"destructive"`
+	// Action is "create", "update" or "delete" when the step said
+	// (engine.Mutation.Action); the symbol shown to people follows it.
+	Action string `json:"action,omitempty"`
+	// Details are the step's labelled facts for reviewers (a clone's source).
+	Details []Detail `json:"details,omitempty"`
+	// NoApproval: the playbook declared this step's changes need no
+	// approval (approval: not_required); run sends them without asking.
+	NoApproval bool `json:"no_approval,omitempty"`
+}
+
+// Detail is one labelled fact about a mutation.
+type Detail struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
 }
 
 // Change is the difference a mutation makes where the step could read the
@@ -175,4 +193,27 @@ func queryValue(v string) string {
 		return v
 	}
 	return url.QueryEscape(v)
+}
+
+// MarkNoApproval sets NoApproval on the mutations of the steps noApproval
+// names, and recomputes the summary and the hash.
+func (p *Plan) MarkNoApproval(noApproval func(step string) bool) {
+	for i := range p.Mutations {
+		m := &p.Mutations[i]
+		m.NoApproval = !m.Destructive && noApproval(m.Step)
+	}
+	p.Summarize()
+	p.Hash = p.ComputeHash()
+}
+
+// NeedsApproval counts the changes a person must approve before run sends
+// them.
+func (p *Plan) NeedsApproval() int {
+	n := 0
+	for i := range p.Mutations {
+		if !p.Mutations[i].NoApproval {
+			n++
+		}
+	}
+	return n
 }

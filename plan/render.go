@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
-	"unicode"
+
+	"github.com/frameflow/frameflow/internal/termtext"
 )
 
 // RenderOptions tune a rendering.
@@ -18,7 +18,22 @@ type RenderOptions struct {
 	// rendered, and the rendered text once more, so that secrets the caller
 	// knows of (client secret, secret inputs) never reach the output.
 	Redact func(string) string
+	// Detail lists every target of every group, and every unchanged step
+	// (text and Markdown); without it a group shows its first targets and
+	// unchanged steps are counted.
+	Detail bool
+	// MaxChars bounds the Markdown rendering (0: DefaultMarkdownMax). When
+	// the plan does not fit, target lists are cut and the rendering points
+	// to FullPlan.
+	MaxChars int
+	// FullPlan names where the whole plan is (the plan file, a CI
+	// artifact), for the pointer a cut rendering ends with.
+	FullPlan string
 }
+
+// DefaultMarkdownMax keeps a Markdown plan under GitHub's 65,536-character
+// comment limit with room for a CI job's own words around it.
+const DefaultMarkdownMax = 60000
 
 // Formats accepted by Render.
 const (
@@ -87,30 +102,13 @@ func prepare(p *Plan, opts RenderOptions, printable bool) *Plan {
 			if opts.Redact != nil {
 				s = opts.Redact(s)
 			}
-			return visible(s)
+			return termtext.Line(s)
 		}
 	}
 	if fn != nil {
 		return (&scrubber{fn: fn}).plan(&c)
 	}
 	return &c
-}
-
-// visible escapes control characters (\n, \x1b, ...) Go-style.
-func visible(s string) string {
-	if !strings.ContainsFunc(s, unicode.IsControl) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // finish writes rendered text, redacting it once more as a whole.
@@ -149,12 +147,19 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// action is the symbol of a mutation: ! destructive, ~ update of a value
-// that exists (the step read it), + everything else.
+// action is the symbol of a mutation: ! destructive, - delete, ~ update
+// of something that exists (the step said so, or read its current value),
+// + everything else.
 func action(m *Mutation) string {
 	switch {
 	case m.Destructive:
 		return "!"
+	case m.Action == "delete":
+		return "-"
+	case m.Action == "update":
+		return "~"
+	case m.Action == "create":
+		return "+"
 	case m.Change != nil && m.Change.Before != nil:
 		return "~"
 	}

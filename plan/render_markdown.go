@@ -4,13 +4,71 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/frameflow/frameflow/internal/termtext"
 )
 
-// RenderMarkdownOpts is RenderMarkdown with options (Redact).
+// RenderMarkdownOpts is RenderMarkdown with options: it fits in
+// opts.MaxChars (DefaultMarkdownMax when 0), cutting the target lists, then
+// the details, and pointing to opts.FullPlan when it had to.
 func RenderMarkdownOpts(w io.Writer, p *Plan, opts RenderOptions) error {
 	p = prepare(p, opts, true)
-	var b strings.Builder
+	g := p.Grouped()
+	limit := opts.MaxChars
+	if limit <= 0 {
+		limit = DefaultMarkdownMax
+	}
+	// The whole plan if it fits; else as many targets per group as fit
+	// (a binary search: the length grows with the number listed).
+	out := markdown(p, g, opts, -1, true)
+	if len(out) <= limit {
+		return finish(w, out, opts)
+	}
+	most := 0
+	for i := range g.Groups {
+		most = max(most, len(g.Groups[i].Members))
+	}
+	for _, u := range g.Unchanged {
+		most = max(most, len(u.Items))
+	}
+	if fits := markdown(p, g, opts, 0, true); len(fits) <= limit {
+		lo, hi := 0, most // markdown(lo) fits, markdown(hi) does not
+		out = fits
+		for hi-lo > 1 {
+			mid := (lo + hi) / 2
+			if m := markdown(p, g, opts, mid, true); len(m) <= limit {
+				lo, out = mid, m
+			} else {
+				hi = mid
+			}
+		}
+		return finish(w, out, opts)
+	}
+	// Even the summary does not fit (thousands of distinct groups): keep
+	// whole lines up to the limit, then the pointer.
+	out = markdown(p, g, opts, 0, false)
+	tail := "\n\n" + cutNote(opts.FullPlan) + "\n"
+	if len(out)+len(tail) > limit {
+		cut := strings.LastIndexByte(out[:max(0, limit-len(tail))], '\n')
+		out = out[:max(0, cut)]
+		out += tail
+	}
+	return finish(w, out, opts)
+}
 
+// cutNote points from a shortened Markdown plan to the whole one.
+func cutNote(fullPlan string) string {
+	where := "the plan file (`frameflow plan --out FILE`)"
+	if fullPlan != "" {
+		where = mdCode(fullPlan)
+	}
+	return "> [!NOTE]\n> This comment is shortened to fit; the full plan, every target included, is in " + where + ". Apply that file, not a new plan."
+}
+
+// markdown renders the plan listing at most perGroup targets per group (-1:
+// all); details=false leaves out the per-group details blocks.
+func markdown(p *Plan, g *Grouped, opts RenderOptions, perGroup int, details bool) string {
+	var b strings.Builder
 	name := p.Workflow.Name
 	if name == "" {
 		name = p.Workflow.File
@@ -22,7 +80,12 @@ func RenderMarkdownOpts(w io.Writer, p *Plan, opts RenderOptions) error {
 	}
 	b.WriteString("\n\n")
 	if d := p.Summary.Destructive; d > 0 {
-		fmt.Fprintf(&b, "> [!WARNING]\n> %d destructive %s: approval required.\n\n", d, plural(d, "change", "changes"))
+		fmt.Fprintf(&b, "> [!WARNING]\n> %d destructive %s (overwrite or delete data).\n\n", d, plural(d, "change", "changes"))
+	}
+	if n := p.NeedsApproval(); n > 0 {
+		fmt.Fprintf(&b, "Approval required for %d of %d changes.\n\n", n, len(p.Mutations))
+	} else if len(p.Mutations) > 0 {
+		b.WriteString("No change needs approval (the playbook says approval: not_required).\n\n")
 	}
 	if p.Offline {
 		b.WriteString("> [!NOTE]\n> Offline plan: no request was made; values read from the API are (known after apply).\n\n")
@@ -33,49 +96,51 @@ func RenderMarkdownOpts(w io.Writer, p *Plan, opts RenderOptions) error {
 	}
 	fmt.Fprintf(&b, " · plan hash %s\n", mdCode(p.Hash))
 
-	if len(p.Mutations) > 0 {
-		b.WriteString("\n|   | step | item | method | path | change |\n| :-: | --- | --- | --- | --- | --- |\n")
-		for i := range p.Mutations {
-			m := &p.Mutations[i]
-			change := ""
-			switch {
-			case m.Change != nil:
-				change = formatChange(m.Change)
-			case m.Destructive:
-				change = "destructive"
+	if len(g.Groups) > 0 {
+		b.WriteString("\n|   | change | step | targets | request |\n| :-: | --- | --- | --: | --- |\n")
+		for i := range g.Groups {
+			gr := &g.Groups[i]
+			what := gr.Verb
+			if gr.Change != "" {
+				what += ": " + gr.Change
 			}
-			if m.Destructive && m.Change != nil {
-				change += " (destructive)"
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %s |\n", mdCell(gr.Symbol), mdCell(what),
+				mdCode(gr.Step+" ("+gr.Type+")"), len(gr.Members), mdCode(gr.Method+" "+gr.Path))
+		}
+	}
+	cut := false
+	if details {
+		for i := range g.Groups {
+			if writeMarkdownGroup(&b, &g.Groups[i], perGroup) {
+				cut = true
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n",
-				mdCell(action(m)), mdCode(m.Step), mdCell(m.Item), m.Method, mdCode(m.URL()), mdCell(change))
 		}
+	} else if len(g.Groups) > 0 {
+		cut = true
 	}
-
-	var bodies []*Mutation
-	for i := range p.Mutations {
-		if p.Mutations[i].Body != nil {
-			bodies = append(bodies, &p.Mutations[i])
+	if len(g.Unchanged) > 0 {
+		total := 0
+		for _, u := range g.Unchanged {
+			total += len(u.Items)
 		}
-	}
-	if len(bodies) > 0 {
-		fmt.Fprintf(&b, "\n<details><summary>Request bodies (%d)</summary>\n\n", len(bodies))
-		for _, m := range bodies {
-			fmt.Fprintf(&b, "%s %s\n\n", mdCode(m.Label()), mdCode(m.Target()))
-			fence := mdFence(m.BodyString())
-			fmt.Fprintf(&b, "%s\n%s\n%s\n\n", fence, m.BodyString(), fence)
-		}
-		b.WriteString("</details>\n")
-	}
-
-	if len(p.Unchanged) > 0 {
-		fmt.Fprintf(&b, "\n<details><summary>Unchanged (%d)</summary>\n\n", len(p.Unchanged))
-		for i := range p.Unchanged {
-			fmt.Fprintf(&b, "- %s\n", mdCode(p.Unchanged[i].Label()))
+		fmt.Fprintf(&b, "\n<details><summary>Unchanged (%d)</summary>\n\n", total)
+		for _, u := range g.Unchanged {
+			items, more := u.Items, 0
+			if perGroup >= 0 && len(items) > perGroup {
+				items, more = items[:perGroup], len(items)-perGroup
+				cut = true
+			}
+			fmt.Fprintf(&b, "- %s × %d", mdCode(u.Step), len(u.Items))
+			if named := nonEmpty(items); len(named) > 0 {
+				b.WriteString(": " + mdText(strings.Join(named, ", ")))
+			}
+			if more > 0 {
+				fmt.Fprintf(&b, ", … +%d more", more)
+			}
+			b.WriteString("\n")
 		}
 		b.WriteString("\n</details>\n")
 	}
-
 	if len(p.Inputs) > 0 {
 		b.WriteString("\n<details><summary>Inputs</summary>\n\n| input | value |\n| --- | --- |\n")
 		for _, k := range sortedKeys(p.Inputs) {
@@ -83,16 +148,62 @@ func RenderMarkdownOpts(w io.Writer, p *Plan, opts RenderOptions) error {
 		}
 		b.WriteString("\n</details>\n")
 	}
-	return finish(w, b.String(), opts)
+	if cut {
+		b.WriteString("\n" + cutNote(opts.FullPlan) + "\n")
+	}
+	return b.String()
 }
 
-// mdText escapes characters that Markdown or HTML would interpret.
-var mdReplacer = strings.NewReplacer(
-	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
-	"<", "&lt;", ">", "&gt;", "|", `\|`, "\n", " ", "\r", " ",
-)
+// writeMarkdownGroup writes a group's details block; it reports whether its
+// target list was cut.
+func writeMarkdownGroup(b *strings.Builder, g *Group, perGroup int) bool {
+	fmt.Fprintf(b, "\n<details><summary>%s %s %s</summary>\n\n", mdText(g.Symbol), mdText(g.Verb), mdText(g.Title()))
+	fmt.Fprintf(b, "- request: %s\n", mdCode(g.Method+" "+g.Path))
+	for _, d := range g.Details {
+		fmt.Fprintf(b, "- %s: %s\n", mdText(d.Label), mdText(d.Value))
+	}
+	if g.Change != "" {
+		fmt.Fprintf(b, "- change: %s\n", mdText(g.Change))
+	}
+	if g.Body != "" {
+		fmt.Fprintf(b, "- body: %s\n", mdCode(g.Body))
+	}
+	switch {
+	case g.Destructive:
+		b.WriteString("- approval: **required (destructive)**\n")
+	case g.NoApproval:
+		b.WriteString("- approval: not required (the playbook says approval: not\\_required)\n")
+	}
+	members, more := g.Members, 0
+	if perGroup >= 0 && len(members) > perGroup {
+		members, more = members[:perGroup], len(members)-perGroup
+	}
+	if len(members) > 0 {
+		b.WriteString("\ntargets:\n\n")
+		for _, m := range members {
+			fmt.Fprintf(b, "1. %s\n", mdText(m.Label()))
+		}
+	}
+	if more > 0 {
+		fmt.Fprintf(b, "\n… and %d more targets (not listed here).\n", more)
+	}
+	b.WriteString("\n</details>\n")
+	return more > 0
+}
 
-func mdText(s string) string { return mdReplacer.Replace(s) }
+func nonEmpty(s []string) []string {
+	var out []string
+	for _, e := range s {
+		if e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// mdText escapes characters that Markdown or HTML would interpret (one
+// rule for the whole code base: termtext).
+func mdText(s string) string { return termtext.Markdown(s) }
 
 // mdCell is text for a table cell.
 func mdCell(s string) string { return mdText(s) }

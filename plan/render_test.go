@@ -63,19 +63,22 @@ func TestTextRendering(t *testing.T) {
 	p := rolloutPlan()
 	text := render(t, p, "text", plan.RenderOptions{})
 	for _, want := range []string{
-		"! POST /accounts/acc-11/pools/pool-qa-sbx/clone?join_domain=false",
-		"+ POST /accounts/acc-13/publish",
-		"~ POST /pools/pool-p13/elasticity_settings",
-		"body:      buffer_servers=1&max_servers=5&min_servers=1",
-		"change:    0/0/1 → 1/1/5",
-		"(known after apply)",
-		"= rollout[Store-Tahoe].elasticity",
+		"! replace rollout.clone (sandbox.clone) × 3",
+		"request:  POST /accounts/{account}/pools/pool-qa-sbx/clone?join_domain=false",
+		"+ create  rollout.publish (sandbox.publish) × 3",
+		"~ update  rollout.elasticity (elasticity.set) × 2",
+		"change:   min 0 → 1, buffer 0 → 1, max 1 → 5",
+		"targets:  Store-Reno, Store-Vegas",
+		"Unchanged (the desired state is already in place): 1 (rollout.elasticity × 1)",
 		"Plan: 8 changes (3 sandbox.clone, 3 sandbox.publish, 2 elasticity.set), 1 unchanged.",
 		"Plan hash: " + p.Hash,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text plan lacks %q:\n%s", want, text)
 		}
+	}
+	if detail := render(t, p, "text", plan.RenderOptions{Detail: true}); !strings.Contains(detail, "= rollout[Store-Tahoe].elasticity") {
+		t.Errorf("--detail does not list the unchanged steps:\n%s", detail)
 	}
 	if strings.Contains(text, "\x1b[") {
 		t.Error("text without colour has escape sequences")
@@ -90,8 +93,9 @@ func TestMarkdownRendering(t *testing.T) {
 	md := render(t, p, "markdown", plan.RenderOptions{})
 	for _, want := range []string{
 		"**Plan: 8 changes (3 sandbox.clone, 3 sandbox.publish, 2 elasticity.set), 1 unchanged.**",
-		"| ~ | `rollout.elasticity` | Store-Reno | POST | `/pools/pool-p11/elasticity_settings` | 0/0/1 → 1/1/5 |",
-		"<details><summary>Request bodies (2)</summary>",
+		"| ~ | update: min 0 → 1, buffer 0 → 1, max 1 → 5 | `rollout.elasticity (elasticity.set)` | 2 | `POST /pools/{pool}/elasticity_settings` |",
+		"<details><summary>~ update rollout.elasticity (elasticity.set) × 2</summary>",
+		"- body: `buffer_servers=1&max_servers=5&min_servers=1`",
 		"plan hash `" + p.Hash + "`",
 	} {
 		if !strings.Contains(md, want) {
@@ -145,10 +149,10 @@ func TestJSONBodyIsCompact(t *testing.T) {
 	}}}
 	p := plan.FromResult(workflow, nil, nil, res, false, nil)
 	text := render(t, p, "text", plan.RenderOptions{})
-	if !strings.Contains(text, `body:      {"buffer":2,"max_instances":10,"note":"<night>"}`) {
+	if !strings.Contains(text, `body:     {"buffer":2,"max_instances":10,"note":"<night>"}`) {
 		t.Errorf("JSON body not rendered as compact JSON with sorted keys:\n%s", text)
 	}
-	if !strings.Contains(text, "+ PUT /accounts/acc-1/persistent_desktops/capacity") {
+	if !strings.Contains(text, "+ create  capacity (persistent_desktop.capacity.set)\n      request:  PUT /accounts/acc-1/persistent_desktops/capacity") {
 		t.Errorf("mutation without a read change not marked +:\n%s", text)
 	}
 }
@@ -234,6 +238,23 @@ func TestControlCharactersFromTheAPIAreMadeVisible(t *testing.T) {
 		}
 		if !strings.Contains(out, `Store-\x1b[2J\nPlan: 0 changes`) && !strings.Contains(out, `Store-\\x1b\[2J\\nPlan: 0 changes`) {
 			t.Errorf("%s rendering does not show the escaped name:\n%s", format, out)
+		}
+	}
+}
+
+func TestHostileNamesCannotInjectMarkdownOrHTML(t *testing.T) {
+	// The Markdown plan is posted as a pull-request comment: an account name
+	// must not open a tag, a link, a table cell or mention a team.
+	evil := "Store-\u001b]0;pwned\u0007\nFAKE-LINE succeeded <img src=x onerror=alert(1)> | @org/admins [x](http://e)"
+	res := &engine.Result{Mutations: []engine.PlannedMutation{{
+		Step: "rollout.publish", Item: evil, Index: 0, Key: "rollout.publish[acc-1]#1",
+		Mutation: publishMutation(store{evil, "acc-1", "p-1"}),
+	}}}
+	p := plan.FromResult(workflow, nil, nil, res, false, nil)
+	out := render(t, p, "markdown", plan.RenderOptions{})
+	for _, bad := range []string{"\x1b", "\a", "\nFAKE-LINE", "<img", "| @org", " @org", "[x](http"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("markdown plan contains %q:\n%s", bad, out)
 		}
 	}
 }

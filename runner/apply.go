@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 
 	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/plan"
@@ -62,8 +63,17 @@ func (s *Service) PrepareApply(req ApplyRequest) (*Workflow, error) {
 }
 
 // mergeStored combines inputs a plan or journal stored (typed) with those
-// given again; a secret input (stored as Sensitive) must be given again.
+// given again; a secret input (stored as Sensitive) must be given again,
+// and only secret ones may be: the others are fixed (*FixedInputError), so
+// that one run never mixes two sets of inputs.
 func mergeStored(stored map[string]any, given Inputs, where string) (Inputs, error) {
+	for _, k := range givenNames(given) {
+		if v, ok := stored[k]; ok {
+			if s, secret := v.(string); !secret || s != Sensitive {
+				return Inputs{}, &FixedInputError{Input: k, Where: where, Value: v}
+			}
+		}
+	}
 	out := Inputs{Values: map[string]any{}, Text: given.Text}
 	for k, v := range given.Values {
 		out.Values[k] = v
@@ -216,4 +226,19 @@ func (s *Service) appliedPlanGuard(meta journal.RunMeta) (*plan.Guard, error) {
 		return nil, &AppliedPlanError{RunID: meta.RunID, PlanHash: meta.PlanHash, Err: fmt.Errorf("but its kept copy is plan %s", p.Hash)}
 	}
 	return plan.NewGuard(p), nil
+}
+
+// givenNames lists the inputs given, sorted (errors name the first).
+func givenNames(in Inputs) []string {
+	var out []string
+	for k := range in.Text {
+		out = append(out, k)
+	}
+	for k := range in.Values {
+		if _, dup := in.Text[k]; !dup {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

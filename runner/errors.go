@@ -1,11 +1,14 @@
 package runner
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/schema"
+
+	"github.com/frameflow/frameflow/internal/termtext"
 )
 
 // Every error below means nothing was sent, unless it says otherwise.
@@ -61,7 +64,8 @@ func (f StepFailure) Label() string {
 func failureLines(fs []StepFailure) string {
 	msgs := make([]string, len(fs))
 	for i, f := range fs {
-		msgs[i] = f.Label() + ": " + f.Error
+		// One line each: a server's message cannot add lines to the list.
+		msgs[i] = termtext.Line(f.Label() + ": " + f.Error)
 	}
 	return strings.Join(msgs, "\n  ")
 }
@@ -77,7 +81,12 @@ func (e *PreflightError) Error() string {
 
 // PlanFailedError is a plan that could not be made: a read failed, or a
 // step refused what it read.
-type PlanFailedError struct{ Failures []StepFailure }
+type PlanFailedError struct {
+	Failures []StepFailure
+	// Hint says what to check when every failure is the API refusing the
+	// credentials or not being reached (AccessHint); "" otherwise.
+	Hint string
+}
 
 func (e *PlanFailedError) Error() string {
 	return "planning failed (nothing was sent):\n  " + failureLines(e.Failures)
@@ -115,6 +124,30 @@ type MissingSecretError struct {
 
 func (e *MissingSecretError) Error() string {
 	return fmt.Sprintf("input %q is secret and not stored in the %s: pass it again with --input %s=...", e.Input, e.Where, e.Input)
+}
+
+// FixedInputError is a non-secret input given again to apply or resume:
+// a saved plan's inputs are what was reviewed, and a run's are what it
+// started with. Only secret inputs, which neither stores, are given again.
+type FixedInputError struct {
+	Input string
+	Where string // "plan" or "journal"
+	Value any    // the stored value
+}
+
+func (e *FixedInputError) Error() string {
+	if e.Where == "plan" {
+		return fmt.Sprintf("input %q is fixed by the plan (%s = %s): a plan applies the inputs it was made with. To change it, make a new plan: frameflow plan FILE --input %s=... --out PLAN", e.Input, e.Input, storedText(e.Value), e.Input)
+	}
+	return fmt.Sprintf("input %q is fixed by the run (%s = %s): resume continues a run with the inputs it started with and accepts only secret inputs again. To use another value, start a new run", e.Input, e.Input, storedText(e.Value))
+}
+
+func storedText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // NotApprovedError is a run or apply whose approval the caller did not

@@ -64,7 +64,7 @@ func (w *Workflow) preflight(ctx context.Context) error {
 	}
 	res, err := w.prog.Run(ctx, engine.RunOptions{
 		Mode: engine.ModeOffline, RunID: "preflight", Inputs: w.inputs, Parallelism: w.parallelism,
-		Getenv: w.svc.cfg.Getenv, Classify: Classify,
+		Getenv: w.svc.cfg.Getenv, Classify: Classify, OnSecret: w.onSecret, CheckReads: true,
 	})
 	if err != nil {
 		return &RefusedError{Err: err}
@@ -113,22 +113,55 @@ func (w *Workflow) plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) 
 	defer w.setEvents(nil)
 	res, err := w.prog.Run(frame.WithReadOnly(ctx), engine.RunOptions{
 		Mode: mode, RunID: "plan", Inputs: w.inputs, Parallelism: w.parallelism, Events: o.Events,
-		Classify: Classify, Getenv: w.svc.cfg.Getenv, Logger: w.svc.cfg.Logger,
+		Classify: Classify, Getenv: w.svc.cfg.Getenv, Logger: w.svc.cfg.Logger, OnSecret: w.onSecret,
 	})
 	if err != nil {
 		return nil, &RefusedError{Err: err}
 	}
 	if res.Status != engine.RunSucceeded {
-		return nil, &PlanFailedError{Failures: failures(res)}
+		return nil, &PlanFailedError{Failures: failures(res), Hint: AccessHint(res)}
 	}
 	wf := w.prog.Workflow()
 	// The inputs go in as given: FromResult needs the secret values to
 	// scrub them from every mutation (a secret in a path or body), and
 	// stores them as "(sensitive)".
-	return plan.FromResult(plan.WorkflowRef{Name: wf.Name, File: w.file, FileHash: wf.Hash},
+	p := plan.FromResult(plan.WorkflowRef{Name: wf.Name, File: w.file, FileHash: wf.Hash},
 		w.inputs, w.secretNames(), res, mode == engine.ModeOffline,
-		func(t string) bool { st, ok := w.reg.Lookup(t); return ok && st.Destructive }), nil
+		func(t string) bool { st, ok := w.reg.Lookup(t); return ok && st.Destructive })
+	// What needs approval is the engine's own list; the plan shows the
+	// changes the playbook declared need none.
+	needs := map[string]bool{}
+	for _, a := range w.prog.Approvals() {
+		needs[a.Step] = true
+	}
+	p.MarkNoApproval(func(step string) bool { return !needs[step] })
+	return p, nil
 }
+
+// PlanToApply makes a plan for a person to review and, once approved, to
+// pass to Apply: Apply then sends exactly its mutations without planning
+// again (it was made just now, by this Workflow). This is run's
+// plan-then-apply, like terraform apply without a saved plan.
+func (w *Workflow) PlanToApply(ctx context.Context, o PlanOptions) (*plan.Plan, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.preflight(ctx); err != nil {
+		return nil, err
+	}
+	p, err := w.plan(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Offline {
+		w.planChecked = p.Hash
+	}
+	return p, nil
+}
+
+// onSecret registers a value the engine computed from a secret (a derived
+// value sent in a secret body field) like the secret itself, so nothing
+// shown to a person or stored (journal, reports) carries it.
+func (w *Workflow) onSecret(v string) { w.svc.cfg.Secrets.Add(v) }
 
 // errOffline: a workflow prepared offline has no client, so it can only be
 // planned offline; reading or changing the estate needs a new preparation.
@@ -235,6 +268,7 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 		Journal:     jr,
 		Classify:    Classify,
 		Getenv:      w.svc.cfg.Getenv,
+		OnSecret:    w.onSecret,
 		Logger:      w.svc.cfg.Logger,
 		Locks:       locks,
 	})

@@ -89,6 +89,11 @@ func (s *Service) Client(readOnly bool, onRequest func(frame.RequestInfo)) (*fra
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
+	// v1alpha requests (api.call with api: v1alpha) go to a base derived
+	// from the v1 URL unless FRAME_API_V1ALPHA_URL says otherwise.
+	if c, err = c.WithV1AlphaEnv(s.cfg.Getenv); err != nil {
+		return nil, &ConfigError{Err: err}
+	}
 	return c, nil
 }
 

@@ -1,25 +1,66 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
-	"sort"
+	"os"
+	"strings"
 
 	"github.com/frameflow/frameflow/engine/journal"
 )
 
-// Runs lists the journaled runs, oldest id first (ids start with their
-// start time).
+// Runs lists the journaled runs, newest first (the journal's order).
 func (s *Service) Runs() ([]journal.RunSummary, error) {
 	store, err := s.openJournals(false)
 	if err != nil {
 		return nil, err
 	}
-	runs, err := store.List()
+	return store.List()
+}
+
+// RunsFilter narrows Runs: Status keeps runs whose status is one of these
+// (comma-separated), Limit keeps the newest N (0: all).
+type RunsFilter struct {
+	Status string
+	Limit  int
+}
+
+// FilterRuns applies f to runs (newest first) and returns what is kept.
+func FilterRuns(runs []journal.RunSummary, f RunsFilter) []journal.RunSummary {
+	want := map[string]bool{}
+	for _, st := range strings.Split(f.Status, ",") {
+		if st = strings.TrimSpace(st); st != "" {
+			want[st] = true
+		}
+	}
+	out := make([]journal.RunSummary, 0, len(runs))
+	for _, r := range runs {
+		if len(want) > 0 && !want[r.Status] {
+			continue
+		}
+		out = append(out, r)
+		if f.Limit > 0 && len(out) == f.Limit {
+			break
+		}
+	}
+	return out
+}
+
+// RunDetail reads one run's journal for review: its steps, items and
+// mutations (inputs come redacted from the journal).
+func (s *Service) RunDetail(id string) (*journal.RunDetail, error) {
+	store, err := journal.Open(s.cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
-	return runs, nil
+	d, err := store.Detail(id)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no run %s in %s (frameflow runs lists them)", id, s.cfg.StateDir)
+		}
+		return nil, err
+	}
+	return d, nil
 }
 
 // Undecided lists the mutations of run id that wait for an operator's

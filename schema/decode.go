@@ -2,6 +2,8 @@ package schema
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 	"regexp"
 	"strings"
 	"time"
@@ -28,6 +30,23 @@ func (d *decoder) errorf(pos Pos, format string, args ...any) {
 	d.diags = append(d.diags, Diagnostic{Pos: pos, Message: fmt.Sprintf(format, args...)})
 }
 
+// CredentialEnv are the environment variables the Frame API credentials
+// are read from (frame.ConfigFromEnv; a --credentials file is read by the
+// client only): a workflow may not declare them under env:, whatever it
+// would do with them. TestCredentialEnvMatchesTheClient keeps the two lists
+// together.
+var CredentialEnv = []string{"FRAME_CLIENT_SECRET", "FRAME_CLIENT_ID"}
+
+// refusedEnv tells whether a workflow may not read the variable name.
+func (d *decoder) refusedEnv(name string) (string, bool) {
+	for _, c := range CredentialEnv {
+		if name == c {
+			return "holds the API credentials", true
+		}
+	}
+	return "", false
+}
+
 func (d *decoder) workflow(wf *Workflow, root *tnode) {
 	d.firstID = map[string]*Step{}
 	d.labels = map[*Step]string{}
@@ -51,6 +70,10 @@ func (d *decoder) workflow(wf *Workflow, root *tnode) {
 	if n := root.get("env"); n != nil && n.kind == ListValue {
 		for _, e := range n.list {
 			if s, ok := e.str(); ok {
+				if why, refused := d.refusedEnv(s); refused {
+					d.errorf(e.pos, "env: %s %s; a workflow may never read it (frameflow signs requests itself, and the workflow file may come from a pull request)", s, why)
+					continue
+				}
 				wf.Env = append(wf.Env, s)
 			}
 		}
@@ -60,8 +83,9 @@ func (d *decoder) workflow(wf *Workflow, root *tnode) {
 		wf.Defaults.Timeout, _ = d.duration(n.get("timeout"), "", "defaults.timeout")
 		wf.Defaults.Polling = d.polling(n.get("polling"), "defaults.polling")
 	}
-	wf.Concurrency, _ = intOf(root.get("concurrency"))
-	wf.MaxTargets, _ = intOf(root.get("max_targets"))
+	wf.Concurrency, _ = d.integer(root.get("concurrency"))
+	wf.MaxTargets, _ = d.integer(root.get("max_targets"))
+	wf.Approval, _ = root.get("approval").str()
 	if n := root.get("steps"); n != nil && n.kind == ListValue {
 		wf.Steps = d.steps(n, nil, "steps")
 	}
@@ -111,6 +135,8 @@ func (d *decoder) input(name string, pos Pos, n *tnode) *Input {
 	}
 	if def != nil && !typeMatches(in.Type, in.Default) {
 		d.errorf(def.pos, "%s: default %sis %s, but the input's type is %s", label, show(in.Default), describeActual(jsonType(in.Default)), in.Type)
+	} else if def != nil && in.Type == "integer" && roundsToWhole(def) {
+		d.errorf(def.pos, "%s: default %sis not exactly the whole number it would be read as; the input's type is integer", label, show(def.y.Value))
 	}
 	if e := n.get("enum"); e != nil && e.kind == ListValue {
 		for _, v := range e.list {
@@ -181,7 +207,7 @@ func (d *decoder) retry(n *tnode, prefix, field string) *Retry {
 		return nil
 	}
 	r := &Retry{Pos: n.pos}
-	r.MaxAttempts, _ = intOf(n.get("max_attempts"))
+	r.MaxAttempts, _ = d.integer(n.get("max_attempts"))
 	r.Backoff, _ = n.get("backoff").str()
 	initial, okI := d.duration(n.get("initial_delay"), prefix, field+".initial_delay")
 	maxd, okM := d.duration(n.get("max_delay"), prefix, field+".max_delay")
@@ -200,6 +226,10 @@ func (d *decoder) retry(n *tnode, prefix, field string) *Retry {
 	}
 	return r
 }
+
+// durationSyntax is what time.ParseDuration accepts; a string that matches
+// it and still fails to parse overflowed.
+var durationSyntax = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+$`)
 
 func (d *decoder) polling(n *tnode, field string) *Polling {
 	if n == nil || n.kind != MapValue {
@@ -227,14 +257,23 @@ func (d *decoder) duration(n *tnode, prefix, field string) (time.Duration, bool)
 	switch x := n.scalar.(type) {
 	case string:
 		p, err := time.ParseDuration(strings.TrimSpace(x))
+		if err != nil && durationSyntax.MatchString(strings.TrimSpace(x)) {
+			d.errorf(n.pos, "%s%s: %s is too long (at most %dh)", prefix, field, repr(x), int64(time.Duration(math.MaxInt64)/time.Hour))
+			return 0, false
+		}
 		if err != nil {
 			d.errorf(n.pos, "%s%s: invalid duration %s: use Go syntax such as \"500ms\", \"30s\", \"5m\" or \"1h30m\", or a number of seconds", prefix, field, repr(x))
 			return 0, false
 		}
 		v = p
 	default:
-		secs, ok := intOf(n)
+		secs, ok := d.integer(n)
 		if !ok {
+			return 0, false
+		}
+		if secs < 0 {
+			// Checked before multiplying: -1e10 seconds would wrap around.
+			d.errorf(n.pos, "%s%s must not be negative", prefix, field)
 			return 0, false
 		}
 		if secs > int(time.Duration(1<<63-1)/time.Second) {
@@ -356,8 +395,12 @@ func (d *decoder) step(n *tnode, parent *Step, path string) *Step {
 	s.Timeout, _ = d.duration(n.get("timeout"), label, "timeout")
 	s.ContinueOnError, _ = boolOf(n.get("continue_on_error"))
 	s.Confirm, _ = boolOf(n.get("confirm"))
+	if a := n.get("approval"); a != nil {
+		s.Approval, _ = a.str()
+		s.ApprovalPos = a.pos
+	}
 	s.Description, _ = n.get("description").str()
-	s.MaxTargets, _ = intOf(n.get("max_targets"))
+	s.MaxTargets, _ = d.integer(n.get("max_targets"))
 	if o := n.get("outputs"); o != nil && o.kind == MapValue {
 		s.Outputs = make(map[string]*Value, len(o.keys))
 		for i, k := range o.keys {
@@ -382,14 +425,14 @@ func (d *decoder) step(n *tnode, parent *Step, path string) *Step {
 			d.errorf(n.get("as").pos, "%sas: %q is a reserved name in expressions; choose another item name", label, as)
 		}
 	}
-	s.Concurrency, _ = intOf(n.get("concurrency"))
-	if v, ok := intOf(n.get("max_failures")); ok {
+	s.Concurrency, _ = d.integer(n.get("concurrency"))
+	if v, ok := d.integer(n.get("max_failures")); ok {
 		s.MaxFailures = &v
 	}
 	if v, ok := num(n.get("max_failure_percent").scalarOrNil()); ok {
 		s.MaxFailurePercent = &v
 	}
-	s.Batch, _ = intOf(n.get("batch"))
+	s.Batch, _ = d.integer(n.get("batch"))
 
 	_, hasUses := n.keyPosOf("uses")
 	stepsKey, hasSteps := n.keyPosOf("steps")
@@ -434,6 +477,51 @@ func stripExpression(s string) string {
 		return strings.TrimSpace(m[1])
 	}
 	return strings.TrimSpace(s)
+}
+
+// integer is intOf for a field that must be an integer: a whole number
+// written as a float too large to be exact (1e23) is refused with its
+// position instead of being dropped in favour of the default. Fractions and
+// other types are reported by the JSON Schema.
+func (d *decoder) integer(t *tnode) (int, bool) {
+	v, ok := intOf(t)
+	if ok && roundsToWhole(t) {
+		// 200.00000000000001 rounds to the float 200: not what was written.
+		d.errorf(t.pos, "%s is not exactly the whole number it would be read as (%d); this field takes an integer", t.y.Value, v)
+		return 0, false
+	}
+	if ok || t == nil || t.kind != ScalarValue {
+		return v, ok
+	}
+	if f, isFloat := t.scalar.(float64); isFloat && f == math.Trunc(f) && !intLiteral.MatchString(t.y.Value) {
+		d.errorf(t.pos, "%s is too large to be an exact integer (at most %d)", t.y.Value, 1<<53)
+	}
+	return 0, false
+}
+
+// roundsToWhole reports a float literal whose decoded value is a whole
+// number other than the one written: 200.00000000000001 is the float 200,
+// 20000000000000010.0 the float 20000000000000008.
+func roundsToWhole(t *tnode) bool {
+	if t == nil || t.kind != ScalarValue || t.y == nil || t.y.ShortTag() != "!!float" {
+		return false
+	}
+	f, ok := t.scalar.(float64)
+	if !ok {
+		return false
+	}
+	exact, ok := new(big.Float).SetPrec(4096).SetString(strings.ReplaceAll(t.y.Value, "_", ""))
+	return ok && exact.Cmp(new(big.Float).SetPrec(4096).SetFloat64(f)) != 0
+}
+
+// exactlyWhole reports whether a YAML float literal denotes a whole number
+// exactly (1e3, 2.0), as opposed to rounding to one as a float64 does.
+func exactlyWhole(lit string) bool {
+	f, ok := new(big.Float).SetPrec(4096).SetString(strings.ReplaceAll(lit, "_", ""))
+	if !ok {
+		return true // .inf and the like: not for this check
+	}
+	return f.IsInt()
 }
 
 func intOf(t *tnode) (int, bool) {

@@ -8,8 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -84,6 +83,11 @@ func Load(file string, data []byte, opts LoadOptions) (*Workflow, Diagnostics) {
 	if int64(len(data)) > opts.MaxBytes {
 		return nil, at(1, 1, "the file is larger than %d bytes; refusing to load it", opts.MaxBytes)
 	}
+	// Bytes YAML cannot hold are reported where they are, before the parser
+	// (which names no position for them) sees the file.
+	if bad := checkBytes(file, data); len(bad) > 0 {
+		return nil, bad
+	}
 	doc, diags, fatal := parseDocument(file, data, opts)
 	if fatal != nil {
 		return nil, fatal
@@ -111,7 +115,11 @@ func Load(file string, data []byte, opts LoadOptions) (*Workflow, Diagnostics) {
 		return wf, dedup(diags)
 	}
 
-	diags = append(diags, validateSchema(file, root, opts.StepTypes)...)
+	for _, sd := range validateSchema(file, root, opts.StepTypes) {
+		if !slices.Contains(b.outOfRange, sd.Pos) {
+			diags = append(diags, sd)
+		}
+	}
 	d := &decoder{file: file, types: opts.StepTypes}
 	d.workflow(wf, root)
 	diags = append(diags, d.diags...)
@@ -142,7 +150,7 @@ func parseDocument(file string, data []byte, opts LoadOptions) (doc *yaml.Node, 
 		if strings.Contains(err.Error(), "exceeded max depth") {
 			return nil, nil, at(1, 1, "nesting deeper than %d levels; refusing to load the document", opts.MaxDepth)
 		}
-		return nil, nil, yamlErrorDiags(file, err)
+		return nil, nil, yamlErrorDiags(file, data, err)
 	}
 	// A second document is refused rather than silently ignored: it is
 	// usually a concatenation mistake. Empty trailing documents are harmless.
@@ -153,7 +161,7 @@ func parseDocument(file string, data []byte, opts LoadOptions) (doc *yaml.Node, 
 			break
 		}
 		if err != nil {
-			diags = append(diags, yamlErrorDiags(file, err)...)
+			diags = append(diags, yamlErrorDiags(file, data, err)...)
 			break
 		}
 		if len(extra.Content) > 0 {
@@ -162,34 +170,6 @@ func parseDocument(file string, data []byte, opts LoadOptions) (doc *yaml.Node, 
 		}
 	}
 	return doc, diags, nil
-}
-
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlErrorDiags turns a yaml.v3 error into diagnostics. yaml.v3 gives a line
-// but no column for syntax errors.
-func yamlErrorDiags(file string, err error) Diagnostics {
-	var te *yaml.TypeError
-	var msgs []string
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	var out Diagnostics
-	for _, m := range msgs {
-		line := 1
-		if sm := yamlLineRe.FindStringSubmatch(m); sm != nil {
-			if n, err := strconv.Atoi(sm[1]); err == nil {
-				line = n
-			}
-			m = sm[2]
-		} else if len(m) > 6 && m[:6] == "yaml: " {
-			m = m[6:]
-		}
-		out = append(out, Diagnostic{Pos: Pos{File: file, Line: line, Col: 1}, Message: "YAML syntax error: " + m})
-	}
-	return out
 }
 
 // dedup drops repeated diagnostics (an alias used twice reports the problems

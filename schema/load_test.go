@@ -356,3 +356,40 @@ func BenchmarkLoadNearNodeLimit(b *testing.B) {
 		schema.Load("m.yaml", []byte(nearLimit), opts)
 	}
 }
+
+// The positions issue 15 reported wrong, checked against the line and
+// column a person would point at (the golden files pin every class).
+func TestSyntaxErrorsPointAtTheOffendingCharacter(t *testing.T) {
+	head := "version: 1\nname: broken\nsteps:\n  - id: a\n    uses: task.wait\n"
+	cases := []struct {
+		name, src string
+		line, col int
+		says      string
+	}{
+		{"unclosed brace on line 6", head + "    with: {task_id: \"x\"\n  - id: b\n", 6, 11, "'{' is never closed"},
+		{"unclosed bracket on line 6", head + "    needs: [a, b\n  - id: b\n", 6, 12, "'[' is never closed"},
+		{"tab indent on line 5", "version: 1\nname: x\nsteps:\n  - id: a\n\tuses: task.wait\n", 5, 1, "tab"},
+		{"non-UTF-8 on line 6", head + "    name: caf\xe9\n", 6, 14, "not UTF-8"},
+		{"NUL on line 6", head + "    name: a\x00b\n", 6, 12, "NUL"},
+		{"BOM inside", head + "    name: \ufeffx\n", 6, 11, "byte order mark"},
+		{"truncated in a quote", head + "    with: {task_id: \"ta", 6, 21, "quoted string is never closed"},
+		{"truncated in a flow mapping", head + "    with: {task_id: x,\n", 6, 11, "'{' is never closed"},
+		{"key outside its sequence item", "version: 1\nname: x\nsteps:\n  - id: a\n  uses: task.wait\n", 5, 3, "expected '-'"},
+	}
+	for _, c := range cases {
+		_, diags := schema.Load("w.yaml", []byte(c.src), schema.LoadOptions{})
+		if len(diags) != 1 {
+			t.Errorf("%s: want one diagnostic, got %v", c.name, diags)
+			continue
+		}
+		d := diags[0]
+		if d.Pos.Line != c.line || d.Pos.Col != c.col || !strings.Contains(d.Message, c.says) {
+			t.Errorf("%s: got %s, want w.yaml:%d:%d: ...%s...", c.name, d, c.line, c.col, c.says)
+		}
+	}
+	// A BOM at the very start is allowed and shifts no column.
+	_, diags := schema.Load("w.yaml", []byte("\ufeffversion: 2\nname: x\nsteps: [{id: a, uses: task.wait}]\n"), schema.LoadOptions{})
+	if len(diags) == 0 || diags[0].Pos.Line != 1 || diags[0].Pos.Col != 10 {
+		t.Errorf("leading BOM: %v", diags)
+	}
+}

@@ -43,9 +43,13 @@ type Workflow struct {
 	Defaults    Defaults
 	Concurrency int // most steps in flight (0: engine default)
 	MaxTargets  int // guardrail: most items a mutating fan-out may have (0: default)
-	Steps       []*Step
-	Pos         Pos
-	Root        *yaml.Node // the document node, for tools that need more
+	// Approval is "not_required" when the playbook declares its mutations
+	// need no approval (reversible work); "" or "required" otherwise.
+	// Destructive steps need approval whatever it says.
+	Approval string
+	Steps    []*Step
+	Pos      Pos
+	Root     *yaml.Node // the document node, for tools that need more
 	// Checked is set by Load: the loader has already reported duplicate
 	// keys and ids, unknown step types, the shape of groups, needs that name
 	// no step, and the with inputs of each step type. The engine then
@@ -125,8 +129,12 @@ type Step struct {
 	Outputs         map[string]*Value // named expressions
 	OutputsOrder    []string
 	Confirm         bool
-	Description     string
-	MaxTargets      int
+	// Approval overrides the workflow's: "required" or "not_required"
+	// ("" inherits). A destructive step cannot be not_required.
+	Approval    string
+	ApprovalPos Pos
+	Description string
+	MaxTargets  int
 
 	// Fan-out.
 	ForEach           string // expression yielding a list (with or without ${{ }})

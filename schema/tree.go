@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -181,6 +182,8 @@ type builder struct {
 	file  string
 	diags *Diagnostics
 	memo  map[*yaml.Node]*tnode
+
+	outOfRange []Pos // integers refused as out of range: the schema's type error there is noise
 }
 
 func (b *builder) errorf(pos Pos, format string, args ...any) {
@@ -232,9 +235,25 @@ func (b *builder) build(n *yaml.Node, pos Pos) *tnode {
 	default:
 		t.kind = ScalarValue
 		t.scalar = scalarValue(r)
+		if _, isInt := t.scalar.(int); !isInt && r.Style == 0 && looksNumeric(r.Value) && intLiteral.MatchString(r.Value) {
+			// yaml.v3 turns an integer too large for int into a float
+			// (decimal) or a string (hex, octal): either way not the number
+			// written, so it is refused here, where its position is known.
+			b.outOfRange = append(b.outOfRange, pos)
+			b.errorf(pos, "integer %s is out of range (integers must be between %d and %d; quote it if it is text)", r.Value, math.MinInt64, math.MaxInt64)
+		}
 	}
 	return t
 }
+
+// looksNumeric is a cheap test before intLiteral: most scalars are words.
+func looksNumeric(s string) bool {
+	return s != "" && (s[0] >= '0' && s[0] <= '9' || s[0] == '-' || s[0] == '+')
+}
+
+// intLiteral is a YAML 1.2 integer as yaml.v3 reads it (decimal, 0x, 0o,
+// 0b, with optional sign and underscores).
+var intLiteral = regexp.MustCompile(`^[-+]?(0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9][0-9_]*)$`)
 
 func (b *builder) buildMap(t *tnode, m *yaml.Node) {
 	first := map[string]int{} // key -> line of its first occurrence

@@ -39,7 +39,8 @@ func (s *stepsImpl) endpointType(ep *frame.Endpoint) *engine.StepType {
 		if p.Secret {
 			d += "; secret: never shown in plans or logs"
 		}
-		inputs = append(inputs, engine.InputSpec{Name: p.Name, Type: inputType(p.Type), Required: p.Required, Description: d, Minimum: p.Minimum})
+		inputs = append(inputs, engine.InputSpec{Name: p.Name, Type: inputType(p.Type), Required: p.Required, Description: d, Minimum: p.Minimum,
+			Sensitive: p.Secret && p.In != frame.InPath && p.In != frame.InQuery})
 	}
 	outputs := map[string]*engine.Shape{"response": doc(engine.AnyShape(), "the decoded JSON response")}
 	if ep.Response == frame.RespTask {
@@ -214,7 +215,7 @@ func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, ste
 			query[p.Name] = shown(p, v)
 		default:
 			if p.Secret {
-				body[p.Name] = "(secret)"
+				body[p.Name] = "(sensitive)" // the word plans use for secrets
 			} else {
 				body[p.Name] = v
 			}
@@ -475,7 +476,7 @@ func normalizeValue(p frame.Param, v any) (any, error) {
 // lists shown as JSON (they travel in bracket notation).
 func shown(p frame.Param, v any) string {
 	if p.Secret {
-		return "(secret)"
+		return "(sensitive)"
 	}
 	if engine.IsUnknown(v) {
 		return fmt.Sprint(engine.Unknown)

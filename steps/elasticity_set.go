@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -259,7 +260,8 @@ func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext
 			}
 			want = d.apply(*cur)
 			before, after = elasticityMap(*cur), elasticityMap(want)
-			change = &engine.Change{Before: cur.String(), After: want.String()}
+			// Maps, not "0/0/1" strings: a plan labels each setting.
+			change = &engine.Change{Before: before, After: after}
 			body = d.form(want)
 			changed = *cur != want
 		}
@@ -271,9 +273,11 @@ func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext
 				Type:        name,
 				Method:      "POST",
 				Path:        path,
-				Body:        body,
+				Body:        formValues(body), // sent as a form (SetPoolElasticity): the plan says so
 				Resources:   poolResources(poolID, acc),
 				Change:      change,
+				Action:      engine.ActionUpdate,
+				Names:       poolNames(t),
 				Placeholder: map[string]any{"id": engine.Unknown, "pool_id": poolID, "kind": elasticityKind, "stage": engine.Unknown, "display_name": "Updating elasticity"},
 				Send: func(ctx context.Context) (any, error) {
 					if s.client == nil {
@@ -343,4 +347,22 @@ func poolResources(pool, account any) []string {
 		out = append(out, "account:"+a)
 	}
 	return out
+}
+
+// poolNames names the pool for a plan's reader.
+func poolNames(t poolTarget) map[string]string {
+	id, ok := t.id.(string)
+	if !ok || t.name == "" {
+		return nil
+	}
+	return map[string]string{id: t.name}
+}
+
+// formValues is a form body as the plan and the journal record it.
+func formValues(m map[string]string) url.Values {
+	v := make(url.Values, len(m))
+	for k, s := range m {
+		v.Set(k, s)
+	}
+	return v
 }

@@ -109,22 +109,20 @@ func (s *stepsImpl) persistentDesktopCapacitySet() *engine.StepType {
 					sc.SetUnchanged()
 					return map[string]any{"task": nil, "before": before, "after": after}, nil
 				}
-				change = &engine.Change{Before: cur.String(), After: want.String()}
+				// Objects, so that a plan labels each setting.
+				change = &engine.Change{Before: before, After: after}
 				_ = id
 			} else if sc.Mode() == engine.ModeRun {
 				return nil, invalidf(name, "account_id is not known")
-			}
-			body := map[string]string{}
-			for k := range form {
-				body[k] = form.Get(k)
 			}
 			m := &engine.Mutation{
 				Type:        name,
 				Method:      "POST",
 				Path:        path,
-				Body:        body,
+				Body:        form, // sent as a form: the plan says so
 				Resources:   accountResources("account_id")(in),
 				Change:      change,
+				Action:      engine.ActionUpdate,
 				Placeholder: taskPlaceholder(acc, capacityKind, "Updating capacity for persistent desktop"),
 				Send: func(ctx context.Context) (any, error) {
 					if s.client == nil {

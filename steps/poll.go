@@ -393,7 +393,18 @@ type WaitTimeoutError struct {
 }
 
 func (e *WaitTimeoutError) Error() string {
-	return fmt.Sprintf("task %s (%s) not finished after %s (stage %s)", e.TaskID, e.Name, e.Waited.Round(time.Second), e.Stage)
+	label := "task"
+	if e.TaskID != "" {
+		label += " " + e.TaskID
+	}
+	if e.Name != "" {
+		label += " (" + e.Name + ")"
+	}
+	msg := fmt.Sprintf("%s not finished after %s", label, e.Waited.Round(time.Second))
+	if e.Stage != "" {
+		msg += " (stage " + e.Stage + ")"
+	}
+	return msg
 }
 
 // Unwrap makes the error a context.DeadlineExceeded, classified as a

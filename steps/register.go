@@ -68,6 +68,14 @@ type stepsImpl struct {
 	// target. Sandbox pool ids do not change during a run.
 	mu          sync.Mutex
 	sourcePools map[string]*sourcePoolEntry
+	// poolNames caches, per account, its pools' names (id → name), read
+	// once for plans to name a clone's source pool.
+	poolNames map[string]*poolNamesEntry
+}
+
+type poolNamesEntry struct {
+	done  chan struct{}
+	names map[string]string
 }
 
 type sourcePoolEntry struct {
@@ -81,7 +89,7 @@ func newSteps(d Deps) *stepsImpl {
 	if p == nil {
 		p = NewPoller(PollConfig{})
 	}
-	return &stepsImpl{client: d.Client, poller: p, findings: d.Findings, sourcePools: map[string]*sourcePoolEntry{}}
+	return &stepsImpl{client: d.Client, poller: p, findings: d.Findings, sourcePools: map[string]*sourcePoolEntry{}, poolNames: map[string]*poolNamesEntry{}}
 }
 
 // reader returns the client to read with, or nil when reads are not made

@@ -73,11 +73,11 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 				return nil, invalid(name, err)
 			}
 			// Validate the IDs before any read.
-			if _, err := resolvePath("/accounts/{a}/pools/{p}/clone", map[string]any{"a": target, "p": orUnknown(source)}); err != nil {
+			if _, err := resolvePath("/accounts/{target_account_id}/pools/{source_pool_id}/clone", map[string]any{"target_account_id": target, "source_pool_id": orUnknown(source)}); err != nil {
 				return nil, invalid(name, err)
 			}
 			if byAccount && !engine.IsUnknown(in["source_account_id"]) {
-				if _, err := frame.PathFor("/accounts/{a}", map[string]string{"a": in["source_account_id"].(string)}); err != nil {
+				if _, err := frame.PathFor("/accounts/{source_account_id}", map[string]string{"source_account_id": in["source_account_id"].(string)}); err != nil {
 					return nil, invalid(name, err)
 				}
 			}
@@ -126,6 +126,9 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 				Body:        body,
 				Resources:   accountResources("target_account_id")(in),
 				Placeholder: taskPlaceholder(target, cloneKind, "Cloning system"),
+				Action:      engine.ActionUpdate,
+				Details:     cloneDetails(in, source),
+				Names:       s.sourcePoolName(ctx, sc, c, in, source),
 				Send: func(ctx context.Context) (any, error) {
 					if s.client == nil {
 						return nil, errors.New("no Frame API client configured")
@@ -427,4 +430,54 @@ func lookupSandboxPool(ctx context.Context, c *frame.Client, accountID string) (
 		return "", fmt.Errorf("account %s has no Sandbox pool", accountID)
 	}
 	return "", fmt.Errorf("account %s has %d Sandbox pools (%s): give source_pool_id", accountID, len(found), strings.Join(found, ", "))
+}
+
+// cloneDetails tells a reviewer where the clone comes from and what it
+// overwrites; the path alone shows only ids.
+func cloneDetails(in map[string]any, sourcePool any) []engine.Detail {
+	var d []engine.Detail
+	if src, ok := in["source_account_id"].(string); ok {
+		d = append(d, engine.Detail{Label: "source account", Value: src})
+	}
+	if p, ok := sourcePool.(string); ok {
+		d = append(d, engine.Detail{Label: "source pool", Value: p})
+	}
+	return append(d, engine.Detail{Label: "cloned", Value: "Sandbox image, overwriting the target's Sandbox"})
+}
+
+// sourcePoolName names a clone's source pool for a plan's reader: the
+// source account's pools are listed once per plan (shared by every target
+// of a fan-out). Runs do not read it (a run's plan was shown already), and a
+// failed read only leaves the id unnamed.
+func (s *stepsImpl) sourcePoolName(ctx context.Context, sc *engine.StepContext, c *frame.Client, in map[string]any, pool any) map[string]string {
+	account, _ := in["source_account_id"].(string)
+	id, _ := pool.(string)
+	if sc.Mode() != engine.ModePlan || c == nil || account == "" || id == "" {
+		return nil
+	}
+	s.mu.Lock()
+	e := s.poolNames[account]
+	if e == nil {
+		e = &poolNamesEntry{done: make(chan struct{})}
+		s.poolNames[account] = e
+		s.mu.Unlock()
+		e.names = map[string]string{}
+		if pools, err := c.ListPools(ctx, account); err == nil {
+			for _, p := range pools {
+				e.names[p.ID] = p.Name
+			}
+		}
+		close(e.done)
+	} else {
+		s.mu.Unlock()
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	if name := e.names[id]; name != "" {
+		return map[string]string{id: name}
+	}
+	return nil
 }

@@ -67,6 +67,10 @@ func (s *stepsImpl) sandboxPublish() *engine.StepType {
 				Path:        path,
 				Resources:   accountResources("account_id")(in),
 				Placeholder: taskPlaceholder(acc, publishKind, "Publishing Sandbox to Production"),
+				// Publishing replaces the image production pools run: an
+				// update of something that exists, not a creation.
+				Action:  engine.ActionUpdate,
+				Details: []engine.Detail{{Label: "published", Value: "the account's Sandbox image, to its production pools"}},
 			}
 			if sc.Mode() == engine.ModeRun {
 				id, ok := acc.(string)

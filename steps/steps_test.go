@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +166,13 @@ func TestSandboxClonePlanAndOffline(t *testing.T) {
 	}
 	if got := strings.Join(muts[0].Resources, ","); got != "account:"+store {
 		t.Errorf("resources = %s", got)
+	}
+	// A reviewer reads where the clone comes from, by name, and that it is
+	// an update (it overwrites the target's Sandbox).
+	srcPool := e.pool("QA", "sandbox")
+	if muts[0].Action != engine.ActionUpdate || muts[0].Names[srcPool] == "" || len(muts[0].Details) != 3 ||
+		muts[0].Details[0] != (engine.Detail{Label: "source account", Value: qa}) || muts[0].Details[1] != (engine.Detail{Label: "source pool", Value: srcPool}) {
+		t.Errorf("clone mutation for reviewers: action %q, names %v, details %v", muts[0].Action, muts[0].Names, muts[0].Details)
 	}
 	task := out["task"].(map[string]any)
 	if !engine.IsUnknown(task["id"]) || task["account_id"] != store {
@@ -346,11 +355,17 @@ func TestElasticitySet(t *testing.T) {
 	if len(muts) != 1 || muts[0].Path != "/pools/"+pool+"/elasticity_settings" {
 		t.Fatalf("planned %+v", muts)
 	}
-	if c := muts[0].Change; c == nil || c.Before != "0/0/1" || c.After != "1/1/5" {
+	// Settings as objects, so that a plan labels each (min 0 → 1, ...).
+	if c := muts[0].Change; c == nil || !reflect.DeepEqual(c.Before, map[string]any{"min_servers": 0, "buffer_servers": 0, "max_servers": 1}) ||
+		!reflect.DeepEqual(c.After, map[string]any{"min_servers": 1, "buffer_servers": 1, "max_servers": 5}) {
 		t.Errorf("change = %+v", muts[0].Change)
 	}
-	if b, _ := json.Marshal(muts[0].Body); string(b) != `{"buffer_servers":"1","max_servers":"5","min_servers":"1"}` {
-		t.Errorf("body = %s", b)
+	if muts[0].Action != engine.ActionUpdate || len(muts[0].Names) != 1 {
+		t.Errorf("elasticity mutation: action %q, names %v; want an update naming its pool", muts[0].Action, muts[0].Names)
+	}
+	// A form, as the catalog sends it: the plan shows buffer_servers=1&...
+	if b, ok := muts[0].Body.(url.Values); !ok || b.Encode() != "buffer_servers=1&max_servers=5&min_servers=1" {
+		t.Errorf("body = %#v, want the form buffer_servers=1&max_servers=5&min_servers=1", muts[0].Body)
 	}
 
 	out, sc, err := e.run("elasticity.set", in, runOpts{})

@@ -123,7 +123,7 @@ func (s *stepsImpl) wait(ctx context.Context, sc *engine.StepContext, v any, w w
 	switch {
 	case t.ID != "" && t.AccountID != "":
 		acc, id := t.AccountID, t.ID
-		if _, err := frame.PathFor("/accounts/{a}/task/{t}", map[string]string{"a": acc, "t": id}); err != nil {
+		if _, err := frame.PathFor("/accounts/{account_id}/task/{task_id}", map[string]string{"account_id": acc, "task_id": id}); err != nil {
 			return nil, err
 		}
 		get = func(ctx context.Context) (*frame.Task, error) { return c.GetTask(ctx, acc, id) }

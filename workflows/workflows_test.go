@@ -187,7 +187,8 @@ func (evs events) finished() map[string]string {
 // plan runs `frameflow plan` and returns its output.
 func (e *estate) plan(extra ...string) result {
 	e.t.Helper()
-	args := append([]string{"plan", e.file}, inputFlags(e.inputs, extra)...)
+	// --detail: every target listed, so that tests can look for each.
+	args := append([]string{"plan", e.file, "--detail"}, inputFlags(e.inputs, extra)...)
 	return frameflow(e.t, e.env, args...)
 }
 
@@ -683,7 +684,7 @@ func checkPublishIfChanged(t *testing.T, e *estate) {
 		time.Sleep(taskDuration)
 	}
 
-	if p := e.plan(); p.code != 0 || !strings.Contains(p.out, "accounts[Store-Chicago].publish") || strings.Contains(p.out, "accounts[Store-Boston].publish") {
+	if p := e.plan(); p.code != 0 || !strings.Contains(p.out, "accounts.publish (sandbox.publish) × 1\n") || !strings.Contains(p.out, "- Store-Chicago: account") || strings.Contains(p.out, "- Store-Boston: account") {
 		t.Errorf("the plan should publish Store-Chicago only:\n%s", p)
 	}
 	evs, reqs := e.run()

@@ -28,6 +28,45 @@ type Type struct {
 	Of     string            // appended after the name, e.g. ` of step "targets"`
 	Hint   string            // appended to the message, e.g. "(declare it under env:)"
 	Hidden map[string]string // names that exist but may not be used here -> the message
+
+	// Secret marks a value computed from a secret (a secret input, or a var
+	// that reads one). Any expression that may read it, by any path or
+	// function, is secret too: see Expr.Secret.
+	Secret bool
+}
+
+// AsSecret returns a copy of t marked secret.
+func (t *Type) AsSecret() *Type {
+	if t == nil {
+		t = Any
+	}
+	c := *t
+	c.Secret = true
+	return &c
+}
+
+// holdsSecret reports whether t or anything inside it is secret: reading t
+// as a whole (toJSON(inputs), inputs[key], values(vars)) may reach it.
+func (t *Type) holdsSecret() bool {
+	return t.holdsSecretDepth(0)
+}
+
+func (t *Type) holdsSecretDepth(depth int) bool {
+	if t == nil || depth > 64 {
+		return false
+	}
+	if t.Secret {
+		return true
+	}
+	if t.Elem != nil && t.Elem.holdsSecretDepth(depth+1) {
+		return true
+	}
+	for _, f := range t.Fields {
+		if f.holdsSecretDepth(depth + 1) {
+			return true
+		}
+	}
+	return false
 }
 
 // Any is the type of a value nothing is known about.
@@ -70,6 +109,18 @@ type Expr struct {
 	prog   *vm.Program
 	refs   []Ref
 	result *Type
+	secret string // what secret it may read ("inputs.api_token"); "" when none
+}
+
+// Secret reports whether the expression's value may be computed from a
+// secret, and names the first secret it reads. Taint is decided from the
+// syntax tree at compile time, never from values: no transformation
+// (base64, split, slicing, arithmetic, len, comparison) launders it.
+func (e *Expr) Secret() (string, bool) {
+	if e == nil || e.secret == "" {
+		return "", false
+	}
+	return e.secret, true
 }
 
 // Source is the expression's text.
@@ -105,7 +156,10 @@ func Compile(src string, env *Type) (*Expr, []Error) {
 	if t := c.typeOf(tree.Node); t != nil {
 		res = t
 	}
-	return &Expr{src: src, prog: prog, refs: c.refs, result: res}, nil
+	if c.secret != "" && res != nil {
+		res = res.AsSecret()
+	}
+	return &Expr{src: src, prog: prog, refs: c.refs, result: res, secret: c.secret}, nil
 }
 
 func fromExprError(err error, prefix string) Error {
@@ -127,6 +181,15 @@ func (e *Expr) Eval(env map[string]any) (any, error) {
 		return u, nil
 	}
 	out, err := vm.Run(e.prog, env)
+	if err != nil && e.secret != "" {
+		// expr-lang's messages quote the values they failed on
+		// (strconv.Atoi: parsing "dGVzd..."): a secret's derivative
+		// must not reach an error.
+		if u := e.deepUnknown(env); u != nil {
+			return u, nil
+		}
+		return nil, fmt.Errorf("evaluating %q failed; the message is withheld because the expression reads a secret (%s)", strings.TrimSpace(e.src), e.secret)
+	}
 	if err != nil {
 		// An unknown hidden deeper than the reference paths (an element of
 		// a list) makes the expression fail on the sentinel: the honest
@@ -296,10 +359,17 @@ func toTypes(t *Type) types.Type {
 }
 
 type checker struct {
-	env  *Type
-	errs []Error
-	refs []Ref
-	lets map[string]bool
+	env    *Type
+	errs   []Error
+	refs   []Ref
+	lets   map[string]bool
+	secret string // the first secret read, for messages
+}
+
+func (c *checker) taint(what string) {
+	if c.secret == "" {
+		c.secret = what
+	}
 }
 
 type collector struct {
@@ -377,7 +447,14 @@ func decompose(n ast.Node) (*ast.IdentifierNode, []step) {
 
 func (c *checker) chain(n ast.Node) {
 	id, props := decompose(n)
-	if id == nil || c.lets[id.Value] || id.Value == "$env" {
+	if id == nil || c.lets[id.Value] {
+		return
+	}
+	if id.Value == "$env" {
+		// The whole environment: every secret in it.
+		if c.env.holdsSecret() {
+			c.taint("$env")
+		}
 		return
 	}
 	ref := Ref{Path: []any{id.Value}, Offset: id.Location().From}
@@ -385,7 +462,17 @@ func (c *checker) chain(n ast.Node) {
 	if !ok {
 		return
 	}
+	// Taint: the chain reads a secret when it passes through one, or when
+	// it stops (a computed key, or the end) at a value holding one.
+	defer func() {
+		if t.holdsSecret() {
+			c.taint(pathString(ref.Path))
+		}
+	}()
 	for _, p := range props {
+		if t != nil && t.Secret {
+			c.taint(pathString(ref.Path))
+		}
 		if p.key == nil {
 			break
 		}

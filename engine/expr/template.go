@@ -157,6 +157,17 @@ func (t *Template) IsLiteral() bool {
 	return true
 }
 
+// Secret reports whether any expression of the template may read a secret,
+// and names the first one.
+func (t *Template) Secret() (string, bool) {
+	for _, p := range t.parts {
+		if s, ok := p.expr.Secret(); ok {
+			return s, true
+		}
+	}
+	return "", false
+}
+
 // Single is the expression when the template is exactly one, else nil.
 func (t *Template) Single() *Expr { return t.single }
 
