@@ -32,8 +32,12 @@ var allowed = map[string][]string{
 	"steps":             {"engine", "frame"},
 	"workflows":         {},
 	"liveview":          {"engine", "internal/termtext"},
-	"runner":            {"engine/journal", "plan", "steps"},
-	"bench":             {"engine", "frame/sim", "workflows"}, // linked into the binary: `frameflow bench`
+	"runner":            {"engine/journal", "plan", "steps", "state"},
+	// state backends know journals and the lock contract, not the API or
+	// steps: cli opens one and runner uses it (issue 14).
+	"state":           {"engine/journal"},
+	"internal/pgtest": {},
+	"bench":           {"engine", "frame/sim", "workflows"}, // linked into the binary: `frameflow bench`
 	// The web page draws what the runner decides; it never reaches the
 	// journal, the steps or the runner itself (cli hands it a backend),
 	// so it cannot grow a second plan/apply/resume.

@@ -15,6 +15,7 @@ import (
 // Summary is the median of several runs of one estate size.
 type Summary struct {
 	Accounts           int           `json:"accounts"`
+	State              string        `json:"state,omitempty"` // the state backend: local, postgres (no DSN)
 	Runs               int           `json:"runs"`
 	Wall               time.Duration `json:"wall_ns"`
 	RunDuration        time.Duration `json:"run_ns"`
@@ -99,11 +100,22 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 // WriteTable prints summaries as an aligned table, one estate size a row.
 func WriteTable(w io.Writer, ss []Summary) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "accounts\truns\twall\tlimit\twall/limit\treq/account\tpolls/task\tpeak RSS\ttargets\t")
+	states := false
+	for _, s := range ss {
+		states = states || s.State != ""
+	}
+	head := "accounts\truns\twall\tlimit\twall/limit\treq/account\tpolls/task\tpeak RSS\ttargets\t"
+	if states {
+		head = "state\t" + head
+	}
+	fmt.Fprintln(tw, head)
 	for _, s := range ss {
 		verdict := "met"
 		if len(s.Misses) > 0 {
 			verdict = "MISSED: " + strings.Join(s.Misses, "; ")
+		}
+		if states {
+			fmt.Fprintf(tw, "%s\t", s.State)
 		}
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.2f×\t%.2f\t%.2f\t%s\t%s\t\n",
 			s.Accounts, s.Runs, s.Wall.Round(10*time.Millisecond), s.Limit.Round(10*time.Millisecond),

@@ -42,6 +42,9 @@ type RolloutConfig struct {
 	// from the embedded playbooks. Above engine.DefaultMaxTargets accounts
 	// a top-level max_targets is added when the playbook has none.
 	Workflow []byte
+	// State is the child's state backend (FRAMEFLOW_STATE): "" or "local"
+	// for a fresh state directory, a postgres:// DSN for PostgreSQL.
+	State string
 	// Args are extra arguments to `frameflow run` (e.g. --parallelism 500).
 	Args []string
 	// Timeout bounds the child; 0: 10 minutes.
@@ -162,6 +165,9 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 	args := append([]string{"run", file, "--yes", "--output", "json"}, cfg.Args...)
 	cmd := exec.CommandContext(ctx, cfg.Binary, args...)
 	cmd.Env = childEnv(running.URL(), filepath.Join(dir, "state"))
+	if cfg.State != "" {
+		cmd.Env = append(cmd.Env, "FRAMEFLOW_STATE="+cfg.State)
+	}
 	cmd.Dir = dir
 	var errTail tailBuffer
 	if cfg.Stderr != nil {

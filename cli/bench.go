@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/frameflow/frameflow/bench"
+	"github.com/frameflow/frameflow/state"
 	"github.com/spf13/cobra"
 )
 
@@ -27,6 +28,7 @@ func (a *app) benchCmd() *cobra.Command {
 		format       string
 		timeout      time.Duration
 		requestLog   string
+		states       string
 	)
 	var durationFromStart bool
 	cmd := &cobra.Command{
@@ -73,21 +75,38 @@ polls per task and peak RSS, with the targets of BENCHMARKS.md.
 			if parallelism > 0 {
 				cfg.Args = []string{"--parallelism", strconv.Itoa(parallelism)}
 			}
+			specs := strings.Split(states, ",")
+			for _, sp := range specs {
+				if sp != "local" && !state.IsPostgres(sp) {
+					return usageErr("--states: %q is neither local nor a postgres:// DSN", state.RedactDSN(sp))
+				}
+				a.red.Add(state.DSNPassword(sp))
+			}
 			errw := a.red.Writer(a.streams.Err)
 			var sums []bench.Summary
 			for _, n := range sizes {
-				var rs []*bench.RolloutResult
+				// Backends alternate run by run, so that a noisy minute on
+				// a shared machine weighs on each alike.
+				rs := make([][]*bench.RolloutResult, len(specs))
 				for i := 1; i <= runs; i++ {
-					cfg.Accounts = n
-					r, err := bench.RunRollout(cmd.Context(), cfg)
-					if err != nil {
-						return err
+					for j, sp := range specs {
+						cfg.Accounts, cfg.State = n, sp
+						r, err := bench.RunRollout(cmd.Context(), cfg)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(errw, "%d accounts, %s state, run %d/%d: wall %s (run %s), limit %s (%.2f×), %.2f requests/account, %.2f polls/task, peak RSS %.0f MiB, CPU %s (simulator %s)\n",
+							n, stateName(sp), i, runs, r.Wall.Round(time.Millisecond), r.RunDuration.Round(time.Millisecond), r.Limit.Round(time.Millisecond), r.Ratio, r.RequestsPerAccount, r.PollsPerTask, float64(r.PeakRSS)/(1<<20), r.CPU.Round(time.Millisecond), r.HarnessCPU.Round(time.Millisecond))
+						rs[j] = append(rs[j], r)
 					}
-					fmt.Fprintf(errw, "%d accounts, run %d/%d: wall %s (run %s), limit %s (%.2f×), %.2f requests/account, %.2f polls/task, peak RSS %.0f MiB, CPU %s (simulator %s)\n",
-						n, i, runs, r.Wall.Round(time.Millisecond), r.RunDuration.Round(time.Millisecond), r.Limit.Round(time.Millisecond), r.Ratio, r.RequestsPerAccount, r.PollsPerTask, float64(r.PeakRSS)/(1<<20), r.CPU.Round(time.Millisecond), r.HarnessCPU.Round(time.Millisecond))
-					rs = append(rs, r)
 				}
-				sums = append(sums, bench.Summarize(rs))
+				for j, sp := range specs {
+					sum := bench.Summarize(rs[j])
+					if len(specs) > 1 || sp != "local" {
+						sum.State = stateName(sp)
+					}
+					sums = append(sums, sum)
+				}
 			}
 			out := a.red.Writer(a.streams.Out)
 			if format == "json" {
@@ -116,8 +135,17 @@ polls per task and peak RSS, with the targets of BENCHMARKS.md.
 	fl.StringVar(&format, "format", "text", "text or json")
 	fl.StringVar(&requestLog, "request-log", "", "write the simulator's request log of the last run to FILE (JSON Lines)")
 	fl.DurationVar(&timeout, "timeout", 10*time.Minute, "longest one run may take")
+	fl.StringVar(&states, "states", "local", "comma-separated state backends the child runs with: local and/or postgres://... DSNs (each size runs on each, alternating)")
 	fl.BoolVar(&durationFromStart, "duration-from-start", false, "the simulator counts duration_sec from each task's start, not its creation (a server that does not share the poller's assumptions)")
 	return cmd
+}
+
+// stateName names a backend in the table without its address.
+func stateName(spec string) string {
+	if state.IsPostgres(spec) {
+		return "postgres"
+	}
+	return "local"
 }
 
 // parseSizes reads --accounts: positive integers, at most 100,000 (the

@@ -50,7 +50,9 @@ plan, "Approve and apply" and the live run. Stop with Ctrl-C.`,
 			defer os.RemoveAll(stateDir)
 
 			// The demo talks to its own simulator whatever the environment says.
-			env := map[string]string{"FRAME_API_URL": running.URL(), "FRAME_CLIENT_ID": "sim-client", "FRAME_CLIENT_SECRET": "sim-secret", "FRAMEFLOW_STATE_DIR": stateDir}
+			// Its journal stays in a throwaway local directory too, never a
+			// team's database.
+			env := map[string]string{"FRAME_API_URL": running.URL(), "FRAME_CLIENT_ID": "sim-client", "FRAME_CLIENT_SECRET": "sim-secret", "FRAMEFLOW_STATE_DIR": stateDir, "FRAMEFLOW_STATE": "local"}
 			outer := a.streams.Getenv
 			a.streams.Getenv = func(k string) string {
 				if v, ok := env[k]; ok {
@@ -58,7 +60,7 @@ plan, "Approve and apply" and the live run. Stop with Ctrl-C.`,
 				}
 				return outer(k)
 			}
-			a.apiURL, a.credentials, a.stateDir = "", "", ""
+			a.apiURL, a.credentials, a.stateDir, a.stateFlag = "", "", "", ""
 			w := a.red.Writer(a.streams.Out)
 			fmt.Fprintf(w, "Simulator: %s (built-in retail estate, tasks take %s)\n\n", running.URL(), taskDuration)
 			if inPage {

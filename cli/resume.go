@@ -153,6 +153,7 @@ type attemptJSON struct {
 	Status   string     `json:"status"`
 	PID      int        `json:"pid,omitempty"`
 	Host     string     `json:"host,omitempty"`
+	User     string     `json:"user,omitempty"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -167,7 +168,7 @@ func runsJSON(runs []journal.RunSummary) []runJSON {
 	for _, r := range runs {
 		j := runJSON{ID: r.ID, Workflow: r.Workflow, File: r.File, Started: r.Started, Finished: optTime(r.Finished), Status: r.Status, Error: r.Error, Attempts: []attemptJSON{}}
 		for _, at := range r.Attempts {
-			j.Attempts = append(j.Attempts, attemptJSON{N: at.N, Started: at.Started, Finished: optTime(at.Finished), Status: at.Status, PID: at.PID, Host: at.Host})
+			j.Attempts = append(j.Attempts, attemptJSON{N: at.N, Started: at.Started, Finished: optTime(at.Finished), Status: at.Status, PID: at.PID, Host: at.Host, User: at.User})
 		}
 		out = append(out, j)
 	}

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/frameflow/frameflow/frame/sim"
+	"github.com/frameflow/frameflow/internal/pgtest"
 )
 
 const rolloutFile = "../workflows/qa-rollout.yaml"
@@ -43,7 +44,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL server of state_e2e_test.go
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
 	}

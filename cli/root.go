@@ -9,6 +9,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/frameflow/frameflow/state"
 
 	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/spf13/cobra"
@@ -26,6 +29,9 @@ type app struct {
 	apiURL      string
 	credentials string
 	stateDir    string
+	stateFlag   string        // --state: local or a postgres:// DSN
+	lockTimeout time.Duration // --lock-timeout
+	backend     state.Backend // opened by openState, closed by Main
 	logLevel    string
 	logFormat   string
 	noColor     bool
@@ -59,6 +65,7 @@ func Main(args []string, s Streams) int {
 	root.SetOut(a.red.Writer(s.Out))
 	root.SetErr(a.red.Writer(s.Err))
 	err := root.ExecuteContext(ctx)
+	a.closeState()
 	code := codeOf(err)
 	if err != nil {
 		var ee *exitError
@@ -116,6 +123,7 @@ Environment:
   FRAME_CLIENT_ID       API client id
   FRAME_CLIENT_SECRET   API client secret (never accepted on the command line)
   FRAMEFLOW_STATE_DIR   run journals and locks (default .frameflow)
+  FRAMEFLOW_STATE       state backend: local (default) or a postgres:// DSN (docs/state.md)
   NO_COLOR              disable colour
 
 ` + exitCodesHelp,
@@ -130,6 +138,8 @@ Environment:
 	pf.StringVar(&a.apiURL, "api-url", "", "Frame Admin API base URL (overrides FRAME_API_URL)")
 	pf.StringVar(&a.credentials, "credentials", "", "`FILE` with client_id and client_secret: JSON, KEY=VALUE lines or flat YAML (mode 600: readable by you only)")
 	pf.StringVar(&a.stateDir, "state-dir", "", "directory for run journals and locks (default $FRAMEFLOW_STATE_DIR or .frameflow)")
+	pf.StringVar(&a.stateFlag, "state", "", "state backend: local (the state directory) or a postgres://... DSN shared by runners (default $FRAMEFLOW_STATE or local)")
+	pf.DurationVar(&a.lockTimeout, "lock-timeout", defaultLockTimeout, "how long a step waits for an account or pool another run holds before failing")
 	pf.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	pf.BoolVar(&a.noColor, "no-color", false, "disable colour")

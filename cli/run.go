@@ -14,6 +14,7 @@ import (
 	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/runner"
+	"github.com/frameflow/frameflow/state"
 	"github.com/spf13/cobra"
 )
 
@@ -87,6 +88,8 @@ approve runs at once.
 func (a *app) service() *runner.Service {
 	return runner.New(runner.Config{
 		StateDir:    a.stateDirectory(),
+		OpenState:   func() (state.Backend, error) { return a.openState(context.Background()) },
+		LockTimeout: a.lockTimeout,
 		APIURL:      a.apiURL,
 		Credentials: a.credentials,
 		UserAgent:   "frameflow/" + Version,

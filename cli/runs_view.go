@@ -94,13 +94,19 @@ func (a *app) listRuns(f runsFlags) error {
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	// Narrow enough for 80 columns; --format json has every time.
-	fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tTOOK\tSTATUS\tATTEMPTS")
+	// BY is who drove the last attempt (user@host): with shared state,
+	// every machine's runs are listed.
+	fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tTOOK\tSTATUS\tATTEMPTS\tBY")
 	for _, r := range runs {
 		took := "-"
 		if !r.Finished.IsZero() {
 			took = fmtTook(r.Finished.Sub(r.Started))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, termtext.Line(r.Workflow), r.Started.Local().Format("2006-01-02 15:04"), took, r.Status, attemptsString(r))
+		by := "-"
+		if n := len(r.Attempts); n > 0 && r.Attempts[n-1].Host != "" {
+			by = termtext.Line(r.Attempts[n-1].User + "@" + r.Attempts[n-1].Host)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, termtext.Line(r.Workflow), r.Started.Local().Format("2006-01-02 15:04"), took, r.Status, attemptsString(r), by)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

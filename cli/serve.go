@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/user"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -70,7 +69,7 @@ func (a *app) serve(ctx context.Context, f serveFlags, ready func(url string)) e
 	token := a.getenv("FRAMEFLOW_SERVE_TOKEN")
 	a.red.Add(token)
 	svc := a.service()
-	be := &serveBackend{svc: svc, stateDir: a.stateDirectory()}
+	be := &serveBackend{svc: svc}
 	local := "local user"
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		local = u.Username
@@ -108,8 +107,7 @@ func (a *app) serve(ctx context.Context, f serveFlags, ready func(url string)) e
 // serveBackend is the page's engine: the runner, exactly as the commands
 // use it. It adds nothing but translation between the two packages' types.
 type serveBackend struct {
-	svc      *runner.Service
-	stateDir string
+	svc *runner.Service
 
 	regOnce sync.Once
 	reg     *engine.Registry
@@ -281,7 +279,7 @@ func (b *serveBackend) Run(id string) (*serve.RunDetail, error) {
 		d.Steps = append(d.Steps, serve.StepRecord{Step: st.Step, Item: st.Item, Status: st.Status, Error: st.Error, Attempts: st.Attempts, Duration: st.Duration})
 	}
 	if det.Mode == "apply" {
-		if p, err := plan.Load(filepath.Join(b.stateDir, "plans", id+".json")); err == nil {
+		if p, err := b.svc.AppliedPlan(id); err == nil {
 			d.Plan = p
 		}
 	}

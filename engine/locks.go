@@ -51,3 +51,16 @@ func (l *lockSet) acquire(ctx context.Context, keys []string) (func(), error) {
 	}
 	return release, nil
 }
+
+// ResourceLocker takes resource locks shared with other runs (other
+// processes, other machines): RunOptions.Locks. The engine takes its own
+// in-run lock first, so a run never waits on itself through the locker.
+type ResourceLocker interface {
+	// Acquire takes every key, all or none, in an order shared by every
+	// run (sorted), so two runs never hold each other's keys. It calls
+	// waiting each time it finds a key held by another run, with a
+	// description of the holder ("run R on host H"). It gives up with an
+	// error saying who held what when its own timeout passes, and with
+	// ctx's error when ctx ends.
+	Acquire(ctx context.Context, keys []string, waiting func(key, holder string)) (release func(), err error)
+}

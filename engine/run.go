@@ -85,6 +85,10 @@ type RunOptions struct {
 	// Approve is called once, in run mode, before the first destructive or
 	// confirm step runs, with every such step of the workflow. Nil: approved.
 	Approve func(ctx context.Context, steps []string) error
+	// Locks, when set, also takes each mutating execution's resources
+	// from locks shared with other runs; it waits (showing who holds them)
+	// with the step's slot given back. Nil: locks hold inside this run only.
+	Locks ResourceLocker
 }
 
 // done reports whether a journaled execution need not run again.
@@ -1129,10 +1133,26 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 			// always get one to finish.
 			r.releaseSlot()
 			release, err := r.locks.acquire(r.ctx, keys)
+			if err == nil && r.o.Locks != nil {
+				var shared func()
+				shared, err = r.o.Locks.Acquire(r.ctx, keys, func(key, holder string) {
+					r.emit(Event{Type: "step_progress", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: "waiting",
+						Message: fmt.Sprintf("waiting for %s, which holds %s", holder, key)})
+				})
+				if err != nil {
+					release()
+				} else {
+					inRun := release
+					release = func() { shared(); inRun() }
+				}
+			}
 			r.acquireSlot()
 			if err != nil {
-				res.Status = StatusNotRun
-				return res, nil, nil
+				if r.ctx.Err() != nil {
+					res.Status = StatusNotRun
+					return res, nil, nil
+				}
+				return r.failNow(res, err), nil, nil
 			}
 			defer release()
 		}

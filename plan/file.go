@@ -87,15 +87,11 @@ func DigestReads(reads map[string][]byte) string {
 // path with mode 0600 (a plan names the estate it changes). The file is
 // replaced atomically: a reader never sees half a plan.
 func (p *Plan) Save(path string) error {
-	if p.FormatVersion == 0 {
-		p.FormatVersion = FormatVersion
-	}
-	p.Summarize()
-	p.Hash = p.ComputeHash()
-	var buf bytes.Buffer
-	if err := encodeJSON(&buf, p); err != nil {
+	b, err := p.Encode()
+	if err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}
+	buf := bytes.NewBuffer(b)
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -125,6 +121,21 @@ func (p *Plan) Save(path string) error {
 		return fmt.Errorf("save plan %s: %w", path, err)
 	}
 	return nil
+}
+
+// Encode is the plan's file content (as Save writes it), with a freshly
+// computed hash: for keeping a plan somewhere other than a file.
+func (p *Plan) Encode() ([]byte, error) {
+	if p.FormatVersion == 0 {
+		p.FormatVersion = FormatVersion
+	}
+	p.Summarize()
+	p.Hash = p.ComputeHash()
+	var buf bytes.Buffer
+	if err := encodeJSON(&buf, p); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // ErrTampered is returned (wrapped) by Load when a plan file's content does

@@ -3,9 +3,9 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/frameflow/frameflow/engine/journal"
@@ -172,7 +172,7 @@ func (w *Workflow) Apply(ctx context.Context, saved *plan.Plan, o RunOptions) (*
 		return nil, err
 	}
 	defer jr.Close()
-	if err := saveAppliedPlan(w.svc.cfg.StateDir, jr.ID(), saved); err != nil {
+	if err := w.svc.saveAppliedPlan(jr.ID(), saved); err != nil {
 		_ = jr.Finish("failed")
 		return nil, err
 	}
@@ -185,27 +185,57 @@ func (w *Workflow) Apply(ctx context.Context, saved *plan.Plan, o RunOptions) (*
 	return out, err
 }
 
-// appliedPlanPath is where apply keeps the plan a run executes, so that
-// resuming the run sends nothing the plan does not hold.
-func appliedPlanPath(stateDir, runID string) string {
-	return filepath.Join(stateDir, "plans", runID+".json")
-}
+// appliedPlanDoc names the copy of the plan an apply run executes, kept
+// in the state backend (<state>/plans/RUN.json locally) so that resuming
+// the run, from any machine sharing the state, sends nothing the plan does
+// not hold.
+func appliedPlanDoc(runID string) string { return "plans/" + runID + ".json" }
 
-func saveAppliedPlan(stateDir, runID string, p *plan.Plan) error {
-	dir := filepath.Dir(appliedPlanPath(stateDir, runID))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("keeping the applied plan: %w; nothing was sent", err)
+func (s *Service) saveAppliedPlan(runID string, p *plan.Plan) error {
+	b, err := s.backend()
+	if err == nil {
+		var body []byte
+		if body, err = p.Encode(); err == nil {
+			err = b.Put(context.Background(), appliedPlanDoc(runID), body)
+		}
 	}
-	if err := p.Save(appliedPlanPath(stateDir, runID)); err != nil {
+	if err != nil {
 		return fmt.Errorf("keeping the applied plan: %w; nothing was sent", err)
 	}
 	return nil
 }
 
+// AppliedPlan is the plan apply run runID executes, as kept in the state
+// backend (the web page shows it with the run).
+func (s *Service) AppliedPlan(runID string) (*plan.Plan, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	body, err := b.Get(context.Background(), appliedPlanDoc(runID))
+	if err != nil {
+		return nil, err
+	}
+	if body == nil {
+		return nil, fmt.Errorf("run %s keeps no applied plan", runID)
+	}
+	return plan.Parse(body)
+}
+
 // appliedPlanGuard loads the plan an apply run executes and checks it is
 // the one the run approved.
-func appliedPlanGuard(stateDir string, meta journal.RunMeta) (*plan.Guard, error) {
-	p, err := plan.Load(appliedPlanPath(stateDir, meta.RunID))
+func (s *Service) appliedPlanGuard(meta journal.RunMeta) (*plan.Guard, error) {
+	var p *plan.Plan
+	b, err := s.backend()
+	if err == nil {
+		var body []byte
+		if body, err = b.Get(context.Background(), appliedPlanDoc(meta.RunID)); err == nil && body == nil {
+			err = errors.New("not found")
+		}
+		if err == nil {
+			p, err = plan.Parse(body)
+		}
+	}
 	if err != nil {
 		return nil, &AppliedPlanError{RunID: meta.RunID, PlanHash: meta.PlanHash, Err: fmt.Errorf("and its copy cannot be read (%v)", err)}
 	}

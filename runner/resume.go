@@ -102,7 +102,7 @@ func (s *Service) prepareResume(jr *journal.Run, req ResumeRequest) (*Resumption
 	}
 	r := &Resumption{Workflow: w, jr: jr}
 	if meta.Mode == "apply" {
-		g, err := appliedPlanGuard(s.cfg.StateDir, meta)
+		g, err := s.appliedPlanGuard(meta)
 		if err != nil {
 			return nil, err
 		}

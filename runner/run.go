@@ -264,6 +264,11 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 	if wrap != nil {
 		rec = wrap(jr)
 	}
+	locks, err := w.svc.sharedLocks(jr.ID())
+	if err != nil {
+		_ = jr.Finish(string(engine.RunFailed))
+		return nil, err
+	}
 	res, err := w.prog.Run(ctx, engine.RunOptions{
 		Mode:        engine.ModeRun,
 		RunID:       jr.ID(),
@@ -276,6 +281,7 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 		Getenv:      w.svc.cfg.Getenv,
 		OnSecret:    w.onSecret,
 		Logger:      w.svc.cfg.Logger,
+		Locks:       locks,
 	})
 	if err != nil {
 		_ = jr.Finish(string(engine.RunFailed))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/frame"
 	"github.com/frameflow/frameflow/schema"
+	"github.com/frameflow/frameflow/state"
 	"github.com/frameflow/frameflow/steps"
 )
 
@@ -26,8 +28,17 @@ type Secrets interface {
 
 // Config is what every operation of a Service shares.
 type Config struct {
-	// StateDir holds run journals and the plans apply runs execute.
+	// StateDir holds run journals and the plans apply runs execute, when
+	// OpenState is nil (the local backend), and doctor findings.
 	StateDir string
+	// OpenState returns the state backend (docs/state.md): journals,
+	// resource locks shared with other runs, applied plans. Called when an
+	// operation needs it; the caller owns (caches and closes) what it
+	// returns. Nil: the local backend in StateDir.
+	OpenState func() (state.Backend, error)
+	// LockTimeout bounds a step's wait for a resource another run holds;
+	// 0: state.DefaultLockTimeout.
+	LockTimeout time.Duration
 	// APIURL and Credentials override the environment's FRAME_API_URL and
 	// the client id and secret (see frame.ConfigFromEnv).
 	APIURL      string
@@ -344,20 +355,59 @@ func Classify(err error) (string, time.Duration) {
 	return string(c), d
 }
 
-// openJournals opens the run journals: the one place that says where they
-// are kept. Outcome-unknown errors are the client's, and everything written
-// is redacted.
+// backend is the state backend: Config.OpenState's, else the local one.
+func (s *Service) backend() (state.Backend, error) {
+	if s.cfg.OpenState != nil {
+		return s.cfg.OpenState()
+	}
+	return state.OpenLocal(s.cfg.StateDir, false)
+}
+
+// estate names the API runs mutate, for the journal: runs sharing a state
+// backend adopt each other's requests only on the same estate.
+func (s *Service) estate() string {
+	u := s.cfg.APIURL
+	if u == "" {
+		u = s.cfg.Getenv(frame.EnvAPIURL)
+	}
+	if u == "" {
+		u = frame.DefaultBaseURL
+	}
+	return strings.TrimRight(u, "/")
+}
+
+// openJournals opens the run journals of the state backend: the one place
+// that says where they are kept. Outcome-unknown errors are the client's,
+// and everything written is redacted.
 func (s *Service) openJournals(assumeNotSent bool) (*journal.Store, error) {
 	operator := ""
 	if assumeNotSent {
 		operator = OperatorName() // --assume-not-sent is a decision too
 	}
-	return journal.OpenWith(s.cfg.StateDir, journal.Options{
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	return b.Journals(journal.Options{
 		AssumeNotSent:    assumeNotSent,
 		Operator:         operator,
 		IsOutcomeUnknown: func(err error) bool { var ou *frame.OutcomeUnknownError; return errors.As(err, &ou) },
 		Redact:           s.cfg.Secrets.String,
-	})
+		Estate:           s.estate(),
+	}), nil
+}
+
+// sharedLocks is the resource locks run runID shares with other runs.
+func (s *Service) sharedLocks(runID string) (engine.ResourceLocker, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	timeout := s.cfg.LockTimeout
+	if timeout <= 0 {
+		timeout = state.DefaultLockTimeout
+	}
+	return b.Locks(runID, timeout), nil
 }
 
 type noSecrets struct{}

@@ -84,5 +84,9 @@ func (s *Service) RunSummary(id string) (journal.RunSummary, error) {
 			return r, nil
 		}
 	}
-	return journal.RunSummary{}, fmt.Errorf("journal: no run %s in %s", id, s.cfg.StateDir)
+	where := s.cfg.StateDir
+	if b, err := s.backend(); err == nil {
+		where = b.Describe()
+	}
+	return journal.RunSummary{}, fmt.Errorf("journal: no run %s in %s", id, where)
 }

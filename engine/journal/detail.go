@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -70,13 +71,17 @@ func (s *Store) Detail(id string) (*RunDetail, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	recs, _, err := readFile(s.journalPath(id))
+	data, locked, err := s.storage.Read(id)
+	if err != nil {
+		return nil, err
+	}
+	recs, _, err := readRecords(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
 	h := recs[0]
 	d := &RunDetail{
-		RunSummary: summarize(id, recs, isLocked(s.lockPath(id))),
+		RunSummary: summarize(id, recs, locked),
 		FileHash:   h.FileHash, Mode: h.Mode, PlanHash: h.PlanHash, Inputs: h.Inputs,
 	}
 	steps := map[[2]string]int{}

@@ -1,5 +1,7 @@
-// Package journal is frameflow's durable run journal: one append-only JSON
-// Lines file per run under <state>/runs/, guarded by a kernel file lock. It
+// Package journal is frameflow's durable run journal: per run, an
+// append-only sequence of JSON lines and a lock, kept by a Storage (one file
+// per run under <state>/runs/ guarded by a kernel file lock, or PostgreSQL
+// through the state package). It
 // records what a run is (workflow, file hash, inputs), each step's end and
 // outputs, and for every mutation an intent made durable before the request
 // is sent and its result after, so that a crashed, interrupted or failed run

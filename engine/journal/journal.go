@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -31,35 +31,42 @@ type Options struct {
 	// Redact is applied to every string before it is written (and so to what
 	// Lookup and Do give back, which always come from the journal's copy).
 	Redact func(string) string
+	// Estate names the API the run mutates (its base URL). Runs sharing a
+	// storage adopt each other's mutations only for the same estate.
+	Estate string
 	// NoSync skips fsync. Only for tests and benchmarks: without fsync an
 	// intent may be lost in a power cut after its request was sent.
 	NoSync bool
 }
 
-// Store is a state directory's run journals.
+// Store is the run journals of one state backend.
 type Store struct {
-	dir  string // <state>/runs
-	opts Options
+	storage Storage
+	opts    Options
 }
 
 // Open opens (creating it 0700 if needed) the journal directory
 // <stateDir>/runs with default options.
 func Open(stateDir string) (*Store, error) { return OpenWith(stateDir, Options{}) }
 
-// OpenWith is Open with options.
+// OpenWith is Open with options: the local backend.
 func OpenWith(stateDir string, o Options) (*Store, error) {
 	if stateDir == "" {
 		return nil, errors.New("journal: empty state directory")
 	}
-	dir := filepath.Join(stateDir, "runs")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+	fs, err := NewFileStorage(filepath.Join(stateDir, "runs"), o.NoSync)
+	if err != nil {
+		return nil, err
 	}
-	return &Store{dir: dir, opts: o}, nil
+	return NewStore(fs, o), nil
 }
 
-// Dir is the directory holding the journals (<state>/runs).
-func (s *Store) Dir() string { return s.dir }
+// NewStore keeps journals in storage (a directory, a database).
+func NewStore(storage Storage, o Options) *Store { return &Store{storage: storage, opts: o} }
+
+// Dir is where the journals are: <state>/runs for the local backend, the
+// database's redacted address otherwise.
+func (s *Store) Dir() string { return s.storage.Where() }
 
 // RunMeta describes a run; it is the journal's header.
 type RunMeta struct {
@@ -103,6 +110,7 @@ type AttemptSummary struct {
 	Status   string
 	PID      int
 	Host     string
+	User     string
 	Approver string // who approved this attempt (a resume), when recorded
 }
 
@@ -134,9 +142,6 @@ func NewRunID(t time.Time) string {
 	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-func (s *Store) journalPath(id string) string { return filepath.Join(s.dir, id+".jsonl") }
-func (s *Store) lockPath(id string) string    { return filepath.Join(s.dir, id+".lock") }
-
 // Create starts a new run: it takes the run's lock, writes the header and
 // the first attempt record. The caller must Close the run.
 func (s *Store) Create(meta RunMeta) (*Run, error) {
@@ -161,28 +166,17 @@ func (s *Store) Create(meta RunMeta) (*Run, error) {
 }
 
 func (s *Store) create(meta RunMeta) (*Run, error) {
-	fl, err := lockRun(s.lockPath(meta.RunID), meta.RunID)
+	l, err := s.storage.Create(meta.RunID)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(s.journalPath(meta.RunID), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
-	if err != nil {
-		_ = fl.Unlock()
-		if errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("journal: run %s already exists: %w", meta.RunID, err)
-		}
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	r := newRun(s, meta, f, fl, 1, 0)
+	r := newRun(s, meta, l, 1)
 	started := meta.Started
 	hdr := &record{T: recHeader, Time: started, V: formatVersion, RunID: meta.RunID, Workflow: meta.Workflow,
 		File: meta.File, FileHash: meta.FileHash, Inputs: meta.Inputs, Mode: meta.Mode, PlanHash: meta.PlanHash, Started: &started, Approver: meta.Approver}
 	err = r.append(hdr)
 	if err == nil {
 		err = r.append(r.attemptRecord(meta.Approver))
-	}
-	if err == nil && !s.opts.NoSync {
-		err = syncDir(s.dir) // the new file's name must survive a crash too
 	}
 	if err != nil {
 		_ = r.Close()
@@ -191,9 +185,10 @@ func (s *Store) create(meta RunMeta) (*Run, error) {
 	return r, nil
 }
 
-// Resume takes an existing run's lock (failing at once, with the holder's
-// pid, when another process has it), loads its records, cuts off a torn last
-// line and starts a new attempt.
+// Resume takes an existing run's lock (failing at once, with the holder,
+// when another process has it), loads its records and starts a new attempt.
+// The run may have been started on another machine when the storage is
+// shared.
 func (s *Store) Resume(runID string) (*Run, error) { return s.ResumeApproved(runID, "") }
 
 // ResumeApproved is Resume recording who approved the new attempt.
@@ -201,31 +196,14 @@ func (s *Store) ResumeApproved(runID, approver string) (*Run, error) {
 	if err := checkID(runID); err != nil {
 		return nil, err
 	}
-	path := s.journalPath(runID)
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("journal: no run %s in %s", runID, s.dir)
-		}
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	fl, err := lockRun(s.lockPath(runID), runID)
+	l, data, err := s.storage.Open(runID)
 	if err != nil {
 		return nil, err
 	}
-	fail := func(err error) (*Run, error) { _ = fl.Unlock(); return nil, err }
-	recs, good, err := readFile(path)
+	recs, _, err := readRecords(bytes.NewReader(data))
 	if err != nil {
-		return fail(fmt.Errorf("journal: run %s: %w", runID, err))
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fail(fmt.Errorf("journal: %w", err))
-	}
-	// Drop a torn tail now, while holding the lock, so the next record
-	// starts on a line of its own.
-	if err := f.Truncate(good); err != nil {
-		_ = f.Close()
-		return fail(fmt.Errorf("journal: run %s: cut torn tail: %w", runID, err))
+		_ = l.Close()
+		return nil, fmt.Errorf("journal: run %s: %w", runID, err)
 	}
 	h := recs[0]
 	meta := RunMeta{RunID: h.RunID, Workflow: h.Workflow, File: h.File, FileHash: h.FileHash, Inputs: h.Inputs, Mode: h.Mode, PlanHash: h.PlanHash, Approver: h.Approver}
@@ -241,7 +219,7 @@ func (s *Store) ResumeApproved(runID, approver string) (*Run, error) {
 			prev = rec.Attempt
 		}
 	}
-	r := newRun(s, meta, f, fl, prev+1, good)
+	r := newRun(s, meta, l, prev+1)
 	r.prevStatus = summarize(runID, recs, false).Status
 	for i := range recs {
 		r.apply(&recs[i])
@@ -253,36 +231,32 @@ func (s *Store) ResumeApproved(runID, approver string) (*Run, error) {
 	return r, nil
 }
 
-// ids lists the run ids present, in no particular order.
-func (s *Store) ids() ([]string, error) {
-	ents, err := os.ReadDir(s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	var ids []string
-	for _, e := range ents {
-		name := e.Name()
-		if id, ok := strings.CutSuffix(name, ".jsonl"); ok && !e.IsDir() && checkID(id) == nil {
-			ids = append(ids, id)
-		}
-	}
-	return ids, nil
-}
-
 // List returns every run, newest first (by start time, then id).
 func (s *Store) List() ([]RunSummary, error) {
-	ids, err := s.ids()
+	ids, err := s.storage.IDs()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]RunSummary, 0, len(ids))
+	read := s.storage.Read
+	if sr, ok := s.storage.(SummaryReader); ok {
+		all, locked, err := sr.ReadSummaries()
+		if err != nil {
+			return nil, err
+		}
+		read = func(id string) ([]byte, bool, error) { return all[id], locked[id], nil }
+	}
 	for _, id := range ids {
-		recs, _, err := readFile(s.journalPath(id))
+		data, locked, err := read(id)
+		var recs []record
+		if err == nil {
+			recs, _, err = readRecords(bytes.NewReader(data))
+		}
 		if err != nil {
 			out = append(out, RunSummary{ID: id, Status: StatusUnreadable, Error: err.Error()})
 			continue
 		}
-		out = append(out, summarize(id, recs, isLocked(s.lockPath(id))))
+		out = append(out, summarize(id, recs, locked))
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Started.Equal(out[j].Started) {
@@ -293,6 +267,28 @@ func (s *Store) List() ([]RunSummary, error) {
 	return out, nil
 }
 
+// Lines returns a run's journal as JSON Lines, whole lines in order
+// (the format of docs/decisions/journal-format.md), without taking its
+// lock: for viewers such as a history page, whatever the storage.
+func (s *Store) Lines(id string) ([]byte, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	data, _, err := s.storage.Read(id)
+	if err != nil {
+		return nil, fmt.Errorf("journal: run %s: %w", id, err)
+	}
+	return data[:bytes.LastIndexByte(data, '\n')+1], nil
+}
+
+// SummaryReader is what a Storage may offer to make List cheap: the
+// header, attempt and finish lines of every run (what a summary reads) and
+// which runs are locked now, at once, instead of every line of every run
+// one by one.
+type SummaryReader interface {
+	ReadSummaries() (data map[string][]byte, locked map[string]bool, err error)
+}
+
 // Last returns the id of the most recently started run.
 func (s *Store) Last() (string, error) {
 	runs, err := s.List()
@@ -300,7 +296,7 @@ func (s *Store) Last() (string, error) {
 		return "", err
 	}
 	if len(runs) == 0 {
-		return "", fmt.Errorf("journal: no runs in %s", s.dir)
+		return "", fmt.Errorf("journal: no runs in %s", s.storage.Where())
 	}
 	return runs[0].ID, nil
 }
@@ -318,7 +314,7 @@ func summarize(id string, recs []record, locked bool) RunSummary {
 	for _, r := range recs {
 		switch r.T {
 		case recAttempt:
-			sum.Attempts = append(sum.Attempts, AttemptSummary{N: r.Attempt, Started: r.Time, PID: r.PID, Host: r.Host, Approver: r.Approver})
+			sum.Attempts = append(sum.Attempts, AttemptSummary{N: r.Attempt, Started: r.Time, PID: r.PID, Host: r.Host, User: r.User, Approver: r.Approver})
 		case recFinish:
 			if n := len(sum.Attempts); n > 0 && sum.Attempts[n-1].N == r.Attempt {
 				sum.Attempts[n-1].Finished = r.Time

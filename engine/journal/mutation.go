@@ -114,6 +114,14 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 		r.mu.Unlock()
 	}()
 
+	if state == "" {
+		// New to this run: another run sharing the storage, running at the
+		// same time, may have sent it (the caller holds its resource lock).
+		var err error
+		if state, result, err = r.adopt(ctx, key, m); err != nil {
+			return nil, err
+		}
+	}
 	switch state {
 	case recResult:
 		return decode(result)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 )
 
@@ -29,6 +28,7 @@ const (
 	recSent    = "sent"     // a reconcile proved it sent, but not that its effect finished: never sent again, waits for an operator
 	recDecided = "decision" // an operator marked a mutation whose outcome is unknown: sent or not_sent (resume --mark)
 	recFinish  = "finish"   // an attempt ended with a status
+	recAlive   = "alive"    // the attempt is still running (nothing else written for a while)
 )
 
 // viaTaskFailed is the "via" of a failed record written after a result: the
@@ -56,6 +56,7 @@ type record struct {
 	// attempt
 	PID  int    `json:"pid,omitempty"`
 	Host string `json:"host,omitempty"`
+	User string `json:"user,omitempty"`
 	// header and attempt: who approved the run, or this attempt of it
 	Approver string `json:"approver,omitempty"`
 
@@ -77,9 +78,11 @@ type record struct {
 	Query     map[string]string `json:"query,omitempty"`
 	Body      any               `json:"body,omitempty"`
 	Resources []string          `json:"resources,omitempty"`
-	Witness   json.RawMessage   `json:"witness,omitempty"` // intent: what Reconcile compares against
+	Witness   json.RawMessage   `json:"witness,omitempty"`  // intent: what Reconcile compares against
+	Identity  string            `json:"identity,omitempty"` // intent: digest of estate, method, path, query, body (the same request in any run)
 	Result    json.RawMessage   `json:"result,omitempty"`
-	Via       string            `json:"via,omitempty"`        // result: send | reconcile; not_sent: reconcile | assumed; failed: task_failed; sent: reconcile
+	From      string            `json:"from,omitempty"`       // via adopted: the run whose record this copies
+	Via       string            `json:"via,omitempty"`        // result: send | reconcile; not_sent: reconcile | assumed; failed: task_failed; sent: reconcile; any: adopted
 	Decision  string            `json:"decision,omitempty"`   // decision: sent | not_sent
 	By        string            `json:"decided_by,omitempty"` // decision: user@host of the operator
 
@@ -225,14 +228,4 @@ func readRecords(rd io.Reader) ([]record, int64, error) {
 		return nil, 0, fmt.Errorf("journal format version %d is newer than this frameflow understands (%d)", recs[0].V, formatVersion)
 	}
 	return recs, good, nil
-}
-
-// readFile is readRecords on a path.
-func readFile(path string) ([]record, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	return readRecords(f)
 }

@@ -6,13 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
-	"github.com/gofrs/flock"
 )
+
+// currentUser names who started an attempt, for `runs` across machines.
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
 
 // Run is one run's journal, held under its lock. Its methods are safe for
 // concurrent use by the engine's goroutines.
@@ -24,23 +32,28 @@ type Run struct {
 	prevStatus string
 
 	mu       sync.Mutex
-	f        *os.File
-	fl       *flock.Flock
-	size     int64 // length of the intact journal: a failed write is cut back to it
+	log      Log
+	ledger   EffectLedger // the log's, when it shares mutations between runs
 	closed   bool
 	finished bool
 	steps    map[stepKey]stepState
 	muts     map[string]*mutState
+	spans    map[int]Interval // per attempt: its first and last record's time
+	lastRec  time.Time        // when this process last queued a record
+	stopBeat chan struct{}    // closed by Close: ends the heartbeat
 
-	// Group commit: lines are written under mu as they come and numbered;
-	// one fsync, made without holding mu, covers every line written before
-	// it started, and wakes (synced) the writers it covered.
-	synced     sync.Cond // L is &mu
-	written    uint64    // lines written by this process
-	durable    uint64    // lines covered by a successful fsync
-	durableLen int64     // r.size when that fsync started
-	syncing    bool      // an fsync is under way
-	broken     error     // an fsync failed: the run takes no more records
+	// Group commit: lines are queued under mu as they come and numbered;
+	// one Append (a write and an fsync, or one database transaction), made
+	// without holding mu, covers every line queued before it started, and
+	// wakes (synced) the writers it covered. Writers arriving meanwhile
+	// queue for the next one, so a busy run makes few, larger commits.
+	synced  sync.Cond // L is &mu
+	pending *Batch    // lines queued, not yet handed to the log
+	spare   *Batch    // the other buffer: the log writes one while the next fills
+	written uint64    // lines queued by this process
+	durable uint64    // lines covered by a successful Append
+	syncing bool      // an Append is under way
+	broken  error     // an Append failed: the run takes no more records
 }
 
 type stepKey struct{ step, item string }
@@ -61,9 +74,12 @@ type mutState struct {
 	busy         bool   // a Do for this key is under way in this process
 }
 
-func newRun(s *Store, meta RunMeta, f *os.File, fl *flock.Flock, attempt int, size int64) *Run {
-	r := &Run{store: s, opts: s.opts, meta: meta, attempt: attempt, f: f, fl: fl, size: size, durableLen: size,
-		steps: map[stepKey]stepState{}, muts: map[string]*mutState{}}
+func newRun(s *Store, meta RunMeta, l Log, attempt int) *Run {
+	r := &Run{store: s, opts: s.opts, meta: meta, attempt: attempt, log: l, pending: &Batch{}, spare: &Batch{},
+		steps: map[stepKey]stepState{}, muts: map[string]*mutState{}, spans: map[int]Interval{}}
+	r.ledger, _ = l.(EffectLedger)
+	r.stopBeat = make(chan struct{})
+	go r.heartbeat(HeartbeatEvery)
 	r.synced.L = &r.mu
 	return r
 }
@@ -85,7 +101,7 @@ func (r *Run) PreviousStatus() string { return r.prevStatus }
 
 func (r *Run) attemptRecord(approver string) *record {
 	host, _ := os.Hostname()
-	return &record{T: recAttempt, PID: os.Getpid(), Host: host, Approver: approver}
+	return &record{T: recAttempt, PID: os.Getpid(), Host: host, User: currentUser(), Approver: approver}
 }
 
 // append writes one record and returns once it is durable: an fsync that
@@ -109,6 +125,17 @@ func (r *Run) appendIf(rec *record, check func() error) error {
 	if err != nil {
 		return fmt.Errorf("journal: encode %s record: %w", rec.T, err)
 	}
+	if written.T == recIntent {
+		// The request's identity is computed from the record as written
+		// (redacted), so it reveals nothing the line does not, and is
+		// added to the line: other runs sharing the storage look for it.
+		id, err := r.identity(written)
+		if err != nil {
+			return err
+		}
+		written.Identity = id
+		line = append(append(line[:len(line)-2:len(line)-2], `,"identity":"`+id+`"}`...), '\n')
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -122,24 +149,18 @@ func (r *Run) appendIf(rec *record, check func() error) error {
 			return err
 		}
 	}
-	if _, err := r.f.Write(line); err != nil {
-		// Cut a partial line back so the next record starts cleanly.
-		_ = r.f.Truncate(r.size)
-		return fmt.Errorf("journal: write: %w", err)
-	}
-	r.size += int64(len(line))
+	r.lastRec = written.Time
+	r.pending.Data = append(r.pending.Data, line...)
+	r.pending.Lines = append(r.pending.Lines, LineInfo{End: len(r.pending.Data), Kind: written.T, Key: written.Key, Identity: written.Identity})
 	r.written++
 	r.apply(written)
-	if r.opts.NoSync {
-		return nil
-	}
 	return r.waitDurable(r.written)
 }
 
-// waitDurable returns once line n is covered by an fsync, making that fsync
-// itself when none is under way. Called with r.mu held; it is released
-// while the fsync runs, so that other writers add their lines meanwhile and
-// the next fsync covers them all.
+// waitDurable returns once line n is covered by an Append, making that
+// Append itself when none is under way. Called with r.mu held; it is
+// released while the Append runs, so that other writers queue their lines
+// meanwhile and the next Append covers them all.
 func (r *Run) waitDurable(n uint64) error {
 	for r.durable < n {
 		if r.broken != nil {
@@ -152,38 +173,61 @@ func (r *Run) waitDurable(n uint64) error {
 			r.synced.Wait()
 			continue
 		}
-		r.syncOnce(true)
+		r.flushOnce(true)
 	}
 	return nil
 }
 
-// syncOnce makes one fsync covering every line written so far. Called with
-// r.mu held; unlock says whether to release it during the fsync.
-func (r *Run) syncOnce(unlock bool) {
+// flushOnce hands every queued line to the log in one Append. Called with
+// r.mu held; unlock says whether to release it during the Append.
+func (r *Run) flushOnce(unlock bool) {
 	r.syncing = true
-	upTo, size := r.written, r.size
+	upTo, buf := r.written, r.pending
+	r.pending, r.spare = r.spare, nil
+	r.pending.Data, r.pending.Lines = r.pending.Data[:0], r.pending.Lines[:0]
 	if unlock {
 		r.mu.Unlock()
 	}
-	err := r.f.Sync()
+	err := r.log.Append(buf)
 	if unlock {
 		r.mu.Lock()
 	}
+	r.spare = buf
 	r.syncing = false
 	if err != nil {
-		// The lines since the last good fsync may or may not be on disk,
-		// and after a failed fsync the kernel may drop them silently (a
-		// later fsync can succeed all the same). Cut them off so that a
-		// resume reads what was last known durable, and take no more
-		// records: every writer still waiting gets the error, and nothing
-		// whose intent it held is sent.
-		_ = r.f.Truncate(r.durableLen)
-		r.size = r.durableLen
-		r.broken = fmt.Errorf("journal: sync: %w; the run journal takes no more records", err)
+		// The log kept only what was durable before. Take no more records:
+		// every writer still waiting gets the error, and nothing whose
+		// intent it held is sent.
+		r.broken = fmt.Errorf("%w; the run journal takes no more records", err)
 	} else {
-		r.durable, r.durableLen = upTo, size
+		r.durable = upTo
 	}
 	r.synced.Broadcast()
+}
+
+// HeartbeatEvery is how often a run that wrote nothing else records that
+// it is still running (an "alive" record): a run waiting two hours on a
+// task must not look dead to another run deciding whose work it may adopt
+// (docs/state.md). Its records then tell when each attempt ran to within
+// this interval.
+var HeartbeatEvery = 15 * time.Second
+
+func (r *Run) heartbeat(every time.Duration) {
+	t := time.NewTicker(every / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stopBeat:
+			return
+		case now := <-t.C:
+			r.mu.Lock()
+			due := now.Sub(r.lastRec) >= every && !r.closed && r.broken == nil
+			r.mu.Unlock()
+			if due {
+				_ = r.append(&record{T: recAlive})
+			}
+		}
+	}
 }
 
 // finishedStatus: a step that ended so is not run again on resume.
@@ -193,6 +237,16 @@ func finishedStatus(s string) bool {
 
 // apply folds one record into the in-memory state.
 func (r *Run) apply(rec *record) {
+	if rec.Attempt > 0 {
+		sp := r.spans[rec.Attempt]
+		if sp.Start.IsZero() || rec.Time.Before(sp.Start) {
+			sp.Start = rec.Time
+		}
+		if rec.Time.After(sp.End) {
+			sp.End = rec.Time
+		}
+		r.spans[rec.Attempt] = sp
+	}
 	switch rec.T {
 	case recStep:
 		if finishedStatus(rec.Status) {
@@ -301,21 +355,19 @@ func (r *Run) Close() error {
 	if r.closed {
 		return nil
 	}
+	close(r.stopBeat)
 	var err error
-	// Lines written but not yet covered (their writers are waiting) are
-	// synced now rather than left to chance.
-	if !r.opts.NoSync && r.broken == nil && r.durable < r.written {
-		if r.syncOnce(false); r.broken != nil {
+	// Lines queued but not yet covered (their writers are waiting) are
+	// made durable now rather than left to chance.
+	if r.broken == nil && r.durable < r.written && len(r.pending.Lines) > 0 {
+		if r.flushOnce(false); r.broken != nil {
 			err = r.broken
 		}
 	}
 	r.closed = true
 	r.synced.Broadcast()
-	if cerr := r.f.Close(); err == nil {
+	if cerr := r.log.Close(); err == nil {
 		err = cerr
-	}
-	if uerr := r.fl.Unlock(); err == nil {
-		err = uerr
 	}
 	return err
 }

@@ -1,0 +1,264 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The local backend's EffectLedger: the other journals of the same
+// directory (runs of other processes on this machine), read incrementally.
+// A run adopts another run's records only when one of that run's attempts
+// ran at the same time as one of this run's: the two are then one rollout,
+// whatever attempt did the work (an operator's resume of the other run
+// included). A run that ended before this one started, or ran while this
+// one lay crashed, is history, not shared work.
+//
+// Which journals to read comes from the activity log, <dir>/activity/DAY.log:
+// every run appends its id there when an attempt starts and on each new day
+// it writes records, before those records are written (so before any of its
+// requests is sent). A lookup reads the days its attempts cover (new lines
+// only) and the journals of the runs named there (new lines only), never
+// the whole directory: a state directory with a thousand finished runs
+// costs a lookup nothing more than an empty one.
+
+// fileLedger indexes the journals of one directory; it is shared by the
+// runs a FileStorage opens.
+type fileLedger struct {
+	mu    sync.Mutex
+	files map[string]*ledgerFile // by run id
+	days  map[string]*dayLog     // activity logs read, by day
+}
+
+// dayLog is one day's activity log as read so far.
+type dayLog struct {
+	offset int64
+	runs   map[string]bool
+}
+
+// activityDay names the activity log of t's day (UTC).
+func activityDay(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+type ledgerFile struct {
+	spans  map[int]Interval           // per attempt: its first and last record's time
+	offset int64                      // bytes consumed (whole lines only)
+	last   map[string]json.RawMessage // mutation key -> its last line
+	intent map[string]ledgerIntent    // mutation key -> its last intent
+}
+
+type ledgerIntent struct {
+	attempt  int
+	identity string
+	time     time.Time
+	line     json.RawMessage
+}
+
+// Effect implements EffectLedger for a run's file log.
+func (l *fileLog) Effect(_ context.Context, identity string, mine []Interval) (string, []byte, []byte, bool, error) {
+	return l.storage.ledger.lookup(l.storage.dir, l.id, identity, mine)
+}
+
+func (fl *fileLedger) lookup(dir, self, identity string, mine []Interval) (string, []byte, []byte, bool, error) {
+	since := time.Now() // the first attempt's start: no earlier day matters
+	for _, m := range mine {
+		if !m.Start.IsZero() && m.Start.Before(since) {
+			since = m.Start
+		}
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if fl.files == nil {
+		fl.files, fl.days = map[string]*ledgerFile{}, map[string]*dayLog{}
+	}
+	candidates := map[string]bool{}
+	end := activityDay(time.Now())
+	for d := since.Add(-2 * HeartbeatEvery).UTC(); ; d = d.Add(24 * time.Hour) {
+		day := activityDay(d)
+		if day > end {
+			break
+		}
+		dl := fl.days[day]
+		if dl == nil {
+			dl = &dayLog{runs: map[string]bool{}}
+			fl.days[day] = dl
+		}
+		if err := dl.catchUp(filepath.Join(dir, "activity", day+".log")); err != nil {
+			return "", nil, nil, false, err
+		}
+		for id := range dl.runs {
+			candidates[id] = true
+		}
+	}
+	var pendingRun string
+	var pendingIntent, pendingLast []byte
+	var bestTime time.Time
+	var best struct {
+		run          string
+		intent, last []byte
+	}
+	for id := range candidates {
+		if id == self || checkID(id) != nil {
+			continue
+		}
+		f := fl.files[id]
+		if f == nil {
+			f = &ledgerFile{last: map[string]json.RawMessage{}, intent: map[string]ledgerIntent{}, spans: map[int]Interval{}}
+			fl.files[id] = f
+		}
+		if err := f.catchUp(filepath.Join(dir, id+".jsonl")); err != nil {
+			return "", nil, nil, false, err
+		}
+		overlap := false
+		for _, sp := range f.spans {
+			overlap = overlap || Overlaps(mine, sp.Start, sp.End)
+		}
+		if !overlap {
+			continue // none of its attempts ran while one of this run's did
+		}
+		for key, in := range f.intent {
+			if in.identity != identity {
+				continue // another request
+			}
+			last := f.last[key]
+			var probe struct {
+				T string `json:"t"`
+			}
+			_ = json.Unmarshal(last, &probe)
+			switch probe.T {
+			case recResult, recSent, recDecided: // settled: adopted as it stands
+				if best.run == "" || in.time.After(bestTime) {
+					best.run, best.intent, best.last, bestTime = id, in.line, last, in.time
+				}
+			case recIntent, recUnknown:
+				if pendingRun == "" {
+					pendingRun, pendingIntent, pendingLast = id, in.line, last
+				}
+			}
+		}
+	}
+	if best.run != "" {
+		return best.run, best.intent, best.last, true, nil
+	}
+	if pendingRun != "" {
+		return pendingRun, pendingIntent, pendingLast, true, nil
+	}
+	return "", nil, nil, false, nil
+}
+
+// catchUp reads the run ids appended to an activity log since the last call.
+func (d *dayLog) catchUp(path string) error {
+	fh, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	if _, err := fh.Seek(d.offset, io.SeekStart); err != nil {
+		return err
+	}
+	data, err := io.ReadAll(fh)
+	if err != nil {
+		return err
+	}
+	end := bytes.LastIndexByte(data, '\n') + 1
+	for _, id := range strings.Split(string(data[:end]), "\n") {
+		if id != "" {
+			d.runs[id] = true
+		}
+	}
+	d.offset += int64(end)
+	return nil
+}
+
+// logActivity appends the run's id to today's activity log, once a day per
+// attempt, before the batch that needs it is written.
+func (l *fileLog) logActivity(now time.Time) error {
+	day := activityDay(now)
+	if day == l.loggedDay {
+		return nil
+	}
+	dir := filepath.Join(l.storage.dir, "activity")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("journal: activity log: %w", err)
+	}
+	fh, err := os.OpenFile(filepath.Join(dir, day+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("journal: activity log: %w", err)
+	}
+	// One short write with O_APPEND: lines of concurrent runs never mix.
+	_, err = fh.Write([]byte(l.id + "\n"))
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("journal: activity log: %w", err)
+	}
+	l.loggedDay = day
+	return nil
+}
+
+// catchUp reads the lines appended to path since the last call.
+func (f *ledgerFile) catchUp(path string) error {
+	fh, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	if _, err := fh.Seek(f.offset, io.SeekStart); err != nil {
+		return err
+	}
+	data, err := io.ReadAll(fh)
+	if err != nil {
+		return err
+	}
+	end := bytes.LastIndexByte(data, '\n') + 1 // a line being written is read next time
+	for _, line := range bytes.Split(data[:end], []byte{'\n'}) {
+		if len(line) == 0 {
+			continue
+		}
+		var rec struct {
+			T        string    `json:"t"`
+			Time     time.Time `json:"time"`
+			Attempt  int       `json:"attempt"`
+			Key      string    `json:"key"`
+			Identity string    `json:"identity"`
+		}
+		if json.Unmarshal(line, &rec) != nil {
+			continue
+		}
+		if rec.Attempt > 0 {
+			sp := f.spans[rec.Attempt]
+			if sp.Start.IsZero() || rec.Time.Before(sp.Start) {
+				sp.Start = rec.Time
+			}
+			if rec.Time.After(sp.End) {
+				sp.End = rec.Time
+			}
+			f.spans[rec.Attempt] = sp
+		}
+		if rec.Key == "" {
+			continue
+		}
+		cp := json.RawMessage(bytes.Clone(line))
+		f.last[rec.Key] = cp
+		if rec.T == recIntent {
+			f.intent[rec.Key] = ledgerIntent{attempt: rec.Attempt, identity: rec.Identity, time: rec.Time, line: cp}
+		}
+	}
+	f.offset += int64(end)
+	return nil
+}

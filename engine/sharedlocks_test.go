@@ -1,0 +1,67 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/frameflow/frameflow/engine"
+)
+
+// sharedLocker stands in for another run holding keys: the engine's side
+// of the contract (the state package tests the backends themselves).
+type sharedLocker struct {
+	mu       sync.Mutex
+	heldBy   map[string]string // key -> the other run holding it
+	taken    []string
+	released int
+}
+
+func (l *sharedLocker) Acquire(ctx context.Context, keys []string, waiting func(key, holder string)) (func(), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		if h := l.heldBy[k]; h != "" {
+			waiting(k, h)
+			return nil, errors.New(k + " is held by " + h + ": gave up")
+		}
+	}
+	l.taken = append(l.taken, keys...)
+	return func() { l.mu.Lock(); l.released++; l.mu.Unlock() }, nil
+}
+
+func TestSharedLocksAroundMutatingSteps(t *testing.T) {
+	h := newHarness(t)
+	locks := &sharedLocker{heldBy: map[string]string{"account:2": "run R on host H"}}
+	var mu sync.Mutex
+	var progress []string
+	res := h.run(workflow(
+		with(st("m1", "test.mutate"), "path", "/m1", "resource", "account:1"),
+		with(st("m2", "test.mutate", "m1"), "path", "/m2", "resource", "account:2"), // after m1: fail-fast would stop it
+	), engine.RunOptions{Mode: engine.ModeRun, Locks: locks, Events: func(ev engine.Event) {
+		if ev.Type == "step_progress" {
+			mu.Lock()
+			progress = append(progress, ev.Step+": "+string(ev.Status)+": "+ev.Message)
+			mu.Unlock()
+		}
+	}})
+	if got := statuses(res); !strings.Contains(got, "m1=succeeded") || !strings.Contains(got, "m2=failed") {
+		t.Fatalf("statuses %s", got)
+	}
+	if e := stepResult(t, res, "m2", "").Error; !strings.Contains(e, "account:2 is held by run R on host H") {
+		t.Errorf("m2's error %q does not say who holds its resource", e)
+	}
+	if len(progress) != 1 || progress[0] != "m2: waiting: waiting for run R on host H, which holds account:2" {
+		t.Errorf("progress %q", progress)
+	}
+	if strings.Join(locks.taken, ",") != "account:1" || locks.released != 1 {
+		t.Errorf("taken %v, released %d: want account:1 taken and released once", locks.taken, locks.released)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if strings.Join(h.sent, ",") != "POST /m1" {
+		t.Errorf("sent %v: nothing may be sent without the shared lock", h.sent)
+	}
+}
