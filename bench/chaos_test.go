@@ -327,8 +327,9 @@ func chaos(t *testing.T, seed int64, cfgs ...chaosConfig) {
 	}
 }
 
-// taskFailed is how a failed step reports its task's failure.
-var taskFailed = regexp.MustCompile(`task [^ ]* ?\([^)]*\) failed`)
+// taskFailed matches frame.TaskFailedError's text: the reason first, then
+// `(task "display name" ID failed)`.
+var taskFailed = regexp.MustCompile(`\(task( "[^"]*")?( [^ )]+)? failed\)`)
 
 // unknownOutcome is how a failed step says its mutation's outcome is
 // unknown (maybe sent, or sent and not proven finished).
