@@ -327,10 +327,9 @@ func chaos(t *testing.T, seed int64, cfgs ...chaosConfig) {
 	}
 }
 
-// taskFailed is how a failed step reports its task's failure.
-// Both ways a failed task has been named: task ID (name) failed, and
-// task "name" ID failed (frame.TaskFailedError since ux's hardening).
-var taskFailed = regexp.MustCompile(`task (?:"[^"]*" )?[^ ]* ?(?:\([^)]*\) )?failed`)
+// taskFailed matches frame.TaskFailedError's text: the reason first, then
+// `(task "display name" ID failed)`.
+var taskFailed = regexp.MustCompile(`\(task( "[^"]*")?( [^ )]+)? failed\)`)
 
 // unknownOutcome is how a failed step says its mutation's outcome is
 // unknown (maybe sent, or sent and not proven finished).
