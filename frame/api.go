@@ -196,7 +196,51 @@ func checkShape(p *Param, v any) error {
 // orderedParams are pairs of parameters whose values must not decrease
 // (a pool's min_servers above its max_servers makes no sense to Frame).
 var orderedParams = map[string][][2]string{
-	"pools.elasticity.set": {{"min_servers", "max_servers"}},
+	"pools.elasticity.set": {{"min_servers", "max_servers"}, {"buffer_servers", "max_servers"}},
+}
+
+// CheckLimits checks the params given (absent ones are skipped, nothing is
+// required) against endpoint name's catalog bounds and ordered pairs, the
+// one statement of each API limit. Steps check their inputs with it before
+// reading anything; its messages name the parameter as the user wrote it
+// ("max_servers must not be negative, got -1", "max_servers 1001 is more
+// than 1000", "min_servers 9 is more than max_servers 5").
+func CheckLimits(name string, params map[string]any) error {
+	ep, ok := LookupEndpoint(name)
+	if !ok {
+		return fmt.Errorf("unknown endpoint %s", name)
+	}
+	for i := range ep.Params {
+		p := &ep.Params[i]
+		v, present := params[p.Name]
+		if !present || v == nil {
+			continue
+		}
+		f, err := toFloat(v)
+		if err != nil {
+			continue
+		}
+		switch {
+		case p.Minimum != nil && f < *p.Minimum && *p.Minimum == 0:
+			return fmt.Errorf("%s must not be negative, got %v", p.Name, v)
+		case p.Minimum != nil && f < *p.Minimum:
+			return fmt.Errorf("%s %v is less than %v", p.Name, v, *p.Minimum)
+		case p.Maximum != nil && f > *p.Maximum:
+			return fmt.Errorf("%s %v is more than %v", p.Name, v, *p.Maximum)
+		}
+	}
+	for _, o := range orderedParams[name] {
+		lo, hi := params[o[0]], params[o[1]]
+		if lo == nil || hi == nil {
+			continue
+		}
+		l, lerr := toFloat(lo)
+		h, herr := toFloat(hi)
+		if lerr == nil && herr == nil && l > h {
+			return fmt.Errorf("%s %v is more than %s %v", o[0], lo, o[1], hi)
+		}
+	}
+	return nil
 }
 
 // checkBounds refuses a number outside the catalog's minimum and maximum.
@@ -398,6 +442,14 @@ func (c *Client) CallIn(ctx context.Context, api, name string, params map[string
 	if err != nil {
 		return nil, err
 	}
+	return c.SendBuilt(ctx, name, req)
+}
+
+// SendBuilt sends a request built by BuildRequestIn for endpoint name, as it
+// is, and decodes the answer as Call does. A step that showed req in a plan
+// sends it with this: what was planned is what travels.
+func (c *Client) SendBuilt(ctx context.Context, name string, req *Request) (any, error) {
+	api := req.API
 	resp, err := c.Do(ctx, req, nil)
 	if err != nil {
 		return nil, err
@@ -473,19 +525,18 @@ func (c *Client) callInto(ctx context.Context, name string, params map[string]an
 	return err
 }
 
-// send builds the catalog request for name (checked, nothing sent on bad
-// params) and sends it, returning both for callers that decode the body.
-func (c *Client) send(ctx context.Context, name string, params map[string]any) (*Request, *Response, error) {
+func (c *Client) callTask(ctx context.Context, name string, params map[string]any) (*Task, error) {
 	req, err := BuildRequest(name, params)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	resp, err := c.Do(ctx, req, nil)
-	return req, resp, err
+	return c.SendBuiltTask(ctx, name, req)
 }
 
-func (c *Client) callTask(ctx context.Context, name string, params map[string]any) (*Task, error) {
-	req, resp, err := c.send(ctx, name, params)
+// SendBuiltTask sends a request built by BuildRequest for endpoint name, as
+// it is, and returns the task it answers.
+func (c *Client) SendBuiltTask(ctx context.Context, name string, req *Request) (*Task, error) {
+	resp, err := c.Do(ctx, req, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -582,12 +633,8 @@ func (c *Client) GetPoolElasticity(ctx context.Context, poolID string) (*Elastic
 // SetPoolElasticity sets a pool's min, buffer and max servers (form data,
 // as documented) and returns the task applying them.
 func (c *Client) SetPoolElasticity(ctx context.Context, poolID string, e Elasticity) (*Task, error) {
-	if e.MinServers < 0 || e.BufferServers < 0 || e.MaxServers < 0 {
-		return nil, &InvalidRequestError{Endpoint: "pools.elasticity.set", Reason: fmt.Sprintf("negative server count in %s", e)}
-	}
-	if e.MinServers > e.MaxServers {
-		return nil, &InvalidRequestError{Endpoint: "pools.elasticity.set", Param: "min_servers", Reason: fmt.Sprintf("min_servers %d above max_servers %d", e.MinServers, e.MaxServers)}
-	}
+	// The catalog's bounds and orderedParams, checked by BuildRequest, are
+	// the one statement of the limits.
 	return c.callTask(ctx, "pools.elasticity.set", map[string]any{
 		"pool_id":        poolID,
 		"min_servers":    e.MinServers,
@@ -634,9 +681,6 @@ func (c *Client) GetPersistentDesktopCapacity(ctx context.Context, accountID str
 // SetPersistentDesktopCapacity sets a persistent account's capacity (form
 // data, as documented) and returns the task applying it.
 func (c *Client) SetPersistentDesktopCapacity(ctx context.Context, accountID string, p PersistentDesktopCapacity) (*Task, error) {
-	if p.MaxUsers < 0 || (p.NumberOfBackupsToSave != nil && *p.NumberOfBackupsToSave < 0) {
-		return nil, &InvalidRequestError{Endpoint: "persistent_desktop.capacity.set", Reason: "negative count"}
-	}
 	params := map[string]any{
 		"account_id":                           accountID,
 		"max_users":                            p.MaxUsers,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,7 +14,6 @@ import (
 
 const (
 	elasticityKind = "update_pool_elasticity_settings"
-	maxServersCap  = 1000 // refuse typos like 10000 that would cost a fortune
 )
 
 func (s *stepsImpl) elasticitySet() *engine.StepType {
@@ -70,42 +68,35 @@ type desired struct {
 	max         int
 }
 
+// elasticityEndpoint is the catalog endpoint elasticity.set sends; its
+// bounds are the one statement of the limits checked here.
+const elasticityEndpoint = "pools.elasticity.set"
+
 func elasticityInputs(a args) (desired, error) {
 	var d desired
-	get := func(n string) (*int, error) {
-		v, ok, err := a.integer(n)
-		if err != nil || !ok {
-			return nil, err
+	given := map[string]any{}
+	for _, f := range []struct {
+		name string
+		into **int
+	}{{"min_servers", &d.min}, {"buffer_servers", &d.buffer}, {"max_servers", nil}} {
+		v, ok, err := a.integer(f.name)
+		if err != nil {
+			return d, err
 		}
-		if v < 0 {
-			return nil, fmt.Errorf("%s must not be negative, got %d", n, v)
+		if !ok {
+			continue
 		}
-		return &v, nil
+		given[f.name] = v
+		if f.into != nil {
+			*f.into = &v
+		} else {
+			d.max = v
+		}
 	}
-	var err error
-	if d.min, err = get("min_servers"); err != nil {
-		return d, err
-	}
-	if d.buffer, err = get("buffer_servers"); err != nil {
-		return d, err
-	}
-	mx, err := get("max_servers")
-	if err != nil {
-		return d, err
-	}
-	if mx == nil {
+	if _, ok := given["max_servers"]; !ok {
 		return d, errors.New("max_servers is required")
 	}
-	d.max = *mx
-	switch {
-	case d.max > maxServersCap:
-		return d, fmt.Errorf("max_servers %d is more than %d", d.max, maxServersCap)
-	case d.min != nil && *d.min > d.max:
-		return d, fmt.Errorf("min_servers %d is more than max_servers %d", *d.min, d.max)
-	case d.buffer != nil && *d.buffer > d.max:
-		return d, fmt.Errorf("buffer_servers %d is more than max_servers %d", *d.buffer, d.max)
-	}
-	return d, nil
+	return d, frame.CheckLimits(elasticityEndpoint, given)
 }
 
 // apply merges d over the current settings.
@@ -121,16 +112,17 @@ func (d desired) apply(cur frame.Elasticity) frame.Elasticity {
 	return out
 }
 
-// form is the request body as form values.
-func (d desired) form(e frame.Elasticity) map[string]string {
-	f := map[string]string{"max_servers": strconv.Itoa(e.MaxServers)}
-	if d.min != nil {
-		f["min_servers"] = strconv.Itoa(e.MinServers)
+// params are the request's parameters: all three settings when the current
+// ones were read (known: the merged values), else only those given.
+func (d desired) params(poolID any, e frame.Elasticity, read bool) map[string]any {
+	p := map[string]any{"pool_id": poolID, "max_servers": e.MaxServers}
+	if read || d.min != nil {
+		p["min_servers"] = e.MinServers
 	}
-	if d.buffer != nil {
-		f["buffer_servers"] = strconv.Itoa(e.BufferServers)
+	if read || d.buffer != nil {
+		p["buffer_servers"] = e.BufferServers
 	}
-	return f
+	return p
 }
 
 // String renders the desired settings with "?" for what a plan could not
@@ -150,83 +142,102 @@ type poolTarget struct {
 	name, kind string
 }
 
-func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext, name string, a args) (map[string]any, error) {
-	d, err := elasticityInputs(a)
-	if err != nil {
-		return nil, invalid(name, err)
+// elasticityRequest is an elasticity.set step's checked inputs.
+type elasticityRequest struct {
+	want      desired
+	wait      bool
+	accountID any // by account: its id (Unknown offline); nil by pool
+	kind      string
+	poolName  string
+	poolID    any // by pool: its id
+}
+
+func elasticityRequestOf(a args) (r elasticityRequest, err error) {
+	if r.want, err = elasticityInputs(a); err != nil {
+		return r, err
 	}
-	wait, err := a.boolean("wait", false)
-	if err != nil {
-		return nil, invalid(name, err)
+	if r.wait, err = a.boolean("wait", false); err != nil {
+		return r, err
 	}
-	kind, err := a.str("pool_kind")
-	if err != nil {
-		return nil, invalid(name, err)
+	if r.kind, err = a.str("pool_kind"); err != nil {
+		return r, err
 	}
-	poolName, err := a.str("pool_name")
-	if err != nil {
-		return nil, invalid(name, err)
+	if r.poolName, err = a.str("pool_name"); err != nil {
+		return r, err
 	}
 	byPool, byAccount := a.has("pool_id"), a.has("account_id")
 	switch {
 	case byPool && byAccount:
-		return nil, invalidf(name, "give pool_id or account_id (with pool_kind or pool_name), not both")
+		return r, errors.New("give pool_id or account_id (with pool_kind or pool_name), not both")
 	case !byPool && !byAccount:
-		return nil, invalidf(name, "pool_id or account_id is required")
-	case byPool && (kind != "" || poolName != ""):
-		return nil, invalidf(name, "pool_kind and pool_name select pools of account_id; with pool_id give neither")
-	case kind != "" && poolName != "":
-		return nil, invalidf(name, "give pool_kind or pool_name, not both")
+		return r, errors.New("pool_id or account_id is required")
+	case byPool && (r.kind != "" || r.poolName != ""):
+		return r, errors.New("pool_kind and pool_name select pools of account_id; with pool_id give neither")
+	case r.kind != "" && r.poolName != "":
+		return r, errors.New("give pool_kind or pool_name, not both")
 	}
-	if kind == "" && poolName == "" {
-		kind = "production"
+	if r.kind == "" && r.poolName == "" {
+		r.kind = "production"
 	}
-	var acc any
-	var targets []poolTarget
 	if byPool {
-		id, err := knownID(a, "pool_id")
-		if err != nil {
-			return nil, invalid(name, err)
+		if r.poolID, err = knownID(a, "pool_id"); err != nil {
+			return r, err
 		}
-		if _, err := resolvePath("/pools/{pool_id}/elasticity_settings", map[string]any{"pool_id": id}); err != nil {
-			return nil, invalid(name, err)
+		_, err = resolvePath("/pools/{pool_id}/elasticity_settings", map[string]any{"pool_id": r.poolID})
+		return r, err
+	}
+	if r.accountID, err = knownID(a, "account_id"); err != nil {
+		return r, err
+	}
+	_, err = resolvePath("/accounts/{account_id}/pools", map[string]any{"account_id": r.accountID})
+	return r, err
+}
+
+// targets lists the pools to set: the one given, or the account's pools of
+// the kind or name (one Unknown pool when they cannot be read).
+func (r elasticityRequest) targets(ctx context.Context, c *frame.Client, name string) ([]poolTarget, error) {
+	if r.accountID == nil {
+		return []poolTarget{{id: r.poolID}}, nil
+	}
+	id, known := r.accountID.(string)
+	if c == nil || !known {
+		return []poolTarget{{id: engine.Unknown, kind: r.kind, name: r.poolName}}, nil
+	}
+	pools, err := c.ListPools(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing the pools of account %s: %w", name, id, err)
+	}
+	var targets []poolTarget
+	var names []string
+	for _, p := range pools {
+		names = append(names, fmt.Sprintf("%s (%s)", p.Name, p.Kind))
+		if (r.poolName != "" && p.Name == r.poolName) || (r.poolName == "" && p.Kind == r.kind) {
+			targets = append(targets, poolTarget{id: p.ID, name: p.Name, kind: p.Kind})
 		}
-		targets = []poolTarget{{id: id}}
-	} else if acc, err = knownID(a, "account_id"); err != nil {
-		return nil, invalid(name, err)
-	} else if _, err := resolvePath("/accounts/{account_id}/pools", map[string]any{"account_id": acc}); err != nil {
+	}
+	if len(targets) == 0 {
+		what := "of kind " + strconv.Quote(r.kind)
+		if r.poolName != "" {
+			what = "named " + strconv.Quote(r.poolName)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("%s: account %s has no pool %s (its pools: %s)", name, id, what, strings.Join(names, ", "))
+	}
+	return targets, nil
+}
+
+func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext, name string, a args) (map[string]any, error) {
+	r, err := elasticityRequestOf(a)
+	if err != nil {
 		return nil, invalid(name, err)
 	}
-
 	c, err := s.reader(sc)
 	if err != nil {
 		return nil, err
 	}
-	if !byPool {
-		id, known := acc.(string)
-		if c == nil || !known {
-			targets = []poolTarget{{id: engine.Unknown, kind: kind, name: poolName}}
-		} else {
-			pools, err := c.ListPools(ctx, id)
-			if err != nil {
-				return nil, fmt.Errorf("%s: listing the pools of account %s: %w", name, id, err)
-			}
-			var names []string
-			for _, p := range pools {
-				names = append(names, fmt.Sprintf("%s (%s)", p.Name, p.Kind))
-				if (poolName != "" && p.Name == poolName) || (poolName == "" && p.Kind == kind) {
-					targets = append(targets, poolTarget{id: p.ID, name: p.Name, kind: p.Kind})
-				}
-			}
-			if len(targets) == 0 {
-				what := "of kind " + strconv.Quote(kind)
-				if poolName != "" {
-					what = "named " + strconv.Quote(poolName)
-				}
-				sort.Strings(names)
-				return nil, fmt.Errorf("%s: account %s has no pool %s (its pools: %s)", name, id, what, strings.Join(names, ", "))
-			}
-		}
+	targets, err := r.targets(ctx, c, name)
+	if err != nil {
+		return nil, err
 	}
 	if sc.Mode() == engine.ModeRun {
 		for _, t := range targets {
@@ -235,103 +246,93 @@ func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext
 			}
 		}
 	}
-
-	var (
-		tasks        []any
-		poolOut      []any
-		firstBefore  any = engine.Unknown
-		firstAfter   any = engine.Unknown
-		changedCount int
-	)
+	out := map[string]any{"task": nil, "tasks": []any{}, "before": engine.Unknown, "after": engine.Unknown}
+	var pools []any
+	changedCount := 0
 	for i, t := range targets {
-		path, err := resolvePath("/pools/{pool_id}/elasticity_settings", map[string]any{"pool_id": t.id})
+		pool, err := s.setPoolElasticity(ctx, sc, c, name, r, t)
 		if err != nil {
-			return nil, invalid(name, err)
-		}
-		var before, after any = engine.Unknown, engine.Unknown
-		change := &engine.Change{Before: engine.Unknown, After: d.String()}
-		body := d.form(d.apply(frame.Elasticity{}))
-		var want frame.Elasticity
-		changed := true
-		if id, ok := t.id.(string); ok && c != nil {
-			cur, err := c.GetPoolElasticity(ctx, id)
-			if err != nil {
-				return nil, fmt.Errorf("%s: reading the elasticity of pool %s: %w", name, id, err)
-			}
-			want = d.apply(*cur)
-			before, after = elasticityMap(*cur), elasticityMap(want)
-			// Maps, not "0/0/1" strings: a plan labels each setting.
-			change = &engine.Change{Before: before, After: after}
-			body = d.form(want)
-			changed = *cur != want
-		}
-		var task any
-		if changed {
-			changedCount++
-			poolID := t.id
-			m := &engine.Mutation{
-				Type:        name,
-				Method:      "POST",
-				Path:        path,
-				Body:        formValues(body), // sent as a form (SetPoolElasticity): the plan says so
-				Resources:   poolResources(poolID, acc),
-				Change:      change,
-				Action:      engine.ActionUpdate,
-				Names:       poolNames(t),
-				Placeholder: map[string]any{"id": engine.Unknown, "pool_id": poolID, "kind": elasticityKind, "stage": engine.Unknown, "display_name": "Updating elasticity"},
-				Send: func(ctx context.Context) (any, error) {
-					if s.client == nil {
-						return nil, errors.New("no Frame API client configured")
-					}
-					return s.client.SetPoolElasticity(ctx, poolID.(string), want)
-				},
-			}
-			if sc.Mode() == engine.ModeRun && s.client != nil {
-				// Setting elasticity is idempotent and readable: the pool
-				// showing the desired values proves the change took effect;
-				// while its update task may still be running (within the
-				// grace), the values not showing yet prove nothing.
-				settleReconcile(m, func(ctx context.Context) (bool, error) {
-					cur, err := s.client.GetPoolElasticity(ctx, poolID.(string))
-					if err != nil {
-						return false, err
-					}
-					return *cur == want, nil
-				}, map[string]any{"pool_id": poolID, "kind": elasticityKind, "stage": frame.StageDone, "display_name": "Updating elasticity"})
-			}
-			res, err := sc.Mutate(ctx, m)
-			if err != nil {
-				return nil, err
-			}
-			if task, err = s.maybeWait(ctx, sc, wait, res, waitSpec{}); err != nil {
-				return nil, err
-			}
-			tasks = append(tasks, task)
-		} else {
-			// One key per pool, changed or not, so that a retry or a resume
-			// that finds an earlier pool done still names the later ones
-			// as the journal recorded them.
-			sc.SkipMutation()
+			return nil, err
 		}
 		if i == 0 {
-			firstBefore, firstAfter = before, after
+			out["before"], out["after"] = pool["before"], pool["after"]
 		}
-		poolOut = append(poolOut, map[string]any{
-			"pool_id": t.id, "name": t.name, "kind": t.kind,
-			"before": before, "after": after, "changed": changed, "task": task,
-		})
+		if pool["changed"] == true {
+			changedCount++
+			out["tasks"] = append(out["tasks"].([]any), pool["task"])
+		}
+		pools = append(pools, pool)
 	}
 	if changedCount == 0 {
 		sc.SetUnchanged()
+	} else {
+		out["task"] = out["tasks"].([]any)[0]
 	}
-	var first any
-	if len(tasks) > 0 {
-		first = tasks[0]
+	out["pools"] = pools
+	return out, nil
+}
+
+// setPoolElasticity reads one pool's settings (when it can), and sends the
+// change when they differ. It returns the pool's entry of the "pools"
+// output.
+func (s *stepsImpl) setPoolElasticity(ctx context.Context, sc *engine.StepContext, c *frame.Client, name string, r elasticityRequest, t poolTarget) (map[string]any, error) {
+	var before, after any = engine.Unknown, engine.Unknown
+	change := &engine.Change{Before: engine.Unknown, After: r.want.String()}
+	want, read := r.want.apply(frame.Elasticity{}), false
+	changed := true
+	if id, ok := t.id.(string); ok && c != nil {
+		cur, err := c.GetPoolElasticity(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading the elasticity of pool %s: %w", name, id, err)
+		}
+		want, read = r.want.apply(*cur), true
+		before, after = elasticityMap(*cur), elasticityMap(want)
+		// Maps, not "0/0/1" strings: a plan labels each setting.
+		change = &engine.Change{Before: before, After: after}
+		changed = *cur != want
 	}
-	if tasks == nil {
-		tasks = []any{}
+	pool := map[string]any{"pool_id": t.id, "name": t.name, "kind": t.kind,
+		"before": before, "after": after, "changed": changed, "task": nil}
+	if !changed {
+		// One key per pool, changed or not, so that a retry or a resume
+		// that finds an earlier pool done still names the later ones as
+		// the journal recorded them.
+		sc.SkipMutation()
+		return pool, nil
 	}
-	return map[string]any{"task": first, "tasks": tasks, "before": firstBefore, "after": firstAfter, "pools": poolOut}, nil
+	req, err := plannedRequest("", elasticityEndpoint, r.want.params(t.id, want, read), frame.Overrides{})
+	if err != nil {
+		return nil, invalid(name, err)
+	}
+	m := mutationOf(name, req)
+	m.Resources = poolResources(t.id, r.accountID)
+	m.Change = change
+	m.Action = engine.ActionUpdate
+	m.Names = poolNames(t)
+	m.Placeholder = map[string]any{"id": engine.Unknown, "pool_id": t.id, "kind": elasticityKind, "stage": engine.Unknown, "display_name": "Updating elasticity"}
+	m.Send = s.sendTask(elasticityEndpoint, req)
+	if sc.Mode() == engine.ModeRun && s.client != nil {
+		// Setting elasticity is idempotent and readable: the pool showing
+		// the desired values proves the change took effect; while its
+		// update task may still be running (within the grace), the values
+		// not showing yet prove nothing.
+		poolID := t.id.(string)
+		settleReconcile(m, func(ctx context.Context) (bool, error) {
+			cur, err := s.client.GetPoolElasticity(ctx, poolID)
+			if err != nil {
+				return false, err
+			}
+			return *cur == want, nil
+		}, map[string]any{"pool_id": t.id, "kind": elasticityKind, "stage": frame.StageDone, "display_name": "Updating elasticity"})
+	}
+	res, err := sc.Mutate(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	if pool["task"], err = s.maybeWait(ctx, sc, r.wait, res, waitSpec{}); err != nil {
+		return nil, err
+	}
+	return pool, nil
 }
 
 func elasticityMap(e frame.Elasticity) map[string]any {
@@ -356,13 +357,4 @@ func poolNames(t poolTarget) map[string]string {
 		return nil
 	}
 	return map[string]string{id: t.name}
-}
-
-// formValues is a form body as the plan and the journal record it.
-func formValues(m map[string]string) url.Values {
-	v := make(url.Values, len(m))
-	for k, s := range m {
-		v.Set(k, s)
-	}
-	return v
 }
