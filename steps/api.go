@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -278,23 +277,23 @@ func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, ste
 	if ep.Response == frame.RespTask {
 		placeholder = taskPlaceholder(orUnknown(firstOf(norm, "account_id", "target_account_id", "persistent_account_id")), "", "")
 	}
-	m := &engine.Mutation{
-		Type:        ep.Name,
-		Method:      ep.Method,
-		Path:        path,
-		Query:       query,
-		Body:        mbody,
-		Resources:   endpointResources(norm),
-		Placeholder: placeholder,
-		Send: func(ctx context.Context) (any, error) {
-			if s.client == nil {
-				return nil, errors.New("no Frame API client configured")
-			}
-			return s.client.CallIn(ctx, api, ep.Name, norm, ov)
-		},
-		// Nothing generic proves that an arbitrary endpoint's request took
-		// effect: resume stops and asks.
+	// The request is built once and sent as described. Only a plan whose
+	// unknown values cannot stand in a built request (a number known after
+	// apply, one inside an object) falls back to describing the parameters:
+	// such a request is never sent, run mode refused it above.
+	var m *engine.Mutation
+	if req, err := plannedRequest(api, ep.Name, norm, ov); err == nil {
+		m = mutationOf(ep.Name, req)
+		m.Send = s.sendDecoded(ep.Name, req)
+	} else if !anyUnknown {
+		return nil, invalid(step, err)
+	} else {
+		m = &engine.Mutation{Type: ep.Name, Method: ep.Method, Path: path, Query: query, Body: mbody}
 	}
+	m.Resources = endpointResources(norm)
+	m.Placeholder = placeholder
+	// Nothing generic proves that an arbitrary endpoint's request took
+	// effect: resume stops and asks (no Reconcile).
 	res, err := sc.Mutate(ctx, m)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"sort"
@@ -62,30 +61,11 @@ func mutationOf(typ string, req *frame.Request) *engine.Mutation {
 				form.Add(k, shownValue(secret[k], v))
 			}
 		}
-		m.Body = formBody(form)
+		m.Body = form // plans record url.Values as a form body
 	case req.JSON != nil:
 		m.Body = maskJSON(req.JSON, secret)
 	}
 	return m
-}
-
-// formBody is a form body as the engine records it: it encodes exactly as
-// sent (Encode, which the plan uses) and reads as an object of strings in
-// JSON (a repeated key as a list).
-type formBody url.Values
-
-func (f formBody) Encode() string { return url.Values(f).Encode() }
-
-func (f formBody) MarshalJSON() ([]byte, error) {
-	out := make(map[string]any, len(f))
-	for k, vs := range f {
-		if len(vs) == 1 {
-			out[k] = vs[0]
-		} else {
-			out[k] = vs
-		}
-	}
-	return json.Marshal(out)
 }
 
 func shownValue(secret bool, v string) string {

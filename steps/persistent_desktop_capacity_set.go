@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strconv"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/frame"
@@ -49,111 +47,137 @@ func (s *stepsImpl) persistentDesktopCapacitySet() *engine.StepType {
 		Mutates:   true,
 		Resources: accountResources("account_id"),
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			a := args(in)
-			wait, err := a.boolean("wait", false)
+			r, err := capacityRequestOf(args(in))
 			if err != nil {
 				return nil, invalid(name, err)
 			}
-			maxUsers, ok, err := a.integer("max_users")
-			switch {
-			case err != nil:
-				return nil, invalid(name, err)
-			case !ok:
-				return nil, invalidf(name, "max_users is required")
-			case maxUsers < 0:
-				return nil, invalidf(name, "max_users must not be negative, got %d", maxUsers)
-			}
-			if !a.has("keep_instances_running_for_new_users") {
-				return nil, invalidf(name, "keep_instances_running_for_new_users is required")
-			}
-			keep, err := a.boolean("keep_instances_running_for_new_users", false)
-			if err != nil {
-				return nil, invalid(name, err)
-			}
-			backups, hasBackups, err := a.integer("number_of_backups_to_save")
-			if err != nil {
-				return nil, invalid(name, err)
-			}
-			if backups < 0 {
-				return nil, invalidf(name, "number_of_backups_to_save must not be negative, got %d", backups)
-			}
-			acc, err := knownID(a, "account_id")
-			if err != nil {
-				return nil, invalid(name, err)
-			}
-			path, err := resolvePath("/accounts/{account_id}/persistent_desktop_elasticity_settings", map[string]any{"account_id": acc})
-			if err != nil {
-				return nil, invalid(name, err)
-			}
-			c, err := s.reader(sc)
-			if err != nil {
-				return nil, err
-			}
-			want := pdCapacity{KeepRunning: keep, MaxUsers: maxUsers, Backups: backups}
-			form := url.Values{"max_users": {strconv.Itoa(maxUsers)}, "keep_instances_running_for_new_users": {strconv.FormatBool(keep)}}
-			if hasBackups {
-				form.Set("number_of_backups_to_save", strconv.Itoa(backups))
-			}
-			var before, after any = engine.Unknown, engine.Unknown
-			change := &engine.Change{Before: engine.Unknown, After: want.String()}
-			if id, ok := acc.(string); ok && c != nil {
-				var cur pdCapacity
-				if _, err := c.Do(ctx, &frame.Request{Method: "GET", Path: path}, &cur); err != nil {
-					return nil, fmt.Errorf("%s: reading the current capacity: %w", name, err)
-				}
-				if !hasBackups {
-					want.Backups = cur.Backups
-				}
-				before, after = cur.output(), want.output()
-				if cur == want {
-					sc.SetUnchanged()
-					return map[string]any{"task": nil, "before": before, "after": after}, nil
-				}
-				// Objects, so that a plan labels each setting.
-				change = &engine.Change{Before: before, After: after}
-				_ = id
-			} else if sc.Mode() == engine.ModeRun {
-				return nil, invalidf(name, "account_id is not known")
-			}
-			m := &engine.Mutation{
-				Type:        name,
-				Method:      "POST",
-				Path:        path,
-				Body:        form, // sent as a form: the plan says so
-				Resources:   accountResources("account_id")(in),
-				Change:      change,
-				Action:      engine.ActionUpdate,
-				Placeholder: taskPlaceholder(acc, capacityKind, "Updating capacity for persistent desktop"),
-				Send: func(ctx context.Context) (any, error) {
-					if s.client == nil {
-						return nil, errors.New("no Frame API client configured")
-					}
-					p := frame.PersistentDesktopCapacity{MaxUsers: want.MaxUsers, KeepInstancesRunningForNewUsers: want.KeepRunning}
-					if hasBackups {
-						p.NumberOfBackupsToSave = &backups
-					}
-					return s.client.SetPersistentDesktopCapacity(ctx, acc.(string), p)
-				},
-			}
-			if sc.Mode() == engine.ModeRun && s.client != nil {
-				// Idempotent and readable, as elasticity.set.
-				settleReconcile(m, func(ctx context.Context) (bool, error) {
-					var cur pdCapacity
-					if _, err := s.client.Do(ctx, &frame.Request{Method: "GET", Path: path}, &cur); err != nil {
-						return false, err
-					}
-					return cur == want, nil
-				}, map[string]any{"account_id": acc, "kind": capacityKind, "stage": frame.StageDone})
-			}
-			res, err := sc.Mutate(ctx, m)
-			if err != nil {
-				return nil, err
-			}
-			task, err := s.maybeWait(ctx, sc, wait, res, waitSpec{})
-			if err != nil {
-				return nil, err
-			}
-			return map[string]any{"task": task, "before": before, "after": after}, nil
+			return s.setCapacity(ctx, sc, name, r)
 		},
 	}
+}
+
+// capacityEndpoint is the catalog endpoint persistent_desktop.capacity.set
+// sends; its bounds are the one statement of the limits checked here.
+const capacityEndpoint = "persistent_desktop.capacity.set"
+
+// capacityRequest is a persistent_desktop.capacity.set step's checked
+// inputs.
+type capacityRequest struct {
+	accountID  any // Unknown in plans where it is not known yet
+	want       pdCapacity
+	hasBackups bool // number_of_backups_to_save given (else unchanged)
+	wait       bool
+}
+
+func capacityRequestOf(a args) (r capacityRequest, err error) {
+	if r.wait, err = a.boolean("wait", false); err != nil {
+		return r, err
+	}
+	maxUsers, ok, err := a.integer("max_users")
+	switch {
+	case err != nil:
+		return r, err
+	case !ok:
+		return r, errors.New("max_users is required")
+	}
+	if !a.has("keep_instances_running_for_new_users") {
+		return r, errors.New("keep_instances_running_for_new_users is required")
+	}
+	keep, err := a.boolean("keep_instances_running_for_new_users", false)
+	if err != nil {
+		return r, err
+	}
+	backups, hasBackups, err := a.integer("number_of_backups_to_save")
+	if err != nil {
+		return r, err
+	}
+	r.want, r.hasBackups = pdCapacity{KeepRunning: keep, MaxUsers: maxUsers, Backups: backups}, hasBackups
+	if err := frame.CheckLimits(capacityEndpoint, r.params(nil)); err != nil {
+		return r, err
+	}
+	if r.accountID, err = knownID(a, "account_id"); err != nil {
+		return r, err
+	}
+	_, err = resolvePath("/accounts/{account_id}/persistent_desktop_elasticity_settings", map[string]any{"account_id": r.accountID})
+	return r, err
+}
+
+// params are the request's parameters; backups only when given.
+func (r capacityRequest) params(accountID any) map[string]any {
+	p := map[string]any{"max_users": r.want.MaxUsers, "keep_instances_running_for_new_users": r.want.KeepRunning}
+	if accountID != nil {
+		p["account_id"] = accountID
+	}
+	if r.hasBackups {
+		p["number_of_backups_to_save"] = r.want.Backups
+	}
+	return p
+}
+
+// readCapacity reads an account's current capacity.
+func readCapacity(ctx context.Context, c *frame.Client, accountID string) (pdCapacity, error) {
+	var cur pdCapacity
+	req, err := frame.BuildRequest("persistent_desktop.capacity.get", map[string]any{"account_id": accountID})
+	if err == nil {
+		_, err = c.Do(ctx, req, &cur)
+	}
+	return cur, err
+}
+
+func (s *stepsImpl) setCapacity(ctx context.Context, sc *engine.StepContext, name string, r capacityRequest) (map[string]any, error) {
+	c, err := s.reader(sc)
+	if err != nil {
+		return nil, err
+	}
+	want := r.want
+	var before, after any = engine.Unknown, engine.Unknown
+	change := &engine.Change{Before: engine.Unknown, After: want.String()}
+	if id, ok := r.accountID.(string); ok && c != nil {
+		cur, err := readCapacity(ctx, c, id)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading the current capacity: %w", name, err)
+		}
+		if !r.hasBackups {
+			want.Backups = cur.Backups
+		}
+		before, after = cur.output(), want.output()
+		if cur == want {
+			sc.SetUnchanged()
+			return map[string]any{"task": nil, "before": before, "after": after}, nil
+		}
+		// Objects, so that a plan labels each setting.
+		change = &engine.Change{Before: before, After: after}
+	} else if sc.Mode() == engine.ModeRun {
+		return nil, invalidf(name, "account_id is not known")
+	}
+	req, err := plannedRequest("", capacityEndpoint, r.params(r.accountID), frame.Overrides{})
+	if err != nil {
+		return nil, invalid(name, err)
+	}
+	m := mutationOf(name, req)
+	m.Resources = accountResources("account_id")(map[string]any{"account_id": r.accountID})
+	m.Change = change
+	m.Action = engine.ActionUpdate
+	m.Placeholder = taskPlaceholder(r.accountID, capacityKind, "Updating capacity for persistent desktop")
+	m.Send = s.sendTask(capacityEndpoint, req)
+	if sc.Mode() == engine.ModeRun && s.client != nil {
+		// Idempotent and readable, as elasticity.set.
+		id := r.accountID.(string)
+		settleReconcile(m, func(ctx context.Context) (bool, error) {
+			cur, err := readCapacity(ctx, s.client, id)
+			if err != nil {
+				return false, err
+			}
+			return cur == want, nil
+		}, map[string]any{"account_id": r.accountID, "kind": capacityKind, "stage": frame.StageDone})
+	}
+	res, err := sc.Mutate(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	task, err := s.maybeWait(ctx, sc, r.wait, res, waitSpec{})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"task": task, "before": before, "after": after}, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -108,34 +107,22 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 			if sc.Mode() == engine.ModeRun && (engine.IsUnknown(target) || engine.IsUnknown(source)) {
 				return nil, invalidf(name, "the target account or the source pool is not known")
 			}
-			path, err := resolvePath("/accounts/{target_account_id}/pools/{source_pool_id}/clone",
-				map[string]any{"target_account_id": target, "source_pool_id": source})
+			params := map[string]any{"target_account_id": target, "source_pool_id": source}
+			if joinDomain != nil {
+				// A form field (-F in the docs' curl example), not the query.
+				params["join_domain"] = *joinDomain
+			}
+			req, err := plannedRequest("", "sandbox.clone", params, frame.Overrides{})
 			if err != nil {
 				return nil, invalid(name, err)
 			}
-			// The plan shows join_domain where it travels: a form field (-F
-			// in the docs' curl example), not the query string.
-			var body any
-			if joinDomain != nil {
-				body = map[string]any{"join_domain": strconv.FormatBool(*joinDomain)}
-			}
-			m := &engine.Mutation{
-				Type:        name,
-				Method:      "POST",
-				Path:        path,
-				Body:        body,
-				Resources:   accountResources("target_account_id")(in),
-				Placeholder: taskPlaceholder(target, cloneKind, "Cloning system"),
-				Action:      engine.ActionUpdate,
-				Details:     cloneDetails(in, source),
-				Names:       s.sourcePoolName(ctx, sc, c, in, source),
-				Send: func(ctx context.Context) (any, error) {
-					if s.client == nil {
-						return nil, errors.New("no Frame API client configured")
-					}
-					return s.client.CloneSandbox(ctx, target.(string), source.(string), joinDomain)
-				},
-			}
+			m := mutationOf(name, req)
+			m.Resources = accountResources("target_account_id")(in)
+			m.Placeholder = taskPlaceholder(target, cloneKind, "Cloning system")
+			m.Send = s.sendTask("sandbox.clone", req)
+			m.Action = engine.ActionUpdate
+			m.Details = cloneDetails(in, source)
+			m.Names = s.sourcePoolName(ctx, sc, c, in, source)
 			if sc.Mode() == engine.ModeRun {
 				if s.client == nil {
 					return nil, errors.New("no Frame API client configured")

@@ -57,21 +57,17 @@ func (s *stepsImpl) sandboxPublish() *engine.StepType {
 			if err != nil {
 				return nil, invalid(name, err)
 			}
-			path, err := resolvePath("/accounts/{account_id}/publish", map[string]any{"account_id": acc})
+			req, err := plannedRequest("", "sandbox.publish", map[string]any{"account_id": acc}, frame.Overrides{})
 			if err != nil {
 				return nil, invalid(name, err)
 			}
-			m := &engine.Mutation{
-				Type:        name,
-				Method:      "POST",
-				Path:        path,
-				Resources:   accountResources("account_id")(in),
-				Placeholder: taskPlaceholder(acc, publishKind, "Publishing Sandbox to Production"),
-				// Publishing replaces the image production pools run: an
-				// update of something that exists, not a creation.
-				Action:  engine.ActionUpdate,
-				Details: []engine.Detail{{Label: "published", Value: "the account's Sandbox image, to its production pools"}},
-			}
+			m := mutationOf(name, req)
+			m.Resources = accountResources("account_id")(in)
+			m.Placeholder = taskPlaceholder(acc, publishKind, "Publishing Sandbox to Production")
+			// Publishing replaces the image production pools run: an update
+			// of something that exists, not a creation.
+			m.Action = engine.ActionUpdate
+			m.Details = []engine.Detail{{Label: "published", Value: "the account's Sandbox image, to its production pools"}}
 			if sc.Mode() == engine.ModeRun {
 				id, ok := acc.(string)
 				if !ok {
@@ -80,7 +76,7 @@ func (s *stepsImpl) sandboxPublish() *engine.StepType {
 				if s.client == nil {
 					return nil, errors.New("no Frame API client configured")
 				}
-				if err := s.preparePublish(ctx, m, id); err != nil {
+				if err := s.preparePublish(ctx, m, id, req); err != nil {
 					return nil, fmt.Errorf("%s: %w", name, err)
 				}
 			}
@@ -101,13 +97,13 @@ func (s *stepsImpl) sandboxPublish() *engine.StepType {
 // Send and Reconcile. One GET per publish buys exactly-once publishing
 // across crashes: without it nothing proves whether a publish whose answer
 // was lost took effect.
-func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, accountID string) error {
+func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, accountID string, req *frame.Request) error {
 	c := s.client
 	before, err := c.PublishTasks(ctx, accountID)
 	if err != nil {
 		return fmt.Errorf("listing publish tasks before publishing: %w", err)
 	}
-	m.Send = func(ctx context.Context) (any, error) { return c.Publish(ctx, accountID) }
+	m.Send = s.sendTask("sandbox.publish", req)
 	tr := trackSends(m)
 	w := publishWitness{TaskIDs: publishIDs(before), Nonce: tr.nonce, Read: time.Now().UTC()}
 	if m.Witness, err = json.Marshal(w); err != nil {

@@ -19,7 +19,7 @@ func (s *stepsImpl) sandboxStart() *engine.StepType {
 		Mutates:   true,
 		Resources: accountResources("account_id"),
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			return s.sandboxPower(ctx, sc, name, "/accounts/{account_id}/sandbox/start", args(in), true)
+			return s.sandboxPower(ctx, sc, name, "sandbox.start", args(in), true)
 		},
 	}
 }

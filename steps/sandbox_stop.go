@@ -22,7 +22,7 @@ func (s *stepsImpl) sandboxStop() *engine.StepType {
 		Mutates:   true,
 		Resources: accountResources("account_id"),
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			if _, err := s.sandboxPower(ctx, sc, name, "/accounts/{account_id}/sandbox/stop", args(in), false); err != nil {
+			if _, err := s.sandboxPower(ctx, sc, name, "sandbox.stop", args(in), false); err != nil {
 				return nil, err
 			}
 			return map[string]any{"account_id": in["account_id"]}, nil
@@ -34,7 +34,7 @@ func (s *stepsImpl) sandboxStop() *engine.StepType {
 // status: running servers after a start (none after a stop) prove the
 // request took effect; otherwise it is safe to send again, both being
 // idempotent.
-func (s *stepsImpl) sandboxPower(ctx context.Context, sc *engine.StepContext, name, template string, a args, start bool) (map[string]any, error) {
+func (s *stepsImpl) sandboxPower(ctx context.Context, sc *engine.StepContext, name, endpoint string, a args, start bool) (map[string]any, error) {
 	wait, err := a.boolean("wait", false)
 	if err != nil {
 		return nil, invalid(name, err)
@@ -43,7 +43,7 @@ func (s *stepsImpl) sandboxPower(ctx context.Context, sc *engine.StepContext, na
 	if err != nil {
 		return nil, invalid(name, err)
 	}
-	path, err := resolvePath(template, map[string]any{"account_id": acc})
+	req, err := plannedRequest("", endpoint, map[string]any{"account_id": acc}, frame.Overrides{})
 	if err != nil {
 		return nil, invalid(name, err)
 	}
@@ -51,37 +51,34 @@ func (s *stepsImpl) sandboxPower(ctx context.Context, sc *engine.StepContext, na
 		return nil, invalidf(name, "account_id is not known")
 	}
 	var placeholder any = map[string]any{}
+	send := s.sendTask(endpoint, req)
 	if start {
 		placeholder = taskPlaceholder(acc, "power_on", "Powering on")
-	}
-	m := &engine.Mutation{
-		Type:        name,
-		Method:      "POST",
-		Path:        path,
-		Resources:   accountResources("account_id")(a),
-		Placeholder: placeholder,
-		Send: func(ctx context.Context) (any, error) {
+	} else {
+		send = func(ctx context.Context) (any, error) {
 			if s.client == nil {
 				return nil, errors.New("no Frame API client configured")
 			}
-			if !start {
-				return map[string]any{}, s.client.StopSandbox(ctx, acc.(string)) // 202 with {}
-			}
-			return s.client.StartSandbox(ctx, acc.(string))
-		},
-		Reconcile: func(ctx context.Context) (any, bool, error) {
-			st, err := s.client.SandboxStatus(ctx, acc.(string))
-			if err != nil {
-				return nil, false, err
-			}
-			if (st.RunningServers > 0) != start {
-				return nil, false, nil
-			}
-			if !start {
-				return map[string]any{}, true, nil
-			}
-			return map[string]any{"account_id": acc, "kind": "power_on", "stage": frame.StageDone}, true, nil
-		},
+			_, err := s.client.Do(ctx, req, nil) // 202 with {}
+			return map[string]any{}, err
+		}
+	}
+	m := mutationOf(name, req)
+	m.Resources = accountResources("account_id")(a)
+	m.Placeholder = placeholder
+	m.Send = send
+	m.Reconcile = func(ctx context.Context) (any, bool, error) {
+		st, err := s.client.SandboxStatus(ctx, acc.(string))
+		if err != nil {
+			return nil, false, err
+		}
+		if (st.RunningServers > 0) != start {
+			return nil, false, nil
+		}
+		if !start {
+			return map[string]any{}, true, nil
+		}
+		return map[string]any{"account_id": acc, "kind": "power_on", "stage": frame.StageDone}, true, nil
 	}
 	res, err := sc.Mutate(ctx, m)
 	if err != nil {
