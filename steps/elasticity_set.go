@@ -339,17 +339,6 @@ func elasticityMap(e frame.Elasticity) map[string]any {
 	return map[string]any{"min_servers": e.MinServers, "buffer_servers": e.BufferServers, "max_servers": e.MaxServers}
 }
 
-func poolResources(pool, account any) []string {
-	var out []string
-	if p, ok := pool.(string); ok {
-		out = append(out, "pool:"+p)
-	}
-	if a, ok := account.(string); ok {
-		out = append(out, "account:"+a)
-	}
-	return out
-}
-
 // poolNames names the pool for a plan's reader.
 func poolNames(t poolTarget) map[string]string {
 	id, ok := t.id.(string)

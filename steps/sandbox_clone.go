@@ -342,22 +342,6 @@ func auditEntries(ctx context.Context, c *frame.Client, accountID, from, kind st
 	return out, nil
 }
 
-// knownID returns a required ID input: its string, or engine.Unknown in
-// plan modes.
-func knownID(a args, name string) (any, error) {
-	if a.unknown(name) {
-		return engine.Unknown, nil
-	}
-	return a.id(name)
-}
-
-func orUnknown(v any) any {
-	if v == nil {
-		return engine.Unknown
-	}
-	return v
-}
-
 // sandboxPoolOf finds the Sandbox pool of an account, once per run per
 // account (concurrent callers share the lookup).
 func (s *stepsImpl) sandboxPoolOf(ctx context.Context, c *frame.Client, accountID string) (string, error) {

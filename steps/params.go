@@ -1,0 +1,195 @@
+package steps
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/frame"
+)
+
+// Typed step parameters. A step declares its inputs as a struct; each field
+// carries the input's name and options in a `param` tag and its one-line
+// documentation in a `doc` tag:
+//
+//	type publishParams struct {
+//		AccountID any  `param:"account_id,id,required" doc:"Frame account ID ..."`
+//		Wait      bool `param:"wait,wait=publish"`
+//	}
+//
+// Field types: string, bool, int (an integer input that must be given),
+// *int and *bool (absent: nil), and any with the "id" option (a Frame ID:
+// its string, or engine.Unknown in plans where it is known only after
+// apply; checked as a path segment). Options: "required"; "id";
+// "wait=<what>" (the shared `wait` input, see waitInput). inputsOf makes
+// the step's InputSpecs from the struct, and with a catalog endpoint, the
+// bounds of the parameters of the same name; decodeParams fills the struct
+// from the resolved inputs and checks those bounds (frame.CheckLimits), so
+// the catalog stays the one statement of each limit.
+
+// paramField is one parsed field of a parameter struct.
+type paramField struct {
+	index    int
+	name     string
+	doc      string
+	required bool
+	id       bool
+	wait     string // "wait=<what>": the shared wait input
+}
+
+func paramFields(t reflect.Type) []paramField {
+	var out []paramField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, ok := f.Tag.Lookup("param")
+		if !ok {
+			continue
+		}
+		parts := strings.Split(tag, ",")
+		pf := paramField{index: i, name: parts[0], doc: f.Tag.Get("doc")}
+		for _, o := range parts[1:] {
+			switch {
+			case o == "required":
+				pf.required = true
+			case o == "id":
+				pf.id = true
+			case strings.HasPrefix(o, "wait="):
+				pf.wait = strings.TrimPrefix(o, "wait=")
+			default:
+				panic(fmt.Sprintf("steps: %s.%s: unknown param option %q", t.Name(), f.Name, o))
+			}
+		}
+		out = append(out, pf)
+	}
+	return out
+}
+
+// inputsOf makes the InputSpecs of parameter struct P, in field order. With
+// endpoint (a catalog name), an integer input takes the catalog's minimum
+// for the parameter of the same name.
+func inputsOf[P any](endpoint string) []engine.InputSpec {
+	t := reflect.TypeFor[P]()
+	var ep *frame.Endpoint
+	if endpoint != "" {
+		e, ok := frame.LookupEndpoint(endpoint)
+		if !ok {
+			panic("steps: unknown catalog endpoint " + endpoint)
+		}
+		ep = e
+	}
+	var out []engine.InputSpec
+	for _, pf := range paramFields(t) {
+		if pf.wait != "" {
+			out = append(out, waitInput(pf.wait))
+			continue
+		}
+		spec := engine.InputSpec{Name: pf.name, Type: paramType(t.Field(pf.index).Type, pf), Required: pf.required, Description: pf.doc}
+		if ep != nil && spec.Type == "integer" {
+			if p, ok := ep.Param(pf.name); ok && p.Minimum != nil {
+				m := *p.Minimum
+				spec.Minimum = &m
+			}
+		}
+		out = append(out, spec)
+	}
+	return out
+}
+
+func paramType(t reflect.Type, pf paramField) string {
+	if pf.id {
+		return "string"
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int:
+		return "integer"
+	}
+	panic(fmt.Sprintf("steps: parameter %s: unsupported type %s", pf.name, t))
+}
+
+// decodeParams fills *p from a step's resolved inputs, checking each as
+// its field declares, and the integers against endpoint's catalog bounds
+// ("" for none). Errors name the input.
+func decodeParams[P any](in map[string]any, endpoint string, p *P) error {
+	a := args(in)
+	v := reflect.ValueOf(p).Elem()
+	given := map[string]any{}
+	for _, pf := range paramFields(v.Type()) {
+		f := v.Field(pf.index)
+		if pf.required && !a.has(pf.name) {
+			return fmt.Errorf("%s is required", pf.name)
+		}
+		if err := decodeField(a, pf, f); err != nil {
+			return err
+		}
+		if n, ok := f.Interface().(int); ok && a.has(pf.name) {
+			given[pf.name] = n
+		} else if np, ok := f.Interface().(*int); ok && np != nil {
+			given[pf.name] = *np
+		}
+	}
+	if endpoint == "" {
+		return nil
+	}
+	return frame.CheckLimits(endpoint, given)
+}
+
+func decodeField(a args, pf paramField, f reflect.Value) error {
+	switch {
+	case pf.wait != "":
+		b, err := a.boolean(pf.name, false)
+		f.SetBool(b)
+		return err
+	case pf.id:
+		if !a.has(pf.name) {
+			return nil
+		}
+		id, err := knownID(a, pf.name)
+		if err != nil {
+			return err
+		}
+		if _, err := resolvePath("/{"+pf.name+"}", map[string]any{pf.name: id}); err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(&id).Elem())
+		return nil
+	}
+	switch f.Interface().(type) {
+	case string:
+		s, err := a.str(pf.name)
+		f.SetString(s)
+		return err
+	case bool:
+		b, err := a.boolean(pf.name, false)
+		f.SetBool(b)
+		return err
+	case int:
+		n, _, err := a.integer(pf.name)
+		f.SetInt(int64(n))
+		return err
+	case *int:
+		n, ok, err := a.integer(pf.name)
+		if ok && err == nil {
+			f.Set(reflect.ValueOf(&n))
+		}
+		return err
+	case *bool:
+		if !a.has(pf.name) {
+			return nil
+		}
+		b, err := a.boolean(pf.name, false)
+		if err == nil {
+			f.Set(reflect.ValueOf(&b))
+		}
+		return err
+	}
+	return errors.New("unsupported parameter type for " + pf.name)
+}
