@@ -124,7 +124,7 @@ func decodeParams[P any](in map[string]any, endpoint string, p *P) error {
 	given := map[string]any{}
 	for _, pf := range paramFields(v.Type()) {
 		f := v.Field(pf.index)
-		if pf.required && !a.has(pf.name) {
+		if pf.required && !pf.id && !a.has(pf.name) { // an id says so itself
 			return fmt.Errorf("%s is required", pf.name)
 		}
 		if err := decodeField(a, pf, f); err != nil {
@@ -149,7 +149,7 @@ func decodeField(a args, pf paramField, f reflect.Value) error {
 		f.SetBool(b)
 		return err
 	case pf.id:
-		if !a.has(pf.name) {
+		if !pf.required && !a.has(pf.name) {
 			return nil
 		}
 		id, err := knownID(a, pf.name)

@@ -6,38 +6,31 @@ import (
 	"github.com/frameflow/frameflow/engine"
 )
 
+type poolsListParams struct {
+	AccountID any    `param:"account_id,id,required" doc:"Frame account ID."`
+	Kind      string `param:"kind" doc:"Keep only pools of this kind (sandbox, production, ...)."`
+}
+
 func (s *stepsImpl) poolsList() *engine.StepType {
 	const name = "pools.list"
 	return &engine.StepType{
 		Name:        name,
 		Description: "Lists the pools of an account (GET /accounts/:account_id/pools), optionally only those of one kind.",
-		Inputs: []engine.InputSpec{
-			{Name: "account_id", Type: "string", Required: true, Description: "Frame account ID."},
-			{Name: "kind", Type: "string", Description: "Keep only pools of this kind (sandbox, production, ...)."},
-		},
+		Inputs:      inputsOf[poolsListParams](""),
 		Outputs: map[string]*engine.Shape{
 			"pools": doc(engine.ListShape(poolShape()), "the pools kept, in API order"),
 			"count": doc(engine.IntShape(), "how many pools were kept"),
 		},
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			a := args(in)
-			kind, err := a.str("kind")
-			if err != nil {
+			var p poolsListParams
+			if err := decodeParams(in, "", &p); err != nil {
 				return nil, invalid(name, err)
 			}
-			acc, err := knownID(a, "account_id")
-			if err != nil {
-				return nil, invalid(name, err)
-			}
-			if _, err := resolvePath("/accounts/{account_id}/pools", map[string]any{"account_id": acc}); err != nil {
-				return nil, invalid(name, err)
-			}
-			c, err := s.reader(sc)
+			c, id, ok, err := s.readTarget(sc, p.AccountID)
 			if err != nil {
 				return nil, err
 			}
-			id, known := acc.(string)
-			if c == nil || !known {
+			if !ok {
 				return map[string]any{"pools": engine.Unknown, "count": engine.Unknown}, nil
 			}
 			pools, err := c.ListPools(ctx, id)
@@ -45,11 +38,11 @@ func (s *stepsImpl) poolsList() *engine.StepType {
 				return nil, err
 			}
 			kept := []any{}
-			for _, p := range pools {
-				if kind != "" && p.Kind != kind {
+			for _, pool := range pools {
+				if p.Kind != "" && pool.Kind != p.Kind {
 					continue
 				}
-				m, err := engine.RoundTrip(p)
+				m, err := engine.RoundTrip(pool)
 				if err != nil {
 					return nil, err
 				}
