@@ -86,4 +86,3 @@ func newSteps(d Deps) *stepsImpl {
 	}
 	return &stepsImpl{client: d.Client, poller: p, findings: d.Findings, sourcePools: map[string]*sourcePoolEntry{}, poolNames: map[string]*poolNamesEntry{}}
 }
-

@@ -35,28 +35,26 @@ var PublishListGrace = 20 * time.Second
 // not restore what the step read before the crash.
 var ErrNoWitness = errors.New("cannot prove whether the publish was sent: the publish tasks listed before sending were not restored from the journal")
 
+type publishParams struct {
+	AccountID any  `param:"account_id,id,required" doc:"Frame account ID whose Sandbox is published."`
+	Wait      bool `param:"wait,wait=publish"`
+}
+
 func (s *stepsImpl) sandboxPublish() *engine.StepType {
 	const name = "sandbox.publish"
 	return &engine.StepType{
 		Name:        name,
 		Description: "Publishes the account's Sandbox to production (POST /accounts/:account_id/publish): new production servers run the Sandbox image.",
-		Inputs: []engine.InputSpec{
-			{Name: "account_id", Type: "string", Required: true, Description: "Frame account ID whose Sandbox is published."},
-			waitInput("publish"),
-		},
-		Outputs:   map[string]*engine.Shape{"task": taskShape()},
-		Mutates:   true,
-		Resources: accountResources("account_id"),
+		Inputs:      inputsOf[publishParams](""),
+		Outputs:     map[string]*engine.Shape{"task": taskShape()},
+		Mutates:     true,
+		Resources:   accountResources("account_id"),
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			a := args(in)
-			wait, err := a.boolean("wait", false)
-			if err != nil {
+			var p publishParams
+			if err := decodeParams(in, "", &p); err != nil {
 				return nil, invalid(name, err)
 			}
-			acc, err := knownID(a, "account_id")
-			if err != nil {
-				return nil, invalid(name, err)
-			}
+			acc, wait := p.AccountID, p.Wait
 			req, err := plannedRequest("", "sandbox.publish", map[string]any{"account_id": acc}, frame.Overrides{})
 			if err != nil {
 				return nil, invalid(name, err)

@@ -8,21 +8,27 @@ import (
 	"github.com/frameflow/frameflow/frame"
 )
 
+type sandboxStopParams struct {
+	AccountID any `param:"account_id,id,required" doc:"Frame account ID whose Sandbox is stopped."`
+}
+
 func (s *stepsImpl) sandboxStop() *engine.StepType {
 	const name = "sandbox.stop"
 	return &engine.StepType{
 		Name:        name,
 		Description: "Stops (powers off) the account's Sandbox server; users in a Sandbox session are disconnected.",
-		Inputs: []engine.InputSpec{
-			{Name: "account_id", Type: "string", Required: true, Description: "Frame account ID whose Sandbox is stopped."},
-		},
+		Inputs:      inputsOf[sandboxStopParams](""),
 		Outputs: map[string]*engine.Shape{
 			"account_id": doc(engine.StringShape(), "the account whose Sandbox was stopped (the API answers 202 with no task)"),
 		},
 		Mutates:   true,
 		Resources: accountResources("account_id"),
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			if _, err := s.sandboxPower(ctx, sc, name, "sandbox.stop", args(in), false); err != nil {
+			var p sandboxStopParams
+			if err := decodeParams(in, "", &p); err != nil {
+				return nil, invalid(name, err)
+			}
+			if _, err := s.sandboxPower(ctx, sc, name, "sandbox.stop", p.AccountID, false, false); err != nil {
 				return nil, err
 			}
 			return map[string]any{"account_id": in["account_id"]}, nil
@@ -34,15 +40,7 @@ func (s *stepsImpl) sandboxStop() *engine.StepType {
 // status: running servers after a start (none after a stop) prove the
 // request took effect; otherwise it is safe to send again, both being
 // idempotent.
-func (s *stepsImpl) sandboxPower(ctx context.Context, sc *engine.StepContext, name, endpoint string, a args, start bool) (map[string]any, error) {
-	wait, err := a.boolean("wait", false)
-	if err != nil {
-		return nil, invalid(name, err)
-	}
-	acc, err := knownID(a, "account_id")
-	if err != nil {
-		return nil, invalid(name, err)
-	}
+func (s *stepsImpl) sandboxPower(ctx context.Context, sc *engine.StepContext, name, endpoint string, acc any, wait, start bool) (map[string]any, error) {
 	req, err := plannedRequest("", endpoint, map[string]any{"account_id": acc}, frame.Overrides{})
 	if err != nil {
 		return nil, invalid(name, err)
@@ -64,7 +62,7 @@ func (s *stepsImpl) sandboxPower(ctx context.Context, sc *engine.StepContext, na
 		}
 	}
 	m := mutationOf(name, req)
-	m.Resources = accountResources("account_id")(a)
+	m.Resources = accountResources("account_id")(map[string]any{"account_id": acc})
 	m.Placeholder = placeholder
 	m.Send = send
 	m.Reconcile = func(ctx context.Context) (any, bool, error) {
