@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/frameflow/frameflow/engine"
@@ -28,17 +27,10 @@ func (p pdCapacity) output() map[string]any {
 
 func (s *stepsImpl) persistentDesktopCapacitySet() *engine.StepType {
 	const name = "persistent_desktop.capacity.set"
-	zero := 0.0
 	return &engine.StepType{
 		Name:        name,
 		Description: "Sets the Persistent Desktop capacity of a persistent account (max users, backups kept, keep unassigned desktops running); sends nothing when it already matches.",
-		Inputs: []engine.InputSpec{
-			{Name: "account_id", Type: "string", Required: true, Description: "Frame account ID (must be a persistent desktop account)."},
-			{Name: "max_users", Type: "integer", Required: true, Minimum: &zero, Description: "Most persistent desktops to provision; lowering it below the assigned desktops leaves none for new users."},
-			{Name: "keep_instances_running_for_new_users", Type: "boolean", Required: true, Description: "Keep unassigned desktops running until a new user connects."},
-			{Name: "number_of_backups_to_save", Type: "integer", Minimum: &zero, Description: "Backups kept per desktop; unchanged when omitted."},
-			waitInput("capacity"),
-		},
+		Inputs:      inputsOf[capacityParams](capacityEndpoint),
 		Outputs: map[string]*engine.Shape{
 			"task":   doc(taskShape(), "the task (null when nothing changed)"),
 			"before": capacityShape(),
@@ -47,7 +39,7 @@ func (s *stepsImpl) persistentDesktopCapacitySet() *engine.StepType {
 		Mutates:   true,
 		Resources: accountResources("account_id"),
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			r, err := capacityRequestOf(args(in))
+			r, err := capacityRequestOf(in)
 			if err != nil {
 				return nil, invalid(name, err)
 			}
@@ -60,6 +52,14 @@ func (s *stepsImpl) persistentDesktopCapacitySet() *engine.StepType {
 // sends; its bounds are the one statement of the limits checked here.
 const capacityEndpoint = "persistent_desktop.capacity.set"
 
+type capacityParams struct {
+	AccountID   any  `param:"account_id,id,required" doc:"Frame account ID (must be a persistent desktop account)."`
+	MaxUsers    int  `param:"max_users,required" doc:"Most persistent desktops to provision; lowering it below the assigned desktops leaves none for new users."`
+	KeepRunning bool `param:"keep_instances_running_for_new_users,required" doc:"Keep unassigned desktops running until a new user connects."`
+	Backups     *int `param:"number_of_backups_to_save" doc:"Backups kept per desktop; unchanged when omitted."`
+	Wait        bool `param:"wait,wait=capacity"`
+}
+
 // capacityRequest is a persistent_desktop.capacity.set step's checked
 // inputs.
 type capacityRequest struct {
@@ -69,37 +69,17 @@ type capacityRequest struct {
 	wait       bool
 }
 
-func capacityRequestOf(a args) (r capacityRequest, err error) {
-	if r.wait, err = a.boolean("wait", false); err != nil {
-		return r, err
+func capacityRequestOf(in map[string]any) (capacityRequest, error) {
+	var p capacityParams
+	if err := decodeParams(in, capacityEndpoint, &p); err != nil {
+		return capacityRequest{}, err
 	}
-	maxUsers, ok, err := a.integer("max_users")
-	switch {
-	case err != nil:
-		return r, err
-	case !ok:
-		return r, errors.New("max_users is required")
+	r := capacityRequest{accountID: p.AccountID, wait: p.Wait, hasBackups: p.Backups != nil,
+		want: pdCapacity{KeepRunning: p.KeepRunning, MaxUsers: p.MaxUsers}}
+	if p.Backups != nil {
+		r.want.Backups = *p.Backups
 	}
-	if !a.has("keep_instances_running_for_new_users") {
-		return r, errors.New("keep_instances_running_for_new_users is required")
-	}
-	keep, err := a.boolean("keep_instances_running_for_new_users", false)
-	if err != nil {
-		return r, err
-	}
-	backups, hasBackups, err := a.integer("number_of_backups_to_save")
-	if err != nil {
-		return r, err
-	}
-	r.want, r.hasBackups = pdCapacity{KeepRunning: keep, MaxUsers: maxUsers, Backups: backups}, hasBackups
-	if err := frame.CheckLimits(capacityEndpoint, r.params(nil)); err != nil {
-		return r, err
-	}
-	if r.accountID, err = knownID(a, "account_id"); err != nil {
-		return r, err
-	}
-	_, err = resolvePath("/accounts/{account_id}/persistent_desktop_elasticity_settings", map[string]any{"account_id": r.accountID})
-	return r, err
+	return r, nil
 }
 
 // params are the request's parameters; backups only when given.
