@@ -18,21 +18,11 @@ const (
 
 func (s *stepsImpl) elasticitySet() *engine.StepType {
 	const name = "elasticity.set"
-	zero := 0.0
 	return &engine.StepType{
 		Name:        name,
 		Description: "Sets the min, buffer and max servers of a pool (or of an account's pools of a kind or name); sends nothing when they already match.",
-		Inputs: []engine.InputSpec{
-			{Name: "pool_id", Type: "string", Description: "Pool ID (or give account_id with pool_kind or pool_name)."},
-			{Name: "account_id", Type: "string", Description: "Frame account ID whose pools are matched by pool_kind or pool_name."},
-			{Name: "pool_kind", Type: "string", Description: "With account_id: the kind of pools to set (default production); every matching pool is set."},
-			{Name: "pool_name", Type: "string", Description: "With account_id: the name of the pool to set (instead of pool_kind)."},
-			{Name: "min_servers", Type: "integer", Minimum: &zero, Description: "Minimum servers (0..max_servers); unchanged when omitted."},
-			{Name: "buffer_servers", Type: "integer", Minimum: &zero, Description: "Buffer servers (0..max_servers); unchanged when omitted."},
-			{Name: "max_servers", Type: "integer", Required: true, Minimum: &zero, Description: "Maximum servers (at most 1000)."},
-			waitInput("elasticity"),
-		},
-		AnyOf: [][]string{{"pool_id", "max_servers"}, {"account_id", "max_servers"}},
+		Inputs:      inputsOf[elasticityParams](elasticityEndpoint),
+		AnyOf:       [][]string{{"pool_id", "max_servers"}, {"account_id", "max_servers"}},
 		Outputs: map[string]*engine.Shape{
 			"task":   doc(taskShape(), "the task of the first pool changed (null when nothing changed)"),
 			"tasks":  doc(engine.ListShape(taskShape()), "one task per pool changed"),
@@ -57,7 +47,7 @@ func (s *stepsImpl) elasticitySet() *engine.StepType {
 			return append(out, accountResources("account_id")(in)...)
 		},
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			return s.runElasticitySet(ctx, sc, name, args(in))
+			return s.runElasticitySet(ctx, sc, name, in)
 		},
 	}
 }
@@ -71,33 +61,6 @@ type desired struct {
 // elasticityEndpoint is the catalog endpoint elasticity.set sends; its
 // bounds are the one statement of the limits checked here.
 const elasticityEndpoint = "pools.elasticity.set"
-
-func elasticityInputs(a args) (desired, error) {
-	var d desired
-	given := map[string]any{}
-	for _, f := range []struct {
-		name string
-		into **int
-	}{{"min_servers", &d.min}, {"buffer_servers", &d.buffer}, {"max_servers", nil}} {
-		v, ok, err := a.integer(f.name)
-		if err != nil {
-			return d, err
-		}
-		if !ok {
-			continue
-		}
-		given[f.name] = v
-		if f.into != nil {
-			*f.into = &v
-		} else {
-			d.max = v
-		}
-	}
-	if _, ok := given["max_servers"]; !ok {
-		return d, errors.New("max_servers is required")
-	}
-	return d, frame.CheckLimits(elasticityEndpoint, given)
-}
 
 // apply merges d over the current settings.
 func (d desired) apply(cur frame.Elasticity) frame.Elasticity {
@@ -152,20 +115,25 @@ type elasticityRequest struct {
 	poolID    any // by pool: its id
 }
 
-func elasticityRequestOf(a args) (r elasticityRequest, err error) {
-	if r.want, err = elasticityInputs(a); err != nil {
-		return r, err
+type elasticityParams struct {
+	PoolID        any    `param:"pool_id,id" doc:"Pool ID (or give account_id with pool_kind or pool_name)."`
+	AccountID     any    `param:"account_id,id" doc:"Frame account ID whose pools are matched by pool_kind or pool_name."`
+	PoolKind      string `param:"pool_kind" doc:"With account_id: the kind of pools to set (default production); every matching pool is set."`
+	PoolName      string `param:"pool_name" doc:"With account_id: the name of the pool to set (instead of pool_kind)."`
+	MinServers    *int   `param:"min_servers" doc:"Minimum servers (0..max_servers); unchanged when omitted."`
+	BufferServers *int   `param:"buffer_servers" doc:"Buffer servers (0..max_servers); unchanged when omitted."`
+	MaxServers    int    `param:"max_servers,required" doc:"Maximum servers (at most {maximum})."`
+	Wait          bool   `param:"wait,wait=elasticity"`
+}
+
+func elasticityRequestOf(in map[string]any) (elasticityRequest, error) {
+	var p elasticityParams
+	if err := decodeParams(in, elasticityEndpoint, &p); err != nil {
+		return elasticityRequest{}, err
 	}
-	if r.wait, err = a.boolean("wait", false); err != nil {
-		return r, err
-	}
-	if r.kind, err = a.str("pool_kind"); err != nil {
-		return r, err
-	}
-	if r.poolName, err = a.str("pool_name"); err != nil {
-		return r, err
-	}
-	byPool, byAccount := a.has("pool_id"), a.has("account_id")
+	r := elasticityRequest{want: desired{min: p.MinServers, buffer: p.BufferServers, max: p.MaxServers},
+		wait: p.Wait, kind: p.PoolKind, poolName: p.PoolName, poolID: p.PoolID, accountID: p.AccountID}
+	byPool, byAccount := p.PoolID != nil, p.AccountID != nil
 	switch {
 	case byPool && byAccount:
 		return r, errors.New("give pool_id or account_id (with pool_kind or pool_name), not both")
@@ -179,18 +147,7 @@ func elasticityRequestOf(a args) (r elasticityRequest, err error) {
 	if r.kind == "" && r.poolName == "" {
 		r.kind = "production"
 	}
-	if byPool {
-		if r.poolID, err = knownID(a, "pool_id"); err != nil {
-			return r, err
-		}
-		_, err = resolvePath("/pools/{pool_id}/elasticity_settings", map[string]any{"pool_id": r.poolID})
-		return r, err
-	}
-	if r.accountID, err = knownID(a, "account_id"); err != nil {
-		return r, err
-	}
-	_, err = resolvePath("/accounts/{account_id}/pools", map[string]any{"account_id": r.accountID})
-	return r, err
+	return r, nil
 }
 
 // targets lists the pools to set: the one given, or the account's pools of
@@ -226,8 +183,8 @@ func (r elasticityRequest) targets(ctx context.Context, c *frame.Client, name st
 	return targets, nil
 }
 
-func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext, name string, a args) (map[string]any, error) {
-	r, err := elasticityRequestOf(a)
+func (s *stepsImpl) runElasticitySet(ctx context.Context, sc *engine.StepContext, name string, in map[string]any) (map[string]any, error) {
+	r, err := elasticityRequestOf(in)
 	if err != nil {
 		return nil, invalid(name, err)
 	}

@@ -25,7 +25,8 @@ import (
 // apply; checked as a path segment). Options: "required"; "id";
 // "wait=<what>" (the shared `wait` input, see waitInput). inputsOf makes
 // the step's InputSpecs from the struct, and with a catalog endpoint, the
-// bounds of the parameters of the same name; decodeParams fills the struct
+// bounds of the parameters of the same name (a doc may say "{maximum}",
+// replaced by the catalog's); decodeParams fills the struct
 // from the resolved inputs and checks those bounds (frame.CheckLimits), so
 // the catalog stays the one statement of each limit.
 
@@ -87,10 +88,18 @@ func inputsOf[P any](endpoint string) []engine.InputSpec {
 		}
 		spec := engine.InputSpec{Name: pf.name, Type: paramType(t.Field(pf.index).Type, pf), Required: pf.required, Description: pf.doc}
 		if ep != nil && spec.Type == "integer" {
-			if p, ok := ep.Param(pf.name); ok && p.Minimum != nil {
-				m := *p.Minimum
-				spec.Minimum = &m
+			if p, ok := ep.Param(pf.name); ok {
+				if p.Minimum != nil {
+					m := *p.Minimum
+					spec.Minimum = &m
+				}
+				if p.Maximum != nil {
+					spec.Description = strings.ReplaceAll(spec.Description, "{maximum}", fmt.Sprint(*p.Maximum))
+				}
 			}
+		}
+		if strings.Contains(spec.Description, "{maximum}") {
+			panic("steps: " + pf.name + ": {maximum} without a catalog maximum")
 		}
 		out = append(out, spec)
 	}
