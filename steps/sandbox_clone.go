@@ -14,19 +14,21 @@ import (
 
 const cloneKind = "clone_pool"
 
+type cloneParams struct {
+	TargetAccountID any   `param:"target_account_id,id,required" doc:"The account whose Sandbox is overwritten."`
+	SourcePoolID    any   `param:"source_pool_id,id" doc:"The source account's Sandbox pool ID (or give source_account_id)."`
+	SourceAccountID any   `param:"source_account_id,id" doc:"The source account; its Sandbox pool is looked up (GET /accounts/:id/sandbox/status, else its pools of kind sandbox)."`
+	JoinDomain      *bool `param:"join_domain" doc:"Whether Frame should attempt to join the domain after the Sandbox has been cloned (form field, as the docs' curl example sends it; omitted when not given)."`
+	Wait            bool  `param:"wait,wait=clone"`
+}
+
 func (s *stepsImpl) sandboxClone() *engine.StepType {
 	const name = "sandbox.clone"
 	return &engine.StepType{
 		Name:        name,
 		Description: "Overwrites the target account's Sandbox with a clone of the source account's Sandbox image (everything on the target's Sandbox is lost).",
-		Inputs: []engine.InputSpec{
-			{Name: "target_account_id", Type: "string", Required: true, Description: "The account whose Sandbox is overwritten."},
-			{Name: "source_pool_id", Type: "string", Description: "The source account's Sandbox pool ID (or give source_account_id)."},
-			{Name: "source_account_id", Type: "string", Description: "The source account; its Sandbox pool is looked up (GET /accounts/:id/sandbox/status, else its pools of kind sandbox)."},
-			{Name: "join_domain", Type: "boolean", Description: "Whether Frame should attempt to join the domain after the Sandbox has been cloned (form field, as the docs' curl example sends it; omitted when not given)."},
-			waitInput("clone"),
-		},
-		AnyOf: [][]string{{"target_account_id", "source_pool_id"}, {"target_account_id", "source_account_id"}},
+		Inputs:      inputsOf[cloneParams](""),
+		AnyOf:       [][]string{{"target_account_id", "source_pool_id"}, {"target_account_id", "source_account_id"}},
 		Outputs: map[string]*engine.Shape{
 			"task":           taskShape(),
 			"source_pool_id": doc(engine.StringShape(), "the source Sandbox pool cloned from"),
@@ -35,122 +37,122 @@ func (s *stepsImpl) sandboxClone() *engine.StepType {
 		Destructive: true,
 		Resources:   accountResources("target_account_id"),
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			a := args(in)
-			wait, err := a.boolean("wait", false)
+			p, err := cloneParamsOf(in)
 			if err != nil {
 				return nil, invalid(name, err)
 			}
-			var joinDomain *bool
-			if a.has("join_domain") {
-				b, err := a.boolean("join_domain", false)
-				if err != nil {
-					return nil, invalid(name, err)
-				}
-				joinDomain = &b
-			}
-			byPool, byAccount := a.has("source_pool_id"), a.has("source_account_id")
-			switch {
-			case byPool && byAccount:
-				return nil, invalidf(name, "give source_pool_id or source_account_id, not both")
-			case !byPool && !byAccount:
-				return nil, invalidf(name, "source_pool_id or source_account_id is required")
-			}
-			target, err := knownID(a, "target_account_id")
-			if err != nil {
-				return nil, invalid(name, err)
-			}
-			var source any
-			if byAccount {
-				src, err := knownID(a, "source_account_id")
-				if err != nil {
-					return nil, invalid(name, err)
-				}
-				if src == target && !engine.IsUnknown(src) {
-					return nil, invalidf(name, "the source account %s is the target account: a Sandbox cannot be cloned onto itself", src)
-				}
-			} else if source, err = knownID(a, "source_pool_id"); err != nil {
-				return nil, invalid(name, err)
-			}
-			// Validate the IDs before any read.
-			if _, err := resolvePath("/accounts/{target_account_id}/pools/{source_pool_id}/clone", map[string]any{"target_account_id": target, "source_pool_id": orUnknown(source)}); err != nil {
-				return nil, invalid(name, err)
-			}
-			if byAccount && !engine.IsUnknown(in["source_account_id"]) {
-				if _, err := frame.PathFor("/accounts/{source_account_id}", map[string]string{"source_account_id": in["source_account_id"].(string)}); err != nil {
-					return nil, invalid(name, err)
-				}
-			}
-
-			c, err := s.reader(sc)
+			source, err := s.cloneSource(ctx, sc, name, p)
 			if err != nil {
 				return nil, err
 			}
-			if byAccount {
-				source = engine.Unknown
-				if src, _ := in["source_account_id"].(string); c != nil && src != "" {
-					pool, err := s.sandboxPoolOf(ctx, c, src)
-					if err != nil {
-						return nil, fmt.Errorf("%s: finding the Sandbox pool of source account %s: %w", name, src, err)
-					}
-					source = pool
-				}
-			} else if t, ok := target.(string); ok && c != nil {
-				// The pool given may be the target's own Sandbox pool.
-				st, err := c.SandboxStatus(ctx, t)
-				if err != nil {
-					return nil, fmt.Errorf("%s: checking the target's own Sandbox pool (GET /accounts/%s/sandbox/status): %w", name, t, err)
-				}
-				if st.PoolID != "" && st.PoolID == source {
-					return nil, invalidf(name, "source pool %s is the Sandbox pool of the target account %s: a Sandbox cannot be cloned onto itself", st.PoolID, t)
-				}
-			}
-			if sc.Mode() == engine.ModeRun && (engine.IsUnknown(target) || engine.IsUnknown(source)) {
+			if sc.Mode() == engine.ModeRun && (engine.IsUnknown(p.TargetAccountID) || engine.IsUnknown(source)) {
 				return nil, invalidf(name, "the target account or the source pool is not known")
 			}
-			params := map[string]any{"target_account_id": target, "source_pool_id": source}
-			if joinDomain != nil {
-				// A form field (-F in the docs' curl example), not the query.
-				params["join_domain"] = *joinDomain
-			}
-			req, err := plannedRequest("", "sandbox.clone", params, frame.Overrides{})
-			if err != nil {
-				return nil, invalid(name, err)
-			}
-			m := mutationOf(name, req)
-			m.Resources = accountResources("target_account_id")(in)
-			m.Placeholder = taskPlaceholder(target, cloneKind, "Cloning system")
-			m.Send = s.sendTask("sandbox.clone", req)
-			m.Action = engine.ActionUpdate
-			m.Details = cloneDetails(in, source)
-			m.Names = s.sourcePoolName(ctx, sc, c, in, source)
-			if sc.Mode() == engine.ModeRun {
-				if s.client == nil {
-					return nil, errors.New("no Frame API client configured")
-				}
-				if err := s.prepareCloneReconcile(ctx, m, target.(string)); err != nil {
-					return nil, fmt.Errorf("%s: %w", name, err)
-				}
-				if w := notTaken(m.Witness); w != "" {
-					// Visible where the operator looks, not only in the journal.
-					sc.Progress("no witness taken before cloning (" + w + "); if the answer is lost, the clone waits for your decision")
-				}
-			}
-			res, err := sc.Mutate(ctx, m)
-			if err != nil {
-				return nil, err
-			}
-			if engine.DecidedByOperator(res) {
-				// The operator checked in Frame that the clone took effect
-				// and finished (resume --mark): there is no task to wait on.
-				return map[string]any{"task": res, "source_pool_id": source}, nil
-			}
-			task, err := s.maybeWait(ctx, sc, wait, res, waitSpec{})
+			task, err := s.clone(ctx, sc, name, p, source)
 			if err != nil {
 				return nil, err
 			}
 			return map[string]any{"task": task, "source_pool_id": source}, nil
 		},
 	}
+}
+
+func cloneParamsOf(in map[string]any) (p cloneParams, err error) {
+	if err := decodeParams(in, "", &p); err != nil {
+		return p, err
+	}
+	byPool, byAccount := p.SourcePoolID != nil, p.SourceAccountID != nil
+	switch {
+	case byPool && byAccount:
+		return p, errors.New("give source_pool_id or source_account_id, not both")
+	case !byPool && !byAccount:
+		return p, errors.New("source_pool_id or source_account_id is required")
+	case byAccount && p.SourceAccountID == p.TargetAccountID && !engine.IsUnknown(p.SourceAccountID):
+		return p, fmt.Errorf("the source account %s is the target account: a Sandbox cannot be cloned onto itself", p.SourceAccountID)
+	}
+	return p, nil
+}
+
+// cloneSource returns the source pool: the one given (checked not to be
+// the target's own Sandbox pool), or the source account's Sandbox pool;
+// Unknown where it cannot be read.
+func (s *stepsImpl) cloneSource(ctx context.Context, sc *engine.StepContext, name string, p cloneParams) (any, error) {
+	c, err := s.reader(sc)
+	if err != nil {
+		return nil, err
+	}
+	if p.SourceAccountID != nil {
+		src, known := p.SourceAccountID.(string)
+		if c == nil || !known {
+			return engine.Unknown, nil
+		}
+		pool, err := s.sandboxPoolOf(ctx, c, src)
+		if err != nil {
+			return nil, fmt.Errorf("%s: finding the Sandbox pool of source account %s: %w", name, src, err)
+		}
+		return pool, nil
+	}
+	t, ok := p.TargetAccountID.(string)
+	if !ok || c == nil {
+		return p.SourcePoolID, nil
+	}
+	// The pool given may be the target's own Sandbox pool.
+	st, err := c.SandboxStatus(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("%s: checking the target's own Sandbox pool (GET /accounts/%s/sandbox/status): %w", name, t, err)
+	}
+	if st.PoolID != "" && st.PoolID == p.SourcePoolID {
+		return nil, invalidf(name, "source pool %s is the Sandbox pool of the target account %s: a Sandbox cannot be cloned onto itself", st.PoolID, t)
+	}
+	return p.SourcePoolID, nil
+}
+
+// clone builds the clone request once, prepares its reconcile (run mode),
+// sends it through the run's recorder and waits when asked. It returns the
+// task (the operator's mark, when one decided).
+func (s *stepsImpl) clone(ctx context.Context, sc *engine.StepContext, name string, p cloneParams, source any) (any, error) {
+	target := p.TargetAccountID
+	params := map[string]any{"target_account_id": target, "source_pool_id": source}
+	if p.JoinDomain != nil {
+		// A form field (-F in the docs' curl example), not the query.
+		params["join_domain"] = *p.JoinDomain
+	}
+	req, err := plannedRequest("", "sandbox.clone", params, frame.Overrides{})
+	if err != nil {
+		return nil, invalid(name, err)
+	}
+	m := mutationOf(name, req)
+	m.Resources = accountResources("target_account_id")(map[string]any{"target_account_id": target})
+	m.Placeholder = taskPlaceholder(target, cloneKind, "Cloning system")
+	m.Send = s.sendTask("sandbox.clone", req)
+	m.Action = engine.ActionUpdate
+	// What a reviewer needs besides the path: where it comes from (named).
+	from := map[string]any{"source_account_id": p.SourceAccountID}
+	m.Details = cloneDetails(from, source)
+	c, err := s.reader(sc)
+	if err != nil {
+		return nil, err
+	}
+	m.Names = s.sourcePoolName(ctx, sc, c, from, source)
+	if sc.Mode() == engine.ModeRun {
+		if s.client == nil {
+			return nil, errors.New("no Frame API client configured")
+		}
+		if err := s.prepareCloneReconcile(ctx, m, target.(string)); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if w := notTaken(m.Witness); w != "" {
+			// Visible where the operator looks, not only in the journal.
+			sc.Progress("no witness taken before cloning (" + w + "); if the answer is lost, the clone waits for your decision")
+		}
+	}
+	res, err := sc.Mutate(ctx, m)
+	if err != nil || engine.DecidedByOperator(res) {
+		// An operator's mark (resume --mark) says the clone took effect and
+		// finished: there is no task to wait on.
+		return res, err
+	}
+	return s.maybeWait(ctx, sc, p.Wait, res, waitSpec{})
 }
 
 // cloneWitness is what sandbox.clone reads before sending: the target
