@@ -121,60 +121,11 @@ func (s *stepsImpl) apiCall() *engine.StepType {
 			return endpointResources(p)
 		},
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			a := args(in)
-			epName, err := a.id("endpoint")
+			call, err := apiCallOf(name, in)
 			if err != nil {
-				return nil, invalid(name, err)
+				return nil, err
 			}
-			api := frame.APIv1
-			if a.has("api") {
-				if api, err = a.str("api"); err != nil {
-					return nil, invalid(name, err)
-				}
-				if !frame.KnownAPI(api) {
-					return nil, invalidf(name, "input api: want v1 or v1alpha, got %q", api)
-				}
-			}
-			ep, ok := frame.LookupEndpointIn(api, epName)
-			if !ok {
-				flag := ""
-				if api == frame.APIv1Alpha {
-					flag = " --api v1alpha"
-				}
-				return nil, invalidf(name, "unknown %s endpoint %q (see frameflow api list%s)", api, epName, flag)
-			}
-			if ep.Destructive {
-				return nil, invalidf(name, "endpoint %s is destructive: use the api.%s step, which needs approval", ep.Name, ep.Name)
-			}
-			params := map[string]any{}
-			if a.has("params") {
-				p, ok := in["params"].(map[string]any)
-				if !ok {
-					return nil, invalidf(name, "input params: want an object, got %s", describe(in["params"]))
-				}
-				params = p
-			}
-			var ov frame.Overrides
-			for _, o := range []struct {
-				key string
-				dst *map[string]any
-			}{{"query", &ov.Query}, {"form", &ov.Form}, {"json", &ov.JSON}} {
-				if !a.has(o.key) {
-					continue
-				}
-				m, ok := in[o.key].(map[string]any)
-				if !ok {
-					return nil, invalidf(name, "input %s: want an object, got %s", o.key, describe(in[o.key]))
-				}
-				*o.dst = m
-			}
-			if len(ov.Form) > 0 && len(ov.JSON) > 0 {
-				return nil, invalidf(name, "inputs form and json: a request has one body, form or JSON")
-			}
-			wait, err := a.boolean("wait", false)
-			if err != nil {
-				return nil, invalid(name, err)
-			}
+			ep, params, ov, wait := call.ep, call.params, call.ov, call.wait
 			out, err := s.runEndpoint(ctx, sc, name, ep, params, ov, wait)
 			if err != nil {
 				return nil, err
@@ -187,6 +138,74 @@ func (s *stepsImpl) apiCall() *engine.StepType {
 	}
 }
 
+// apiCall is an api.call step's checked inputs.
+type apiCall struct {
+	ep     *frame.Endpoint
+	params map[string]any
+	ov     frame.Overrides
+	wait   bool
+}
+
+// apiCallOf checks an api.call step's inputs: a known, non-destructive
+// endpoint of a known API, objects where objects go, one body kind.
+func apiCallOf(name string, in map[string]any) (call apiCall, err error) {
+	a := args(in)
+	epName, err := a.id("endpoint")
+	if err != nil {
+		return call, invalid(name, err)
+	}
+	api := frame.APIv1
+	if a.has("api") {
+		if api, err = a.str("api"); err != nil {
+			return call, invalid(name, err)
+		}
+		if !frame.KnownAPI(api) {
+			return call, invalidf(name, "input api: want v1 or v1alpha, got %q", api)
+		}
+	}
+	ep, ok := frame.LookupEndpointIn(api, epName)
+	call.ep = ep
+	if !ok {
+		flag := ""
+		if api == frame.APIv1Alpha {
+			flag = " --api v1alpha"
+		}
+		return call, invalidf(name, "unknown %s endpoint %q (see frameflow api list%s)", api, epName, flag)
+	}
+	if ep.Destructive {
+		return call, invalidf(name, "endpoint %s is destructive: use the api.%s step, which needs approval", ep.Name, ep.Name)
+	}
+	call.params = map[string]any{}
+	if a.has("params") {
+		p, ok := in["params"].(map[string]any)
+		if !ok {
+			return call, invalidf(name, "input params: want an object, got %s", describe(in["params"]))
+		}
+		call.params = p
+	}
+	for _, o := range []struct {
+		key string
+		dst *map[string]any
+	}{{"query", &call.ov.Query}, {"form", &call.ov.Form}, {"json", &call.ov.JSON}} {
+		if !a.has(o.key) {
+			continue
+		}
+		m, ok := in[o.key].(map[string]any)
+		if !ok {
+			return call, invalidf(name, "input %s: want an object, got %s", o.key, describe(in[o.key]))
+		}
+		*o.dst = m
+	}
+	if len(call.ov.Form) > 0 && len(call.ov.JSON) > 0 {
+		return call, invalidf(name, "inputs form and json: a request has one body, form or JSON")
+	}
+	call.wait, err = a.boolean("wait", false)
+	if err != nil {
+		return call, invalid(name, err)
+	}
+	return call, nil
+}
+
 // runEndpoint checks params against the endpoint and calls it: reads
 // directly, mutations through sc.Mutate.
 func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, step string, ep *frame.Endpoint, params map[string]any, ov frame.Overrides, wait bool) (map[string]any, error) {
@@ -194,30 +213,61 @@ func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, ste
 	if err != nil {
 		return nil, invalid(step, err)
 	}
-	api := ep.API
+	described, err := describeCall(ep, norm, ov)
+	if err != nil {
+		return nil, invalid(step, err)
+	}
+	if !ep.Mutates {
+		c, err := s.reader(sc)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil || described.anyUnknown {
+			return unknownOutputs(ep, engine.Unknown), nil
+		}
+		resp, err := c.CallIn(ctx, ep.API, ep.Name, norm, ov)
+		if err != nil {
+			return nil, err
+		}
+		return endpointOutputs(ep, resp)
+	}
+	if sc.Mode() == engine.ModeRun && described.anyUnknown {
+		return nil, invalidf(step, "a parameter is not known")
+	}
+	return s.mutateEndpoint(ctx, sc, step, ep, norm, ov, described, wait)
+}
+
+// shownCall is an endpoint call described parameter by parameter, where
+// each travels, with secrets masked. Only a plan whose unknown values
+// cannot stand in a built request uses it as the mutation; it also says
+// whether any value is unknown.
+type shownCall struct {
+	path       string
+	query      map[string]string
+	body       any
+	anyUnknown bool
+}
+
+func describeCall(ep *frame.Endpoint, norm map[string]any, ov frame.Overrides) (shownCall, error) {
+	var sc shownCall
 	pathParams := map[string]any{}
 	query := map[string]string{}
 	body := map[string]any{}
-	anyUnknown := false
 	for _, p := range ep.Params {
 		v, ok := norm[p.Name]
 		if !ok {
 			continue
 		}
-		if engine.IsUnknown(v) {
-			anyUnknown = true
-		}
-		switch p.In {
-		case frame.InPath:
+		sc.anyUnknown = sc.anyUnknown || engine.IsUnknown(v)
+		switch {
+		case p.In == frame.InPath:
 			pathParams[p.Name] = v
-		case frame.InQuery, frame.InHeader:
+		case p.In == frame.InQuery || p.In == frame.InHeader:
 			query[p.Name] = shown(p, v)
+		case p.Secret:
+			body[p.Name] = "(sensitive)" // the word plans use for secrets
 		default:
-			if p.Secret {
-				body[p.Name] = "(sensitive)" // the word plans use for secrets
-			} else {
-				body[p.Name] = v
-			}
+			body[p.Name] = v
 		}
 	}
 	if ep.JSONWrap != "" && len(body) > 0 {
@@ -234,61 +284,50 @@ func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, ste
 		{ov.JSON, func(k string, v any) { body[k] = maskedOverride(ep, k, v) }},
 	} {
 		for k, v := range o.m {
-			if containsUnknown(v) {
-				anyUnknown = true
-			}
+			sc.anyUnknown = sc.anyUnknown || containsUnknown(v)
 			o.into(k, v)
 		}
 	}
-	path, err := resolvePath(ep.Path, pathParams)
-	if err != nil {
-		return nil, invalid(step, err)
+	var err error
+	if sc.path, err = resolvePath(ep.Path, pathParams); err != nil {
+		return sc, err
 	}
-	out := map[string]any{}
-	if !ep.Mutates {
-		c, err := s.reader(sc)
-		if err != nil {
-			return nil, err
-		}
-		if c == nil || anyUnknown {
-			out["response"] = engine.Unknown
-			if ep.Response == frame.RespTask {
-				out["task"] = engine.Unknown
-			}
-			return out, nil
-		}
-		resp, err := c.CallIn(ctx, api, ep.Name, norm, ov)
-		if err != nil {
-			return nil, err
-		}
-		return endpointOutputs(ep, resp)
+	if len(query) > 0 {
+		sc.query = query
 	}
-	if sc.Mode() == engine.ModeRun && anyUnknown {
-		return nil, invalidf(step, "a parameter is not known")
-	}
-	if len(query) == 0 {
-		query = nil
-	}
-	var mbody any
 	if len(body) > 0 {
-		mbody = body
+		sc.body = body
 	}
+	return sc, nil
+}
+
+// unknownOutputs are an endpoint step's outputs before its call is made.
+func unknownOutputs(ep *frame.Endpoint, task any) map[string]any {
+	out := map[string]any{"response": engine.Unknown}
+	if ep.Response == frame.RespTask {
+		out["task"] = task
+	}
+	return out
+}
+
+// mutateEndpoint builds the endpoint's request once and hands it to the
+// run's recorder, which records it (plans) or sends it as built.
+func (s *stepsImpl) mutateEndpoint(ctx context.Context, sc *engine.StepContext, step string, ep *frame.Endpoint, norm map[string]any, ov frame.Overrides, described shownCall, wait bool) (map[string]any, error) {
 	var placeholder any = engine.Unknown
 	if ep.Response == frame.RespTask {
 		placeholder = taskPlaceholder(orUnknown(firstOf(norm, "account_id", "target_account_id", "persistent_account_id")), "", "")
 	}
-	// The request is built once and sent as described. Only a plan whose
-	// unknown values cannot stand in a built request (a number known after
-	// apply, one inside an object) falls back to describing the parameters:
-	// such a request is never sent, run mode refused it above.
+	// Only a plan whose unknown values cannot stand in a built request (a
+	// number known after apply, one inside an object) falls back to the
+	// description: such a request is never sent, run mode refused it.
 	var m *engine.Mutation
-	if req, err := plannedRequest(api, ep.Name, norm, ov); err == nil {
+	if req, err := plannedRequest(ep.API, ep.Name, norm, ov); err == nil {
 		m = mutationOf(ep.Name, req)
 		m.Send = s.sendDecoded(ep.Name, req)
-	} else if !anyUnknown {
+	} else if !described.anyUnknown {
 		return nil, invalid(step, err)
 	} else {
-		m = &engine.Mutation{Type: ep.Name, Method: ep.Method, Path: path, Query: query, Body: mbody}
+		m = &engine.Mutation{Type: ep.Name, Method: ep.Method, Path: described.path, Query: described.query, Body: described.body}
 	}
 	m.Resources = endpointResources(norm)
 	m.Placeholder = placeholder
@@ -299,13 +338,9 @@ func (s *stepsImpl) runEndpoint(ctx context.Context, sc *engine.StepContext, ste
 		return nil, err
 	}
 	if sc.Mode() != engine.ModeRun {
-		out["response"] = engine.Unknown
-		if ep.Response == frame.RespTask {
-			out["task"] = placeholder
-		}
-		return out, nil
+		return unknownOutputs(ep, placeholder), nil
 	}
-	out, err = endpointOutputs(ep, res)
+	out, err := endpointOutputs(ep, res)
 	if err != nil {
 		return nil, err
 	}
