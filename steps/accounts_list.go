@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/frame"
 )
 
 func (s *stepsImpl) accountsList() *engine.StepType {
@@ -47,26 +48,36 @@ func (s *stepsImpl) accountsList() *engine.StepType {
 			if err != nil {
 				return nil, err
 			}
-			kept := []any{}
-			for i := range list {
-				acc, err := engine.RoundTrip(list[i])
-				if err != nil {
-					return nil, err
-				}
-				if pred != nil {
-					ok, err := pred(acc)
-					if err != nil {
-						return nil, fmt.Errorf("%s: filter on account %s (%s): %w", name, list[i].ID, list[i].Name, err)
-					}
-					if !ok {
-						continue
-					}
-				}
-				kept = append(kept, acc)
+			kept, err := keepAccounts(name, list, pred)
+			if err != nil {
+				return nil, err
 			}
 			return map[string]any{"accounts": kept, "count": len(kept)}, nil
 		},
 	}
+}
+
+// keepAccounts returns the accounts for which pred is true (all when nil),
+// as step outputs.
+func keepAccounts(step string, list []frame.Account, pred engine.Predicate) ([]any, error) {
+	kept := []any{}
+	for i := range list {
+		acc, err := engine.RoundTrip(list[i])
+		if err != nil {
+			return nil, err
+		}
+		if pred != nil {
+			ok, err := pred(acc)
+			if err != nil {
+				return nil, fmt.Errorf("%s: filter on account %s (%s): %w", step, list[i].ID, list[i].Name, err)
+			}
+			if !ok {
+				continue
+			}
+		}
+		kept = append(kept, acc)
+	}
+	return kept, nil
 }
 
 // predicateOf returns the compiled predicate of input name, nil when the
