@@ -119,33 +119,14 @@ func (s *stepsImpl) wait(ctx context.Context, sc *engine.StepContext, v any, w w
 	if c == nil {
 		return v, nil
 	}
-	var get func(ctx context.Context) (*frame.Task, error)
-	switch {
-	case t.ID != "" && t.AccountID != "":
-		acc, id := t.AccountID, t.ID
-		if _, err := frame.PathFor("/accounts/{account_id}/task/{task_id}", map[string]string{"account_id": acc, "task_id": id}); err != nil {
-			return nil, err
-		}
-		get = func(ctx context.Context) (*frame.Task, error) { return c.GetTask(ctx, acc, id) }
-	case publishID != "" && t.AccountID != "":
-		// A publish found by reconciliation: only its publish id is known.
-		acc := t.AccountID
-		get = func(ctx context.Context) (*frame.Task, error) { return publishStatusTask(ctx, c, acc, publishID) }
-	case taskFinished(t):
+	get, err := taskGetter(c, t, publishID)
+	if err != nil {
+		return nil, err
+	}
+	if get == nil {
 		return finalTask(v, t)
-	default:
-		return nil, fmt.Errorf("cannot wait for a task without account_id and id")
 	}
-	pol := sc.Polling()
-	if w.policy.InitialInterval > 0 {
-		pol.InitialInterval = w.policy.InitialInterval
-	}
-	if w.policy.MaxInterval > 0 {
-		pol.MaxInterval = w.policy.MaxInterval
-	}
-	if w.policy.Timeout > 0 {
-		pol.Timeout = w.policy.Timeout
-	}
+	pol := w.over(sc.Polling())
 	if sc.Mode() != engine.ModeRun {
 		got, err := get(ctx)
 		if err != nil {
@@ -175,6 +156,41 @@ func (s *stepsImpl) wait(ctx context.Context, sc *engine.StepContext, v any, w w
 		return m, nil
 	}
 	return taskOutput(final)
+}
+
+// taskGetter returns how to read task t again: by its id, or, for a
+// publish found by reconciliation, by its publish id. nil, nil: t is
+// finished and there is nothing to read.
+func taskGetter(c *frame.Client, t *frame.Task, publishID string) (func(ctx context.Context) (*frame.Task, error), error) {
+	switch {
+	case t.ID != "" && t.AccountID != "":
+		acc, id := t.AccountID, t.ID
+		if _, err := frame.PathFor("/accounts/{account_id}/task/{task_id}", map[string]string{"account_id": acc, "task_id": id}); err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) (*frame.Task, error) { return c.GetTask(ctx, acc, id) }, nil
+	case publishID != "" && t.AccountID != "":
+		// A publish found by reconciliation: only its publish id is known.
+		acc := t.AccountID
+		return func(ctx context.Context) (*frame.Task, error) { return publishStatusTask(ctx, c, acc, publishID) }, nil
+	case taskFinished(t):
+		return nil, nil
+	}
+	return nil, fmt.Errorf("cannot wait for a task without account_id and id")
+}
+
+// over returns pol with the wait's own settings in place of its defaults.
+func (w waitSpec) over(pol engine.PollingPolicy) engine.PollingPolicy {
+	if w.policy.InitialInterval > 0 {
+		pol.InitialInterval = w.policy.InitialInterval
+	}
+	if w.policy.MaxInterval > 0 {
+		pol.MaxInterval = w.policy.MaxInterval
+	}
+	if w.policy.Timeout > 0 {
+		pol.Timeout = w.policy.Timeout
+	}
+	return pol
 }
 
 // taskFinished reports whether t reached a final stage, in any spelling
