@@ -245,41 +245,49 @@ func (s *stepsImpl) prepareCloneReconcile(ctx context.Context, m *engine.Mutatio
 		if got.From == "" {
 			return nil, false, ErrNoCloneWitness
 		}
-		seen := idSet(got.AuditIDs)
-		for {
-			now, err := cloneAuditEntries(ctx, c, target, got.From, got.Kinds)
-			if err != nil {
-				return nil, false, err
-			}
-			for _, e := range now { // newest first
-				if !seen[e.id] {
-					return nil, false, &engine.SentUnprovenError{
-						Evidence: fmt.Sprintf("audit-trail entry %s of kind %s at %s appeared on account %s", e.id, e.kind, e.insertedAt, target),
-						Missing:  errCloneTaskUnknown,
-					}
-				}
-			}
-			if len(got.Kinds) == 0 {
-				return nil, false, fmt.Errorf("no clone audit-trail entry appeared on account %s, but the docs do not say that a clone writes one "+
-					"(nor with which kind), and `frameflow doctor` has not confirmed a kind on this estate, so its absence proves nothing", target)
-			}
-			// No entry of a confirmed kind: proof of absence only once the
-			// grace period since sending has passed (a witness without a
-			// read time is old).
-			wait := CloneAuditGrace - time.Since(got.Read)
-			if got.Read.IsZero() || wait <= 0 {
-				return nil, false, nil
-			}
-			t := time.NewTimer(min(wait, 2*time.Second))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, false, ctx.Err()
-			case <-t.C:
-			}
-		}
+		return cloneAuditProof(ctx, c, target, got)
 	}
 	return nil
+}
+
+// cloneAuditProof reads the target's clone audit trail since the witness:
+// an entry not in it proves the clone was sent (not that it finished); no
+// entry of a kind doctor confirmed, once the grace since sending has passed,
+// proves it was not.
+func cloneAuditProof(ctx context.Context, c *frame.Client, target string, got cloneWitness) (any, bool, error) {
+	seen := idSet(got.AuditIDs)
+	for {
+		now, err := cloneAuditEntries(ctx, c, target, got.From, got.Kinds)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, e := range now { // newest first
+			if !seen[e.id] {
+				return nil, false, &engine.SentUnprovenError{
+					Evidence: fmt.Sprintf("audit-trail entry %s of kind %s at %s appeared on account %s", e.id, e.kind, e.insertedAt, target),
+					Missing:  errCloneTaskUnknown,
+				}
+			}
+		}
+		if len(got.Kinds) == 0 {
+			return nil, false, fmt.Errorf("no clone audit-trail entry appeared on account %s, but the docs do not say that a clone writes one "+
+				"(nor with which kind), and `frameflow doctor` has not confirmed a kind on this estate, so its absence proves nothing", target)
+		}
+		// No entry of a confirmed kind: proof of absence only once the
+		// grace period since sending has passed (a witness without a
+		// read time is old).
+		wait := CloneAuditGrace - time.Since(got.Read)
+		if got.Read.IsZero() || wait <= 0 {
+			return nil, false, nil
+		}
+		t := time.NewTimer(min(wait, 2*time.Second))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // notTaken returns why a clone witness was not taken, or "".

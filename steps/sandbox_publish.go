@@ -119,36 +119,9 @@ func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, acco
 		if tr.ownUnsent(got.Nonce) {
 			return nil, false, ErrNoWitness
 		}
-		seen := idSet(got.TaskIDs)
-		var found *frame.PublishStatus
-		for found == nil {
-			now, err := c.PublishTasks(ctx, accountID)
-			if err != nil {
-				return nil, false, err
-			}
-			for i := range now {
-				if id := rawID(now[i].ID); id != "" && !seen[id] {
-					if found == nil || now[i].LastChange >= found.LastChange {
-						found = &now[i]
-					}
-				}
-			}
-			if found != nil {
-				break
-			}
-			// None yet: proof of absence once the grace since sending has
-			// passed (a publish task may be listed a moment late).
-			wait := PublishListGrace - time.Since(got.Read)
-			if got.Read.IsZero() || wait <= 0 {
-				return nil, false, nil
-			}
-			t := time.NewTimer(min(wait, time.Second))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, false, ctx.Err()
-			case <-t.C:
-			}
+		found, err := newPublishTask(ctx, c, accountID, idSet(got.TaskIDs), got.Read)
+		if err != nil || found == nil {
+			return nil, false, err
 		}
 		t := publishTask(accountID, *found)
 		out, err := taskOutput(t)
@@ -163,6 +136,40 @@ func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, acco
 		return om, true, nil
 	}
 	return nil
+}
+
+// newPublishTask returns the newest publish task of the account that is
+// not in seen, nil when none shows once the grace since read has passed (a
+// publish task may be listed a moment late): proof that none was sent.
+func newPublishTask(ctx context.Context, c *frame.Client, accountID string, seen map[string]bool, read time.Time) (*frame.PublishStatus, error) {
+	for {
+		now, err := c.PublishTasks(ctx, accountID)
+		if err != nil {
+			return nil, err
+		}
+		var found *frame.PublishStatus
+		for i := range now {
+			if id := rawID(now[i].ID); id != "" && !seen[id] {
+				if found == nil || now[i].LastChange >= found.LastChange {
+					found = &now[i]
+				}
+			}
+		}
+		if found != nil {
+			return found, nil
+		}
+		wait := PublishListGrace - time.Since(read)
+		if read.IsZero() || wait <= 0 {
+			return nil, nil
+		}
+		t := time.NewTimer(min(wait, time.Second))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 func publishIDs(list []frame.PublishStatus) []string {
