@@ -178,6 +178,9 @@ func inputSchema(in InputSpec) map[string]any {
 	if in.Minimum != nil {
 		typed["minimum"] = *in.Minimum
 	}
+	if in.Maximum != nil {
+		typed["maximum"] = *in.Maximum
+	}
 	if in.Type == "any" || (in.Type == "string" && len(in.Enum) == 0) {
 		// Any string already admits an expression.
 		for k, v := range typed {

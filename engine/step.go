@@ -80,6 +80,7 @@ type InputSpec struct {
 	Enum        []any    `json:"enum,omitempty"`
 	Default     any      `json:"default,omitempty"`
 	Minimum     *float64 `json:"minimum,omitempty"`
+	Maximum     *float64 `json:"maximum,omitempty"`
 	// Sensitive marks an input the API documents as secret and that is sent
 	// in a header or a body field, never in a path or a query: the only
 	// kind of input a value computed from a secret may be given to. Step

@@ -38,7 +38,7 @@ func (s *stepsImpl) endpointType(ep *frame.Endpoint) *engine.StepType {
 		if p.Secret {
 			d += "; secret: never shown in plans or logs"
 		}
-		inputs = append(inputs, engine.InputSpec{Name: p.Name, Type: inputType(p.Type), Required: p.Required, Description: d, Minimum: p.Minimum,
+		inputs = append(inputs, engine.InputSpec{Name: p.Name, Type: inputType(p.Type), Required: p.Required, Description: d, Minimum: p.Minimum, Maximum: p.Maximum,
 			Sensitive: p.Secret && p.In != frame.InPath && p.In != frame.InQuery})
 	}
 	outputs := map[string]*engine.Shape{"response": doc(engine.AnyShape(), "the decoded JSON response")}

@@ -94,6 +94,8 @@ func inputsOf[P any](endpoint string) []engine.InputSpec {
 					spec.Minimum = &m
 				}
 				if p.Maximum != nil {
+					m := *p.Maximum
+					spec.Maximum = &m
 					spec.Description = strings.ReplaceAll(spec.Description, "{maximum}", fmt.Sprint(*p.Maximum))
 				}
 			}
