@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/frame"
@@ -20,9 +21,11 @@ import (
 //	}
 //
 // Field types: string, bool, int (an integer input that must be given),
-// *int and *bool (absent: nil), and any with the "id" option (a Frame ID:
-// its string, or engine.Unknown in plans where it is known only after
-// apply; checked as a path segment). Options: "required"; "id";
+// *int and *bool (absent: nil), time.Duration (a string such as 30s), and
+// any with the "id" option (a Frame ID: its string, or engine.Unknown in
+// plans where it is known only after apply; checked as a path segment) or
+// the "object" option (an object, kept as given). Options: "required"; "id";
+// "object";
 // "wait=<what>" (the shared `wait` input, see waitInput). inputsOf makes
 // the step's InputSpecs from the struct, and with a catalog endpoint, the
 // bounds of the parameters of the same name (a doc may say "{maximum}",
@@ -37,6 +40,7 @@ type paramField struct {
 	doc      string
 	required bool
 	id       bool
+	object   bool   // an object input, kept as given (any field)
 	wait     string // "wait=<what>": the shared wait input
 }
 
@@ -56,6 +60,8 @@ func paramFields(t reflect.Type) []paramField {
 				pf.required = true
 			case o == "id":
 				pf.id = true
+			case o == "object":
+				pf.object = true
 			case strings.HasPrefix(o, "wait="):
 				pf.wait = strings.TrimPrefix(o, "wait=")
 			default:
@@ -110,6 +116,12 @@ func inputsOf[P any](endpoint string) []engine.InputSpec {
 
 func paramType(t reflect.Type, pf paramField) string {
 	if pf.id {
+		return "string"
+	}
+	if pf.object {
+		return "object"
+	}
+	if t == reflect.TypeFor[time.Duration]() {
 		return "string"
 	}
 	if t.Kind() == reflect.Pointer {
@@ -173,7 +185,17 @@ func decodeField(a args, pf paramField, f reflect.Value) error {
 		f.Set(reflect.ValueOf(&id).Elem())
 		return nil
 	}
+	if pf.object {
+		if v := a[pf.name]; v != nil {
+			f.Set(reflect.ValueOf(v))
+		}
+		return nil
+	}
 	switch f.Interface().(type) {
+	case time.Duration:
+		d, err := a.duration(pf.name)
+		f.SetInt(int64(d))
+		return err
 	case string:
 		s, err := a.str(pf.name)
 		f.SetString(s)

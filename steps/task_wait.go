@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,58 +12,45 @@ import (
 	"github.com/frameflow/frameflow/frame"
 )
 
+type taskWaitParams struct {
+	Task            any           `param:"task,object" doc:"A task object from another step's outputs (e.g. steps.clone.outputs.task); it carries account_id and id."`
+	AccountID       any           `param:"account_id,id" doc:"Frame account ID the task runs in (with task_id, instead of task)."`
+	TaskID          any           `param:"task_id,id" doc:"Frame task ID (with account_id, instead of task)."`
+	InitialInterval time.Duration `param:"initial_interval" doc:"First poll delay, e.g. 2s (default: the workflow's polling settings, else 1s)."`
+	MaxInterval     time.Duration `param:"max_interval" doc:"Longest interval between polls, e.g. 30s (default: the workflow's polling settings, else 5m)."`
+	Timeout         time.Duration `param:"timeout" doc:"Give up after this long, e.g. 45m (default: the workflow's polling settings, else 1h)."`
+}
+
 func (s *stepsImpl) taskWait() *engine.StepType {
 	const name = "task.wait"
 	return &engine.StepType{
 		Name:        name,
 		Description: "Waits until a Frame task is done (polling GET /accounts/:account_id/task/:task_id); a failed task fails the step.",
-		Inputs: []engine.InputSpec{
-			{Name: "task", Type: "object", Description: "A task object from another step's outputs (e.g. steps.clone.outputs.task); it carries account_id and id."},
-			{Name: "account_id", Type: "string", Description: "Frame account ID the task runs in (with task_id, instead of task)."},
-			{Name: "task_id", Type: "string", Description: "Frame task ID (with account_id, instead of task)."},
-			{Name: "initial_interval", Type: "string", Description: "First poll delay, e.g. 2s (default: the workflow's polling settings, else 1s)."},
-			{Name: "max_interval", Type: "string", Description: "Longest interval between polls, e.g. 30s (default: the workflow's polling settings, else 5m)."},
-			{Name: "timeout", Type: "string", Description: "Give up after this long, e.g. 45m (default: the workflow's polling settings, else 1h)."},
-		},
-		AnyOf:   [][]string{{"task"}, {"account_id", "task_id"}},
-		Outputs: map[string]*engine.Shape{"task": taskShape()},
+		Inputs:      inputsOf[taskWaitParams](""),
+		AnyOf:       [][]string{{"task"}, {"account_id", "task_id"}},
+		Outputs:     map[string]*engine.Shape{"task": taskShape()},
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			a := args(in)
-			w, err := waitSpecFrom(a)
-			if err != nil {
+			var p taskWaitParams
+			if err := decodeParams(in, "", &p); err != nil {
 				return nil, invalid(name, err)
 			}
-			var task any
-			_, taskGiven := in["task"]
-			switch {
-			case taskGiven && in["task"] == nil && !a.has("task_id"):
+			if _, given := in["task"]; given && p.Task == nil && p.TaskID == nil {
 				// The step that would have made the task sent nothing
 				// (elasticity.set found the pool as desired): nothing to wait for.
 				sc.SetUnchanged()
 				return map[string]any{"task": nil}, nil
-			case a.has("task"):
-				task = in["task"]
-				if m, ok := task.(map[string]any); ok && a.has("account_id") && m["account_id"] == nil {
-					m = cloneMap(m)
-					m["account_id"] = in["account_id"]
-					task = m
-				}
-			case a.unknown("account_id") || a.unknown("task_id"):
+			}
+			task, err := p.task()
+			if err != nil {
+				return nil, invalid(name, err)
+			}
+			if task == nil {
 				return map[string]any{"task": engine.Unknown}, nil
-			default:
-				acc, err := a.id("account_id")
-				if err != nil {
-					return nil, invalid(name, fmt.Errorf("%w (or give task)", err))
-				}
-				id, err := a.id("task_id")
-				if err != nil {
-					return nil, invalid(name, fmt.Errorf("%w (or give task)", err))
-				}
-				task = map[string]any{"id": id, "account_id": acc}
 			}
 			if _, _, err := taskFrom(task); err != nil {
 				return nil, invalid(name, fmt.Errorf("input task: %v", err))
 			}
+			w := waitSpec{policy: engine.PollingPolicy{InitialInterval: p.InitialInterval, MaxInterval: p.MaxInterval, Timeout: p.Timeout}}
 			out, err := s.wait(ctx, sc, task, w)
 			if err != nil {
 				return nil, err
@@ -72,25 +60,32 @@ func (s *stepsImpl) taskWait() *engine.StepType {
 	}
 }
 
+// task is the task to wait for: the object given (with account_id filled
+// in when given apart), or one made of account_id and task_id; nil when
+// those are known only after apply.
+func (p taskWaitParams) task() (any, error) {
+	switch {
+	case p.Task != nil:
+		if m, ok := p.Task.(map[string]any); ok && p.AccountID != nil && m["account_id"] == nil {
+			m = cloneMap(m)
+			m["account_id"] = p.AccountID
+			return m, nil
+		}
+		return p.Task, nil
+	case engine.IsUnknown(p.AccountID) || engine.IsUnknown(p.TaskID):
+		return nil, nil
+	case p.AccountID == nil:
+		return nil, errors.New("input account_id is required (or give task)")
+	case p.TaskID == nil:
+		return nil, errors.New("input task_id is required (or give task)")
+	}
+	return map[string]any{"id": p.TaskID, "account_id": p.AccountID}, nil
+}
+
 // waitSpec is a wait's polling overrides (task.wait's inputs).
 type waitSpec struct {
 	policy  engine.PollingPolicy
 	started time.Time
-}
-
-func waitSpecFrom(a args) (waitSpec, error) {
-	var w waitSpec
-	var err error
-	if w.policy.InitialInterval, err = a.duration("initial_interval"); err != nil {
-		return w, err
-	}
-	if w.policy.MaxInterval, err = a.duration("max_interval"); err != nil {
-		return w, err
-	}
-	if w.policy.Timeout, err = a.duration("timeout"); err != nil {
-		return w, err
-	}
-	return w, nil
 }
 
 // wait polls the task in v (a task object) until it is done and returns
