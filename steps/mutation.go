@@ -70,7 +70,7 @@ func mutationOf(typ string, req *frame.Request) *engine.Mutation {
 
 func shownValue(secret bool, v string) string {
 	if secret {
-		return "(secret)"
+		return "(sensitive)"
 	}
 	return unmark(v)
 }
@@ -101,7 +101,7 @@ func maskJSON(v any, secret map[string]bool) any {
 		sort.Strings(keys)
 		for _, k := range keys {
 			if secret[k] {
-				out[k] = "(secret)"
+				out[k] = "(sensitive)"
 				continue
 			}
 			out[k] = maskJSON(x[k], secret)
