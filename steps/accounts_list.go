@@ -8,32 +8,28 @@ import (
 	"github.com/frameflow/frameflow/frame"
 )
 
+type accountsListParams struct {
+	Filter         string "param:\"filter,predicate=account\" doc:\"An expression over `account` (its fields: id, name, active, last_publish, ...) that keeps the accounts for which it is true, e.g. account.active && account.name startsWith \\\"Store-\\\".\""
+	Name           string `param:"name" doc:"Name or portion of name to filter by (query parameter, matched by Frame)."`
+	OrganizationID string `param:"organization_id" doc:"Frame organization ID to filter by (query parameter)."`
+}
+
 func (s *stepsImpl) accountsList() *engine.StepType {
 	const name = "accounts.list"
 	return &engine.StepType{
 		Name:        name,
 		Description: "Lists Frame accounts (GET /accounts), optionally filtered by name, organization and an expression over each account.",
-		Inputs: []engine.InputSpec{
-			{Name: "filter", Type: "string", Description: "An expression over `account` (its fields: id, name, active, last_publish, ...) that keeps the accounts for which it is true, e.g. account.active && account.name startsWith \"Store-\".",
-				Predicate: &engine.PredicateSpec{Var: "account", Shape: accountShape()}},
-			{Name: "name", Type: "string", Description: "Name or portion of name to filter by (query parameter, matched by Frame)."},
-			{Name: "organization_id", Type: "string", Description: "Frame organization ID to filter by (query parameter)."},
-		},
+		Inputs:      inputsOf[accountsListParams](""),
 		Outputs: map[string]*engine.Shape{
 			"accounts": doc(engine.ListShape(accountShape()), "the accounts kept, in API order"),
 			"count":    doc(engine.IntShape(), "how many accounts were kept"),
 		},
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			a := args(in)
-			nameQ, err := a.str("name")
-			if err != nil {
+			var p accountsListParams
+			if err := decodeParams(in, "", &p); err != nil {
 				return nil, invalid(name, err)
 			}
-			org, err := a.str("organization_id")
-			if err != nil {
-				return nil, invalid(name, err)
-			}
-			pred, err := predicateOf(sc, a, "filter")
+			pred, err := predicateOf(sc, args(in), "filter")
 			if err != nil {
 				return nil, invalid(name, err)
 			}
@@ -44,7 +40,7 @@ func (s *stepsImpl) accountsList() *engine.StepType {
 			if c == nil {
 				return map[string]any{"accounts": engine.Unknown, "count": engine.Unknown}, nil
 			}
-			list, err := c.ListAccounts(ctx, nameQ, org)
+			list, err := c.ListAccounts(ctx, p.Name, p.OrganizationID)
 			if err != nil {
 				return nil, err
 			}

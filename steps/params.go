@@ -25,13 +25,18 @@ import (
 // any with the "id" option (a Frame ID: its string, or engine.Unknown in
 // plans where it is known only after apply; checked as a path segment) or
 // the "object" option (an object, kept as given). Options: "required"; "id";
-// "object";
+// "object"; "predicate=<var>" (an expression over each element, compiled by
+// the engine and read with predicateOf);
 // "wait=<what>" (the shared `wait` input, see waitInput). inputsOf makes
 // the step's InputSpecs from the struct, and with a catalog endpoint, the
 // bounds of the parameters of the same name (a doc may say "{maximum}",
 // replaced by the catalog's); decodeParams fills the struct
 // from the resolved inputs and checks those bounds (frame.CheckLimits), so
 // the catalog stays the one statement of each limit.
+
+// predicateShapes are the element shapes predicate inputs are checked
+// against, by the variable they bind.
+var predicateShapes = map[string]func() *engine.Shape{"account": accountShape}
 
 // paramField is one parsed field of a parameter struct.
 type paramField struct {
@@ -40,8 +45,12 @@ type paramField struct {
 	doc      string
 	required bool
 	id       bool
-	object   bool   // an object input, kept as given (any field)
-	wait     string // "wait=<what>": the shared wait input
+	object   bool // an object input, kept as given (any field)
+	// predicate=<var>: an expression input evaluated per element bound to
+	// <var>; not decoded (the step gets it compiled, see predicateOf), and
+	// its shape comes from predicateShapes.
+	predicate string
+	wait      string // "wait=<what>": the shared wait input
 }
 
 func paramFields(t reflect.Type) []paramField {
@@ -62,6 +71,8 @@ func paramFields(t reflect.Type) []paramField {
 				pf.id = true
 			case o == "object":
 				pf.object = true
+			case strings.HasPrefix(o, "predicate="):
+				pf.predicate = strings.TrimPrefix(o, "predicate=")
 			case strings.HasPrefix(o, "wait="):
 				pf.wait = strings.TrimPrefix(o, "wait=")
 			default:
@@ -93,6 +104,13 @@ func inputsOf[P any](endpoint string) []engine.InputSpec {
 			continue
 		}
 		spec := engine.InputSpec{Name: pf.name, Type: paramType(t.Field(pf.index).Type, pf), Required: pf.required, Description: pf.doc}
+		if pf.predicate != "" {
+			shape, ok := predicateShapes[pf.predicate]
+			if !ok {
+				panic("steps: " + pf.name + ": no predicate shape for " + pf.predicate)
+			}
+			spec.Predicate = &engine.PredicateSpec{Var: pf.predicate, Shape: shape()}
+		}
 		if ep != nil && spec.Type == "integer" {
 			if p, ok := ep.Param(pf.name); ok {
 				if p.Minimum != nil {
@@ -167,6 +185,8 @@ func decodeParams[P any](in map[string]any, endpoint string, p *P) error {
 
 func decodeField(a args, pf paramField, f reflect.Value) error {
 	switch {
+	case pf.predicate != "":
+		return nil // compiled by the engine: see predicateOf
 	case pf.wait != "":
 		b, err := a.boolean(pf.name, false)
 		f.SetBool(b)
