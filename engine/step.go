@@ -122,6 +122,9 @@ type StepType struct {
 // never send mutations themselves: they hand them to StepContext.Mutate, which
 // records the intent durably before sending (run mode), records instead of
 // sending (plan modes), and on resume reconciles instead of re-sending.
+// Method, Path, Query and Body describe exactly the request Send sends:
+// a step builds the request once and derives both from it, so the plan,
+// the journal's intent and apply's guard see what travels.
 type Mutation struct {
 	Type      string            `json:"type"`   // the step type or catalog name, e.g. "sandbox.clone"
 	Method    string            `json:"method"` // POST, DELETE, ...
