@@ -211,38 +211,43 @@ func decodeField(a args, pf paramField, f reflect.Value) error {
 		}
 		return nil
 	}
+	return decodeByType(a, pf.name, f)
+}
+
+// decodeByType fills a plain field by its Go type.
+func decodeByType(a args, name string, f reflect.Value) error {
 	switch f.Interface().(type) {
 	case time.Duration:
-		d, err := a.duration(pf.name)
+		d, err := a.duration(name)
 		f.SetInt(int64(d))
 		return err
 	case string:
-		s, err := a.str(pf.name)
+		s, err := a.str(name)
 		f.SetString(s)
 		return err
 	case bool:
-		b, err := a.boolean(pf.name, false)
+		b, err := a.boolean(name, false)
 		f.SetBool(b)
 		return err
 	case int:
-		n, _, err := a.integer(pf.name)
+		n, _, err := a.integer(name)
 		f.SetInt(int64(n))
 		return err
 	case *int:
-		n, ok, err := a.integer(pf.name)
+		n, ok, err := a.integer(name)
 		if ok && err == nil {
 			f.Set(reflect.ValueOf(&n))
 		}
 		return err
 	case *bool:
-		if !a.has(pf.name) {
+		if !a.has(name) {
 			return nil
 		}
-		b, err := a.boolean(pf.name, false)
+		b, err := a.boolean(name, false)
 		if err == nil {
 			f.Set(reflect.ValueOf(&b))
 		}
 		return err
 	}
-	return errors.New("unsupported parameter type for " + pf.name)
+	return errors.New("unsupported parameter type for " + name)
 }
