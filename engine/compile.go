@@ -546,7 +546,15 @@ func (c *compiler) compileGraph(g *graph) {
 	for _, n := range g.nodes {
 		if n.typ != nil {
 			n.mutates = n.typ.Mutates
-			n.needsOK = n.typ.Destructive || n.step.Confirm || (n.typ.Mutates && c.approvalOf(n.step) != "not_required")
+			// A type may narrow its mutations by its inputs (http.request:
+			// a GET is a read); a mutating step needs approval unless the
+			// playbook or step declares it not required.
+			mutation := n.typ.Mutates
+			if mutation && n.typ.NeedsApproval != nil {
+				konst, dynamic := constWith(n)
+				mutation = n.typ.NeedsApproval(konst, dynamic)
+			}
+			n.needsOK = n.typ.Destructive || n.step.Confirm || (mutation && c.approvalOf(n.step) != "not_required")
 			if n.typ.Destructive && n.step.Approval == "not_required" {
 				c.errf(n.step.ApprovalPos, "step %s uses %s, which overwrites or deletes data: it always needs approval (remove approval: not_required)", n.step.ID, n.typ.Name)
 			}
@@ -587,6 +595,27 @@ func (c *compiler) compileOutputs(n *node, env lazyEnv) map[string]*valueT {
 		}
 	}
 	return out
+}
+
+// constWith splits a step's `with` inputs into those whose value is a
+// constant (with the value) and those written as expressions.
+func constWith(n *node) (konst map[string]any, dynamic map[string]bool) {
+	konst, dynamic = map[string]any{}, map[string]bool{}
+	for k, v := range n.with {
+		if v.isC {
+			konst[k] = v.konst
+		} else {
+			dynamic[k] = true
+		}
+	}
+	for k := range n.step.With {
+		if _, ok := n.with[k]; !ok {
+			if _, ok := konst[k]; !ok {
+				dynamic[k] = true // a predicate, or a value that did not compile
+			}
+		}
+	}
+	return konst, dynamic
 }
 
 func (c *compiler) compileWith(n *node, env lazyEnv) {
@@ -633,6 +662,16 @@ func (c *compiler) compileWith(n *node, env lazyEnv) {
 	for _, in := range t.Inputs {
 		if in.Required && n.step.With[in.Name] == nil && in.Default == nil {
 			c.structf(n.step.Pos, "step %q (%s): missing required input %q", n.id, t.Name, in.Name)
+		}
+	}
+	if t.Check != nil {
+		konst, _ := constWith(n)
+		for _, pr := range t.Check(c.p.wf, konst) {
+			pos := n.step.Pos
+			if v := n.step.With[pr.Input]; v != nil {
+				pos = v.Pos
+			}
+			c.errf(pos, "step %q (%s): %s", n.id, t.Name, pr.Message)
 		}
 	}
 	if len(t.AnyOf) > 0 {

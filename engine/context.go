@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/frameflow/frameflow/schema"
 )
 
 // StepContext is what a running step sees of the engine. One is made per
 // step execution (per item inside a fan-out).
 type StepContext struct {
 	mode    Mode
+	wf      *schema.Workflow
 	stepID  string
 	item    string
 	itemKey string // stable identity of the item, for mutation keys
@@ -120,6 +123,10 @@ func (sc *StepContext) attemptFailed(class string, err error) error {
 
 // Mode is the run's mode.
 func (sc *StepContext) Mode() Mode { return sc.mode }
+
+// Workflow is the workflow being run (for workflow-wide settings such as
+// http.allow); nil in step tests that build a context by hand.
+func (sc *StepContext) Workflow() *schema.Workflow { return sc.wf }
 
 // StepID is the id of the running step ("group.step" inside a group).
 func (sc *StepContext) StepID() string { return sc.stepID }
@@ -255,11 +262,12 @@ type TestContextOptions struct {
 	Recorder   MutationRecorder
 	Predicates map[string]Predicate
 	Events     EventSink
+	Workflow   *schema.Workflow
 }
 
 // NewTestContext makes a StepContext for testing a step type directly.
 func NewTestContext(o TestContextOptions) *StepContext {
-	sc := &StepContext{mode: o.Mode, stepID: o.StepID, item: o.Item, index: o.Index, polling: o.Polling, recorder: o.Recorder, emit: o.Events}
+	sc := &StepContext{mode: o.Mode, stepID: o.StepID, item: o.Item, index: o.Index, polling: o.Polling, recorder: o.Recorder, emit: o.Events, wf: o.Workflow}
 	if o.Predicates != nil {
 		sc.predicate = func(name string) (Predicate, error) {
 			p, ok := o.Predicates[name]

@@ -1158,7 +1158,7 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 		}
 	}
 
-	sc := &StepContext{mode: r.o.Mode, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.p.polling,
+	sc := &StepContext{mode: r.o.Mode, wf: r.p.wf, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.p.polling,
 		release: r.releaseFn, reacquire: r.acquireFn}
 	if sc.item == "" {
 		sc.index = -1

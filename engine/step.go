@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"time"
+
+	"github.com/frameflow/frameflow/schema"
 )
 
 // This file is the contract between the engine and the step types. The
@@ -113,9 +115,26 @@ type StepType struct {
 	// Resources names what a step mutates ("account:<id>", "pool:<id>") from
 	// its resolved inputs; the engine serializes steps whose resources meet.
 	Resources func(in map[string]any) []string
+	// NeedsApproval, when set, says from the step's constant `with` values
+	// whether it needs approval although the type is not Destructive
+	// (http.request: any method but GET). An input written as an expression
+	// is in dynamic, not in konst: its value is known only at run time, so
+	// the answer should then be the cautious one.
+	NeedsApproval func(konst map[string]any, dynamic map[string]bool) bool
+	// Check, when set, looks at the step's constant `with` values when the
+	// workflow is compiled (validate) and returns problems, each reported
+	// at its input's position (http.request: a literal URL outside the
+	// workflow's http.allow).
+	Check func(wf *schema.Workflow, konst map[string]any) []InputProblem
 	// Run does the work. in holds the resolved inputs (expressions evaluated,
 	// defaults applied). It returns the step's outputs.
 	Run func(ctx context.Context, sc *StepContext, in map[string]any) (map[string]any, error)
+}
+
+// InputProblem is a problem Check found with one input.
+type InputProblem struct {
+	Input   string
+	Message string
 }
 
 // Mutation is one state-changing API request a step wants to make. Steps

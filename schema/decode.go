@@ -86,6 +86,16 @@ func (d *decoder) workflow(wf *Workflow, root *tnode) {
 	wf.Concurrency, _ = d.integer(root.get("concurrency"))
 	wf.MaxTargets, _ = d.integer(root.get("max_targets"))
 	wf.Approval, _ = root.get("approval").str()
+	if n := root.get("http"); n != nil && n.kind == MapValue {
+		if a := n.get("allow"); a != nil && a.kind == ListValue {
+			wf.HTTPAllow = []string{}
+			for _, e := range a.list {
+				if s, ok := e.str(); ok {
+					wf.HTTPAllow = append(wf.HTTPAllow, s)
+				}
+			}
+		}
+	}
 	if n := root.get("steps"); n != nil && n.kind == ListValue {
 		wf.Steps = d.steps(n, nil, "steps")
 	}

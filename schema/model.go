@@ -47,9 +47,12 @@ type Workflow struct {
 	// need no approval (reversible work); "" or "required" otherwise.
 	// Destructive steps need approval whatever it says.
 	Approval string
-	Steps    []*Step
-	Pos      Pos
-	Root     *yaml.Node // the document node, for tools that need more
+	// HTTPAllow lists the hosts http.request may call (http.allow); nil:
+	// any host. An entry "*.example.com" allows its subdomains.
+	HTTPAllow []string
+	Steps     []*Step
+	Pos       Pos
+	Root      *yaml.Node // the document node, for tools that need more
 	// Checked is set by Load: the loader has already reported duplicate
 	// keys and ids, unknown step types, the shape of groups, needs that name
 	// no step, and the with inputs of each step type. The engine then

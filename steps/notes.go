@@ -12,6 +12,7 @@ var resumeNotes = map[string]string{
 	"persistent_desktop.capacity.set": "Idempotent: Reconcile reads the current capacity and compares it with the desired one, as elasticity.set (20 s for a running update to show).",
 	"sandbox.start":                   "Reconcile reads the Sandbox status: running servers prove the start; none proves it was not (starting is idempotent).",
 	"sandbox.stop":                    "Reconcile reads the Sandbox status: no running servers prove the stop.",
+	"http.request":                    "A GET or HEAD is a read and runs again. Any other method is journaled with an intent before it is sent; an arbitrary service offers nothing to read back, so a resume that finds the intent without a result does not send it again: the item ends `outcome_unknown` for an operator (`frameflow resume RUN --mark KEY=sent|not-sent`). Only a request declared idempotent (`idempotent: true`, or an `Idempotency-Key` header) is sent again. A 5xx other than 503, or a connection lost after the request was written, is `outcome_unknown` too (never retried by `retry:`).",
 	"api.call":                        "No generic Reconcile: a call whose answer was lost stops the resume.",
 }
 

@@ -48,6 +48,7 @@ func Types(d Deps) []*engine.StepType {
 		s.sandboxStart(),
 		s.sandboxStop(),
 		s.apiCall(),
+		s.httpRequest(),
 	}
 	return append(list, s.catalogTypes()...)
 }

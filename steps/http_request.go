@@ -1,0 +1,526 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/frame"
+	"github.com/frameflow/frameflow/schema"
+)
+
+// http.request calls a non-Frame HTTP service (a chat webhook, a change
+// ticket system, an inventory service). Any method but GET and HEAD is a
+// mutation: planned, approved, journaled with an intent before sending,
+// and never sent again by a resume unless the step declares it idempotent.
+
+const httpStep = "http.request"
+
+// httpMaxBody bounds what a response may hold; more is an error, not a
+// silently cut JSON document.
+const httpMaxBody = 10 << 20
+
+// httpDefaultTimeout bounds one request when the step has no timeout.
+const httpDefaultTimeout = 30 * time.Second
+
+// sensitiveHeader names headers whose values are shown as "(sensitive)" in
+// plans, the journal and errors, whatever their origin: they carry
+// credentials by convention even when no input was marked secret.
+func sensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	if n == "authorization" || n == "proxy-authorization" || n == "cookie" {
+		return true
+	}
+	for _, w := range []string{"token", "secret", "key", "signature", "password", "auth"} {
+		if strings.Contains(n, w) && !isIdempotencyHeader(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// isIdempotencyHeader: a request carrying one of these may be sent again,
+// because the server promises to apply it once per key.
+func isIdempotencyHeader(name string) bool {
+	n := strings.ToLower(name)
+	return n == "idempotency-key" || n == "x-idempotency-key"
+}
+
+var httpMethods = []any{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+
+func httpReadOnly(method string) bool { return method == "GET" || method == "HEAD" }
+
+func (s *stepsImpl) httpRequest() *engine.StepType {
+	return &engine.StepType{
+		Name: httpStep,
+		Description: "Sends an HTTP request to a non-Frame service (webhook, ticket system, inventory); " +
+			"any method but GET/HEAD is a mutation: planned, approved, journaled, not re-sent by resume unless idempotent.",
+		Inputs: []engine.InputSpec{
+			{Name: "method", Type: "string", Default: "GET", Enum: httpMethods, Description: "HTTP method. Anything but GET and HEAD is a mutation and needs approval."},
+			{Name: "url", Type: "string", Required: true, Description: "Absolute http(s) URL. Its host must be in the workflow's http.allow when that list is set. Mark an input secret when the URL itself is a credential (webhook URLs)."},
+			{Name: "headers", Type: "object", Description: "Request headers (name: value). Values of credential-like headers (Authorization, *token*, *key*, *secret*) are never shown; secret inputs never are either."},
+			{Name: "query", Type: "object", Description: "Query parameters (name: value), added to the URL's own."},
+			{Name: "json", Type: "any", Description: "Body, sent as JSON (Content-Type: application/json)."},
+			{Name: "form", Type: "object", Description: "Body, sent form-encoded (application/x-www-form-urlencoded). Not with json."},
+			{Name: "expect_status", Type: "list", Description: "Statuses that mean success (default: any 2xx). Any other status fails the step with the server's message."},
+			{Name: "idempotent", Type: "boolean", Default: false, Description: "The server applies this request at most once however often it is sent (PUT of a whole resource, a server-side dedup): resume may send it again when its outcome is unknown. An Idempotency-Key header implies it."},
+		},
+		Outputs: map[string]*engine.Shape{
+			"status":  doc(engine.IntShape(), "the response's HTTP status"),
+			"headers": doc(engine.OpenObjectShape(nil), "response headers, lower-case names, first value of each"),
+			"body":    doc(engine.AnyShape(), "the response decoded as JSON when it is JSON, else its text"),
+			"text":    doc(engine.StringShape(), "the response body as text"),
+		},
+		Mutates: true,
+		// Two mutations of one URL never run at once (a ticket opened and
+		// closed by parallel branches); different URLs run in parallel.
+		Resources: func(in map[string]any) []string {
+			if u, ok := in["url"].(string); ok && u != "" {
+				return []string{"http:" + httpWhere(u)}
+			}
+			return nil
+		},
+		NeedsApproval: func(konst map[string]any, dynamic map[string]bool) bool {
+			if dynamic["method"] {
+				return true // decided at run time: assume a mutation
+			}
+			m, ok := konst["method"].(string)
+			return ok && !httpReadOnly(strings.ToUpper(m))
+		},
+		Check: func(wf *schema.Workflow, konst map[string]any) []engine.InputProblem {
+			u, ok := konst["url"].(string)
+			if !ok {
+				return nil // an expression: checked before sending
+			}
+			if err := checkHTTPURL(u, wf.HTTPAllow); err != nil {
+				return []engine.InputProblem{{Input: "url", Message: err.Error()}}
+			}
+			return nil
+		},
+		Run: s.runHTTPRequest,
+	}
+}
+
+// checkHTTPURL refuses anything but an absolute http(s) URL whose host is
+// in allow (nil allow: any host). Errors never quote the URL: it may be a
+// secret (a webhook URL); the host is shown.
+func checkHTTPURL(raw string, allow []string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errors.New("url must be an absolute http:// or https:// URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("url scheme %q is not http or https", u.Scheme)
+	}
+	if u.User != nil {
+		return errors.New("url must not carry credentials (user:password@); use a header from a secret input")
+	}
+	if allow == nil {
+		return nil
+	}
+	host := strings.ToLower(u.Hostname())
+	hostPort := strings.ToLower(u.Host)
+	for _, a := range allow {
+		a = strings.ToLower(strings.TrimSpace(a))
+		switch {
+		case a == host || a == hostPort:
+			return nil
+		case strings.HasPrefix(a, "*.") && strings.HasSuffix(host, a[1:]):
+			return nil
+		}
+	}
+	return fmt.Errorf("host %q is not in the workflow's http.allow (%s)", u.Host, strings.Join(allow, ", "))
+}
+
+type httpReq struct {
+	method     string
+	url        string // with the query merged in
+	headers    map[string]string
+	body       []byte
+	ctype      string
+	expect     map[int]bool
+	idempotent bool
+	shown      map[string]any // what plans and the journal show of the body
+}
+
+func readHTTPInputs(in map[string]any, allow []string) (*httpReq, error) {
+	a := args(in)
+	r := &httpReq{headers: map[string]string{}}
+	m, err := a.str("method")
+	if err != nil {
+		return nil, invalid(httpStep, err)
+	}
+	r.method = strings.ToUpper(m)
+	if r.method == "" {
+		r.method = "GET"
+	}
+	ok := false
+	for _, x := range httpMethods {
+		ok = ok || x == r.method
+	}
+	if !ok {
+		return nil, invalidf(httpStep, "method %q is not one of GET, HEAD, POST, PUT, PATCH, DELETE", m)
+	}
+	raw, err := a.id("url")
+	if err != nil {
+		return nil, invalid(httpStep, err)
+	}
+	if err := checkHTTPURL(raw, allow); err != nil {
+		return nil, invalid(httpStep, err)
+	}
+	u, _ := url.Parse(raw)
+	if qv, ok := in["query"].(map[string]any); ok && len(qv) > 0 {
+		q := u.Query()
+		for k, v := range qv {
+			s, err := scalarString(v)
+			if err != nil {
+				return nil, invalidf(httpStep, "query %s: %v", k, err)
+			}
+			q.Set(k, s)
+		}
+		u.RawQuery = q.Encode()
+	} else if in["query"] != nil && !isMap(in["query"]) {
+		return nil, invalidf(httpStep, "query must be an object (name: value)")
+	}
+	r.url = u.String()
+	if hv, ok := in["headers"].(map[string]any); ok {
+		for k, v := range hv {
+			s, err := scalarString(v)
+			if err != nil {
+				return nil, invalidf(httpStep, "header %s: %v", k, err)
+			}
+			if strings.ContainsAny(k+s, "\r\n") {
+				return nil, invalidf(httpStep, "header %s: a name or value must not hold a line break", k)
+			}
+			r.headers[http.CanonicalHeaderKey(k)] = s
+			if isIdempotencyHeader(k) && s != "" {
+				r.idempotent = true
+			}
+		}
+	} else if in["headers"] != nil {
+		return nil, invalidf(httpStep, "headers must be an object (name: value)")
+	}
+	idem, err := a.boolean("idempotent", false)
+	if err != nil {
+		return nil, invalid(httpStep, err)
+	}
+	r.idempotent = r.idempotent || idem
+	if a.has("json") && a.has("form") {
+		return nil, invalidf(httpStep, "give json or form, not both")
+	}
+	r.shown = map[string]any{}
+	switch {
+	case a.has("json"):
+		b, err := json.Marshal(in["json"])
+		if err != nil {
+			return nil, invalidf(httpStep, "json: %v", err)
+		}
+		r.body, r.ctype = b, "application/json"
+		r.shown["json"] = in["json"]
+	case a.has("form"):
+		fv, ok := in["form"].(map[string]any)
+		if !ok {
+			return nil, invalidf(httpStep, "form must be an object (name: value)")
+		}
+		vals := url.Values{}
+		for k, v := range fv {
+			s, err := scalarString(v)
+			if err != nil {
+				return nil, invalidf(httpStep, "form %s: %v", k, err)
+			}
+			vals.Set(k, s)
+		}
+		r.body, r.ctype = []byte(vals.Encode()), "application/x-www-form-urlencoded"
+		r.shown["form"] = in["form"]
+	}
+	if r.body != nil && httpReadOnly(r.method) {
+		return nil, invalidf(httpStep, "a %s request has no body; use query", r.method)
+	}
+	if len(r.headers) > 0 {
+		h := map[string]any{}
+		for k, v := range r.headers {
+			if sensitiveHeader(k) {
+				v = "(sensitive)"
+			}
+			h[k] = v
+		}
+		r.shown["headers"] = h
+	}
+	if r.idempotent {
+		r.shown["idempotent"] = true
+	}
+	r.expect = map[int]bool{}
+	if ev, ok := in["expect_status"].([]any); ok {
+		for _, x := range ev {
+			n, ok := asInt(x)
+			if !ok || n < 100 || n > 599 {
+				return nil, invalidf(httpStep, "expect_status: %v is not an HTTP status", x)
+			}
+			r.expect[n] = true
+		}
+	} else if in["expect_status"] != nil {
+		return nil, invalidf(httpStep, "expect_status must be a list of statuses")
+	}
+	return r, nil
+}
+
+func isMap(v any) bool { _, ok := v.(map[string]any); return ok }
+
+func asInt(v any) (int, bool) {
+	switch x := v.(type) {
+	case int:
+		return x, true
+	case int64:
+		return int(x), true
+	case float64:
+		if x == float64(int(x)) {
+			return int(x), true
+		}
+	case json.Number:
+		n, err := x.Int64()
+		return int(n), err == nil
+	}
+	return 0, false
+}
+
+// scalarString turns a header, query or form value into its text.
+func scalarString(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case bool, float64, int, int64, json.Number:
+		if f, ok := x.(float64); ok && f == float64(int64(f)) {
+			return fmt.Sprint(int64(f)), nil
+		}
+		return fmt.Sprint(x), nil
+	case nil:
+		return "", nil
+	}
+	if engine.IsUnknown(v) {
+		return fmt.Sprint(engine.Unknown), nil
+	}
+	return "", fmt.Errorf("want a string, number or boolean, got %s", describe(v))
+}
+
+func (s *stepsImpl) runHTTPRequest(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
+	var allow []string
+	if wf := sc.Workflow(); wf != nil {
+		allow = wf.HTTPAllow
+	}
+	// Unknown inputs (plan modes): show the request as far as it is known,
+	// without validating what cannot be checked yet.
+	if containsUnknown(in) {
+		if sc.Mode() == engine.ModeRun {
+			return nil, invalidf(httpStep, "an input is not known (known after apply)")
+		}
+		m, _ := args(in).str("method")
+		if m == "" {
+			m = "GET"
+		}
+		if httpReadOnly(strings.ToUpper(m)) {
+			return httpUnknownOutputs(), nil
+		}
+		u := fmt.Sprint(in["url"])
+		if _, err := sc.Mutate(ctx, &engine.Mutation{Type: httpStep, Method: strings.ToUpper(m), Path: u, Body: in["json"],
+			Send: func(context.Context) (any, error) { return nil, errors.New("not sent: an input is not known") }}); err != nil {
+			return nil, err
+		}
+		return httpUnknownOutputs(), nil
+	}
+	r, err := readHTTPInputs(in, allow)
+	if err != nil {
+		return nil, err
+	}
+	if httpReadOnly(r.method) {
+		if sc.Mode() == engine.ModeOffline {
+			return httpUnknownOutputs(), nil
+		}
+		// A read is made in plan mode too, as Frame reads are: a fan-out
+		// over an inventory service's answer is planned item by item.
+		out, err := s.sendHTTP(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		// Through JSON like a mutation's result, so status is a number of
+		// the same type either way.
+		v, err := engine.RoundTrip(out)
+		if err != nil {
+			return nil, err
+		}
+		return v.(map[string]any), nil
+	}
+	var body any
+	if len(r.shown) > 0 {
+		body = r.shown
+	}
+	m := &engine.Mutation{
+		Type: httpStep, Method: r.method, Path: r.url, Body: body,
+		Placeholder: httpUnknownOutputs(),
+		Send: func(ctx context.Context) (any, error) {
+			out, err := s.sendHTTP(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			return out, nil
+		},
+	}
+	if r.idempotent {
+		// Nothing can be read back from an arbitrary service, but the step
+		// declared that the server applies the request once however often it
+		// arrives, so sending it again is the safe way to learn its result.
+		m.Reconcile = func(context.Context) (any, bool, error) { return nil, false, nil }
+	}
+	res, err := sc.Mutate(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	if engine.IsUnknown(res) {
+		return httpUnknownOutputs(), nil
+	}
+	out, ok := res.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: unexpected result %s", httpStep, describe(res))
+	}
+	return out, nil
+}
+
+func httpUnknownOutputs() map[string]any {
+	return map[string]any{"status": engine.Unknown, "headers": engine.Unknown, "body": engine.Unknown, "text": engine.Unknown}
+}
+
+// httpClient does not follow redirects: a redirect could lead outside
+// http.allow, and a mutation must not be re-sent to another place.
+var httpClient = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// sendHTTP makes one request. Errors follow the frame client's classes, so
+// retry policies and the journal treat them alike: a connection never made
+// is a NetworkError (nothing was sent); a mutation that may have reached the
+// server and got no clear answer is an OutcomeUnknownError.
+func (s *stepsImpl) sendHTTP(ctx context.Context, r *httpReq) (map[string]any, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, httpDefaultTimeout)
+		defer cancel()
+	}
+	var connected atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { connected.Store(true) },
+	})
+	var rd io.Reader
+	if r.body != nil {
+		rd = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, rd)
+	if err != nil {
+		return nil, invalid(httpStep, err)
+	}
+	for k, v := range r.headers {
+		req.Header.Set(k, v)
+	}
+	if r.ctype != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", r.ctype)
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", "frameflow")
+	}
+	where := httpWhere(r.url)
+	mutation := !httpReadOnly(r.method)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		if mutation && connected.Load() && !r.idempotent {
+			return nil, &frame.OutcomeUnknownError{Method: r.method, Path: where, Err: stripURL(err)}
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s %s: %w", r.method, where, ctx.Err())
+		}
+		return nil, &frame.NetworkError{Method: r.method, Path: where, Attempts: 1, Err: stripURL(err)}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, httpMaxBody+1))
+	if err != nil {
+		if mutation && !r.idempotent {
+			return nil, &frame.OutcomeUnknownError{Method: r.method, Path: where, Err: stripURL(err)}
+		}
+		return nil, &frame.NetworkError{Method: r.method, Path: where, Attempts: 1, Err: stripURL(err)}
+	}
+	if len(b) > httpMaxBody {
+		return nil, fmt.Errorf("%s %s: the response is larger than %d MiB", r.method, where, httpMaxBody>>20)
+	}
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	if len(r.expect) > 0 {
+		ok = r.expect[resp.StatusCode]
+	}
+	if !ok {
+		apiErr := &frame.APIError{Method: r.method, Path: where, Status: resp.StatusCode, Message: excerpt(b), RetryAfter: resp.Header.Get("Retry-After")}
+		// A server error to a mutation may come after its effect (a proxy
+		// timing out, a crash after the write): only 429 and 503 say the
+		// request was refused. The outcome of the others is unknown.
+		if mutation && !r.idempotent && resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
+			return nil, &frame.OutcomeUnknownError{Method: r.method, Path: where, Err: apiErr}
+		}
+		return nil, apiErr
+	}
+	headers := map[string]any{}
+	for k, v := range resp.Header {
+		if len(v) > 0 {
+			headers[strings.ToLower(k)] = v[0]
+		}
+	}
+	out := map[string]any{"status": resp.StatusCode, "headers": headers, "text": string(b), "body": string(b)}
+	if len(bytes.TrimSpace(b)) > 0 && strings.Contains(strings.ToLower(resp.Header.Get("Content-Type")), "json") {
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("%s %s: %d with a Content-Type of JSON but the body does not decode: %v", r.method, where, resp.StatusCode, err)
+		}
+		out["body"] = v
+	}
+	return out, nil
+}
+
+// httpWhere is how errors name a request: the URL without its query (query
+// values are often tokens); secret values left in the path are redacted by
+// the run's redactor like every other string.
+func httpWhere(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(url)"
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
+}
+
+// stripURL keeps net/http's error without the URL it quotes (it holds the
+// query string); the caller's message names the URL without it.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return ne
+	}
+	return err
+}
+
+// excerpt is the start of an error response, for the step's error.
+func excerpt(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
