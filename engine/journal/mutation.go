@@ -34,9 +34,13 @@ func (e *UnresolvedError) Error() string {
 		// Reason reads "it was sent (evidence), but ...".
 		what = strings.TrimPrefix(e.Reason, "it ") + "; it will not be sent again"
 	}
-	return fmt.Sprintf("outcome_unknown: mutation %s (%s %s) %s. "+
-		"Check in Frame whether it took effect and finished (the account's tasks, its sandbox, the pool's settings), then decide: %s",
-		e.Key, e.Method, e.Path, what, MarkCommand(e.RunID, e.Key))
+	check := "Check in Frame whether it took effect and finished (the account's tasks, its sandbox, the pool's settings)"
+	if e.Type == "http.request" {
+		// Not a Frame call: the service that received it is where to look.
+		check = "Check at the service that received it whether it took effect (the message posted, the ticket opened)"
+	}
+	return fmt.Sprintf("outcome_unknown: mutation %s (%s %s) %s. %s, then decide: %s",
+		e.Key, e.Method, e.Path, what, check, MarkCommand(e.RunID, e.Key))
 }
 
 func (e *UnresolvedError) Unwrap() error { return e.Err }
