@@ -14,7 +14,7 @@ import (
 func (a *app) resumeCmd() *cobra.Command {
 	var f runFlags
 	var last, force, assumeNotSent bool
-	var marks []string
+	var marks, approveSteps []string
 	cmd := &cobra.Command{
 		Use:   "resume [RUN_ID | --last]",
 		Short: "Continue a crashed, interrupted or failed run without repeating what was done",
@@ -84,8 +84,15 @@ each KEY. Your decision is journaled with user@host and the time.
 					fmt.Fprintf(a.red.Writer(a.streams.Err), "Marked %s as %s (by %s).\n", d.Key, strings.ReplaceAll(d.Decision, "_", "-"), by)
 				}
 			}
+			for _, step := range approveSteps {
+				d, err := a.service().Approve(runner.ApproveRequest{RunID: r.RunID(), Step: step})
+				if err != nil {
+					return withCode(ExitFailed, err)
+				}
+				fmt.Fprintf(a.red.Writer(a.streams.Err), "Approved %s (by %s).\n", step, d.By)
+			}
 			view := a.newRunView(f.output)
-			out, err := r.Run(cmd.Context(), runner.RunOptions{Events: view.Event, Approved: approved})
+			out, err := r.Run(cmd.Context(), runner.RunOptions{Events: view.Event, Approved: approved, Ask: a.approvalAsker()})
 			view.Close()
 			return a.finishRun(r.Workflow, out, err, f)
 		},
@@ -96,6 +103,7 @@ each KEY. Your decision is journaled with user@host and the time.
 	fl.BoolVar(&last, "last", false, "resume the most recent run")
 	fl.BoolVar(&force, "force", false, "resume even though the workflow file changed")
 	fl.BoolVar(&assumeNotSent, "assume-not-sent", false, "treat mutations whose outcome cannot be proven as not sent (you checked); never applies to one proven sent")
+	fl.StringArrayVar(&approveSteps, "approve", nil, "STEP: approve this approval step (STEP[item] inside a fan-out) before resuming; repeatable")
 	fl.StringArrayVar(&marks, "mark", nil, "KEY=sent|not-sent: your decision on a mutation whose outcome is unknown (the failed run names each KEY); repeatable")
 	return cmd
 }

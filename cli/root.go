@@ -145,7 +145,7 @@ Environment:
 	pf.BoolVar(&a.noColor, "no-color", false, "disable colour")
 
 	root.AddCommand(
-		a.validateCmd(), a.planCmd(), a.applyCmd(), a.runCmd(), a.resumeCmd(), a.runsCmd(),
+		a.validateCmd(), a.planCmd(), a.applyCmd(), a.runCmd(), a.resumeCmd(), a.approveCmd(), a.runsCmd(),
 		a.graphCmd(), a.schemaCmd(), a.stepsCmd(), a.apiCmd(), a.doctorCmd(), a.simCmd(), a.serveCmd(), a.demoCmd(), a.benchCmd(), a.versionCmd(),
 	)
 	polishHelp(root)

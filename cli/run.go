@@ -222,7 +222,7 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	}
 	approved := runner.ApplyApproval(p)
 	view := a.newRunView(f.output)
-	out, err := w.Apply(ctx, p, runner.RunOptions{Events: view.Event, Approved: &approved})
+	out, err := w.Apply(ctx, p, runner.RunOptions{Events: view.Event, Approved: &approved, Ask: a.approvalAsker()})
 	view.Close()
 	return a.finishRun(w, out, err, f)
 }

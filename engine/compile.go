@@ -186,6 +186,17 @@ func (p *Program) Approvals() []ApprovalStep {
 	return out
 }
 
+// StepsUsing lists, in file order, the full ids of the steps of type typ.
+func (p *Program) StepsUsing(typ string) []string {
+	var out []string
+	for _, n := range p.nodes {
+		if n.typ != nil && n.typ.Name == typ {
+			out = append(out, n.full)
+		}
+	}
+	return out
+}
+
 // structf reports a structural problem (ids, step types, group shape,
 // needs, with inputs) unless the loader already checked the structure; a
 // model built by hand (tests, tools) still gets these checks.

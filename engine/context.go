@@ -14,15 +14,17 @@ import (
 // StepContext is what a running step sees of the engine. One is made per
 // step execution (per item inside a fan-out).
 type StepContext struct {
-	mode    Mode
-	wf      *schema.Workflow
-	stepID  string
-	item    string
-	itemKey string // stable identity of the item, for mutation keys
-	index   int
-	logger  *slog.Logger
-	emit    EventSink
-	polling PollingPolicy
+	mode      Mode
+	wf        *schema.Workflow
+	runID     string
+	approvals ApprovalGate
+	stepID    string
+	item      string
+	itemKey   string // stable identity of the item, for mutation keys
+	index     int
+	logger    *slog.Logger
+	emit      EventSink
+	polling   PollingPolicy
 
 	// recorder receives mutations in plan modes; journal hooks in run mode.
 	recorder  MutationRecorder
@@ -263,11 +265,14 @@ type TestContextOptions struct {
 	Predicates map[string]Predicate
 	Events     EventSink
 	Workflow   *schema.Workflow
+	Approvals  ApprovalGate
+	RunID      string
+	ItemKey    string
 }
 
 // NewTestContext makes a StepContext for testing a step type directly.
 func NewTestContext(o TestContextOptions) *StepContext {
-	sc := &StepContext{mode: o.Mode, stepID: o.StepID, item: o.Item, index: o.Index, polling: o.Polling, recorder: o.Recorder, emit: o.Events, wf: o.Workflow}
+	sc := &StepContext{mode: o.Mode, stepID: o.StepID, item: o.Item, index: o.Index, polling: o.Polling, recorder: o.Recorder, emit: o.Events, wf: o.Workflow, approvals: o.Approvals, runID: o.RunID, itemKey: o.ItemKey}
 	if o.Predicates != nil {
 		sc.predicate = func(name string) (Predicate, error) {
 			p, ok := o.Predicates[name]

@@ -89,6 +89,9 @@ type RunOptions struct {
 	// from locks shared with other runs; it waits (showing who holds them)
 	// with the step's slot given back. Nil: locks hold inside this run only.
 	Locks ResourceLocker
+	// Approvals is where approval steps find their decisions. Nil: an
+	// approval step fails in run mode (nobody could approve it).
+	Approvals ApprovalGate
 }
 
 // done reports whether a journaled execution need not run again.
@@ -1158,7 +1161,7 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 		}
 	}
 
-	sc := &StepContext{mode: r.o.Mode, wf: r.p.wf, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.p.polling,
+	sc := &StepContext{mode: r.o.Mode, wf: r.p.wf, runID: r.o.RunID, approvals: r.o.Approvals, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.p.polling,
 		release: r.releaseFn, reacquire: r.acquireFn}
 	if sc.item == "" {
 		sc.index = -1

@@ -178,7 +178,7 @@ func (w *Workflow) Apply(ctx context.Context, saved *plan.Plan, o RunOptions) (*
 	}
 	guard := plan.NewGuard(saved)
 	guard.Redact = plan.SecretScrubber(w.prog.SecretValues(w.inputs))
-	out, err := w.execute(ctx, jr, guard.Wrap, o.Events)
+	out, err := w.execute(ctx, jr, guard.Wrap, o)
 	if out != nil {
 		out.Unused = len(guard.Unused())
 	}

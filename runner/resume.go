@@ -141,7 +141,7 @@ func (r *Resumption) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	if r.guard != nil {
 		wrap = r.guard.Wrap
 	}
-	return w.execute(ctx, r.jr, wrap, o.Events)
+	return w.execute(ctx, r.jr, wrap, o)
 }
 
 // Close releases the run's journal and lock.

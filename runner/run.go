@@ -187,6 +187,9 @@ type RunOptions struct {
 	// Approved is the approval the caller showed and a person confirmed.
 	// Required when the operation's Approval is Needed; it must be equal.
 	Approved *Approval
+	// Ask, when set, asks a person at a terminal when an approval step
+	// starts waiting. Either way `frameflow approve` can decide.
+	Ask ApprovalAsker
 }
 
 // Outcome is a finished run (whatever its status).
@@ -217,7 +220,7 @@ func (w *Workflow) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 		return nil, err
 	}
 	defer jr.Close()
-	return w.execute(ctx, jr, nil, o.Events)
+	return w.execute(ctx, jr, nil, o)
 }
 
 // by is who confirmed a (possibly nil) approval.
@@ -257,7 +260,8 @@ func (w *Workflow) createJournal(mode, planHash, approver string) (*journal.Run,
 
 // execute runs the program in run mode through the journal (and the plan
 // guard, when wrap is given).
-func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engine.MutationRecorder) engine.MutationRecorder, events engine.EventSink) (*Outcome, error) {
+func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engine.MutationRecorder) engine.MutationRecorder, o RunOptions) (*Outcome, error) {
+	events := o.Events
 	w.setEvents(events)
 	defer w.setEvents(nil)
 	var rec engine.MutationRecorder = jr
@@ -282,6 +286,7 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 		OnSecret:    w.onSecret,
 		Logger:      w.svc.cfg.Logger,
 		Locks:       locks,
+		Approvals:   &approvalGate{svc: w.svc, runID: jr.ID(), ask: o.Ask},
 	})
 	if err != nil {
 		_ = jr.Finish(string(engine.RunFailed))

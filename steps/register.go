@@ -49,6 +49,7 @@ func Types(d Deps) []*engine.StepType {
 		s.sandboxStop(),
 		s.apiCall(),
 		s.httpRequest(),
+		s.approval(),
 	}
 	return append(list, s.catalogTypes()...)
 }

@@ -1,0 +1,196 @@
+package runner
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/engine/journal"
+)
+
+// ApprovalPrompt is what a person is asked when an approval step of a run
+// starts waiting (RunOptions.Ask).
+type ApprovalPrompt struct {
+	RunID   string
+	Key     string // the step's full id, with [item] inside a fan-out
+	Message string
+}
+
+// ApprovalAsker asks a person (a terminal prompt) whether to approve. It
+// returns nil when it could not ask or got no answer; the run then waits for
+// `frameflow approve`. It runs on its own goroutine and should end when ctx
+// does.
+type ApprovalAsker func(ctx context.Context, p ApprovalPrompt) *engine.ApprovalDecision
+
+// approvalGate is the engine's ApprovalGate for one journaled run: decisions
+// are documents of the state backend, so another process (`frameflow approve`)
+// can record one, and one made while nothing ran is found on resume.
+type approvalGate struct {
+	svc   *Service
+	runID string
+	ask   ApprovalAsker
+}
+
+func (g *approvalGate) Decision(ctx context.Context, key string) (*engine.ApprovalDecision, error) {
+	return g.svc.approvalOf(ctx, g.runID, key)
+}
+
+func (g *approvalGate) Waiting(ctx context.Context, key, message string) {
+	if g.ask == nil {
+		return
+	}
+	go func() {
+		d := g.ask(ctx, ApprovalPrompt{RunID: g.runID, Key: key, Message: message})
+		if d == nil {
+			return
+		}
+		// Another approver may have been first: theirs stands.
+		_ = g.svc.recordApproval(context.Background(), g.runID, key, *d)
+	}()
+}
+
+// Decisions are documents of the state backend (a file under
+// <state>/approvals locally, a row with PostgreSQL), so `frameflow approve`
+// can record one from another process or machine while the run waits, or
+// while no process runs at all, and the waiting step or the resumed run
+// finds it. The key is hex-encoded: step ids and item keys hold characters
+// document names do not allow.
+func approvalDoc(runID, key string) string {
+	return "approvals/" + runID + "/" + hex.EncodeToString([]byte(key)) + ".json"
+}
+
+// errAlreadyDecided: a decision is written once, so an approval cannot be
+// turned into a rejection after the run went on (or the other way round).
+var errAlreadyDecided = errors.New("already decided")
+
+// recordApproval writes the decision on key of run runID unless there is
+// one. Two approvers within the same instant could both pass the check
+// (the backend's Put replaces); the step reads whichever was written last
+// before it looked, and each approver was told theirs was recorded.
+func (s *Service) recordApproval(ctx context.Context, runID, key string, d engine.ApprovalDecision) error {
+	b, err := s.backend()
+	if err != nil {
+		return err
+	}
+	name := approvalDoc(runID, key)
+	old, err := b.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		return fmt.Errorf("approval %s of run %s: %w", key, runID, errAlreadyDecided)
+	}
+	body, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return b.Put(ctx, name, body)
+}
+
+// approvalOf is the decision recorded on key of run runID, nil when none.
+func (s *Service) approvalOf(ctx context.Context, runID, key string) (*engine.ApprovalDecision, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	body, err := b.Get(ctx, approvalDoc(runID, key))
+	if err != nil || body == nil {
+		return nil, err
+	}
+	var d engine.ApprovalDecision
+	if err := json.Unmarshal(body, &d); err != nil {
+		return nil, fmt.Errorf("approval %s of run %s is unreadable: %v", key, runID, err)
+	}
+	return &d, nil
+}
+
+// ApproveRequest records a decision on an approval step of a run.
+type ApproveRequest struct {
+	RunID string
+	// Step is the approval step's full id ("gate", "canary.gate"), with
+	// [item] inside a fan-out ("stores.gate[store-7]").
+	Step    string
+	Reject  bool
+	By      string // who decides; empty: OperatorName()
+	Comment string
+}
+
+// Approve records a decision on an approval step of a run, waiting or not
+// yet reached: the step finds it when it runs (or while it waits). The step
+// must be an approval step of the run's workflow. A decision is final:
+// a second one is refused (journal.ErrAlreadyDecided).
+func (s *Service) Approve(req ApproveRequest) (*engine.ApprovalDecision, error) {
+	store, err := s.openJournals(false)
+	if err != nil {
+		return nil, err
+	}
+	if req.RunID == "" {
+		return nil, errors.New("approve: which run? (frameflow runs lists them)")
+	}
+	var meta *journal.RunSummary
+	runs, err := store.List()
+	if err != nil {
+		return nil, err
+	}
+	for i := range runs {
+		if runs[i].ID == req.RunID {
+			meta = &runs[i]
+		}
+	}
+	if meta == nil {
+		return nil, fmt.Errorf("approve: no run %s in %s", req.RunID, s.cfg.StateDir)
+	}
+	if err := s.checkApprovalStep(meta.File, req.Step); err != nil {
+		return nil, err
+	}
+	by := req.By
+	if by == "" {
+		by = OperatorName()
+	}
+	d := engine.ApprovalDecision{Approved: !req.Reject, By: by, At: time.Now().UTC(), Comment: req.Comment}
+	if err := s.recordApproval(context.Background(), req.RunID, req.Step, d); err != nil {
+		if errors.Is(err, errAlreadyDecided) {
+			if old, _ := s.approvalOf(context.Background(), req.RunID, req.Step); old != nil {
+				verb := "approved"
+				if !old.Approved {
+					verb = "rejected"
+				}
+				return nil, fmt.Errorf("approve: %s of run %s was already %s by %s at %s", req.Step, req.RunID, verb, old.By, old.At.Format(time.RFC3339))
+			}
+		}
+		return nil, err
+	}
+	return &d, nil
+}
+
+// checkApprovalStep refuses a step that is not an approval step of the
+// workflow file, so a typo is not recorded as a decision nobody reads.
+func (s *Service) checkApprovalStep(file, key string) error {
+	step, _, _ := strings.Cut(key, "[")
+	reg, err := NewRegistry(nil, nil)
+	if err != nil {
+		return err
+	}
+	prog, diags := Load(file, reg)
+	if prog == nil || len(diags) > 0 {
+		// The file changed or went away: the step cannot be checked, and
+		// a decision on a key no step reads does no harm.
+		return nil
+	}
+	var gates []string
+	for _, id := range prog.StepsUsing("approval") {
+		gates = append(gates, id)
+		if id == step {
+			return nil
+		}
+	}
+	if len(gates) == 0 {
+		return fmt.Errorf("approve: %s has no approval step", file)
+	}
+	return fmt.Errorf("approve: %q is not an approval step of %s (its approval steps: %s)", step, file, strings.Join(gates, ", "))
+}

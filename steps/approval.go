@@ -1,0 +1,107 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+)
+
+// approval pauses a run until a person approves: the canary of a rollout
+// goes to three stores, someone looks, then the rest follow. Steps that
+// need it wait; the others go on.
+
+const approvalStep = "approval"
+
+// approvalPoll is how often a waiting approval reads its decision; the slot
+// is given back in between (StepContext.Sleep), so a waiting gate holds no
+// worker a request needs. A variable for tests.
+var approvalPoll = time.Second
+
+// SetApprovalPollForTest shortens the wait between reads of a decision.
+func SetApprovalPollForTest(d time.Duration) func() {
+	old := approvalPoll
+	approvalPoll = d
+	return func() { approvalPoll = old }
+}
+
+func (s *stepsImpl) approval() *engine.StepType {
+	return &engine.StepType{
+		Name: approvalStep,
+		Description: "Pauses until a person approves (terminal prompt, `frameflow approve RUN STEP`, or `resume --approve STEP`); " +
+			"records who approved; fails when rejected or when nobody decided within the timeout.",
+		Inputs: []engine.InputSpec{
+			{Name: "message", Type: "string", Description: "What the approver is asked, e.g. \"canary stores look healthy?\"."},
+			{Name: "timeout", Type: "string", Default: "1h", Description: "How long to wait for a decision (5m, 2h); the step then fails and a resume waits again."},
+		},
+		Outputs: map[string]*engine.Shape{
+			"approved_by": doc(engine.StringShape(), "who approved (user@host, or approve --by)"),
+			"approved_at": doc(engine.StringShape(), "when, RFC 3339 UTC"),
+			"comment":     doc(engine.StringShape(), "the approver's comment, if any"),
+		},
+		Run: s.runApproval,
+	}
+}
+
+func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
+	a := args(in)
+	msg, err := a.str("message")
+	if err != nil {
+		return nil, invalid(approvalStep, err)
+	}
+	timeout, err := a.duration("timeout")
+	if err != nil {
+		return nil, invalid(approvalStep, err)
+	}
+	if timeout <= 0 {
+		timeout = time.Hour
+	}
+	if sc.Mode() != engine.ModeRun {
+		// Plans do not wait: what follows the gate is planned as if approved.
+		return map[string]any{"approved_by": engine.Unknown, "approved_at": engine.Unknown, "comment": engine.Unknown}, nil
+	}
+	gate := sc.Approvals()
+	if gate == nil {
+		return nil, invalidf(approvalStep, "this run has no way to record an approval (run the workflow with frameflow run)")
+	}
+	key := engine.ApprovalKey(sc.StepID(), sc.ItemKey())
+	how := fmt.Sprintf("frameflow approve %s '%s'", sc.RunID(), key)
+	deadline := time.Now().Add(timeout)
+	asked := false
+	for {
+		d, err := gate.Decision(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			if !d.Approved {
+				why := ""
+				if d.Comment != "" {
+					why = ": " + d.Comment
+				}
+				return nil, fmt.Errorf("approval %s was rejected by %s%s", key, d.By, why)
+			}
+			return map[string]any{"approved_by": d.By, "approved_at": d.At.UTC().Format(time.RFC3339), "comment": d.Comment}, nil
+		}
+		if !asked {
+			asked = true
+			text := "waiting for approval"
+			if msg != "" {
+				text += ": " + msg
+			}
+			sc.Progress(text + " (" + how + ", or resume --approve)")
+			gate.Waiting(ctx, key, msg)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("approval %s: nobody decided within %s; resume the run to wait again, approving first with %s", key, timeout, how)
+		}
+		if err := sc.Sleep(ctx, approvalPoll); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("approval %s: the step's timeout ended the wait; %s, then resume", key, how)
+			}
+			return nil, err
+		}
+	}
+}

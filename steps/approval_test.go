@@ -1,0 +1,93 @@
+package steps_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/steps"
+)
+
+// fakeGate answers with decision once waiting was reported, as a person
+// running `frameflow approve` would.
+type fakeGate struct {
+	mu       sync.Mutex
+	decision *engine.ApprovalDecision
+	waiting  []string
+	decide   *engine.ApprovalDecision // set when Waiting is called
+}
+
+func (g *fakeGate) Decision(_ context.Context, key string) (*engine.ApprovalDecision, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.decision, nil
+}
+
+func (g *fakeGate) Waiting(_ context.Context, key, msg string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.waiting = append(g.waiting, key+": "+msg)
+	g.decision = g.decide
+}
+
+func runApproval(t *testing.T, in map[string]any, mode engine.Mode, gate engine.ApprovalGate) (map[string]any, error) {
+	t.Helper()
+	reg := engine.NewRegistry()
+	if err := steps.Register(reg, steps.Deps{}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := reg.Lookup("approval")
+	exercised.Store("approval", true)
+	var events []engine.Event
+	sc := engine.NewTestContext(engine.TestContextOptions{Mode: mode, StepID: "stores.gate", Index: -1, Approvals: gate, RunID: "R1", ItemKey: "store-7",
+		Events: func(e engine.Event) { events = append(events, e) }})
+	return st.Run(t.Context(), sc, in)
+}
+
+func TestApprovalStep(t *testing.T) {
+	defer steps.SetApprovalPollForTest(5 * time.Millisecond)()
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+
+	// Approved while waiting: the approver and time are the outputs.
+	g := &fakeGate{decide: &engine.ApprovalDecision{Approved: true, By: "ann@ops", At: at, Comment: "looks fine"}}
+	out, err := runApproval(t, map[string]any{"message": "canary ok?"}, engine.ModeRun, g)
+	if err != nil || out["approved_by"] != "ann@ops" || out["approved_at"] != "2026-11-30T09:00:00Z" || out["comment"] != "looks fine" {
+		t.Fatalf("approved: %v %v", out, err)
+	}
+	if len(g.waiting) != 1 || g.waiting[0] != "stores.gate[store-7]: canary ok?" {
+		t.Fatalf("waiting reported as %v", g.waiting)
+	}
+
+	// Decided before the step ran (resume --approve): no wait, no prompt.
+	g = &fakeGate{decision: &engine.ApprovalDecision{Approved: true, By: "bob", At: at}}
+	if out, err := runApproval(t, nil, engine.ModeRun, g); err != nil || out["approved_by"] != "bob" || len(g.waiting) != 0 {
+		t.Fatalf("decided before: %v %v %v", out, err, g.waiting)
+	}
+
+	// Rejected: the step fails with who rejected and why.
+	g = &fakeGate{decide: &engine.ApprovalDecision{Approved: false, By: "carol", Comment: "store 2 is slow"}}
+	if _, err := runApproval(t, nil, engine.ModeRun, g); err == nil || !strings.Contains(err.Error(), "rejected by carol: store 2 is slow") {
+		t.Fatalf("rejected: %v", err)
+	}
+
+	// Nobody decides: the timeout fails the step and says how to go on.
+	g = &fakeGate{}
+	_, err = runApproval(t, map[string]any{"timeout": "30ms"}, engine.ModeRun, g)
+	if err == nil || !strings.Contains(err.Error(), "nobody decided within 30ms") || !strings.Contains(err.Error(), "frameflow approve R1 'stores.gate[store-7]'") {
+		t.Fatalf("timeout: %v", err)
+	}
+
+	// Plans do not wait; a run without a gate cannot be approved.
+	if out, err := runApproval(t, nil, engine.ModePlan, nil); err != nil || !engine.IsUnknown(out["approved_by"]) {
+		t.Fatalf("plan: %v %v", out, err)
+	}
+	if _, err := runApproval(t, nil, engine.ModeRun, nil); err == nil {
+		t.Fatal("a run without a gate was approved")
+	}
+	if _, err := runApproval(t, map[string]any{"timeout": "soon"}, engine.ModeRun, &fakeGate{}); err == nil || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("bad timeout: %v", err)
+	}
+}
