@@ -24,8 +24,10 @@ import (
 // inputs it needs, and what must be true afterwards.
 type playbook struct {
 	scenario func() *sim.Scenario
-	inputs   []string // k=v
-	check    func(t *testing.T, e *estate)
+	// faults, when set, adds the simulator's fault options (task failures).
+	faults func(t *testing.T) sim.Options
+	inputs []string // k=v
+	check  func(t *testing.T, e *estate)
 }
 
 var playbooks = map[string]playbook{
@@ -50,6 +52,15 @@ var playbooks = map[string]playbook{
 	"publish-if-changed.yaml": {
 		scenario: publishedScenario,
 		check:    checkPublishIfChanged,
+	},
+	"rollout-notify.yaml": {
+		scenario: func() *sim.Scenario { return sim.RetailScenario(6) },
+		faults:   firstCloneFails(6 * 3),
+		check:    checkRolloutNotify,
+	},
+	"change-ticket-rollout.yaml": {
+		scenario: func() *sim.Scenario { return sim.RetailScenario(4) },
+		check:    checkChangeTicket,
 	},
 }
 
@@ -117,7 +128,12 @@ func newEstate(t *testing.T, file string, pb playbook) *estate {
 	if pb.scenario != nil {
 		sc = pb.scenario()
 	}
-	r, err := sim.Start(sim.Options{Scenario: sc, TaskDuration: taskDuration}, "127.0.0.1:0")
+	o := sim.Options{}
+	if pb.faults != nil {
+		o = pb.faults(t)
+	}
+	o.Scenario, o.TaskDuration = sc, taskDuration
+	r, err := sim.Start(o, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
