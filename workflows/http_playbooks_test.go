@@ -6,10 +6,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/frameflow/frameflow/cli"
 	"github.com/frameflow/frameflow/frame/sim"
 )
 
@@ -168,5 +171,90 @@ func checkChangeTicket(t *testing.T, e *estate) {
 	r := frameflow(t, e.env, "runs")
 	if strings.Contains(r.out+r.err, token) {
 		t.Fatal("runs shows the token")
+	}
+}
+
+// storesTouched counts the accepted clone and publish requests, per account.
+func storesTouched(reqs []sim.RequestRecord) (clones, publishes map[string]int) {
+	clones, publishes = map[string]int{}, map[string]int{}
+	for _, q := range mutations(reqs) {
+		parts := strings.Split(q.Path, "/") // /v1/accounts/{id}/...
+		if len(parts) < 4 {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(q.Path, "/clone"):
+			clones[parts[3]]++
+		case strings.HasSuffix(q.Path, "/publish"):
+			publishes[parts[3]]++
+		}
+	}
+	return clones, publishes
+}
+
+// Three canary stores are done, then the run waits at the gate (nothing
+// else is cloned) until `frameflow approve`; then the other three follow.
+// syncBuffer is an output the test reads while the run writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func checkCanaryRollout(t *testing.T, e *estate) {
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main([]string{"run", e.file, "--yes"}, cli.Streams{
+			In: strings.NewReader(""), Out: out, Err: out,
+			Getenv: func(k string) string { return e.env[k] },
+		})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "waiting for approval") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gate was never reached:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // the gate holds
+	if clones, pubs := storesTouched(e.sim.Requests()); len(clones) != 3 || len(pubs) != 3 {
+		t.Fatalf("%d stores cloned, %d published before the approval, want the 3 canaries", len(clones), len(pubs))
+	}
+	runs, _ := filepath.Glob(filepath.Join(e.env["FRAMEFLOW_STATE_DIR"], "runs", "*.jsonl"))
+	if len(runs) != 1 {
+		t.Fatalf("runs %v", runs)
+	}
+	id := strings.TrimSuffix(filepath.Base(runs[0]), ".jsonl")
+	if r := frameflow(t, e.env, "approve", id, "gate", "--by", "ann@ops"); r.code != 0 {
+		t.Fatalf("approve:\n%s", r)
+	}
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(out.String(), "3 canary stores published (Store-001, Store-002, Store-003); roll out to the other 3?") {
+			t.Fatalf("run: exit %d\n%s", code, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not finish after the approval")
+	}
+	clones, pubs := storesTouched(e.sim.Requests())
+	if len(clones) != 6 || len(pubs) != 6 {
+		t.Fatalf("cloned %v, published %v: want each of the 6 stores once", clones, pubs)
+	}
+	for acc, n := range clones {
+		if n != 1 || pubs[acc] != 1 {
+			t.Fatalf("store %s: %d clones, %d publishes", acc, n, pubs[acc])
+		}
 	}
 }

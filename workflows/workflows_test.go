@@ -58,6 +58,10 @@ var playbooks = map[string]playbook{
 		faults:   firstCloneFails(6 * 3),
 		check:    checkRolloutNotify,
 	},
+	"canary-rollout.yaml": {
+		scenario: func() *sim.Scenario { return sim.RetailScenario(6) },
+		check:    checkCanaryRollout,
+	},
 	"change-ticket-rollout.yaml": {
 		scenario: func() *sim.Scenario { return sim.RetailScenario(4) },
 		check:    checkChangeTicket,
