@@ -86,6 +86,9 @@ func (s *stepsImpl) httpRequest() *engine.StepType {
 		// Two mutations of one URL never run at once (a ticket opened and
 		// closed by parallel branches); different URLs run in parallel.
 		Resources: func(in map[string]any) []string {
+			if m, _ := in["method"].(string); m == "" || httpReadOnly(strings.ToUpper(m)) {
+				return nil // reads run in parallel
+			}
 			if u, ok := in["url"].(string); ok && u != "" {
 				return []string{"http:" + httpWhere(u)}
 			}

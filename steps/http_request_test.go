@@ -182,3 +182,19 @@ func TestHTTPRequestOfflineAndUnknown(t *testing.T) {
 		t.Fatalf("plan with an unknown body: %d planned, %d sent", len(rec.all()), k.n())
 	}
 }
+
+// Only mutations of one URL are serialized; reads never wait for a lock.
+func TestHTTPRequestResources(t *testing.T) {
+	reg := engine.NewRegistry()
+	if err := steps.Register(reg, steps.Deps{}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := reg.Lookup("http.request")
+	if got := st.Resources(map[string]any{"url": "https://inv.example.com/stores?page=2"}); len(got) != 0 {
+		t.Fatalf("a GET locks %v", got)
+	}
+	got := st.Resources(map[string]any{"method": "PATCH", "url": "https://t.example.com/changes/1?token=x"})
+	if len(got) != 1 || got[0] != "http:https://t.example.com/changes/1" {
+		t.Fatalf("a PATCH locks %v", got)
+	}
+}
