@@ -53,6 +53,14 @@ var stepEndpoints = map[string][]EndpointUse{
 	"task.wait": {{"tasks.get", RoleWait}, {"publish.status", RoleWait}},
 }
 
+// callsNoFrame are the step types that never call the Frame API
+// (http.request calls other services; approval waits for a person):
+// EndpointsOf returns nothing for them, and doctor has nothing to check.
+var callsNoFrame = map[string]bool{"http.request": true, "approval": true}
+
+// CallsNoFrame reports whether a step type never calls the Frame API.
+func CallsNoFrame(stepType string) bool { return callsNoFrame[stepType] }
+
 // EndpointsOf returns the endpoints a step type calls. For api.call the
 // endpoint is an input: pass it as endpoint (empty when not a constant).
 // api.<name> steps call <name>. Unknown types return nil.
