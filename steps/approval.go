@@ -47,20 +47,25 @@ func (s *stepsImpl) approval() *engine.StepType {
 
 func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
 	a := args(in)
-	msg, err := a.str("message")
-	if err != nil {
-		return nil, invalid(approvalStep, err)
+	// A timeout known offline is checked by validate too.
+	var timeout time.Duration
+	if !a.unknown("timeout") {
+		var err error
+		if timeout, err = a.duration("timeout"); err != nil {
+			return nil, invalid(approvalStep, err)
+		}
 	}
-	timeout, err := a.duration("timeout")
+	if sc.Mode() != engine.ModeRun {
+		// Plans do not wait: what follows the gate is planned as if
+		// approved. The message may be known only at run time.
+		return map[string]any{"approved_by": engine.Unknown, "approved_at": engine.Unknown, "comment": engine.Unknown}, nil
+	}
+	msg, err := a.str("message")
 	if err != nil {
 		return nil, invalid(approvalStep, err)
 	}
 	if timeout <= 0 {
 		timeout = time.Hour
-	}
-	if sc.Mode() != engine.ModeRun {
-		// Plans do not wait: what follows the gate is planned as if approved.
-		return map[string]any{"approved_by": engine.Unknown, "approved_at": engine.Unknown, "comment": engine.Unknown}, nil
 	}
 	gate := sc.Approvals()
 	if gate == nil {
