@@ -9,13 +9,15 @@ import (
 	"github.com/frameflow/frameflow/schema"
 )
 
-// A type's NeedsApproval sees the constant with values and the names
+// A mutating type's NeedsApproval narrows which of its steps need
+// approval (a read verb does not); it sees the constant with values and the names
 // written as expressions; Check's problems are reported at the input.
 func TestStepTypeApprovalAndCheckHooks(t *testing.T) {
 	h := newHarness(t)
 	err := h.reg.Register(&engine.StepType{
 		Name:        "test.call",
 		Description: "A call that mutates unless its verb is read.",
+		Mutates:     true,
 		Inputs:      []engine.InputSpec{{Name: "verb", Type: "string", Description: "verb"}, {Name: "to", Type: "string", Description: "target"}},
 		NeedsApproval: func(konst map[string]any, dynamic map[string]bool) bool {
 			return dynamic["verb"] || (konst["verb"] != nil && konst["verb"] != "read")

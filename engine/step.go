@@ -115,11 +115,11 @@ type StepType struct {
 	// Resources names what a step mutates ("account:<id>", "pool:<id>") from
 	// its resolved inputs; the engine serializes steps whose resources meet.
 	Resources func(in map[string]any) []string
-	// NeedsApproval, when set, says from the step's constant `with` values
-	// whether it needs approval although the type is not Destructive
-	// (http.request: any method but GET). An input written as an expression
-	// is in dynamic, not in konst: its value is known only at run time, so
-	// the answer should then be the cautious one.
+	// NeedsApproval, when set, narrows which steps of a mutating type count
+	// as mutations for approval, from the step's constant `with` values
+	// (http.request: a GET or HEAD is a read). An input written as an
+	// expression is in dynamic, not in konst: its value is known only at
+	// run time, so the answer should then be the cautious one.
 	NeedsApproval func(konst map[string]any, dynamic map[string]bool) bool
 	// Check, when set, looks at the step's constant `with` values when the
 	// workflow is compiled (validate) and returns problems, each reported
