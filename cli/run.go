@@ -186,7 +186,7 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	need := w.Approval()
 	if !need.Needed() || f.yes {
 		view := a.newRunView(f.output)
-		out, err := w.Run(ctx, runner.RunOptions{Events: view.Event, Approved: &need})
+		out, err := w.Run(ctx, runner.RunOptions{Events: view.Event, Approved: &need, Ask: a.approvalAsker()})
 		view.Close()
 		return a.finishRun(w, out, err, f)
 	}
