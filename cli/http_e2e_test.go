@@ -256,3 +256,40 @@ func TestHTTPRequestKilledMidPostIsNotResentUnlessIdempotent(t *testing.T) {
 		})
 	}
 }
+
+// A planned POST whose body holds a value known only after apply (a task
+// id) passes apply's guard, and is sent once.
+func TestHTTPRequestPlannedThenApplied(t *testing.T) {
+	s, env := simEnv(t, sim.Options{})
+	h := newHookServer(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(200) })
+	var qa string
+	for _, a := range s.Snapshot().Accounts {
+		if a.Name == "QA" {
+			qa = a.ID
+		}
+	}
+	f := writeHTTPWorkflow(t, fmt.Sprintf(`version: 1
+name: start-and-tell
+steps:
+  - id: start
+    uses: sandbox.start
+    with: {account_id: %q}
+  - id: tell
+    uses: http.request
+    with:
+      method: POST
+      url: http://%s/hook
+      json: {task: "${{ steps.start.outputs.task.id }}"}
+`, qa, h.host))
+	out := filepath.Join(t.TempDir(), "p.plan")
+	if r := runBinary(t, env, "plan", f, "--out", out); r.code != 0 || !strings.Contains(r.out, "POST http://"+h.host+"/hook") {
+		t.Fatalf("plan: %s", r)
+	}
+	if r := runBinary(t, env, "apply", out, "--yes"); r.code != 0 {
+		t.Fatalf("apply: %s", r)
+	}
+	got := h.requests()
+	if len(got) != 1 || !strings.Contains(got[0].Body, `"task":"`) || strings.Contains(got[0].Body, "known after apply") {
+		t.Fatalf("hook got %+v", got)
+	}
+}

@@ -334,9 +334,10 @@ func (s *stepsImpl) runHTTPRequest(ctx context.Context, sc *engine.StepContext, 
 		if httpReadOnly(strings.ToUpper(m)) {
 			return httpUnknownOutputs(), nil
 		}
-		u := fmt.Sprint(in["url"])
-		if _, err := sc.Mutate(ctx, &engine.Mutation{Type: httpStep, Method: strings.ToUpper(m), Path: u, Body: in["json"],
-			Send: func(context.Context) (any, error) { return nil, errors.New("not sent: an input is not known") }}); err != nil {
+		u, body := plannedHTTP(in)
+		if _, err := sc.Mutate(ctx, &engine.Mutation{Type: httpStep, Method: strings.ToUpper(m), Path: u, Body: body,
+			Placeholder: httpUnknownOutputs(),
+			Send:        func(context.Context) (any, error) { return nil, errors.New("not sent: an input is not known") }}); err != nil {
 			return nil, err
 		}
 		return httpUnknownOutputs(), nil
@@ -396,6 +397,56 @@ func (s *stepsImpl) runHTTPRequest(ctx context.Context, sc *engine.StepContext, 
 		return nil, fmt.Errorf("%s: unexpected result %s", httpStep, describe(res))
 	}
 	return out, nil
+}
+
+// plannedHTTP is the URL and shown body of a request some of whose inputs
+// are known only after apply, in the shape readHTTPInputs gives a known
+// one, so that apply's guard compares like with like (Unknown matching
+// the value the run computes).
+func plannedHTTP(in map[string]any) (string, any) {
+	u := fmt.Sprint(engine.Unknown)
+	if raw, ok := in["url"].(string); ok {
+		u = raw
+		if pu, err := url.Parse(raw); err == nil {
+			if qv, ok := in["query"].(map[string]any); ok && len(qv) > 0 {
+				q := pu.Query()
+				for k, v := range qv {
+					sv, _ := scalarString(v)
+					q.Set(k, sv)
+				}
+				pu.RawQuery = q.Encode()
+			}
+			u = pu.String()
+		}
+	}
+	shown := map[string]any{}
+	switch {
+	case args(in).has("json"):
+		shown["json"] = in["json"]
+	case args(in).has("form"):
+		shown["form"] = in["form"]
+	}
+	idem, _ := args(in).boolean("idempotent", false)
+	if hv, ok := in["headers"].(map[string]any); ok && len(hv) > 0 {
+		h := map[string]any{}
+		for k, v := range hv {
+			if sensitiveHeader(k) {
+				v = "(sensitive)"
+			}
+			h[http.CanonicalHeaderKey(k)] = v
+			if isIdempotencyHeader(k) && v != "" {
+				idem = true
+			}
+		}
+		shown["headers"] = h
+	}
+	if idem {
+		shown["idempotent"] = true
+	}
+	if len(shown) == 0 {
+		return u, nil
+	}
+	return u, shown
 }
 
 func httpUnknownOutputs() map[string]any {
