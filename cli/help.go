@@ -35,7 +35,11 @@ var examples = map[string]string{
   frameflow run workflows/qa-rollout.yaml --yes --output json`,
 	"resume": `  frameflow resume --last
   frameflow resume 20261130T071512Z-3f2a --yes
-  frameflow resume --last --input webhook_token=...   # secret inputs only`,
+  frameflow resume --last --input webhook_token=...   # secret inputs only
+  frameflow resume 20261130T071512Z-3f2a --approve gate --yes   # approve a gate, then go on`,
+	"approve": `  frameflow approve 20261130T071512Z-3f2a gate                # a run waiting at the approval step gate goes on
+  frameflow approve 20261130T071512Z-3f2a gate --reject --comment "store 2 is slow"
+  frameflow approve 20261130T071512Z-3f2a 'stores.gate[store-7]'   # one item's gate inside a fan-out`,
 	"runs": `  frameflow runs
   frameflow runs --status failed --limit 5
   frameflow runs 20261130T071512Z-3f2a`,
