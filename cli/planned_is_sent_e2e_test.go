@@ -73,10 +73,18 @@ var coveredMutatingTypes = map[string]bool{
 	"sandbox.stop": true, "api.call": true,
 }
 
+// notFrameMutations are mutating step types that do not talk to the Frame
+// API, so the simulator's log cannot show what they sent. http.request is
+// one: its plan-then-apply path, through apply's guard, is tested against a
+// local server in TestHTTPRequestPlannedThenApplied (cli/http_e2e_test.go).
+// It does not yet build its request once as one value, as the Frame steps
+// do, so the byte-for-byte claim is not made for it (issue 16's note).
+var notFrameMutations = map[string]bool{"http.request": true}
+
 func TestPlannedRequestIsSentByteForByte(t *testing.T) {
 	for _, st := range steps.Types(steps.Deps{}) {
 		if st.Mutates && !strings.HasPrefix(st.Name, "api.") || st.Name == "api.call" {
-			if !coveredMutatingTypes[st.Name] {
+			if !coveredMutatingTypes[st.Name] && !notFrameMutations[st.Name] {
 				t.Errorf("mutating step type %s is not in this test's workflow", st.Name)
 			}
 		}
