@@ -1,0 +1,285 @@
+package engine
+
+// Step execution: one task (a node's if and for_each, or one execution of a
+// step type) and its attempts. No lock is held here unless said.
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"time"
+)
+
+func (r *run) execute(t task) (res StepResult, out any, fan *fanout) {
+	n := t.n
+	res = StepResult{Step: n.full, Index: -1, Started: time.Now()}
+	if t.item != nil {
+		res.Item, res.Index, res.ItemKey = r.itemLabel(t.in, t.item), t.item.index, r.itemKey(t.in, t.item)
+	} else if t.in.item != nil {
+		res.Item, res.Index, res.ItemKey = t.in.ilabel, t.in.item.index, t.in.ikey
+	}
+	if r.stopped(t) {
+		res.Status = StatusNotRun
+		return res, nil, nil
+	}
+	if t.item == nil {
+		// The node itself: its if, then a fan-out expands or the step runs.
+		if n.ifExpr != nil {
+			v, err := n.ifExpr.Eval(r.scope(t.in, nil, n, nil))
+			if err != nil {
+				return r.failNow(res, fmt.Errorf("if: %w", err)), nil, nil
+			}
+			if !IsUnknown(v) && !truthy(v) {
+				res.Status = StatusSkipped
+				r.record(res)
+				r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSkipped})
+				return res, nil, nil
+			}
+		}
+		if n.fanout() {
+			f, err := r.expand(t.in, n)
+			if err != nil {
+				return r.failNow(res, err), nil, nil
+			}
+			r.emit(Event{Type: "step_started", Step: n.full, Item: res.Item, Index: idx(res.Index), Total: len(f.items)})
+			return res, nil, f
+		}
+	}
+	return r.runStep(t, res)
+}
+
+func idx(i int) *int {
+	if i < 0 {
+		return nil
+	}
+	return &i
+}
+
+func (r *run) failNow(res StepResult, err error) StepResult {
+	res.Status = StatusFailed
+	res.Error = r.redact.Replace(err.Error())
+	res.Err = err
+	res.Duration = time.Since(res.Started)
+	r.record(res)
+	r.emit(Event{Type: "step_finished", Step: res.Step, Item: res.Item, Index: idx(res.Index), Status: StatusFailed, Error: res.Error, Duration: res.Duration})
+	return res
+}
+
+func (r *run) record(res StepResult) {
+	if r.o.Journal == nil || res.Status == StatusNotRun {
+		return
+	}
+	if err := r.o.Journal.Record(res); err != nil {
+		r.log.Error("journal record failed", "step", res.Step, "item", res.Item, "error", err)
+	}
+}
+
+// runStep performs one execution of a step type: journal, inputs,
+// approval, resource locks, attempts.
+func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
+	n := t.n
+	if r.o.Journal != nil {
+		if st, outs, ok := r.o.Journal.Lookup(n.full, res.ItemKey); ok && done(Status(st)) {
+			status := Status(st)
+			res.Status = status
+			res.Outputs = outs
+			r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: status, Message: "restored from the journal"})
+			return res, outs, nil
+		}
+	}
+	checkOnly := r.o.Mode == ModeOffline && !n.typ.Mutates && r.o.CheckReads
+	if r.o.Mode == ModeOffline && !n.typ.Mutates && !checkOnly {
+		// Reads are not made offline: everything they would say is unknown.
+		res.Status = StatusSucceeded
+		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSucceeded, Message: "not run offline"})
+		return res, Unknown, nil
+	}
+	var env map[string]any // built only when an input holds an expression
+	in := make(map[string]any, len(n.typ.Inputs))
+	for _, spec := range n.typ.Inputs {
+		if pt, ok := n.preds[spec.Name]; ok {
+			if pt.static != nil {
+				in[spec.Name] = pt.static.Source()
+			} else {
+				in[spec.Name] = r.dyn[pt].Source()
+			}
+			continue
+		}
+		if v, ok := n.with[spec.Name]; ok {
+			if env == nil && !v.isC {
+				env = r.scope(t.in, t.item, n, nil)
+			}
+			x, err := resolve(v, env)
+			if err != nil {
+				return r.failNow(res, fmt.Errorf("input %s: %w", spec.Name, err)), nil, nil
+			}
+			if v.secret != "" {
+				r.redact.Add(x)
+			}
+			in[spec.Name] = x
+		} else if spec.Default != nil {
+			in[spec.Name] = spec.Default
+		}
+	}
+	if r.o.Mode == ModeRun && n.needsOK && r.o.Approve != nil {
+		r.approveOnce.Do(func() { r.approveErr = r.o.Approve(r.ctx, slices.Clone(r.p.approvals)) })
+		if r.approveErr != nil {
+			r.mu.Lock()
+			r.stopping, r.failed = true, true
+			r.mu.Unlock()
+			return r.failNow(res, fmt.Errorf("not approved: %w", r.approveErr)), nil, nil
+		}
+	}
+	if r.o.Mode == ModeRun && n.typ.Resources != nil {
+		keys := n.typ.Resources(in)
+		if len(keys) > 0 {
+			// Waiting for a resource gives the slot back, so the holder can
+			// always get one to finish.
+			r.releaseSlot()
+			release, err := r.locks.acquire(r.ctx, keys)
+			if err == nil && r.o.Locks != nil {
+				var shared func()
+				shared, err = r.o.Locks.Acquire(r.ctx, keys, func(key, holder string) {
+					r.emit(Event{Type: "step_progress", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: "waiting",
+						Message: fmt.Sprintf("waiting for %s, which holds %s", holder, key)})
+				})
+				if err != nil {
+					release()
+				} else {
+					inRun := release
+					release = func() { shared(); inRun() }
+				}
+			}
+			r.acquireSlot()
+			if err != nil {
+				if r.ctx.Err() != nil {
+					res.Status = StatusNotRun
+					return res, nil, nil
+				}
+				return r.failNow(res, err), nil, nil
+			}
+			defer release()
+		}
+	}
+
+	sc := &StepContext{mode: r.o.Mode, wf: r.p.wf, runID: r.o.RunID, approvals: r.o.Approvals, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.p.polling,
+		release: r.releaseFn, reacquire: r.acquireFn}
+	if sc.item == "" {
+		sc.index = -1
+	}
+	sc.emit = r.emitFn
+	sc.recorder = r.recorderFor(t, res)
+	sc.predicate = func(name string) (Predicate, error) { return r.predicate(n, name) }
+
+	r.emit(Event{Type: "step_started", Step: n.full, Item: res.Item, Index: idx(res.Index)})
+	ctx := r.ctx
+	if n.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.timeout)
+		defer cancel()
+	}
+	var outs map[string]any
+	var err error
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		sc.beginAttempt()
+		actx, acancel := ctx, context.CancelFunc(func() {})
+		if n.retry.attempt > 0 {
+			actx, acancel = context.WithTimeout(ctx, n.retry.attempt)
+		}
+		outs, err = safeRun(actx, n.typ, sc, in)
+		attemptTimedOut := err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+		acancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
+			err = fmt.Errorf("timed out after %s: %w", n.timeout, err)
+			break
+		}
+		class, after := "error", time.Duration(0)
+		if r.o.Classify != nil {
+			class, after = r.o.Classify(err)
+		}
+		if attemptTimedOut {
+			err = fmt.Errorf("attempt timed out after %s: %w", n.retry.attempt, err)
+			// A mutation cut off after it was written may have taken
+			// effect: that stays outcome_unknown, which is never retried.
+			if class != ClassOutcomeUnknown {
+				class = ClassTimeout
+			}
+		}
+		if ferr := sc.attemptFailed(class, err); ferr != nil {
+			// The recorder would answer a retry with the failed task again.
+			err = fmt.Errorf("%w (and it cannot be sent again: %v)", err, ferr)
+			break
+		}
+		if attempt >= n.retry.max || !n.retry.retries(class) || r.ctx.Err() != nil {
+			break
+		}
+		d := n.retry.delay(attempt, after)
+		r.emit(Event{Type: "step_retrying", Step: n.full, Item: res.Item, Index: idx(res.Index), Attempt: attempt, MaxAttempts: n.retry.max, Delay: d, Error: err.Error(), Message: class})
+		if serr := sc.Sleep(ctx, d); serr != nil {
+			if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
+				err = fmt.Errorf("timed out after %s waiting to retry: %w", n.timeout, err)
+			}
+			break
+		}
+	}
+	res.Duration = time.Since(res.Started)
+	if err != nil && r.ctx.Err() != nil {
+		// Cut short by an interrupt, not failed: say so, and let resume
+		// run it again.
+		res.Status = StatusInterrupted
+		res.Error = "interrupted"
+		res.Err = err
+		r.record(res)
+		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusInterrupted, Error: res.Error, Duration: res.Duration, Attempt: res.Attempts})
+		return res, nil, nil
+	}
+	if err != nil {
+		return r.failNow(res, err), nil, nil
+	}
+	if checkOnly {
+		// Its inputs passed its checks; what it would read stays unknown.
+		res.Status = StatusSucceeded
+		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSucceeded, Duration: res.Duration, Message: "inputs checked, not run offline"})
+		return res, Unknown, nil
+	}
+	res.Status = StatusSucceeded
+	if sc.Unchanged() {
+		res.Status = StatusUnchanged
+	}
+	if outs == nil {
+		outs = map[string]any{}
+	}
+	if len(n.outputs) > 0 {
+		oenv := r.scope(t.in, t.item, n, outs)
+		merged := make(map[string]any, len(outs)+len(n.outputs))
+		for k, v := range outs {
+			merged[k] = v
+		}
+		for _, k := range n.step.OutputsOrder {
+			v, err := resolve(n.outputs[k], oenv)
+			if err != nil {
+				return r.failNow(res, fmt.Errorf("output %s: %w", k, err)), nil, nil
+			}
+			merged[k] = v
+		}
+		outs = merged
+	}
+	res.Outputs = outs
+	r.record(res)
+	r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: res.Status, Duration: res.Duration, Attempt: res.Attempts})
+	return res, outs, nil
+}
+
+func safeRun(ctx context.Context, t *StepType, sc *StepContext, in map[string]any) (out map[string]any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("step type %s panicked: %v\n%s", t.Name, p, debug.Stack())
+		}
+	}()
+	return t.Run(ctx, sc, in)
+}

@@ -1,0 +1,287 @@
+package engine
+
+// Fan-outs: expanding for_each into items, starting items within the
+// concurrency, batch (canary) and failure limits, and summarising them.
+// Everything here runs under r.mu unless said.
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"time"
+)
+
+type itemInfo struct {
+	value any
+	label string
+	key   string
+	index int
+	sym   bool // the symbolic item of an unknown list
+}
+
+type fanout struct {
+	in          *inst
+	n           *node
+	items       []itemInfo
+	outs        []any
+	next        int
+	running     int
+	limit       int
+	batch       int
+	batchOK     int
+	failures    int
+	notRun      int
+	interrupted int
+	finished    int
+	stopped     bool
+	failed      bool
+	reason      string
+	started     time.Time
+
+	// Item results, by item index: a plain step's executions and the items
+	// never started; a group's item instances and the failures of its
+	// declared outputs. Kept in place, so results need neither sort keys
+	// nor a sort.
+	res     []StepResult
+	has     []bool
+	insts   []*inst
+	outErrs map[int]*StepResult
+}
+
+func (r *run) startFan(f *fanout) {
+	if f.n.body == nil {
+		// One queue growth for all the items this call may start, not a
+		// doubling series of copies.
+		n := len(f.items) - f.next
+		if f.limit > 0 {
+			n = min(n, f.limit-f.running)
+		}
+		if n > 0 {
+			r.ready = slices.Grow(r.ready, n)
+		}
+	}
+	for !f.stopped && !r.stopping && f.next < len(f.items) && (f.limit <= 0 || f.running < f.limit) {
+		if f.batch > 0 && f.next >= f.batch && f.batchOK < f.batch {
+			return // canary items still running
+		}
+		it := &f.items[f.next]
+		f.next++
+		f.running++
+		if f.n.body != nil {
+			key := append(slices.Clone(f.in.key), f.n.ord, it.index)
+			in := r.newInst(f.n.body, f.in, f, it, key)
+			f.insts[it.index] = in
+			r.startInst(in)
+		} else {
+			r.ready = append(r.ready, task{in: f.in, n: f.n, fan: f, item: it})
+		}
+	}
+	r.pump()
+}
+
+func (r *run) itemDone(f *fanout, it *itemInfo, status Status, out any) {
+	f.running--
+	f.finished++
+	f.outs[it.index] = out
+	switch status {
+	case StatusFailed:
+		f.failures++
+		if it.index < f.batch {
+			f.stopped, f.failed = true, true
+			f.reason = fmt.Sprintf("canary item %s failed", it.label)
+		} else if f.failures > f.maxFailures() {
+			f.stopped, f.failed = true, true
+			f.reason = fmt.Sprintf("%d of %d items failed", f.failures, len(f.items))
+		}
+		if !f.n.step.ContinueOnError {
+			// Tolerated failures let the fan-out go on, but the run
+			// still reports them.
+			r.failed = true
+		}
+	case StatusNotRun:
+		f.notRun++
+	case StatusInterrupted:
+		f.interrupted++
+	case StatusSucceeded, StatusUnchanged, StatusSkipped:
+		if it.index < f.batch {
+			f.batchOK++
+		}
+	}
+	if f.running == 0 && (f.next >= len(f.items) || f.stopped || r.stopping) {
+		r.fanDone(f)
+		return
+	}
+	r.startFan(f)
+}
+
+func (f *fanout) maxFailures() int {
+	s := f.n.step
+	limit := 0
+	if s.MaxFailures != nil {
+		limit = *s.MaxFailures
+	}
+	if s.MaxFailurePercent != nil {
+		p := int(*s.MaxFailurePercent * float64(len(f.items)) / 100)
+		if s.MaxFailures == nil || p > limit {
+			limit = p
+		}
+	}
+	return limit
+}
+
+func (r *run) fanDone(f *fanout) {
+	for i := f.next; i < len(f.items); i++ {
+		it := &f.items[i]
+		f.setResult(it.index, StepResult{Step: f.n.full, Item: r.itemLabel(f.in, it), ItemKey: r.itemKey(f.in, it), Index: it.index, Status: StatusNotRun})
+		r.nresults++
+	}
+	status := StatusSucceeded
+	res := StepResult{Step: f.n.full, Index: -1, Started: f.started, Duration: time.Since(f.started)}
+	switch {
+	case f.failed:
+		status = StatusFailed
+		res.Error = f.reason
+	case f.interrupted > 0:
+		status = StatusInterrupted
+		res.Error = fmt.Sprintf("%d of %d items interrupted", f.interrupted, len(f.items))
+	case f.next < len(f.items) || f.notRun > 0:
+		status = StatusNotRun
+	}
+	res.Status = status
+	if f.in.item != nil {
+		res.Item, res.ItemKey = f.in.ilabel, f.in.ikey
+	}
+	items := make([]any, len(f.outs))
+	copy(items, f.outs)
+	out := map[string]any{"items": items, "count": len(f.items)}
+	res.Outputs = out
+	r.emit(Event{Type: "step_finished", Step: f.n.full, Item: res.Item, Status: status, Duration: res.Duration, Error: res.Error, Total: len(f.items)})
+	work := r.finish(f.in, f.n, res, out, nil)
+	r.makeReady(work)
+	r.pump()
+}
+
+func (r *run) itemKey(in *inst, it *itemInfo) string {
+	if in.ikey == "" {
+		return it.key
+	}
+	return in.ikey + "/" + it.key
+}
+
+func (r *run) itemLabel(in *inst, it *itemInfo) string {
+	if in.ilabel == "" {
+		return it.label
+	}
+	return in.ilabel + "/" + it.label
+}
+
+// expand evaluates a fan-out's for_each into its items.
+func (r *run) expand(in *inst, n *node) (*fanout, error) {
+	var v any
+	var err error
+	if n.forEachList != nil {
+		v, err = resolve(n.forEachList, r.scope(in, nil, n, nil))
+	} else {
+		v, err = n.forEach.Eval(r.scope(in, nil, n, nil))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("for_each: %w", err)
+	}
+	f := &fanout{in: in, n: n, limit: n.step.Concurrency, batch: n.step.Batch, started: time.Now()}
+again:
+	switch list := v.(type) {
+	case nil:
+	case []any:
+		f.items = make([]itemInfo, 0, len(list))
+		seen := make(map[string]bool, len(list))
+		for i, e := range list {
+			it := itemInfo{value: e, index: i}
+			it.label, it.key = itemIdentity(e, i)
+			if IsUnknown(e) {
+				it.label = EachItem
+			}
+			if seen[it.key] {
+				it.key += "#" + strconv.Itoa(i)
+			}
+			seen[it.key] = true
+			f.items = append(f.items, it)
+		}
+	default:
+		if l, ok := asList(v); ok {
+			v = l
+			goto again
+		}
+		if IsUnknown(v) {
+			f.items = []itemInfo{{value: Unknown, label: EachItem, key: EachItem, sym: true}}
+			break
+		}
+		return nil, fmt.Errorf("for_each must yield a list, got %T", v)
+	}
+	limit := n.maxTarget
+	if limit <= 0 {
+		limit = DefaultMaxTargets
+	}
+	if n.mutates && limit > 0 && len(f.items) > limit {
+		return nil, fmt.Errorf("fan-out over %d items exceeds max_targets %d (raise max_targets on the step or the workflow to allow it)", len(f.items), limit)
+	}
+	if f.batch > len(f.items) {
+		f.batch = len(f.items)
+	}
+	f.outs = make([]any, len(f.items))
+	if n.body != nil {
+		f.insts = make([]*inst, len(f.items))
+	}
+	return f, nil
+}
+
+// setResult records the result of item i (under r.mu).
+func (f *fanout) setResult(i int, res StepResult) {
+	if f.res == nil {
+		f.res = make([]StepResult, len(f.items))
+		f.has = make([]bool, len(f.items))
+	}
+	f.res[i], f.has[i] = res, true
+}
+
+// asList converts typed slices (expr's 1..n gives []int) to []any.
+func asList(v any) ([]any, bool) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil, false
+	}
+	out := make([]any, rv.Len())
+	for i := range out {
+		out[i] = rv.Index(i).Interface()
+	}
+	return out, true
+}
+
+// itemIdentity gives an item's label (for people) and key (for the journal:
+// stable across resumes): the id field, else the name, else the index.
+func itemIdentity(e any, i int) (label, key string) {
+	key = strconv.Itoa(i)
+	label = "#" + key
+	switch x := e.(type) {
+	case map[string]any:
+		id, hasID := x["id"].(string)
+		name, hasName := x["name"].(string)
+		switch {
+		case hasID && id != "":
+			key = id
+		case hasName && name != "":
+			key = name
+		}
+		switch {
+		case hasName && name != "":
+			label = name
+		case hasID && id != "":
+			label = id
+		}
+	case string:
+		label, key = x, x
+	case int, int64, float64, bool:
+		label = fmt.Sprint(x)
+	}
+	return label, key
+}

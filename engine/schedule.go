@@ -1,0 +1,313 @@
+package engine
+
+// The scheduler: instances of a graph, the ready queue and its slots,
+// settling a finished node's dependants (skip and fail propagation), and the
+// workers that run ready tasks. Everything here runs under r.mu unless said.
+
+// inst is one instance of a graph: the top level, or one item of a group.
+type inst struct {
+	g      *graph
+	parent *inst
+	fan    *fanout
+	item   *itemInfo
+	st     []nstate
+	res    []StepResult // by node ord (graph order), where st says finished
+	left   int
+	failed bool
+	key    []int  // sort key prefix of the plan's mutations
+	ikey   string // item key, joined with "/" through nested fan-outs
+	ilabel string // item label, joined likewise
+}
+
+type nstate struct {
+	pending  int
+	status   Status
+	out      any // outputs as expressions see them (a map, or Unknown)
+	skip     bool
+	notRun   bool
+	finished bool
+	fan      *fanout // the node's fan-out once expanded: its items' results
+}
+
+type task struct {
+	in   *inst
+	n    *node
+	fan  *fanout // a plain fan-out's item
+	item *itemInfo
+}
+
+func (r *run) newInst(g *graph, parent *inst, fan *fanout, item *itemInfo, key []int) *inst {
+	in := &inst{g: g, parent: parent, fan: fan, item: item, st: make([]nstate, len(g.nodes)), res: make([]StepResult, len(g.nodes)), left: len(g.nodes), key: key}
+	if parent != nil && item != nil {
+		in.ikey, in.ilabel = item.key, item.label
+		if parent.ikey != "" {
+			in.ikey = parent.ikey + "/" + item.key
+			in.ilabel = parent.ilabel + "/" + item.label
+		}
+	}
+	for i, n := range g.nodes {
+		in.st[i].pending = len(n.deps)
+	}
+	return in
+}
+
+func (r *run) startInst(in *inst) {
+	if len(in.g.nodes) == 0 {
+		r.instDone(in)
+		return
+	}
+	var work []task
+	for _, n := range in.g.topo {
+		if len(n.deps) == 0 {
+			work = append(work, task{in: in, n: n})
+		}
+	}
+	r.makeReady(work)
+	r.pump()
+}
+
+// makeReady settles nodes whose dependencies are all finished: those that
+// cannot run finish at once (iteratively, so a long chain of skips does not
+// recurse), the others queue for a slot.
+func (r *run) makeReady(work []task) {
+	for i := 0; i < len(work); i++ {
+		t := work[i]
+		st := &t.in.st[t.n.idx]
+		switch {
+		case r.stopping || t.in.failed || st.notRun:
+			work = r.finish(t.in, t.n, StepResult{Status: StatusNotRun}, nil, work)
+		case st.skip:
+			work = r.finish(t.in, t.n, StepResult{Status: StatusSkipped}, nil, work)
+		default:
+			r.ready = append(r.ready, t)
+		}
+	}
+}
+
+func (r *run) pump() {
+	for r.inflight < r.limit {
+		if len(r.waiters) > 0 {
+			w := r.waiters[0]
+			r.waiters = r.waiters[1:]
+			r.inflight++
+			close(w)
+			continue
+		}
+		if r.head >= len(r.ready) {
+			r.ready, r.head = r.ready[:0], 0
+			return
+		}
+		if r.head > 1024 && r.head > len(r.ready)/2 {
+			// Keep the queue's memory proportional to what waits, not to
+			// everything that ever waited.
+			r.ready = r.ready[:copy(r.ready, r.ready[r.head:])]
+			r.head = 0
+		}
+		t := r.ready[r.head]
+		r.ready[r.head] = task{}
+		r.head++
+		r.inflight++
+		go r.exec(t)
+	}
+}
+
+func (r *run) releaseSlot() {
+	r.mu.Lock()
+	r.inflight--
+	r.pump()
+	r.mu.Unlock()
+}
+
+func (r *run) acquireSlot() {
+	r.mu.Lock()
+	if r.inflight < r.limit && len(r.waiters) == 0 {
+		r.inflight++
+		r.mu.Unlock()
+		return
+	}
+	w := make(chan struct{})
+	r.waiters = append(r.waiters, w)
+	r.mu.Unlock()
+	<-w
+}
+
+// finish records a node's end in its instance and settles its dependants.
+// It returns work with the dependants that became ready appended.
+func (r *run) finish(in *inst, n *node, res StepResult, out any, work []task) []task {
+	st := &in.st[n.idx]
+	if st.finished {
+		return work
+	}
+	st.finished = true
+	st.status = res.Status
+	st.out = out
+	if res.Step == "" {
+		res.Step = n.full
+		res.Index = -1
+		if in.item != nil {
+			res.Item, res.ItemKey, res.Index = in.ilabel, in.ikey, in.item.index
+		}
+	}
+	in.res[n.ord] = res
+	r.nresults++
+	if res.Status == StatusFailed && !n.step.ContinueOnError {
+		// Fail-fast: at top level the run stops starting steps; inside a
+		// group item only that item stops (its fan-out decides the rest).
+		if in.fan != nil {
+			in.failed = true
+		} else {
+			r.stopping = true
+			r.failed = true
+		}
+	}
+	for _, d := range n.dnts {
+		ds := &in.st[d]
+		dn := in.g.nodes[d]
+		switch res.Status {
+		case StatusNotRun, StatusInterrupted:
+			ds.notRun = true
+		case StatusSkipped, StatusFailed:
+			if !dn.ifRefs[n.id] {
+				ds.skip = true
+			}
+		}
+		ds.pending--
+		if ds.pending == 0 {
+			work = append(work, task{in: in, n: dn})
+		}
+	}
+	in.left--
+	if in.left == 0 {
+		r.instDone(in)
+	}
+	return work
+}
+
+// instDone ends an instance: the run, or one item of a group.
+func (r *run) instDone(in *inst) {
+	if in.fan == nil {
+		close(r.done)
+		return
+	}
+	status := StatusSucceeded
+	out := map[string]any{}
+	for i, n := range in.g.nodes {
+		out[n.id] = in.st[i].out
+		switch st := in.st[i].status; {
+		case st == StatusInterrupted && status != StatusFailed:
+			status = StatusInterrupted
+		case st == StatusNotRun && status == StatusSucceeded:
+			status = StatusNotRun
+		}
+	}
+	if in.failed {
+		status = StatusFailed
+	}
+	fn := in.fan.n
+	if status == StatusSucceeded && len(fn.outputs) > 0 {
+		env := r.scope(in, nil, fn, nil)
+		for _, k := range fn.step.OutputsOrder {
+			v, err := resolve(fn.outputs[k], env)
+			if err != nil {
+				status = StatusFailed
+				r.failed = true
+				if in.fan.outErrs == nil {
+					in.fan.outErrs = map[int]*StepResult{}
+				}
+				in.fan.outErrs[in.item.index] = &StepResult{Step: fn.full, Item: in.ilabel, ItemKey: in.ikey, Index: in.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}
+				r.nresults++
+				break
+			}
+			out[k] = v
+		}
+	}
+	r.itemDone(in.fan, in.item, status, out)
+}
+
+// exec runs tasks holding a slot: a node's if and for_each, or one step
+// execution. When it is done it takes the next ready task itself, so a
+// chain of steps runs on one goroutine (and one grown stack) instead of
+// starting a goroutine per step.
+func (r *run) exec(t task) {
+	for {
+		res, out, fan := r.execute(t)
+		r.mu.Lock()
+		// The slot stays counted while the result settles, so the work it
+		// makes ready (the next item of a fan-out) comes back to this
+		// goroutine below instead of starting a new one per item.
+		switch {
+		case fan != nil:
+			f := fan
+			t.in.st[t.n.idx].fan = f
+			if len(f.items) == 0 {
+				r.fanDone(f)
+			} else {
+				r.startFan(f)
+			}
+		case t.fan != nil:
+			t.fan.setResult(t.item.index, res)
+			r.nresults++
+			r.itemDone(t.fan, t.item, res.Status, out)
+		default:
+			work := r.finish(t.in, t.n, res, out, nil)
+			r.makeReady(work)
+		}
+		r.inflight--
+		next, ok := r.take()
+		r.pump()
+		r.mu.Unlock()
+		if !ok {
+			return
+		}
+		t = next
+	}
+}
+
+// take pops a ready task for the calling worker when a slot is free and no
+// sleeper is waiting to get its slot back (under r.mu).
+func (r *run) take() (task, bool) {
+	if r.inflight >= r.limit || len(r.waiters) > 0 || r.head >= len(r.ready) {
+		return task{}, false
+	}
+	t := r.ready[r.head]
+	r.ready[r.head] = task{}
+	r.head++
+	r.inflight++
+	return t, true
+}
+
+// stopped reports whether a queued task must not start: the run is
+// stopping, its group item already failed, or its fan-out gave up.
+func (r *run) stopped(t task) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopping || t.in.failed || (t.fan != nil && t.fan.stopped)
+}
+
+// collect appends the results of an instance in report order: graph order,
+// a fan-out's summary before its items, items by index, a group item's
+// output failure before its steps (under r.mu, once the run is done).
+func (r *run) collect(in *inst, out []StepResult) []StepResult {
+	for _, n := range in.g.topo {
+		st := &in.st[n.idx]
+		if st.finished {
+			out = append(out, in.res[n.ord])
+		}
+		f := st.fan
+		if f == nil {
+			continue
+		}
+		for i := range f.items {
+			if f.has != nil && f.has[i] {
+				out = append(out, f.res[i])
+			}
+			if e := f.outErrs[i]; e != nil {
+				out = append(out, *e)
+			}
+			if f.insts != nil && f.insts[i] != nil {
+				out = r.collect(f.insts[i], out)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,136 @@
+package engine
+
+// What expressions see at run time: the scope of a node, compiled values,
+// and filters (predicates) handed to step types.
+
+import (
+	"fmt"
+
+	xexpr "github.com/frameflow/frameflow/engine/expr"
+)
+
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != "" && x != "false"
+	case int:
+		return x != 0
+	case float64:
+		return x != 0
+	}
+	return true
+}
+
+// scope builds the values an expression of n reads: only the steps it
+// references are looked up.
+func (r *run) scope(in *inst, it *itemInfo, n *node, raw map[string]any) map[string]any {
+	env := map[string]any{"inputs": r.inputs, "vars": r.vars, "env": r.env}
+	var chain []*inst
+	for x := in; x != nil; x = x.parent {
+		chain = append(chain, x)
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		x := chain[i]
+		if x.item != nil {
+			env[x.fan.n.as] = x.item.value
+			env["index"] = x.item.index
+			if x.item.sym {
+				env["index"] = Unknown
+			}
+		}
+	}
+	if it != nil {
+		env[n.as] = it.value
+		env["index"] = it.index
+		if it.sym {
+			env["index"] = Unknown
+		}
+	}
+	if len(n.refs) > 0 {
+		steps := make(map[string]any, len(n.refs))
+		for _, id := range n.refs {
+			m := r.p.byID[id]
+			if m == nil {
+				continue
+			}
+			for x := in; x != nil; x = x.parent {
+				if x.g == m.g {
+					st := &x.st[m.idx]
+					steps[id] = map[string]any{"outputs": st.out, "status": string(st.status)} // a plain string: expr compares values by type
+					break
+				}
+			}
+		}
+		env["steps"] = steps
+	}
+	if raw != nil {
+		env["outputs"] = raw
+	}
+	return env
+}
+
+// resolve evaluates a compiled value tree.
+func resolve(v *valueT, env map[string]any) (any, error) {
+	switch {
+	case v == nil:
+		return nil, nil
+	case v.isC:
+		return v.konst, nil
+	case v.tmpl != nil:
+		return v.tmpl.Eval(env)
+	case v.isList:
+		out := make([]any, len(v.list))
+		for i, e := range v.list {
+			x, err := resolve(e, env)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = x
+		}
+		return out, nil
+	default:
+		out := make(map[string]any, len(v.m))
+		for _, k := range v.keys {
+			x, err := resolve(v.m[k], env)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = x
+		}
+		return out, nil
+	}
+}
+
+func (r *run) predicate(n *node, name string) (Predicate, error) {
+	pt, ok := n.preds[name]
+	if !ok {
+		return nil, fmt.Errorf("input %q of step %s is not a filter", name, n.full)
+	}
+	e := pt.static
+	if e == nil {
+		e = r.dyn[pt]
+	}
+	return func(elem any) (bool, error) {
+		env := map[string]any{}
+		if m, ok := elem.(map[string]any); ok {
+			for k, v := range m {
+				env[k] = v
+			}
+		}
+		env[pt.spec.Var] = elem
+		env["inputs"], env["vars"], env["env"] = r.inputs, r.vars, r.env
+		v, err := e.Eval(env)
+		if err != nil {
+			return false, err
+		}
+		b, ok := v.(bool)
+		if !ok {
+			return false, fmt.Errorf("filter %q must yield true or false, got %s", e.Source(), xexpr.Stringify(v))
+		}
+		return b, nil
+	}, nil
+}
