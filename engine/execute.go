@@ -75,18 +75,13 @@ func (r *run) record(res StepResult) {
 	}
 }
 
-// runStep performs one execution of a step type: journal, inputs,
-// approval, resource locks, attempts.
+// runStep performs one execution of a step type: the journal, inputs,
+// approval, resource locks, then its attempts within the step's timeout, and
+// its outputs.
 func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 	n := t.n
-	if r.o.Journal != nil {
-		if st, outs, ok := r.o.Journal.Lookup(n.full, res.ItemKey); ok && done(Status(st)) {
-			status := Status(st)
-			res.Status = status
-			res.Outputs = outs
-			r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: status, Message: "restored from the journal"})
-			return res, outs, nil
-		}
+	if restored, ok := r.restoreFromJournal(n, res); ok {
+		return restored, restored.Outputs, nil
 	}
 	checkOnly := r.o.Mode == ModeOffline && !n.typ.Mutates && r.o.CheckReads
 	if r.o.Mode == ModeOffline && !n.typ.Mutates && !checkOnly {
@@ -95,138 +90,28 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSucceeded, Message: "not run offline"})
 		return res, Unknown, nil
 	}
-	var env map[string]any // built only when an input holds an expression
-	in := make(map[string]any, len(n.typ.Inputs))
-	for _, spec := range n.typ.Inputs {
-		if pt, ok := n.preds[spec.Name]; ok {
-			if pt.static != nil {
-				in[spec.Name] = pt.static.Source()
-			} else {
-				in[spec.Name] = r.dyn[pt].Source()
-			}
-			continue
-		}
-		if v, ok := n.with[spec.Name]; ok {
-			if env == nil && !v.isC {
-				env = r.scope(t.in, t.item, n, nil)
-			}
-			x, err := resolve(v, env)
-			if err != nil {
-				return r.failNow(res, fmt.Errorf("input %s: %w", spec.Name, err)), nil, nil
-			}
-			if v.secret != "" {
-				r.redact.Add(x)
-			}
-			in[spec.Name] = x
-		} else if spec.Default != nil {
-			in[spec.Name] = spec.Default
-		}
+	in, err := r.resolveInputs(t)
+	if err != nil {
+		return r.failNow(res, err), nil, nil
 	}
-	if r.o.Mode == ModeRun && n.needsOK && r.o.Approve != nil {
-		r.approveOnce.Do(func() { r.approveErr = r.o.Approve(r.ctx, slices.Clone(r.p.approvals)) })
-		if r.approveErr != nil {
-			r.mu.Lock()
-			r.stopping, r.failed = true, true
-			r.mu.Unlock()
-			return r.failNow(res, fmt.Errorf("not approved: %w", r.approveErr)), nil, nil
-		}
+	if err := r.awaitApproval(n); err != nil {
+		return r.failNow(res, err), nil, nil
 	}
-	if r.o.Mode == ModeRun && n.typ.Resources != nil {
-		keys := n.typ.Resources(in)
-		if len(keys) > 0 {
-			// Waiting for a resource gives the slot back, so the holder can
-			// always get one to finish.
-			r.releaseSlot()
-			release, err := r.locks.acquire(r.ctx, keys)
-			if err == nil && r.o.Locks != nil {
-				var shared func()
-				shared, err = r.o.Locks.Acquire(r.ctx, keys, func(key, holder string) {
-					r.emit(Event{Type: "step_progress", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: "waiting",
-						Message: fmt.Sprintf("waiting for %s, which holds %s", holder, key)})
-				})
-				if err != nil {
-					release()
-				} else {
-					inRun := release
-					release = func() { shared(); inRun() }
-				}
-			}
-			r.acquireSlot()
-			if err != nil {
-				if r.ctx.Err() != nil {
-					res.Status = StatusNotRun
-					return res, nil, nil
-				}
-				return r.failNow(res, err), nil, nil
-			}
-			defer release()
+	release, err := r.lockResources(n, res, in)
+	if err != nil {
+		if r.ctx.Err() != nil {
+			res.Status = StatusNotRun
+			return res, nil, nil
 		}
+		return r.failNow(res, err), nil, nil
 	}
+	defer release()
 
-	sc := &StepContext{mode: r.o.Mode, wf: r.p.wf, runID: r.o.RunID, approvals: r.o.Approvals, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.p.polling,
-		release: r.releaseFn, reacquire: r.acquireFn}
-	if sc.item == "" {
-		sc.index = -1
-	}
-	sc.emit = r.emitFn
-	sc.recorder = r.recorderFor(t, res)
-	sc.predicate = func(name string) (Predicate, error) { return r.predicate(n, name) }
-
+	sc := r.stepContext(t, res)
 	r.emit(Event{Type: "step_started", Step: n.full, Item: res.Item, Index: idx(res.Index)})
-	ctx := r.ctx
-	if n.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, n.timeout)
-		defer cancel()
-	}
-	var outs map[string]any
-	var err error
-	for attempt := 1; ; attempt++ {
-		res.Attempts = attempt
-		sc.beginAttempt()
-		actx, acancel := ctx, context.CancelFunc(func() {})
-		if n.retry.attempt > 0 {
-			actx, acancel = context.WithTimeout(ctx, n.retry.attempt)
-		}
-		outs, err = safeRun(actx, n.typ, sc, in)
-		attemptTimedOut := err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil
-		acancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
-			err = fmt.Errorf("timed out after %s: %w", n.timeout, err)
-			break
-		}
-		class, after := "error", time.Duration(0)
-		if r.o.Classify != nil {
-			class, after = r.o.Classify(err)
-		}
-		if attemptTimedOut {
-			err = fmt.Errorf("attempt timed out after %s: %w", n.retry.attempt, err)
-			// A mutation cut off after it was written may have taken
-			// effect: that stays outcome_unknown, which is never retried.
-			if class != ClassOutcomeUnknown {
-				class = ClassTimeout
-			}
-		}
-		if ferr := sc.attemptFailed(class, err); ferr != nil {
-			// The recorder would answer a retry with the failed task again.
-			err = fmt.Errorf("%w (and it cannot be sent again: %v)", err, ferr)
-			break
-		}
-		if attempt >= n.retry.max || !n.retry.retries(class) || r.ctx.Err() != nil {
-			break
-		}
-		d := n.retry.delay(attempt, after)
-		r.emit(Event{Type: "step_retrying", Step: n.full, Item: res.Item, Index: idx(res.Index), Attempt: attempt, MaxAttempts: n.retry.max, Delay: d, Error: err.Error(), Message: class})
-		if serr := sc.Sleep(ctx, d); serr != nil {
-			if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
-				err = fmt.Errorf("timed out after %s waiting to retry: %w", n.timeout, err)
-			}
-			break
-		}
-	}
+	ctx, cancel := r.withStepTimeout(n)
+	defer cancel()
+	outs, err := r.attempts(ctx, n, sc, in, &res)
 	res.Duration = time.Since(res.Started)
 	if err != nil && r.ctx.Err() != nil {
 		// Cut short by an interrupt, not failed: say so, and let resume
@@ -251,28 +136,233 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 	if sc.Unchanged() {
 		res.Status = StatusUnchanged
 	}
-	if outs == nil {
-		outs = map[string]any{}
-	}
-	if len(n.outputs) > 0 {
-		oenv := r.scope(t.in, t.item, n, outs)
-		merged := make(map[string]any, len(outs)+len(n.outputs))
-		for k, v := range outs {
-			merged[k] = v
-		}
-		for _, k := range n.step.OutputsOrder {
-			v, err := resolve(n.outputs[k], oenv)
-			if err != nil {
-				return r.failNow(res, fmt.Errorf("output %s: %w", k, err)), nil, nil
-			}
-			merged[k] = v
-		}
-		outs = merged
+	outs, err = r.stepOutputs(t, outs)
+	if err != nil {
+		return r.failNow(res, err), nil, nil
 	}
 	res.Outputs = outs
 	r.record(res)
 	r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: res.Status, Duration: res.Duration, Attempt: res.Attempts})
 	return res, outs, nil
+}
+
+// restoreFromJournal returns the execution's result from an earlier attempt
+// of the run when the journal says it finished, so it is not run again.
+func (r *run) restoreFromJournal(n *node, res StepResult) (StepResult, bool) {
+	if r.o.Journal == nil {
+		return res, false
+	}
+	st, outs, ok := r.o.Journal.Lookup(n.full, res.ItemKey)
+	if !ok || !done(Status(st)) {
+		return res, false
+	}
+	status := Status(st)
+	res.Status = status
+	res.Outputs = outs
+	r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: status, Message: "restored from the journal"})
+	return res, true
+}
+
+// resolveInputs evaluates the step's with: values (filters by their source
+// text, defaults where a value is absent). Values computed from a secret
+// join the redaction list.
+func (r *run) resolveInputs(t task) (map[string]any, error) {
+	n := t.n
+	var env map[string]any // built only when an input holds an expression
+	in := make(map[string]any, len(n.typ.Inputs))
+	for _, spec := range n.typ.Inputs {
+		if pt, ok := n.preds[spec.Name]; ok {
+			if pt.static != nil {
+				in[spec.Name] = pt.static.Source()
+			} else {
+				in[spec.Name] = r.dyn[pt].Source()
+			}
+			continue
+		}
+		if v, ok := n.with[spec.Name]; ok {
+			if env == nil && !v.isC {
+				env = r.scope(t.in, t.item, n, nil)
+			}
+			x, err := resolve(v, env)
+			if err != nil {
+				return nil, fmt.Errorf("input %s: %w", spec.Name, err)
+			}
+			if v.secret != "" {
+				r.redact.Add(x)
+			}
+			in[spec.Name] = x
+		} else if spec.Default != nil {
+			in[spec.Name] = spec.Default
+		}
+	}
+	return in, nil
+}
+
+// awaitApproval asks once per run, before the first step that needs it, for
+// approval of every destructive or confirm step. A refusal stops the run.
+func (r *run) awaitApproval(n *node) error {
+	if r.o.Mode != ModeRun || !n.needsOK || r.o.Approve == nil {
+		return nil
+	}
+	r.approveOnce.Do(func() { r.approveErr = r.o.Approve(r.ctx, slices.Clone(r.p.approvals)) })
+	if r.approveErr == nil {
+		return nil
+	}
+	r.mu.Lock()
+	r.stopping, r.failed = true, true
+	r.mu.Unlock()
+	return fmt.Errorf("not approved: %w", r.approveErr)
+}
+
+// lockResources takes the resources the execution mutates (run mode only):
+// inside this run, then in the locks shared with other runs when there are
+// any. The returned release is never nil. On error nothing is held, and the
+// slot is held again either way.
+func (r *run) lockResources(n *node, res StepResult, in map[string]any) (release func(), err error) {
+	noop := func() {}
+	if r.o.Mode != ModeRun || n.typ.Resources == nil {
+		return noop, nil
+	}
+	keys := n.typ.Resources(in)
+	if len(keys) == 0 {
+		return noop, nil
+	}
+	// Waiting for a resource gives the slot back, so the holder can always
+	// get one to finish.
+	r.releaseSlot()
+	release, err = r.locks.acquire(r.ctx, keys)
+	if err == nil && r.o.Locks != nil {
+		var shared func()
+		shared, err = r.o.Locks.Acquire(r.ctx, keys, func(key, holder string) {
+			r.emit(Event{Type: "step_progress", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: "waiting",
+				Message: fmt.Sprintf("waiting for %s, which holds %s", holder, key)})
+		})
+		if err != nil {
+			release()
+		} else {
+			inRun := release
+			release = func() { shared(); inRun() }
+		}
+	}
+	r.acquireSlot()
+	if err != nil {
+		return noop, err
+	}
+	return release, nil
+}
+
+// stepContext is what the step type sees of the run for this execution.
+func (r *run) stepContext(t task, res StepResult) *StepContext {
+	n := t.n
+	sc := &StepContext{mode: r.o.Mode, wf: r.p.wf, runID: r.o.RunID, approvals: r.o.Approvals, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.p.polling,
+		release: r.releaseFn, reacquire: r.acquireFn}
+	if sc.item == "" {
+		sc.index = -1
+	}
+	sc.emit = r.emitFn
+	sc.recorder = r.recorderFor(t, res)
+	sc.predicate = func(name string) (Predicate, error) { return r.predicate(n, name) }
+	return sc
+}
+
+// withStepTimeout bounds all the step's attempts and the waits between them
+// by its timeout:, when it has one.
+func (r *run) withStepTimeout(n *node) (context.Context, context.CancelFunc) {
+	if n.timeout > 0 {
+		return context.WithTimeout(r.ctx, n.timeout)
+	}
+	return r.ctx, func() {}
+}
+
+// attempts is the retry loop: it runs the step type until it succeeds, its
+// error is not retried (by class, by the attempt limit, or because the
+// mutation cannot be sent again), or the step's timeout or an interrupt
+// ends it. res.Attempts counts the attempts made.
+func (r *run) attempts(ctx context.Context, n *node, sc *StepContext, in map[string]any, res *StepResult) (map[string]any, error) {
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		outs, attemptTimedOut, err := r.attempt(ctx, n, sc, in)
+		if err == nil {
+			return outs, nil
+		}
+		if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
+			return outs, fmt.Errorf("timed out after %s: %w", n.timeout, err)
+		}
+		class, after := r.classify(n, err, attemptTimedOut)
+		if attemptTimedOut {
+			err = fmt.Errorf("attempt timed out after %s: %w", n.retry.attempt, err)
+		}
+		if ferr := sc.attemptFailed(class, err); ferr != nil {
+			// The recorder would answer a retry with the failed task again.
+			return outs, fmt.Errorf("%w (and it cannot be sent again: %v)", err, ferr)
+		}
+		if attempt >= n.retry.max || !n.retry.retries(class) || r.ctx.Err() != nil {
+			return outs, err
+		}
+		d := n.retry.delay(attempt, after)
+		r.emit(Event{Type: "step_retrying", Step: n.full, Item: res.Item, Index: idx(res.Index), Attempt: attempt, MaxAttempts: n.retry.max, Delay: d, Error: err.Error(), Message: class})
+		if serr := sc.Sleep(ctx, d); serr != nil {
+			if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
+				err = fmt.Errorf("timed out after %s waiting to retry: %w", n.timeout, err)
+			}
+			return outs, err
+		}
+	}
+}
+
+// attempt runs the step type once, within the per-attempt timeout when the
+// retry policy sets one. attemptTimedOut: that timeout (not the step's, not
+// an interrupt) cut the attempt short.
+func (r *run) attempt(ctx context.Context, n *node, sc *StepContext, in map[string]any) (outs map[string]any, attemptTimedOut bool, err error) {
+	sc.beginAttempt()
+	attemptCtx, cancel := ctx, context.CancelFunc(func() {})
+	if n.retry.attempt > 0 {
+		attemptCtx, cancel = context.WithTimeout(ctx, n.retry.attempt)
+	}
+	defer cancel()
+	outs, err = safeRun(attemptCtx, n.typ, sc, in)
+	attemptTimedOut = err != nil && attemptCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+	return outs, attemptTimedOut, err
+}
+
+// classify gives a failed attempt's retry class and the server's
+// Retry-After.
+func (r *run) classify(n *node, err error, attemptTimedOut bool) (class string, retryAfter time.Duration) {
+	class = "error"
+	if r.o.Classify != nil {
+		class, retryAfter = r.o.Classify(err)
+	}
+	// A mutation cut off after it was written may have taken effect: that
+	// stays outcome_unknown, which is never retried.
+	if attemptTimedOut && class != ClassOutcomeUnknown {
+		class = ClassTimeout
+	}
+	return class, retryAfter
+}
+
+// stepOutputs adds the step's declared outputs: (evaluated over what the
+// step type returned) to the type's own outputs.
+func (r *run) stepOutputs(t task, outs map[string]any) (map[string]any, error) {
+	if outs == nil {
+		outs = map[string]any{}
+	}
+	n := t.n
+	if len(n.outputs) == 0 {
+		return outs, nil
+	}
+	env := r.scope(t.in, t.item, n, outs)
+	merged := make(map[string]any, len(outs)+len(n.outputs))
+	for k, v := range outs {
+		merged[k] = v
+	}
+	for _, k := range n.step.OutputsOrder {
+		v, err := resolve(n.outputs[k], env)
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", k, err)
+		}
+		merged[k] = v
+	}
+	return merged, nil
 }
 
 func safeRun(ctx context.Context, t *StepType, sc *StepContext, in map[string]any) (out map[string]any, err error) {
