@@ -19,11 +19,11 @@ func TestStepTypeApprovalAndCheckHooks(t *testing.T) {
 		Description: "A call that mutates unless its verb is read.",
 		Mutates:     true,
 		Inputs:      []engine.InputSpec{{Name: "verb", Type: "string", Description: "verb"}, {Name: "to", Type: "string", Description: "target"}},
-		NeedsApproval: func(konst map[string]any, dynamic map[string]bool) bool {
-			return dynamic["verb"] || (konst["verb"] != nil && konst["verb"] != "read")
+		NeedsApproval: func(constants map[string]any, dynamic map[string]bool) bool {
+			return dynamic["verb"] || (constants["verb"] != nil && constants["verb"] != "read")
 		},
-		Check: func(wf *schema.Workflow, konst map[string]any) []engine.InputProblem {
-			if to, ok := konst["to"].(string); ok && strings.HasPrefix(to, "bad") {
+		Check: func(wf *schema.Workflow, constants map[string]any) []engine.InputProblem {
+			if to, ok := constants["to"].(string); ok && strings.HasPrefix(to, "bad") {
 				return []engine.InputProblem{{Input: "to", Message: "no bad targets (" + wf.Name + ")"}}
 			}
 			return nil

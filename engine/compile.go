@@ -33,7 +33,7 @@ type Program struct {
 
 type compiledVar struct {
 	name string
-	val  *valueT
+	val  *compiledValue
 }
 
 // graph is the top-level DAG or a group's body (run once per item).
@@ -45,56 +45,56 @@ type graph struct {
 }
 
 type node struct {
-	g    *graph
-	idx  int // in g.nodes
-	ord  int // in g.topo
-	step *schema.Step
-	id   string
-	full string // "group.step" inside groups
-	typ  *StepType
-	deps []int
-	dset map[int]bool // deps as a set, made only once deps grows long
-	dnts []int        // dependants
-	body *graph
+	g          *graph
+	idx        int // in g.nodes
+	ord        int // in g.topo
+	step       *schema.Step
+	id         string
+	full       string // "group.step" inside groups
+	typ        *StepType
+	deps       []int
+	depSet     map[int]bool // deps as a set, made only once deps grows long
+	dependants []int        // dependants
+	body       *graph
 
-	ifExpr      *xexpr.Expr
-	ifRefs      map[string]bool
-	forEach     *xexpr.Expr
-	forEachList *valueT // for_each written as a YAML list
-	as          string
-	with        map[string]*valueT
-	preds       map[string]*predT
-	outputs     map[string]*valueT
-	outType     *xexpr.Type // what steps.<id>.outputs holds
-	retry       *retryPolicy
-	timeout     time.Duration
-	mutates     bool // the step or, for fan-outs and groups, something inside
-	needsOK     bool // approval: destructive or confirm
-	maxTarget   int
-	refs        []string // step ids its expressions read, for building their env
+	ifExpr        *xexpr.Expr
+	ifRefs        map[string]bool
+	forEach       *xexpr.Expr
+	forEachList   *compiledValue // for_each written as a YAML list
+	as            string
+	with          map[string]*compiledValue
+	filters       map[string]*filterInput
+	outputs       map[string]*compiledValue
+	outType       *xexpr.Type // what steps.<id>.outputs holds
+	retry         *retryPolicy
+	timeout       time.Duration
+	mutates       bool // the step or, for fan-outs and groups, something inside
+	needsApproval bool // approval: destructive or confirm
+	maxTarget     int
+	refs          []string // step ids its expressions read, for building their env
 }
 
 func (n *node) fanout() bool { return n.forEach != nil || n.forEachList != nil }
 
-// predT is a compiled predicate input: compiled at Compile when its source
+// filterInput is a compiled predicate input: compiled at Compile when its source
 // is a literal, or at run start when it comes from an expression.
-type predT struct {
-	spec   *PredicateSpec
-	static *xexpr.Expr
-	dyn    *xexpr.Template // yields the predicate's source
-	pos    schema.Pos
-	env    *xexpr.Type
+type filterInput struct {
+	spec           *PredicateSpec
+	static         *xexpr.Expr
+	sourceTemplate *xexpr.Template // yields the predicate's source
+	pos            schema.Pos
+	env            *xexpr.Type
 }
 
-// valueT is a `with` value: constants folded, templates compiled.
-type valueT struct {
-	konst  any
-	isC    bool
-	tmpl   *xexpr.Template
-	list   []*valueT
-	keys   []string
-	m      map[string]*valueT
-	isList bool
+// compiledValue is a `with` value: constants folded, templates compiled.
+type compiledValue struct {
+	constant any
+	isConst  bool
+	tmpl     *xexpr.Template
+	list     []*compiledValue
+	keys     []string
+	m        map[string]*compiledValue
+	isList   bool
 	// secret names the secret the value may be computed from ("" when
 	// none): it may only be sent in an input the step type marks
 	// Sensitive, and its values are redacted wherever they appear.
@@ -179,7 +179,7 @@ func (a ApprovalStep) String() string { return a.Step + " (" + a.Uses + ")" }
 func (p *Program) Approvals() []ApprovalStep {
 	var out []ApprovalStep
 	for _, n := range p.nodes {
-		if n.typ != nil && n.needsOK {
+		if n.typ != nil && n.needsApproval {
 			out = append(out, ApprovalStep{Step: n.full, Uses: n.typ.Name})
 		}
 	}
@@ -382,7 +382,7 @@ func (c *compiler) compileVars() {
 }
 
 // typeOfValue infers the type of a var from its literal structure.
-func typeOfValue(v *schema.Value, t *valueT) *xexpr.Type {
+func typeOfValue(v *schema.Value, t *compiledValue) *xexpr.Type {
 	if t == nil || v == nil {
 		return xexpr.Any
 	}
@@ -396,7 +396,7 @@ func typeOfValue(v *schema.Value, t *valueT) *xexpr.Type {
 	case schema.MapValue:
 		f := map[string]*xexpr.Type{}
 		for k, e := range v.Map {
-			var et *valueT
+			var et *compiledValue
 			if t.m != nil {
 				et = t.m[k]
 			}
@@ -499,7 +499,7 @@ func (c *compiler) compileGraph(g *graph) {
 				c.errf(s.ForEachList.Pos, "for_each reads a secret (%s): a condition on a secret leaks it one bit at a time (the number and labels of items are shown)", n.forEachList.secret)
 			}
 			if n.forEachList == nil {
-				n.forEachList = &valueT{isC: true, konst: []any{}}
+				n.forEachList = &compiledValue{isConst: true, constant: []any{}}
 			}
 			if n.body == nil {
 				env = lazy(func() *xexpr.Type { return c.envFor(g, n, xexpr.Any) })
@@ -562,10 +562,10 @@ func (c *compiler) compileGraph(g *graph) {
 			// playbook or step declares it not required.
 			mutation := n.typ.Mutates
 			if mutation && n.typ.NeedsApproval != nil {
-				konst, dynamic := constWith(n)
-				mutation = n.typ.NeedsApproval(konst, dynamic)
+				constants, dynamic := constWith(n)
+				mutation = n.typ.NeedsApproval(constants, dynamic)
 			}
-			n.needsOK = n.typ.Destructive || n.step.Confirm || (mutation && c.approvalOf(n.step) != "not_required")
+			n.needsApproval = n.typ.Destructive || n.step.Confirm || (mutation && c.approvalOf(n.step) != "not_required")
 			if n.typ.Destructive && n.step.Approval == "not_required" {
 				c.errf(n.step.ApprovalPos, "step %s uses %s, which overwrites or deletes data: it always needs approval (remove approval: not_required)", n.step.ID, n.typ.Name)
 			}
@@ -582,11 +582,11 @@ func (c *compiler) compileGraph(g *graph) {
 	}
 }
 
-func (c *compiler) compileOutputs(n *node, env lazyEnv) map[string]*valueT {
+func (c *compiler) compileOutputs(n *node, env lazyEnv) map[string]*compiledValue {
 	if len(n.step.Outputs) == 0 {
 		return nil
 	}
-	out := map[string]*valueT{}
+	out := map[string]*compiledValue{}
 	for _, k := range n.step.OutputsOrder {
 		v := n.step.Outputs[k]
 		t := c.compileValue(v, env, n)
@@ -610,29 +610,29 @@ func (c *compiler) compileOutputs(n *node, env lazyEnv) map[string]*valueT {
 
 // constWith splits a step's `with` inputs into those whose value is a
 // constant (with the value) and those written as expressions.
-func constWith(n *node) (konst map[string]any, dynamic map[string]bool) {
-	konst, dynamic = map[string]any{}, map[string]bool{}
+func constWith(n *node) (constants map[string]any, dynamic map[string]bool) {
+	constants, dynamic = map[string]any{}, map[string]bool{}
 	for k, v := range n.with {
-		if v.isC {
-			konst[k] = v.konst
+		if v.isConst {
+			constants[k] = v.constant
 		} else {
 			dynamic[k] = true
 		}
 	}
 	for k := range n.step.With {
 		if _, ok := n.with[k]; !ok {
-			if _, ok := konst[k]; !ok {
+			if _, ok := constants[k]; !ok {
 				dynamic[k] = true // a predicate, or a value that did not compile
 			}
 		}
 	}
-	return konst, dynamic
+	return constants, dynamic
 }
 
 func (c *compiler) compileWith(n *node, env lazyEnv) {
 	t := n.typ
 	if len(n.step.With) > 0 { // most steps of a long workflow have none
-		n.with = make(map[string]*valueT, len(n.step.With))
+		n.with = make(map[string]*compiledValue, len(n.step.With))
 	}
 	specs := map[string]*InputSpec{}
 	var names []string
@@ -676,8 +676,8 @@ func (c *compiler) compileWith(n *node, env lazyEnv) {
 		}
 	}
 	if t.Check != nil {
-		konst, _ := constWith(n)
-		for _, pr := range t.Check(c.p.wf, konst) {
+		constants, _ := constWith(n)
+		for _, pr := range t.Check(c.p.wf, constants) {
 			pos := n.step.Pos
 			if v := n.step.With[pr.Input]; v != nil {
 				pos = v.Pos
@@ -724,15 +724,15 @@ func (c *compiler) predicateEnv(spec *PredicateSpec) *xexpr.Type {
 }
 
 func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
-	if n.preds == nil {
-		n.preds = map[string]*predT{}
+	if n.filters == nil {
+		n.filters = map[string]*filterInput{}
 	}
 	src, ok := v.Scalar.(string)
 	if v.Kind != schema.ScalarValue || !ok {
 		c.errf(v.Pos, "input %q of step %q is a filter expression and must be a string", spec.Name, n.id)
 		return
 	}
-	pt := &predT{spec: spec.Predicate, pos: v.Pos, env: c.predicateEnv(spec.Predicate)}
+	pt := &filterInput{spec: spec.Predicate, pos: v.Pos, env: c.predicateEnv(spec.Predicate)}
 	if xexpr.HasExpr(src) {
 		// The source comes from an expression: it can only use what is
 		// known when the run starts, and is compiled then.
@@ -748,7 +748,7 @@ func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
 			c.errf(v.Pos, "filter %q of step %q reads a secret (%s): a condition on a secret leaks it one bit at a time", spec.Name, n.id, what)
 			return
 		}
-		pt.dyn = t
+		pt.sourceTemplate = t
 	} else {
 		e := c.compileExpr(src, pt.env, v.Pos, c.quoteShift(v))
 		if e == nil {
@@ -760,36 +760,36 @@ func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
 		}
 		pt.static = e
 	}
-	n.preds[spec.Name] = pt
+	n.filters[spec.Name] = pt
 }
 
 // compileValue compiles a `with`/vars/outputs value; n (may be nil) gets the
 // implied dependencies.
-func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *valueT {
+func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *compiledValue {
 	if v == nil {
-		return &valueT{isC: true}
+		return &compiledValue{isConst: true}
 	}
 	switch v.Kind {
 	case schema.ListValue:
-		out := &valueT{isList: true}
+		out := &compiledValue{isList: true}
 		allC := true
 		for _, e := range v.List {
 			t := c.compileValue(e, env, n)
 			if t == nil {
-				t = &valueT{isC: true}
+				t = &compiledValue{isConst: true}
 			}
 			if out.secret == "" {
 				out.secret = t.secret
 			}
-			allC = allC && t.isC
+			allC = allC && t.isConst
 			out.list = append(out.list, t)
 		}
 		if allC {
-			return &valueT{isC: true, konst: v.Plain()}
+			return &compiledValue{isConst: true, constant: v.Plain()}
 		}
 		return out
 	case schema.MapValue:
-		out := &valueT{m: map[string]*valueT{}}
+		out := &compiledValue{m: map[string]*compiledValue{}}
 		allC := true
 		keys := v.Keys
 		if len(keys) != len(v.Map) {
@@ -802,23 +802,23 @@ func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *valueT {
 		for _, k := range keys {
 			t := c.compileValue(v.Map[k], env, n)
 			if t == nil {
-				t = &valueT{isC: true}
+				t = &compiledValue{isConst: true}
 			}
 			if out.secret == "" {
 				out.secret = t.secret
 			}
-			allC = allC && t.isC
+			allC = allC && t.isConst
 			out.keys = append(out.keys, k)
 			out.m[k] = t
 		}
 		if allC {
-			return &valueT{isC: true, konst: v.Plain()}
+			return &compiledValue{isConst: true, constant: v.Plain()}
 		}
 		return out
 	}
 	s, ok := v.Scalar.(string)
 	if !ok || !xexpr.HasExpr(s) {
-		return &valueT{isC: true, konst: v.Scalar}
+		return &compiledValue{isConst: true, constant: v.Scalar}
 	}
 	t, errs := xexpr.CompileTemplate(s, env())
 	for _, e := range errs {
@@ -831,7 +831,7 @@ func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *valueT {
 		c.refDeps(n, t.Refs(), v.Pos)
 	}
 	secret, _ := t.Secret()
-	return &valueT{tmpl: t, secret: secret}
+	return &compiledValue{tmpl: t, secret: secret}
 }
 
 // refuseSecretCondition reports a condition (if, for_each) computed from a
@@ -934,7 +934,7 @@ func (c *compiler) addDep(n *node, id string, pos schema.Pos, how string) {
 		return
 	}
 	if a.addDep(m.idx) {
-		m.dnts = append(m.dnts, a.idx)
+		m.dependants = append(m.dependants, a.idx)
 	}
 }
 
@@ -943,19 +943,19 @@ func (c *compiler) addDep(n *node, id string, pos schema.Pos, how string) {
 // step with many.
 func (n *node) addDep(i int) bool {
 	switch {
-	case n.dset != nil:
-		if n.dset[i] {
+	case n.depSet != nil:
+		if n.depSet[i] {
 			return false
 		}
-		n.dset[i] = true
+		n.depSet[i] = true
 	case slices.Contains(n.deps, i):
 		return false
 	case len(n.deps) >= 16:
-		n.dset = make(map[int]bool, 2*len(n.deps))
+		n.depSet = make(map[int]bool, 2*len(n.deps))
 		for _, d := range n.deps {
-			n.dset[d] = true
+			n.depSet[d] = true
 		}
-		n.dset[i] = true
+		n.depSet[i] = true
 	}
 	n.deps = append(n.deps, i)
 	return true
@@ -982,7 +982,7 @@ func (c *compiler) order(g *graph) {
 		n := g.nodes[heap.Pop(free).(int)]
 		n.ord = len(g.topo)
 		g.topo = append(g.topo, n)
-		for _, d := range n.dnts {
+		for _, d := range n.dependants {
 			indeg[d]--
 			if indeg[d] == 0 {
 				heap.Push(free, d)

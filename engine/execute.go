@@ -11,13 +11,13 @@ import (
 	"time"
 )
 
-func (r *run) execute(t task) (res StepResult, out any, fan *fanout) {
-	n := t.n
+func (r *run) executeTask(t task) (res StepResult, out any, fan *fanout) {
+	n := t.node
 	res = StepResult{Step: n.full, Index: -1, Started: time.Now()}
 	if t.item != nil {
-		res.Item, res.Index, res.ItemKey = r.itemLabel(t.in, t.item), t.item.index, r.itemKey(t.in, t.item)
-	} else if t.in.item != nil {
-		res.Item, res.Index, res.ItemKey = t.in.ilabel, t.in.item.index, t.in.ikey
+		res.Item, res.Index, res.ItemKey = r.itemLabel(t.instance, t.item), t.item.index, r.itemKey(t.instance, t.item)
+	} else if t.instance.item != nil {
+		res.Item, res.Index, res.ItemKey = t.instance.itemLabel, t.instance.item.index, t.instance.itemKey
 	}
 	if r.stopped(t) {
 		res.Status = StatusNotRun
@@ -26,30 +26,30 @@ func (r *run) execute(t task) (res StepResult, out any, fan *fanout) {
 	if t.item == nil {
 		// The node itself: its if, then a fan-out expands or the step runs.
 		if n.ifExpr != nil {
-			v, err := n.ifExpr.Eval(r.scope(t.in, nil, n, nil))
+			v, err := n.ifExpr.Eval(r.scope(t.instance, nil, n, nil))
 			if err != nil {
 				return r.failNow(res, fmt.Errorf("if: %w", err)), nil, nil
 			}
 			if !IsUnknown(v) && !truthy(v) {
 				res.Status = StatusSkipped
-				r.record(res)
-				r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSkipped})
+				r.journalRecord(res)
+				r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: StatusSkipped})
 				return res, nil, nil
 			}
 		}
 		if n.fanout() {
-			f, err := r.expand(t.in, n)
+			f, err := r.expand(t.instance, n)
 			if err != nil {
 				return r.failNow(res, err), nil, nil
 			}
-			r.emit(Event{Type: "step_started", Step: n.full, Item: res.Item, Index: idx(res.Index), Total: len(f.items)})
+			r.emit(Event{Type: "step_started", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Total: len(f.items)})
 			return res, nil, f
 		}
 	}
 	return r.runStep(t, res)
 }
 
-func idx(i int) *int {
+func eventIndex(i int) *int {
 	if i < 0 {
 		return nil
 	}
@@ -61,16 +61,16 @@ func (r *run) failNow(res StepResult, err error) StepResult {
 	res.Error = r.redact.Replace(err.Error())
 	res.Err = err
 	res.Duration = time.Since(res.Started)
-	r.record(res)
-	r.emit(Event{Type: "step_finished", Step: res.Step, Item: res.Item, Index: idx(res.Index), Status: StatusFailed, Error: res.Error, Duration: res.Duration})
+	r.journalRecord(res)
+	r.emit(Event{Type: "step_finished", Step: res.Step, Item: res.Item, Index: eventIndex(res.Index), Status: StatusFailed, Error: res.Error, Duration: res.Duration})
 	return res
 }
 
-func (r *run) record(res StepResult) {
-	if r.o.Journal == nil || res.Status == StatusNotRun {
+func (r *run) journalRecord(res StepResult) {
+	if r.opts.Journal == nil || res.Status == StatusNotRun {
 		return
 	}
-	if err := r.o.Journal.Record(res); err != nil {
+	if err := r.opts.Journal.Record(res); err != nil {
 		r.log.Error("journal record failed", "step", res.Step, "item", res.Item, "error", err)
 	}
 }
@@ -79,25 +79,25 @@ func (r *run) record(res StepResult) {
 // approval, resource locks, then its attempts within the step's timeout, and
 // its outputs.
 func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
-	n := t.n
+	n := t.node
 	if restored, ok := r.restoreFromJournal(n, res); ok {
 		return restored, restored.Outputs, nil
 	}
-	checkOnly := r.o.Mode == ModeOffline && !n.typ.Mutates && r.o.CheckReads
-	if r.o.Mode == ModeOffline && !n.typ.Mutates && !checkOnly {
+	checkOnly := r.opts.Mode == ModeOffline && !n.typ.Mutates && r.opts.CheckReads
+	if r.opts.Mode == ModeOffline && !n.typ.Mutates && !checkOnly {
 		// Reads are not made offline: everything they would say is unknown.
 		res.Status = StatusSucceeded
-		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSucceeded, Message: "not run offline"})
+		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: StatusSucceeded, Message: "not run offline"})
 		return res, Unknown, nil
 	}
-	in, err := r.resolveInputs(t)
+	stepInputs, err := r.resolveInputs(t)
 	if err != nil {
 		return r.failNow(res, err), nil, nil
 	}
 	if err := r.awaitApproval(n); err != nil {
 		return r.failNow(res, err), nil, nil
 	}
-	release, err := r.lockResources(n, res, in)
+	release, err := r.lockResources(n, res, stepInputs)
 	if err != nil {
 		if r.ctx.Err() != nil {
 			res.Status = StatusNotRun
@@ -108,10 +108,10 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 	defer release()
 
 	sc := r.stepContext(t, res)
-	r.emit(Event{Type: "step_started", Step: n.full, Item: res.Item, Index: idx(res.Index)})
+	r.emit(Event{Type: "step_started", Step: n.full, Item: res.Item, Index: eventIndex(res.Index)})
 	ctx, cancel := r.withStepTimeout(n)
 	defer cancel()
-	outs, err := r.attempts(ctx, n, sc, in, &res)
+	outs, err := r.attempts(ctx, n, sc, stepInputs, &res)
 	res.Duration = time.Since(res.Started)
 	if err != nil && r.ctx.Err() != nil {
 		// Cut short by an interrupt, not failed: say so, and let resume
@@ -119,8 +119,8 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 		res.Status = StatusInterrupted
 		res.Error = "interrupted"
 		res.Err = err
-		r.record(res)
-		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusInterrupted, Error: res.Error, Duration: res.Duration, Attempt: res.Attempts})
+		r.journalRecord(res)
+		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: StatusInterrupted, Error: res.Error, Duration: res.Duration, Attempt: res.Attempts})
 		return res, nil, nil
 	}
 	if err != nil {
@@ -129,7 +129,7 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 	if checkOnly {
 		// Its inputs passed its checks; what it would read stays unknown.
 		res.Status = StatusSucceeded
-		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: StatusSucceeded, Duration: res.Duration, Message: "inputs checked, not run offline"})
+		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: StatusSucceeded, Duration: res.Duration, Message: "inputs checked, not run offline"})
 		return res, Unknown, nil
 	}
 	res.Status = StatusSucceeded
@@ -141,25 +141,25 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 		return r.failNow(res, err), nil, nil
 	}
 	res.Outputs = outs
-	r.record(res)
-	r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: res.Status, Duration: res.Duration, Attempt: res.Attempts})
+	r.journalRecord(res)
+	r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: res.Status, Duration: res.Duration, Attempt: res.Attempts})
 	return res, outs, nil
 }
 
 // restoreFromJournal returns the execution's result from an earlier attempt
 // of the run when the journal says it finished, so it is not run again.
 func (r *run) restoreFromJournal(n *node, res StepResult) (StepResult, bool) {
-	if r.o.Journal == nil {
+	if r.opts.Journal == nil {
 		return res, false
 	}
-	st, outs, ok := r.o.Journal.Lookup(n.full, res.ItemKey)
+	st, outs, ok := r.opts.Journal.Lookup(n.full, res.ItemKey)
 	if !ok || !done(Status(st)) {
 		return res, false
 	}
 	status := Status(st)
 	res.Status = status
 	res.Outputs = outs
-	r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: status, Message: "restored from the journal"})
+	r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: status, Message: "restored from the journal"})
 	return res, true
 }
 
@@ -167,21 +167,21 @@ func (r *run) restoreFromJournal(n *node, res StepResult) (StepResult, bool) {
 // text, defaults where a value is absent). Values computed from a secret
 // join the redaction list.
 func (r *run) resolveInputs(t task) (map[string]any, error) {
-	n := t.n
+	n := t.node
 	var env map[string]any // built only when an input holds an expression
-	in := make(map[string]any, len(n.typ.Inputs))
+	stepInputs := make(map[string]any, len(n.typ.Inputs))
 	for _, spec := range n.typ.Inputs {
-		if pt, ok := n.preds[spec.Name]; ok {
+		if pt, ok := n.filters[spec.Name]; ok {
 			if pt.static != nil {
-				in[spec.Name] = pt.static.Source()
+				stepInputs[spec.Name] = pt.static.Source()
 			} else {
-				in[spec.Name] = r.dyn[pt].Source()
+				stepInputs[spec.Name] = r.filtersFromInputs[pt].Source()
 			}
 			continue
 		}
 		if v, ok := n.with[spec.Name]; ok {
-			if env == nil && !v.isC {
-				env = r.scope(t.in, t.item, n, nil)
+			if env == nil && !v.isConst {
+				env = r.scope(t.instance, t.item, n, nil)
 			}
 			x, err := resolve(v, env)
 			if err != nil {
@@ -190,21 +190,21 @@ func (r *run) resolveInputs(t task) (map[string]any, error) {
 			if v.secret != "" {
 				r.redact.Add(x)
 			}
-			in[spec.Name] = x
+			stepInputs[spec.Name] = x
 		} else if spec.Default != nil {
-			in[spec.Name] = spec.Default
+			stepInputs[spec.Name] = spec.Default
 		}
 	}
-	return in, nil
+	return stepInputs, nil
 }
 
 // awaitApproval asks once per run, before the first step that needs it, for
 // approval of every destructive or confirm step. A refusal stops the run.
 func (r *run) awaitApproval(n *node) error {
-	if r.o.Mode != ModeRun || !n.needsOK || r.o.Approve == nil {
+	if r.opts.Mode != ModeRun || !n.needsApproval || r.opts.Approve == nil {
 		return nil
 	}
-	r.approveOnce.Do(func() { r.approveErr = r.o.Approve(r.ctx, slices.Clone(r.p.approvals)) })
+	r.approveOnce.Do(func() { r.approveErr = r.opts.Approve(r.ctx, slices.Clone(r.prog.approvals)) })
 	if r.approveErr == nil {
 		return nil
 	}
@@ -218,12 +218,12 @@ func (r *run) awaitApproval(n *node) error {
 // inside this run, then in the locks shared with other runs when there are
 // any. The returned release is never nil. On error nothing is held, and the
 // slot is held again either way.
-func (r *run) lockResources(n *node, res StepResult, in map[string]any) (release func(), err error) {
+func (r *run) lockResources(n *node, res StepResult, stepInputs map[string]any) (release func(), err error) {
 	noop := func() {}
-	if r.o.Mode != ModeRun || n.typ.Resources == nil {
+	if r.opts.Mode != ModeRun || n.typ.Resources == nil {
 		return noop, nil
 	}
-	keys := n.typ.Resources(in)
+	keys := n.typ.Resources(stepInputs)
 	if len(keys) == 0 {
 		return noop, nil
 	}
@@ -231,10 +231,10 @@ func (r *run) lockResources(n *node, res StepResult, in map[string]any) (release
 	// get one to finish.
 	r.releaseSlot()
 	release, err = r.locks.acquire(r.ctx, keys)
-	if err == nil && r.o.Locks != nil {
+	if err == nil && r.opts.Locks != nil {
 		var shared func()
-		shared, err = r.o.Locks.Acquire(r.ctx, keys, func(key, holder string) {
-			r.emit(Event{Type: "step_progress", Step: n.full, Item: res.Item, Index: idx(res.Index), Status: "waiting",
+		shared, err = r.opts.Locks.Acquire(r.ctx, keys, func(key, holder string) {
+			r.emit(Event{Type: "step_progress", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: "waiting",
 				Message: fmt.Sprintf("waiting for %s, which holds %s", holder, key)})
 		})
 		if err != nil {
@@ -253,8 +253,8 @@ func (r *run) lockResources(n *node, res StepResult, in map[string]any) (release
 
 // stepContext is what the step type sees of the run for this execution.
 func (r *run) stepContext(t task, res StepResult) *StepContext {
-	n := t.n
-	sc := &StepContext{mode: r.o.Mode, wf: r.p.wf, runID: r.o.RunID, approvals: r.o.Approvals, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.p.polling,
+	n := t.node
+	sc := &StepContext{mode: r.opts.Mode, wf: r.prog.wf, runID: r.opts.RunID, approvals: r.opts.Approvals, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.prog.polling,
 		release: r.releaseFn, reacquire: r.acquireFn}
 	if sc.item == "" {
 		sc.index = -1
@@ -278,10 +278,10 @@ func (r *run) withStepTimeout(n *node) (context.Context, context.CancelFunc) {
 // error is not retried (by class, by the attempt limit, or because the
 // mutation cannot be sent again), or the step's timeout or an interrupt
 // ends it. res.Attempts counts the attempts made.
-func (r *run) attempts(ctx context.Context, n *node, sc *StepContext, in map[string]any, res *StepResult) (map[string]any, error) {
+func (r *run) attempts(ctx context.Context, n *node, sc *StepContext, stepInputs map[string]any, res *StepResult) (map[string]any, error) {
 	for attempt := 1; ; attempt++ {
 		res.Attempts = attempt
-		outs, attemptTimedOut, err := r.attempt(ctx, n, sc, in)
+		outs, attemptTimedOut, err := r.attempt(ctx, n, sc, stepInputs)
 		if err == nil {
 			return outs, nil
 		}
@@ -300,7 +300,7 @@ func (r *run) attempts(ctx context.Context, n *node, sc *StepContext, in map[str
 			return outs, err
 		}
 		d := n.retry.delay(attempt, after)
-		r.emit(Event{Type: "step_retrying", Step: n.full, Item: res.Item, Index: idx(res.Index), Attempt: attempt, MaxAttempts: n.retry.max, Delay: d, Error: err.Error(), Message: class})
+		r.emit(Event{Type: "step_retrying", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Attempt: attempt, MaxAttempts: n.retry.max, Delay: d, Error: err.Error(), Message: class})
 		if serr := sc.Sleep(ctx, d); serr != nil {
 			if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
 				err = fmt.Errorf("timed out after %s waiting to retry: %w", n.timeout, err)
@@ -313,14 +313,14 @@ func (r *run) attempts(ctx context.Context, n *node, sc *StepContext, in map[str
 // attempt runs the step type once, within the per-attempt timeout when the
 // retry policy sets one. attemptTimedOut: that timeout (not the step's, not
 // an interrupt) cut the attempt short.
-func (r *run) attempt(ctx context.Context, n *node, sc *StepContext, in map[string]any) (outs map[string]any, attemptTimedOut bool, err error) {
+func (r *run) attempt(ctx context.Context, n *node, sc *StepContext, stepInputs map[string]any) (outs map[string]any, attemptTimedOut bool, err error) {
 	sc.beginAttempt()
 	attemptCtx, cancel := ctx, context.CancelFunc(func() {})
 	if n.retry.attempt > 0 {
 		attemptCtx, cancel = context.WithTimeout(ctx, n.retry.attempt)
 	}
 	defer cancel()
-	outs, err = safeRun(attemptCtx, n.typ, sc, in)
+	outs, err = safeRun(attemptCtx, n.typ, sc, stepInputs)
 	attemptTimedOut = err != nil && attemptCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil
 	return outs, attemptTimedOut, err
 }
@@ -329,8 +329,8 @@ func (r *run) attempt(ctx context.Context, n *node, sc *StepContext, in map[stri
 // Retry-After.
 func (r *run) classify(n *node, err error, attemptTimedOut bool) (class string, retryAfter time.Duration) {
 	class = "error"
-	if r.o.Classify != nil {
-		class, retryAfter = r.o.Classify(err)
+	if r.opts.Classify != nil {
+		class, retryAfter = r.opts.Classify(err)
 	}
 	// A mutation cut off after it was written may have taken effect: that
 	// stays outcome_unknown, which is never retried.
@@ -346,11 +346,11 @@ func (r *run) stepOutputs(t task, outs map[string]any) (map[string]any, error) {
 	if outs == nil {
 		outs = map[string]any{}
 	}
-	n := t.n
+	n := t.node
 	if len(n.outputs) == 0 {
 		return outs, nil
 	}
-	env := r.scope(t.in, t.item, n, outs)
+	env := r.scope(t.instance, t.item, n, outs)
 	merged := make(map[string]any, len(outs)+len(n.outputs))
 	for k, v := range outs {
 		merged[k] = v
@@ -365,11 +365,11 @@ func (r *run) stepOutputs(t task, outs map[string]any) (map[string]any, error) {
 	return merged, nil
 }
 
-func safeRun(ctx context.Context, t *StepType, sc *StepContext, in map[string]any) (out map[string]any, err error) {
+func safeRun(ctx context.Context, t *StepType, sc *StepContext, stepInputs map[string]any) (out map[string]any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("step type %s panicked: %v\n%s", t.Name, p, debug.Stack())
 		}
 	}()
-	return t.Run(ctx, sc, in)
+	return t.Run(ctx, sc, stepInputs)
 }

@@ -12,18 +12,18 @@ import (
 	"time"
 )
 
-type itemInfo struct {
-	value any
-	label string
-	key   string
-	index int
-	sym   bool // the symbolic item of an unknown list
+type fanoutItem struct {
+	value    any
+	label    string
+	key      string
+	index    int
+	symbolic bool // the symbolic item of an unknown list
 }
 
 type fanout struct {
-	in          *inst
-	n           *node
-	items       []itemInfo
+	instance    *graphInstance
+	node        *node
+	items       []fanoutItem
 	outs        []any
 	next        int
 	running     int
@@ -43,14 +43,14 @@ type fanout struct {
 	// never started; a group's item instances and the failures of its
 	// declared outputs. Kept in place, so results need neither sort keys
 	// nor a sort.
-	res     []StepResult
-	has     []bool
-	insts   []*inst
-	outErrs map[int]*StepResult
+	itemResults   []StepResult
+	hasResult     []bool
+	itemInstances []*graphInstance
+	outputErrors  map[int]*StepResult
 }
 
-func (r *run) startFan(f *fanout) {
-	if f.n.body == nil {
+func (r *run) startFanout(f *fanout) {
+	if f.node.body == nil {
 		// One queue growth for all the items this call may start, not a
 		// doubling series of copies.
 		n := len(f.items) - f.next
@@ -68,19 +68,19 @@ func (r *run) startFan(f *fanout) {
 		it := &f.items[f.next]
 		f.next++
 		f.running++
-		if f.n.body != nil {
-			key := append(slices.Clone(f.in.key), f.n.ord, it.index)
-			in := r.newInst(f.n.body, f.in, f, it, key)
-			f.insts[it.index] = in
-			r.startInst(in)
+		if f.node.body != nil {
+			key := append(slices.Clone(f.instance.planOrder), f.node.ord, it.index)
+			in := r.newInstance(f.node.body, f.instance, f, it, key)
+			f.itemInstances[it.index] = in
+			r.startInstance(in)
 		} else {
-			r.ready = append(r.ready, task{in: f.in, n: f.n, fan: f, item: it})
+			r.ready = append(r.ready, task{instance: f.instance, node: f.node, fan: f, item: it})
 		}
 	}
-	r.pump()
+	r.dispatch()
 }
 
-func (r *run) itemDone(f *fanout, it *itemInfo, status Status, out any) {
+func (r *run) itemDone(f *fanout, it *fanoutItem, status Status, out any) {
 	f.running--
 	f.finished++
 	f.outs[it.index] = out
@@ -94,7 +94,7 @@ func (r *run) itemDone(f *fanout, it *itemInfo, status Status, out any) {
 			f.stopped, f.failed = true, true
 			f.reason = fmt.Sprintf("%d of %d items failed", f.failures, len(f.items))
 		}
-		if !f.n.step.ContinueOnError {
+		if !f.node.step.ContinueOnError {
 			// Tolerated failures let the fan-out go on, but the run
 			// still reports them.
 			r.failed = true
@@ -109,14 +109,14 @@ func (r *run) itemDone(f *fanout, it *itemInfo, status Status, out any) {
 		}
 	}
 	if f.running == 0 && (f.next >= len(f.items) || f.stopped || r.stopping) {
-		r.fanDone(f)
+		r.fanoutDone(f)
 		return
 	}
-	r.startFan(f)
+	r.startFanout(f)
 }
 
 func (f *fanout) maxFailures() int {
-	s := f.n.step
+	s := f.node.step
 	limit := 0
 	if s.MaxFailures != nil {
 		limit = *s.MaxFailures
@@ -130,14 +130,14 @@ func (f *fanout) maxFailures() int {
 	return limit
 }
 
-func (r *run) fanDone(f *fanout) {
+func (r *run) fanoutDone(f *fanout) {
 	for i := f.next; i < len(f.items); i++ {
 		it := &f.items[i]
-		f.setResult(it.index, StepResult{Step: f.n.full, Item: r.itemLabel(f.in, it), ItemKey: r.itemKey(f.in, it), Index: it.index, Status: StatusNotRun})
-		r.nresults++
+		f.setResult(it.index, StepResult{Step: f.node.full, Item: r.itemLabel(f.instance, it), ItemKey: r.itemKey(f.instance, it), Index: it.index, Status: StatusNotRun})
+		r.resultCount++
 	}
 	status := StatusSucceeded
-	res := StepResult{Step: f.n.full, Index: -1, Started: f.started, Duration: time.Since(f.started)}
+	res := StepResult{Step: f.node.full, Index: -1, Started: f.started, Duration: time.Since(f.started)}
 	switch {
 	case f.failed:
 		status = StatusFailed
@@ -149,35 +149,35 @@ func (r *run) fanDone(f *fanout) {
 		status = StatusNotRun
 	}
 	res.Status = status
-	if f.in.item != nil {
-		res.Item, res.ItemKey = f.in.ilabel, f.in.ikey
+	if f.instance.item != nil {
+		res.Item, res.ItemKey = f.instance.itemLabel, f.instance.itemKey
 	}
 	items := make([]any, len(f.outs))
 	copy(items, f.outs)
 	out := map[string]any{"items": items, "count": len(f.items)}
 	res.Outputs = out
-	r.emit(Event{Type: "step_finished", Step: f.n.full, Item: res.Item, Status: status, Duration: res.Duration, Error: res.Error, Total: len(f.items)})
-	work := r.finish(f.in, f.n, res, out, nil)
+	r.emit(Event{Type: "step_finished", Step: f.node.full, Item: res.Item, Status: status, Duration: res.Duration, Error: res.Error, Total: len(f.items)})
+	work := r.finish(f.instance, f.node, res, out, nil)
 	r.makeReady(work)
-	r.pump()
+	r.dispatch()
 }
 
-func (r *run) itemKey(in *inst, it *itemInfo) string {
-	if in.ikey == "" {
+func (r *run) itemKey(in *graphInstance, it *fanoutItem) string {
+	if in.itemKey == "" {
 		return it.key
 	}
-	return in.ikey + "/" + it.key
+	return in.itemKey + "/" + it.key
 }
 
-func (r *run) itemLabel(in *inst, it *itemInfo) string {
-	if in.ilabel == "" {
+func (r *run) itemLabel(in *graphInstance, it *fanoutItem) string {
+	if in.itemLabel == "" {
 		return it.label
 	}
-	return in.ilabel + "/" + it.label
+	return in.itemLabel + "/" + it.label
 }
 
 // expand evaluates a fan-out's for_each into its items.
-func (r *run) expand(in *inst, n *node) (*fanout, error) {
+func (r *run) expand(in *graphInstance, n *node) (*fanout, error) {
 	var v any
 	var err error
 	if n.forEachList != nil {
@@ -188,15 +188,15 @@ func (r *run) expand(in *inst, n *node) (*fanout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("for_each: %w", err)
 	}
-	f := &fanout{in: in, n: n, limit: n.step.Concurrency, batch: n.step.Batch, started: time.Now()}
+	f := &fanout{instance: in, node: n, limit: n.step.Concurrency, batch: n.step.Batch, started: time.Now()}
 again:
 	switch list := v.(type) {
 	case nil:
 	case []any:
-		f.items = make([]itemInfo, 0, len(list))
+		f.items = make([]fanoutItem, 0, len(list))
 		seen := make(map[string]bool, len(list))
 		for i, e := range list {
-			it := itemInfo{value: e, index: i}
+			it := fanoutItem{value: e, index: i}
 			it.label, it.key = itemIdentity(e, i)
 			if IsUnknown(e) {
 				it.label = EachItem
@@ -213,7 +213,7 @@ again:
 			goto again
 		}
 		if IsUnknown(v) {
-			f.items = []itemInfo{{value: Unknown, label: EachItem, key: EachItem, sym: true}}
+			f.items = []fanoutItem{{value: Unknown, label: EachItem, key: EachItem, symbolic: true}}
 			break
 		}
 		return nil, fmt.Errorf("for_each must yield a list, got %T", v)
@@ -230,18 +230,18 @@ again:
 	}
 	f.outs = make([]any, len(f.items))
 	if n.body != nil {
-		f.insts = make([]*inst, len(f.items))
+		f.itemInstances = make([]*graphInstance, len(f.items))
 	}
 	return f, nil
 }
 
 // setResult records the result of item i (under r.mu).
 func (f *fanout) setResult(i int, res StepResult) {
-	if f.res == nil {
-		f.res = make([]StepResult, len(f.items))
-		f.has = make([]bool, len(f.items))
+	if f.itemResults == nil {
+		f.itemResults = make([]StepResult, len(f.items))
+		f.hasResult = make([]bool, len(f.items))
 	}
-	f.res[i], f.has[i] = res, true
+	f.itemResults[i], f.hasResult[i] = res, true
 }
 
 // asList converts typed slices (expr's 1..n gives []int) to []any.

@@ -144,10 +144,10 @@ type PlannedMutation struct {
 }
 
 type run struct {
-	p   *Program
-	o   RunOptions
-	ctx context.Context
-	log *slog.Logger
+	prog *Program
+	opts RunOptions
+	ctx  context.Context
+	log  *slog.Logger
 
 	mu          sync.Mutex
 	limit       int
@@ -158,10 +158,10 @@ type run struct {
 	stopping    bool
 	failed      bool
 	interrupted bool
-	nresults    int // results recorded so far
-	muts        []mutRec
+	resultCount int // results recorded so far
+	mutations   []orderedMutation
 	done        chan struct{}
-	top         *inst
+	root        *graphInstance
 
 	emitMu sync.Mutex
 	locks  lockSet
@@ -171,7 +171,7 @@ type run struct {
 	releaseFn, acquireFn func()
 
 	inputs, vars, env map[string]any
-	dyn               map[*predT]*xexpr.Expr
+	filtersFromInputs map[*filterInput]*xexpr.Expr
 	redact            *secretSet
 
 	approveOnce sync.Once
@@ -182,7 +182,7 @@ type run struct {
 // inputs, a filter given by an input that does not compile); step failures
 // are in the Result.
 func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
-	r := &run{p: p, o: o, ctx: ctx, done: make(chan struct{}), dyn: map[*predT]*xexpr.Expr{}}
+	r := &run{prog: p, opts: o, ctx: ctx, done: make(chan struct{}), filtersFromInputs: map[*filterInput]*xexpr.Expr{}}
 	r.emitFn, r.releaseFn, r.acquireFn = r.emit, r.releaseSlot, r.acquireSlot
 	r.log = o.Logger
 	if r.log == nil {
@@ -214,8 +214,8 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	defer stop()
 
 	r.mu.Lock()
-	r.top = r.newInst(p.root, nil, nil, nil, nil)
-	r.startInst(r.top)
+	r.root = r.newInstance(p.root, nil, nil, nil, nil)
+	r.startInstance(r.root)
 	r.mu.Unlock()
 	<-r.done
 
@@ -230,16 +230,16 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	default:
 		res.Status = RunSucceeded
 	}
-	if r.nresults == len(r.top.res) {
+	if r.resultCount == len(r.root.results) {
 		// Only top-level steps, every one finished: their results are in
 		// report order already.
-		res.Steps = r.top.res
+		res.Steps = r.root.results
 	} else {
-		res.Steps = r.collect(r.top, make([]StepResult, 0, r.nresults))
+		res.Steps = r.collect(r.root, make([]StepResult, 0, r.resultCount))
 	}
-	slices.SortStableFunc(r.muts, func(a, b mutRec) int { return slices.Compare(a.key, b.key) })
-	for _, m := range r.muts {
-		res.Mutations = append(res.Mutations, m.m)
+	slices.SortStableFunc(r.mutations, func(a, b orderedMutation) int { return slices.Compare(a.order, b.order) })
+	for _, m := range r.mutations {
+		res.Mutations = append(res.Mutations, m.mutation)
 	}
 	r.emit(Event{Type: "run_finished", RunID: o.RunID, Workflow: p.wf.Name, Status: res.Status, Duration: res.Finished.Sub(res.Started)})
 	return res, nil
@@ -248,21 +248,21 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 // prepare binds what is fixed for the whole run: inputs, env, vars, and the
 // filters whose source comes from an input. Nothing has been sent yet.
 func (r *run) prepare() error {
-	r.inputs = r.o.Inputs
+	r.inputs = r.opts.Inputs
 	if r.inputs == nil {
 		r.inputs = map[string]any{}
 	}
 	r.env = map[string]any{}
-	for name := range r.p.env {
+	for name := range r.prog.env {
 		v := ""
-		if r.o.Getenv != nil {
-			v = r.o.Getenv(name)
+		if r.opts.Getenv != nil {
+			v = r.opts.Getenv(name)
 		}
 		r.env[name] = v
 	}
 	r.vars = map[string]any{}
 	scope := map[string]any{"inputs": r.inputs, "vars": r.vars, "env": r.env}
-	for _, v := range r.p.vars {
+	for _, v := range r.prog.vars {
 		val, err := resolve(v.val, scope)
 		if err != nil {
 			return fmt.Errorf("var %s: %w", v.name, err)
@@ -272,12 +272,12 @@ func (r *run) prepare() error {
 		}
 		r.vars[v.name] = val
 	}
-	for _, n := range r.p.nodes {
-		for name, pt := range n.preds {
-			if pt.dyn == nil {
+	for _, n := range r.prog.nodes {
+		for name, pt := range n.filters {
+			if pt.sourceTemplate == nil {
 				continue
 			}
-			src, err := pt.dyn.Eval(scope)
+			src, err := pt.sourceTemplate.Eval(scope)
 			if err != nil {
 				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: %v", n.full, name, err)}
 			}
@@ -294,25 +294,25 @@ func (r *run) prepare() error {
 				// as Compile checks a literal one.
 				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: the filter reads a secret (%s): a condition on a secret leaks it one bit at a time", n.full, name, what)}
 			}
-			r.dyn[pt] = e
+			r.filtersFromInputs[pt] = e
 		}
 	}
 	return nil
 }
 
 func (r *run) emit(ev Event) {
-	if r.o.Events == nil {
+	if r.opts.Events == nil {
 		return
 	}
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
 	if ev.RunID == "" {
-		ev.RunID = r.o.RunID
+		ev.RunID = r.opts.RunID
 	}
 	ev.Error = r.redact.Replace(ev.Error)
 	ev.Message = r.redact.Replace(ev.Message)
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()
-	r.o.Events(ev)
+	r.opts.Events(ev)
 }

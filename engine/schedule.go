@@ -4,22 +4,22 @@ package engine
 // settling a finished node's dependants (skip and fail propagation), and the
 // workers that run ready tasks. Everything here runs under r.mu unless said.
 
-// inst is one instance of a graph: the top level, or one item of a group.
-type inst struct {
-	g      *graph
-	parent *inst
-	fan    *fanout
-	item   *itemInfo
-	st     []nstate
-	res    []StepResult // by node ord (graph order), where st says finished
-	left   int
-	failed bool
-	key    []int  // sort key prefix of the plan's mutations
-	ikey   string // item key, joined with "/" through nested fan-outs
-	ilabel string // item label, joined likewise
+// graphInstance is one instance of a graph: the top level, or one item of a group.
+type graphInstance struct {
+	g          *graph
+	parent     *graphInstance
+	fan        *fanout
+	item       *fanoutItem
+	nodeStates []nodeState
+	results    []StepResult // by node ord (graph order), where nodeStates says finished
+	unfinished int
+	failed     bool
+	planOrder  []int  // sort key prefix of the plan's mutations
+	itemKey    string // item key, joined with "/" through nested fan-outs
+	itemLabel  string // item label, joined likewise
 }
 
-type nstate struct {
+type nodeState struct {
 	pending  int
 	status   Status
 	out      any // outputs as expressions see them (a map, or Unknown)
@@ -30,40 +30,40 @@ type nstate struct {
 }
 
 type task struct {
-	in   *inst
-	n    *node
-	fan  *fanout // a plain fan-out's item
-	item *itemInfo
+	instance *graphInstance
+	node     *node
+	fan      *fanout // a plain fan-out's item
+	item     *fanoutItem
 }
 
-func (r *run) newInst(g *graph, parent *inst, fan *fanout, item *itemInfo, key []int) *inst {
-	in := &inst{g: g, parent: parent, fan: fan, item: item, st: make([]nstate, len(g.nodes)), res: make([]StepResult, len(g.nodes)), left: len(g.nodes), key: key}
+func (r *run) newInstance(g *graph, parent *graphInstance, fan *fanout, item *fanoutItem, key []int) *graphInstance {
+	in := &graphInstance{g: g, parent: parent, fan: fan, item: item, nodeStates: make([]nodeState, len(g.nodes)), results: make([]StepResult, len(g.nodes)), unfinished: len(g.nodes), planOrder: key}
 	if parent != nil && item != nil {
-		in.ikey, in.ilabel = item.key, item.label
-		if parent.ikey != "" {
-			in.ikey = parent.ikey + "/" + item.key
-			in.ilabel = parent.ilabel + "/" + item.label
+		in.itemKey, in.itemLabel = item.key, item.label
+		if parent.itemKey != "" {
+			in.itemKey = parent.itemKey + "/" + item.key
+			in.itemLabel = parent.itemLabel + "/" + item.label
 		}
 	}
 	for i, n := range g.nodes {
-		in.st[i].pending = len(n.deps)
+		in.nodeStates[i].pending = len(n.deps)
 	}
 	return in
 }
 
-func (r *run) startInst(in *inst) {
+func (r *run) startInstance(in *graphInstance) {
 	if len(in.g.nodes) == 0 {
-		r.instDone(in)
+		r.instanceDone(in)
 		return
 	}
 	var work []task
 	for _, n := range in.g.topo {
 		if len(n.deps) == 0 {
-			work = append(work, task{in: in, n: n})
+			work = append(work, task{instance: in, node: n})
 		}
 	}
 	r.makeReady(work)
-	r.pump()
+	r.dispatch()
 }
 
 // makeReady settles nodes whose dependencies are all finished: those that
@@ -72,19 +72,19 @@ func (r *run) startInst(in *inst) {
 func (r *run) makeReady(work []task) {
 	for i := 0; i < len(work); i++ {
 		t := work[i]
-		st := &t.in.st[t.n.idx]
+		st := &t.instance.nodeStates[t.node.idx]
 		switch {
-		case r.stopping || t.in.failed || st.notRun:
-			work = r.finish(t.in, t.n, StepResult{Status: StatusNotRun}, nil, work)
+		case r.stopping || t.instance.failed || st.notRun:
+			work = r.finish(t.instance, t.node, StepResult{Status: StatusNotRun}, nil, work)
 		case st.skip:
-			work = r.finish(t.in, t.n, StepResult{Status: StatusSkipped}, nil, work)
+			work = r.finish(t.instance, t.node, StepResult{Status: StatusSkipped}, nil, work)
 		default:
 			r.ready = append(r.ready, t)
 		}
 	}
 }
 
-func (r *run) pump() {
+func (r *run) dispatch() {
 	for r.inflight < r.limit {
 		if len(r.waiters) > 0 {
 			w := r.waiters[0]
@@ -107,14 +107,14 @@ func (r *run) pump() {
 		r.ready[r.head] = task{}
 		r.head++
 		r.inflight++
-		go r.exec(t)
+		go r.worker(t)
 	}
 }
 
 func (r *run) releaseSlot() {
 	r.mu.Lock()
 	r.inflight--
-	r.pump()
+	r.dispatch()
 	r.mu.Unlock()
 }
 
@@ -133,8 +133,8 @@ func (r *run) acquireSlot() {
 
 // finish records a node's end in its instance and settles its dependants.
 // It returns work with the dependants that became ready appended.
-func (r *run) finish(in *inst, n *node, res StepResult, out any, work []task) []task {
-	st := &in.st[n.idx]
+func (r *run) finish(in *graphInstance, n *node, res StepResult, out any, work []task) []task {
+	st := &in.nodeStates[n.idx]
 	if st.finished {
 		return work
 	}
@@ -145,11 +145,11 @@ func (r *run) finish(in *inst, n *node, res StepResult, out any, work []task) []
 		res.Step = n.full
 		res.Index = -1
 		if in.item != nil {
-			res.Item, res.ItemKey, res.Index = in.ilabel, in.ikey, in.item.index
+			res.Item, res.ItemKey, res.Index = in.itemLabel, in.itemKey, in.item.index
 		}
 	}
-	in.res[n.ord] = res
-	r.nresults++
+	in.results[n.ord] = res
+	r.resultCount++
 	if res.Status == StatusFailed && !n.step.ContinueOnError {
 		// Fail-fast: at top level the run stops starting steps; inside a
 		// group item only that item stops (its fan-out decides the rest).
@@ -160,8 +160,8 @@ func (r *run) finish(in *inst, n *node, res StepResult, out any, work []task) []
 			r.failed = true
 		}
 	}
-	for _, d := range n.dnts {
-		ds := &in.st[d]
+	for _, d := range n.dependants {
+		ds := &in.nodeStates[d]
 		dn := in.g.nodes[d]
 		switch res.Status {
 		case StatusNotRun, StatusInterrupted:
@@ -173,18 +173,18 @@ func (r *run) finish(in *inst, n *node, res StepResult, out any, work []task) []
 		}
 		ds.pending--
 		if ds.pending == 0 {
-			work = append(work, task{in: in, n: dn})
+			work = append(work, task{instance: in, node: dn})
 		}
 	}
-	in.left--
-	if in.left == 0 {
-		r.instDone(in)
+	in.unfinished--
+	if in.unfinished == 0 {
+		r.instanceDone(in)
 	}
 	return work
 }
 
-// instDone ends an instance: the run, or one item of a group.
-func (r *run) instDone(in *inst) {
+// instanceDone ends an instance: the run, or one item of a group.
+func (r *run) instanceDone(in *graphInstance) {
 	if in.fan == nil {
 		close(r.done)
 		return
@@ -192,8 +192,8 @@ func (r *run) instDone(in *inst) {
 	status := StatusSucceeded
 	out := map[string]any{}
 	for i, n := range in.g.nodes {
-		out[n.id] = in.st[i].out
-		switch st := in.st[i].status; {
+		out[n.id] = in.nodeStates[i].out
+		switch st := in.nodeStates[i].status; {
 		case st == StatusInterrupted && status != StatusFailed:
 			status = StatusInterrupted
 		case st == StatusNotRun && status == StatusSucceeded:
@@ -203,7 +203,7 @@ func (r *run) instDone(in *inst) {
 	if in.failed {
 		status = StatusFailed
 	}
-	fn := in.fan.n
+	fn := in.fan.node
 	if status == StatusSucceeded && len(fn.outputs) > 0 {
 		env := r.scope(in, nil, fn, nil)
 		for _, k := range fn.step.OutputsOrder {
@@ -211,11 +211,11 @@ func (r *run) instDone(in *inst) {
 			if err != nil {
 				status = StatusFailed
 				r.failed = true
-				if in.fan.outErrs == nil {
-					in.fan.outErrs = map[int]*StepResult{}
+				if in.fan.outputErrors == nil {
+					in.fan.outputErrors = map[int]*StepResult{}
 				}
-				in.fan.outErrs[in.item.index] = &StepResult{Step: fn.full, Item: in.ilabel, ItemKey: in.ikey, Index: in.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}
-				r.nresults++
+				in.fan.outputErrors[in.item.index] = &StepResult{Step: fn.full, Item: in.itemLabel, ItemKey: in.itemKey, Index: in.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}
+				r.resultCount++
 				break
 			}
 			out[k] = v
@@ -224,13 +224,13 @@ func (r *run) instDone(in *inst) {
 	r.itemDone(in.fan, in.item, status, out)
 }
 
-// exec runs tasks holding a slot: a node's if and for_each, or one step
+// worker runs tasks holding a slot: a node's if and for_each, or one step
 // execution. When it is done it takes the next ready task itself, so a
 // chain of steps runs on one goroutine (and one grown stack) instead of
 // starting a goroutine per step.
-func (r *run) exec(t task) {
+func (r *run) worker(t task) {
 	for {
-		res, out, fan := r.execute(t)
+		res, out, fan := r.executeTask(t)
 		r.mu.Lock()
 		// The slot stays counted while the result settles, so the work it
 		// makes ready (the next item of a fan-out) comes back to this
@@ -238,23 +238,23 @@ func (r *run) exec(t task) {
 		switch {
 		case fan != nil:
 			f := fan
-			t.in.st[t.n.idx].fan = f
+			t.instance.nodeStates[t.node.idx].fan = f
 			if len(f.items) == 0 {
-				r.fanDone(f)
+				r.fanoutDone(f)
 			} else {
-				r.startFan(f)
+				r.startFanout(f)
 			}
 		case t.fan != nil:
 			t.fan.setResult(t.item.index, res)
-			r.nresults++
+			r.resultCount++
 			r.itemDone(t.fan, t.item, res.Status, out)
 		default:
-			work := r.finish(t.in, t.n, res, out, nil)
+			work := r.finish(t.instance, t.node, res, out, nil)
 			r.makeReady(work)
 		}
 		r.inflight--
-		next, ok := r.take()
-		r.pump()
+		next, ok := r.takeReady()
+		r.dispatch()
 		r.mu.Unlock()
 		if !ok {
 			return
@@ -263,9 +263,9 @@ func (r *run) exec(t task) {
 	}
 }
 
-// take pops a ready task for the calling worker when a slot is free and no
+// takeReady pops a ready task for the calling worker when a slot is free and no
 // sleeper is waiting to get its slot back (under r.mu).
-func (r *run) take() (task, bool) {
+func (r *run) takeReady() (task, bool) {
 	if r.inflight >= r.limit || len(r.waiters) > 0 || r.head >= len(r.ready) {
 		return task{}, false
 	}
@@ -281,31 +281,31 @@ func (r *run) take() (task, bool) {
 func (r *run) stopped(t task) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.stopping || t.in.failed || (t.fan != nil && t.fan.stopped)
+	return r.stopping || t.instance.failed || (t.fan != nil && t.fan.stopped)
 }
 
 // collect appends the results of an instance in report order: graph order,
 // a fan-out's summary before its items, items by index, a group item's
 // output failure before its steps (under r.mu, once the run is done).
-func (r *run) collect(in *inst, out []StepResult) []StepResult {
+func (r *run) collect(in *graphInstance, out []StepResult) []StepResult {
 	for _, n := range in.g.topo {
-		st := &in.st[n.idx]
+		st := &in.nodeStates[n.idx]
 		if st.finished {
-			out = append(out, in.res[n.ord])
+			out = append(out, in.results[n.ord])
 		}
 		f := st.fan
 		if f == nil {
 			continue
 		}
 		for i := range f.items {
-			if f.has != nil && f.has[i] {
-				out = append(out, f.res[i])
+			if f.hasResult != nil && f.hasResult[i] {
+				out = append(out, f.itemResults[i])
 			}
-			if e := f.outErrs[i]; e != nil {
+			if e := f.outputErrors[i]; e != nil {
 				out = append(out, *e)
 			}
-			if f.insts != nil && f.insts[i] != nil {
-				out = r.collect(f.insts[i], out)
+			if f.itemInstances != nil && f.itemInstances[i] != nil {
+				out = r.collect(f.itemInstances[i], out)
 			}
 		}
 	}

@@ -27,18 +27,18 @@ func truthy(v any) bool {
 
 // scope builds the values an expression of n reads: only the steps it
 // references are looked up.
-func (r *run) scope(in *inst, it *itemInfo, n *node, raw map[string]any) map[string]any {
+func (r *run) scope(in *graphInstance, it *fanoutItem, n *node, raw map[string]any) map[string]any {
 	env := map[string]any{"inputs": r.inputs, "vars": r.vars, "env": r.env}
-	var chain []*inst
+	var chain []*graphInstance
 	for x := in; x != nil; x = x.parent {
 		chain = append(chain, x)
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
 		x := chain[i]
 		if x.item != nil {
-			env[x.fan.n.as] = x.item.value
+			env[x.fan.node.as] = x.item.value
 			env["index"] = x.item.index
-			if x.item.sym {
+			if x.item.symbolic {
 				env["index"] = Unknown
 			}
 		}
@@ -46,20 +46,20 @@ func (r *run) scope(in *inst, it *itemInfo, n *node, raw map[string]any) map[str
 	if it != nil {
 		env[n.as] = it.value
 		env["index"] = it.index
-		if it.sym {
+		if it.symbolic {
 			env["index"] = Unknown
 		}
 	}
 	if len(n.refs) > 0 {
 		steps := make(map[string]any, len(n.refs))
 		for _, id := range n.refs {
-			m := r.p.byID[id]
+			m := r.prog.byID[id]
 			if m == nil {
 				continue
 			}
 			for x := in; x != nil; x = x.parent {
 				if x.g == m.g {
-					st := &x.st[m.idx]
+					st := &x.nodeStates[m.idx]
 					steps[id] = map[string]any{"outputs": st.out, "status": string(st.status)} // a plain string: expr compares values by type
 					break
 				}
@@ -74,12 +74,12 @@ func (r *run) scope(in *inst, it *itemInfo, n *node, raw map[string]any) map[str
 }
 
 // resolve evaluates a compiled value tree.
-func resolve(v *valueT, env map[string]any) (any, error) {
+func resolve(v *compiledValue, env map[string]any) (any, error) {
 	switch {
 	case v == nil:
 		return nil, nil
-	case v.isC:
-		return v.konst, nil
+	case v.isConst:
+		return v.constant, nil
 	case v.tmpl != nil:
 		return v.tmpl.Eval(env)
 	case v.isList:
@@ -106,13 +106,13 @@ func resolve(v *valueT, env map[string]any) (any, error) {
 }
 
 func (r *run) predicate(n *node, name string) (Predicate, error) {
-	pt, ok := n.preds[name]
+	pt, ok := n.filters[name]
 	if !ok {
 		return nil, fmt.Errorf("input %q of step %s is not a filter", name, n.full)
 	}
 	e := pt.static
 	if e == nil {
-		e = r.dyn[pt]
+		e = r.filtersFromInputs[pt]
 	}
 	return func(elem any) (bool, error) {
 		env := map[string]any{}

@@ -118,14 +118,14 @@ type StepType struct {
 	// NeedsApproval, when set, narrows which steps of a mutating type count
 	// as mutations for approval, from the step's constant `with` values
 	// (http.request: a GET or HEAD is a read). An input written as an
-	// expression is in dynamic, not in konst: its value is known only at
+	// expression is in dynamic, not in constants: its value is known only at
 	// run time, so the answer should then be the cautious one.
-	NeedsApproval func(konst map[string]any, dynamic map[string]bool) bool
+	NeedsApproval func(constants map[string]any, dynamic map[string]bool) bool
 	// Check, when set, looks at the step's constant `with` values when the
 	// workflow is compiled (validate) and returns problems, each reported
 	// at its input's position (http.request: a literal URL outside the
 	// workflow's http.allow).
-	Check func(wf *schema.Workflow, konst map[string]any) []InputProblem
+	Check func(wf *schema.Workflow, constants map[string]any) []InputProblem
 	// Run does the work. in holds the resolved inputs (expressions evaluated,
 	// defaults applied). It returns the step's outputs.
 	Run func(ctx context.Context, sc *StepContext, in map[string]any) (map[string]any, error)

@@ -94,15 +94,15 @@ func (s *stepsImpl) httpRequest() *engine.StepType {
 			}
 			return nil
 		},
-		NeedsApproval: func(konst map[string]any, dynamic map[string]bool) bool {
+		NeedsApproval: func(constants map[string]any, dynamic map[string]bool) bool {
 			if dynamic["method"] {
 				return true // decided at run time: assume a mutation
 			}
-			m, ok := konst["method"].(string)
+			m, ok := constants["method"].(string)
 			return ok && !httpReadOnly(strings.ToUpper(m))
 		},
-		Check: func(wf *schema.Workflow, konst map[string]any) []engine.InputProblem {
-			u, ok := konst["url"].(string)
+		Check: func(wf *schema.Workflow, constants map[string]any) []engine.InputProblem {
+			u, ok := constants["url"].(string)
 			if !ok {
 				return nil // an expression: checked before sending
 			}
