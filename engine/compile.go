@@ -45,13 +45,13 @@ type graph struct {
 }
 
 type node struct {
-	g          *graph
-	idx        int // in g.nodes
-	ord        int // in g.topo
+	graph      *graph
+	index      int // in g.nodes
+	topoIndex  int // in g.topo
 	step       *schema.Step
 	id         string
 	full       string // "group.step" inside groups
-	typ        *StepType
+	stepType   *StepType
 	deps       []int
 	depSet     map[int]bool // deps as a set, made only once deps grows long
 	dependants []int        // dependants
@@ -179,8 +179,8 @@ func (a ApprovalStep) String() string { return a.Step + " (" + a.Uses + ")" }
 func (p *Program) Approvals() []ApprovalStep {
 	var out []ApprovalStep
 	for _, n := range p.nodes {
-		if n.typ != nil && n.needsApproval {
-			out = append(out, ApprovalStep{Step: n.full, Uses: n.typ.Name})
+		if n.stepType != nil && n.needsApproval {
+			out = append(out, ApprovalStep{Step: n.full, Uses: n.stepType.Name})
 		}
 	}
 	return out
@@ -190,7 +190,7 @@ func (p *Program) Approvals() []ApprovalStep {
 func (p *Program) StepsUsing(typ string) []string {
 	var out []string
 	for _, n := range p.nodes {
-		if n.typ != nil && n.typ.Name == typ {
+		if n.stepType != nil && n.stepType.Name == typ {
 			out = append(out, n.full)
 		}
 	}
@@ -221,7 +221,7 @@ func (c *compiler) buildGraph(steps []*schema.Step, parent *node) *graph {
 	slab := make([]node, len(steps)) // one allocation for the graph's nodes, which live as long as the program
 	for i, s := range steps {
 		n := &slab[i]
-		*n = node{g: g, idx: len(g.nodes), step: s, id: s.ID, full: s.ID}
+		*n = node{graph: g, index: len(g.nodes), step: s, id: s.ID, full: s.ID}
 		if parent != nil {
 			n.full = parent.full + "." + s.ID
 		}
@@ -249,7 +249,7 @@ func (c *compiler) buildGraph(steps []*schema.Step, parent *node) *graph {
 				}
 				c.structf(s.UsesPos, "%s", msg)
 			}
-			n.typ = t
+			n.stepType = t
 		}
 	}
 	return g
@@ -294,10 +294,10 @@ func (c *compiler) outputsType(n *node) *xexpr.Type {
 		one = &xexpr.Type{Kind: "object", Noun: "step", Of: fmt.Sprintf(" in an item of group %q", n.id), Fields: fields}
 	} else {
 		fields := map[string]*xexpr.Type{}
-		open := n.typ == nil || n.typ.Outputs == nil
+		open := n.stepType == nil || n.stepType.Outputs == nil
 		typeName := n.step.Uses
-		if n.typ != nil {
-			for k, s := range n.typ.Outputs {
+		if n.stepType != nil {
+			for k, s := range n.stepType.Outputs {
 				fields[k] = c.typeOfShape(s)
 			}
 		}
@@ -327,7 +327,7 @@ func (c *compiler) stepsType(g *graph) *xexpr.Type {
 	}
 	fields := map[string]*xexpr.Type{}
 	if g.parent != nil {
-		for k, v := range c.stepsType(g.parent.g).Fields {
+		for k, v := range c.stepsType(g.parent.graph).Fields {
 			fields[k] = v
 		}
 	}
@@ -422,7 +422,7 @@ func (c *compiler) envFor(g *graph, item *node, itemType *xexpr.Type) *xexpr.Typ
 		"steps":  c.stepsType(g),
 	}
 	var chain []*node
-	for a := g.parent; a != nil; a = a.g.parent {
+	for a := g.parent; a != nil; a = a.graph.parent {
 		chain = append(chain, a)
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
@@ -533,7 +533,7 @@ func (c *compiler) compileGraph(g *graph) {
 			c.compileGraph(n.body)
 			// Declared outputs of a group are evaluated per item, among its steps.
 			n.outputs = c.compileOutputs(n, lazy(func() *xexpr.Type { return c.envFor(n.body, nil, nil) }))
-		} else if n.typ != nil {
+		} else if n.stepType != nil {
 			c.compileWith(n, env)
 			outEnv := env
 			if len(s.Outputs) > 0 {
@@ -541,8 +541,8 @@ func (c *compiler) compileGraph(g *graph) {
 				for k, v := range env().Fields {
 					f[k] = v
 				}
-				raw := &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of step %q (%s)", n.id, n.typ.Name), Open: n.typ.Outputs == nil, Fields: map[string]*xexpr.Type{}}
-				for k, sh := range n.typ.Outputs {
+				raw := &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of step %q (%s)", n.id, n.stepType.Name), Open: n.stepType.Outputs == nil, Fields: map[string]*xexpr.Type{}}
+				for k, sh := range n.stepType.Outputs {
 					raw.Fields[k] = c.typeOfShape(sh)
 				}
 				f["outputs"] = raw
@@ -555,19 +555,19 @@ func (c *compiler) compileGraph(g *graph) {
 	}
 	// Mutating and approval flags bubble up to fan-outs and groups.
 	for _, n := range g.nodes {
-		if n.typ != nil {
-			n.mutates = n.typ.Mutates
+		if n.stepType != nil {
+			n.mutates = n.stepType.Mutates
 			// A type may narrow its mutations by its inputs (http.request:
 			// a GET is a read); a mutating step needs approval unless the
 			// playbook or step declares it not required.
-			mutation := n.typ.Mutates
-			if mutation && n.typ.NeedsApproval != nil {
+			mutation := n.stepType.Mutates
+			if mutation && n.stepType.NeedsApproval != nil {
 				constants, dynamic := constWith(n)
-				mutation = n.typ.NeedsApproval(constants, dynamic)
+				mutation = n.stepType.NeedsApproval(constants, dynamic)
 			}
-			n.needsApproval = n.typ.Destructive || n.step.Confirm || (mutation && c.approvalOf(n.step) != "not_required")
-			if n.typ.Destructive && n.step.Approval == "not_required" {
-				c.errf(n.step.ApprovalPos, "step %s uses %s, which overwrites or deletes data: it always needs approval (remove approval: not_required)", n.step.ID, n.typ.Name)
+			n.needsApproval = n.stepType.Destructive || n.step.Confirm || (mutation && c.approvalOf(n.step) != "not_required")
+			if n.stepType.Destructive && n.step.Approval == "not_required" {
+				c.errf(n.step.ApprovalPos, "step %s uses %s, which overwrites or deletes data: it always needs approval (remove approval: not_required)", n.step.ID, n.stepType.Name)
 			}
 		}
 		if n.body != nil {
@@ -630,7 +630,7 @@ func constWith(n *node) (constants map[string]any, dynamic map[string]bool) {
 }
 
 func (c *compiler) compileWith(n *node, env lazyEnv) {
-	t := n.typ
+	t := n.stepType
 	if len(n.step.With) > 0 { // most steps of a long workflow have none
 		n.with = make(map[string]*compiledValue, len(n.step.With))
 	}
@@ -920,8 +920,8 @@ func (c *compiler) addDep(n *node, id string, pos schema.Pos, how string) {
 		return
 	}
 	a := n
-	for a != nil && a.g != m.g {
-		a = a.g.parent
+	for a != nil && a.graph != m.graph {
+		a = a.graph.parent
 	}
 	if a == nil {
 		if how == "needs" {
@@ -933,8 +933,8 @@ func (c *compiler) addDep(n *node, id string, pos schema.Pos, how string) {
 		c.errf(pos, "step %q is inside group %q and cannot depend on it", n.id, m.id)
 		return
 	}
-	if a.addDep(m.idx) {
-		m.dependants = append(m.dependants, a.idx)
+	if a.addDep(m.index) {
+		m.dependants = append(m.dependants, a.index)
 	}
 }
 
@@ -967,7 +967,7 @@ func (c *compiler) order(g *graph) {
 	indeg := make([]int, len(g.nodes))
 	g.topo = make([]*node, 0, len(g.nodes))
 	for _, n := range g.nodes {
-		indeg[n.idx] = len(n.deps)
+		indeg[n.index] = len(n.deps)
 	}
 	// Among the steps that are free to go, the one first in the file goes
 	// first: results and plans read in the order the file was written.
@@ -980,7 +980,7 @@ func (c *compiler) order(g *graph) {
 	heap.Init(free)
 	for free.Len() > 0 {
 		n := g.nodes[heap.Pop(free).(int)]
-		n.ord = len(g.topo)
+		n.topoIndex = len(g.topo)
 		g.topo = append(g.topo, n)
 		for _, d := range n.dependants {
 			indeg[d]--
@@ -1036,7 +1036,7 @@ func (c *compiler) reportCycles(g *graph, indeg []int) {
 				// message does not depend on where the search began.
 				start := 0
 				for j, x := range flow {
-					if x.idx < flow[start].idx {
+					if x.index < flow[start].index {
 						start = j
 					}
 				}

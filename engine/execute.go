@@ -83,8 +83,8 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 	if restored, ok := r.restoreFromJournal(n, res); ok {
 		return restored, restored.Outputs, nil
 	}
-	checkOnly := r.opts.Mode == ModeOffline && !n.typ.Mutates && r.opts.CheckReads
-	if r.opts.Mode == ModeOffline && !n.typ.Mutates && !checkOnly {
+	checkOnly := r.opts.Mode == ModeOffline && !n.stepType.Mutates && r.opts.CheckReads
+	if r.opts.Mode == ModeOffline && !n.stepType.Mutates && !checkOnly {
 		// Reads are not made offline: everything they would say is unknown.
 		res.Status = StatusSucceeded
 		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: StatusSucceeded, Message: "not run offline"})
@@ -169,8 +169,8 @@ func (r *run) restoreFromJournal(n *node, res StepResult) (StepResult, bool) {
 func (r *run) resolveInputs(t task) (map[string]any, error) {
 	n := t.node
 	var env map[string]any // built only when an input holds an expression
-	stepInputs := make(map[string]any, len(n.typ.Inputs))
-	for _, spec := range n.typ.Inputs {
+	stepInputs := make(map[string]any, len(n.stepType.Inputs))
+	for _, spec := range n.stepType.Inputs {
 		if pt, ok := n.filters[spec.Name]; ok {
 			if pt.static != nil {
 				stepInputs[spec.Name] = pt.static.Source()
@@ -220,10 +220,10 @@ func (r *run) awaitApproval(n *node) error {
 // slot is held again either way.
 func (r *run) lockResources(n *node, res StepResult, stepInputs map[string]any) (release func(), err error) {
 	noop := func() {}
-	if r.opts.Mode != ModeRun || n.typ.Resources == nil {
+	if r.opts.Mode != ModeRun || n.stepType.Resources == nil {
 		return noop, nil
 	}
-	keys := n.typ.Resources(stepInputs)
+	keys := n.stepType.Resources(stepInputs)
 	if len(keys) == 0 {
 		return noop, nil
 	}
@@ -320,7 +320,7 @@ func (r *run) attempt(ctx context.Context, n *node, sc *StepContext, stepInputs 
 		attemptCtx, cancel = context.WithTimeout(ctx, n.retry.attempt)
 	}
 	defer cancel()
-	outs, err = safeRun(attemptCtx, n.typ, sc, stepInputs)
+	outs, err = safeRun(attemptCtx, n.stepType, sc, stepInputs)
 	attemptTimedOut = err != nil && attemptCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil
 	return outs, attemptTimedOut, err
 }

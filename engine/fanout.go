@@ -69,10 +69,10 @@ func (r *run) startFanout(f *fanout) {
 		f.next++
 		f.running++
 		if f.node.body != nil {
-			key := append(slices.Clone(f.instance.planOrder), f.node.ord, it.index)
-			in := r.newInstance(f.node.body, f.instance, f, it, key)
-			f.itemInstances[it.index] = in
-			r.startInstance(in)
+			key := append(slices.Clone(f.instance.planOrder), f.node.topoIndex, it.index)
+			instance := r.newInstance(f.node.body, f.instance, f, it, key)
+			f.itemInstances[it.index] = instance
+			r.startInstance(instance)
 		} else {
 			r.ready = append(r.ready, task{instance: f.instance, node: f.node, fan: f, item: it})
 		}
@@ -162,33 +162,33 @@ func (r *run) fanoutDone(f *fanout) {
 	r.dispatch()
 }
 
-func (r *run) itemKey(in *graphInstance, it *fanoutItem) string {
-	if in.itemKey == "" {
+func (r *run) itemKey(instance *graphInstance, it *fanoutItem) string {
+	if instance.itemKey == "" {
 		return it.key
 	}
-	return in.itemKey + "/" + it.key
+	return instance.itemKey + "/" + it.key
 }
 
-func (r *run) itemLabel(in *graphInstance, it *fanoutItem) string {
-	if in.itemLabel == "" {
+func (r *run) itemLabel(instance *graphInstance, it *fanoutItem) string {
+	if instance.itemLabel == "" {
 		return it.label
 	}
-	return in.itemLabel + "/" + it.label
+	return instance.itemLabel + "/" + it.label
 }
 
 // expand evaluates a fan-out's for_each into its items.
-func (r *run) expand(in *graphInstance, n *node) (*fanout, error) {
+func (r *run) expand(instance *graphInstance, n *node) (*fanout, error) {
 	var v any
 	var err error
 	if n.forEachList != nil {
-		v, err = resolve(n.forEachList, r.scope(in, nil, n, nil))
+		v, err = resolve(n.forEachList, r.scope(instance, nil, n, nil))
 	} else {
-		v, err = n.forEach.Eval(r.scope(in, nil, n, nil))
+		v, err = n.forEach.Eval(r.scope(instance, nil, n, nil))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("for_each: %w", err)
 	}
-	f := &fanout{instance: in, node: n, limit: n.step.Concurrency, batch: n.step.Batch, started: time.Now()}
+	f := &fanout{instance: instance, node: n, limit: n.step.Concurrency, batch: n.step.Batch, started: time.Now()}
 again:
 	switch list := v.(type) {
 	case nil:

@@ -20,7 +20,7 @@ func (r *run) recorderFor(t task, res StepResult) MutationRecorder {
 	if r.opts.Mode == ModeRun {
 		return r.opts.Recorder
 	}
-	key := append(slices.Clone(t.instance.planOrder), t.node.ord)
+	key := append(slices.Clone(t.instance.planOrder), t.node.topoIndex)
 	if t.item != nil {
 		key = append(key, t.item.index)
 	}

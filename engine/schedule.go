@@ -6,12 +6,12 @@ package engine
 
 // graphInstance is one instance of a graph: the top level, or one item of a group.
 type graphInstance struct {
-	g          *graph
+	graph      *graph
 	parent     *graphInstance
 	fan        *fanout
 	item       *fanoutItem
 	nodeStates []nodeState
-	results    []StepResult // by node ord (graph order), where nodeStates says finished
+	results    []StepResult // by node index (graph order), where nodeStates says finished
 	unfinished int
 	failed     bool
 	planOrder  []int  // sort key prefix of the plan's mutations
@@ -37,29 +37,29 @@ type task struct {
 }
 
 func (r *run) newInstance(g *graph, parent *graphInstance, fan *fanout, item *fanoutItem, key []int) *graphInstance {
-	in := &graphInstance{g: g, parent: parent, fan: fan, item: item, nodeStates: make([]nodeState, len(g.nodes)), results: make([]StepResult, len(g.nodes)), unfinished: len(g.nodes), planOrder: key}
+	instance := &graphInstance{graph: g, parent: parent, fan: fan, item: item, nodeStates: make([]nodeState, len(g.nodes)), results: make([]StepResult, len(g.nodes)), unfinished: len(g.nodes), planOrder: key}
 	if parent != nil && item != nil {
-		in.itemKey, in.itemLabel = item.key, item.label
+		instance.itemKey, instance.itemLabel = item.key, item.label
 		if parent.itemKey != "" {
-			in.itemKey = parent.itemKey + "/" + item.key
-			in.itemLabel = parent.itemLabel + "/" + item.label
+			instance.itemKey = parent.itemKey + "/" + item.key
+			instance.itemLabel = parent.itemLabel + "/" + item.label
 		}
 	}
 	for i, n := range g.nodes {
-		in.nodeStates[i].pending = len(n.deps)
+		instance.nodeStates[i].pending = len(n.deps)
 	}
-	return in
+	return instance
 }
 
-func (r *run) startInstance(in *graphInstance) {
-	if len(in.g.nodes) == 0 {
-		r.instanceDone(in)
+func (r *run) startInstance(instance *graphInstance) {
+	if len(instance.graph.nodes) == 0 {
+		r.instanceDone(instance)
 		return
 	}
 	var work []task
-	for _, n := range in.g.topo {
+	for _, n := range instance.graph.topo {
 		if len(n.deps) == 0 {
-			work = append(work, task{instance: in, node: n})
+			work = append(work, task{instance: instance, node: n})
 		}
 	}
 	r.makeReady(work)
@@ -72,7 +72,7 @@ func (r *run) startInstance(in *graphInstance) {
 func (r *run) makeReady(work []task) {
 	for i := 0; i < len(work); i++ {
 		t := work[i]
-		st := &t.instance.nodeStates[t.node.idx]
+		st := &t.instance.nodeStates[t.node.index]
 		switch {
 		case r.stopping || t.instance.failed || st.notRun:
 			work = r.finish(t.instance, t.node, StepResult{Status: StatusNotRun}, nil, work)
@@ -133,8 +133,8 @@ func (r *run) acquireSlot() {
 
 // finish records a node's end in its instance and settles its dependants.
 // It returns work with the dependants that became ready appended.
-func (r *run) finish(in *graphInstance, n *node, res StepResult, out any, work []task) []task {
-	st := &in.nodeStates[n.idx]
+func (r *run) finish(instance *graphInstance, n *node, res StepResult, out any, work []task) []task {
+	st := &instance.nodeStates[n.index]
 	if st.finished {
 		return work
 	}
@@ -144,25 +144,25 @@ func (r *run) finish(in *graphInstance, n *node, res StepResult, out any, work [
 	if res.Step == "" {
 		res.Step = n.full
 		res.Index = -1
-		if in.item != nil {
-			res.Item, res.ItemKey, res.Index = in.itemLabel, in.itemKey, in.item.index
+		if instance.item != nil {
+			res.Item, res.ItemKey, res.Index = instance.itemLabel, instance.itemKey, instance.item.index
 		}
 	}
-	in.results[n.ord] = res
+	instance.results[n.topoIndex] = res
 	r.resultCount++
 	if res.Status == StatusFailed && !n.step.ContinueOnError {
 		// Fail-fast: at top level the run stops starting steps; inside a
 		// group item only that item stops (its fan-out decides the rest).
-		if in.fan != nil {
-			in.failed = true
+		if instance.fan != nil {
+			instance.failed = true
 		} else {
 			r.stopping = true
 			r.failed = true
 		}
 	}
 	for _, d := range n.dependants {
-		ds := &in.nodeStates[d]
-		dn := in.g.nodes[d]
+		ds := &instance.nodeStates[d]
+		dn := instance.graph.nodes[d]
 		switch res.Status {
 		case StatusNotRun, StatusInterrupted:
 			ds.notRun = true
@@ -173,55 +173,55 @@ func (r *run) finish(in *graphInstance, n *node, res StepResult, out any, work [
 		}
 		ds.pending--
 		if ds.pending == 0 {
-			work = append(work, task{instance: in, node: dn})
+			work = append(work, task{instance: instance, node: dn})
 		}
 	}
-	in.unfinished--
-	if in.unfinished == 0 {
-		r.instanceDone(in)
+	instance.unfinished--
+	if instance.unfinished == 0 {
+		r.instanceDone(instance)
 	}
 	return work
 }
 
 // instanceDone ends an instance: the run, or one item of a group.
-func (r *run) instanceDone(in *graphInstance) {
-	if in.fan == nil {
+func (r *run) instanceDone(instance *graphInstance) {
+	if instance.fan == nil {
 		close(r.done)
 		return
 	}
 	status := StatusSucceeded
 	out := map[string]any{}
-	for i, n := range in.g.nodes {
-		out[n.id] = in.nodeStates[i].out
-		switch st := in.nodeStates[i].status; {
+	for i, n := range instance.graph.nodes {
+		out[n.id] = instance.nodeStates[i].out
+		switch st := instance.nodeStates[i].status; {
 		case st == StatusInterrupted && status != StatusFailed:
 			status = StatusInterrupted
 		case st == StatusNotRun && status == StatusSucceeded:
 			status = StatusNotRun
 		}
 	}
-	if in.failed {
+	if instance.failed {
 		status = StatusFailed
 	}
-	fn := in.fan.node
+	fn := instance.fan.node
 	if status == StatusSucceeded && len(fn.outputs) > 0 {
-		env := r.scope(in, nil, fn, nil)
+		env := r.scope(instance, nil, fn, nil)
 		for _, k := range fn.step.OutputsOrder {
 			v, err := resolve(fn.outputs[k], env)
 			if err != nil {
 				status = StatusFailed
 				r.failed = true
-				if in.fan.outputErrors == nil {
-					in.fan.outputErrors = map[int]*StepResult{}
+				if instance.fan.outputErrors == nil {
+					instance.fan.outputErrors = map[int]*StepResult{}
 				}
-				in.fan.outputErrors[in.item.index] = &StepResult{Step: fn.full, Item: in.itemLabel, ItemKey: in.itemKey, Index: in.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}
+				instance.fan.outputErrors[instance.item.index] = &StepResult{Step: fn.full, Item: instance.itemLabel, ItemKey: instance.itemKey, Index: instance.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}
 				r.resultCount++
 				break
 			}
 			out[k] = v
 		}
 	}
-	r.itemDone(in.fan, in.item, status, out)
+	r.itemDone(instance.fan, instance.item, status, out)
 }
 
 // worker runs tasks holding a slot: a node's if and for_each, or one step
@@ -238,7 +238,7 @@ func (r *run) worker(t task) {
 		switch {
 		case fan != nil:
 			f := fan
-			t.instance.nodeStates[t.node.idx].fan = f
+			t.instance.nodeStates[t.node.index].fan = f
 			if len(f.items) == 0 {
 				r.fanoutDone(f)
 			} else {
@@ -287,11 +287,11 @@ func (r *run) stopped(t task) bool {
 // collect appends the results of an instance in report order: graph order,
 // a fan-out's summary before its items, items by index, a group item's
 // output failure before its steps (under r.mu, once the run is done).
-func (r *run) collect(in *graphInstance, out []StepResult) []StepResult {
-	for _, n := range in.g.topo {
-		st := &in.nodeStates[n.idx]
+func (r *run) collect(instance *graphInstance, out []StepResult) []StepResult {
+	for _, n := range instance.graph.topo {
+		st := &instance.nodeStates[n.index]
 		if st.finished {
-			out = append(out, in.results[n.ord])
+			out = append(out, instance.results[n.topoIndex])
 		}
 		f := st.fan
 		if f == nil {

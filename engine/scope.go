@@ -27,10 +27,10 @@ func truthy(v any) bool {
 
 // scope builds the values an expression of n reads: only the steps it
 // references are looked up.
-func (r *run) scope(in *graphInstance, it *fanoutItem, n *node, raw map[string]any) map[string]any {
+func (r *run) scope(instance *graphInstance, it *fanoutItem, n *node, raw map[string]any) map[string]any {
 	env := map[string]any{"inputs": r.inputs, "vars": r.vars, "env": r.env}
 	var chain []*graphInstance
-	for x := in; x != nil; x = x.parent {
+	for x := instance; x != nil; x = x.parent {
 		chain = append(chain, x)
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
@@ -57,9 +57,9 @@ func (r *run) scope(in *graphInstance, it *fanoutItem, n *node, raw map[string]a
 			if m == nil {
 				continue
 			}
-			for x := in; x != nil; x = x.parent {
-				if x.g == m.g {
-					st := &x.nodeStates[m.idx]
+			for x := instance; x != nil; x = x.parent {
+				if x.graph == m.graph {
+					st := &x.nodeStates[m.index]
 					steps[id] = map[string]any{"outputs": st.out, "status": string(st.status)} // a plain string: expr compares values by type
 					break
 				}
