@@ -62,20 +62,23 @@ func (p *plainRenderer) Event(ev engine.Event) {
 
 // jsonRenderer writes JSON Lines events.
 type jsonRenderer struct {
-	mu  sync.Mutex
-	enc *json.Encoder
+	w io.Writer
 }
 
 func newJSONRenderer(w io.Writer) *jsonRenderer {
-	return &jsonRenderer{enc: json.NewEncoder(termtext.JSONWriter(w))}
+	return &jsonRenderer{w: termtext.JSONWriter(w)}
 }
 
 // Event writes one event as a JSON line, in the shape engine.Event's
-// MarshalJSON documents (docs/events.md).
+// MarshalJSON documents (docs/events.md): what json.Encoder wrote, encoded
+// by the calling goroutine without a lock, so concurrent steps do not
+// queue behind each other's encoding. The line goes out in one Write.
 func (j *jsonRenderer) Event(ev engine.Event) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	_ = j.enc.Encode(ev.JSON())
+	line, err := json.Marshal(ev.JSON())
+	if err != nil {
+		return
+	}
+	_, _ = j.w.Write(append(line, '\n'))
 }
 
 // summaryRowsAll is how many rows the final table lists in full; a larger
