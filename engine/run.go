@@ -149,12 +149,14 @@ type run struct {
 	ctx  context.Context
 	log  *slog.Logger
 
-	mu          sync.Mutex
-	limit       int
-	inflight    int
+	mu       sync.Mutex
+	limit    int
+	inflight int
+	// ready is the one queue for slots, first come first served: tasks
+	// to start, and executions waiting to get their slot back (a task
+	// wait due to poll, a step that waited for a lock), marked by wake.
 	ready       []task
 	head        int
-	waiters     []chan struct{}
 	stopping    bool
 	failed      bool
 	interrupted bool

@@ -34,6 +34,9 @@ type task struct {
 	node     *node
 	fan      *fanout // a plain fan-out's item
 	item     *fanoutItem
+	// wake, when set, makes the entry an execution waiting in the slot
+	// queue to get its slot back (acquireSlot): closed when it has it.
+	wake chan struct{}
 }
 
 func (r *run) newInstance(g *graph, parent *graphInstance, fan *fanout, item *fanoutItem, key []int) *graphInstance {
@@ -84,15 +87,13 @@ func (r *run) makeReady(work []task) {
 	}
 }
 
+// dispatch hands free slots to the queue in order: a task starts on a new
+// worker, a waiting execution is woken. One queue, first come first
+// served: when returning executions went first, a store's next step could
+// wait in the queue for as long as task waits kept coming due (most of a
+// second per step at 2,000 stores).
 func (r *run) dispatch() {
 	for r.inflight < r.limit {
-		if len(r.waiters) > 0 {
-			w := r.waiters[0]
-			r.waiters = r.waiters[1:]
-			r.inflight++
-			close(w)
-			continue
-		}
 		if r.head >= len(r.ready) {
 			r.ready, r.head = r.ready[:0], 0
 			return
@@ -107,6 +108,10 @@ func (r *run) dispatch() {
 		r.ready[r.head] = task{}
 		r.head++
 		r.inflight++
+		if t.wake != nil {
+			close(t.wake)
+			continue
+		}
 		go r.worker(t)
 	}
 }
@@ -118,15 +123,16 @@ func (r *run) releaseSlot() {
 	r.mu.Unlock()
 }
 
+// acquireSlot takes a slot back, queueing behind whatever asked first.
 func (r *run) acquireSlot() {
 	r.mu.Lock()
-	if r.inflight < r.limit && len(r.waiters) == 0 {
+	if r.inflight < r.limit && r.head >= len(r.ready) {
 		r.inflight++
 		r.mu.Unlock()
 		return
 	}
 	w := make(chan struct{})
-	r.waiters = append(r.waiters, w)
+	r.ready = append(r.ready, task{wake: w})
 	r.mu.Unlock()
 	<-w
 }
@@ -263,10 +269,11 @@ func (r *run) worker(t task) {
 	}
 }
 
-// takeReady pops a ready task for the calling worker when a slot is free and no
-// sleeper is waiting to get its slot back (under r.mu).
+// takeReady pops the queue's first entry for the calling worker when a
+// slot is free and that entry is a task to start (under r.mu); a waiting
+// execution first in the queue is dispatch's to wake.
 func (r *run) takeReady() (task, bool) {
-	if r.inflight >= r.limit || len(r.waiters) > 0 || r.head >= len(r.ready) {
+	if r.inflight >= r.limit || r.head >= len(r.ready) || r.ready[r.head].wake != nil {
 		return task{}, false
 	}
 	t := r.ready[r.head]
