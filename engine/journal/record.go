@@ -136,6 +136,9 @@ func encode(r *record, redact func(string) string) ([]byte, *record, error) {
 // escapes is checked decoded: JSON may write a secret's characters as \" or
 // \u003c, which would hide it from a check of the raw text.
 func needsRedaction(line []byte, redact func(string) string) bool {
+	// One copy of the line; each literal is a substring of it (no copy
+	// per literal: a record has a few dozen, and every record is checked).
+	text := string(line)
 	for i := 0; i < len(line); i++ {
 		if line[i] != '"' {
 			continue
@@ -156,7 +159,7 @@ func needsRedaction(line []byte, redact func(string) string) bool {
 				return true
 			}
 		} else {
-			s = string(line[i+1 : j])
+			s = text[i+1 : j]
 		}
 		if redact(s) != s {
 			return true
