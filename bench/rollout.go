@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -107,8 +108,18 @@ type RolloutResult struct {
 	// serving every request, and reading the child's events. On a small
 	// machine the two compete for the same cores.
 	HarnessCPU time.Duration `json:"harness_cpu_ns"`
-	ExitCode   int           `json:"exit_code"`
-	Status     string        `json:"status"` // run_finished status
+	// CPUFloor is the least wall time the runner and the simulator could
+	// take on this machine's cores if their CPU time never overlapped a
+	// wait: (CPU + HarnessCPU) / cores. Where it comes near the limit, the
+	// limit (which counts only latency and task time) cannot be reached
+	// here whatever the runner does; with the server on its own cores the
+	// simulator's share would not count against the runner.
+	CPUFloor time.Duration `json:"cpu_floor_ns"`
+	// LoadAverage is the machine's 1-minute load average when the run
+	// started (0 where unknown): other processes' share of the cores.
+	LoadAverage float64 `json:"load_average"`
+	ExitCode    int     `json:"exit_code"`
+	Status      string  `json:"status"` // run_finished status
 }
 
 // RunRollout starts a simulator with cfg.Accounts store accounts on
@@ -215,6 +226,7 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	load := loadAverage()
 	cpu0 := selfCPU()
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -236,12 +248,13 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 	wall := time.Since(started)
 	harnessCPU := selfCPU() - cpu0
 
-	res := &RolloutResult{Accounts: cfg.Accounts, Wall: wall, RunDuration: ev.runDuration, Status: ev.status, HarnessCPU: harnessCPU}
+	res := &RolloutResult{Accounts: cfg.Accounts, Wall: wall, RunDuration: ev.runDuration, Status: ev.status, HarnessCPU: harnessCPU, LoadAverage: load}
 	if ps := cmd.ProcessState; ps != nil {
 		res.ExitCode = ps.ExitCode()
 		res.PeakRSS = peakRSS(ps)
 		res.CPU = ps.UserTime() + ps.SystemTime()
 	}
+	res.CPUFloor = (res.CPU + res.HarnessCPU) / time.Duration(runtime.NumCPU())
 	reqs := running.Requests()
 	analyse(res, running.Snapshot(), reqs, cfg.Latency, cfg.TaskDuration)
 	if cfg.RequestLog != "" {

@@ -99,8 +99,8 @@ polls per task and peak RSS, with the targets of BENCHMARKS.md.
 						if err != nil {
 							return err
 						}
-						fmt.Fprintf(errw, "%d accounts, %s state, run %d/%d: wall %s (run %s), limit %s (%.2f×), %.2f requests/account, %.2f polls/task, peak RSS %.0f MiB, CPU %s (simulator %s)\n",
-							n, stateName(sp), i, runs, r.Wall.Round(time.Millisecond), r.RunDuration.Round(time.Millisecond), r.Limit.Round(time.Millisecond), r.Ratio, r.RequestsPerAccount, r.PollsPerTask, float64(r.PeakRSS)/(1<<20), r.CPU.Round(time.Millisecond), r.HarnessCPU.Round(time.Millisecond))
+						fmt.Fprintf(errw, "%d accounts, %s state, run %d/%d: wall %s (run %s), limit %s (%.2f×), %.2f requests/account, %.2f polls/task, peak RSS %.0f MiB, CPU %s (simulator %s, floor %s), load %.1f\n",
+							n, stateName(sp), i, runs, r.Wall.Round(time.Millisecond), r.RunDuration.Round(time.Millisecond), r.Limit.Round(time.Millisecond), r.Ratio, r.RequestsPerAccount, r.PollsPerTask, float64(r.PeakRSS)/(1<<20), r.CPU.Round(time.Millisecond), r.HarnessCPU.Round(time.Millisecond), r.CPUFloor.Round(time.Millisecond), r.LoadAverage)
 						rs[j] = append(rs[j], r)
 					}
 				}
