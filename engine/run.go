@@ -154,9 +154,11 @@ type run struct {
 	inflight int
 	// ready is the one queue for slots, first come first served: tasks
 	// to start, and executions waiting to get their slot back (a task
-	// wait due to poll, a step that waited for a lock), marked by wake.
+	// wait due to poll, a step that waited for a lock), whose channels
+	// are in returning, in the same order.
 	ready       []task
 	head        int
+	returning   []chan struct{}
 	stopping    bool
 	failed      bool
 	interrupted bool

@@ -34,10 +34,14 @@ type task struct {
 	node     *node
 	fan      *fanout // a plain fan-out's item
 	item     *fanoutItem
-	// wake, when set, makes the entry an execution waiting in the slot
-	// queue to get its slot back (acquireSlot): closed when it has it.
-	wake chan struct{}
 }
+
+// returning is a slot queue entry for an execution waiting to get its slot
+// back (acquireSlot) rather than a task to start: its channel is the next
+// of r.returning, closed when it has the slot. (A channel in every task
+// would make every queued task larger; a 100,000-item fan-out queues them
+// all.)
+func (t task) returning() bool { return t.node == nil }
 
 func (r *run) newInstance(g *graph, parent *graphInstance, fan *fanout, item *fanoutItem, key []int) *graphInstance {
 	instance := &graphInstance{graph: g, parent: parent, fan: fan, item: item, nodeStates: make([]nodeState, len(g.nodes)), results: make([]StepResult, len(g.nodes)), unfinished: len(g.nodes), planOrder: key}
@@ -108,8 +112,10 @@ func (r *run) dispatch() {
 		r.ready[r.head] = task{}
 		r.head++
 		r.inflight++
-		if t.wake != nil {
-			close(t.wake)
+		if t.returning() {
+			close(r.returning[0])
+			r.returning[0] = nil
+			r.returning = r.returning[1:]
 			continue
 		}
 		go r.worker(t)
@@ -132,7 +138,8 @@ func (r *run) acquireSlot() {
 		return
 	}
 	w := make(chan struct{})
-	r.ready = append(r.ready, task{wake: w})
+	r.ready = append(r.ready, task{})
+	r.returning = append(r.returning, w)
 	r.mu.Unlock()
 	<-w
 }
@@ -273,7 +280,7 @@ func (r *run) worker(t task) {
 // slot is free and that entry is a task to start (under r.mu); a waiting
 // execution first in the queue is dispatch's to wake.
 func (r *run) takeReady() (task, bool) {
-	if r.inflight >= r.limit || r.head >= len(r.ready) || r.ready[r.head].wake != nil {
+	if r.inflight >= r.limit || r.head >= len(r.ready) || r.ready[r.head].returning() {
 		return task{}, false
 	}
 	t := r.ready[r.head]
