@@ -36,15 +36,31 @@ func newEventWriter(w io.Writer) *eventWriter {
 
 func (e *eventWriter) Write(p []byte) (int, error) {
 	e.mu.Lock()
+	e.queued = append(e.queued, p...)
+	return e.flushLocked(len(p))
+}
+
+// WriteString is Write without converting s to a byte slice first (the
+// redacting writer above this one hands over strings).
+func (e *eventWriter) WriteString(s string) (int, error) {
+	e.mu.Lock()
+	e.queued = append(e.queued, s...)
+	return e.flushLocked(len(s))
+}
+
+// flushLocked is called with e.mu held and n bytes just queued: it returns
+// at once when a write is under way (that one takes them), else writes
+// everything queued, round after round, and unlocks.
+func (e *eventWriter) flushLocked(n int) (int, error) {
 	if e.err != nil {
 		err := e.err
+		e.queued = e.queued[:len(e.queued)-n]
 		e.mu.Unlock()
 		return 0, err
 	}
-	e.queued = append(e.queued, p...)
 	if e.writing {
 		e.mu.Unlock()
-		return len(p), nil // the write under way takes it
+		return n, nil // the write under way takes it
 	}
 	e.writing = true
 	for len(e.queued) > 0 && e.err == nil {
@@ -61,7 +77,7 @@ func (e *eventWriter) Write(p []byte) (int, error) {
 	e.writing = false
 	e.idle.Broadcast()
 	e.mu.Unlock()
-	return len(p), nil
+	return n, nil
 }
 
 // Close waits until everything queued is written and returns the first

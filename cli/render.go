@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -69,16 +70,22 @@ func newJSONRenderer(w io.Writer) *jsonRenderer {
 	return &jsonRenderer{w: termtext.JSONWriter(w)}
 }
 
+// lineBuffers are the buffers events are encoded in (one per concurrent
+// event, reused: a 2,000-store rollout writes 32,000 events).
+var lineBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // Event writes one event as a JSON line, in the shape engine.Event's
-// MarshalJSON documents (docs/events.md): what json.Encoder wrote, encoded
-// by the calling goroutine without a lock, so concurrent steps do not
-// queue behind each other's encoding. The line goes out in one Write.
+// MarshalJSON documents (docs/events.md), encoded by the calling goroutine
+// without a lock, so concurrent steps do not queue behind each other's
+// encoding. The line goes out in one Write.
 func (j *jsonRenderer) Event(ev engine.Event) {
-	line, err := json.Marshal(ev.JSON())
-	if err != nil {
+	buf := lineBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer lineBuffers.Put(buf)
+	if json.NewEncoder(buf).Encode(ev.JSON()) != nil {
 		return
 	}
-	_, _ = j.w.Write(append(line, '\n'))
+	_, _ = j.w.Write(buf.Bytes())
 }
 
 // summaryRowsAll is how many rows the final table lists in full; a larger
