@@ -112,6 +112,11 @@ type Result struct {
 	Started   time.Time
 	Finished  time.Time
 	Mutations []PlannedMutation // plan modes: in DAG and item order
+	// Outputs are the workflow's declared outputs (outputs: at its top
+	// level), evaluated when the run succeeded; OutputsError says why they
+	// could not be, which fails the run.
+	Outputs      map[string]any
+	OutputsError string
 }
 
 // StepResult is one step execution (one item of a fan-out), or the summary
@@ -229,6 +234,14 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 		res.Status = RunFailed
 	default:
 		res.Status = RunSucceeded
+		if len(p.top.outputs) > 0 {
+			out, err := r.playbookOutputs(r.root, p.top)
+			if err != nil {
+				res.Status, res.OutputsError = RunFailed, r.redact.Replace(err.Error())
+			} else {
+				res.Outputs = out
+			}
+		}
 	}
 	if r.resultCount == len(r.root.results) {
 		// Only top-level steps, every one finished: their results are in

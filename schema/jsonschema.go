@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +21,9 @@ import (
 var baseSchemaJSON []byte
 
 const schemaURL = "https://frameflow.dev/schema/workflow-v1.json"
+
+// playbookPathRe is the $defs/playbook_path pattern of the base schema.
+var playbookPathRe = regexp.MustCompile(`^\.\.?/.+\.ya?ml$`)
 
 // JSONSchema returns the complete JSON Schema (draft 2020-12) of workflow
 // files: the base schema with each step type's `with` schema composed in (if
@@ -99,6 +103,18 @@ func composeSchema(types []StepTypeInfo, used map[string]bool) (map[string]any, 
 	uses := props["uses"].(map[string]any)
 	uses["enum"] = names
 	if used != nil {
+		// A called playbook (uses: ./x.yaml) is no step type: the paths
+		// this document names pass here, and the loader checks the file.
+		var paths []string
+		for u := range used {
+			if IsPlaybookPath(u) && playbookPathRe.MatchString(u) {
+				paths = append(paths, u)
+			}
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			uses["enum"] = append(uses["enum"].([]any), p)
+		}
 		// Validation reads no descriptions; the full text is for editors.
 		if len(allOf) > 0 { // an empty allOf is not a valid schema
 			step["allOf"] = allOf
@@ -113,6 +129,9 @@ func composeSchema(types []StepTypeInfo, used map[string]bool) (map[string]any, 
 		}
 	}
 	uses["description"] = desc.String()
+	// Editors: a step type's name, or a playbook path.
+	delete(uses, "enum")
+	uses["anyOf"] = []any{map[string]any{"enum": names}, map[string]any{"$ref": "#/$defs/playbook_path"}}
 	step["allOf"] = allOf
 	return doc, nil
 }

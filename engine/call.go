@@ -1,0 +1,170 @@
+package engine
+
+// Calls: a step with uses: ./x.yaml runs another playbook. It is compiled
+// like a group whose body is the called playbook's top graph (compileCall),
+// run once, or once per item of its for_each; each run is a graph instance
+// holding the playbook's own inputs, vars and env, bound here from the
+// calling step's with: values. Everything here runs under r.mu.
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// bindCall binds the called playbook's inputs for one item of a call, as
+// BindInputs binds a workflow's: with: values evaluated in the caller's
+// scope and given the declared types, defaults, enums; then its env and
+// vars. Values computed from a secret, and inputs declared secret, join the
+// redaction list before anything can show them.
+func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error {
+	n, u := f.node, f.node.callee
+	var item *fanoutItem
+	if !f.single {
+		item = it
+	}
+	var env map[string]any // the caller's scope, built when a value needs it
+	inputs := make(map[string]any, len(u.wf.Inputs))
+	for _, in := range u.wf.Inputs {
+		v, given := n.with[in.Name]
+		var x any
+		switch {
+		case given:
+			if env == nil && !v.isConst {
+				env = r.scope(f.instance, item, n, nil)
+			}
+			var err error
+			if x, err = resolve(v, env); err != nil {
+				return fmt.Errorf("input %s: %w", in.Name, err)
+			}
+			if v.secret != "" || in.Secret {
+				r.redact.Add(x)
+			}
+		case in.HasDefault:
+			x = in.Default
+		case in.Required:
+			return fmt.Errorf("missing required input %q", in.Name)
+		default:
+			continue
+		}
+		if !containsUnknown(x) {
+			c, err := coerceTyped(in, x)
+			if err != nil {
+				return err
+			}
+			x = c
+			if len(in.Enum) > 0 && !slices.ContainsFunc(in.Enum, func(e any) bool { return equalValue(e, x) }) {
+				if in.Secret {
+					return fmt.Errorf("input %q: not one of the allowed values", in.Name)
+				}
+				return fmt.Errorf("input %q: %v is not one of the allowed values", in.Name, x)
+			}
+		}
+		if in.Secret {
+			r.redact.Add(x)
+		}
+		inputs[in.Name] = x
+	}
+	pv := &playbookValues{inputs: inputs, vars: map[string]any{}, env: map[string]any{}}
+	for name := range u.env {
+		v := ""
+		if r.opts.Getenv != nil {
+			v = r.opts.Getenv(name)
+		}
+		pv.env[name] = v
+	}
+	scope := map[string]any{"inputs": pv.inputs, "vars": pv.vars, "env": pv.env}
+	for _, v := range u.vars {
+		val, err := resolve(v.val, scope)
+		if err != nil {
+			return fmt.Errorf("var %s of %s: %w", v.name, u.wf.File, err)
+		}
+		if v.val.secret != "" {
+			r.redact.Add(val)
+		}
+		pv.vars[v.name] = val
+	}
+	instance.call = pv
+	return nil
+}
+
+// containsUnknown reports whether v is, or holds, a value known only after
+// apply (plan modes): such a value is bound as it is, unchecked.
+func containsUnknown(v any) bool {
+	switch x := v.(type) {
+	case []any:
+		return slices.ContainsFunc(x, containsUnknown)
+	case map[string]any:
+		for _, e := range x {
+			if containsUnknown(e) {
+				return true
+			}
+		}
+		return false
+	}
+	return IsUnknown(v)
+}
+
+// callFailed ends an item of a call whose inputs could not be bound: none
+// of its steps ran.
+func (r *run) callFailed(f *fanout, it *fanoutItem, err error) {
+	msg := r.redact.Replace(err.Error())
+	if f.single {
+		f.callError = msg
+	} else {
+		res := StepResult{Step: f.node.full, Item: r.itemLabel(f.instance, it), ItemKey: r.itemKey(f.instance, it), Index: it.index, Status: StatusFailed, Error: msg, Err: err}
+		f.setResult(it.index, res)
+		r.resultCount++
+		r.emit(Event{Type: "step_finished", Step: f.node.full, Item: res.Item, Index: eventIndex(res.Index), Status: StatusFailed, Error: msg})
+	}
+	r.itemDone(f, it, StatusFailed, nil)
+}
+
+// playbookOutputs evaluates a called playbook's declared outputs among the
+// steps of its finished instance.
+func (r *run) playbookOutputs(instance *graphInstance, u *unit) (map[string]any, error) {
+	out := make(map[string]any, len(u.outputs))
+	if len(u.outputs) == 0 {
+		return out, nil
+	}
+	env := r.outputScope(instance, u)
+	for _, k := range u.wf.OutputsOrder {
+		v, ok := u.outputs[k]
+		if !ok {
+			continue
+		}
+		x, err := resolve(v, env)
+		if err != nil {
+			return nil, fmt.Errorf("output %s of %s: %w", k, u.wf.File, err)
+		}
+		out[k] = x
+	}
+	return out, nil
+}
+
+// outputScope is what a playbook's outputs see: its inputs, vars, env and
+// the steps of its top graph (instance).
+func (r *run) outputScope(instance *graphInstance, u *unit) map[string]any {
+	ps := r.playbookScope(instance)
+	steps := make(map[string]any, len(u.outputRefs))
+	for _, id := range u.outputRefs {
+		m := u.byID[id]
+		if m == nil || m.graph != instance.graph {
+			continue
+		}
+		st := &instance.nodeStates[m.index]
+		steps[id] = map[string]any{"outputs": st.out, "status": string(st.status)}
+	}
+	return map[string]any{"inputs": ps.inputs, "vars": ps.vars, "env": ps.env, "steps": steps}
+}
+
+// callChain names the playbooks from the workflow file down to n's, for
+// messages ("rollout.yaml → lib/rollout-account.yaml").
+func callChain(n *node) string {
+	var files []string
+	for u := n.unit; u != nil; u = callerUnit(u) {
+		files = append(files, u.wf.File)
+	}
+	slices.Reverse(files)
+	return strings.Join(files, " → ")
+}

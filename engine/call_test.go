@@ -1,0 +1,183 @@
+package engine_test
+
+import (
+	"io/fs"
+	"strings"
+	"testing"
+
+	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/schema"
+)
+
+// Composition (uses: ./x.yaml), through the loader: files live in a map.
+
+const libAccount = `version: 1
+name: account
+inputs:
+  account_id: {type: string, required: true}
+  label: {type: string, default: plain}
+  token: {type: string, default: "", secret: true}
+vars:
+  path: /accounts/${{ inputs.account_id }}
+steps:
+  - id: clone
+    uses: test.mutate
+    with: {path: "${{ vars.path }}/clone"}
+  - id: publish
+    uses: test.mutate
+    needs: clone
+    with: {path: "${{ vars.path }}/publish"}
+outputs:
+  account: ${{ inputs.account_id }}
+  label: ${{ inputs.label }}
+  task: ${{ steps.publish.outputs.task.id }}
+`
+
+const callerMain = `version: 1
+name: main
+steps:
+  - id: targets
+    uses: test.read
+    with: {filter: 'name startsWith "Store-" && active'}
+  - id: rollout
+    for_each: ${{ steps.targets.outputs.accounts }}
+    as: account
+    uses: ./lib/account.yaml
+    with:
+      account_id: ${{ account.id }}
+      label: ${{ account.name }}
+  - id: qa
+    uses: ./lib/account.yaml
+    with: {account_id: q}
+  - id: after
+    uses: test.ok
+    with:
+      value: ${{ steps.qa.outputs.task }} ${{ steps.rollout.outputs.items[1].label }} ${{ steps.rollout.outputs.count }}
+outputs:
+  done: ${{ steps.after.outputs.value }}
+`
+
+func loadFiles(t *testing.T, h *harness, files map[string]string, root string) (*schema.Workflow, schema.Diagnostics) {
+	t.Helper()
+	read := func(p string) ([]byte, error) {
+		s, ok := files[p]
+		if !ok {
+			return nil, fs.ErrNotExist
+		}
+		return []byte(s), nil
+	}
+	return schema.Load(root, []byte(files[root]), schema.LoadOptions{StepTypes: h.reg.SchemaInfos(), ReadFile: read})
+}
+
+func compileFiles(t *testing.T, h *harness, files map[string]string, root string) (*engine.Program, schema.Diagnostics) {
+	t.Helper()
+	wf, diags := loadFiles(t, h, files, root)
+	if wf == nil {
+		return nil, diags
+	}
+	p, cdiags := engine.Compile(wf, h.reg)
+	return p, append(diags, cdiags...)
+}
+
+func TestCallRunsThePlaybookPerItemAndOnce(t *testing.T) {
+	h := newHarness(t)
+	files := map[string]string{"main.yaml": callerMain, "lib/account.yaml": libAccount}
+	wf, diags := loadFiles(t, h, files, "main.yaml")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	res := h.run(wf, engine.RunOptions{})
+	if res.Status != engine.RunSucceeded {
+		t.Fatalf("run %s: %s", res.Status, statuses(res))
+	}
+	want := "targets=succeeded rollout=succeeded rollout.clone[Store-1]=succeeded rollout.publish[Store-1]=succeeded rollout.clone[Store-2]=succeeded rollout.publish[Store-2]=succeeded qa=succeeded qa.clone=succeeded qa.publish=succeeded after=succeeded"
+	if got := statuses(res); got != want {
+		t.Errorf("results\n got %s\nwant %s", got, want)
+	}
+	if got := stepResult(t, res, "after", "").Outputs["value"]; got != "task-/accounts/q/publish Store-2 2" {
+		t.Errorf("after read %q", got)
+	}
+	if got := stepResult(t, res, "rollout.clone", "Store-2").ItemKey; got != "a2" {
+		t.Errorf("nested item key %q, want the caller's item key a2", got)
+	}
+	if len(h.sent) != 6 {
+		t.Errorf("sent %v", h.sent)
+	}
+	if got := res.Outputs["done"]; got != "task-/accounts/q/publish Store-2 2" {
+		t.Errorf("workflow output %v", got)
+	}
+}
+
+func TestCallErrorsAreInTheRightFile(t *testing.T) {
+	h := newHarness(t)
+	files := map[string]string{
+		"main.yaml": `version: 1
+name: main
+inputs:
+  pw: {type: string, default: x, secret: true}
+steps:
+  - id: a
+    uses: ./lib/account.yaml
+    with: {acount_id: q, label: 3, token: "${{ inputs.pw }}"}
+  - id: b
+    uses: ./lib/account.yaml
+    with: {account_id: "${{ inputs.pw }}"}
+  - id: c
+    uses: test.ok
+    with: {value: "${{ steps.b.outputs.acount }}"}
+  - id: d
+    uses: ./lib/missing.yaml
+  - id: e
+    uses: ./lib/broken.yaml
+`,
+		"lib/account.yaml": libAccount,
+		"lib/broken.yaml": `version: 1
+name: broken
+steps:
+  - id: x
+    uses: test.ok
+    with: {value: "${{ inputs.nope }}"}
+`,
+	}
+	_, diags := compileFiles(t, h, files, "main.yaml")
+	got := diags.Error()
+	for _, want := range []string{
+		`main.yaml:8:11: step "a": missing required input "account_id" of the playbook lib/account.yaml`,
+		`main.yaml:8:23: step "a": the playbook lib/account.yaml has no input "acount_id"; did you mean "account_id"?`,
+		`main.yaml:8:33: step "a": input "label": want a string, got 3 (declared in lib/account.yaml)`,
+		`main.yaml:11:24: step "b": input "account_id" of lib/account.yaml is computed from a secret (inputs.pw), but the playbook does not declare it secret: true`,
+		`main.yaml:14:40:`, `unknown output "acount"`, `did you mean "account"?`,
+		`main.yaml:16:11: step "d": cannot read the called playbook lib/missing.yaml: no such file`,
+		`lib/broken.yaml:6:31:`, `unknown input "nope"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, `main.yaml:8:58`) {
+		t.Errorf("a secret passed to a secret input is fine:\n%s", got)
+	}
+}
+
+func TestCallCyclesAndDepthAreRefused(t *testing.T) {
+	h := newHarness(t)
+	call := func(to string) string {
+		return "version: 1\nname: x\nsteps:\n  - id: next\n    uses: " + to + "\n"
+	}
+	for name, tc := range map[string]struct {
+		files map[string]string
+		want  string
+	}{
+		"self":   {map[string]string{"a.yaml": call("./a.yaml")}, `a.yaml:5:11: step "next": playbooks call each other in a cycle: a.yaml → a.yaml`},
+		"a-b-a":  {map[string]string{"a.yaml": call("./lib/b.yaml"), "lib/b.yaml": call("../a.yaml")}, `lib/b.yaml:5:11: step "next": playbooks call each other in a cycle: a.yaml → lib/b.yaml → a.yaml`},
+		"deep":   {map[string]string{"a.yaml": call("./1.yaml"), "1.yaml": call("./2.yaml"), "2.yaml": call("./3.yaml"), "3.yaml": call("./4.yaml"), "4.yaml": call("./5.yaml"), "5.yaml": call("./6.yaml"), "6.yaml": call("./7.yaml"), "7.yaml": call("./8.yaml"), "8.yaml": call("./9.yaml"), "9.yaml": call("./10.yaml")}, `8.yaml:5:11: step "next": calling 9.yaml would nest playbooks 9 deep (at most 8)`},
+		"not-ym": {map[string]string{"a.yaml": call("./b.json")}, `a.yaml:5:11: step "next": uses "./b.json": a called playbook is a .yaml or .yml file`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, diags := compileFiles(t, h, tc.files, "a.yaml")
+			if !strings.Contains(diags.Error(), tc.want) {
+				t.Errorf("want %q in\n%s", tc.want, diags)
+			}
+		})
+	}
+}
