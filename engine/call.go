@@ -8,6 +8,7 @@ package engine
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -167,4 +168,31 @@ func callChain(n *node) string {
 	}
 	slices.Reverse(files)
 	return strings.Join(files, " → ")
+}
+
+// HasCalls reports whether the workflow runs other playbooks (uses:
+// ./x.yaml).
+func (p *Program) HasCalls() bool { return len(p.playbookOf) > 0 }
+
+// PlaybookOf is the called playbook a step (by full id, "rollout.clone")
+// is written in, relative to the workflow file's folder, with / separators;
+// "" for the workflow's own steps.
+func (p *Program) PlaybookOf(step string) string { return p.playbookOf[step] }
+
+// indexPlaybooks fills Program.playbookOf once compiled.
+func (p *Program) indexPlaybooks() {
+	base := filepath.Dir(p.wf.File)
+	for _, n := range p.nodes {
+		if n.unit.call == nil {
+			continue
+		}
+		if p.playbookOf == nil {
+			p.playbookOf = map[string]string{}
+		}
+		rel, err := filepath.Rel(base, n.unit.wf.File)
+		if err != nil {
+			rel = n.unit.wf.File
+		}
+		p.playbookOf[n.full] = filepath.ToSlash(rel)
+	}
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"io/fs"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/frameflow/frameflow/engine"
@@ -179,5 +180,124 @@ func TestCallCyclesAndDepthAreRefused(t *testing.T) {
 				t.Errorf("want %q in\n%s", tc.want, diags)
 			}
 		})
+	}
+}
+
+func TestCallInsideAGroupAndInPlans(t *testing.T) {
+	h := newHarness(t)
+	files := map[string]string{
+		"main.yaml": `version: 1
+name: main
+inputs:
+  pw: {type: string, default: hunter2-secret, secret: true}
+steps:
+  - id: targets
+    uses: test.read
+    with: {filter: 'name startsWith "Store-" && active'}
+  - id: each
+    for_each: ${{ steps.targets.outputs.accounts }}
+    as: store
+    steps:
+      - id: prep
+        uses: test.ok
+        with: {value: "${{ store.id }}"}
+      - id: roll
+        uses: ./lib/account.yaml
+        with: {account_id: "${{ steps.prep.outputs.value }}", token: "${{ inputs.pw }}"}
+      - id: after
+        uses: test.ok
+        with: {value: "${{ steps.roll.outputs.account }}"}
+`,
+		"lib/account.yaml": libAccount,
+	}
+	wf, diags := loadFiles(t, h, files, "main.yaml")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	var events []engine.Event
+	var mu sync.Mutex
+	res := h.run(wf, engine.RunOptions{Mode: engine.ModePlan, Events: func(e engine.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
+	if res.Status != engine.RunSucceeded {
+		t.Fatalf("plan %s: %s", res.Status, statuses(res))
+	}
+	var got []string
+	for _, m := range res.Mutations {
+		got = append(got, m.Step+"["+m.Item+"] "+m.Mutation.Path)
+	}
+	want := "each.roll.clone[Store-1] /accounts/a1/clone each.roll.publish[Store-1] /accounts/a1/publish each.roll.clone[Store-2] /accounts/a2/clone each.roll.publish[Store-2] /accounts/a2/publish"
+	if strings.Join(got, " ") != want {
+		t.Errorf("planned\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	if v := stepResult(t, res, "each.after", "Store-2").Outputs["value"]; v != "a2" {
+		t.Errorf("each.after read %v", v)
+	}
+	p := h.compile(wf)
+	if got := p.PlaybookOf("each.roll.clone"); got != "lib/account.yaml" {
+		t.Errorf("PlaybookOf = %q", got)
+	}
+	var names []string
+	for _, a := range p.Approvals() {
+		names = append(names, a.Step)
+	}
+	if strings.Join(names, ",") != "each.roll.clone,each.roll.publish" {
+		t.Errorf("approvals %v", names)
+	}
+	seen := false
+	for _, e := range events {
+		if e.Type == "step_finished" && e.Step == "each.roll.publish" && e.Item == "Store-1" {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Errorf("no step_finished event for each.roll.publish [Store-1]")
+	}
+}
+
+func TestCallFailureFailsTheCallingStep(t *testing.T) {
+	h := newHarness(t)
+	files := map[string]string{
+		"main.yaml": `version: 1
+name: main
+steps:
+  - id: call
+    uses: ./lib/f.yaml
+    with: {n: "${{ 'not a number' }}"}
+  - id: after
+    uses: test.ok
+    with: {value: "${{ steps.call.outputs.x }}"}
+  - id: call2
+    uses: ./lib/f.yaml
+    with: {n: 2}
+`,
+		"lib/f.yaml": `version: 1
+name: f
+inputs:
+  n: {type: integer, required: true}
+steps:
+  - id: boom
+    uses: test.fail
+outputs:
+  x: ${{ inputs.n }}
+`,
+	}
+	wf, diags := loadFiles(t, h, files, "main.yaml")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	res := h.run(wf, engine.RunOptions{Parallelism: 1})
+	if res.Status != engine.RunFailed {
+		t.Fatalf("run %s", res.Status)
+	}
+	call := stepResult(t, res, "call", "")
+	if call.Status != engine.StatusFailed || !strings.Contains(call.Error, `the playbook ./lib/f.yaml failed: input "n": want an integer, got the string "not a number"`) {
+		t.Errorf("call: %s %q", call.Status, call.Error)
+	}
+	if got := stepResult(t, res, "after", "").Status; got != engine.StatusSkipped && got != engine.StatusNotRun {
+		t.Errorf("after: %s", got)
+	}
+	for _, s := range res.Steps {
+		if s.Step == "call.boom" {
+			t.Errorf("a call whose inputs did not bind ran its steps: %+v", s)
+		}
 	}
 }

@@ -30,6 +30,7 @@ type Program struct {
 	approvals   []string               // full ids of the steps needing approval, in file order (Approvals)
 	polling     PollingPolicy
 	parallelism int
+	playbookOf  map[string]string // full step id -> called playbook holding it (PlaybookOf)
 }
 
 // unit is one playbook's scope: the workflow file itself, or a called
@@ -190,6 +191,7 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 		}
 		return nil, out
 	}
+	p.indexPlaybooks()
 	// RunOptions.Approve is asked about the list front ends show.
 	for _, a := range p.Approvals() {
 		p.approvals = append(p.approvals, a.Step)

@@ -138,6 +138,9 @@ func (w *Workflow) plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) 
 		needs[a.Step] = true
 	}
 	p.MarkNoApproval(func(step string) bool { return !needs[step] })
+	if w.prog.HasCalls() {
+		p.MarkPlaybooks(w.prog.PlaybookOf)
+	}
 	return p, nil
 }
 
