@@ -31,6 +31,7 @@ type Program struct {
 	polling     PollingPolicy
 	parallelism int
 	playbookOf  map[string]string // full step id -> called playbook holding it (PlaybookOf)
+	byFull      map[string]*node  // full step id ("group.step", "call.step") -> node
 }
 
 // unit is one playbook's scope: the workflow file itself, or a called
@@ -53,10 +54,30 @@ type unit struct {
 	// runWF is the workflow step types see (StepContext.Workflow): the
 	// playbook's own, with its caller's http.allow when it has none.
 	runWF *schema.Workflow
+	// defaults are the playbook's defaults; each one it does not set is
+	// its caller's (a library follows the retry, timeout and polling of
+	// the playbook that runs it, unless it says otherwise).
+	defaults schema.Defaults
+	polling  PollingPolicy
 }
 
 func (c *compiler) newUnit(wf *schema.Workflow, call *node, size int) *unit {
-	u := &unit{wf: wf, call: call, byID: make(map[string]*node, size), hide: map[string]string{}, inputs: map[string]*schema.Input{}, env: map[string]bool{}, runWF: wf}
+	u := &unit{wf: wf, call: call, byID: make(map[string]*node, size), hide: map[string]string{}, inputs: map[string]*schema.Input{}, env: map[string]bool{}, runWF: wf, defaults: wf.Defaults}
+	if call != nil {
+		caller := call.unit.defaults
+		if u.defaults.Retry == nil {
+			u.defaults.Retry = caller.Retry
+		}
+		if u.defaults.Timeout == 0 {
+			u.defaults.Timeout = caller.Timeout
+		}
+		if u.defaults.Polling == nil {
+			u.defaults.Polling = caller.Polling
+		}
+	}
+	if pp := u.defaults.Polling; pp != nil {
+		u.polling = PollingPolicy{InitialInterval: pp.InitialInterval, MaxInterval: pp.MaxInterval, Timeout: pp.Timeout}
+	}
 	for _, name := range wf.Env {
 		u.env[name] = true
 	}
@@ -191,7 +212,7 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 		}
 		return nil, out
 	}
-	p.indexPlaybooks()
+	p.indexNodes()
 	// RunOptions.Approve is asked about the list front ends show.
 	for _, a := range p.Approvals() {
 		p.approvals = append(p.approvals, a.Step)

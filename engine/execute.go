@@ -258,7 +258,7 @@ func (r *run) lockResources(n *node, res StepResult, stepInputs map[string]any) 
 // stepContext is what the step type sees of the run for this execution.
 func (r *run) stepContext(t task, res StepResult) *StepContext {
 	n := t.node
-	sc := &StepContext{mode: r.opts.Mode, wf: n.unit.runWF, runID: r.opts.RunID, approvals: r.opts.Approvals, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.prog.polling,
+	sc := &StepContext{mode: r.opts.Mode, wf: n.unit.runWF, runID: r.opts.RunID, approvals: r.opts.Approvals, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: n.unit.polling,
 		release: r.releaseFn, reacquire: r.acquireFn}
 	if sc.item == "" {
 		sc.index = -1
