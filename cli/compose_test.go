@@ -1,0 +1,86 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/frameflow/frameflow/frame/sim"
+)
+
+// A composed rollout (composedRollout, calling the shipped library) run
+// in-process: events, JUnit and the plan name the library's steps under
+// their caller, and a plan goes stale when only the library changed.
+func TestComposedRolloutNestingAndStaleness(t *testing.T) {
+	_, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(3)})
+	file := composedDir(t)
+	dir := filepath.Dir(file)
+
+	p := frameflow(t, env, "plan", file, "--out", filepath.Join(dir, "rollout.plan"), "--format", "json")
+	if p.code != 0 {
+		t.Fatalf("plan:\n%s", p)
+	}
+	var planned struct {
+		Mutations []struct {
+			Step     string `json:"step"`
+			Item     string `json:"item"`
+			Playbook string `json:"playbook"`
+		} `json:"mutations"`
+	}
+	if err := json.Unmarshal([]byte(p.out), &planned); err != nil {
+		t.Fatalf("plan json: %v\n%s", err, p.out)
+	}
+	if len(planned.Mutations) != 9 {
+		t.Fatalf("planned %d mutations, want clone, capacity and publish for 3 stores:\n%s", len(planned.Mutations), p.out)
+	}
+	for _, m := range planned.Mutations {
+		if !strings.HasPrefix(m.Step, "rollout.") || m.Playbook != "lib/rollout-account.yaml" || m.Item == "" {
+			t.Errorf("planned mutation %+v: want a rollout.* step of lib/rollout-account.yaml, per store", m)
+		}
+	}
+
+	// Only the library changes: the saved plan no longer describes what
+	// would run, and apply refuses it without sending anything.
+	lib := filepath.Join(dir, "lib", "rollout-account.yaml")
+	src, err := os.ReadFile(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lib, []byte(strings.Replace(string(src), "description: Clone", "description: Now clone", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := frameflow(t, env, "apply", filepath.Join(dir, "rollout.plan"), "--yes")
+	if a.code == 0 || !strings.Contains(a.err+a.out, "stale") {
+		t.Fatalf("apply after the library changed should refuse the stale plan:\n%s", a)
+	}
+
+	junit := filepath.Join(dir, "report.xml")
+	r := frameflow(t, env, "run", file, "--yes", "--output", "json", "--junit", junit)
+	if r.code != 0 {
+		t.Fatalf("run:\n%s", r)
+	}
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(r.out), "\n") {
+		var ev struct{ Type, Step, Item, Status string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("event %q: %v", line, err)
+		}
+		if ev.Type == "step_finished" && ev.Step == "rollout.publish" && ev.Item == "Store-001" && ev.Status == "succeeded" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no step_finished event for rollout.publish [Store-001]:\n%s", r.out)
+	}
+	x, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`name="rollout.clone [Store-001]"`, `classname="composed-rollout.rollout.publish"`} {
+		if !strings.Contains(string(x), want) {
+			t.Errorf("JUnit report lacks %s:\n%s", want, x)
+		}
+	}
+}
