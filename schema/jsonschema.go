@@ -6,7 +6,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -21,9 +20,6 @@ import (
 var baseSchemaJSON []byte
 
 const schemaURL = "https://frameflow.dev/schema/workflow-v1.json"
-
-// playbookPathRe is the $defs/playbook_path pattern of the base schema.
-var playbookPathRe = regexp.MustCompile(`^\.\.?/.+\.ya?ml$`)
 
 // JSONSchema returns the complete JSON Schema (draft 2020-12) of workflow
 // files: the base schema with each step type's `with` schema composed in (if
@@ -104,10 +100,11 @@ func composeSchema(types []StepTypeInfo, used map[string]bool) (map[string]any, 
 	uses["enum"] = names
 	if used != nil {
 		// A called playbook (uses: ./x.yaml) is no step type: the paths
-		// this document names pass here, and the loader checks the file.
+		// this document names pass here, and the loader checks them (a
+		// .json file, a missing file) with a message of its own.
 		var paths []string
 		for u := range used {
-			if IsPlaybookPath(u) && playbookPathRe.MatchString(u) {
+			if IsPlaybookPath(u) {
 				paths = append(paths, u)
 			}
 		}
