@@ -84,3 +84,28 @@ func TestComposedRolloutNestingAndStaleness(t *testing.T) {
 		}
 	}
 }
+
+// A run that failed is not resumed with a changed library: the journal's
+// hash covers the called files.
+func TestResumeRefusesAChangedLibrary(t *testing.T) {
+	_, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(2), TaskFailRate: 1})
+	file := composedDir(t)
+	if r := frameflow(t, env, "run", file, "--yes"); r.code != 1 {
+		t.Fatalf("run with every task failing should fail:\n%s", r)
+	}
+	if r := frameflow(t, env, "resume", "--last", "--yes"); strings.Contains(r.err, "changed since") {
+		t.Fatalf("resume with nothing changed was refused as changed:\n%s", r)
+	}
+	lib := filepath.Join(filepath.Dir(file), "lib", "rollout-account.yaml")
+	src, err := os.ReadFile(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lib, append(src, "# changed\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := frameflow(t, env, "resume", "--last", "--yes")
+	if r.code == 0 || !strings.Contains(r.err, "changed since the run started") {
+		t.Fatalf("resume after the library changed:\n%s", r)
+	}
+}
