@@ -109,3 +109,32 @@ func TestResumeRefusesAChangedLibrary(t *testing.T) {
 		t.Fatalf("resume after the library changed:\n%s", r)
 	}
 }
+
+// A value the called playbook refuses, known only once the caller's inputs
+// are (an expression), is refused by validate at the calling step and by
+// run's preflight, before anything is sent.
+func TestCallInputRefusedBeforeSending(t *testing.T) {
+	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(2)})
+	file := composedDir(t)
+	src := strings.Replace(composedRollout, "set_capacity: true", "set_capacity: ${{ inputs.capacity }}", 1)
+	src = strings.Replace(src, "steps:\n", "inputs:\n  capacity: {type: string, default: \"yes please\"}\nsteps:\n", 1)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v := frameflow(t, env, "validate", file)
+	if v.code != 2 || !strings.Contains(v.err+v.out, `composed-rollout.yaml:20:7: rollout: input "set_capacity": want true or false, got the string "yes please"`) {
+		t.Fatalf("validate:\n%s", v)
+	}
+	if v := frameflow(t, env, "validate", file, "--input", "capacity=true"); v.code != 0 {
+		t.Fatalf("validate with a boolean the library accepts:\n%s", v)
+	}
+	r := frameflow(t, env, "run", file, "--yes")
+	if r.code != 2 {
+		t.Fatalf("run should refuse the input before sending:\n%s", r)
+	}
+	for _, q := range s.Requests() {
+		if q.Method != "GET" {
+			t.Fatalf("sent %s %s although an input was invalid", q.Method, q.Path)
+		}
+	}
+}

@@ -44,21 +44,21 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 		case in.HasDefault:
 			x = in.Default
 		case in.Required:
-			return fmt.Errorf("missing required input %q", in.Name)
+			return &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("missing required input %q", in.Name)}
 		default:
 			continue
 		}
 		if !containsUnknown(x) {
 			c, err := coerceTyped(in, x)
 			if err != nil {
-				return err
+				return &CallInputError{Playbook: u.wf.File, Err: err}
 			}
 			x = c
 			if len(in.Enum) > 0 && !slices.ContainsFunc(in.Enum, func(e any) bool { return equalValue(e, x) }) {
 				if in.Secret {
-					return fmt.Errorf("input %q: not one of the allowed values", in.Name)
+					return &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("input %q: not one of the allowed values", in.Name)}
 				}
-				return fmt.Errorf("input %q: %v is not one of the allowed values", in.Name, x)
+				return &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("input %q: %v is not one of the allowed values", in.Name, x)}
 			}
 		}
 		if in.Secret {
@@ -89,6 +89,20 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 	return nil
 }
 
+// CallInputError is a called playbook's input the calling step's with:
+// gives a value it refuses (a wrong type, not in its enum, missing): the
+// run's input is invalid, so preflight and validate refuse it before
+// anything is sent, like a step type's invalid request.
+type CallInputError struct {
+	Playbook string // the called file
+	Err      error
+}
+
+func (e *CallInputError) Error() string {
+	return e.Err.Error() + " (declared in " + e.Playbook + ")"
+}
+func (e *CallInputError) Unwrap() error { return e.Err }
+
 // containsUnknown reports whether v is, or holds, a value known only after
 // apply (plan modes): such a value is bound as it is, unchecked.
 func containsUnknown(v any) bool {
@@ -110,8 +124,11 @@ func containsUnknown(v any) bool {
 // of its steps ran.
 func (r *run) callFailed(f *fanout, it *fanoutItem, err error) {
 	msg := r.redact.Replace(err.Error())
+	if r.opts.Classify != nil {
+		r.opts.Classify(err) // validate learns which failures are invalid input (CheckOffline)
+	}
 	if f.single {
-		f.callError = msg
+		f.callError, f.callErr = msg, err
 	} else {
 		res := StepResult{Step: f.node.full, Item: r.itemLabel(f.instance, it), ItemKey: r.itemKey(f.instance, it), Index: it.index, Status: StatusFailed, Error: msg, Err: err}
 		f.setResult(it.index, res)

@@ -43,6 +43,7 @@ type fanout struct {
 	// callError: why the called playbook's item failed outside its steps
 	// (its inputs could not be bound, an output could not be evaluated).
 	callError string
+	callErr   error // the same, unredacted, for StepResult.Err (classes)
 	started   time.Time
 
 	// Item results, by item index: a plain step's executions and the items
@@ -160,6 +161,7 @@ func (r *run) fanoutDone(f *fanout) {
 	case f.failed:
 		status = StatusFailed
 		res.Error = f.reason
+		res.Err = f.callErr
 	case f.interrupted > 0:
 		status = StatusInterrupted
 		res.Error = fmt.Sprintf("%d of %d items interrupted", f.interrupted, len(f.items))
