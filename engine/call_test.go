@@ -107,6 +107,13 @@ func TestCallRunsThePlaybookPerItemAndOnce(t *testing.T) {
 	if got := res.Outputs["done"]; got != "task-/accounts/q/publish Store-2 2" {
 		t.Errorf("workflow output %v", got)
 	}
+	p := h.compile(wf)
+	if dot := p.DOT(); !strings.Contains(dot, `label="rollout: ./lib/account.yaml (for each account)"`) || !strings.Contains(dot, `"qa.publish" [label="publish\ntest.mutate"]`) {
+		t.Errorf("DOT does not draw the calls as clusters:\n%s", dot)
+	}
+	if m := p.Mermaid(); !strings.Contains(m, `subgraph qa["qa: ./lib/account.yaml"]`) {
+		t.Errorf("Mermaid:\n%s", m)
+	}
 }
 
 func TestCallErrorsAreInTheRightFile(t *testing.T) {
