@@ -308,3 +308,27 @@ outputs:
 		}
 	}
 }
+
+func TestWorkflowOutputsThatFailFailTheRun(t *testing.T) {
+	h := newHarness(t)
+	files := map[string]string{"main.yaml": `version: 1
+name: main
+steps:
+  - id: a
+    uses: test.ok
+    with: {value: 3}
+outputs:
+  bad: ${{ steps.a.outputs.value.nope.deeper }}
+`}
+	wf, diags := loadFiles(t, h, files, "main.yaml")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	res := h.run(wf, engine.RunOptions{})
+	if res.Status != engine.RunFailed || res.OutputsError == "" {
+		t.Fatalf("run %s, outputs error %q", res.Status, res.OutputsError)
+	}
+	if last := res.Steps[len(res.Steps)-1]; last.Step != "outputs" || last.Status != engine.StatusFailed {
+		t.Errorf("last result %+v: want the outputs' failure", last)
+	}
+}

@@ -250,6 +250,10 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	} else {
 		res.Steps = r.collect(r.root, make([]StepResult, 0, r.resultCount))
 	}
+	if res.OutputsError != "" {
+		// Shown with the failed steps: the outputs: block is what failed.
+		res.Steps = append(slices.Clip(res.Steps), StepResult{Step: "outputs", Index: -1, Status: StatusFailed, Error: res.OutputsError})
+	}
 	slices.SortStableFunc(r.mutations, func(a, b orderedMutation) int { return slices.Compare(a.order, b.order) })
 	for _, m := range r.mutations {
 		res.Mutations = append(res.Mutations, m.mutation)
