@@ -1,7 +1,10 @@
 package engine_test
 
 import (
+	"context"
+	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -330,5 +333,47 @@ outputs:
 	}
 	if last := res.Steps[len(res.Steps)-1]; last.Step != "outputs" || last.Status != engine.StatusFailed {
 		t.Errorf("last result %+v: want the outputs' failure", last)
+	}
+}
+
+// A called playbook's secret input is redacted wherever the run shows text,
+// even when the caller gives it as a literal (no secret of its own).
+func TestCalledSecretInputsAreRedacted(t *testing.T) {
+	h := newHarness(t)
+	h.reg.MustRegister(&engine.StepType{
+		Name: "test.leaky", Description: "Fails echoing its secret (a badly written step type).",
+		Inputs: []engine.InputSpec{{Name: "token", Type: "string", Sensitive: true}},
+		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
+			return nil, fmt.Errorf("refused token %v", in["token"])
+		},
+	})
+	files := map[string]string{
+		"main.yaml":  "version: 1\nname: main\nsteps:\n  - id: call\n    uses: ./lib/l.yaml\n    with: {token: hunter2-in-the-library}\n",
+		"lib/l.yaml": "version: 1\nname: l\ninputs:\n  token: {type: string, required: true, secret: true}\nsteps:\n  - id: use\n    uses: test.leaky\n    with: {token: \"${{ inputs.token }}\"}\n",
+	}
+	wf, diags := loadFiles(t, h, files, "main.yaml")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	var mu sync.Mutex
+	var shown []string
+	var told []string
+	res := h.run(wf, engine.RunOptions{
+		Events:   func(e engine.Event) { mu.Lock(); shown = append(shown, e.Error, e.Message); mu.Unlock() },
+		OnSecret: func(s string) { mu.Lock(); told = append(told, s); mu.Unlock() },
+	})
+	for _, s := range res.Steps {
+		shown = append(shown, s.Error)
+	}
+	if res.Status != engine.RunFailed || stepResult(t, res, "call.use", "").Error == "" {
+		t.Fatalf("run %s: %s", res.Status, statuses(res))
+	}
+	for _, s := range shown {
+		if strings.Contains(s, "hunter2") {
+			t.Errorf("the secret was shown: %q", s)
+		}
+	}
+	if !slices.Contains(told, "hunter2-in-the-library") {
+		t.Errorf("OnSecret was not told the called playbook's secret input: %v", told)
 	}
 }
