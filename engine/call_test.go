@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/schema"
@@ -375,5 +376,43 @@ func TestCalledSecretInputsAreRedacted(t *testing.T) {
 	}
 	if !slices.Contains(told, "hunter2-in-the-library") {
 		t.Errorf("OnSecret was not told the called playbook's secret input: %v", told)
+	}
+}
+
+// Per item, a called playbook's chain advances on its own: item y runs
+// both its steps while item x still waits in its first one (no barrier
+// between the called playbook's steps across items).
+func TestCallItemsArePipelined(t *testing.T) {
+	h := newHarness(t)
+	files := map[string]string{
+		"main.yaml":      "version: 1\nname: main\nsteps:\n  - id: each\n    for_each: [x, y]\n    uses: ./lib/chain.yaml\n    with: {gate: \"${{ item == 'x' ? 'hold-x' : '' }}\"}\n",
+		"lib/chain.yaml": "version: 1\nname: chain\ninputs:\n  gate: {type: string, default: \"\"}\nsteps:\n  - id: first\n    uses: test.ok\n    with: {wait_for: \"${{ inputs.gate }}\"}\n  - id: second\n    uses: test.ok\n    needs: first\n",
+	}
+	wf, diags := loadFiles(t, h, files, "main.yaml")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	done := make(chan *engine.Result, 1)
+	go func() { done <- h.run(wf, engine.RunOptions{}) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.mu.Lock()
+		ok := slices.Contains(h.finished, "each.second[y]")
+		held := !slices.Contains(h.finished, "each.first[x]")
+		h.mu.Unlock()
+		if ok {
+			if !held {
+				t.Fatal("item x was not held")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("item y did not finish while x waited: finished %v", h.finished)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	h.open("hold-x")
+	if res := <-done; res.Status != engine.RunSucceeded {
+		t.Fatalf("run %s: %s", res.Status, statuses(res))
 	}
 }
