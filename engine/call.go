@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 )
 
 // bindCall binds the called playbook's inputs for one item of a call, as
@@ -174,17 +173,6 @@ func (r *run) outputScope(instance *graphInstance, u *unit) map[string]any {
 		steps[id] = map[string]any{"outputs": st.out, "status": string(st.status)}
 	}
 	return map[string]any{"inputs": ps.inputs, "vars": ps.vars, "env": ps.env, "steps": steps}
-}
-
-// callChain names the playbooks from the workflow file down to n's, for
-// messages ("rollout.yaml → lib/rollout-account.yaml").
-func callChain(n *node) string {
-	var files []string
-	for u := n.unit; u != nil; u = callerUnit(u) {
-		files = append(files, u.wf.File)
-	}
-	slices.Reverse(files)
-	return strings.Join(files, " → ")
 }
 
 // HasCalls reports whether the workflow runs other playbooks (uses:
