@@ -141,6 +141,9 @@ steps:
     uses: ./lib/missing.yaml
   - id: e
     uses: ./lib/broken.yaml
+  - id: f
+    uses: ./lib/account.yaml
+    with: {account_id: "${{ steps.c.outputs }}", label: "x-${{ 1 }}"}
 `,
 		"lib/account.yaml": libAccount,
 		"lib/broken.yaml": `version: 1
@@ -161,6 +164,7 @@ steps:
 		`main.yaml:14:40:`, `unknown output "acount"`, `did you mean "account"?`,
 		`main.yaml:16:11: step "d": cannot read the called playbook lib/missing.yaml: no such file`,
 		`lib/broken.yaml:6:31:`, `unknown input "nope"`,
+		`main.yaml:21:24: step "f": input "account_id" of lib/account.yaml is an object, but the input's type is string`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in\n%s", want, got)

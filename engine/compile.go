@@ -1258,6 +1258,9 @@ func (c *compiler) compileCall(n *node, env lazyEnv) {
 		if val.secret != "" && !in.Secret {
 			c.errf(v.Pos, "step %q: input %q of %s is computed from a secret (%s), but the playbook does not declare it secret: true; declare it so, and the called playbook keeps it out of logs, plans and outputs too", n.id, k, file, val.secret)
 		}
+		if what := shapeMismatch(in, val); what != "" {
+			c.errf(v.Pos, "step %q: input %q of %s is %s, but the input's type is %s", n.id, k, file, what, in.Type)
+		}
 		if val.isConst {
 			if x, err := coerceTyped(in, val.constant); err != nil {
 				c.errf(v.Pos, "step %q: %v (declared in %s)", n.id, err, file)
@@ -1328,4 +1331,33 @@ func valueStepRefs(v *compiledValue, ids []string) []string {
 		ids = valueStepRefs(v.m[k], ids)
 	}
 	return ids
+}
+
+// shapeMismatch says what a computed with: value is when its shape cannot
+// be the declared input type: text (a template mixing text and ${{ }}) for
+// a list or an object, a list or an object for anything else. "" when it
+// may fit; scalars are checked when the run binds them (a string "12" is
+// a fine integer, as on the command line).
+func shapeMismatch(in *schema.Input, v *compiledValue) string {
+	if v == nil || v.isConst || v.tmpl == nil {
+		return ""
+	}
+	single := v.tmpl.Single()
+	if single == nil {
+		if in.Type == "list" || in.Type == "object" {
+			return "text (a template mixing text and ${{ }})"
+		}
+		return ""
+	}
+	r := single.Result()
+	if r == nil {
+		return ""
+	}
+	switch {
+	case r.Kind == "list" && in.Type != "list":
+		return "a list"
+	case r.Kind == "object" && in.Type != "object":
+		return "an object"
+	}
+	return ""
 }
