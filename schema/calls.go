@@ -174,3 +174,50 @@ func composeHash(wf *Workflow, done map[*Workflow]bool) {
 	}
 	wf.Hash = "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
+
+// PlaybookInfo describes a playbook as a callable for the editor schema
+// (JSONSchema): uses is the path callers write (./lib/x.yaml), and the
+// with schema lists its declared inputs (type, description, enum,
+// default; those required without a default are required), so that an
+// editor completes and checks a call's with: as it does a step type's.
+func PlaybookInfo(uses string, wf *Workflow) StepTypeInfo {
+	props := map[string]any{}
+	var required []any
+	for _, in := range wf.Inputs {
+		p := map[string]any{}
+		switch in.Type {
+		case "list":
+			p["type"] = "array"
+		case "":
+			p["type"] = "string"
+		default:
+			p["type"] = in.Type
+		}
+		desc := in.Description
+		if in.Secret {
+			desc = strings.TrimSpace(desc + " (secret)")
+		}
+		if desc != "" {
+			p["description"] = desc
+		}
+		if len(in.Enum) > 0 {
+			p["enum"] = in.Enum
+		}
+		if in.HasDefault && !in.Secret {
+			p["default"] = in.Default
+		}
+		if in.Required && !in.HasDefault {
+			required = append(required, in.Name)
+		}
+		props[in.Name] = p
+	}
+	with := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		with["required"] = required
+	}
+	desc := wf.Description
+	if desc == "" {
+		desc = "the playbook " + wf.Name
+	}
+	return StepTypeInfo{Name: uses, Description: desc, WithSchema: with}
+}

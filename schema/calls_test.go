@@ -77,3 +77,40 @@ func TestJSONSchemaAcceptsPlaybookPaths(t *testing.T) {
 		}
 	}
 }
+
+// With a playbook described (PlaybookInfo), editors check a call's with:
+// against its declared inputs, as they do a step type's.
+func TestJSONSchemaChecksACallsInputs(t *testing.T) {
+	lib, diags := schema.Load("lib/x.yaml", []byte(calleeYAML+"description: x\n"), schema.LoadOptions{StepTypes: []schema.StepTypeInfo{{Name: "t.ok"}}})
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	lib.Inputs = append(lib.Inputs, &schema.Input{Name: "who", Type: "string", Required: true})
+	raw, err := schema.JSONSchema([]schema.StepTypeInfo{{Name: "t.ok"}, schema.PlaybookInfo("./lib/x.yaml", lib)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("s.json", bytes.NewReader(raw)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("s.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		with map[string]any
+		ok   bool
+	}{
+		{map[string]any{"who": "a", "n": 2}, true},
+		{map[string]any{"who": "a", "n": "${{ inputs.count }}"}, true},
+		{map[string]any{"who": "a", "n": "two"}, false},
+		{map[string]any{"who": "a", "m": 2}, false},
+		{map[string]any{"n": 2}, false},
+	} {
+		doc := map[string]any{"version": 1, "name": "n", "steps": []any{map[string]any{"id": "a", "uses": "./lib/x.yaml", "with": tc.with}}}
+		if err := s.Validate(doc); (err == nil) != tc.ok {
+			t.Errorf("with %v: valid=%v, want %v (%v)", tc.with, err == nil, tc.ok, err)
+		}
+	}
+}

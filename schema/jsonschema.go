@@ -26,6 +26,10 @@ const schemaURL = "https://frameflow.dev/schema/workflow-v1.json"
 // uses is X then with must match X's schema), `uses` limited to the known
 // step types, and descriptions for editor hover docs. The output is
 // deterministic for a given set of step types, in any order.
+//
+// types may also describe playbooks (PlaybookInfo, named by the ./path
+// callers write): editors then complete those paths in uses, and their
+// inputs in with.
 func JSONSchema(types []StepTypeInfo) ([]byte, error) {
 	doc, err := composeSchema(types, nil)
 	if err != nil {
