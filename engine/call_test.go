@@ -420,3 +420,29 @@ func TestCallItemsArePipelined(t *testing.T) {
 		t.Fatalf("run %s: %s", res.Status, statuses(res))
 	}
 }
+
+func TestCallsThatMultiplyAreBounded(t *testing.T) {
+	h := newHarness(t)
+	saved := engine.MaxExpandedSteps
+	engine.MaxExpandedSteps = 50
+	defer func() { engine.MaxExpandedSteps = saved }()
+	level := func(next string) string {
+		s := "version: 1\nname: x\nsteps:\n"
+		for i := range 4 {
+			s += fmt.Sprintf("  - id: s%d\n    uses: %s\n", i, next)
+		}
+		return s
+	}
+	files := map[string]string{
+		"main.yaml": level("./a.yaml"), "a.yaml": level("./b.yaml"), "b.yaml": level("./c.yaml"),
+		"c.yaml": "version: 1\nname: c\nsteps:\n  - id: x\n    uses: test.ok\n",
+	}
+	_, diags := compileFiles(t, h, files, "main.yaml")
+	if !strings.Contains(diags.Error(), "the workflow would have more than 50 steps") {
+		t.Fatalf("4 x 4 x 4 calls with a limit of 50 steps:\n%s", diags)
+	}
+	engine.MaxExpandedSteps = 200
+	if _, diags := compileFiles(t, h, files, "main.yaml"); len(diags) > 0 {
+		t.Fatalf("148 steps (4 + 16 + 64 calls and 64 steps) with a limit of 200:\n%s", diags)
+	}
+}

@@ -220,6 +220,10 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 	return p, nil
 }
 
+// MaxExpandedSteps bounds the steps of a workflow once every call (uses:
+// ./x.yaml) has its own copy of the playbook it runs.
+var MaxExpandedSteps = 1_000_000
+
 // callDepth counts the calls from the workflow file down to n's playbook.
 func (c *compiler) callDepth(n *node) int {
 	d := 0
@@ -321,6 +325,13 @@ func (c *compiler) buildGraph(steps []*schema.Step, parent *node) *graph {
 			}
 			if depth := c.callDepth(n); depth > schema.MaxCallDepth {
 				c.errf(s.UsesPos, "step %q: playbooks nest more than %d deep", s.ID, schema.MaxCallDepth)
+				break
+			}
+			// Each call compiles its own copy of the playbook: calls that
+			// call several times at each level multiply. Bounded, so a
+			// small file cannot expand into millions of steps.
+			if len(c.p.nodes)+countSteps(s.Callee.Steps) > MaxExpandedSteps {
+				c.errf(s.UsesPos, "step %q: with the playbooks it calls, the workflow would have more than %d steps; call fewer times (a call with for_each runs once per item without copying)", s.ID, MaxExpandedSteps)
 				break
 			}
 			// The called playbook's steps become the body, in its own
