@@ -14,9 +14,18 @@ import (
 // in-process: events, JUnit and the plan name the library's steps under
 // their caller, and a plan goes stale when only the library changed.
 func TestComposedRolloutNestingAndStaleness(t *testing.T) {
-	_, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(3)})
+	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(3)})
 	file := composedDir(t)
 	dir := filepath.Dir(file)
+	mutations := func() int {
+		n := 0
+		for _, q := range s.Requests() {
+			if q.Method != "GET" {
+				n++
+			}
+		}
+		return n
+	}
 
 	p := frameflow(t, env, "plan", file, "--out", filepath.Join(dir, "rollout.plan"), "--format", "json")
 	if p.code != 0 {
@@ -41,6 +50,15 @@ func TestComposedRolloutNestingAndStaleness(t *testing.T) {
 		}
 	}
 
+	// The saved plan applies as it is (its playbook fields match the fresh
+	// plan apply compares it with).
+	if a := frameflow(t, env, "apply", filepath.Join(dir, "rollout.plan"), "--yes"); a.code != 0 {
+		t.Fatalf("apply of the composed plan:\n%s", a)
+	}
+	if p := frameflow(t, env, "plan", file, "--out", filepath.Join(dir, "rollout.plan")); p.code != 0 {
+		t.Fatalf("plan:\n%s", p)
+	}
+
 	// Only the library changes: the saved plan no longer describes what
 	// would run, and apply refuses it without sending anything.
 	lib := filepath.Join(dir, "lib", "rollout-account.yaml")
@@ -51,9 +69,13 @@ func TestComposedRolloutNestingAndStaleness(t *testing.T) {
 	if err := os.WriteFile(lib, []byte(strings.Replace(string(src), "description: Clone", "description: Now clone", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	before := mutations()
 	a := frameflow(t, env, "apply", filepath.Join(dir, "rollout.plan"), "--yes")
 	if a.code == 0 || !strings.Contains(a.err+a.out, "stale") {
 		t.Fatalf("apply after the library changed should refuse the stale plan:\n%s", a)
+	}
+	if mutations() != before {
+		t.Fatalf("the refused apply sent %d mutations", mutations()-before)
 	}
 
 	junit := filepath.Join(dir, "report.xml")
