@@ -184,12 +184,10 @@ func (p *Program) HasCalls() bool { return len(p.playbookOf) > 0 }
 // "" for the workflow's own steps.
 func (p *Program) PlaybookOf(step string) string { return p.playbookOf[step] }
 
-// indexNodes fills Program.byFull and playbookOf once compiled.
-func (p *Program) indexNodes() {
+// indexPlaybooks fills Program.playbookOf once compiled.
+func (p *Program) indexPlaybooks() {
 	base := filepath.Dir(p.wf.File)
-	p.byFull = make(map[string]*node, len(p.nodes))
 	for _, n := range p.nodes {
-		p.byFull[n.full] = n
 		if n.unit.call == nil {
 			continue
 		}

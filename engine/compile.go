@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -31,7 +32,8 @@ type Program struct {
 	polling     PollingPolicy
 	parallelism int
 	playbookOf  map[string]string // full step id -> called playbook holding it (PlaybookOf)
-	byFull      map[string]*node  // full step id ("group.step", "call.step") -> node
+	byFullOnce  sync.Once
+	byFull      map[string]*node // full step id ("group.step", "call.step") -> node; made on first use (stepPos)
 }
 
 // unit is one playbook's scope: the workflow file itself, or a called
@@ -212,7 +214,7 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 		}
 		return nil, out
 	}
-	p.indexNodes()
+	p.indexPlaybooks()
 	// RunOptions.Approve is asked about the list front ends show.
 	for _, a := range p.Approvals() {
 		p.approvals = append(p.approvals, a.Step)

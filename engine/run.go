@@ -176,6 +176,7 @@ type run struct {
 	releaseFn, acquireFn func()
 
 	inputs, vars, env map[string]any
+	top               *playbookValues // the same three, as playbookScope gives them
 	filtersFromInputs map[*filterInput]*xexpr.Expr
 	redact            *secretSet
 
@@ -278,6 +279,7 @@ func (r *run) prepare() error {
 		r.env[name] = v
 	}
 	r.vars = map[string]any{}
+	r.top = &playbookValues{inputs: r.inputs, vars: r.vars, env: r.env}
 	scope := map[string]any{"inputs": r.inputs, "vars": r.vars, "env": r.env}
 	for _, v := range r.prog.vars {
 		val, err := resolve(v.val, scope)

@@ -117,7 +117,7 @@ func (r *run) playbookScope(instance *graphInstance) *playbookValues {
 			return x.call
 		}
 	}
-	return &playbookValues{inputs: r.inputs, vars: r.vars, env: r.env}
+	return r.top
 }
 
 func (r *run) predicate(instance *graphInstance, n *node, name string) (Predicate, error) {
