@@ -160,3 +160,30 @@ func TestCallInputRefusedBeforeSending(t *testing.T) {
 		}
 	}
 }
+
+// A library cannot widen its caller's http.allow: without a list of its
+// own it inherits the caller's, and a literal URL is checked against both.
+func TestCalledPlaybookHTTPAllow(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("main.yaml", "version: 1\nname: main\nhttp: {allow: [hooks.example.com]}\nsteps:\n  - id: a\n    uses: ./lib/open.yaml\n  - id: b\n    uses: ./lib/own.yaml\n")
+	write("lib/open.yaml", "version: 1\nname: open\nsteps:\n  - id: post\n    uses: http.request\n    with: {method: POST, url: \"https://evil.example.org/x\", json: {}}\n")
+	write("lib/own.yaml", "version: 1\nname: own\nhttp: {allow: [evil.example.org]}\nsteps:\n  - id: post\n    uses: http.request\n    with: {method: POST, url: \"https://evil.example.org/y\", json: {}}\n")
+	v := frameflow(t, nil, "validate", filepath.Join(dir, "main.yaml"))
+	for _, want := range []string{"lib/open.yaml:6:31:", "lib/own.yaml:7:31:", `host "evil.example.org" is not in the workflow's http.allow (hooks.example.com)`,
+		`main.yaml:8:11: step "b": ` + filepath.Join(dir, "lib/own.yaml") + ` allows http.request to "evil.example.org", which this playbook's http.allow does not; a called playbook cannot widen it`} {
+		if v.code != 2 || !strings.Contains(v.err, want) {
+			t.Errorf("validate: want %q:\n%s", want, v)
+		}
+	}
+	if strings.Count(v.err, "is not in the workflow's http.allow (evil.example.org)") != 0 {
+		t.Errorf("own.yaml's own list allows its URL:\n%s", v)
+	}
+}

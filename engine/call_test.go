@@ -446,3 +446,28 @@ func TestCallsThatMultiplyAreBounded(t *testing.T) {
 		t.Fatalf("148 steps (4 + 16 + 64 calls and 64 steps) with a limit of 200:\n%s", diags)
 	}
 }
+
+// A called playbook without defaults of its own follows its caller's
+// (here the retry policy); one with its own keeps them.
+func TestCalledPlaybookInheritsDefaultsItDoesNotSet(t *testing.T) {
+	h := newHarness(t)
+	main := "version: 1\nname: main\ndefaults:\n  retry: {max_attempts: 3, backoff: constant, initial_delay: 1ms, max_delay: 1ms, on: [throttled]}\nsteps:\n  - id: call\n    uses: ./lib/flaky.yaml\n"
+	lib := "version: 1\nname: flaky\nsteps:\n  - id: f\n    uses: test.flaky\n    with: {times: 2}\n"
+	wf, diags := loadFiles(t, h, map[string]string{"main.yaml": main, "lib/flaky.yaml": lib}, "main.yaml")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if res := h.run(wf, engine.RunOptions{}); res.Status != engine.RunSucceeded || stepResult(t, res, "call.f", "").Attempts != 3 {
+		t.Fatalf("with the caller's retry: run %s, %s", res.Status, statuses(res))
+	}
+
+	h = newHarness(t)
+	own := strings.Replace(lib, "steps:", "defaults:\n  retry: {max_attempts: 1}\nsteps:", 1)
+	wf, diags = loadFiles(t, h, map[string]string{"main.yaml": main, "lib/flaky.yaml": own}, "main.yaml")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if res := h.run(wf, engine.RunOptions{}); res.Status != engine.RunFailed {
+		t.Fatalf("with its own retry (one attempt): run %s, %s", res.Status, statuses(res))
+	}
+}

@@ -29,7 +29,6 @@ type Program struct {
 
 	predEnvBase map[string]*xexpr.Type // inputs, vars, env: what a predicate sees besides its element
 	approvals   []string               // full ids of the steps needing approval, in file order (Approvals)
-	polling     PollingPolicy
 	parallelism int
 	playbookOf  map[string]string // full step id -> called playbook holding it (PlaybookOf)
 	byFullOnce  sync.Once
@@ -88,6 +87,16 @@ func (c *compiler) newUnit(wf *schema.Workflow, call *node, size int) *unit {
 			c.errf(in.Pos, "input %q declared twice", in.Name)
 		}
 		u.inputs[in.Name] = in
+	}
+	if outer := call.outerAllow(); call != nil && wf.HTTPAllow != nil && outer != nil {
+		// Both name hosts: the library's list may only narrow its
+		// caller's, since step types check a computed URL against the
+		// library's list alone.
+		for _, h := range wf.HTTPAllow {
+			if !slices.Contains(outer, h) {
+				c.errf(call.step.UsesPos, "step %q: %s allows http.request to %q, which this playbook's http.allow does not; a called playbook cannot widen it", call.id, wf.File, h)
+			}
+		}
 	}
 	if call != nil && wf.HTTPAllow == nil && call.unit.runWF.HTTPAllow != nil {
 		// A library that names no hosts may call only what its caller may.
@@ -190,10 +199,6 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 	// Sized once: growing a map of 100,000 ids rehashes it over and over.
 	p := &Program{wf: wf, reg: reg, nodes: make([]*node, 0, size)}
 	c := &compiler{p: p, shape: map[*Shape]*xexpr.Type{}}
-	if wf.Defaults.Polling != nil {
-		pp := wf.Defaults.Polling
-		p.polling = PollingPolicy{InitialInterval: pp.InitialInterval, MaxInterval: pp.MaxInterval, Timeout: pp.Timeout}
-	}
 	c.u = c.newUnit(wf, nil, size)
 	p.top, p.byID, p.env, p.inputs = c.u, c.u.byID, c.u.env, c.u.inputs
 	p.root = c.buildGraph(wf.Steps, nil)
@@ -1205,6 +1210,15 @@ func (c *compiler) approvalOf(s *schema.Step) string {
 		return s.Approval
 	}
 	return c.u.wf.Approval
+}
+
+// outerAllow is the http.allow in force where n is written (nil: any
+// host, or n is nil).
+func (n *node) outerAllow() []string {
+	if n == nil {
+		return nil
+	}
+	return n.unit.runWF.HTTPAllow
 }
 
 // callerUnit is the unit whose step calls u; nil for the workflow file.
