@@ -65,7 +65,12 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 		}
 		inputs[in.Name] = x
 	}
-	pv := &playbookValues{inputs: inputs, vars: map[string]any{}, env: map[string]any{}}
+	// A playbook without env or vars shares one empty map for each: a call
+	// per item of a large fan-out should cost what it binds, no more.
+	pv := &playbookValues{inputs: inputs, vars: noValues, env: noValues}
+	if len(u.env) > 0 {
+		pv.env = make(map[string]any, len(u.env))
+	}
 	for name := range u.env {
 		v := ""
 		if r.opts.Getenv != nil {
@@ -73,7 +78,13 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 		}
 		pv.env[name] = v
 	}
-	scope := map[string]any{"inputs": pv.inputs, "vars": pv.vars, "env": pv.env}
+	if len(u.vars) > 0 {
+		pv.vars = make(map[string]any, len(u.vars))
+	}
+	var scope map[string]any
+	if len(u.vars) > 0 {
+		scope = map[string]any{"inputs": pv.inputs, "vars": pv.vars, "env": pv.env}
+	}
 	for _, v := range u.vars {
 		val, err := resolve(v.val, scope)
 		if err != nil {
@@ -101,6 +112,10 @@ func (e *CallInputError) Error() string {
 	return e.Err.Error() + " (declared in " + e.Playbook + ")"
 }
 func (e *CallInputError) Unwrap() error { return e.Err }
+
+// noValues is the empty inputs, vars or env of a playbook that declares
+// none; expressions only read it.
+var noValues = map[string]any{}
 
 // containsUnknown reports whether v is, or holds, a value known only after
 // apply (plan modes): such a value is bound as it is, unchecked.
