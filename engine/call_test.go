@@ -144,6 +144,11 @@ steps:
   - id: f
     uses: ./lib/account.yaml
     with: {account_id: "${{ steps.c.outputs }}", label: "x-${{ 1 }}"}
+  - id: g
+    uses: ./lib/account.yaml
+    with: {account_id: x}
+    retry: {max_attempts: 2}
+    approval: not_required
 `,
 		"lib/account.yaml": libAccount,
 		"lib/broken.yaml": `version: 1
@@ -164,6 +169,8 @@ steps:
 		`main.yaml:14:40:`, `unknown output "acount"`, `did you mean "account"?`,
 		`main.yaml:16:11: step "d": cannot read the called playbook lib/missing.yaml: no such file`,
 		`lib/broken.yaml:6:31:`, `unknown input "nope"`,
+		`main.yaml:25:12: step "g" runs the playbook ./lib/account.yaml: retry applies to its steps`,
+		`main.yaml:26:15: step "g" runs the playbook ./lib/account.yaml: approval is decided by its steps`,
 		`main.yaml:21:24: step "f": input "account_id" of lib/account.yaml is an object, but the input's type is string`,
 	} {
 		if !strings.Contains(got, want) {

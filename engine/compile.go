@@ -1252,6 +1252,21 @@ func (c *compiler) compileCall(n *node, env lazyEnv) {
 	if len(s.OutputsOrder) > 0 {
 		c.errf(s.Outputs[s.OutputsOrder[0]].Pos, "step %q runs the playbook %s: its outputs are the ones that playbook declares (outputs: at its top level); read them as steps.%s.outputs.NAME", n.id, s.Uses, n.id)
 	}
+	// Settings of one step execution mean nothing for a call: say so
+	// rather than ignore them.
+	if s.Retry != nil {
+		c.errf(s.Retry.Pos, "step %q runs the playbook %s: retry applies to its steps; set it there (a step's retry, or defaults.retry in %s)", n.id, s.Uses, file)
+	}
+	if s.Timeout != 0 {
+		c.errf(s.Pos, "step %q runs the playbook %s: timeout applies to its steps; set it there (a step's timeout, or defaults.timeout in %s)", n.id, s.Uses, file)
+	}
+	if s.Confirm || s.Approval != "" {
+		pos := s.Pos
+		if !s.Confirm && s.ApprovalPos.Line > 0 {
+			pos = s.ApprovalPos
+		}
+		c.errf(pos, "step %q runs the playbook %s: approval is decided by its steps (their types, confirm and approval, and the approval: of %s)", n.id, s.Uses, file)
+	}
 	names := make([]string, 0, len(callee.wf.Inputs))
 	for _, in := range callee.wf.Inputs {
 		names = append(names, in.Name)
