@@ -75,6 +75,12 @@ func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in 
 	how := fmt.Sprintf("frameflow approve %s '%s'", sc.RunID(), key)
 	deadline := time.Now().Add(timeout)
 	asked := false
+	var ended func()
+	defer func() {
+		if ended != nil {
+			ended()
+		}
+	}()
 	for {
 		d, err := gate.Decision(ctx, key)
 		if err != nil {
@@ -97,7 +103,7 @@ func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in 
 				text += ": " + msg
 			}
 			sc.Progress(text + " (" + how + ", or resume --approve)")
-			gate.Waiting(ctx, key, msg)
+			ended = gate.Waiting(ctx, engine.ApprovalWait{Key: key, Message: msg, Deadline: deadline})
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("approval %s: nobody decided within %s; resume the run to wait again, approving first with %s", key, timeout, how)

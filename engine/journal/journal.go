@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"time"
 )
@@ -100,6 +101,18 @@ type RunSummary struct {
 	Mode     string // run, apply
 	PlanHash string // apply: the plan it executes
 	Approver string // who approved the first attempt, when recorded
+	// Waiting is the approval steps the last attempt waits at: while it
+	// runs, or, when it crashed, where it was waiting (a resume waits
+	// again). Empty once the attempt finished.
+	Waiting []WaitingApproval
+}
+
+// WaitingApproval is an approval step waiting for a person's decision.
+type WaitingApproval struct {
+	Key      string    // the step's full id, [item] inside a fan-out: what `frameflow approve RUN KEY` names
+	Message  string    // what the approver is asked (secrets redacted)
+	Since    time.Time // when it started waiting
+	Deadline time.Time // when the step gives up (fails) unless someone decides
 }
 
 // AttemptSummary is one process's go at a run (the first run, each resume).
@@ -315,6 +328,15 @@ func summarize(id string, recs []record, locked bool) RunSummary {
 		switch r.T {
 		case recAttempt:
 			sum.Attempts = append(sum.Attempts, AttemptSummary{N: r.Attempt, Started: r.Time, PID: r.PID, Host: r.Host, User: r.User, Approver: r.Approver})
+			sum.Waiting = nil // a new attempt waits again (its own record)
+		case recWaiting:
+			w := WaitingApproval{Key: r.Step, Message: r.Message, Since: r.Time}
+			if r.Deadline != nil {
+				w.Deadline = *r.Deadline
+			}
+			sum.Waiting = append(sum.Waiting, w)
+		case recWaited:
+			sum.Waiting = slices.DeleteFunc(sum.Waiting, func(w WaitingApproval) bool { return w.Key == r.Step })
 		case recFinish:
 			if n := len(sum.Attempts); n > 0 && sum.Attempts[n-1].N == r.Attempt {
 				sum.Attempts[n-1].Finished = r.Time
@@ -334,6 +356,9 @@ func summarize(id string, recs []record, locked bool) RunSummary {
 		}
 		sum.Status = last.Status
 		sum.Finished = last.Finished
+		if !last.Finished.IsZero() {
+			sum.Waiting = nil
+		}
 	} else {
 		sum.Status = StatusCrashed
 	}
