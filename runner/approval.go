@@ -209,3 +209,16 @@ func (s *Service) checkApprovalStep(file, key string) error {
 	}
 	return fmt.Errorf("approve: %q is not an approval step of %s (its approval steps: %s)", step, file, strings.Join(gates, ", "))
 }
+
+// ApproveCommand is the command that approves key of run runID, quoted for
+// a POSIX shell (keys inside fan-outs hold brackets, item keys anything).
+func ApproveCommand(runID, key string) string {
+	return "frameflow approve " + runID + " " + shellQuote(key)
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
