@@ -133,6 +133,12 @@ func (s *Service) approvalOf(ctx context.Context, runID, key string) (*engine.Ap
 	return &d, nil
 }
 
+// ApprovalDecision is the decision recorded on key of run runID, nil while
+// nobody decided.
+func (s *Service) ApprovalDecision(runID, key string) (*engine.ApprovalDecision, error) {
+	return s.approvalOf(context.Background(), runID, key)
+}
+
 // ApproveRequest records a decision on an approval step of a run.
 type ApproveRequest struct {
 	RunID string

@@ -280,6 +280,23 @@ func (s *Store) List() ([]RunSummary, error) {
 	return out, nil
 }
 
+// Summary is one run's summary, as List has it, read from its journal
+// alone (no lock taken).
+func (s *Store) Summary(id string) (RunSummary, error) {
+	if err := checkID(id); err != nil {
+		return RunSummary{}, err
+	}
+	data, locked, err := s.storage.Read(id)
+	if err != nil {
+		return RunSummary{}, err
+	}
+	recs, _, err := readRecords(bytes.NewReader(data))
+	if err != nil {
+		return RunSummary{}, err
+	}
+	return summarize(id, recs, locked), nil
+}
+
 // Lines returns a run's journal as JSON Lines, whole lines in order
 // (the format of docs/decisions/journal-format.md), without taking its
 // lock: for viewers such as a history page, whatever the storage.
