@@ -62,7 +62,7 @@ var funcs = template.FuncMap{
 	// says the time left when rendered, live.js counts it down.
 	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"left": timeLeft,
-	"show":     valueString,
+	"show": valueString,
 }
 
 // timeLeft is the time until t as people read it: 59m 30s, 3h 05m, 20s;

@@ -25,10 +25,10 @@ import (
 // fakeBackend stands in for the CLI's engine in the server's own tests
 // (security, forms, single apply); the end-to-end tests use the real one.
 type fakeBackend struct {
-	dir     string
-	applies atomic.Int32
-	stale   bool
-	gate    chan struct{} // Apply waits on it after starting, when set
+	dir       string
+	applies   atomic.Int32
+	stale     bool
+	gate      chan struct{} // Apply waits on it after starting, when set
 	mu        sync.Mutex
 	runs      map[string]*RunDetail
 	decisions []DecideRequest
