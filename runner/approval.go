@@ -173,7 +173,7 @@ func (s *Service) Approve(req ApproveRequest) (*engine.ApprovalDecision, error) 
 		}
 	}
 	if meta == nil {
-		return nil, fmt.Errorf("approve: no run %s in %s", req.RunID, s.cfg.StateDir)
+		return nil, fmt.Errorf("approve: no run %s in %s (frameflow runs lists them)", req.RunID, store.Dir())
 	}
 	if err := s.checkApprovalStep(meta.File, req.Step); err != nil {
 		return nil, err
