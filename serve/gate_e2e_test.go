@@ -137,7 +137,18 @@ func TestE2EApprovalGateRejectedInThePage(t *testing.T) {
 	screenshot(t, ctx, "history-waiting")
 	run(t, ctx, chromedp.Click(`a.waiting-gate`))
 	waitGate(t, ctx)
-	run(t, ctx, chromedp.SendKeys(`#comment-0`, "Store-Boston shows errors"), chromedp.Click(`#gates button.reject-gate`))
+	// At phone width and by keyboard alone: no page-wide horizontal
+	// scrolling; the comment, then Tab past Approve to Reject, and Enter.
+	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
+		t.Fatalf("the run page with its gate is %d px wide at a 390 px viewport (%v)", w, err)
+	}
+	run(t, ctx, chromedp.SendKeys(`#comment-0`, "Store-Boston shows errors"), chromedp.Focus(`#gates button.approve-gate`), chromedp.KeyEvent("\t"))
+	if focused, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.textContent`)); focused != "Reject" {
+		t.Fatalf("Tab after Approve reaches %q, want Reject", focused)
+	}
+	screenshotTop(t, ctx, "phone-gate")
+	run(t, ctx, chromedp.KeyEvent("\r"))
 	waitStatus(t, ctx, "failed")
 	if err := <-done; err == nil {
 		t.Fatalf("the terminal's run succeeded after the gate was rejected:\n%s", termOut.String())
@@ -148,7 +159,8 @@ func TestE2EApprovalGateRejectedInThePage(t *testing.T) {
 	if n := clonesSent(e.Sim); n != 3 {
 		t.Fatalf("%d clones sent, want only the 3 canaries", n)
 	}
-	if h := text(t, ctx, "#progress"); !strings.Contains(h, "rejected by") {
+	// (The detail column is hidden at phone width: read the markup.)
+	if h := pageHTML(t, ctx); !strings.Contains(h, "approval gate was rejected by") || !strings.Contains(h, "Store-Boston shows errors") {
 		t.Fatalf("the run page does not show the rejection: %q", h)
 	}
 	screenshot(t, ctx, "run-gate-rejected")

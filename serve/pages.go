@@ -703,7 +703,25 @@ func (s *Server) journalSnapshot(det *RunDetail) snapshot {
 	for _, st := range det.Steps {
 		lr.Event(stepEvent(st))
 	}
+	if det.Status == "running" {
+		for _, g := range det.Waiting {
+			if ev, ok := gateEvent(g); ok {
+				lr.Event(ev)
+			}
+		}
+	}
 	return lr.snapshot()
+}
+
+// gateEvent is a waiting gate as the engine's progress event, so its row
+// says waiting as in a run this server executes. A gate inside a fan-out
+// is named by its item's key, not the label its row has: only the gates
+// panel shows it.
+func gateEvent(g Gate) (engine.Event, bool) {
+	if strings.Contains(g.Step, "[") {
+		return engine.Event{}, false
+	}
+	return engine.Event{Type: "step_progress", Step: g.Step, Message: "waiting for approval: " + g.Message}, true
 }
 
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
@@ -976,6 +994,15 @@ func (s *Server) followJournal(ctx context.Context, id string) (*liveRun, error)
 			}
 			seen[k] = st.Status
 			lr.Event(stepEvent(st))
+		}
+		for _, g := range det.Waiting {
+			k := [2]string{g.Step, ""}
+			if seen[k] == "" {
+				if ev, ok := gateEvent(g); ok {
+					seen[k] = "waiting"
+					lr.Event(ev)
+				}
+			}
 		}
 		if det.Status != "running" {
 			lr.finish(det.Status)

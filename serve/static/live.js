@@ -67,9 +67,10 @@
   es.addEventListener("gates", function (e) {
     var c = JSON.parse(e.data);
     if (gates && c.gates !== gates.dataset.gates) {
-      // Keep a comment being typed: reload only when no one is typing.
-      var typing = document.activeElement && document.activeElement.tagName === "TEXTAREA" && document.activeElement.value !== "";
-      if (!typing) { es.close(); window.location.reload(); }
+      // Keep a comment being written: no reload then (a post on a gate
+      // decided meanwhile is refused with who decided).
+      var writing = Array.prototype.some.call(gates.querySelectorAll("textarea"), function (ta) { return ta.value !== ""; });
+      if (!writing) { es.close(); window.location.reload(); }
     }
   });
   es.addEventListener("row", function (e) {
