@@ -30,8 +30,8 @@ func SetApprovalPollForTest(d time.Duration) func() {
 func (s *stepsImpl) approval() *engine.StepType {
 	return &engine.StepType{
 		Name: approvalStep,
-		Description: "Pauses until a person approves (terminal prompt, `frameflow approve RUN STEP`, or `resume --approve STEP`); " +
-			"records who approved; fails when rejected or when nobody decided within the timeout.",
+		Description: "Pauses until a person approves (terminal prompt, `frameflow approve RUN STEP`, `resume --approve STEP`, " +
+			"or Approve on the run's page of `frameflow serve`); records who approved; fails when rejected or when nobody decided within the timeout.",
 		Inputs: []engine.InputSpec{
 			{Name: "message", Type: "string", Description: "What the approver is asked, e.g. \"canary stores look healthy?\"."},
 			{Name: "timeout", Type: "string", Default: "1h", Description: "How long to wait for a decision (5m, 2h); the step then fails and a resume waits again."},
