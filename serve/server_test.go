@@ -457,6 +457,17 @@ func TestGateDecisionFromThePage(t *testing.T) {
 	if code, _ := post(url.Values{"step": {"gate"}, "decision": {"reject"}}, false); code != http.StatusConflict || len(fb.decisions) != 1 {
 		t.Fatalf("a second decision: %d, %d recorded", code, len(fb.decisions))
 	}
+	// A gate inside a fan-out is named with its item's key in brackets.
+	fb.mu.Lock()
+	fb.runs["run-g"].Waiting = append(fb.runs["run-g"].Waiting, Gate{Step: "canary.gate[store-7]", Message: "store 7?", Since: time.Now(), Deadline: time.Now().Add(time.Minute)})
+	fb.mu.Unlock()
+	if _, page := get("/runs/run-g"); !strings.Contains(page, `value="canary.gate[store-7]"`) {
+		t.Fatalf("the fan-out gate is not offered:\n%s", page)
+	}
+	if code, _ := post(url.Values{"step": {"canary.gate[store-7]"}, "decision": {"reject"}, "comment": {"slow"}}, false); code != http.StatusSeeOther ||
+		len(fb.decisions) != 2 || fb.decisions[1].Step != "canary.gate[store-7]" || !fb.decisions[1].Reject {
+		t.Fatalf("rejecting a fan-out gate: %d %+v", code, fb.decisions)
+	}
 
 	// The stream says the gate changed.
 	buf := make([]byte, 4096)
@@ -468,7 +479,7 @@ func TestGateDecisionFromThePage(t *testing.T) {
 			t.Fatalf("the stream ended without a gates event: %v\n%s", err, got.String())
 		}
 	}
-	if !strings.Contains(got.String(), `"gates":"gate=decided;"`) {
+	if !strings.Contains(got.String(), `"gates":"gate=decided;`) {
 		t.Fatalf("gates event: %s", got.String())
 	}
 }
