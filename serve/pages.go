@@ -899,6 +899,9 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 	gatesShown := r.URL.Query().Get("gates")
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	if !lr.mayWait {
+		tick.Stop() // no gate in this playbook: nothing to read
+	}
 	var buf bytes.Buffer
 	for {
 		changes, wake, ended := lr.since(after)

@@ -598,7 +598,7 @@ func (s *pgStorage) Read(id string) ([]byte, bool, error) {
 // queries, not two per run.
 func (s *pgStorage) ReadSummaries() (map[string][]byte, map[string]bool, error) {
 	ctx := context.Background()
-	rows, err := s.b.pool.Query(ctx, `SELECT run_id, line FROM journal_records WHERE kind IN ('header', 'attempt', 'finish', 'waiting', 'waited') ORDER BY run_id, seq`)
+	rows, err := s.b.pool.Query(ctx, `SELECT run_id, line FROM journal_records WHERE kind = ANY($1) ORDER BY run_id, seq`, journal.SummaryKinds)
 	if err != nil {
 		return nil, nil, fmt.Errorf("journal: %w", err)
 	}
@@ -639,6 +639,34 @@ func (s *pgStorage) ReadSummaries() (map[string][]byte, map[string]bool, error) 
 		locked[id] = held[uint32(hash32("run:"+id))]
 	}
 	return data, locked, nil
+}
+
+// ReadSummary reads one run's summary lines (journal.RunSummaryReader):
+// what the web page reads every second while a run waits at a gate,
+// without the thousands of other lines of a big rollout.
+func (s *pgStorage) ReadSummary(id string) ([]byte, bool, error) {
+	ctx := context.Background()
+	rows, err := s.b.pool.Query(ctx, `SELECT line FROM journal_records WHERE run_id = $1 AND kind = ANY($2) ORDER BY seq`, id, journal.SummaryKinds)
+	if err != nil {
+		return nil, false, fmt.Errorf("journal: %w", err)
+	}
+	var data []byte
+	for rows.Next() {
+		var line []byte
+		if err := rows.Scan(&line); err != nil {
+			rows.Close()
+			return nil, false, fmt.Errorf("journal: %w", err)
+		}
+		data = append(append(data, line...), '\n')
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("journal: %w", err)
+	}
+	if data == nil {
+		return nil, false, fmt.Errorf("journal: run %s: %w", id, os.ErrNotExist)
+	}
+	return s.withLocked(id, data)
 }
 
 func (s *pgStorage) withLocked(id string, data []byte) ([]byte, bool, error) {

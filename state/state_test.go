@@ -590,6 +590,9 @@ func TestWaitingApprovalListedByAnotherProcess(t *testing.T) {
 				runs[0].Waiting[0].Key != "gate" || runs[0].Waiting[0].Message != "canary fine?" || !runs[0].Waiting[0].Deadline.Equal(deadline) {
 				t.Fatalf("List from another process: %+v %v", runs, err)
 			}
+			if one, err := other.Summary(r.ID()); err != nil || one.Status != journal.StatusRunning || len(one.Waiting) != 1 || one.Waiting[0].Key != "gate" {
+				t.Fatalf("Summary from another process: %+v %v", one, err)
+			}
 			if err := r.Waited("gate"); err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,6 +34,11 @@ func TestWaitingApprovalIsJournaled(t *testing.T) {
 		}
 		if len(d.Waiting) != len(runs[0].Waiting) {
 			t.Fatalf("Detail waits at %+v, List at %+v", d.Waiting, runs[0].Waiting)
+		}
+		// Summary reads the summary's lines only: the same answer.
+		one, err := s.Summary(r.ID())
+		if err != nil || fmt.Sprint(one) != fmt.Sprint(runs[0]) {
+			t.Fatalf("Summary %+v (%v), List %+v", one, err, runs[0])
 		}
 		return runs[0].Waiting
 	}
