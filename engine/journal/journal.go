@@ -2,9 +2,9 @@ package journal
 
 import (
 	"bytes"
-	"encoding/json"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
