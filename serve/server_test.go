@@ -483,3 +483,25 @@ func TestGateDecisionFromThePage(t *testing.T) {
 		t.Fatalf("gates event: %s", got.String())
 	}
 }
+
+// Only runs of playbooks that may wait at a gate have their gates read
+// every second: one with an approval step (in a group too) or a call of
+// another playbook; not qa-rollout.
+func TestOnlyPlaybooksWithGatesArePolled(t *testing.T) {
+	for file, want := range map[string]bool{"qa-rollout.yaml": false, "canary-rollout.yaml": true, "publish-if-changed.yaml": false} {
+		wf, diags := schema.LoadFile(filepath.Join("..", "workflows", file), schema.LoadOptions{})
+		if len(diags) > 0 {
+			t.Fatal(diags)
+		}
+		if got := newLiveRun("r", wf, nil).mayWait; got != want {
+			t.Errorf("%s: mayWait = %v, want %v", file, got, want)
+		}
+	}
+	if !newLiveRun("r", nil, nil).mayWait {
+		t.Error("a run whose playbook cannot be read must be polled")
+	}
+	nested := []*schema.Step{{ID: "g", Steps: []*schema.Step{{ID: "x", Uses: "./lib/rollout-account.yaml"}}}}
+	if !mayWait(nested) {
+		t.Error("a call of another playbook may wait")
+	}
+}
