@@ -165,3 +165,49 @@ func TestE2EApprovalGateRejectedInThePage(t *testing.T) {
 	}
 	screenshot(t, ctx, "run-gate-rejected")
 }
+
+// A terminal's run killed while waiting at its gate: its page shows where
+// it was waiting, a decision can still be made there, and Resume in the
+// page goes on past the gate without touching the canaries again.
+func TestE2EApprovalGateOfACrashedRun(t *testing.T) {
+	ctx := browser(t)
+	e := startSim(t, sim.Options{TaskDuration: 200 * time.Millisecond})
+	s := startServe(t, e, "", gatePlaybooks(t), nil)
+	cmd := exec.Command(frameflowBinary(t), "run", "--yes", filepath.Join(s.Dir, "canary-rollout.yaml"))
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "FRAMEFLOW_STATE_DIR=" + s.StateDir}, e.Env...)
+	var termOut syncBuffer
+	cmd.Stdout, cmd.Stderr = &termOut, &termOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(termOut.String(), "waiting for approval") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("the terminal's run never reached its gate:\n%s", termOut.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill() // kill -9 while waiting
+	<-done
+	run(t, ctx, chromedp.Navigate(s.URL+"/runs"), chromedp.WaitVisible(`a.waiting-gate`))
+	if h := text(t, ctx, "#runs"); !strings.Contains(h, "crashed") || !strings.Contains(h, "was waiting for approval at gate") {
+		t.Fatalf("History after a crash while waiting: %q", h)
+	}
+	run(t, ctx, chromedp.Click(`a.waiting-gate`), chromedp.WaitVisible(`#gates button.approve-gate`))
+	if g := text(t, ctx, "#gates"); !strings.Contains(g, "Was waiting for approval") || !strings.Contains(g, "found when the run is resumed") {
+		t.Fatalf("the gate of a crashed run says %q", g)
+	}
+	run(t, ctx, chromedp.Click(`#gates button.approve-gate`), chromedp.WaitVisible(`#gates .decided`))
+	if g := text(t, ctx, "#gates .decided"); !strings.Contains(g, "Approved by") {
+		t.Fatalf("after approving a crashed run's gate: %q", g)
+	}
+	run(t, ctx, chromedp.Click(`#resume`))
+	waitStatus(t, ctx, "succeeded")
+	if n := clonesSent(e.Sim); n != 8 {
+		t.Fatalf("%d clones sent, want 8: the 3 canaries once and the other 5", n)
+	}
+}
