@@ -241,6 +241,10 @@ func TestApprovalGateRejectedOrTimedOut(t *testing.T) {
 	if run.code == 0 || !strings.Contains(run.out.String(), "rejected by") || !strings.Contains(run.out.String(), "store 2 is slow") || len(h.requests()) != 1 {
 		t.Fatalf("rejected gate: exit %d, %v\n%s", run.code, paths(h), run.out.String())
 	}
+	// A rejection is final for the run: a resume stops at the gate again.
+	if r := runBinary(t, env, "resume", id, "--yes"); r.code == 0 || !strings.Contains(r.out+r.err, "rejected by") || len(h.requests()) != 1 {
+		t.Fatalf("resume after a rejection: %s %v", r, paths(h))
+	}
 
 	_, env = simEnv(t, sim.Options{})
 	h = newHookServer(t, okHook)
