@@ -139,6 +139,9 @@ func TestApprovalGateWaitsForApproveCommand(t *testing.T) {
 	waitFor(t, "runs to list the wait", func() bool {
 		return strings.Contains(runBinary(t, env, "runs").out, "running, waiting for approval")
 	})
+	if r := runBinary(t, env, "runs", "--status", "waiting", "--format", "json"); !strings.Contains(r.out, `"id": "`+id+`"`) {
+		t.Fatalf("runs --status waiting does not list the run: %s", r)
+	}
 	r = runBinary(t, env, "runs")
 	if !strings.Contains(r.out, "Run "+id+" waits for approval at gate since") || !strings.Contains(r.out, "frameflow approve "+id+" gate") ||
 		!strings.Contains(r.out, "asks: canary stores look healthy?") {
@@ -185,6 +188,9 @@ func TestApprovalGateWaitsForApproveCommand(t *testing.T) {
 	}
 	if r := runBinary(t, env, "runs"); strings.Contains(r.out, "waiting") || strings.Contains(r.out, "Waits") {
 		t.Fatalf("runs after the run ended still lists a wait: %s", r)
+	}
+	if r := runBinary(t, env, "runs", "--status", "waiting"); !strings.Contains(r.out, "No runs match") {
+		t.Fatalf("runs --status waiting after the run ended: %s", r)
 	}
 }
 

@@ -41,7 +41,7 @@ continues it.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.format, "format", "text", "text or json")
-	fl.StringVar(&f.filter.Status, "status", "", "only runs with this status (succeeded, failed, interrupted, crashed, running; comma-separated)")
+	fl.StringVar(&f.filter.Status, "status", "", "only runs with this status (succeeded, failed, interrupted, crashed, running, or waiting: at an approval gate; comma-separated)")
 	fl.IntVar(&f.filter.Limit, "limit", 0, "only the newest N runs (default: all)")
 	var showFormat string
 	show := &cobra.Command{

@@ -19,7 +19,8 @@ func (s *Service) Runs() ([]journal.RunSummary, error) {
 }
 
 // RunsFilter narrows Runs: Status keeps runs whose status is one of these
-// (comma-separated), Limit keeps the newest N (0: all).
+// (comma-separated; "waiting": running and waiting at an approval gate),
+// Limit keeps the newest N (0: all).
 type RunsFilter struct {
 	Status string
 	Limit  int
@@ -35,7 +36,9 @@ func FilterRuns(runs []journal.RunSummary, f RunsFilter) []journal.RunSummary {
 	}
 	out := make([]journal.RunSummary, 0, len(runs))
 	for _, r := range runs {
-		if len(want) > 0 && !want[r.Status] {
+		// "waiting": runs waiting at an approval gate now (running ones).
+		waiting := want["waiting"] && r.Status == journal.StatusRunning && len(r.Waiting) > 0
+		if len(want) > 0 && !want[r.Status] && !waiting {
 			continue
 		}
 		out = append(out, r)
