@@ -111,3 +111,69 @@ steps:
 		t.Errorf("the errors carry the secret or a control character: %q", all)
 	}
 }
+
+// A fan-out over a called playbook (uses: ./x.yaml): errors[i] names the
+// called playbook's failing step and its error, or why its inputs did not
+// bind.
+func TestFanoutErrorsOfACall(t *testing.T) {
+	h := newHarness(t)
+	var mu sync.Mutex
+	var report any
+	h.reg.MustRegister(&engine.StepType{
+		Name: "test.report", Description: "Keeps what it is given.",
+		Inputs: []engine.InputSpec{{Name: "value", Type: "any"}},
+		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
+			mu.Lock()
+			report = in["value"]
+			mu.Unlock()
+			return map[string]any{}, nil
+		},
+	})
+	files := map[string]string{
+		"main.yaml": `version: 1
+name: main
+steps:
+  - id: stores
+    for_each: [1, x, 3]
+    max_failure_percent: 100
+    uses: ./lib/store.yaml
+    with: {n: "${{ item }}"}
+  - id: summary
+    uses: test.report
+    needs: stores
+    with: {value: "${{ steps.stores.outputs.errors }}"}
+`,
+		"lib/store.yaml": `version: 1
+name: store
+inputs:
+  n: {type: integer, required: true}
+steps:
+  - id: first
+    uses: test.ok
+  - id: boom
+    uses: test.fail
+    needs: first
+    if: inputs.n == 3
+`,
+	}
+	wf, diags := loadFiles(t, h, files, "main.yaml")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	res := h.run(wf, engine.RunOptions{Parallelism: 1})
+	if res.Status != engine.RunFailed {
+		t.Fatalf("run %s", res.Status)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	got, _ := report.([]any)
+	if len(got) != 3 || got[0] != "" {
+		t.Fatalf("errors = %#v", report)
+	}
+	if s, _ := got[1].(string); !strings.Contains(s, `input "n": want an integer`) {
+		t.Errorf("the item whose inputs did not bind: %q", s)
+	}
+	if s, _ := got[2].(string); !strings.HasPrefix(s, "boom: ") {
+		t.Errorf("the item whose step failed: %q", s)
+	}
+}
