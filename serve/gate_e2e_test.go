@@ -13,17 +13,23 @@ import (
 	"github.com/frameflow/frameflow/frame/sim"
 )
 
-// gatePlaybooks is a playbooks directory with canary-rollout: three
-// canary stores, an approval gate, then the other five.
+// gatePlaybooks is a playbooks directory with canary-rollout (three
+// canary stores, an approval gate, then the other five) and the library
+// playbook it calls.
 func gatePlaybooks(t *testing.T) string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "workflows", "canary-rollout.yaml"))
-	if err != nil {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "canary-rollout.yaml"), src, 0o644); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"canary-rollout.yaml", filepath.Join("lib", "rollout-account.yaml")} {
+		src, err := os.ReadFile(filepath.Join("..", "workflows", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }
