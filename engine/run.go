@@ -120,7 +120,7 @@ type Result struct {
 }
 
 // StepResult is one step execution (one item of a fan-out), or the summary
-// of a fan-out or group (Index -1, outputs items and count).
+// of a fan-out or group (Index -1, outputs items, errors and count).
 type StepResult struct {
 	Step     string `json:"step"`
 	Item     string `json:"item,omitempty"`

@@ -220,8 +220,13 @@ func (r *run) instanceDone(instance *graphInstance) {
 	}
 	status := StatusSucceeded
 	out := map[string]any{}
+	reason := ""
 	for i, n := range instance.graph.nodes {
 		out[n.id] = instance.nodeStates[i].out
+		if res := instance.results[n.topoIndex]; res.Status == StatusFailed && reason == "" {
+			// The item's first failing step (in plan order) and why.
+			reason = n.id + ": " + res.Error
+		}
 		switch st := instance.nodeStates[i].status; {
 		case st == StatusInterrupted && status != StatusFailed:
 			status = StatusInterrupted
@@ -242,6 +247,7 @@ func (r *run) instanceDone(instance *graphInstance) {
 				status = StatusFailed
 				r.failed = true
 				instance.fan.callError = r.redact.Replace(err.Error())
+				reason = instance.fan.callError
 			}
 		}
 	} else if status == StatusSucceeded && len(fn.outputs) > 0 {
@@ -255,13 +261,14 @@ func (r *run) instanceDone(instance *graphInstance) {
 					instance.fan.outputErrors = map[int]*StepResult{}
 				}
 				instance.fan.outputErrors[instance.item.index] = &StepResult{Step: fn.full, Item: instance.itemLabel, ItemKey: instance.itemKey, Index: instance.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}
+				reason = instance.fan.outputErrors[instance.item.index].Error
 				r.resultCount++
 				break
 			}
 			out[k] = v
 		}
 	}
-	r.itemDone(instance.fan, instance.item, status, out)
+	r.itemDone(instance.fan, instance.item, status, out, reason)
 }
 
 // worker runs tasks holding a slot: a node's if and for_each, or one step
@@ -287,7 +294,7 @@ func (r *run) worker(t task) {
 		case t.fan != nil:
 			t.fan.setResult(t.item.index, res)
 			r.resultCount++
-			r.itemDone(t.fan, t.item, res.Status, out)
+			r.itemDone(t.fan, t.item, res.Status, out, res.Error)
 		default:
 			work := r.finish(t.instance, t.node, res, out, nil)
 			r.makeReady(work)

@@ -29,6 +29,8 @@ const (
 	recDecided = "decision" // an operator marked a mutation whose outcome is unknown: sent or not_sent (resume --mark)
 	recFinish  = "finish"   // an attempt ended with a status
 	recAlive   = "alive"    // the attempt is still running (nothing else written for a while)
+	recWaiting = "waiting"  // an approval step (key) waits for a person's decision; informational, so older readers skip it
+	recWaited  = "waited"   // that wait ended (decided, timed out or interrupted)
 )
 
 // viaTaskFailed is the "via" of a failed record written after a result: the
@@ -85,6 +87,10 @@ type record struct {
 	Via       string            `json:"via,omitempty"`        // result: send | reconcile; not_sent: reconcile | assumed; failed: task_failed; sent: reconcile; any: adopted
 	Decision  string            `json:"decision,omitempty"`   // decision: sent | not_sent
 	By        string            `json:"decided_by,omitempty"` // decision: user@host of the operator
+
+	// waiting: the approval's question and when its wait times out
+	Message  string     `json:"message,omitempty"`
+	Deadline *time.Time `json:"deadline,omitempty"`
 
 	Error string `json:"error,omitempty"`
 }
