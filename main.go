@@ -13,6 +13,7 @@ import (
 )
 
 func main() {
+	tuneGC(os.Args[1:])
 	// Diagnostics for `frameflow bench` (--cpuprofile, --memprofile,
 	// --trace): the runner is a child process there, so a test's profile
 	// flags cannot see it. Unset, they cost nothing.
