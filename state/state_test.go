@@ -21,6 +21,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("PGSTATE_HELPER") == "legacy" {
+		legacyHelper()
+		return
+	}
 	if os.Getenv("PGSTATE_HELPER") != "" {
 		helper()
 		return
