@@ -159,13 +159,15 @@ func needsRedaction(line []byte, redact func(string) string) bool {
 		if j >= len(line) {
 			return true // not JSON as Marshal writes it: take the safe path
 		}
-		var s string
+		s := text[i+1 : j]
 		if escaped {
-			if err := json.Unmarshal(line[i:j+1], &s); err != nil {
+			// Its own variable: taking s's address would move s to the
+			// heap for every literal, escaped or not.
+			var dec string
+			if err := json.Unmarshal(line[i:j+1], &dec); err != nil {
 				return true
 			}
-		} else {
-			s = text[i+1 : j]
+			s = dec
 		}
 		if redact(s) != s {
 			return true
