@@ -187,6 +187,9 @@ func mismatch(want, got *Mutation) string {
 	if !matchQuery(want.Query, got.Query) {
 		why = append(why, fmt.Sprintf("query %q, planned %q", encodeQuery(got.Query), encodeQuery(want.Query)))
 	}
+	if !matchQuery(want.Headers, got.Headers) {
+		why = append(why, "headers differ") // not quoted: values may be credentials
+	}
 	if want.BodyEncoding != got.BodyEncoding {
 		why = append(why, fmt.Sprintf("body sent as %s, planned %s", orNone(got.BodyEncoding), orNone(want.BodyEncoding)))
 	} else if !matchValue(want.Body, got.Body) {

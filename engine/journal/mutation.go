@@ -150,7 +150,7 @@ func (r *Run) send(ctx context.Context, key string, m *engine.Mutation, again bo
 		return nil, err // nothing written, nothing sent
 	}
 	if err := r.write(&record{T: recIntent, Key: key, Type: m.Type, Method: m.Method, Path: m.Path,
-		Query: m.Query, Body: m.Body, Resources: m.Resources, Witness: m.Witness}); err != nil {
+		Query: m.Query, Headers: m.Headers, Body: m.Body, Resources: m.Resources, Witness: m.Witness}); err != nil {
 		return nil, fmt.Errorf("%w; mutation %s not sent", err, key)
 	}
 	res, err := m.Send(ctx)
