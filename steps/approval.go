@@ -81,14 +81,7 @@ func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in 
 			return nil, err
 		}
 		if d != nil {
-			if !d.Approved {
-				why := ""
-				if d.Comment != "" {
-					why = ": " + d.Comment
-				}
-				return nil, fmt.Errorf("approval %s was rejected by %s%s", key, d.By, why)
-			}
-			return map[string]any{"approved_by": d.By, "approved_at": d.At.UTC().Format(time.RFC3339), "comment": d.Comment}, nil
+			return approvalOutputs(key, d)
 		}
 		if !asked {
 			asked = true
@@ -109,4 +102,17 @@ func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in 
 			return nil, err
 		}
 	}
+}
+
+// approvalOutputs are the step's outputs for a person's decision; a
+// rejection fails the step, naming who rejected it and why.
+func approvalOutputs(key string, d *engine.ApprovalDecision) (map[string]any, error) {
+	if !d.Approved {
+		why := ""
+		if d.Comment != "" {
+			why = ": " + d.Comment
+		}
+		return nil, fmt.Errorf("approval %s was rejected by %s%s", key, d.By, why)
+	}
+	return map[string]any{"approved_by": d.By, "approved_at": d.At.UTC().Format(time.RFC3339), "comment": d.Comment}, nil
 }

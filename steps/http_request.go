@@ -499,26 +499,34 @@ func (s *stepsImpl) sendHTTP(ctx context.Context, r *httpRequest) (map[string]an
 	for k, v := range r.header {
 		req.Header.Set(k, v)
 	}
-	where := httpWhere(r.url)
-	mutation := !httpReadOnly(r.method)
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		if mutation && connected.Load() && !r.idempotent {
-			return nil, &frame.OutcomeUnknownError{Method: r.method, Path: where, Err: stripURL(err)}
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s %s: %w", r.method, where, ctx.Err())
-		}
-		return nil, &frame.NetworkError{Method: r.method, Path: where, Attempts: 1, Err: stripURL(err)}
+		return nil, r.transportError(ctx, err, connected.Load())
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, httpMaxBody+1))
 	if err != nil {
-		if mutation && !r.idempotent {
-			return nil, &frame.OutcomeUnknownError{Method: r.method, Path: where, Err: stripURL(err)}
-		}
-		return nil, &frame.NetworkError{Method: r.method, Path: where, Attempts: 1, Err: stripURL(err)}
+		return nil, r.transportError(ctx, err, true)
 	}
+	return r.outputs(resp, b)
+}
+
+// transportError classifies a request that got no answer: sent says the
+// request may have reached the server (its headers were written).
+func (r *httpRequest) transportError(ctx context.Context, err error, sent bool) error {
+	where := httpWhere(r.url)
+	if !httpReadOnly(r.method) && sent && !r.idempotent {
+		return &frame.OutcomeUnknownError{Method: r.method, Path: where, Err: stripURL(err)}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s %s: %w", r.method, where, ctx.Err())
+	}
+	return &frame.NetworkError{Method: r.method, Path: where, Attempts: 1, Err: stripURL(err)}
+}
+
+// outputs judges an answer by its status and makes the step's outputs.
+func (r *httpRequest) outputs(resp *http.Response, b []byte) (map[string]any, error) {
+	where := httpWhere(r.url)
 	if len(b) > httpMaxBody {
 		return nil, fmt.Errorf("%s %s: the response is larger than %d MiB", r.method, where, httpMaxBody>>20)
 	}
@@ -531,7 +539,7 @@ func (s *stepsImpl) sendHTTP(ctx context.Context, r *httpRequest) (map[string]an
 		// A server error to a mutation may come after its effect (a proxy
 		// timing out, a crash after the write): only 429 and 503 say the
 		// request was refused. The outcome of the others is unknown.
-		if mutation && !r.idempotent && resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
+		if !httpReadOnly(r.method) && !r.idempotent && resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
 			return nil, &frame.OutcomeUnknownError{Method: r.method, Path: where, Err: apiErr}
 		}
 		return nil, apiErr
