@@ -154,30 +154,41 @@ func (fl *fileLedger) lookup(dir, self, identity string, mine []Interval) (strin
 	return "", nil, nil, false, nil
 }
 
-// catchUp reads the run ids appended to an activity log since the last call.
-func (d *dayLog) catchUp(path string) error {
+// readAppended returns the whole lines appended to path since offset (a
+// line being written is read next time) and the offset after them; a file
+// not yet made has none.
+func readAppended(path string, offset int64) (lines []byte, next int64, err error) {
 	fh, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, offset, nil
 	}
 	if err != nil {
-		return err
+		return nil, offset, err
 	}
 	defer fh.Close()
-	if _, err := fh.Seek(d.offset, io.SeekStart); err != nil {
-		return err
+	if _, err := fh.Seek(offset, io.SeekStart); err != nil {
+		return nil, offset, err
 	}
 	data, err := io.ReadAll(fh)
 	if err != nil {
-		return err
+		return nil, offset, err
 	}
 	end := bytes.LastIndexByte(data, '\n') + 1
-	for _, id := range strings.Split(string(data[:end]), "\n") {
+	return data[:end], offset + int64(end), nil
+}
+
+// catchUp reads the run ids appended to an activity log since the last call.
+func (d *dayLog) catchUp(path string) error {
+	data, next, err := readAppended(path, d.offset)
+	if err != nil {
+		return err
+	}
+	for _, id := range strings.Split(string(data), "\n") {
 		if id != "" {
 			d.runs[id] = true
 		}
 	}
-	d.offset += int64(end)
+	d.offset = next
 	return nil
 }
 
@@ -210,23 +221,11 @@ func (l *fileLog) logActivity(now time.Time) error {
 
 // catchUp reads the lines appended to path since the last call.
 func (f *ledgerFile) catchUp(path string) error {
-	fh, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	data, next, err := readAppended(path, f.offset)
 	if err != nil {
 		return err
 	}
-	defer fh.Close()
-	if _, err := fh.Seek(f.offset, io.SeekStart); err != nil {
-		return err
-	}
-	data, err := io.ReadAll(fh)
-	if err != nil {
-		return err
-	}
-	end := bytes.LastIndexByte(data, '\n') + 1 // a line being written is read next time
-	for _, line := range bytes.Split(data[:end], []byte{'\n'}) {
+	for _, line := range bytes.Split(data, []byte{'\n'}) {
 		if len(line) == 0 {
 			continue
 		}
@@ -259,6 +258,6 @@ func (f *ledgerFile) catchUp(path string) error {
 			f.intent[rec.Key] = ledgerIntent{attempt: rec.Attempt, identity: rec.Identity, time: rec.Time, line: cp}
 		}
 	}
-	f.offset += int64(end)
+	f.offset = next
 	return nil
 }
