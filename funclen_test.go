@@ -21,7 +21,6 @@ var longFuncs = map[string]bool{
 	"engine/compile.go (*compiler).compileGraph":         true,
 	"engine/compile.go (*compiler).compileWith":          true,
 	"engine/compile.go (*compiler).compileValue":         true,
-	"engine/inputs.go (*Program).bind":                   true,
 	"engine/journal/ledger_file.go (*fileLedger).lookup": true,
 	"engine/execute.go (*run).runStep":                   true,
 	"engine/journal/mutation.go (*Run).Do":               true,
