@@ -133,8 +133,14 @@ func TestPlannedRequestIsSentByteForByte(t *testing.T) {
 		t.Fatalf("plan sent %d requests to the hook", n)
 	}
 	before := len(s.Requests())
-	if r := runBinary(t, env, "apply", planFile, "--yes"); r.code != 0 {
+	r := runBinary(t, env, "apply", planFile, "--yes")
+	if r.code != 0 {
 		t.Fatalf("apply: %s", r)
+	}
+	// The credential header reached the server (below) but nothing a
+	// person sees: apply's output, the journal, the state directory.
+	if strings.Contains(r.out+r.err+stateText(t, env["FRAMEFLOW_STATE_DIR"]), "hook-credential") {
+		t.Errorf("apply's output or the state directory holds the Authorization header's value")
 	}
 
 	raw, err := os.ReadFile(planFile)
