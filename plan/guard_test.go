@@ -152,3 +152,29 @@ func TestGuardComparesHeaders(t *testing.T) {
 		}
 	}
 }
+
+// An http.request's URL holds its query: a planned value known only after
+// apply matches any value of that parameter, nothing else does.
+func TestGuardMatchesUnknownQueryValuesInAURL(t *testing.T) {
+	const planned = "https://t.example.com/changes/7?note=%28known+after+apply%29&team=retail"
+	res := &engine.Result{Mutations: []engine.PlannedMutation{{Step: "tell", Index: -1, Key: "tell[]#1",
+		Mutation: &engine.Mutation{Type: "http.request", Method: "POST", Path: planned}}}}
+	p := plan.FromResult(workflow, nil, nil, res, false, destructive)
+	for url, pass := range map[string]bool{
+		"https://t.example.com/changes/7?note=task-42&team=retail":     true,
+		"https://t.example.com/changes/7?note=task-42&team=finance":    false,
+		"https://t.example.com/changes/7?team=retail&note=task-42":     false,
+		"https://t.example.com/changes/7?note=task-42&team=retail&x=1": false,
+		"https://t.example.com/changes/8?note=task-42&team=retail":     false,
+		"https://t.example.com/changes/7":                              false,
+	} {
+		sent := 0
+		m := &engine.Mutation{Type: "http.request", Method: "POST", Path: url,
+			Send: func(context.Context) (any, error) { sent++; return map[string]any{}, nil }}
+		sc := engine.NewTestContext(engine.TestContextOptions{Mode: engine.ModeRun, StepID: "tell", Index: -1, Recorder: plan.NewGuard(p).Wrap(nil)})
+		_, err := sc.Mutate(context.Background(), m)
+		if pass != (err == nil) || sent != map[bool]int{true: 1}[pass] {
+			t.Errorf("%s: err %v, sent %d", url, err, sent)
+		}
+	}
+}
