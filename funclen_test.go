@@ -22,7 +22,6 @@ var longFuncs = map[string]bool{
 	"engine/compile.go (*compiler).compileWith":  true,
 	"engine/compile.go (*compiler).compileValue": true,
 	"engine/execute.go (*run).runStep":           true,
-	"engine/journal/mutation.go (*Run).Do":       true,
 	"engine/run.go (*Program).Run":               true,
 }
 
