@@ -220,13 +220,17 @@ func (d *doctor) needs() {
 }
 
 // eachEndpointUse calls visit for each endpoint each step of pb calls,
-// inside groups too.
+// inside groups and called playbooks too.
 func eachEndpointUse(pb DoctorPlaybook, visit func(steps.EndpointUse)) {
 	var walk func([]*schema.Step)
 	walk = func(ss []*schema.Step) {
 		for _, s := range ss {
 			if s.IsGroup() {
 				walk(s.Steps)
+				continue
+			}
+			if s.Callee != nil { // uses: ./lib/x.yaml: what the library calls
+				walk(s.Callee.Steps)
 				continue
 			}
 			endpoint := ""

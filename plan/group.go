@@ -25,6 +25,7 @@ type Group struct {
 	Verb        string   `json:"verb"`   // create, update, delete, replace
 	Destructive bool     `json:"destructive"`
 	NoApproval  bool     `json:"no_approval,omitempty"` // declared approval: not_required
+	Playbook    string   `json:"playbook,omitempty"`    // the called playbook holding the step (uses: ./x.yaml)
 	Method      string   `json:"method"`
 	Path        string   `json:"path"`              // the pattern; ids that are no target are shortened and named
 	Headers     string   `json:"headers,omitempty"` // "Name: value, ..." (http.request)
@@ -104,7 +105,7 @@ func groupKey(g *Group) string {
 	if g.NoApproval {
 		b.WriteString("no approval\x00")
 	}
-	for _, s := range []string{g.Step, g.Type, g.Symbol, g.Method, g.Path, g.Headers, g.Body, g.Change} {
+	for _, s := range []string{g.Step, g.Type, g.Symbol, g.Method, g.Path, g.Headers, g.Body, g.Change, g.Playbook} {
 		b.WriteString(s)
 		b.WriteByte(0)
 	}
@@ -137,6 +138,7 @@ func groupOf(p *Plan, m *Mutation) (Group, Member) {
 		Verb:        verb(m),
 		Destructive: m.Destructive,
 		NoApproval:  m.NoApproval,
+		Playbook:    m.Playbook,
 		Method:      m.Method,
 	}
 	segs := strings.Split(m.Path, "/")
