@@ -259,7 +259,7 @@ func fmtLeft(d time.Duration) string {
 	if d <= 0 {
 		return "past"
 	}
-	return fmtTook(d)
+	return liveview.FormatDuration(d)
 }
 
 // mutationState says in words what the journal knows of a mutation.
