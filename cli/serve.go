@@ -10,12 +10,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/runner"
 	"github.com/frameflow/frameflow/serve"
+	"github.com/frameflow/frameflow/state"
 	"github.com/spf13/cobra"
 )
 
@@ -70,6 +72,13 @@ func (a *app) serve(ctx context.Context, f serveFlags, ready func(url string)) e
 	a.red.Add(token)
 	svc := a.service()
 	be := &serveBackend{svc: svc}
+	// Plans made in the page, and which run applied each, are kept in the
+	// state backend: they survive a restart, and serve processes sharing
+	// it (PostgreSQL) apply a plan once between them.
+	backend, err := a.openState(ctx)
+	if err != nil {
+		return err
+	}
 	local := "local user"
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		local = u.Username
@@ -79,7 +88,7 @@ func (a *app) serve(ctx context.Context, f serveFlags, ready func(url string)) e
 	var clientErr error
 	srv, err := serve.New(serve.Options{
 		Addr: f.addr, PlaybooksDir: f.playbooks, Token: token, RequireLogin: f.requireLogin, TrustedProxy: f.trustedProxy, UserHeader: f.userHeader,
-		LocalUser: local, Backend: be, Logger: a.logger, Redact: a.red.String, Version: Version,
+		LocalUser: local, Backend: be, Store: serveStore{backend}, Logger: a.logger, Redact: a.red.String, Version: Version,
 		Accounts: func() (serve.AccountReader, error) {
 			clientOnce.Do(func() {
 				c, err := svc.Client(true, nil)
@@ -97,11 +106,23 @@ func (a *app) serve(ctx context.Context, f serveFlags, ready func(url string)) e
 	}
 	url := "http://" + l.Addr().String()
 	w := a.red.Writer(a.streams.Out)
-	fmt.Fprintf(w, "frameflow serve listening on %s/ (playbooks: %s, state: %s). Stop with Ctrl-C.\n", url, f.playbooks, a.stateDirectory())
+	fmt.Fprintf(w, "frameflow serve listening on %s/ (playbooks: %s, state: %s). Stop with Ctrl-C.\n", url, f.playbooks, backend.Describe())
 	if ready != nil {
 		ready(url)
 	}
 	return srv.Serve(ctx, l)
+}
+
+// serveStore is the state backend as the page keeps plans in it.
+type serveStore struct{ state.Backend }
+
+// applyLockTimeout bounds how long a click waits for another serve
+// process that is starting the same plan's run (reading the estate again
+// first): long enough for a large estate's reads, short of forever.
+const applyLockTimeout = 10 * time.Minute
+
+func (s serveStore) Lock(ctx context.Context, name string) (func(), error) {
+	return s.Locks("serve", applyLockTimeout).Acquire(ctx, []string{name}, func(string, string) {})
 }
 
 // serveBackend is the page's engine: the runner, exactly as the commands

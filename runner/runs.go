@@ -49,14 +49,16 @@ func FilterRuns(runs []journal.RunSummary, f RunsFilter) []journal.RunSummary {
 // RunDetail reads one run's journal for review: its steps, items and
 // mutations (inputs come redacted from the journal).
 func (s *Service) RunDetail(id string) (*journal.RunDetail, error) {
-	store, err := journal.Open(s.cfg.StateDir)
+	// The state backend's journals, PostgreSQL's too (runs show and the
+	// web page's run page read them).
+	store, err := s.openJournals(false)
 	if err != nil {
 		return nil, err
 	}
 	d, err := store.Detail(id)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no run %s in %s (frameflow runs lists them)", id, s.cfg.StateDir)
+			return nil, fmt.Errorf("no run %s in %s (frameflow runs lists them)", id, store.Dir())
 		}
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/frameflow/frameflow/frame/sim"
+	"github.com/frameflow/frameflow/internal/pgtest"
 	"github.com/frameflow/frameflow/plan"
 )
 
@@ -38,7 +39,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL server of sharedstate_e2e_test.go
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

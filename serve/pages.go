@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -421,8 +422,11 @@ func (s *Server) makePlan(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "playbook", d)
 		return
 	}
-	pp := &pendingPlan{Playbook: name, Plan: p, By: userOf(r), secrets: secrets}
-	s.plans.add(pp)
+	pp := &pendingPlan{Playbook: name, Plan: p, By: userOf(r)}
+	if err := s.plans.add(r.Context(), pp, secrets); err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, s.o.Redact(err.Error())+"; nothing was sent. Try again.")
+		return
+	}
 	http.Redirect(w, r, "/plans/"+pp.ID, http.StatusSeeOther)
 }
 
@@ -439,6 +443,11 @@ type planData struct {
 	Applied    string // run id when this plan was applied already
 	ApplyError string
 	MadeBy     string
+	// NeedSecrets are the secret inputs to type again: the plan was made
+	// on another serve process, or before a restart (their values are
+	// never stored).
+	NeedSecrets []string
+	Problems    []string
 }
 
 func (d planData) title() string { return "Plan " + d.Plan.Workflow.Name }
@@ -477,7 +486,7 @@ func planView(p *plan.Plan, redact func(string) string) (groups []changeGroup, t
 }
 
 func (s *Server) planData(pp *pendingPlan) planData {
-	d := planData{ID: pp.ID, Playbook: pp.Playbook, Plan: pp.Plan, MadeBy: pp.By}
+	d := planData{ID: pp.ID, Playbook: pp.Playbook, Plan: pp.Plan, MadeBy: pp.By, NeedSecrets: pp.needSecrets()}
 	d.Groups, d.Text = planView(pp.Plan, s.o.Redact)
 	for _, k := range sortedKeys(pp.Plan.Inputs) {
 		d.Inputs = append(d.Inputs, kv{k, valueString(pp.Plan.Inputs[k])})
@@ -494,13 +503,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// pendingPlan reads the plan of the request's {id} from the backend, or
+// answers with an error page and returns nil.
+func (s *Server) pendingPlan(w http.ResponseWriter, r *http.Request, unknown string) *pendingPlan {
+	pp, err := s.plans.get(r.Context(), r.PathValue("id"))
+	switch {
+	case err != nil:
+		s.errorPage(w, r, http.StatusInternalServerError, s.o.Redact(err.Error())+"; nothing was sent.")
+	case pp == nil:
+		s.errorPage(w, r, http.StatusNotFound, unknown)
+	}
+	return pp
+}
+
 func (s *Server) planPage(w http.ResponseWriter, r *http.Request) {
-	pp := s.plans.get(r.PathValue("id"))
+	pp := s.pendingPlan(w, r, "This plan is unknown or expired (plans made in the page can be applied for a limited time). Make a new plan from the Playbooks page.")
 	if pp == nil {
-		s.errorPage(w, r, http.StatusNotFound, "This plan is unknown or expired (plans made in the page can be applied for a limited time, and not after a restart). Make a new plan from the Playbooks page.")
 		return
 	}
-	s.render(w, r, http.StatusOK, "plan", s.planData(pp))
+	d := s.planData(pp)
+	// Say so before anyone clicks, whichever serve process applied it.
+	if rec, err := s.plans.applied(r.Context(), pp.Plan.Hash); err == nil && rec != nil {
+		d.Applied = rec.RunID
+	}
+	s.render(w, r, http.StatusOK, "plan", d)
 }
 
 // planJSON is the plan as `frameflow plan --out` saves it, so that it can
@@ -508,9 +534,8 @@ func (s *Server) planPage(w http.ResponseWriter, r *http.Request) {
 // which checks it is not stale the same way). Secret inputs are
 // "(sensitive)" in it, as in every plan file.
 func (s *Server) planJSON(w http.ResponseWriter, r *http.Request) {
-	pp := s.plans.get(r.PathValue("id"))
+	pp := s.pendingPlan(w, r, "This plan is unknown or expired. Make a new plan from the Playbooks page.")
 	if pp == nil {
-		s.errorPage(w, r, http.StatusNotFound, "This plan is unknown or expired. Make a new plan from the Playbooks page.")
 		return
 	}
 	var buf bytes.Buffer
@@ -525,12 +550,12 @@ func (s *Server) planJSON(w http.ResponseWriter, r *http.Request) {
 
 // applyPlan approves and applies exactly the plan the page showed: the
 // form carries its hash, and a different or stale plan is refused. The
-// first click starts the run; any other click on the same plan is shown
-// that run.
+// first click starts the run; any other click on this process while it
+// starts is shown that run, and any click after it (on any serve process
+// sharing the state backend, after a restart too) is refused, naming it.
 func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
-	pp := s.plans.get(r.PathValue("id"))
+	pp := s.pendingPlan(w, r, "This plan is unknown or expired; nothing was sent. Make a new plan from the Playbooks page.")
 	if pp == nil {
-		s.errorPage(w, r, http.StatusNotFound, "This plan is unknown or expired; nothing was sent. Make a new plan from the Playbooks page.")
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -545,9 +570,28 @@ func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusConflict, "This plan has no changes; there is nothing to apply.")
 		return
 	}
+	secrets := pp.secrets
+	if need := pp.needSecrets(); len(need) > 0 {
+		secrets = map[string]string{}
+		var missing []string
+		for _, name := range need {
+			v := r.PostForm.Get("in." + name)
+			if v == "" {
+				missing = append(missing, fmt.Sprintf("input %s: secret inputs are not stored with the plan; type it again", name))
+				continue
+			}
+			secrets[name] = v
+		}
+		if len(missing) > 0 {
+			d := s.planData(pp)
+			d.Problems = missing
+			s.render(w, r, http.StatusUnprocessableEntity, "plan", d)
+			return
+		}
+	}
 	st, first := s.plans.claim(pp.Plan.Hash)
 	if first {
-		s.startApply(pp, userOf(r), st)
+		s.startApply(pp, secrets, userOf(r), st)
 	}
 	runID, err := s.plans.result(st)
 	if err != nil {
@@ -570,7 +614,7 @@ func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
 
 // startApply runs the apply in the background (it outlives the request)
 // and resolves st as soon as the run exists or the apply was refused.
-func (s *Server) startApply(pp *pendingPlan, approver string, st *applyState) {
+func (s *Server) startApply(pp *pendingPlan, secrets map[string]string, approver string, st *applyState) {
 	var wf *schema.Workflow
 	if pb, _, err := s.playbook(pp.Playbook); err == nil {
 		wf = pb.Workflow
@@ -590,15 +634,39 @@ func (s *Server) startApply(pp *pendingPlan, approver string, st *applyState) {
 	}
 	var startedOnce atomic.Bool // set from the engine's event sink
 	s.runsWG.Add(1)
+	hash := pp.Plan.Hash
 	go func() {
 		defer s.runsWG.Done()
+		// Every serve process on the backend takes the same lock: the one
+		// holding it finds the plan unapplied and starts the run, the next
+		// finds the run recorded and refuses.
+		release, applied, err := s.plans.applyLock(s.ctx, hash)
+		if err != nil {
+			s.plans.refused(hash, st, err)
+			return
+		}
+		if applied != nil {
+			release()
+			s.plans.refused(hash, st, &AlreadyAppliedError{PlanHash: hash, RunID: applied.RunID})
+			return
+		}
+		var releaseOnce sync.Once
+		unlock := func() { releaseOnce.Do(release) }
+		defer unlock()
 		status, err := s.o.Backend.Apply(s.ctx, ApplyRequest{
-			Plan: pp.Plan, Inputs: pp.secrets, Approver: approver, Events: lr.Event,
+			Plan: pp.Plan, Inputs: secrets, Approver: approver, Events: lr.Event,
 			Started: func(id string) {
 				startedOnce.Store(true)
 				lr.id = id
 				s.live.add(lr)
-				s.plans.started(pp.Plan.Hash, st, id)
+				// Recorded before the lock goes. Should the write fail, the
+				// backend's own check (a run journaled with this plan hash)
+				// still refuses a second apply.
+				if err := s.plans.recordApplied(s.ctx, appliedRecord{PlanHash: hash, RunID: id, Approver: approver, At: time.Now().UTC()}); err != nil {
+					s.o.Logger.Warn("recording the plan's run", "plan", hash, "run", id, "error", s.o.Redact(err.Error()))
+				}
+				unlock()
+				s.plans.started(hash, st, id)
 			},
 		})
 		s.o.Logger.Info("apply ended", "plan", pp.Plan.Hash, "status", status, "approver", approver)

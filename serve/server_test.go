@@ -274,7 +274,7 @@ func TestApplyOnceUnderConcurrentClicks(t *testing.T) {
 	fb.gate = make(chan struct{})
 	c := client(t)
 	loc := planOnce(t, c, ts.URL, url.Values{"in.count": {"3"}, "in.pin": {"canary-pin-4711"}})
-	pp := s.plans.get(strings.TrimPrefix(loc, "/plans/"))
+	pp, _ := s.plans.get(context.Background(), strings.TrimPrefix(loc, "/plans/"))
 	var wg sync.WaitGroup
 	locs := make([]string, 8)
 	for i := range locs {
