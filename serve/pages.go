@@ -666,7 +666,7 @@ func (s *Server) startApply(pp *pendingPlan, secrets map[string]string, approver
 					s.o.Logger.Warn("recording the plan's run", "plan", hash, "run", id, "error", s.o.Redact(err.Error()))
 				}
 				unlock()
-				s.plans.started(hash, st, id)
+				s.plans.recorded(hash, st, id)
 			},
 		})
 		s.o.Logger.Info("apply ended", "plan", pp.Plan.Hash, "status", status, "approver", approver)

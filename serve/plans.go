@@ -67,8 +67,9 @@ type appliedRecord struct {
 }
 
 // applyState is one plan's apply in this process: whoever claims a plan
-// hash first starts the run; every later click on this process (double
-// click, second tab, second person) waits for it and is shown the same run.
+// hash first starts the run; every click on this process while it starts
+// (double click, second tab, second person) waits for it and is shown the
+// same run.
 type applyState struct {
 	done  chan struct{} // closed once runID or err is set
 	runID string
@@ -236,6 +237,18 @@ func (ps *planStore) started(hash string, st *applyState, runID string) {
 	st.runID = runID
 	ps.mu.Unlock()
 	close(st.done)
+}
+
+// recorded is started for a plan whose run is recorded in the backend:
+// the clicks waiting now are shown the run, and the claim goes, so that a
+// later click, like one on another server, is refused naming the run.
+func (ps *planStore) recorded(hash string, st *applyState, runID string) {
+	ps.mu.Lock()
+	if ps.applies[hash] == st {
+		delete(ps.applies, hash)
+	}
+	ps.mu.Unlock()
+	ps.started(hash, st, runID)
 }
 
 // refused records an apply that ended before sending anything; the claim
