@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/frameflow/frameflow/frame/sim"
 	"github.com/frameflow/frameflow/internal/pgtest"
 	"github.com/frameflow/frameflow/plan"
@@ -171,4 +174,47 @@ func waitRunStatus(t *testing.T, base, runID, status string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("run %s is %q, want %s", runID, last, status)
+}
+
+// The run page and History on the PostgreSQL backend, in Chromium: a run
+// approved in the page runs to the end and is listed; a run started in a
+// terminal on another machine (its own state directory, the same
+// database) is listed too and its page opens, read from the database.
+func TestE2ERunPageOnPostgres(t *testing.T) {
+	ctx := browser(t)
+	dsn := pgtest.DSN(t)
+	e := startSim(t, sim.Options{TaskDuration: 300 * time.Millisecond})
+	s := startServe(t, e, "", "", []string{"FRAMEFLOW_STATE=" + dsn})
+
+	planThroughPages(t, ctx, s, "qa-rollout.yaml", nil)
+	run(t, ctx, chromedp.Click(`#approve`), chromedp.WaitVisible(`#progress`))
+	pageRun := runIDOf(t, ctx)
+	waitStatus(t, ctx, "succeeded")
+
+	cmd := exec.Command(frameflowBinary(t), "run", "--yes", filepath.Join(s.Dir, "qa-rollout.yaml"), "--input", "max_servers=7")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "FRAMEFLOW_STATE_DIR=" + t.TempDir(), "FRAMEFLOW_STATE=" + dsn}, e.Env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("frameflow run on another machine: %v\n%s", err, out)
+	}
+	run(t, ctx, chromedp.Navigate(s.URL+"/runs"), chromedp.WaitVisible(`#runs`))
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#runs tbody th a")).map(a => a.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	termRun := ""
+	for _, id := range ids {
+		if id != pageRun {
+			termRun = id
+		}
+	}
+	if len(ids) != 2 || termRun == "" {
+		t.Fatalf("History lists %v, want the page's run %s and the terminal's", ids, pageRun)
+	}
+	run(t, ctx, chromedp.Click(`//a[text()="`+termRun+`"]`), chromedp.WaitVisible(`#run-status.s-succeeded`))
+	if h := text(t, ctx, "#progress"); strings.Count(h, "done") < 8 {
+		t.Fatalf("the terminal's run page, read from the database, does not show its stores done: %q", h)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(s.StateDir, "runs", "*")); len(matches) > 0 {
+		t.Errorf("runs were journaled in the local state directory, not the database: %v", matches)
+	}
 }
