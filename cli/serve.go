@@ -37,12 +37,16 @@ func (a *app) serveCmd() *cobra.Command {
 		Short: "The rollout as web pages: accounts, playbooks, plan, one-click approve and apply, live runs, history",
 		Long: `Serves a web application from this binary: the organization's accounts, the
 playbooks of --playbooks, a form per playbook, its plan, "Approve and apply"
-bound to that plan's hash, the run live, and the history of the state directory.
-It plans, applies, resumes and journals exactly as the command line does.
+bound to that plan's hash, the run live, and the history of the state backend
+(--state: the state directory or PostgreSQL). It plans, applies, resumes and
+journals exactly as the command line does. Plans made in the page are kept in
+the state backend (not their secret inputs), so servers sharing it apply each
+plan once between them.
 
 Security: it listens on 127.0.0.1 by default and then asks no login. On any
 other address it requires FRAMEFLOW_SERVE_TOKEN (16 characters or more), which
-a person types once to get a session cookie. With --trusted-proxy, the user
+a person types once to get a session cookie; wrong tokens are rate-limited per
+address and in all (429 with Retry-After). With --trusted-proxy, the user
 name comes from the proxy's --user-header, read only on requests from that
 proxy. Every approval is journaled with its approver.
 
