@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -965,6 +966,13 @@ Exits 1 when the credential fails or a playbook's needs are unmet.
 					}
 				} else {
 					writeDoctorTable(out, rep, be.Describe())
+					// The old per-URL file is read only where the backend
+					// holds nothing: say it is superseded here.
+					old := filepath.Join(a.stateDirectory(), frame.FindingsFile)
+					if _, serr := os.Stat(old); serr == nil && err == nil {
+						fmt.Fprintf(out, "\nthe old findings file, no longer read for this API URL and credential:\n  %s\n"+
+							"delete it once every credential you use has run doctor\n", old)
+					}
 				}
 			}
 			if err != nil {

@@ -226,8 +226,17 @@ func TestDoctorConfirmsAuditKindsReadOnly(t *testing.T) {
 		}
 	}
 	if !strings.Contains(table.out, "needs met") || !strings.Contains(table.out, "\n  "+rig.state+"\n  as doctor/findings-") ||
-		!strings.Contains(table.out, frame.CredentialID("sim-client")) {
+		!strings.Contains(table.out, frame.CredentialID("sim-client")) || strings.Contains(table.out, "old findings file") {
 		t.Errorf("table:\n%s", table.out)
+	}
+	// An old <state>/doctor.json left from before findings moved to the
+	// backend: doctor says it is superseded.
+	old := filepath.Join(rig.state, frame.FindingsFile)
+	if err := os.WriteFile(old, []byte(`{"api_url":"`+rig.srv.URL+`/v1"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if table := rig.exec("doctor", rolloutFile); !strings.Contains(table.out, "the old findings file, no longer read for this API URL and credential:\n  "+old) {
+		t.Errorf("doctor does not say the old file is superseded:\n%s", table.out)
 	}
 }
 
