@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -102,6 +103,7 @@ func twoServersApplyOnce(t *testing.T, pg []string, stateDir string) {
 	secret := url.Values{"in.change_code": {"CANARY-pg-7d21"}}
 	const perServer = 4
 	results := make([]string, 2*perServer)
+	took := make([]time.Duration, len(results))
 	var wg sync.WaitGroup
 	for i := range results {
 		srv := a
@@ -111,7 +113,9 @@ func twoServersApplyOnce(t *testing.T, pg []string, stateDir string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			began := time.Now()
 			results[i] = click(t, srv.URL+planPath, p.Hash, secret)
+			took[i] = time.Since(began)
 		}()
 	}
 	wg.Wait()
@@ -133,7 +137,9 @@ func twoServersApplyOnce(t *testing.T, pg []string, stateDir string) {
 	for id := range runs {
 		runID = id
 	}
-	t.Logf("%d clicks on two servers: one run %s", len(results), runID)
+	slices.Sort(took)
+	t.Logf("%d clicks on two servers: one run %s; answers in %s (median) to %s (slowest: a click waiting for the other server's start)",
+		len(results), runID, took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
 	waitRunStatus(t, a.URL, runID, "succeeded")
 	checkExactlyPlanned(t, e.Sim, p, "/v1")
 
