@@ -53,6 +53,7 @@ type doctorRig struct {
 	srv   *httptest.Server
 	state string
 	bin   string
+	env   []string // more environment for every exec
 }
 
 func newDoctorRig(t *testing.T, stores int, forbid func(r *http.Request) bool) *doctorRig {
@@ -96,6 +97,7 @@ func (r *doctorRig) exec(args ...string) exitResult {
 	cmd.Env = append(os.Environ(),
 		"FRAME_API_URL="+r.srv.URL+"/v1", "FRAME_CLIENT_ID=sim-client", "FRAME_CLIENT_SECRET=sim-secret",
 		"FRAMEFLOW_STATE_DIR="+r.state, "NO_COLOR=1")
+	cmd.Env = append(cmd.Env, r.env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
