@@ -126,7 +126,14 @@ type serveStore struct{ state.Backend }
 const applyLockTimeout = 10 * time.Minute
 
 func (s serveStore) Lock(ctx context.Context, name string) (func(), error) {
-	return s.Locks("serve", applyLockTimeout).Acquire(ctx, []string{name}, func(string, string) {})
+	release, err := s.Locks("serve", applyLockTimeout).Acquire(ctx, []string{name}, func(string, string) {})
+	var lt *state.LockTimeoutError
+	if errors.As(err, &lt) {
+		// Not a run's resource: say what the wait was for, without the
+		// run flag (--lock-timeout) the generic message names.
+		return nil, fmt.Errorf("another serve process (%s) has been starting this plan's run for %s", lt.Holder, lt.Timeout)
+	}
+	return release, err
 }
 
 // serveBackend is the page's engine: the runner, exactly as the commands
