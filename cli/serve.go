@@ -131,7 +131,7 @@ func (s serveStore) Lock(ctx context.Context, name string) (func(), error) {
 	if errors.As(err, &lt) {
 		// Not a run's resource: say what the wait was for, without the
 		// run flag (--lock-timeout) the generic message names.
-		return nil, fmt.Errorf("another serve process (%s) has been starting this plan's run for %s", lt.Holder, lt.Timeout)
+		return nil, fmt.Errorf("another serve process (%s) has been starting this plan's run for %s", strings.TrimPrefix(lt.Holder, "run serve on "), lt.Timeout)
 	}
 	return release, err
 }
