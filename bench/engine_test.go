@@ -163,3 +163,91 @@ func TestEngineBenchWorkflowsRunEveryStep(t *testing.T) {
 		}
 	}
 }
+
+// callFanoutYAML runs a one-step library playbook (uses: ./lib/noop.yaml)
+// for each of n items, binding an input per item; groupFanoutYAML is the
+// same work written as a group, for comparison.
+func callFanoutYAML(n int) []byte {
+	return []byte(fmt.Sprintf(`version: 1
+name: call-fanout
+steps:
+  - id: items
+    uses: bench.range
+    with:
+      n: %d
+  - id: each
+    for_each: ${{ steps.items.outputs.items }}
+    uses: ./lib/noop.yaml
+    with: {n: "${{ item }}"}
+`, n))
+}
+
+const noopLibrary = `version: 1
+name: noop
+inputs:
+  n: {type: integer, required: true}
+steps:
+  - id: step
+    uses: bench.noop
+outputs:
+  n: ${{ inputs.n }}
+`
+
+func groupFanoutYAML(n int) []byte {
+	return []byte(fmt.Sprintf(`version: 1
+name: group-fanout
+steps:
+  - id: items
+    uses: bench.range
+    with:
+      n: %d
+  - id: each
+    for_each: ${{ steps.items.outputs.items }}
+    outputs: {n: "${{ item }}"}
+    steps:
+      - id: step
+        uses: bench.noop
+`, n))
+}
+
+// BenchmarkEngineCallFanout: a called playbook per item (one no-op step
+// each, its input bound and its output evaluated per item), beside the
+// same work as a group.
+func BenchmarkEngineCallFanout(b *testing.B) {
+	read := func(p string) ([]byte, error) {
+		if p == "lib/noop.yaml" {
+			return []byte(noopLibrary), nil
+		}
+		return nil, fmt.Errorf("no file %s", p)
+	}
+	for _, c := range []struct {
+		name string
+		src  func(int) []byte
+	}{{"call", callFanoutYAML}, {"group", groupFanoutYAML}} {
+		for _, n := range []int{10_000, 100_000} {
+			b.Run(fmt.Sprintf("%s/items=%d", c.name, n), func(b *testing.B) {
+				reg := noopRegistry(b)
+				wf, diags := schema.Load("bench.yaml", c.src(n), schema.LoadOptions{StepTypes: reg.SchemaInfos(), ReadFile: read})
+				if len(diags) > 0 {
+					b.Fatalf("load: %v", diags)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					prog, diags := engine.Compile(wf, reg)
+					if len(diags) > 0 {
+						b.Fatalf("compile: %v", diags)
+					}
+					res, err := prog.Run(context.Background(), engine.RunOptions{Mode: engine.ModeRun})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if res.Status != engine.RunSucceeded || len(res.Steps) != n+2 { // items, each, and each.step per item
+						b.Fatalf("run %s with %d results", res.Status, len(res.Steps))
+					}
+				}
+				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "items/s")
+			})
+		}
+	}
+}

@@ -106,6 +106,16 @@ func (a *app) demoServe(ctx context.Context, addr, stateDir string) error {
 	if err != nil {
 		return err
 	}
+	// The library playbooks the examples call (uses: ./lib/x.yaml) go
+	// beside them; the page lists only the top-level files.
+	libs, err := fs.Glob(workflows.FS, "lib/*.yaml")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
+		return err
+	}
+	names = append(names, libs...)
 	for _, n := range names {
 		b, err := workflows.FS.ReadFile(n)
 		if err != nil {

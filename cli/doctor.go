@@ -221,6 +221,10 @@ func (d *doctor) needs() {
 					walk(s.Steps)
 					continue
 				}
+				if s.Callee != nil { // uses: ./lib/x.yaml: what the library calls
+					walk(s.Callee.Steps)
+					continue
+				}
 				endpoint := ""
 				if v := s.With["endpoint"]; v != nil {
 					endpoint, _ = v.Scalar.(string)
@@ -873,6 +877,10 @@ func isWitnessOnly(pb DoctorPlaybook, endpoint string) bool {
 		for _, s := range ss {
 			if s.IsGroup() {
 				walk(s.Steps)
+				continue
+			}
+			if s.Callee != nil { // uses: ./lib/x.yaml: what the library calls
+				walk(s.Callee.Steps)
 				continue
 			}
 			ep := ""

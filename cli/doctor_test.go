@@ -373,3 +373,19 @@ func TestDoctorClockSkew(t *testing.T) {
 		t.Errorf("clock skew: %+v (%v s)", c, rep.ClockSkewSec)
 	}
 }
+
+// A playbook's needs include those of the playbooks it calls (uses:
+// ./lib/x.yaml): the composed rollout reads pools only in its library.
+func TestDoctorSeesTheNeedsOfCalledPlaybooks(t *testing.T) {
+	rig := newDoctorRig(t, 2, func(r *http.Request) bool {
+		return strings.HasSuffix(r.URL.Path, "/pools") && r.Method == http.MethodGet
+	})
+	res, rep, recs := rig.doctor(composedDir(t))
+	if res.code != 1 || rep.OK {
+		t.Fatalf("doctor with pools refused: %s", res)
+	}
+	onlyGets(t, recs)
+	if len(rep.Playbooks) != 1 || rep.Playbooks[0].Met || !strings.Contains(strings.Join(rep.Playbooks[0].Unmet, " "), "pools.list") {
+		t.Errorf("verdict: %+v", rep.Playbooks)
+	}
+}

@@ -50,7 +50,8 @@ var examples = map[string]string{
 	"graph": `  frameflow graph workflows/qa-rollout.yaml | dot -Tsvg > rollout.svg
   frameflow graph workflows/qa-rollout.yaml --format mermaid`,
 	"schema": `  frameflow schema > workflow.schema.json
-  # in a workflow file, for editors: # yaml-language-server: $schema=./workflow.schema.json`,
+  # in a workflow file, for editors: # yaml-language-server: $schema=./workflow.schema.json
+  frameflow schema --playbooks workflows > workflows/workflow.schema.json   # uses: ./lib/x.yaml completes too`,
 	"steps": `  frameflow steps
   frameflow steps --format json`,
 	"api": `  frameflow api list

@@ -13,9 +13,11 @@ var update = flag.Bool("update", false, "rewrite generated files (docs/workflow.
 
 // docs/workflow.schema.json is what editors load (the yaml-language-server
 // line at the top of each playbook points at it). It must be exactly what
-// `frameflow schema` prints, so a new step type cannot be missing from it.
+// `frameflow schema --playbooks workflows` prints, so a new step type, or
+// a playbook's inputs (uses: ./lib/rollout-account.yaml), cannot be
+// missing from it.
 func TestSchemaFileUpToDate(t *testing.T) {
-	r := frameflow(t, nil, "schema")
+	r := frameflow(t, nil, "schema", "--playbooks", "../workflows")
 	if r.code != 0 {
 		t.Fatalf("schema: %s", r)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"strings"
 
 	"github.com/frameflow/frameflow/engine"
@@ -118,16 +120,30 @@ func (a *app) graphCmd() *cobra.Command {
 }
 
 func (a *app) schemaCmd() *cobra.Command {
-	return &cobra.Command{
+	var playbooks string
+	cmd := &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of workflow files (for editors)",
-		Args:  noArgs,
+		Long: `Print the JSON Schema of workflow files, for editors (yaml-language-server).
+
+With --playbooks DIR, every playbook under DIR is also offered to uses: as
+./PATH (relative to DIR, as a playbook in DIR calls it), with its declared
+inputs completed and checked in with: (docs/composition.md).`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg, err := newRegistry()
 			if err != nil {
 				return err
 			}
-			b, err := schema.JSONSchema(reg.SchemaInfos())
+			infos := reg.SchemaInfos()
+			if playbooks != "" {
+				more, err := playbookInfos(playbooks, infos)
+				if err != nil {
+					return withCode(ExitInvalid, err)
+				}
+				infos = append(infos, more...)
+			}
+			b, err := schema.JSONSchema(infos)
 			if err != nil {
 				return err
 			}
@@ -135,6 +151,35 @@ func (a *app) schemaCmd() *cobra.Command {
 			return err
 		},
 	}
+	cmd.Flags().StringVar(&playbooks, "playbooks", "", "also offer the playbooks under DIR to uses: ./PATH, with their inputs")
+	return cmd
+}
+
+// playbookInfos describes every playbook under dir (*.yaml, *.yml, in
+// subfolders too) as a callable ./PATH. A file that does not load is an
+// error naming its first problem: a schema must not silently miss it.
+func playbookInfos(dir string, types []schema.StepTypeInfo) ([]schema.StepTypeInfo, error) {
+	var out []schema.StepTypeInfo
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		ext := strings.ToLower(filepath.Ext(path))
+		if d.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			return nil
+		}
+		wf, diags := schema.LoadFile(path, schema.LoadOptions{StepTypes: types})
+		if wf == nil || len(diags) > 0 {
+			return fmt.Errorf("--playbooks: %s", diags[0])
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		out = append(out, schema.PlaybookInfo("./"+filepath.ToSlash(rel), wf))
+		return nil
+	})
+	return out, err
 }
 
 // stepInfo is the JSON shape of `frameflow steps --format json`.

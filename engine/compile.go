@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -18,6 +19,7 @@ import (
 type Program struct {
 	wf     *schema.Workflow
 	reg    *Registry
+	top    *unit // the workflow file's own scope; called playbooks have theirs
 	root   *graph
 	nodes  []*node // every node, depth-first in file order
 	byID   map[string]*node
@@ -27,8 +29,83 @@ type Program struct {
 
 	predEnvBase map[string]*xexpr.Type // inputs, vars, env: what a predicate sees besides its element
 	approvals   []string               // full ids of the steps needing approval, in file order (Approvals)
-	polling     PollingPolicy
 	parallelism int
+	playbookOf  map[string]string // full step id -> called playbook holding it (PlaybookOf)
+	byFullOnce  sync.Once
+	byFull      map[string]*node // full step id ("group.step", "call.step") -> node; made on first use (stepPos)
+}
+
+// unit is one playbook's scope: the workflow file itself, or a called
+// playbook (uses: ./x.yaml) as bound at one call site. Step ids, inputs,
+// vars and env are a unit's own: a called playbook sees nothing of its
+// caller but the inputs it is given, and its caller sees only its outputs.
+type unit struct {
+	wf          *schema.Workflow
+	call        *node // the calling step; nil for the workflow file
+	byID        map[string]*node
+	hide        map[string]string // ids visible only inside their group, with the reason
+	inputs      map[string]*schema.Input
+	env         map[string]bool
+	vars        []*compiledVar
+	predEnvBase map[string]*xexpr.Type // inputs, vars, env as its expressions see them
+	// outputs are the playbook's declared outputs, evaluated among its
+	// top-level steps (outputRefs: the step ids they read).
+	outputs    map[string]*compiledValue
+	outputRefs []string
+	// runWF is the workflow step types see (StepContext.Workflow): the
+	// playbook's own, with its caller's http.allow when it has none.
+	runWF *schema.Workflow
+	// defaults are the playbook's defaults; each one it does not set is
+	// its caller's (a library follows the retry, timeout and polling of
+	// the playbook that runs it, unless it says otherwise).
+	defaults schema.Defaults
+	polling  PollingPolicy
+}
+
+func (c *compiler) newUnit(wf *schema.Workflow, call *node, size int) *unit {
+	u := &unit{wf: wf, call: call, byID: make(map[string]*node, size), hide: map[string]string{}, inputs: map[string]*schema.Input{}, env: map[string]bool{}, runWF: wf, defaults: wf.Defaults}
+	if call != nil {
+		caller := call.unit.defaults
+		if u.defaults.Retry == nil {
+			u.defaults.Retry = caller.Retry
+		}
+		if u.defaults.Timeout == 0 {
+			u.defaults.Timeout = caller.Timeout
+		}
+		if u.defaults.Polling == nil {
+			u.defaults.Polling = caller.Polling
+		}
+	}
+	if pp := u.defaults.Polling; pp != nil {
+		u.polling = PollingPolicy{InitialInterval: pp.InitialInterval, MaxInterval: pp.MaxInterval, Timeout: pp.Timeout}
+	}
+	for _, name := range wf.Env {
+		u.env[name] = true
+	}
+	for _, in := range wf.Inputs {
+		if u.inputs[in.Name] != nil && !wf.Checked {
+			c.errf(in.Pos, "input %q declared twice", in.Name)
+		}
+		u.inputs[in.Name] = in
+	}
+	if outer := call.outerAllow(); call != nil && wf.HTTPAllow != nil && outer != nil {
+		// Both name hosts: the library's list may only narrow its
+		// caller's, since step types check a computed URL against the
+		// library's list alone.
+		for _, h := range wf.HTTPAllow {
+			if !slices.Contains(outer, h) {
+				c.errf(call.step.UsesPos, "step %q: %s allows http.request to %q, which this playbook's http.allow does not; a called playbook cannot widen it", call.id, wf.File, h)
+			}
+		}
+	}
+	if call != nil && wf.HTTPAllow == nil && call.unit.runWF.HTTPAllow != nil {
+		// A library that names no hosts may call only what its caller may.
+		// Step types read only the playbook's settings from it (http.allow).
+		u.runWF = &schema.Workflow{File: wf.File, Hash: wf.Hash, SourceHash: wf.SourceHash, Version: wf.Version, Name: wf.Name, Description: wf.Description,
+			Inputs: wf.Inputs, Vars: wf.Vars, Env: wf.Env, Defaults: wf.Defaults, Concurrency: wf.Concurrency, MaxTargets: wf.MaxTargets, Approval: wf.Approval,
+			HTTPAllow: call.unit.runWF.HTTPAllow, Steps: wf.Steps, Outputs: wf.Outputs, OutputsOrder: wf.OutputsOrder, Pos: wf.Pos, Root: wf.Root, Checked: wf.Checked}
+	}
+	return u
 }
 
 type compiledVar struct {
@@ -38,7 +115,8 @@ type compiledVar struct {
 
 // graph is the top-level DAG or a group's body (run once per item).
 type graph struct {
-	parent *node // the group owning it; nil at top level
+	unit   *unit
+	parent *node // the group or call owning it; nil at top level
 	nodes  []*node
 	topo   []*node
 	steps  *xexpr.Type // `steps` as seen from inside this graph
@@ -56,6 +134,8 @@ type node struct {
 	depSet     map[int]bool // deps as a set, made only once deps grows long
 	dependants []int        // dependants
 	body       *graph
+	unit       *unit // the playbook the step is written in
+	callee     *unit // uses: ./x.yaml: the called playbook, whose top graph is body
 
 	ifExpr        *xexpr.Expr
 	ifRefs        map[string]bool
@@ -103,10 +183,9 @@ type compiledValue struct {
 
 type compiler struct {
 	p        *Program
+	u        *unit // the playbook being compiled
 	diags    schema.Diagnostics
-	file     string
 	shape    map[*Shape]*xexpr.Type
-	hide     map[string]string
 	policies map[*schema.Retry]*retryPolicy
 }
 
@@ -118,40 +197,47 @@ func Compile(wf *schema.Workflow, reg *Registry) (*Program, schema.Diagnostics) 
 	}
 	size := countSteps(wf.Steps)
 	// Sized once: growing a map of 100,000 ids rehashes it over and over.
-	p := &Program{wf: wf, reg: reg, byID: make(map[string]*node, size), nodes: make([]*node, 0, size), env: map[string]bool{}, inputs: map[string]*schema.Input{}}
-	c := &compiler{p: p, file: wf.File, shape: map[*Shape]*xexpr.Type{}, hide: map[string]string{}}
-	if wf.Defaults.Polling != nil {
-		pp := wf.Defaults.Polling
-		p.polling = PollingPolicy{InitialInterval: pp.InitialInterval, MaxInterval: pp.MaxInterval, Timeout: pp.Timeout}
-	}
-	for _, name := range wf.Env {
-		p.env[name] = true
-	}
-	for _, in := range wf.Inputs {
-		if p.inputs[in.Name] != nil {
-			c.structf(in.Pos, "input %q declared twice", in.Name)
-		}
-		p.inputs[in.Name] = in
-	}
+	p := &Program{wf: wf, reg: reg, nodes: make([]*node, 0, size)}
+	c := &compiler{p: p, shape: map[*Shape]*xexpr.Type{}}
+	c.u = c.newUnit(wf, nil, size)
+	p.top, p.byID, p.env, p.inputs = c.u, c.u.byID, c.u.env, c.u.inputs
 	p.root = c.buildGraph(wf.Steps, nil)
 	c.compileVars()
 	c.compileGraph(p.root)
+	c.compileWorkflowOutputs(p.root)
+	p.vars, p.predEnvBase = c.u.vars, c.u.predEnvBase
 	c.order(p.root)
 	if len(c.diags) > 0 {
-		sort.SliceStable(c.diags, func(i, j int) bool {
-			a, b := c.diags[i].Pos, c.diags[j].Pos
-			if a.Line != b.Line {
-				return a.Line < b.Line
+		// A called playbook compiled at two call sites reports its own
+		// problems twice: once is enough.
+		schema.SortDiagnostics(c.diags)
+		out := c.diags[:0]
+		for i, d := range c.diags {
+			if i == 0 || d != c.diags[i-1] {
+				out = append(out, d)
 			}
-			return a.Col < b.Col
-		})
-		return nil, c.diags
+		}
+		return nil, out
 	}
+	p.indexPlaybooks()
 	// RunOptions.Approve is asked about the list front ends show.
 	for _, a := range p.Approvals() {
 		p.approvals = append(p.approvals, a.Step)
 	}
 	return p, nil
+}
+
+// MaxExpandedSteps bounds the steps of a workflow once every call (uses:
+// ./x.yaml) has its own copy of the playbook it runs.
+var MaxExpandedSteps = 1_000_000
+
+// callDepth counts the calls from the workflow file down to n's playbook.
+func (c *compiler) callDepth(n *node) int {
+	d := 0
+	for u := n.unit; u.call != nil; u = u.call.unit {
+		d++
+	}
+	return d
 }
 
 func countSteps(steps []*schema.Step) int {
@@ -201,7 +287,7 @@ func (p *Program) StepsUsing(typ string) []string {
 // needs, with inputs) unless the loader already checked the structure; a
 // model built by hand (tests, tools) still gets these checks.
 func (c *compiler) structf(pos schema.Pos, format string, args ...any) {
-	if c.p.wf.Checked {
+	if c.u.wf.Checked {
 		return
 	}
 	c.errf(pos, format, args...)
@@ -209,7 +295,7 @@ func (c *compiler) structf(pos schema.Pos, format string, args ...any) {
 
 func (c *compiler) errf(pos schema.Pos, format string, args ...any) {
 	if pos.File == "" {
-		pos.File = c.file
+		pos.File = c.u.wf.File
 	}
 	c.diags = append(c.diags, schema.Diagnostic{Pos: pos, Message: fmt.Sprintf(format, args...)})
 }
@@ -217,18 +303,18 @@ func (c *compiler) errf(pos schema.Pos, format string, args ...any) {
 // buildGraph makes nodes for steps, resolving step types; expressions come
 // later, once every id (and so every output shape) is known.
 func (c *compiler) buildGraph(steps []*schema.Step, parent *node) *graph {
-	g := &graph{parent: parent, nodes: make([]*node, 0, len(steps))}
+	g := &graph{unit: c.u, parent: parent, nodes: make([]*node, 0, len(steps))}
 	slab := make([]node, len(steps)) // one allocation for the graph's nodes, which live as long as the program
 	for i, s := range steps {
 		n := &slab[i]
-		*n = node{graph: g, index: len(g.nodes), step: s, id: s.ID, full: s.ID}
+		*n = node{graph: g, index: len(g.nodes), step: s, id: s.ID, full: s.ID, unit: c.u}
 		if parent != nil {
 			n.full = parent.full + "." + s.ID
 		}
-		if prev, dup := c.p.byID[s.ID]; dup {
+		if prev, dup := c.u.byID[s.ID]; dup {
 			c.structf(s.IDPos, "duplicate step id %q (first at %s)", s.ID, prev.step.IDPos)
 		} else {
-			c.p.byID[s.ID] = n
+			c.u.byID[s.ID] = n
 		}
 		g.nodes = append(g.nodes, n)
 		c.p.nodes = append(c.p.nodes, n)
@@ -236,8 +322,32 @@ func (c *compiler) buildGraph(steps []*schema.Step, parent *node) *graph {
 		case s.IsGroup():
 			n.body = c.buildGraph(s.Steps, n)
 			for _, b := range n.body.nodes {
-				c.hide[b.id] = fmt.Sprintf("step %q is inside group %q: only steps of that group can reference it (use steps.%s.outputs.items)", b.id, n.id, n.id)
+				c.u.hide[b.id] = fmt.Sprintf("step %q is inside group %q: only steps of that group can reference it (use steps.%s.outputs.items)", b.id, n.id, n.id)
 			}
+		case s.IsCall():
+			if s.Callee == nil {
+				// The loader reported why (no such file, a cycle, ...).
+				c.structf(s.UsesPos, "step %q: the called playbook %s was not loaded", s.ID, s.Uses)
+				break
+			}
+			if depth := c.callDepth(n); depth > schema.MaxCallDepth {
+				c.errf(s.UsesPos, "step %q: playbooks nest more than %d deep", s.ID, schema.MaxCallDepth)
+				break
+			}
+			// Each call compiles its own copy of the playbook: calls that
+			// call several times at each level multiply. Bounded, so a
+			// small file cannot expand into millions of steps.
+			if len(c.p.nodes)+countSteps(s.Callee.Steps) > MaxExpandedSteps {
+				c.errf(s.UsesPos, "step %q: with the playbooks it calls, the workflow would have more than %d steps; call fewer times (a call with for_each runs once per item without copying)", s.ID, MaxExpandedSteps)
+				break
+			}
+			// The called playbook's steps become the body, in its own
+			// scope; they are compiled with the rest (compileGraph).
+			saved := c.u
+			c.u = c.newUnit(s.Callee, n, countSteps(s.Callee.Steps))
+			n.callee = c.u
+			n.body = c.buildGraph(s.Callee.Steps, n)
+			c.u = saved
 		case s.Uses == "":
 			c.structf(s.Pos, "step %q has neither uses nor steps", s.ID)
 		default:
@@ -283,7 +393,13 @@ func (c *compiler) outputsType(n *node) *xexpr.Type {
 		return n.outType
 	}
 	var one *xexpr.Type
-	if n.body != nil {
+	if n.callee != nil {
+		fields := map[string]*xexpr.Type{}
+		for _, k := range n.callee.wf.OutputsOrder {
+			fields[k] = xexpr.Any
+		}
+		one = &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of playbook %s (step %q; it declares them under outputs:)", n.step.Uses, n.id), Fields: fields}
+	} else if n.body != nil {
 		fields := map[string]*xexpr.Type{}
 		for _, b := range n.body.nodes {
 			fields[b.id] = c.outputsType(b)
@@ -326,7 +442,7 @@ func (c *compiler) stepsType(g *graph) *xexpr.Type {
 		return g.steps
 	}
 	fields := map[string]*xexpr.Type{}
-	if g.parent != nil {
+	if g.parent != nil && g.parent.callee == nil { // a called playbook sees none of its caller's steps
 		for k, v := range c.stepsType(g.parent.graph).Fields {
 			fields[k] = v
 		}
@@ -334,13 +450,13 @@ func (c *compiler) stepsType(g *graph) *xexpr.Type {
 	for _, n := range g.nodes {
 		fields[n.id] = stepEntry(c.outputsType(n), n.id)
 	}
-	g.steps = &xexpr.Type{Kind: "object", Noun: "step", Fields: fields, Hidden: c.hide}
+	g.steps = &xexpr.Type{Kind: "object", Noun: "step", Fields: fields, Hidden: g.unit.hide}
 	return g.steps
 }
 
 func (c *compiler) inputsType() *xexpr.Type {
 	f := map[string]*xexpr.Type{}
-	for _, in := range c.p.wf.Inputs {
+	for _, in := range c.u.wf.Inputs {
 		f[in.Name] = xexpr.Any
 		if in.Type == "list" {
 			f[in.Name] = xexpr.List(xexpr.Any)
@@ -354,7 +470,7 @@ func (c *compiler) inputsType() *xexpr.Type {
 
 func (c *compiler) envType() *xexpr.Type {
 	f := map[string]*xexpr.Type{}
-	for n := range c.p.env {
+	for n := range c.u.env {
 		f[n] = xexpr.Any
 	}
 	return &xexpr.Type{Kind: "object", Noun: "environment variable", Hint: "(only names declared under env: can be read)", Fields: f}
@@ -363,13 +479,13 @@ func (c *compiler) envType() *xexpr.Type {
 func (c *compiler) compileVars() {
 	inputs, env := c.inputsType(), c.envType()
 	vars := &xexpr.Type{Kind: "object", Noun: "var", Fields: map[string]*xexpr.Type{}, Hidden: map[string]string{}}
-	for _, v := range c.p.wf.Vars {
+	for _, v := range c.u.wf.Vars {
 		vars.Hidden[v.Name] = fmt.Sprintf("var %q is defined later; a var can only use the vars before it", v.Name)
 	}
 	root := xexpr.Object("name", map[string]*xexpr.Type{"inputs": inputs, "vars": vars, "env": env})
-	for _, v := range c.p.wf.Vars {
+	for _, v := range c.u.wf.Vars {
 		val := c.compileValue(v.Value, func() *xexpr.Type { return root }, nil)
-		c.p.vars = append(c.p.vars, &compiledVar{name: v.Name, val: val})
+		c.u.vars = append(c.u.vars, &compiledVar{name: v.Name, val: val})
 		delete(vars.Hidden, v.Name)
 		vars.Fields[v.Name] = typeOfValue(v.Value, val)
 		if val != nil && val.secret != "" {
@@ -378,7 +494,7 @@ func (c *compiler) compileVars() {
 			vars.Fields[v.Name] = vars.Fields[v.Name].AsSecret()
 		}
 	}
-	c.p.predEnvBase = map[string]*xexpr.Type{"inputs": inputs, "vars": vars, "env": env}
+	c.u.predEnvBase = map[string]*xexpr.Type{"inputs": inputs, "vars": vars, "env": env}
 }
 
 // typeOfValue infers the type of a var from its literal structure.
@@ -416,13 +532,15 @@ func typeOfValue(v *schema.Value, t *compiledValue) *xexpr.Type {
 // fan-out variables (as and index) of a plain fan-out step.
 func (c *compiler) envFor(g *graph, item *node, itemType *xexpr.Type) *xexpr.Type {
 	f := map[string]*xexpr.Type{
-		"inputs": c.p.predEnvBase["inputs"],
-		"vars":   c.p.predEnvBase["vars"],
-		"env":    c.p.predEnvBase["env"],
+		"inputs": g.unit.predEnvBase["inputs"],
+		"vars":   g.unit.predEnvBase["vars"],
+		"env":    g.unit.predEnvBase["env"],
 		"steps":  c.stepsType(g),
 	}
 	var chain []*node
-	for a := g.parent; a != nil; a = a.graph.parent {
+	// The item variables of enclosing fan-outs, up to the playbook's own
+	// top level: a called playbook does not see its caller's items.
+	for a := g.parent; a != nil && a.callee == nil; a = a.graph.parent {
 		chain = append(chain, a)
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
@@ -501,7 +619,7 @@ func (c *compiler) compileGraph(g *graph) {
 			if n.forEachList == nil {
 				n.forEachList = &compiledValue{isConst: true, constant: []any{}}
 			}
-			if n.body == nil {
+			if n.body == nil || n.callee != nil {
 				env = lazy(func() *xexpr.Type { return c.envFor(g, n, xexpr.Any) })
 			}
 		} else if s.ForEach != "" {
@@ -514,7 +632,7 @@ func (c *compiler) compileGraph(g *graph) {
 				// Keep going so the body is still checked.
 				n.forEach = nil
 			}
-			if n.body == nil {
+			if n.body == nil || n.callee != nil {
 				elem := elemType(n.forEach)
 				env = lazy(func() *xexpr.Type { return c.envFor(g, n, elem) })
 			}
@@ -523,7 +641,9 @@ func (c *compiler) compileGraph(g *graph) {
 				n.forEach, _ = xexpr.Compile("[]", xexpr.Object("name", nil))
 			}
 		}
-		if n.body != nil {
+		if n.callee != nil {
+			c.compileCall(n, env)
+		} else if n.body != nil {
 			if len(s.With) > 0 {
 				c.structf(s.Pos, "group %q cannot have with: (its steps have their own)", n.id)
 			}
@@ -577,7 +697,7 @@ func (c *compiler) compileGraph(g *graph) {
 		}
 		n.maxTarget = n.step.MaxTargets
 		if n.maxTarget == 0 {
-			n.maxTarget = c.p.wf.MaxTargets
+			n.maxTarget = n.unit.wf.MaxTargets
 		}
 	}
 }
@@ -677,12 +797,21 @@ func (c *compiler) compileWith(n *node, env lazyEnv) {
 	}
 	if t.Check != nil {
 		constants, _ := constWith(n)
-		for _, pr := range t.Check(c.p.wf, constants) {
-			pos := n.step.Pos
-			if v := n.step.With[pr.Input]; v != nil {
-				pos = v.Pos
+		// In a called playbook, its own http.allow and its caller's
+		// both apply: a library cannot widen what the caller allows.
+		checked := map[*schema.Workflow]bool{}
+		for u := c.u; u != nil; u = callerUnit(u) {
+			if checked[u.runWF] {
+				continue
 			}
-			c.errf(pos, "step %q (%s): %s", n.id, t.Name, pr.Message)
+			checked[u.runWF] = true
+			for _, pr := range t.Check(u.runWF, constants) {
+				pos := n.step.Pos
+				if v := n.step.With[pr.Input]; v != nil {
+					pos = v.Pos
+				}
+				c.errf(pos, "step %q (%s): %s", n.id, t.Name, pr.Message)
+			}
 		}
 	}
 	if len(t.AnyOf) > 0 {
@@ -717,7 +846,7 @@ func (c *compiler) predicateEnv(spec *PredicateSpec) *xexpr.Type {
 		}
 	}
 	f[spec.Var] = el
-	for k, v := range c.p.predEnvBase {
+	for k, v := range c.u.predEnvBase {
 		f[k] = v
 	}
 	return &xexpr.Type{Kind: "object", Noun: "field", Fields: f, Open: open}
@@ -736,7 +865,11 @@ func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
 	if xexpr.HasExpr(src) {
 		// The source comes from an expression: it can only use what is
 		// known when the run starts, and is compiled then.
-		runStart := xexpr.Object("name", c.p.predEnvBase)
+		if c.u.call != nil {
+			c.errf(v.Pos, "input %q of step %q: a filter given by an expression is not supported inside a called playbook (it is compiled once when the run starts); write the filter literally, or pass the list to filter as an input", spec.Name, n.id)
+			return
+		}
+		runStart := xexpr.Object("name", c.u.predEnvBase)
 		t, errs := xexpr.CompileTemplate(src, runStart)
 		for _, e := range errs {
 			c.errf(c.posAt(v, e.Offset), "%s (a filter given by an expression may use inputs, vars and env only)%s", e.Msg, wrappedFilterHint(src))
@@ -868,7 +1001,7 @@ func (c *compiler) quoteShift(v *schema.Value) int {
 
 // sourceShift: see schema.Workflow.ExprShift.
 func (c *compiler) sourceShift(pos schema.Pos, src string, off int) int {
-	return c.p.wf.ExprShift(pos, src, off)
+	return c.u.wf.ExprShift(pos, src, off)
 }
 
 func shiftPos(src string, pos schema.Pos, off int) schema.Pos {
@@ -904,12 +1037,12 @@ func (c *compiler) refDeps(n *node, refs []xexpr.Ref, pos schema.Pos) {
 // addDep records that n depends on the step named id: a sibling directly,
 // a step of an enclosing graph through n's ancestor in that graph.
 func (c *compiler) addDep(n *node, id string, pos schema.Pos, how string) {
-	m := c.p.byID[id]
+	m := n.unit.byID[id]
 	if m == nil {
 		if how == "needs" {
 			msg := fmt.Sprintf("needs: unknown step %q", id)
 			var names []string
-			for k := range c.p.byID {
+			for k := range n.unit.byID {
 				names = append(names, k)
 			}
 			if s := xexpr.DidYouMean(id, names); s != "" {
@@ -1076,7 +1209,24 @@ func (c *compiler) approvalOf(s *schema.Step) string {
 	if s.Approval != "" {
 		return s.Approval
 	}
-	return c.p.wf.Approval
+	return c.u.wf.Approval
+}
+
+// outerAllow is the http.allow in force where n is written (nil: any
+// host, or n is nil).
+func (n *node) outerAllow() []string {
+	if n == nil {
+		return nil
+	}
+	return n.unit.runWF.HTTPAllow
+}
+
+// callerUnit is the unit whose step calls u; nil for the workflow file.
+func callerUnit(u *unit) *unit {
+	if u.call == nil {
+		return nil
+	}
+	return u.call.unit
 }
 
 // wrappedFilterHint is advice for a filter written as one ${{ }} template
@@ -1090,4 +1240,166 @@ func wrappedFilterHint(src string) string {
 	}
 	inner := strings.TrimSpace(s[3 : len(s)-2])
 	return fmt.Sprintf("; a filter is itself an expression, evaluated for each item: write it without ${{ }}, as %s", inner)
+}
+
+// compileCall compiles a step that runs another playbook (uses: ./x.yaml):
+// its with: values in the caller's scope, checked against the called
+// playbook's declared inputs, then the called playbook's steps, vars and
+// outputs in its own scope.
+func (c *compiler) compileCall(n *node, env lazyEnv) {
+	s, callee := n.step, n.callee
+	file := callee.wf.File
+	if len(s.OutputsOrder) > 0 {
+		c.errf(s.Outputs[s.OutputsOrder[0]].Pos, "step %q runs the playbook %s: its outputs are the ones that playbook declares (outputs: at its top level); read them as steps.%s.outputs.NAME", n.id, s.Uses, n.id)
+	}
+	// Settings of one step execution mean nothing for a call: say so
+	// rather than ignore them.
+	if s.Retry != nil {
+		c.errf(s.Retry.Pos, "step %q runs the playbook %s: retry applies to its steps; set it there (a step's retry, or defaults.retry in %s)", n.id, s.Uses, file)
+	}
+	if s.Timeout != 0 {
+		c.errf(s.Pos, "step %q runs the playbook %s: timeout applies to its steps; set it there (a step's timeout, or defaults.timeout in %s)", n.id, s.Uses, file)
+	}
+	if s.Confirm || s.Approval != "" {
+		pos := s.Pos
+		if !s.Confirm && s.ApprovalPos.Line > 0 {
+			pos = s.ApprovalPos
+		}
+		c.errf(pos, "step %q runs the playbook %s: approval is decided by its steps (their types, confirm and approval, and the approval: of %s)", n.id, s.Uses, file)
+	}
+	names := make([]string, 0, len(callee.wf.Inputs))
+	for _, in := range callee.wf.Inputs {
+		names = append(names, in.Name)
+	}
+	keys := s.WithOrder
+	if len(keys) != len(s.With) {
+		keys = sortedKeys(s.With)
+	}
+	if len(s.With) > 0 {
+		n.with = make(map[string]*compiledValue, len(s.With))
+	}
+	for _, k := range keys {
+		v := s.With[k]
+		in := callee.inputs[k]
+		if in == nil {
+			msg := fmt.Sprintf("step %q: the playbook %s has no input %q", n.id, file, k)
+			if sug := xexpr.DidYouMean(k, names); sug != "" {
+				msg += fmt.Sprintf("; did you mean %q?", sug)
+			} else if len(names) > 0 {
+				msg += fmt.Sprintf(" (its inputs: %s)", strings.Join(names, ", "))
+			} else {
+				msg += " (it declares no inputs)"
+			}
+			c.errf(v.Pos, "%s", msg)
+			continue
+		}
+		val := c.compileValue(v, env, n)
+		if val == nil {
+			continue
+		}
+		if val.secret != "" && !in.Secret {
+			c.errf(v.Pos, "step %q: input %q of %s is computed from a secret (%s), but the playbook does not declare it secret: true; declare it so, and the called playbook keeps it out of logs, plans and outputs too", n.id, k, file, val.secret)
+		}
+		if what := shapeMismatch(in, val); what != "" {
+			c.errf(v.Pos, "step %q: input %q of %s is %s, but the input's type is %s", n.id, k, file, what, in.Type)
+		}
+		if val.isConst {
+			if x, err := coerceTyped(in, val.constant); err != nil {
+				c.errf(v.Pos, "step %q: %v (declared in %s)", n.id, err, file)
+			} else if len(in.Enum) > 0 && !slices.ContainsFunc(in.Enum, func(e any) bool { return equalValue(e, x) }) {
+				c.errf(v.Pos, "step %q: input %q of %s must be one of the values it declares in enum", n.id, k, file)
+			}
+		}
+		n.with[k] = val
+	}
+	for _, in := range callee.wf.Inputs {
+		if in.Required && !in.HasDefault && s.With[in.Name] == nil {
+			c.errf(s.WithPos, "step %q: missing required input %q of the playbook %s", n.id, in.Name, file)
+		}
+	}
+	saved := c.u
+	c.u = callee
+	c.compileVars()
+	c.compileGraph(n.body)
+	c.compileWorkflowOutputs(n.body)
+	c.u = saved
+}
+
+// compileWorkflowOutputs compiles the declared outputs of the playbook
+// being compiled (outputs: at its top level), in the scope of its top
+// graph g: every step is done when they are evaluated.
+func (c *compiler) compileWorkflowOutputs(g *graph) {
+	wf := c.u.wf
+	if len(wf.OutputsOrder) == 0 {
+		return
+	}
+	env := lazy(func() *xexpr.Type { return c.envFor(g, nil, nil) })
+	c.u.outputs = make(map[string]*compiledValue, len(wf.OutputsOrder))
+	for _, k := range wf.OutputsOrder {
+		v := wf.Outputs[k]
+		t := c.compileValue(v, env, nil)
+		if t == nil {
+			continue
+		}
+		if t.secret != "" {
+			c.errf(v.Pos, "output %q of the playbook is computed from a secret (%s); outputs are kept in the journal and shown in reports", k, t.secret)
+			continue
+		}
+		c.u.outputs[k] = t
+		for _, id := range valueStepRefs(t, nil) {
+			if !slices.Contains(c.u.outputRefs, id) {
+				c.u.outputRefs = append(c.u.outputRefs, id)
+			}
+		}
+	}
+}
+
+// valueStepRefs appends the step ids a compiled value reads to ids.
+func valueStepRefs(v *compiledValue, ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.tmpl != nil {
+		for _, r := range v.tmpl.Refs() {
+			if id, ok := stepRef(r); ok {
+				ids = append(ids, id)
+			}
+		}
+	}
+	for _, e := range v.list {
+		ids = valueStepRefs(e, ids)
+	}
+	for _, k := range v.keys {
+		ids = valueStepRefs(v.m[k], ids)
+	}
+	return ids
+}
+
+// shapeMismatch says what a computed with: value is when its shape cannot
+// be the declared input type: text (a template mixing text and ${{ }}) for
+// a list or an object, a list or an object for anything else. "" when it
+// may fit; scalars are checked when the run binds them (a string "12" is
+// a fine integer, as on the command line).
+func shapeMismatch(in *schema.Input, v *compiledValue) string {
+	if v == nil || v.isConst || v.tmpl == nil {
+		return ""
+	}
+	single := v.tmpl.Single()
+	if single == nil {
+		if in.Type == "list" || in.Type == "object" {
+			return "text (a template mixing text and ${{ }})"
+		}
+		return ""
+	}
+	r := single.Result()
+	if r == nil {
+		return ""
+	}
+	switch {
+	case r.Kind == "list" && in.Type != "list":
+		return "a list"
+	case r.Kind == "object" && in.Type != "object":
+		return "an object"
+	}
+	return ""
 }

@@ -16,8 +16,8 @@ func (r *run) executeTask(t task) (res StepResult, out any, fan *fanout) {
 	res = StepResult{Step: n.full, Index: -1, Started: time.Now()}
 	if t.item != nil {
 		res.Item, res.Index, res.ItemKey = r.itemLabel(t.instance, t.item), t.item.index, r.itemKey(t.instance, t.item)
-	} else if t.instance.item != nil {
-		res.Item, res.Index, res.ItemKey = t.instance.itemLabel, t.instance.item.index, t.instance.itemKey
+	} else if t.instance.labelItem != nil {
+		res.Item, res.Index, res.ItemKey = t.instance.itemLabel, t.instance.labelItem.index, t.instance.itemKey
 	}
 	if r.stopped(t) {
 		res.Status = StatusNotRun
@@ -37,12 +37,16 @@ func (r *run) executeTask(t task) (res StepResult, out any, fan *fanout) {
 				return res, nil, nil
 			}
 		}
-		if n.fanout() {
+		if n.fanout() || n.callee != nil {
 			f, err := r.expand(t.instance, n)
 			if err != nil {
 				return r.failNow(res, err), nil, nil
 			}
-			r.emit(Event{Type: "step_started", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Total: len(f.items)})
+			total := len(f.items)
+			if f.single {
+				total = 0 // one run of a playbook: no progress of items to show
+			}
+			r.emit(Event{Type: "step_started", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Total: total})
 			return res, nil, f
 		}
 	}
@@ -254,14 +258,14 @@ func (r *run) lockResources(n *node, res StepResult, stepInputs map[string]any) 
 // stepContext is what the step type sees of the run for this execution.
 func (r *run) stepContext(t task, res StepResult) *StepContext {
 	n := t.node
-	sc := &StepContext{mode: r.opts.Mode, wf: r.prog.wf, runID: r.opts.RunID, approvals: r.opts.Approvals, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: r.prog.polling,
+	sc := &StepContext{mode: r.opts.Mode, wf: n.unit.runWF, runID: r.opts.RunID, approvals: r.opts.Approvals, stepID: n.full, item: res.Item, index: res.Index, itemKey: res.ItemKey, logger: r.log, polling: n.unit.polling,
 		release: r.releaseFn, reacquire: r.acquireFn}
 	if sc.item == "" {
 		sc.index = -1
 	}
 	sc.emit = r.emitFn
 	sc.recorder = r.recorderFor(t, res)
-	sc.predicate = func(name string) (Predicate, error) { return r.predicate(n, name) }
+	sc.predicate = func(name string) (Predicate, error) { return r.predicate(t.instance, n, name) }
 	return sc
 }
 

@@ -37,7 +37,14 @@ type fanout struct {
 	stopped     bool
 	failed      bool
 	reason      string
-	started     time.Time
+	// single: a call (uses: ./x.yaml) without for_each, run as one
+	// unlabelled item; its result is the called playbook's outputs.
+	single bool
+	// callError: why the called playbook's item failed outside its steps
+	// (its inputs could not be bound, an output could not be evaluated).
+	callError string
+	callErr   error // the same, unredacted, for StepResult.Err (classes)
+	started   time.Time
 
 	// Item results, by item index: a plain step's executions and the items
 	// never started; a group's item instances and the failures of its
@@ -71,6 +78,12 @@ func (r *run) startFanout(f *fanout) {
 		if f.node.body != nil {
 			key := append(slices.Clone(f.instance.planOrder), f.node.topoIndex, it.index)
 			instance := r.newInstance(f.node.body, f.instance, f, it, key)
+			if f.node.callee != nil {
+				if err := r.bindCall(instance, f, it); err != nil {
+					r.callFailed(f, it, err)
+					continue
+				}
+			}
 			f.itemInstances[it.index] = instance
 			r.startInstance(instance)
 		} else {
@@ -87,7 +100,13 @@ func (r *run) itemDone(f *fanout, it *fanoutItem, status Status, out any) {
 	switch status {
 	case StatusFailed:
 		f.failures++
-		if it.index < f.batch {
+		if f.single {
+			f.stopped, f.failed = true, true
+			f.reason = fmt.Sprintf("the playbook %s failed", f.node.step.Uses)
+			if f.callError != "" {
+				f.reason += ": " + f.callError
+			}
+		} else if it.index < f.batch {
 			f.stopped, f.failed = true, true
 			f.reason = fmt.Sprintf("canary item %s failed", it.label)
 		} else if f.failures > f.maxFailures() {
@@ -142,6 +161,7 @@ func (r *run) fanoutDone(f *fanout) {
 	case f.failed:
 		status = StatusFailed
 		res.Error = f.reason
+		res.Err = f.callErr
 	case f.interrupted > 0:
 		status = StatusInterrupted
 		res.Error = fmt.Sprintf("%d of %d items interrupted", f.interrupted, len(f.items))
@@ -149,14 +169,21 @@ func (r *run) fanoutDone(f *fanout) {
 		status = StatusNotRun
 	}
 	res.Status = status
-	if f.instance.item != nil {
+	if f.instance.labelItem != nil {
 		res.Item, res.ItemKey = f.instance.itemLabel, f.instance.itemKey
 	}
-	items := make([]any, len(f.outs))
-	copy(items, f.outs)
-	out := map[string]any{"items": items, "count": len(f.items)}
+	var out map[string]any
+	total := len(f.items)
+	if f.single {
+		out, _ = f.outs[0].(map[string]any)
+		total = 0
+	} else {
+		items := make([]any, len(f.outs))
+		copy(items, f.outs)
+		out = map[string]any{"items": items, "count": len(f.items)}
+	}
 	res.Outputs = out
-	r.emit(Event{Type: "step_finished", Step: f.node.full, Item: res.Item, Status: status, Duration: res.Duration, Error: res.Error, Total: len(f.items)})
+	r.emit(Event{Type: "step_finished", Step: f.node.full, Item: res.Item, Status: status, Duration: res.Duration, Error: res.Error, Total: total})
 	work := r.finish(f.instance, f.node, res, out, nil)
 	r.makeReady(work)
 	r.dispatch()
@@ -178,6 +205,10 @@ func (r *run) itemLabel(instance *graphInstance, it *fanoutItem) string {
 
 // expand evaluates a fan-out's for_each into its items.
 func (r *run) expand(instance *graphInstance, n *node) (*fanout, error) {
+	if !n.fanout() { // a call (uses: ./x.yaml) run once
+		f := &fanout{instance: instance, node: n, single: true, started: time.Now(), items: []fanoutItem{{}}, outs: make([]any, 1), itemInstances: make([]*graphInstance, 1)}
+		return f, nil
+	}
 	var v any
 	var err error
 	if n.forEachList != nil {

@@ -16,7 +16,7 @@ func (p *Program) DOT() string {
 		for _, n := range g.nodes {
 			if n.body != nil {
 				fmt.Fprintf(&b, "%ssubgraph %q {\n", indent, "cluster_"+n.full)
-				fmt.Fprintf(&b, "%s  label=%q;\n", indent, n.id+" (for each "+n.as+")")
+				fmt.Fprintf(&b, "%s  label=%q;\n", indent, clusterLabel(n))
 				fmt.Fprintf(&b, "%s  %q [label=%q, shape=point];\n", indent, n.full, "")
 				draw(n.body, indent+"  ")
 				fmt.Fprintf(&b, "%s}\n", indent)
@@ -53,6 +53,19 @@ func (p *Program) DOT() string {
 	return b.String()
 }
 
+// clusterLabel names a group or a called playbook: "rollout (for each
+// account)", "rollout: ./lib/x.yaml (for each account)", "one: ./lib/x.yaml".
+func clusterLabel(n *node) string {
+	s := n.id
+	if n.callee != nil {
+		s += ": " + n.step.Uses
+	}
+	if n.fanout() {
+		s += " (for each " + n.as + ")"
+	}
+	return s
+}
+
 func label(n *node) string {
 	s := n.id + "\n" + n.step.Uses
 	if n.fanout() {
@@ -70,7 +83,7 @@ func (p *Program) Mermaid() string {
 	draw = func(g *graph, indent string) {
 		for _, n := range g.nodes {
 			if n.body != nil {
-				fmt.Fprintf(&b, "%ssubgraph %s[\"%s (for each %s)\"]\n", indent, id(n), n.id, n.as)
+				fmt.Fprintf(&b, "%ssubgraph %s[\"%s\"]\n", indent, id(n), strings.ReplaceAll(clusterLabel(n), `"`, "#quot;"))
 				draw(n.body, indent+"  ")
 				fmt.Fprintf(&b, "%send\n", indent)
 				continue

@@ -90,11 +90,13 @@ func isInvalidMessage(invalid map[string]bool, msg string) bool {
 
 // stepPos is where a step's inputs are written.
 func (p *Program) stepPos(full string) schema.Pos {
-	id := full
-	if i := strings.LastIndexByte(full, '.'); i >= 0 {
-		id = full[i+1:]
-	}
-	n := p.byID[id]
+	p.byFullOnce.Do(func() {
+		p.byFull = make(map[string]*node, len(p.nodes))
+		for _, n := range p.nodes {
+			p.byFull[n.full] = n
+		}
+	})
+	n := p.byFull[full]
 	if n == nil || n.step == nil {
 		return p.wf.Pos
 	}

@@ -39,11 +39,11 @@ type retryPolicy struct {
 func (c *compiler) policy(n *node) {
 	r := n.step.Retry
 	if r == nil {
-		r = c.p.wf.Defaults.Retry
+		r = n.unit.defaults.Retry
 	}
 	n.timeout = n.step.Timeout
 	if n.timeout == 0 {
-		n.timeout = c.p.wf.Defaults.Timeout
+		n.timeout = n.unit.defaults.Timeout
 	}
 	// Steps share the policy of the same declaration (most use the
 	// defaults), so a node holds a pointer, not a copy.

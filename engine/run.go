@@ -112,6 +112,11 @@ type Result struct {
 	Started   time.Time
 	Finished  time.Time
 	Mutations []PlannedMutation // plan modes: in DAG and item order
+	// Outputs are the workflow's declared outputs (outputs: at its top
+	// level), evaluated when the run succeeded; OutputsError says why they
+	// could not be, which fails the run.
+	Outputs      map[string]any
+	OutputsError string
 }
 
 // StepResult is one step execution (one item of a fan-out), or the summary
@@ -171,6 +176,7 @@ type run struct {
 	releaseFn, acquireFn func()
 
 	inputs, vars, env map[string]any
+	top               *playbookValues // the same three, as playbookScope gives them
 	filtersFromInputs map[*filterInput]*xexpr.Expr
 	redact            *secretSet
 
@@ -229,6 +235,14 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 		res.Status = RunFailed
 	default:
 		res.Status = RunSucceeded
+		if len(p.top.outputs) > 0 {
+			out, err := r.playbookOutputs(r.root, p.top)
+			if err != nil {
+				res.Status, res.OutputsError = RunFailed, r.redact.Replace(err.Error())
+			} else {
+				res.Outputs = out
+			}
+		}
 	}
 	if r.resultCount == len(r.root.results) {
 		// Only top-level steps, every one finished: their results are in
@@ -236,6 +250,10 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 		res.Steps = r.root.results
 	} else {
 		res.Steps = r.collect(r.root, make([]StepResult, 0, r.resultCount))
+	}
+	if res.OutputsError != "" {
+		// Shown with the failed steps: the outputs: block is what failed.
+		res.Steps = append(slices.Clip(res.Steps), StepResult{Step: "outputs", Index: -1, Status: StatusFailed, Error: res.OutputsError})
 	}
 	slices.SortStableFunc(r.mutations, func(a, b orderedMutation) int { return slices.Compare(a.order, b.order) })
 	for _, m := range r.mutations {
@@ -261,6 +279,7 @@ func (r *run) prepare() error {
 		r.env[name] = v
 	}
 	r.vars = map[string]any{}
+	r.top = &playbookValues{inputs: r.inputs, vars: r.vars, env: r.env}
 	scope := map[string]any{"inputs": r.inputs, "vars": r.vars, "env": r.env}
 	for _, v := range r.prog.vars {
 		val, err := resolve(v.val, scope)

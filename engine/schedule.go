@@ -17,6 +17,18 @@ type graphInstance struct {
 	planOrder  []int  // sort key prefix of the plan's mutations
 	itemKey    string // item key, joined with "/" through nested fan-outs
 	itemLabel  string // item label, joined likewise
+	// labelItem is the item results are labelled with: item, or for a
+	// called playbook run once (no for_each), the item of its caller.
+	labelItem *fanoutItem
+	// call holds a called playbook's inputs, vars and env, bound from the
+	// calling step's with: (nil: not the top graph of a called playbook).
+	call *playbookValues
+}
+
+// playbookValues are what inputs, vars and env hold in one playbook's
+// expressions.
+type playbookValues struct {
+	inputs, vars, env map[string]any
 }
 
 type nodeState struct {
@@ -37,8 +49,12 @@ type task struct {
 }
 
 func (r *run) newInstance(g *graph, parent *graphInstance, fan *fanout, item *fanoutItem, key []int) *graphInstance {
-	instance := &graphInstance{graph: g, parent: parent, fan: fan, item: item, nodeStates: make([]nodeState, len(g.nodes)), results: make([]StepResult, len(g.nodes)), unfinished: len(g.nodes), planOrder: key}
-	if parent != nil && item != nil {
+	instance := &graphInstance{graph: g, parent: parent, fan: fan, item: item, labelItem: item, nodeStates: make([]nodeState, len(g.nodes)), results: make([]StepResult, len(g.nodes)), unfinished: len(g.nodes), planOrder: key}
+	if fan != nil && fan.single {
+		// A call without for_each adds no item to names: its steps are
+		// labelled, and journaled, with the item of the calling step.
+		instance.labelItem, instance.itemKey, instance.itemLabel = parent.labelItem, parent.itemKey, parent.itemLabel
+	} else if parent != nil && item != nil {
 		instance.itemKey, instance.itemLabel = item.key, item.label
 		if parent.itemKey != "" {
 			instance.itemKey = parent.itemKey + "/" + item.key
@@ -144,8 +160,8 @@ func (r *run) finish(instance *graphInstance, n *node, res StepResult, out any, 
 	if res.Step == "" {
 		res.Step = n.full
 		res.Index = -1
-		if instance.item != nil {
-			res.Item, res.ItemKey, res.Index = instance.itemLabel, instance.itemKey, instance.item.index
+		if instance.labelItem != nil {
+			res.Item, res.ItemKey, res.Index = instance.itemLabel, instance.itemKey, instance.labelItem.index
 		}
 	}
 	instance.results[n.topoIndex] = res
@@ -204,7 +220,18 @@ func (r *run) instanceDone(instance *graphInstance) {
 		status = StatusFailed
 	}
 	fn := instance.fan.node
-	if status == StatusSucceeded && len(fn.outputs) > 0 {
+	if fn.callee != nil {
+		// A called playbook's result is its declared outputs alone.
+		out = map[string]any{}
+		if status == StatusSucceeded {
+			var err error
+			if out, err = r.playbookOutputs(instance, fn.callee); err != nil {
+				status = StatusFailed
+				r.failed = true
+				instance.fan.callError = r.redact.Replace(err.Error())
+			}
+		}
+	} else if status == StatusSucceeded && len(fn.outputs) > 0 {
 		env := r.scope(instance, nil, fn, nil)
 		for _, k := range fn.step.OutputsOrder {
 			v, err := resolve(fn.outputs[k], env)

@@ -28,9 +28,13 @@ func truthy(v any) bool {
 // scope builds the values an expression of n reads: only the steps it
 // references are looked up.
 func (r *run) scope(instance *graphInstance, it *fanoutItem, n *node, raw map[string]any) map[string]any {
-	env := map[string]any{"inputs": r.inputs, "vars": r.vars, "env": r.env}
+	ps := r.playbookScope(instance)
+	env := map[string]any{"inputs": ps.inputs, "vars": ps.vars, "env": ps.env}
 	var chain []*graphInstance
 	for x := instance; x != nil; x = x.parent {
+		if x.call != nil {
+			break // a called playbook sees none of its caller's items
+		}
 		chain = append(chain, x)
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
@@ -53,7 +57,7 @@ func (r *run) scope(instance *graphInstance, it *fanoutItem, n *node, raw map[st
 	if len(n.refs) > 0 {
 		steps := make(map[string]any, len(n.refs))
 		for _, id := range n.refs {
-			m := r.prog.byID[id]
+			m := n.unit.byID[id]
 			if m == nil {
 				continue
 			}
@@ -105,7 +109,19 @@ func resolve(v *compiledValue, env map[string]any) (any, error) {
 	}
 }
 
-func (r *run) predicate(n *node, name string) (Predicate, error) {
+// playbookScope is what inputs, vars and env hold for the steps of
+// instance: its called playbook's bound values, or the run's.
+func (r *run) playbookScope(instance *graphInstance) *playbookValues {
+	for x := instance; x != nil; x = x.parent {
+		if x.call != nil {
+			return x.call
+		}
+	}
+	return r.top
+}
+
+func (r *run) predicate(instance *graphInstance, n *node, name string) (Predicate, error) {
+	ps := r.playbookScope(instance)
 	pt, ok := n.filters[name]
 	if !ok {
 		return nil, fmt.Errorf("input %q of step %s is not a filter", name, n.full)
@@ -122,7 +138,7 @@ func (r *run) predicate(n *node, name string) (Predicate, error) {
 			}
 		}
 		env[pt.spec.Var] = elem
-		env["inputs"], env["vars"], env["env"] = r.inputs, r.vars, r.env
+		env["inputs"], env["vars"], env["env"] = ps.inputs, ps.vars, ps.env
 		v, err := e.Eval(env)
 		if err != nil {
 			return false, err

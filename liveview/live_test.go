@@ -369,3 +369,23 @@ func BenchmarkLiveView500Items(b *testing.B) {
 		_ = s.m.View()
 	}
 }
+
+// A called playbook (uses: ./lib/x.yaml) reports its steps as the calling
+// step's id, a dot and their own: per item like a group's when the call
+// fans out, as rows of their own when it runs once.
+func TestLiveCalledPlaybookSteps(t *testing.T) {
+	s := newLiveScript(t, false, 120, 40)
+	s.at(0, engine.Event{Type: "run_started", Workflow: "w"},
+		engine.Event{Type: "step_started", Step: "catch_up", Total: 2},
+		itemStarted("catch_up.clone", "Store-1", 0), itemStarted("catch_up.clone", "Store-2", 1),
+		started("qa"), started("qa.clone"))
+	s.at(time.Second, itemFinished("catch_up.clone", "Store-1", 0, "succeeded", time.Second),
+		itemStarted("catch_up.publish", "Store-1", 0),
+		finished("qa.clone", "succeeded", time.Second), started("qa.publish"))
+	v := s.view()
+	lineWith(t, v, "catch_up", "0/2 items done")
+	lineWith(t, v, "Store-1", "publish")
+	lineWith(t, v, "Store-2", "clone")
+	lineWith(t, v, "qa.clone", "done")
+	lineWith(t, v, "qa.publish", "running")
+}

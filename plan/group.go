@@ -25,6 +25,7 @@ type Group struct {
 	Verb        string   `json:"verb"`   // create, update, delete, replace
 	Destructive bool     `json:"destructive"`
 	NoApproval  bool     `json:"no_approval,omitempty"` // declared approval: not_required
+	Playbook    string   `json:"playbook,omitempty"`    // the called playbook holding the step (uses: ./x.yaml)
 	Method      string   `json:"method"`
 	Path        string   `json:"path"` // the pattern; ids that are no target are shortened and named
 	Body        string   `json:"body,omitempty"`
@@ -103,7 +104,7 @@ func groupKey(g *Group) string {
 	if g.NoApproval {
 		b.WriteString("no approval\x00")
 	}
-	for _, s := range []string{g.Step, g.Type, g.Symbol, g.Method, g.Path, g.Body, g.Change} {
+	for _, s := range []string{g.Step, g.Type, g.Symbol, g.Method, g.Path, g.Body, g.Change, g.Playbook} {
 		b.WriteString(s)
 		b.WriteByte(0)
 	}
@@ -136,6 +137,7 @@ func groupOf(p *Plan, m *Mutation) (Group, Member) {
 		Verb:        verb(m),
 		Destructive: m.Destructive,
 		NoApproval:  m.NoApproval,
+		Playbook:    m.Playbook,
 		Method:      m.Method,
 	}
 	segs := strings.Split(m.Path, "/")

@@ -80,6 +80,10 @@ type Mutation struct {
 	// NoApproval: the playbook declared this step's changes need no
 	// approval (approval: not_required); run sends them without asking.
 	NoApproval bool `json:"no_approval,omitempty"`
+	// Playbook is the called playbook the step is written in (uses:
+	// ./x.yaml), relative to the workflow file's folder; empty for the
+	// workflow's own steps. The step's id already starts with its caller's.
+	Playbook string `json:"playbook,omitempty"`
 }
 
 // Detail is one labelled fact about a mutation.
@@ -203,6 +207,16 @@ func (p *Plan) MarkNoApproval(noApproval func(step string) bool) {
 		m.NoApproval = !m.Destructive && noApproval(m.Step)
 	}
 	p.Summarize()
+	p.Hash = p.ComputeHash()
+}
+
+// MarkPlaybooks sets Playbook on every mutation from playbookOf (the
+// called playbook a step is written in, "" for none), and recomputes the
+// hash.
+func (p *Plan) MarkPlaybooks(playbookOf func(step string) string) {
+	for i := range p.Mutations {
+		p.Mutations[i].Playbook = playbookOf(p.Mutations[i].Step)
+	}
 	p.Hash = p.ComputeHash()
 }
 

@@ -158,6 +158,9 @@ func markdown(p *Plan, g *Grouped, opts RenderOptions, perGroup int, details boo
 // target list was cut.
 func writeMarkdownGroup(b *strings.Builder, g *Group, perGroup int) bool {
 	fmt.Fprintf(b, "\n<details><summary>%s %s %s</summary>\n\n", mdText(g.Symbol), mdText(g.Verb), mdText(g.Title()))
+	if g.Playbook != "" {
+		fmt.Fprintf(b, "- playbook: %s\n", mdCode(g.Playbook))
+	}
 	fmt.Fprintf(b, "- request: %s\n", mdCode(g.Method+" "+g.Path))
 	for _, d := range g.Details {
 		fmt.Fprintf(b, "- %s: %s\n", mdText(d.Label), mdText(d.Value))

@@ -83,6 +83,9 @@ func writeTextGroup(b *strings.Builder, g *Group, c palette, detail bool) {
 	field := func(name, value string) {
 		fmt.Fprintf(b, "      %-*s %s\n", fieldWidth(g), name+":", value)
 	}
+	if g.Playbook != "" {
+		field("playbook", g.Playbook)
+	}
 	field("request", g.Method+" "+g.Path)
 	for _, d := range g.Details {
 		field(d.Label, d.Value)

@@ -89,16 +89,27 @@ func (s *Service) prepareResume(jr *journal.Run, req ResumeRequest) (*Resumption
 	if err != nil {
 		return nil, &PlanSourceError{File: meta.File, Err: err, RunID: meta.RunID}
 	}
-	if h := fileHash(src); h != meta.FileHash && !req.Force {
-		return nil, &WorkflowChangedError{RunID: meta.RunID, File: meta.File, Was: meta.FileHash, Now: h}
+	changed := func(now string) error {
+		return &WorkflowChangedError{RunID: meta.RunID, File: meta.File, Was: meta.FileHash, Now: now}
 	}
 	in, err := mergeStored(meta.Inputs, req.Inputs, "journal")
 	if err != nil {
+		if h := fileHash(src); h != meta.FileHash && !req.Force {
+			return nil, changed(h)
+		}
 		return nil, err
 	}
 	w, err := s.Prepare(Request{File: meta.File, Source: src, Inputs: in, Parallelism: req.Parallelism})
 	if err != nil {
+		if h := fileHash(src); h != meta.FileHash && !req.Force {
+			return nil, changed(h)
+		}
 		return nil, err
+	}
+	// The hash covers the playbooks the file calls (uses: ./x.yaml): a
+	// changed library is a changed workflow too.
+	if h := w.prog.Workflow().Hash; h != meta.FileHash && !req.Force {
+		return nil, changed(h)
 	}
 	r := &Resumption{Workflow: w, jr: jr}
 	if meta.Mode == "apply" {

@@ -77,7 +77,7 @@ func (w *Workflow) preflight(ctx context.Context) error {
 		if st.Status != engine.StatusFailed || st.Err == nil {
 			continue
 		}
-		if c, _ := frame.Classify(st.Err); c == frame.ClassInvalid {
+		if c, _ := Classify(st.Err); c == string(frame.ClassInvalid) {
 			bad = append(bad, StepFailure{Step: st.Step, Item: st.Item, Error: st.Error})
 		}
 	}
@@ -138,6 +138,9 @@ func (w *Workflow) plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) 
 		needs[a.Step] = true
 	}
 	p.MarkNoApproval(func(step string) bool { return !needs[step] })
+	if w.prog.HasCalls() {
+		p.MarkPlaybooks(w.prog.PlaybookOf)
+	}
 	return p, nil
 }
 

@@ -381,6 +381,12 @@ func Classify(err error) (string, time.Duration) {
 	if errors.As(err, &ue) {
 		return engine.ClassOutcomeUnknown, 0
 	}
+	// A called playbook refusing the inputs its caller gives is invalid
+	// input, like a step type's invalid request.
+	var ce *engine.CallInputError
+	if errors.As(err, &ce) {
+		return string(frame.ClassInvalid), 0
+	}
 	c, d := frame.Classify(err)
 	return string(c), d
 }

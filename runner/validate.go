@@ -32,7 +32,7 @@ func CheckOffline(ctx context.Context, prog *engine.Program, raw map[string]stri
 	if secrets != nil {
 		secrets.Add(prog.SecretValues(in)...)
 	}
-	isInvalid := func(err error) bool { c, _ := frame.Classify(err); return c == frame.ClassInvalid }
+	isInvalid := func(err error) bool { c, _ := Classify(err); return c == string(frame.ClassInvalid) }
 	for _, p := range prog.CheckOffline(ctx, in, getenv, isInvalid) {
 		ds = append(ds, schema.Diagnostic{Pos: p.Pos, Message: p.String()})
 	}

@@ -99,6 +99,13 @@ func (d *decoder) workflow(wf *Workflow, root *tnode) {
 	if n := root.get("steps"); n != nil && n.kind == ListValue {
 		wf.Steps = d.steps(n, nil, "steps")
 	}
+	if o := root.get("outputs"); o != nil && o.kind == MapValue {
+		wf.Outputs = make(map[string]*Value, len(o.keys))
+		for i, k := range o.keys {
+			wf.Outputs[k] = o.vals[i].value()
+			wf.OutputsOrder = append(wf.OutputsOrder, k)
+		}
+	}
 	// Needs are checked once every id is known, so that naming a step of
 	// another list is told apart from naming no step at all.
 	for _, l := range d.lists {

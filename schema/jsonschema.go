@@ -26,6 +26,10 @@ const schemaURL = "https://frameflow.dev/schema/workflow-v1.json"
 // uses is X then with must match X's schema), `uses` limited to the known
 // step types, and descriptions for editor hover docs. The output is
 // deterministic for a given set of step types, in any order.
+//
+// types may also describe playbooks (PlaybookInfo, named by the ./path
+// callers write): editors then complete those paths in uses, and their
+// inputs in with.
 func JSONSchema(types []StepTypeInfo) ([]byte, error) {
 	doc, err := composeSchema(types, nil)
 	if err != nil {
@@ -99,6 +103,19 @@ func composeSchema(types []StepTypeInfo, used map[string]bool) (map[string]any, 
 	uses := props["uses"].(map[string]any)
 	uses["enum"] = names
 	if used != nil {
+		// A called playbook (uses: ./x.yaml) is no step type: the paths
+		// this document names pass here, and the loader checks them (a
+		// .json file, a missing file) with a message of its own.
+		var paths []string
+		for u := range used {
+			if IsPlaybookPath(u) {
+				paths = append(paths, u)
+			}
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			uses["enum"] = append(uses["enum"].([]any), p)
+		}
 		// Validation reads no descriptions; the full text is for editors.
 		if len(allOf) > 0 { // an empty allOf is not a valid schema
 			step["allOf"] = allOf
@@ -113,6 +130,9 @@ func composeSchema(types []StepTypeInfo, used map[string]bool) (map[string]any, 
 		}
 	}
 	uses["description"] = desc.String()
+	// Editors: a step type's name, or a playbook path.
+	delete(uses, "enum")
+	uses["anyOf"] = []any{map[string]any{"enum": names}, map[string]any{"$ref": "#/$defs/playbook_path"}}
 	step["allOf"] = allOf
 	return doc, nil
 }

@@ -29,6 +29,9 @@ type LoadOptions struct {
 	MaxBytes  int64 // largest file accepted; default 4 MiB
 	MaxDepth  int   // deepest nesting of lists and mappings; default 64
 	MaxNodes  int   // most YAML nodes after alias expansion; default 1,000,000
+	// ReadFile reads a called playbook (uses: ./x.yaml) by the path joined
+	// to its caller's folder; nil: os.ReadFile.
+	ReadFile func(path string) ([]byte, error)
 }
 
 func (o LoadOptions) withDefaults() LoadOptions {
@@ -75,8 +78,24 @@ func unwrapPathError(err error) error {
 // diagnostic found, sorted by position. The model is nil only when nothing
 // usable could be read: the file is too large, is not valid YAML, is empty,
 // or was refused as too deep or too large after alias expansion.
+//
+// Steps with uses: ./other.yaml have the called playbook loaded and checked
+// too (Step.Callee), relative to file's folder, each distinct file once;
+// its problems are reported in its own file, cycles and calls nested deeper
+// than MaxCallDepth at the uses that closes or exceeds them.
 func Load(file string, data []byte, opts LoadOptions) (*Workflow, Diagnostics) {
 	opts = opts.withDefaults()
+	wf, diags := loadOne(file, data, opts)
+	if wf == nil || !hasCalls(wf.Steps) {
+		return wf, diags
+	}
+	diags = append(diags, resolveCalls(wf, opts)...)
+	SortDiagnostics(diags)
+	return wf, dedup(diags)
+}
+
+// loadOne loads one file, leaving its calls unresolved.
+func loadOne(file string, data []byte, opts LoadOptions) (*Workflow, Diagnostics) {
 	at := func(line, col int, format string, args ...any) Diagnostics {
 		return Diagnostics{{Pos: Pos{File: file, Line: line, Col: col}, Message: fmt.Sprintf(format, args...)}}
 	}
@@ -108,7 +127,7 @@ func Load(file string, data []byte, opts LoadOptions) (*Workflow, Diagnostics) {
 	root := b.build(doc, PosOf(file, doc.Content[0]))
 
 	sum := sha256.Sum256(data)
-	wf := &Workflow{File: file, Hash: "sha256:" + hex.EncodeToString(sum[:]), Pos: root.pos, Root: doc, Checked: len(opts.StepTypes) > 0}
+	wf := &Workflow{File: file, Hash: "sha256:" + hex.EncodeToString(sum[:]), SourceHash: "sha256:" + hex.EncodeToString(sum[:]), Pos: root.pos, Root: doc, Checked: len(opts.StepTypes) > 0}
 	if root.kind != MapValue {
 		diags = append(diags, Diagnostic{Pos: root.pos, Message: fmt.Sprintf("the top level of a workflow must be a mapping (version, name, steps, ...), not %s", describeActual(jsonType(root.json())))})
 		SortDiagnostics(diags)

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -270,6 +271,10 @@ func (m *mapper) leaf(ve *jsonschema.ValidationError) {
 		enum, _ := s["enum"].([]any)
 		if ctx.isUses {
 			name, _ := val.(string)
+			if ext := strings.ToLower(path.Ext(name)); ext == ".yaml" || ext == ".yml" {
+				m.add(node.pos, "%sunknown step type %s; to run another playbook, write its path starting with ./ or ../ (relative to this file): ./%s", ctx.prefix, repr(val), name)
+				return
+			}
 			m.add(node.pos, "%sunknown step type %s%s", ctx.prefix, repr(val), suggest.DidYouMean(name, stringsOf(enum)))
 			return
 		}

@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,8 +33,14 @@ func PosOf(file string, n *yaml.Node) Pos {
 
 // Workflow is a loaded, schema-valid workflow file (format version 1).
 type Workflow struct {
-	File        string // as given on the command line
-	Hash        string // "sha256:<hex>" of the file's bytes
+	File string // as given on the command line (a called playbook: joined to its caller's folder)
+	// Hash is "sha256:<hex>" of the file's bytes when the playbook calls no
+	// other playbook; otherwise it also covers every called file's content
+	// (CallsHash), so that a plan or a journal made before lib/x.yaml
+	// changed is seen as stale.
+	Hash string
+	// SourceHash is "sha256:<hex>" of this file's bytes alone.
+	SourceHash  string
 	Version     int
 	Name        string
 	Description string
@@ -51,8 +58,13 @@ type Workflow struct {
 	// any host. An entry "*.example.com" allows its subdomains.
 	HTTPAllow []string
 	Steps     []*Step
-	Pos       Pos
-	Root      *yaml.Node // the document node, for tools that need more
+	// Outputs are the playbook's declared results (outputs:), evaluated
+	// among its top-level steps; a caller (uses: ./this.yaml) reads them as
+	// steps.ID.outputs.NAME.
+	Outputs      map[string]*Value
+	OutputsOrder []string
+	Pos          Pos
+	Root         *yaml.Node // the document node, for tools that need more
 	// Checked is set by Load: the loader has already reported duplicate
 	// keys and ids, unknown step types, the shape of groups, needs that name
 	// no step, and the with inputs of each step type. The engine then
@@ -154,10 +166,25 @@ type Step struct {
 	IDPos   Pos
 	UsesPos Pos
 	Parent  *Step // enclosing group, nil at top level
+
+	// Callee is the playbook a step with uses: ./path.yaml runs, loaded by
+	// Load (nil when it could not be loaded, or closes a cycle: both were
+	// reported).
+	Callee *Workflow
 }
 
 // IsGroup reports whether the step is a group of steps.
 func (s *Step) IsGroup() bool { return s.Uses == "" && len(s.Steps) > 0 }
+
+// IsCall reports whether the step runs another playbook (uses: ./x.yaml).
+func (s *Step) IsCall() bool { return IsPlaybookPath(s.Uses) }
+
+// IsPlaybookPath reports whether a step's uses names a playbook file (a
+// path starting with ./ or ../, relative to the calling file) rather than
+// a step type. Step type names never start with a dot.
+func IsPlaybookPath(uses string) bool {
+	return strings.HasPrefix(uses, "./") || strings.HasPrefix(uses, "../")
+}
 
 // Value is a YAML value with its position: a scalar (Scalar holds the decoded
 // Go value: string, int, float64, bool or nil), a list or a map.

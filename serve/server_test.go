@@ -407,3 +407,43 @@ func TestPlanSharedBetweenServersThroughTheStore(t *testing.T) {
 		t.Fatalf("%d applies, want 1", n)
 	}
 }
+
+// A lib/ folder beside the playbooks holds library playbooks (uses:
+// ./lib/x.yaml, docs/composition.md): they are not offered, and cannot be
+// opened as playbooks, but a playbook calling one loads it.
+func TestLibraryPlaybooksAreNotOffered(t *testing.T) {
+	_, fb, ts := newTestServer(t, Options{})
+	if err := os.MkdirAll(filepath.Join(fb.dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lib := "version: 1\nname: the-library\ninputs:\n  id: {type: string, required: true}\nsteps:\n  - id: m\n    uses: accounts.list\n"
+	caller := "version: 1\nname: caller\nsteps:\n  - id: c\n    uses: ./lib/x.yaml\n    with: {id: a}\n"
+	if err := os.WriteFile(filepath.Join(fb.dir, "lib", "x.yaml"), []byte(lib), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fb.dir, "caller.yaml"), []byte(caller), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := client(t)
+	resp, err := c.Get(ts.URL + "/playbooks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(body)
+	if !strings.Contains(page, "caller") || strings.Contains(page, "the-library") || strings.Contains(page, "x.yaml") {
+		t.Errorf("the playbooks page should offer caller.yaml and not lib/x.yaml:\n%s", page)
+	}
+	if strings.Contains(page, "no such file") {
+		t.Errorf("caller.yaml did not load its library:\n%s", page)
+	}
+	resp, err = c.Get(ts.URL + "/playbooks/lib%2Fx.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /playbooks/lib%%2Fx.yaml: %d, want 404", resp.StatusCode)
+	}
+}
