@@ -274,6 +274,10 @@ func TestRunSaysWhenNoFindingsConfirmTheCloneKind(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A playbook whose clones are in a library it calls says so too.
+	if r := rig.exec(nil, "plan", composedDir(t)); !strings.Contains(r.err, note) {
+		t.Errorf("a composed rollout's clones were not seen:\n%s", r)
+	}
 	save("https://api.console.nutanix.com/v1", "sim-client")
 	r := rig.exec(nil, "plan", rolloutFile)
 	if !strings.Contains(r.err, note) {

@@ -293,10 +293,14 @@ func (s *Service) loadFindings(client *frame.Client) (*frame.Findings, error) {
 	return frame.LoadFindings(ctx, b, s.cfg.StateDir, client.BaseURL(), client.CredentialID())
 }
 
-// usesStep reports whether any step (in groups too) uses step type name.
+// usesStep reports whether any step (in groups, and in the playbooks it
+// calls with uses: ./lib/x.yaml) uses step type name.
 func usesStep(ss []*schema.Step, name string) bool {
 	for _, st := range ss {
 		if st.IsGroup() && usesStep(st.Steps, name) || st.Uses == name {
+			return true
+		}
+		if st.Callee != nil && usesStep(st.Callee.Steps, name) {
 			return true
 		}
 	}
