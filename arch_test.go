@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"frame/sim":         {"frame"}, // the catalog, as data
 	"schema":            {"internal/suggest"},
 	"engine/expr":       {"internal/suggest"},
-	"engine":            {"schema", "engine/expr"},
+	"engine":            {"schema", "engine/expr", "internal/termtext"}, // termtext: a failed item's error in outputs.errors, as one safe line
 	"engine/journal":    {"engine"},
 	"plan":              {"engine", "internal/termtext"},
 	"steps":             {"engine", "frame"},

@@ -24,6 +24,10 @@ type Summary struct {
 	RequestsPerAccount float64       `json:"requests_per_account"`
 	PollsPerTask       float64       `json:"polls_per_task"`
 	PeakRSS            int64         `json:"peak_rss_bytes"`
+	CPU                time.Duration `json:"cpu_ns"`         // the runner's
+	HarnessCPU         time.Duration `json:"harness_cpu_ns"` // the simulator's (this process)
+	CPUFloor           time.Duration `json:"cpu_floor_ns"`
+	LoadAverage        float64       `json:"load_average"`
 	Faults             int           `json:"faults"`
 	Chain              []string      `json:"chain"` // of the median run
 	Misses             []string      `json:"misses,omitempty"`
@@ -62,6 +66,10 @@ func Summarize(rs []*RolloutResult) Summary {
 	s.PollsPerTask = median(rs, func(r *RolloutResult) float64 { return r.PollsPerTask })
 	s.PeakRSS = median(rs, func(r *RolloutResult) int64 { return r.PeakRSS })
 	s.Faults = median(rs, func(r *RolloutResult) int { return r.Faults })
+	s.CPU = median(rs, func(r *RolloutResult) time.Duration { return r.CPU })
+	s.HarnessCPU = median(rs, func(r *RolloutResult) time.Duration { return r.HarnessCPU })
+	s.CPUFloor = median(rs, func(r *RolloutResult) time.Duration { return r.CPUFloor })
+	s.LoadAverage = median(rs, func(r *RolloutResult) float64 { return r.LoadAverage })
 	byWall := slices.Clone(rs)
 	slices.SortFunc(byWall, func(a, b *RolloutResult) int { return int(a.Wall - b.Wall) })
 	s.Chain = byWall[(len(byWall)-1)/2].Chain
@@ -104,7 +112,7 @@ func WriteTable(w io.Writer, ss []Summary) error {
 	for _, s := range ss {
 		states = states || s.State != ""
 	}
-	head := "accounts\truns\twall\tlimit\twall/limit\treq/account\tpolls/task\tpeak RSS\ttargets\t"
+	head := "accounts\truns\twall\tlimit\twall/limit\treq/account\tpolls/task\tpeak RSS\trunner CPU\tsim CPU\tCPU floor\tload\ttargets\t"
 	if states {
 		head = "state\t" + head
 	}
@@ -117,9 +125,10 @@ func WriteTable(w io.Writer, ss []Summary) error {
 		if states {
 			fmt.Fprintf(tw, "%s\t", s.State)
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.2f×\t%.2f\t%.2f\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.2f×\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t%.1f\t%s\t\n",
 			s.Accounts, s.Runs, s.Wall.Round(10*time.Millisecond), s.Limit.Round(10*time.Millisecond),
-			s.Ratio, s.RequestsPerAccount, s.PollsPerTask, mib(s.PeakRSS), verdict)
+			s.Ratio, s.RequestsPerAccount, s.PollsPerTask, mib(s.PeakRSS),
+			s.CPU.Round(10*time.Millisecond), s.HarnessCPU.Round(10*time.Millisecond), s.CPUFloor.Round(10*time.Millisecond), s.LoadAverage, verdict)
 	}
 	return tw.Flush()
 }

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -60,6 +62,20 @@ type RolloutConfig struct {
 	// task's start rather than its creation: a server that does not share
 	// the poller's assumptions (see docs/polling.md).
 	DurationFromStart bool
+	// CPUProfile, when set, is a file that receives a CPU profile of the
+	// child runner (through FRAMEFLOW_CPUPROFILE); CPUProfile+".sim"
+	// receives one of this process during the run, which is almost all the
+	// simulator: the two share the machine's cores.
+	CPUProfile string
+	// Trace, when set, is a file that receives an execution trace of the
+	// child runner (through FRAMEFLOW_TRACE; go tool trace reads it).
+	Trace string
+	// MemProfile, when set, is a file that receives the child runner's
+	// allocations (through FRAMEFLOW_MEMPROFILE).
+	MemProfile string
+	// EventLog, when set, is a file that receives the child's JSON Lines
+	// events as printed (each with its time), to see where a chain waited.
+	EventLog string
 }
 
 // RolloutResult is what one run measured.
@@ -92,8 +108,18 @@ type RolloutResult struct {
 	// serving every request, and reading the child's events. On a small
 	// machine the two compete for the same cores.
 	HarnessCPU time.Duration `json:"harness_cpu_ns"`
-	ExitCode   int           `json:"exit_code"`
-	Status     string        `json:"status"` // run_finished status
+	// CPUFloor is the least wall time the runner and the simulator could
+	// take on this machine's cores if their CPU time never overlapped a
+	// wait: (CPU + HarnessCPU) / cores. Where it comes near the limit, the
+	// limit (which counts only latency and task time) cannot be reached
+	// here whatever the runner does; with the server on its own cores the
+	// simulator's share would not count against the runner.
+	CPUFloor time.Duration `json:"cpu_floor_ns"`
+	// LoadAverage is the machine's 1-minute load average when the run
+	// started (0 where unknown): other processes' share of the cores.
+	LoadAverage float64 `json:"load_average"`
+	ExitCode    int     `json:"exit_code"`
+	Status      string  `json:"status"` // run_finished status
 }
 
 // RunRollout starts a simulator with cfg.Accounts store accounts on
@@ -168,6 +194,27 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 	if cfg.State != "" {
 		cmd.Env = append(cmd.Env, "FRAMEFLOW_STATE="+cfg.State)
 	}
+	if cfg.CPUProfile != "" {
+		abs, err := filepath.Abs(cfg.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, "FRAMEFLOW_CPUPROFILE="+abs)
+		stop, err := profileSelf(abs + ".sim")
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
+	for env, path := range map[string]string{"FRAMEFLOW_TRACE": cfg.Trace, "FRAMEFLOW_MEMPROFILE": cfg.MemProfile} {
+		if path != "" {
+			abs, err := filepath.Abs(path)
+			if err != nil {
+				return nil, err
+			}
+			cmd.Env = append(cmd.Env, env+"="+abs)
+		}
+	}
 	cmd.Dir = dir
 	var errTail tailBuffer
 	if cfg.Stderr != nil {
@@ -179,22 +226,35 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	load := loadAverage()
 	cpu0 := selfCPU()
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	ev := readEvents(stdout)
+	var events io.Reader = stdout
+	if cfg.EventLog != "" {
+		f, err := os.Create(cfg.EventLog)
+		if err != nil {
+			return nil, fmt.Errorf("bench: event log: %w", err)
+		}
+		defer f.Close()
+		w := bufio.NewWriterSize(f, 1<<20)
+		defer w.Flush()
+		events = io.TeeReader(stdout, w)
+	}
+	ev := readEvents(events)
 	werr := cmd.Wait()
 	wall := time.Since(started)
 	harnessCPU := selfCPU() - cpu0
 
-	res := &RolloutResult{Accounts: cfg.Accounts, Wall: wall, RunDuration: ev.runDuration, Status: ev.status, HarnessCPU: harnessCPU}
+	res := &RolloutResult{Accounts: cfg.Accounts, Wall: wall, RunDuration: ev.runDuration, Status: ev.status, HarnessCPU: harnessCPU, LoadAverage: load}
 	if ps := cmd.ProcessState; ps != nil {
 		res.ExitCode = ps.ExitCode()
 		res.PeakRSS = peakRSS(ps)
 		res.CPU = ps.UserTime() + ps.SystemTime()
 	}
+	res.CPUFloor = (res.CPU + res.HarnessCPU) / time.Duration(runtime.NumCPU())
 	reqs := running.Requests()
 	analyse(res, running.Snapshot(), reqs, cfg.Latency, cfg.TaskDuration)
 	if cfg.RequestLog != "" {
@@ -210,6 +270,19 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 		return res, fmt.Errorf("bench: rollout of %d accounts: %v (status %q): %s", cfg.Accounts, werr, res.Status, msg)
 	}
 	return res, nil
+}
+
+// profileSelf profiles this process's CPU into path until stop is called.
+func profileSelf(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func writeRequestLog(path string, reqs []sim.RequestRecord) error {

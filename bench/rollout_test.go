@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -48,11 +50,27 @@ func TestRolloutHarness(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the frameflow binary against a simulator")
 	}
-	res, err := bench.RunRollout(context.Background(), bench.RolloutConfig{
+	diag := t.TempDir()
+	cfg := bench.RolloutConfig{
 		Accounts: 4, Latency: 5 * time.Millisecond, TaskDuration: 200 * time.Millisecond, Binary: frameflowBinary(t),
-	})
+		// What --cpuprofile, --memprofile, --trace and --event-log write.
+		CPUProfile: filepath.Join(diag, "cpu"), MemProfile: filepath.Join(diag, "mem"),
+		Trace: filepath.Join(diag, "trace"), EventLog: filepath.Join(diag, "events"),
+	}
+	res, err := bench.RunRollout(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range []string{cfg.CPUProfile, cfg.CPUProfile + ".sim", cfg.MemProfile, cfg.Trace, cfg.EventLog} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("diagnostic file %s not written (%v)", filepath.Base(f), err)
+		}
+	}
+	if ev, _ := os.ReadFile(cfg.EventLog); !strings.Contains(string(ev), `"type":"run_finished"`) {
+		t.Errorf("event log lacks the run's events:\n%s", ev)
+	}
+	if res.CPU <= 0 || res.CPUFloor != (res.CPU+res.HarnessCPU)/time.Duration(runtime.NumCPU()) {
+		t.Errorf("CPU %s, simulator %s, floor %s: the floor is their sum over %d cores", res.CPU, res.HarnessCPU, res.CPUFloor, runtime.NumCPU())
 	}
 	t.Logf("%+v", res)
 	if res.Status != "succeeded" || res.ExitCode != 0 {
@@ -108,6 +126,8 @@ func BenchmarkRollout(b *testing.B) {
 			b.ReportMetric(s.Limit.Seconds(), "limit-s")
 			b.ReportMetric(s.Ratio, "wall/limit")
 			b.ReportMetric(s.RequestsPerAccount, "req/account")
+			b.ReportMetric(s.CPU.Seconds(), "runner-cpu-s")
+			b.ReportMetric(s.HarnessCPU.Seconds(), "sim-cpu-s")
 			b.ReportMetric(s.PollsPerTask, "polls/task")
 			b.ReportMetric(float64(s.PeakRSS)/(1<<20), "peak-RSS-MiB")
 			b.ReportMetric(0, "ns/op") // one run is one rollout; wall-s says it

@@ -2,11 +2,13 @@ package cli_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,20 +135,62 @@ func TestApprovalGateWaitsForApproveCommand(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.err, `"canary" is not an approval step`) || !strings.Contains(r.err, "gate") {
 		t.Fatalf("approving a step that is no gate: %s", r)
 	}
-	r = runBinary(t, env, "approve", id, "gate", "--by", "ann@ops")
-	if r.code != 0 || !strings.Contains(r.out, "Approved gate of run "+id+" (by ann@ops)") {
-		t.Fatalf("approve: %s", r)
+	// The wait is journaled: runs and runs show list it, with the command.
+	waitFor(t, "runs to list the wait", func() bool {
+		return strings.Contains(runBinary(t, env, "runs").out, "running, waiting for approval")
+	})
+	if r := runBinary(t, env, "runs", "--status", "waiting", "--format", "json"); !strings.Contains(r.out, `"id": "`+id+`"`) {
+		t.Fatalf("runs --status waiting does not list the run: %s", r)
+	}
+	r = runBinary(t, env, "runs")
+	if !strings.Contains(r.out, "Run "+id+" waits for approval at gate since") || !strings.Contains(r.out, "frameflow approve "+id+" gate") ||
+		!strings.Contains(r.out, "asks: canary stores look healthy?") {
+		t.Fatalf("runs while waiting: %s", r)
+	}
+	r = runBinary(t, env, "runs", "show", id, "--format", "json")
+	var shown struct {
+		Waiting []struct{ Step, Message, Approve string }
+	}
+	if err := json.Unmarshal([]byte(r.out), &shown); err != nil || len(shown.Waiting) != 1 || shown.Waiting[0].Step != "gate" ||
+		shown.Waiting[0].Approve != "frameflow approve "+id+" gate" || !strings.Contains(r.out, `"timeout_at"`) {
+		t.Fatalf("runs show --format json while waiting: %v %s", err, r)
+	}
+
+	// Two approvers at once: exactly one is recorded, the other is told
+	// who was first.
+	var wg sync.WaitGroup
+	answers := make([]result, 2)
+	for i, by := range []string{"ann@ops", "bob@ops"} {
+		wg.Add(1)
+		go func() { defer wg.Done(); answers[i] = runBinary(t, env, "approve", id, "gate", "--by", by) }()
+	}
+	wg.Wait()
+	winner, loser := answers[0], answers[1]
+	winnerName := "ann@ops"
+	if winner.code != 0 {
+		winner, loser = loser, winner
+		winnerName = "bob@ops"
+	}
+	if winner.code != 0 || !strings.Contains(winner.out, "Approved gate of run "+id+" (by "+winnerName+")") ||
+		loser.code == 0 || !strings.Contains(loser.err, "already approved by "+winnerName) {
+		t.Fatalf("two approvers at once (%s first):\n%s\n%s", winnerName, answers[0], answers[1])
 	}
 	run.wait(t)
 	if run.code != 0 {
 		t.Fatalf("run after approval: exit %d\n%s", run.code, run.out.String())
 	}
 	reqs := h.requests()
-	if len(reqs) != 2 || reqs[1].Path != "/rest" || !strings.Contains(reqs[1].Body, `"approved_by":"ann@ops"`) {
+	if len(reqs) != 2 || reqs[1].Path != "/rest" || !strings.Contains(reqs[1].Body, `"approved_by":"`+winnerName+`"`) {
 		t.Fatalf("after approval: %+v", reqs)
 	}
-	if r := runBinary(t, env, "approve", id, "gate", "--reject"); r.code == 0 || !strings.Contains(r.err, "already approved by ann@ops") {
+	if r := runBinary(t, env, "approve", id, "gate", "--reject"); r.code == 0 || !strings.Contains(r.err, "already approved by "+winnerName) {
 		t.Fatalf("a second decision: %s", r)
+	}
+	if r := runBinary(t, env, "runs"); strings.Contains(r.out, "waiting") || strings.Contains(r.out, "Waits") {
+		t.Fatalf("runs after the run ended still lists a wait: %s", r)
+	}
+	if r := runBinary(t, env, "runs", "--status", "waiting"); !strings.Contains(r.out, "No runs match") {
+		t.Fatalf("runs --status waiting after the run ended: %s", r)
 	}
 }
 
@@ -164,6 +208,11 @@ func TestApprovalGateSurvivesCrash(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 			_ = run.cmd.Process.Kill()
 			run.wait(t)
+			// The journal says where it was waiting, and how to go on.
+			if r := runBinary(t, env, "runs", "show", id); !strings.Contains(r.out, "Was waiting for approval at gate since") ||
+				!strings.Contains(r.out, "frameflow approve "+id+" gate") || !strings.Contains(r.out, "then:    frameflow resume "+id) {
+				t.Fatalf("runs show after a crash while waiting: %s", r)
+			}
 
 			args := []string{"resume", id, "--yes"}
 			if how == "approve command" {
@@ -197,6 +246,10 @@ func TestApprovalGateRejectedOrTimedOut(t *testing.T) {
 	run.wait(t)
 	if run.code == 0 || !strings.Contains(run.out.String(), "rejected by") || !strings.Contains(run.out.String(), "store 2 is slow") || len(h.requests()) != 1 {
 		t.Fatalf("rejected gate: exit %d, %v\n%s", run.code, paths(h), run.out.String())
+	}
+	// A rejection is final for the run: a resume stops at the gate again.
+	if r := runBinary(t, env, "resume", id, "--yes"); r.code == 0 || !strings.Contains(r.out+r.err, "rejected by") || len(h.requests()) != 1 {
+		t.Fatalf("resume after a rejection: %s %v", r, paths(h))
 	}
 
 	_, env = simEnv(t, sim.Options{})

@@ -28,6 +28,10 @@ func (a *app) benchCmd() *cobra.Command {
 		format       string
 		timeout      time.Duration
 		requestLog   string
+		cpuProfile   string
+		traceFile    string
+		eventLog     string
+		memProfile   string
 		states       string
 	)
 	var durationFromStart bool
@@ -63,7 +67,7 @@ polls per task and peak RSS, with the targets of BENCHMARKS.md.
 					return fmt.Errorf("cannot find this frameflow binary to run as the child (pass --binary): %w", err)
 				}
 			}
-			cfg := bench.RolloutConfig{Latency: latency, TaskDuration: taskDuration, Binary: binary, Timeout: timeout, RequestLog: requestLog, DurationFromStart: durationFromStart}
+			cfg := bench.RolloutConfig{Latency: latency, TaskDuration: taskDuration, Binary: binary, Timeout: timeout, RequestLog: requestLog, CPUProfile: cpuProfile, Trace: traceFile, EventLog: eventLog, MemProfile: memProfile, DurationFromStart: durationFromStart}
 			if latency == 0 {
 				cfg.Latency = -1 // zero means none here, not the default
 			}
@@ -95,8 +99,8 @@ polls per task and peak RSS, with the targets of BENCHMARKS.md.
 						if err != nil {
 							return err
 						}
-						fmt.Fprintf(errw, "%d accounts, %s state, run %d/%d: wall %s (run %s), limit %s (%.2f×), %.2f requests/account, %.2f polls/task, peak RSS %.0f MiB, CPU %s (simulator %s)\n",
-							n, stateName(sp), i, runs, r.Wall.Round(time.Millisecond), r.RunDuration.Round(time.Millisecond), r.Limit.Round(time.Millisecond), r.Ratio, r.RequestsPerAccount, r.PollsPerTask, float64(r.PeakRSS)/(1<<20), r.CPU.Round(time.Millisecond), r.HarnessCPU.Round(time.Millisecond))
+						fmt.Fprintf(errw, "%d accounts, %s state, run %d/%d: wall %s (run %s), limit %s (%.2f×), %.2f requests/account, %.2f polls/task, peak RSS %.0f MiB, CPU %s (simulator %s, floor %s), load %.1f\n",
+							n, stateName(sp), i, runs, r.Wall.Round(time.Millisecond), r.RunDuration.Round(time.Millisecond), r.Limit.Round(time.Millisecond), r.Ratio, r.RequestsPerAccount, r.PollsPerTask, float64(r.PeakRSS)/(1<<20), r.CPU.Round(time.Millisecond), r.HarnessCPU.Round(time.Millisecond), r.CPUFloor.Round(time.Millisecond), r.LoadAverage)
 						rs[j] = append(rs[j], r)
 					}
 				}
@@ -134,6 +138,10 @@ polls per task and peak RSS, with the targets of BENCHMARKS.md.
 	fl.IntVar(&parallelism, "parallelism", 0, "passed to the child's run --parallelism")
 	fl.StringVar(&format, "format", "text", "text or json")
 	fl.StringVar(&requestLog, "request-log", "", "write the simulator's request log of the last run to FILE (JSON Lines)")
+	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of each run's child runner to FILE (the last run's stays) and of the simulator to FILE.sim")
+	fl.StringVar(&traceFile, "trace", "", "write an execution trace of each run's child runner to FILE (the last run's stays; go tool trace FILE)")
+	fl.StringVar(&eventLog, "event-log", "", "write the child's JSON Lines events of the last run to FILE")
+	fl.StringVar(&memProfile, "memprofile", "", "write the allocations of each run's child runner to FILE (the last run's stays)")
 	fl.DurationVar(&timeout, "timeout", 10*time.Minute, "longest one run may take")
 	fl.StringVar(&states, "states", "local", "comma-separated state backends the child runs with: local and/or postgres://... DSNs (each size runs on each, alternating)")
 	fl.BoolVar(&durationFromStart, "duration-from-start", false, "the simulator counts duration_sec from each task's start, not its creation (a server that does not share the poller's assumptions)")

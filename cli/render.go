@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -62,20 +63,29 @@ func (p *plainRenderer) Event(ev engine.Event) {
 
 // jsonRenderer writes JSON Lines events.
 type jsonRenderer struct {
-	mu  sync.Mutex
-	enc *json.Encoder
+	w io.Writer
 }
 
 func newJSONRenderer(w io.Writer) *jsonRenderer {
-	return &jsonRenderer{enc: json.NewEncoder(termtext.JSONWriter(w))}
+	return &jsonRenderer{w: termtext.JSONWriter(w)}
 }
 
+// lineBuffers are the buffers events are encoded in (one per concurrent
+// event, reused: a 2,000-store rollout writes 32,000 events).
+var lineBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // Event writes one event as a JSON line, in the shape engine.Event's
-// MarshalJSON documents (docs/events.md).
+// MarshalJSON documents (docs/events.md), encoded by the calling goroutine
+// without a lock, so concurrent steps do not queue behind each other's
+// encoding. The line goes out in one Write.
 func (j *jsonRenderer) Event(ev engine.Event) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	_ = j.enc.Encode(ev.JSON())
+	buf := lineBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer lineBuffers.Put(buf)
+	if json.NewEncoder(buf).Encode(ev.JSON()) != nil {
+		return
+	}
+	_, _ = j.w.Write(buf.Bytes())
 }
 
 // summaryRowsAll is how many rows the final table lists in full; a larger

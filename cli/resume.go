@@ -144,6 +144,17 @@ type runJSON struct {
 	// Undecided: mutations whose outcome is unknown, waiting for
 	// `frameflow resume RUN --mark KEY=sent|not-sent`.
 	Undecided []undecidedJSON `json:"undecided,omitempty"`
+	// Waiting: approval steps waiting for `frameflow approve` (or that
+	// were when the run crashed: approve, then resume).
+	Waiting []waitingJSON `json:"waiting,omitempty"`
+}
+
+type waitingJSON struct {
+	Step     string    `json:"step"` // the key frameflow approve takes
+	Message  string    `json:"message,omitempty"`
+	Since    time.Time `json:"since"`
+	Deadline time.Time `json:"timeout_at"`
+	Approve  string    `json:"approve"` // the command that approves it
 }
 
 type undecidedJSON struct {
@@ -177,6 +188,9 @@ func runsJSON(runs []journal.RunSummary) []runJSON {
 		j := runJSON{ID: r.ID, Workflow: r.Workflow, File: r.File, Started: r.Started, Finished: optTime(r.Finished), Status: r.Status, Error: r.Error, Attempts: []attemptJSON{}}
 		for _, at := range r.Attempts {
 			j.Attempts = append(j.Attempts, attemptJSON{N: at.N, Started: at.Started, Finished: optTime(at.Finished), Status: at.Status, PID: at.PID, Host: at.Host, User: at.User})
+		}
+		for _, w := range r.Waiting {
+			j.Waiting = append(j.Waiting, waitingJSON{Step: w.Key, Message: w.Message, Since: w.Since, Deadline: w.Deadline, Approve: runner.ApproveCommand(r.ID, w.Key)})
 		}
 		out = append(out, j)
 	}

@@ -41,7 +41,7 @@ continues it.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.format, "format", "text", "text or json")
-	fl.StringVar(&f.filter.Status, "status", "", "only runs with this status (succeeded, failed, interrupted, crashed, running; comma-separated)")
+	fl.StringVar(&f.filter.Status, "status", "", "only runs with this status (succeeded, failed, interrupted, crashed, running, or waiting: at an approval gate; comma-separated)")
 	fl.IntVar(&f.filter.Limit, "limit", 0, "only the newest N runs (default: all)")
 	var showFormat string
 	show := &cobra.Command{
@@ -106,10 +106,20 @@ func (a *app) listRuns(f runsFlags) error {
 		if n := len(r.Attempts); n > 0 && r.Attempts[n-1].Host != "" {
 			by = termtext.Line(r.Attempts[n-1].User + "@" + r.Attempts[n-1].Host)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, termtext.Line(r.Workflow), r.Started.Local().Format("2006-01-02 15:04"), took, r.Status, attemptsString(r), by)
+		status := r.Status
+		if len(r.Waiting) > 0 {
+			status += ", waiting for approval"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, termtext.Line(r.Workflow), r.Started.Local().Format("2006-01-02 15:04"), took, status, attemptsString(r), by)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, r := range runs {
+		if len(r.Waiting) > 0 {
+			fmt.Fprintln(out)
+			writeWaiting(out, r, "Run "+r.ID+" ")
+		}
 	}
 	fmt.Fprintln(out, "\nframeflow runs RUN_ID shows one run in detail.")
 	return nil
@@ -172,6 +182,7 @@ func writeRunDetail(w io.Writer, d *journal.RunDetail, rc runner.Recap) {
 			fmt.Fprintf(w, "  %-*s = %s\n", width, termtext.Line(k), termtext.Line(compactValue(d.Inputs[k])))
 		}
 	}
+	writeWaiting(w, d.RunSummary, "")
 	fmt.Fprintln(w, "Attempts:")
 	for _, at := range d.Attempts {
 		fin := "-"
@@ -214,6 +225,40 @@ func writeRunDetail(w io.Writer, d *journal.RunDetail, rc runner.Recap) {
 		tw.Flush()
 	}
 	writeRecap(w, rc)
+}
+
+// writeWaiting says at which approval steps run r waits, since when, until
+// when, and the command that approves each. A run that crashed while
+// waiting waits again once resumed; a decision recorded before is found.
+func writeWaiting(w io.Writer, r journal.RunSummary, subject string) {
+	for _, g := range r.Waiting {
+		if r.Status == journal.StatusRunning {
+			fmt.Fprintf(w, "%s for approval at %s since %s; times out %s (in %s)\n", capitalize(subject+"waits"), termtext.Line(g.Key),
+				g.Since.Local().Format(time.DateTime), g.Deadline.Local().Format(time.DateTime), fmtLeft(time.Until(g.Deadline)))
+		} else {
+			// A resume waits again, with a new timeout.
+			fmt.Fprintf(w, "%s for approval at %s since %s when the run ended (%s)\n", capitalize(subject+"was waiting"), termtext.Line(g.Key),
+				g.Since.Local().Format(time.DateTime), r.Status)
+		}
+		if g.Message != "" {
+			fmt.Fprintf(w, "  asks: %s\n", termtext.Line(g.Message))
+		}
+		cmd := runner.ApproveCommand(r.ID, g.Key)
+		fmt.Fprintf(w, "  approve: %s   (or --reject --comment \"why\")\n", termtext.Line(cmd))
+		if r.Status != journal.StatusRunning {
+			fmt.Fprintf(w, "  then:    frameflow resume %s\n", r.ID)
+		}
+	}
+}
+
+func capitalize(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+
+// fmtLeft is the time left before a deadline; "past" once it passed.
+func fmtLeft(d time.Duration) string {
+	if d <= 0 {
+		return "past"
+	}
+	return fmtTook(d)
 }
 
 // mutationState says in words what the journal knows of a mutation.

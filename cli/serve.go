@@ -273,7 +273,40 @@ func (b *serveBackend) Resume(ctx context.Context, r serve.ResumeRequest) (strin
 
 func summaryOf(r journal.RunSummary) serve.RunSummary {
 	return serve.RunSummary{ID: r.ID, Workflow: r.Workflow, File: r.File, Mode: r.Mode, PlanHash: r.PlanHash, Approver: r.Approver,
-		Started: r.Started, Finished: r.Finished, Status: r.Status, Attempts: len(r.Attempts), Error: r.Error}
+		Started: r.Started, Finished: r.Finished, Status: r.Status, Attempts: len(r.Attempts), Error: r.Error, Waiting: gatesOf(r.ID, r.Waiting)}
+}
+
+func gatesOf(runID string, ws []journal.WaitingApproval) []serve.Gate {
+	var out []serve.Gate
+	for _, w := range ws {
+		out = append(out, serve.Gate{Step: w.Key, Message: w.Message, Since: w.Since, Deadline: w.Deadline, Approve: runner.ApproveCommand(runID, w.Key)})
+	}
+	return out
+}
+
+func (b *serveBackend) Gates(id string) ([]serve.Gate, error) {
+	ws, err := b.svc.Waiting(id)
+	if err != nil {
+		return nil, err
+	}
+	return b.withDecisions(id, gatesOf(id, ws)), nil
+}
+
+// withDecisions adds to gates what was decided on them already.
+func (b *serveBackend) withDecisions(id string, gates []serve.Gate) []serve.Gate {
+	for i := range gates {
+		if d, err := b.svc.ApprovalDecision(id, gates[i].Step); err == nil && d != nil {
+			gates[i].Decision = &serve.Decision{Approved: d.Approved, By: d.By, At: d.At, Comment: d.Comment}
+		}
+	}
+	return gates
+}
+
+// Decide goes through runner's Approve, as `frameflow approve` does: the
+// same step check, the same write-once document.
+func (b *serveBackend) Decide(_ context.Context, r serve.DecideRequest) error {
+	_, err := b.svc.Approve(runner.ApproveRequest{RunID: r.RunID, Step: r.Step, Reject: r.Reject, By: r.By, Comment: r.Comment})
+	return err
 }
 
 func (b *serveBackend) Runs() ([]serve.RunSummary, error) {
@@ -298,6 +331,7 @@ func (b *serveBackend) Run(id string) (*serve.RunDetail, error) {
 		return nil, err
 	}
 	d := &serve.RunDetail{RunSummary: summaryOf(det.RunSummary), Inputs: det.Inputs}
+	d.Waiting = b.withDecisions(id, d.Waiting)
 	for _, at := range det.Attempts {
 		d.AttemptList = append(d.AttemptList, serve.Attempt{N: at.N, Started: at.Started, Finished: at.Finished, Status: at.Status, Approver: at.Approver, Host: at.Host, PID: at.PID})
 	}

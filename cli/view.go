@@ -28,14 +28,18 @@ func (f funcView) Close() {
 }
 
 func (a *app) newRunView(output string) runView {
-	out := a.red.Writer(a.streams.Out)
-	if output == "json" {
-		return funcView{ev: newJSONRenderer(out).Event}
-	}
 	// Log lines on stderr would tear the live view's frames apart, so with
 	// info or debug logging the plain lines are used even on a terminal.
-	if a.streams.OutTTY && (a.logger == nil || !a.logger.Enabled(context.Background(), slog.LevelInfo)) {
-		return liveview.New(out, liveview.Options{Color: a.color(), Width: a.streams.Width, Redact: a.red.String})
+	if output != "json" && a.streams.OutTTY && (a.logger == nil || !a.logger.Enabled(context.Background(), slog.LevelInfo)) {
+		return liveview.New(a.red.Writer(a.streams.Out), liveview.Options{Color: a.color(), Width: a.streams.Width, Redact: a.red.String})
 	}
-	return funcView{ev: (&plainRenderer{w: out}).Event}
+	// Lines are redacted one event at a time, then queued for the output
+	// without waiting for another event's write (eventWriter).
+	ew := newEventWriter(a.streams.Out)
+	out := a.red.Writer(ew)
+	flush := func() { _ = ew.Close() }
+	if output == "json" {
+		return funcView{ev: newJSONRenderer(out).Event, close: flush}
+	}
+	return funcView{ev: (&plainRenderer{w: out}).Event, close: flush}
 }

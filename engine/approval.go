@@ -15,9 +15,18 @@ type ApprovalGate interface {
 	// Decision returns the decision recorded for key (ApprovalKey), nil
 	// while there is none.
 	Decision(ctx context.Context, key string) (*ApprovalDecision, error)
-	// Waiting says an approval step started waiting on key. The gate may ask
-	// a person (a terminal prompt) and record the answer; it must not block.
-	Waiting(ctx context.Context, key, message string)
+	// Waiting says an approval step started waiting. The gate may ask a
+	// person (a terminal prompt) and record the answer, and journals the
+	// wait so `runs` and the web page show it; it must not block. The step
+	// calls the returned function once the wait ends, however it ends.
+	Waiting(ctx context.Context, w ApprovalWait) (ended func())
+}
+
+// ApprovalWait is an approval step waiting for a decision.
+type ApprovalWait struct {
+	Key      string // ApprovalKey
+	Message  string // what the approver is asked
+	Deadline time.Time
 }
 
 // ApprovalDecision is a recorded decision on an approval step.

@@ -149,7 +149,7 @@ func (r *run) callFailed(f *fanout, it *fanoutItem, err error) {
 		r.resultCount++
 		r.emit(Event{Type: "step_finished", Step: f.node.full, Item: res.Item, Index: eventIndex(res.Index), Status: StatusFailed, Error: msg})
 	}
-	r.itemDone(f, it, StatusFailed, nil)
+	r.itemDone(f, it, StatusFailed, nil, msg)
 }
 
 // playbookOutputs evaluates a called playbook's declared outputs among the

@@ -423,8 +423,8 @@ func (c *compiler) outputsType(n *node) *xexpr.Type {
 		one = &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of step %q (%s)", n.id, typeName), Fields: fields, Open: open}
 	}
 	if n.step.ForEach != "" || n.step.ForEachList != nil {
-		one = &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of fan-out step %q (it has items and count)", n.id),
-			Fields: map[string]*xexpr.Type{"items": xexpr.List(one), "count": xexpr.Any}}
+		one = &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of fan-out step %q (it has items, errors and count)", n.id),
+			Fields: map[string]*xexpr.Type{"items": xexpr.List(one), "errors": xexpr.List(&xexpr.Type{Kind: "string"}), "count": xexpr.Any}}
 	}
 	n.outType = one
 	return one

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -222,6 +223,12 @@ func (r *run) awaitApproval(n *node) error {
 // inside this run, then in the locks shared with other runs when there are
 // any. The returned release is never nil. On error nothing is held, and the
 // slot is held again either way.
+//
+// Free resources are taken while keeping the slot: giving it back and
+// queueing for it again sent every step of a large fan-out to the back of
+// the slot queue a second time (behind every task wait due to poll). Only
+// waiting for a resource gives the slot back, so the holder can always get
+// one to finish.
 func (r *run) lockResources(n *node, res StepResult, stepInputs map[string]any) (release func(), err error) {
 	noop := func() {}
 	if r.opts.Mode != ModeRun || n.stepType.Resources == nil {
@@ -231,13 +238,22 @@ func (r *run) lockResources(n *node, res StepResult, stepInputs map[string]any) 
 	if len(keys) == 0 {
 		return noop, nil
 	}
-	// Waiting for a resource gives the slot back, so the holder can always
-	// get one to finish.
-	r.releaseSlot()
-	release, err = r.locks.acquire(r.ctx, keys)
+	var slotGiven atomic.Bool
+	giveSlot := func() {
+		if slotGiven.CompareAndSwap(false, true) {
+			r.releaseSlot()
+		}
+	}
+	release, free := r.locks.tryAcquire(keys)
+	if !free {
+		giveSlot()
+		release, err = r.locks.acquire(r.ctx, keys)
+	}
 	if err == nil && r.opts.Locks != nil {
 		var shared func()
 		shared, err = r.opts.Locks.Acquire(r.ctx, keys, func(key, holder string) {
+			// Called before the locker waits for another run's hold.
+			giveSlot()
 			r.emit(Event{Type: "step_progress", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: "waiting",
 				Message: fmt.Sprintf("waiting for %s, which holds %s", holder, key)})
 		})
@@ -248,7 +264,9 @@ func (r *run) lockResources(n *node, res StepResult, stepInputs map[string]any) 
 			release = func() { shared(); inRun() }
 		}
 	}
-	r.acquireSlot()
+	if slotGiven.Load() {
+		r.acquireSlot()
+	}
 	if err != nil {
 		return noop, err
 	}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/frameflow/frameflow/internal/termtext"
 )
 
 type fanoutItem struct {
@@ -25,6 +27,7 @@ type fanout struct {
 	node        *node
 	items       []fanoutItem
 	outs        []any
+	errs        []any // why each item failed ("" when it did not): outputs.errors
 	next        int
 	running     int
 	limit       int
@@ -93,10 +96,11 @@ func (r *run) startFanout(f *fanout) {
 	r.dispatch()
 }
 
-func (r *run) itemDone(f *fanout, it *fanoutItem, status Status, out any) {
+func (r *run) itemDone(f *fanout, it *fanoutItem, status Status, out any, reason string) {
 	f.running--
 	f.finished++
 	f.outs[it.index] = out
+	f.errs[it.index] = r.itemError(status, reason)
 	switch status {
 	case StatusFailed:
 		f.failures++
@@ -153,6 +157,7 @@ func (r *run) fanoutDone(f *fanout) {
 	for i := f.next; i < len(f.items); i++ {
 		it := &f.items[i]
 		f.setResult(it.index, StepResult{Step: f.node.full, Item: r.itemLabel(f.instance, it), ItemKey: r.itemKey(f.instance, it), Index: it.index, Status: StatusNotRun})
+		f.errs[it.index] = r.itemError(StatusNotRun, "")
 		r.resultCount++
 	}
 	status := StatusSucceeded
@@ -180,13 +185,36 @@ func (r *run) fanoutDone(f *fanout) {
 	} else {
 		items := make([]any, len(f.outs))
 		copy(items, f.outs)
-		out = map[string]any{"items": items, "count": len(f.items)}
+		errs := make([]any, len(f.errs))
+		copy(errs, f.errs)
+		out = map[string]any{"items": items, "errors": errs, "count": len(f.items)}
 	}
 	res.Outputs = out
 	r.emit(Event{Type: "step_finished", Step: f.node.full, Item: res.Item, Status: status, Duration: res.Duration, Error: res.Error, Total: total})
 	work := r.finish(f.instance, f.node, res, out, nil)
 	r.makeReady(work)
 	r.dispatch()
+}
+
+// itemError is what outputs.errors says of an item that ended with status:
+// "" when it did not fail or stop, else why, so a summary (a chat message,
+// a ticket) can say why a store failed and not only where. The text is
+// the step's error as events show it, passed again through the redaction
+// list (it may have grown since: a secret computed later) and made one
+// safe line (termtext.Line): it goes into messages other systems render.
+func (r *run) itemError(status Status, reason string) string {
+	switch status {
+	case StatusFailed:
+		if reason == "" {
+			reason = "failed"
+		}
+		return termtext.Line(r.redact.Replace(reason))
+	case StatusNotRun:
+		return "not run"
+	case StatusInterrupted:
+		return "interrupted"
+	}
+	return ""
 }
 
 func (r *run) itemKey(instance *graphInstance, it *fanoutItem) string {
@@ -206,7 +234,7 @@ func (r *run) itemLabel(instance *graphInstance, it *fanoutItem) string {
 // expand evaluates a fan-out's for_each into its items.
 func (r *run) expand(instance *graphInstance, n *node) (*fanout, error) {
 	if !n.fanout() { // a call (uses: ./x.yaml) run once
-		f := &fanout{instance: instance, node: n, single: true, started: time.Now(), items: []fanoutItem{{}}, outs: make([]any, 1), itemInstances: make([]*graphInstance, 1)}
+		f := &fanout{instance: instance, node: n, single: true, started: time.Now(), items: []fanoutItem{{}}, outs: make([]any, 1), errs: []any{""}, itemInstances: make([]*graphInstance, 1)}
 		return f, nil
 	}
 	var v any
@@ -260,6 +288,10 @@ again:
 		f.batch = len(f.items)
 	}
 	f.outs = make([]any, len(f.items))
+	f.errs = make([]any, len(f.items))
+	for i := range f.errs {
+		f.errs[i] = ""
+	}
 	if n.body != nil {
 		f.itemInstances = make([]*graphInstance, len(f.items))
 	}

@@ -52,6 +52,31 @@ func (l *lockSet) acquire(ctx context.Context, keys []string) (func(), error) {
 	return release, nil
 }
 
+// tryAcquire takes every key if all are free, without waiting; ok is
+// false (and nothing held) when one is taken.
+func (l *lockSet) tryAcquire(keys []string) (release func(), ok bool) {
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	held := make([]chan struct{}, 0, len(keys))
+	release = func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			<-held[i]
+		}
+	}
+	for _, k := range keys {
+		c := l.ch(k)
+		select {
+		case c <- struct{}{}:
+			held = append(held, c)
+		default:
+			release()
+			return nil, false
+		}
+	}
+	return release, true
+}
+
 // ResourceLocker takes resource locks shared with other runs (other
 // processes, other machines): RunOptions.Locks. The engine takes its own
 // in-run lock first, so a run never waits on itself through the locker.

@@ -120,7 +120,7 @@ type Result struct {
 }
 
 // StepResult is one step execution (one item of a fan-out), or the summary
-// of a fan-out or group (Index -1, outputs items and count).
+// of a fan-out or group (Index -1, outputs items, errors and count).
 type StepResult struct {
 	Step     string `json:"step"`
 	Item     string `json:"item,omitempty"`
@@ -154,12 +154,16 @@ type run struct {
 	ctx  context.Context
 	log  *slog.Logger
 
-	mu          sync.Mutex
-	limit       int
-	inflight    int
+	mu       sync.Mutex
+	limit    int
+	inflight int
+	// ready is the one queue for slots, first come first served: tasks
+	// to start, and executions waiting to get their slot back (a task
+	// wait due to poll, a step that waited for a lock), whose channels
+	// are in returning, in the same order.
 	ready       []task
 	head        int
-	waiters     []chan struct{}
+	returning   []chan struct{}
 	stopping    bool
 	failed      bool
 	interrupted bool

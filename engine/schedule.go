@@ -48,6 +48,13 @@ type task struct {
 	item     *fanoutItem
 }
 
+// returning is a slot queue entry for an execution waiting to get its slot
+// back (acquireSlot) rather than a task to start: its channel is the next
+// of r.returning, closed when it has the slot. (A channel in every task
+// would make every queued task larger; a 100,000-item fan-out queues them
+// all.)
+func (t task) returning() bool { return t.node == nil }
+
 func (r *run) newInstance(g *graph, parent *graphInstance, fan *fanout, item *fanoutItem, key []int) *graphInstance {
 	instance := &graphInstance{graph: g, parent: parent, fan: fan, item: item, labelItem: item, nodeStates: make([]nodeState, len(g.nodes)), results: make([]StepResult, len(g.nodes)), unfinished: len(g.nodes), planOrder: key}
 	if fan != nil && fan.single {
@@ -100,15 +107,13 @@ func (r *run) makeReady(work []task) {
 	}
 }
 
+// dispatch hands free slots to the queue in order: a task starts on a new
+// worker, a waiting execution is woken. One queue, first come first
+// served: when returning executions went first, a store's next step could
+// wait in the queue for as long as task waits kept coming due (most of a
+// second per step at 2,000 stores).
 func (r *run) dispatch() {
 	for r.inflight < r.limit {
-		if len(r.waiters) > 0 {
-			w := r.waiters[0]
-			r.waiters = r.waiters[1:]
-			r.inflight++
-			close(w)
-			continue
-		}
 		if r.head >= len(r.ready) {
 			r.ready, r.head = r.ready[:0], 0
 			return
@@ -123,6 +128,12 @@ func (r *run) dispatch() {
 		r.ready[r.head] = task{}
 		r.head++
 		r.inflight++
+		if t.returning() {
+			close(r.returning[0])
+			r.returning[0] = nil
+			r.returning = r.returning[1:]
+			continue
+		}
 		go r.worker(t)
 	}
 }
@@ -134,15 +145,17 @@ func (r *run) releaseSlot() {
 	r.mu.Unlock()
 }
 
+// acquireSlot takes a slot back, queueing behind whatever asked first.
 func (r *run) acquireSlot() {
 	r.mu.Lock()
-	if r.inflight < r.limit && len(r.waiters) == 0 {
+	if r.inflight < r.limit && r.head >= len(r.ready) {
 		r.inflight++
 		r.mu.Unlock()
 		return
 	}
 	w := make(chan struct{})
-	r.waiters = append(r.waiters, w)
+	r.ready = append(r.ready, task{})
+	r.returning = append(r.returning, w)
 	r.mu.Unlock()
 	<-w
 }
@@ -207,8 +220,13 @@ func (r *run) instanceDone(instance *graphInstance) {
 	}
 	status := StatusSucceeded
 	out := map[string]any{}
+	reason := ""
 	for i, n := range instance.graph.nodes {
 		out[n.id] = instance.nodeStates[i].out
+		if res := instance.results[n.topoIndex]; res.Status == StatusFailed && reason == "" {
+			// The item's first failing step (in plan order) and why.
+			reason = n.id + ": " + res.Error
+		}
 		switch st := instance.nodeStates[i].status; {
 		case st == StatusInterrupted && status != StatusFailed:
 			status = StatusInterrupted
@@ -229,6 +247,7 @@ func (r *run) instanceDone(instance *graphInstance) {
 				status = StatusFailed
 				r.failed = true
 				instance.fan.callError = r.redact.Replace(err.Error())
+				reason = instance.fan.callError
 			}
 		}
 	} else if status == StatusSucceeded && len(fn.outputs) > 0 {
@@ -242,13 +261,14 @@ func (r *run) instanceDone(instance *graphInstance) {
 					instance.fan.outputErrors = map[int]*StepResult{}
 				}
 				instance.fan.outputErrors[instance.item.index] = &StepResult{Step: fn.full, Item: instance.itemLabel, ItemKey: instance.itemKey, Index: instance.item.index, Status: StatusFailed, Error: r.redact.Replace("output " + k + ": " + err.Error())}
+				reason = instance.fan.outputErrors[instance.item.index].Error
 				r.resultCount++
 				break
 			}
 			out[k] = v
 		}
 	}
-	r.itemDone(instance.fan, instance.item, status, out)
+	r.itemDone(instance.fan, instance.item, status, out, reason)
 }
 
 // worker runs tasks holding a slot: a node's if and for_each, or one step
@@ -274,7 +294,7 @@ func (r *run) worker(t task) {
 		case t.fan != nil:
 			t.fan.setResult(t.item.index, res)
 			r.resultCount++
-			r.itemDone(t.fan, t.item, res.Status, out)
+			r.itemDone(t.fan, t.item, res.Status, out, res.Error)
 		default:
 			work := r.finish(t.instance, t.node, res, out, nil)
 			r.makeReady(work)
@@ -290,10 +310,11 @@ func (r *run) worker(t task) {
 	}
 }
 
-// takeReady pops a ready task for the calling worker when a slot is free and no
-// sleeper is waiting to get its slot back (under r.mu).
+// takeReady pops the queue's first entry for the calling worker when a
+// slot is free and that entry is a task to start (under r.mu); a waiting
+// execution first in the queue is dispatch's to wake.
 func (r *run) takeReady() (task, bool) {
-	if r.inflight >= r.limit || len(r.waiters) > 0 || r.head >= len(r.ready) {
+	if r.inflight >= r.limit || r.head >= len(r.ready) || r.ready[r.head].returning() {
 		return task{}, false
 	}
 	t := r.ready[r.head]

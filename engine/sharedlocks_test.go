@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/frameflow/frameflow/engine"
 )
@@ -63,5 +64,62 @@ func TestSharedLocksAroundMutatingSteps(t *testing.T) {
 	defer h.mu.Unlock()
 	if strings.Join(h.sent, ",") != "POST /m1" {
 		t.Errorf("sent %v: nothing may be sent without the shared lock", h.sent)
+	}
+}
+
+// blockingLocker stands in for another run that holds key until free is
+// closed; every other key is free.
+type blockingLocker struct {
+	key     string
+	free    chan struct{}
+	waiting chan struct{} // closed when the engine was told it waits
+	once    sync.Once
+}
+
+func (l *blockingLocker) Acquire(ctx context.Context, keys []string, waiting func(key, holder string)) (func(), error) {
+	for _, k := range keys {
+		if k != l.key {
+			continue
+		}
+		waiting(k, "run R on host H")
+		l.once.Do(func() { close(l.waiting) })
+		select {
+		case <-l.free:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return func() {}, nil
+}
+
+// A step waiting for another run's lock gives its slot back: with one slot,
+// the step that must run before that lock is freed still runs. (Free locks
+// are taken keeping the slot; only a wait gives it back.)
+func TestWaitingForASharedLockGivesTheSlotBack(t *testing.T) {
+	h := newHarness(t)
+	locks := &blockingLocker{key: "account:2", free: make(chan struct{}), waiting: make(chan struct{})}
+	done := make(chan *engine.Result, 1)
+	go func() {
+		done <- h.run(workflow(
+			with(st("m2", "test.mutate"), "path", "/m2", "resource", "account:2"),
+			with(st("m1", "test.mutate"), "path", "/m1", "resource", "account:1"),
+		), engine.RunOptions{Mode: engine.ModeRun, Parallelism: 1, Locks: locks, Events: func(ev engine.Event) {
+			if ev.Type == "step_finished" && ev.Step == "m1" {
+				select {
+				case <-locks.waiting:
+					close(locks.free) // the other run lets go once m1 has run
+				default:
+					t.Error("m1 ran before m2 waited for its lock: the test proves nothing")
+				}
+			}
+		}})
+	}()
+	select {
+	case res := <-done:
+		if got := statuses(res); !strings.Contains(got, "m1=succeeded") || !strings.Contains(got, "m2=succeeded") {
+			t.Fatalf("statuses %s", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("deadlock: m2 kept the only slot while waiting for another run's lock")
 	}
 }

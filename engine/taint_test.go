@@ -197,7 +197,10 @@ func TestDerivedSecretsAreRedactedAndErrorsWithheld(t *testing.T) {
 	var told []string
 	var mu sync.Mutex
 	var events []engine.Event
-	res, err := p.Run(t.Context(), engine.RunOptions{Inputs: in,
+	// One slot: echo (first in graph order) starts before bad, whose
+	// failure stops the run from starting steps; with two, bad could fail
+	// first and echo never run (a flake on main before this).
+	res, err := p.Run(t.Context(), engine.RunOptions{Inputs: in, Parallelism: 1,
 		OnSecret: func(s string) { mu.Lock(); told = append(told, s); mu.Unlock() },
 		Events:   func(ev engine.Event) { mu.Lock(); events = append(events, ev); mu.Unlock() }})
 	if err != nil {

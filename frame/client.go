@@ -317,7 +317,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 		return nil, c.transportError(ctx, st, req, body, attempts, err)
 	}
 	defer resp.Body.Close()
-	data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	data, rerr := readBody(resp.Body, resp.ContentLength)
 	if rerr == nil && len(data) > maxResponseBytes {
 		rerr = fmt.Errorf("response larger than %d bytes", maxResponseBytes)
 	}
@@ -592,4 +592,22 @@ func WithReadOnly(ctx context.Context) context.Context {
 func readOnlyContext(ctx context.Context) bool {
 	ro, _ := ctx.Value(readOnlyKey{}).(bool)
 	return ro
+}
+
+// readBody reads at most maxResponseBytes+1 bytes of a response body (one
+// more than allowed, so that the caller sees a body that is too long). A
+// body whose length the server announced is read into one buffer of that
+// size; io.ReadAll would grow one from 512 bytes, copying at each doubling,
+// for every one of a rollout's requests.
+func readBody(body io.Reader, announced int64) ([]byte, error) {
+	limited := io.LimitReader(body, maxResponseBytes+1)
+	if announced <= 0 || announced > maxResponseBytes {
+		return io.ReadAll(limited)
+	}
+	// bytes.Buffer.ReadFrom keeps MinRead bytes free to read into: with
+	// them reserved it reads the announced body and its EOF without
+	// growing (a longer body than announced still grows it).
+	buf := bytes.NewBuffer(make([]byte, 0, announced+bytes.MinRead))
+	_, err := buf.ReadFrom(limited)
+	return buf.Bytes(), err
 }

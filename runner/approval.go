@@ -31,27 +31,34 @@ type ApprovalAsker func(ctx context.Context, p ApprovalPrompt) *engine.ApprovalD
 // are documents of the state backend, so another process (`frameflow approve`)
 // can record one, and one made while nothing ran is found on resume.
 type approvalGate struct {
-	svc   *Service
-	runID string
-	ask   ApprovalAsker
+	svc *Service
+	jr  *journal.Run
+	ask ApprovalAsker
 }
 
 func (g *approvalGate) Decision(ctx context.Context, key string) (*engine.ApprovalDecision, error) {
-	return g.svc.approvalOf(ctx, g.runID, key)
+	return g.svc.approvalOf(ctx, g.jr.ID(), key)
 }
 
-func (g *approvalGate) Waiting(ctx context.Context, key, message string) {
-	if g.ask == nil {
-		return
+// Waiting journals the wait, so `runs`, `runs show` and the web page list
+// the run as waiting at the step (from any process reading the state), and
+// asks at the terminal when the run has one.
+func (g *approvalGate) Waiting(ctx context.Context, w engine.ApprovalWait) func() {
+	// A journal that cannot take this record fails the step's own record
+	// right after; the wait itself does not depend on it.
+	_ = g.jr.Waiting(w.Key, w.Message, w.Deadline)
+	if g.ask != nil {
+		runID := g.jr.ID()
+		go func() {
+			d := g.ask(ctx, ApprovalPrompt{RunID: runID, Key: w.Key, Message: w.Message})
+			if d == nil {
+				return
+			}
+			// Another approver may have been first: theirs stands.
+			_ = g.svc.recordApproval(context.Background(), runID, w.Key, *d)
+		}()
 	}
-	go func() {
-		d := g.ask(ctx, ApprovalPrompt{RunID: g.runID, Key: key, Message: message})
-		if d == nil {
-			return
-		}
-		// Another approver may have been first: theirs stands.
-		_ = g.svc.recordApproval(context.Background(), g.runID, key, *d)
-	}()
+	return func() { _ = g.jr.Waited(w.Key) }
 }
 
 // Decisions are documents of the state backend (a file under
@@ -64,32 +71,49 @@ func approvalDoc(runID, key string) string {
 	return "approvals/" + runID + "/" + hex.EncodeToString([]byte(key)) + ".json"
 }
 
-// errAlreadyDecided: a decision is written once, so an approval cannot be
-// turned into a rejection after the run went on (or the other way round).
-var errAlreadyDecided = errors.New("already decided")
-
 // recordApproval writes the decision on key of run runID unless there is
-// one. Two approvers within the same instant could both pass the check
-// (the backend's Put replaces); the step reads whichever was written last
-// before it looked, and each approver was told theirs was recorded.
+// one. The backend's PutNew makes it atomic: of two approvers in the same
+// instant (two terminals, the page and a terminal, two machines sharing
+// PostgreSQL) exactly one is recorded; the other gets an
+// *AlreadyDecidedError naming who decided first.
 func (s *Service) recordApproval(ctx context.Context, runID, key string, d engine.ApprovalDecision) error {
 	b, err := s.backend()
 	if err != nil {
 		return err
 	}
-	name := approvalDoc(runID, key)
-	old, err := b.Get(ctx, name)
-	if err != nil {
-		return err
-	}
-	if old != nil {
-		return fmt.Errorf("approval %s of run %s: %w", key, runID, errAlreadyDecided)
-	}
 	body, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
-	return b.Put(ctx, name, body)
+	created, existing, err := b.PutNew(ctx, approvalDoc(runID, key), body)
+	if err != nil {
+		return err
+	}
+	if created {
+		return nil
+	}
+	first := &AlreadyDecidedError{RunID: runID, Step: key}
+	if err := json.Unmarshal(existing, &first.First); err != nil {
+		return fmt.Errorf("approval %s of run %s is unreadable: %v", key, runID, err)
+	}
+	return first
+}
+
+// AlreadyDecidedError refuses a second decision on one approval: a decision
+// is written once, so an approval cannot be turned into a rejection after
+// the run went on (or the other way round). First is the decision that
+// stands.
+type AlreadyDecidedError struct {
+	RunID, Step string
+	First       engine.ApprovalDecision
+}
+
+func (e *AlreadyDecidedError) Error() string {
+	verb := "approved"
+	if !e.First.Approved {
+		verb = "rejected"
+	}
+	return fmt.Sprintf("approve: %s of run %s was already %s by %s at %s", e.Step, e.RunID, verb, e.First.By, e.First.At.Format(time.RFC3339))
 }
 
 // approvalOf is the decision recorded on key of run runID, nil when none.
@@ -109,6 +133,12 @@ func (s *Service) approvalOf(ctx context.Context, runID, key string) (*engine.Ap
 	return &d, nil
 }
 
+// ApprovalDecision is the decision recorded on key of run runID, nil while
+// nobody decided.
+func (s *Service) ApprovalDecision(runID, key string) (*engine.ApprovalDecision, error) {
+	return s.approvalOf(context.Background(), runID, key)
+}
+
 // ApproveRequest records a decision on an approval step of a run.
 type ApproveRequest struct {
 	RunID string
@@ -123,7 +153,7 @@ type ApproveRequest struct {
 // Approve records a decision on an approval step of a run, waiting or not
 // yet reached: the step finds it when it runs (or while it waits). The step
 // must be an approval step of the run's workflow. A decision is final:
-// a second one is refused (journal.ErrAlreadyDecided).
+// a second one is refused (*AlreadyDecidedError names the first).
 func (s *Service) Approve(req ApproveRequest) (*engine.ApprovalDecision, error) {
 	store, err := s.openJournals(false)
 	if err != nil {
@@ -143,7 +173,7 @@ func (s *Service) Approve(req ApproveRequest) (*engine.ApprovalDecision, error) 
 		}
 	}
 	if meta == nil {
-		return nil, fmt.Errorf("approve: no run %s in %s", req.RunID, s.cfg.StateDir)
+		return nil, fmt.Errorf("approve: no run %s in %s (frameflow runs lists them)", req.RunID, store.Dir())
 	}
 	if err := s.checkApprovalStep(meta.File, req.Step); err != nil {
 		return nil, err
@@ -154,15 +184,6 @@ func (s *Service) Approve(req ApproveRequest) (*engine.ApprovalDecision, error) 
 	}
 	d := engine.ApprovalDecision{Approved: !req.Reject, By: by, At: time.Now().UTC(), Comment: req.Comment}
 	if err := s.recordApproval(context.Background(), req.RunID, req.Step, d); err != nil {
-		if errors.Is(err, errAlreadyDecided) {
-			if old, _ := s.approvalOf(context.Background(), req.RunID, req.Step); old != nil {
-				verb := "approved"
-				if !old.Approved {
-					verb = "rejected"
-				}
-				return nil, fmt.Errorf("approve: %s of run %s was already %s by %s at %s", req.Step, req.RunID, verb, old.By, old.At.Format(time.RFC3339))
-			}
-		}
 		return nil, err
 	}
 	return &d, nil
@@ -193,4 +214,17 @@ func (s *Service) checkApprovalStep(file, key string) error {
 		return fmt.Errorf("approve: %s has no approval step", file)
 	}
 	return fmt.Errorf("approve: %q is not an approval step of %s (its approval steps: %s)", step, file, strings.Join(gates, ", "))
+}
+
+// ApproveCommand is the command that approves key of run runID, quoted for
+// a POSIX shell (keys inside fan-outs hold brackets, item keys anything).
+func ApproveCommand(runID, key string) string {
+	return "frameflow approve " + runID + " " + shellQuote(key)
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

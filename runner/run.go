@@ -289,7 +289,7 @@ func (w *Workflow) execute(ctx context.Context, jr *journal.Run, wrap func(engin
 		OnSecret:    w.onSecret,
 		Logger:      w.svc.cfg.Logger,
 		Locks:       locks,
-		Approvals:   &approvalGate{svc: w.svc, runID: jr.ID(), ask: o.Ask},
+		Approvals:   &approvalGate{svc: w.svc, jr: jr, ask: o.Ask},
 	})
 	if err != nil {
 		_ = jr.Finish(string(engine.RunFailed))

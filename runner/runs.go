@@ -19,7 +19,8 @@ func (s *Service) Runs() ([]journal.RunSummary, error) {
 }
 
 // RunsFilter narrows Runs: Status keeps runs whose status is one of these
-// (comma-separated), Limit keeps the newest N (0: all).
+// (comma-separated; "waiting": running and waiting at an approval gate),
+// Limit keeps the newest N (0: all).
 type RunsFilter struct {
 	Status string
 	Limit  int
@@ -35,7 +36,9 @@ func FilterRuns(runs []journal.RunSummary, f RunsFilter) []journal.RunSummary {
 	}
 	out := make([]journal.RunSummary, 0, len(runs))
 	for _, r := range runs {
-		if len(want) > 0 && !want[r.Status] {
+		// "waiting": runs waiting at an approval gate now (running ones).
+		waiting := want["waiting"] && r.Status == journal.StatusRunning && len(r.Waiting) > 0
+		if len(want) > 0 && !want[r.Status] && !waiting {
 			continue
 		}
 		out = append(out, r)
@@ -63,6 +66,21 @@ func (s *Service) RunDetail(id string) (*journal.RunDetail, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// Waiting is the approval steps run id waits at now (journal.RunSummary's
+// Waiting), read from its journal alone: cheap enough for a page to ask
+// every second.
+func (s *Service) Waiting(id string) ([]journal.WaitingApproval, error) {
+	store, err := s.openJournals(false)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := store.Summary(id)
+	if err != nil {
+		return nil, err
+	}
+	return sum.Waiting, nil
 }
 
 // Undecided lists the mutations of run id that wait for an operator's

@@ -32,6 +32,43 @@ type Backend interface {
 	Runs() ([]RunSummary, error)
 	// Run is one run's details: the same data as `frameflow runs show`.
 	Run(id string) (*RunDetail, error)
+	// Gates is the approval steps run id waits at now, from its journal
+	// (whoever runs it: this server or a terminal).
+	Gates(id string) ([]Gate, error)
+	// Decide records a decision on an approval step of a run, as
+	// `frameflow approve` does: written once; a second decision is refused
+	// with who made the first.
+	Decide(ctx context.Context, r DecideRequest) error
+}
+
+// Gate is an approval step waiting for a person's decision.
+type Gate struct {
+	Step     string    // the step's full id, [item] inside a fan-out
+	Message  string    // what the approver is asked
+	Since    time.Time // when it started waiting
+	Deadline time.Time // when the step gives up unless someone decides
+	Approve  string    // the command line equivalent (frameflow approve RUN STEP)
+	// Decision is the decision recorded and not yet taken up by the step
+	// (it reads it within a second while it runs; a crashed run's resume
+	// reads it), nil while nobody decided.
+	Decision *Decision
+}
+
+// Decision is a recorded decision on an approval step.
+type Decision struct {
+	Approved bool
+	By       string
+	At       time.Time
+	Comment  string
+}
+
+// DecideRequest is one person's decision on one approval step.
+type DecideRequest struct {
+	RunID   string
+	Step    string
+	Reject  bool
+	Comment string
+	By      string // the page's authenticated user
 }
 
 // ApplyRequest is one approval of one plan.
@@ -97,6 +134,9 @@ type RunSummary struct {
 	Status   string
 	Attempts int
 	Error    string
+	// Waiting is where the run waits for approval (or was waiting when it
+	// crashed).
+	Waiting []Gate
 }
 
 // RunDetail is a run's header and its steps as journaled.

@@ -39,7 +39,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := pgtest.Main(m) // stops the PostgreSQL server of sharedstate_e2e_test.go
+	code := pgtest.Main(m) // stops the PostgreSQL server the state tests started
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

@@ -65,6 +65,11 @@ type liveRun struct {
 	errText string
 	counts  counts        // kept as rows change: a 2,000-item run does not recount per event
 	wake    chan struct{} // closed and replaced at every change
+
+	// mayWait: the run's playbook may have an approval gate, so its pages
+	// read the gates every second; false only when the playbook is known
+	// and has none.
+	mayWait bool
 }
 
 // row is one item's progress: a store's chain, or a top-level step.
@@ -97,7 +102,7 @@ type counts struct {
 
 func newLiveRun(id string, wf *schema.Workflow, redact func(string) string) *liveRun {
 	r := &liveRun{id: id, redact: redact, chains: map[string][]string{}, byKey: map[string]*row{},
-		status: "running", wake: make(chan struct{})}
+		status: "running", wake: make(chan struct{}), mayWait: wf == nil || mayWait(wf.Steps)}
 	if wf != nil {
 		for _, st := range wf.Steps {
 			if st.IsGroup() {
@@ -106,6 +111,17 @@ func newLiveRun(id string, wf *schema.Workflow, redact func(string) string) *liv
 		}
 	}
 	return r
+}
+
+// mayWait tells whether steps may pause at an approval gate: one uses
+// approval, or calls another playbook (uses: ./other.yaml), which may.
+func mayWait(steps []*schema.Step) bool {
+	for _, st := range steps {
+		if st.Uses == "approval" || strings.Contains(st.Uses, "/") || strings.HasSuffix(st.Uses, ".yaml") || mayWait(st.Steps) {
+			return true
+		}
+	}
+	return false
 }
 
 func leafSteps(ss []*schema.Step, prefix string) []string {

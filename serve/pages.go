@@ -59,7 +59,27 @@ var funcs = template.FuncMap{
 		return h
 	},
 	"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-	"show":     valueString,
+	// iso and left are a deadline for the script and for people: the page
+	// says the time left when rendered, live.js counts it down.
+	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"left": timeLeft,
+	"show": valueString,
+}
+
+// timeLeft is the time until t as people read it: 59m 30s, 3h 05m, 20s;
+// "no time" once it passed.
+func timeLeft(t time.Time) string {
+	d := time.Until(t).Round(time.Second)
+	switch {
+	case d <= 0:
+		return "no time"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm %02ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmt.Sprintf("%dh %02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
 }
 
 func parseTemplates() (map[string]*template.Template, error) {
@@ -703,6 +723,9 @@ type runData struct {
 	CanResume bool
 	Problems  []string
 	Groups    []changeGroup
+	// Gates: the approval steps the run waits at, with Approve and
+	// Reject until someone decided.
+	Gates []Gate
 }
 
 func (d runData) title() string { return "Run " + d.Detail.ID }
@@ -731,6 +754,10 @@ func (s *Server) runData(id string) (runData, error) {
 	case "failed", "interrupted", "crashed":
 		d.CanResume = true
 	}
+	// Gates come from the journal whoever runs the run: one place for the
+	// page's runs and the terminal's. A crashed run's gate can be decided
+	// too; the resume finds the decision.
+	d.Gates = det.Waiting
 	if det.Plan != nil {
 		d.Groups, _ = planView(det.Plan, s.o.Redact)
 	}
@@ -744,7 +771,25 @@ func (s *Server) journalSnapshot(det *RunDetail) snapshot {
 	for _, st := range det.Steps {
 		lr.Event(stepEvent(st))
 	}
+	if det.Status == "running" {
+		for _, g := range det.Waiting {
+			if ev, ok := gateEvent(g); ok {
+				lr.Event(ev)
+			}
+		}
+	}
 	return lr.snapshot()
+}
+
+// gateEvent is a waiting gate as the engine's progress event, so its row
+// says waiting as in a run this server executes. A gate inside a fan-out
+// is named by its item's key, not the label its row has: only the gates
+// panel shows it.
+func gateEvent(g Gate) (engine.Event, bool) {
+	if strings.Contains(g.Step, "[") {
+		return engine.Event{}, false
+	}
+	return engine.Event{Type: "step_progress", Step: g.Step, Message: "waiting for approval: " + g.Message}, true
 }
 
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
@@ -829,6 +874,57 @@ func (s *Server) resumeRun(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/runs/"+url.PathEscape(id), http.StatusSeeOther)
 }
 
+// decideGate records a person's decision on an approval step the run waits
+// at, through the same code as `frameflow approve`, with the page's user as
+// the approver. The decision is final: a second one (another tab, another
+// person, a terminal) is refused with who decided first.
+func (s *Server) decideGate(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "The form could not be read; nothing was recorded.")
+		return
+	}
+	step := r.PostForm.Get("step")
+	var reject bool
+	switch r.PostForm.Get("decision") {
+	case "approve":
+	case "reject":
+		reject = true
+	default:
+		s.errorPage(w, r, http.StatusBadRequest, "Approve or reject? The form said neither; nothing was recorded.")
+		return
+	}
+	d, err := s.runData(id)
+	if err != nil {
+		s.errorPage(w, r, http.StatusNotFound, err.Error())
+		return
+	}
+	waiting := false
+	for _, g := range d.Gates {
+		waiting = waiting || (g.Step == step && g.Decision == nil)
+	}
+	if !waiting {
+		// Only a gate the run waits at is offered: a decision on anything
+		// else would be an old page's, or a forged form's.
+		d.Problems = []string{fmt.Sprintf("Run %s does not wait at %q now; nothing was recorded.", id, step)}
+		s.render(w, r, http.StatusConflict, "run", d)
+		return
+	}
+	comment := strings.TrimSpace(r.PostForm.Get("comment"))
+	if len(comment) > 2000 {
+		d.Problems = []string{"The comment is longer than 2,000 characters; nothing was recorded."}
+		s.render(w, r, http.StatusUnprocessableEntity, "run", d)
+		return
+	}
+	if err := s.o.Backend.Decide(r.Context(), DecideRequest{RunID: id, Step: step, Reject: reject, Comment: comment, By: userOf(r)}); err != nil {
+		d.Problems = []string{s.o.Redact(err.Error())}
+		s.render(w, r, http.StatusConflict, "run", d)
+		return
+	}
+	s.o.Logger.Info("approval decided", "run", id, "step", step, "rejected", reject, "by", userOf(r))
+	http.Redirect(w, r, "/runs/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
 // runEvents streams a run's changes as server-sent events. A run this
 // process executes streams its engine events as they happen; any other
 // running run (a terminal's) streams what its journal records, read again
@@ -864,6 +960,16 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fl.Flush()
+	// Approval gates come from the journal whoever runs the run: read
+	// every second, sent when they change (a gate starts waiting, someone
+	// decides, the step takes the decision up). The page says what it
+	// shows (?gates=), so a stream starts with no needless update.
+	gatesShown := r.URL.Query().Get("gates")
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	if !lr.mayWait {
+		tick.Stop() // no gate in this playbook: nothing to read
+	}
 	var buf bytes.Buffer
 	for {
 		changes, wake, ended := lr.since(after)
@@ -905,12 +1011,40 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 			// Changes come in bursts (2,000 stores finishing a task at
 			// once): gather a burst into one write.
 			time.Sleep(50 * time.Millisecond)
+		case <-tick.C:
+			gates, err := s.o.Backend.Gates(id)
+			if err != nil {
+				continue // the next tick tries again; the rows go on
+			}
+			if sig := gatesSignature(gates); sig != gatesShown {
+				gatesShown = sig
+				b, _ := json.Marshal(map[string]string{"gates": sig})
+				if _, err := fmt.Fprintf(w, "event: gates\ndata: %s\n\n", s.o.Redact(string(b))); err != nil {
+					return
+				}
+				fl.Flush()
+			}
 		case <-r.Context().Done():
 			return
 		case <-s.ctx.Done():
 			return
 		}
 	}
+}
+
+// gatesSignature names which gates wait and which are decided, as the run
+// page's data-gates attribute does: what changes when the page should show
+// something else.
+func gatesSignature(gates []Gate) string {
+	var b strings.Builder
+	for _, g := range gates {
+		state := "waiting"
+		if g.Decision != nil {
+			state = "decided"
+		}
+		b.WriteString(g.Step + "=" + state + ";")
+	}
+	return b.String()
 }
 
 // followJournal feeds a liveRun from a run's journal until it ends or ctx
@@ -931,6 +1065,15 @@ func (s *Server) followJournal(ctx context.Context, id string) (*liveRun, error)
 			}
 			seen[k] = st.Status
 			lr.Event(stepEvent(st))
+		}
+		for _, g := range det.Waiting {
+			k := [2]string{g.Step, ""}
+			if seen[k] == "" {
+				if ev, ok := gateEvent(g); ok {
+					seen[k] = "waiting"
+					lr.Event(ev)
+				}
+			}
 		}
 		if det.Status != "running" {
 			lr.finish(det.Status)

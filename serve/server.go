@@ -212,6 +212,7 @@ func (s *Server) routes() http.Handler {
 	app.HandleFunc("GET /runs/{id}", s.runPage)
 	app.HandleFunc("GET /runs/{id}/events", s.runEvents)
 	app.HandleFunc("POST /runs/{id}/resume", s.resumeRun)
+	app.HandleFunc("POST /runs/{id}/decide", s.decideGate)
 	mux.Handle("/", s.auth.require(app))
 
 	cop := http.NewCrossOriginProtection()

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -25,12 +26,13 @@ import (
 // fakeBackend stands in for the CLI's engine in the server's own tests
 // (security, forms, single apply); the end-to-end tests use the real one.
 type fakeBackend struct {
-	dir     string
-	applies atomic.Int32
-	stale   bool
-	gate    chan struct{} // Apply waits on it after starting, when set
-	mu      sync.Mutex
-	runs    map[string]*RunDetail
+	dir       string
+	applies   atomic.Int32
+	stale     bool
+	gate      chan struct{} // Apply waits on it after starting, when set
+	mu        sync.Mutex
+	runs      map[string]*RunDetail
+	decisions []DecideRequest
 }
 
 func (f *fakeBackend) Playbook(file string) (*Playbook, error) {
@@ -405,6 +407,157 @@ func TestPlanSharedBetweenServersThroughTheStore(t *testing.T) {
 	}
 	if n := fb1.applies.Load() + fb2.applies.Load(); n != 1 {
 		t.Fatalf("%d applies, want 1", n)
+	}
+}
+
+func (f *fakeBackend) Gates(id string) ([]Gate, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r, ok := f.runs[id]; ok {
+		return r.Waiting, nil
+	}
+	return nil, os.ErrNotExist
+}
+
+func (f *fakeBackend) Decide(_ context.Context, r DecideRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.decisions = append(f.decisions, r)
+	run := f.runs[r.RunID]
+	for i := range run.Waiting {
+		if run.Waiting[i].Step == r.Step {
+			if d := run.Waiting[i].Decision; d != nil {
+				return errors.New("approve: " + r.Step + " was already decided by " + d.By)
+			}
+			run.Waiting[i].Decision = &Decision{Approved: !r.Reject, By: r.By, Comment: r.Comment}
+		}
+	}
+	return nil
+}
+
+// A run waiting at an approval gate: the run page shows the gate with
+// Approve and Reject; a decision is recorded once, as the page's user,
+// only on a gate the run waits at, never from another site; the event
+// stream tells an open page that the gate changed.
+func TestGateDecisionFromThePage(t *testing.T) {
+	_, fb, ts := newTestServer(t, Options{LocalUser: "alice"})
+	fb.runs["run-g"] = &RunDetail{RunSummary: RunSummary{ID: "run-g", Status: "running", Attempts: 1,
+		Waiting: []Gate{{Step: "gate", Message: "canary <b>ok</b>?", Since: time.Now(), Deadline: time.Now().Add(time.Hour), Approve: "frameflow approve run-g gate"}}}}
+	c := client(t)
+	get := func(path string) (int, string) {
+		resp, err := c.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	post := func(form url.Values, crossSite bool) (int, string) {
+		req, _ := http.NewRequest("POST", ts.URL+"/runs/run-g/decide", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if crossSite {
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+			req.Header.Set("Origin", "https://evil.example")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, page := get("/runs/run-g")
+	for _, want := range []string{`action="/runs/run-g/decide"`, `value="approve"`, `value="reject"`, "canary &lt;b&gt;ok&lt;/b&gt;?", "frameflow approve run-g gate", "left; then the step fails"} {
+		if code != 200 || !strings.Contains(page, want) {
+			t.Fatalf("run page (%d) lacks %q:\n%s", code, want, page)
+		}
+	}
+	if _, hist := get("/runs"); !strings.Contains(hist, "waiting for approval at <code>gate</code>") {
+		t.Fatalf("history does not say the run waits:\n%s", hist)
+	}
+
+	// The open page's event stream, told what the page shows.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/runs/run-g/events?gates="+url.QueryEscape("gate=waiting;"), nil)
+	stream, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+
+	if code, _ := post(url.Values{"step": {"gate"}, "decision": {"approve"}}, true); code != http.StatusForbidden {
+		t.Fatalf("cross-site decision: %d, want 403", code)
+	}
+	if code, body := post(url.Values{"step": {"other"}, "decision": {"approve"}}, false); code != http.StatusConflict || !strings.Contains(body, "does not wait at") {
+		t.Fatalf("a decision on a step that does not wait: %d\n%s", code, body)
+	}
+	if code, _ := post(url.Values{"step": {"gate"}, "decision": {"maybe"}}, false); code != http.StatusBadRequest {
+		t.Fatalf("neither approve nor reject: %d", code)
+	}
+	if len(fb.decisions) != 0 {
+		t.Fatalf("recorded %+v", fb.decisions)
+	}
+	if code, _ := post(url.Values{"step": {"gate"}, "decision": {"approve"}, "comment": {" looks fine "}}, false); code != http.StatusSeeOther {
+		t.Fatalf("approve: %d, want a redirect to the run", code)
+	}
+	if len(fb.decisions) != 1 || fb.decisions[0] != (DecideRequest{RunID: "run-g", Step: "gate", Comment: "looks fine", By: "alice (loopback)"}) {
+		t.Fatalf("decisions %+v", fb.decisions)
+	}
+	if _, page := get("/runs/run-g"); !strings.Contains(page, "Approved</span> by alice (loopback)") || strings.Contains(page, `value="approve"`) {
+		t.Fatalf("after approving, the page shows:\n%s", page)
+	}
+	if code, _ := post(url.Values{"step": {"gate"}, "decision": {"reject"}}, false); code != http.StatusConflict || len(fb.decisions) != 1 {
+		t.Fatalf("a second decision: %d, %d recorded", code, len(fb.decisions))
+	}
+	// A gate inside a fan-out is named with its item's key in brackets.
+	fb.mu.Lock()
+	fb.runs["run-g"].Waiting = append(fb.runs["run-g"].Waiting, Gate{Step: "canary.gate[store-7]", Message: "store 7?", Since: time.Now(), Deadline: time.Now().Add(time.Minute)})
+	fb.mu.Unlock()
+	if _, page := get("/runs/run-g"); !strings.Contains(page, `value="canary.gate[store-7]"`) {
+		t.Fatalf("the fan-out gate is not offered:\n%s", page)
+	}
+	if code, _ := post(url.Values{"step": {"canary.gate[store-7]"}, "decision": {"reject"}, "comment": {"slow"}}, false); code != http.StatusSeeOther ||
+		len(fb.decisions) != 2 || fb.decisions[1].Step != "canary.gate[store-7]" || !fb.decisions[1].Reject {
+		t.Fatalf("rejecting a fan-out gate: %d %+v", code, fb.decisions)
+	}
+
+	// The stream says the gate changed.
+	buf := make([]byte, 4096)
+	var got strings.Builder
+	for !strings.Contains(got.String(), "event: gates") {
+		n, err := stream.Body.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("the stream ended without a gates event: %v\n%s", err, got.String())
+		}
+	}
+	if !strings.Contains(got.String(), `"gates":"gate=decided;`) {
+		t.Fatalf("gates event: %s", got.String())
+	}
+}
+
+// Only runs of playbooks that may wait at a gate have their gates read
+// every second: one with an approval step (in a group too) or a call of
+// another playbook; not qa-rollout.
+func TestOnlyPlaybooksWithGatesArePolled(t *testing.T) {
+	for file, want := range map[string]bool{"qa-rollout.yaml": false, "canary-rollout.yaml": true, "publish-if-changed.yaml": false} {
+		wf, diags := schema.LoadFile(filepath.Join("..", "workflows", file), schema.LoadOptions{})
+		if len(diags) > 0 {
+			t.Fatal(diags)
+		}
+		if got := newLiveRun("r", wf, nil).mayWait; got != want {
+			t.Errorf("%s: mayWait = %v, want %v", file, got, want)
+		}
+	}
+	if !newLiveRun("r", nil, nil).mayWait {
+		t.Error("a run whose playbook cannot be read must be polled")
+	}
+	nested := []*schema.Step{{ID: "g", Steps: []*schema.Step{{ID: "x", Uses: "./lib/rollout-account.yaml"}}}}
+	if !mayWait(nested) {
+		t.Error("a call of another playbook may wait")
 	}
 }
 

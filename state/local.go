@@ -109,6 +109,57 @@ func (l *Local) Put(_ context.Context, name string, body []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// PutNew creates <dir>/<name> unless it exists. The body is written and
+// synced to a temporary file first, then hard-linked to the name: link(2)
+// fails with EEXIST when the name exists, atomically even between
+// processes, and a reader never sees a half-written document (which
+// O_CREATE|O_EXCL on the name itself would allow).
+func (l *Local) PutNew(_ context.Context, name string, body []byte) (bool, []byte, error) {
+	if err := checkDocName(name); err != nil {
+		return false, nil, err
+	}
+	path := filepath.Join(l.dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return false, nil, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".doc-*")
+	if err != nil {
+		return false, nil, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(body); err != nil {
+		_ = tmp.Close()
+		return false, nil, err
+	}
+	if !l.noSync {
+		if err := tmp.Sync(); err != nil {
+			_ = tmp.Close()
+			return false, nil, err
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return false, nil, err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			existing, rerr := os.ReadFile(path)
+			return false, existing, rerr
+		}
+		return false, nil, err
+	}
+	if !l.noSync {
+		// The new name is durable only once its directory is.
+		if d, err := os.Open(filepath.Dir(path)); err == nil {
+			err = d.Sync()
+			_ = d.Close()
+			if err != nil {
+				return true, nil, err
+			}
+		}
+	}
+	return true, nil, nil
+}
+
 // Locks are kernel locks in <dir>/locks/ that the kernel drops when the
 // holding process dies, however it dies (lockfile_unix.go: byte ranges of
 // one file; elsewhere one file per key).

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,6 +77,11 @@ type fileLocker struct {
 	runID   string
 	timeout time.Duration
 	poll    time.Duration
+
+	// table is the process's lock table for dir, looked up once: every
+	// step of a 2,000-store rollout takes a lock, and the lookup (a global
+	// mutex and a path cleaning) was a point where they all queued.
+	table atomic.Pointer[procLocks]
 }
 
 func newFileLocker(dir, runID string, timeout time.Duration) engine.ResourceLocker {
@@ -91,9 +97,13 @@ func offset(key string) int64 {
 }
 
 func (l *fileLocker) Acquire(ctx context.Context, keys []string, waiting func(key, holder string)) (func(), error) {
-	t, err := lockTable(l.dir)
-	if err != nil {
-		return nil, fmt.Errorf("resource locks: %w", err)
+	t := l.table.Load()
+	if t == nil {
+		var err error
+		if t, err = lockTable(l.dir); err != nil {
+			return nil, fmt.Errorf("resource locks: %w", err)
+		}
+		l.table.Store(t)
 	}
 	return acquireSorted(ctx, keys, l.timeout, l.poll, waiting,
 		func(k string) (bool, string, error) { return t.try(l, offset(k)) },

@@ -391,6 +391,24 @@ func (b *Postgres) Put(ctx context.Context, name string, body []byte) error {
 	return err
 }
 
+// PutNew inserts a document unless one of that name exists. The primary
+// key decides between concurrent writers: ON CONFLICT DO NOTHING inserts
+// for exactly one of them, and the others read the winner's row.
+func (b *Postgres) PutNew(ctx context.Context, name string, body []byte) (bool, []byte, error) {
+	if err := checkDocName(name); err != nil {
+		return false, nil, err
+	}
+	tag, err := b.pool.Exec(ctx, `INSERT INTO documents (name, body) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, body)
+	if err != nil {
+		return false, nil, err
+	}
+	if tag.RowsAffected() == 1 {
+		return true, nil, nil
+	}
+	existing, err := b.Get(ctx, name)
+	return false, existing, err
+}
+
 // Locks are session advisory locks on the lock session, polled while
 // another run holds them.
 func (b *Postgres) Locks(runID string, timeout time.Duration) engine.ResourceLocker {
@@ -580,7 +598,7 @@ func (s *pgStorage) Read(id string) ([]byte, bool, error) {
 // queries, not two per run.
 func (s *pgStorage) ReadSummaries() (map[string][]byte, map[string]bool, error) {
 	ctx := context.Background()
-	rows, err := s.b.pool.Query(ctx, `SELECT run_id, line FROM journal_records WHERE kind IN ('header', 'attempt', 'finish') ORDER BY run_id, seq`)
+	rows, err := s.b.pool.Query(ctx, `SELECT run_id, line FROM journal_records WHERE kind = ANY($1) ORDER BY run_id, seq`, journal.SummaryKinds)
 	if err != nil {
 		return nil, nil, fmt.Errorf("journal: %w", err)
 	}
@@ -621,6 +639,34 @@ func (s *pgStorage) ReadSummaries() (map[string][]byte, map[string]bool, error) 
 		locked[id] = held[uint32(hash32("run:"+id))]
 	}
 	return data, locked, nil
+}
+
+// ReadSummary reads one run's summary lines (journal.RunSummaryReader):
+// what the web page reads every second while a run waits at a gate,
+// without the thousands of other lines of a big rollout.
+func (s *pgStorage) ReadSummary(id string) ([]byte, bool, error) {
+	ctx := context.Background()
+	rows, err := s.b.pool.Query(ctx, `SELECT line FROM journal_records WHERE run_id = $1 AND kind = ANY($2) ORDER BY seq`, id, journal.SummaryKinds)
+	if err != nil {
+		return nil, false, fmt.Errorf("journal: %w", err)
+	}
+	var data []byte
+	for rows.Next() {
+		var line []byte
+		if err := rows.Scan(&line); err != nil {
+			rows.Close()
+			return nil, false, fmt.Errorf("journal: %w", err)
+		}
+		data = append(append(data, line...), '\n')
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("journal: %w", err)
+	}
+	if data == nil {
+		return nil, false, fmt.Errorf("journal: run %s: %w", id, os.ErrNotExist)
+	}
+	return s.withLocked(id, data)
 }
 
 func (s *pgStorage) withLocked(id string, data []byte) ([]byte, bool, error) {

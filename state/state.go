@@ -30,6 +30,12 @@ type Backend interface {
 	Get(ctx context.Context, name string) ([]byte, error)
 	// Put writes a named document, replacing it.
 	Put(ctx context.Context, name string, body []byte) error
+	// PutNew writes a named document only if there is none, atomically:
+	// of two writers in the same instant, even in two processes or on two
+	// machines, exactly one is told created. A loser gets false and the
+	// document as the winner wrote it. For write-once records (approval
+	// decisions).
+	PutNew(ctx context.Context, name string, body []byte) (created bool, existing []byte, err error)
 	// Close releases the backend's connections (and with them its locks).
 	Close() error
 }

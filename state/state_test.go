@@ -505,3 +505,100 @@ func TestResumedRunAdoptsOnlyWhatOverlapped(t *testing.T) {
 		})
 	}
 }
+
+// A write-once document (an approval decision) written by many writers in
+// the same instant, through separate handles as separate processes would:
+// exactly one is told it was created, every other one gets the winner's
+// body, and the stored document is the winner's.
+func TestPutNewHasExactlyOneWinner(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			open := mk()
+			const writers = 16
+			handles := make([]state.Backend, writers)
+			for i := range handles {
+				handles[i] = open(t)
+			}
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			created := make([]bool, writers)
+			existing := make([][]byte, writers)
+			errs := make([]error, writers)
+			for i := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					created[i], existing[i], errs[i] = handles[i].PutNew(ctx, "approvals/run-1/gate.json", fmt.Appendf(nil, `{"by":"writer-%d"}`, i))
+				}()
+			}
+			close(start)
+			wg.Wait()
+			winner := -1
+			for i := range writers {
+				if errs[i] != nil {
+					t.Fatalf("writer %d: %v", i, errs[i])
+				}
+				if created[i] {
+					if winner >= 0 {
+						t.Fatalf("writers %d and %d were both told they created the document", winner, i)
+					}
+					winner = i
+				}
+			}
+			if winner < 0 {
+				t.Fatal("no writer created the document")
+			}
+			want := fmt.Sprintf(`{"by":"writer-%d"}`, winner)
+			for i := range writers {
+				if i != winner && string(existing[i]) != want {
+					t.Errorf("writer %d lost but was shown %q, not the winner's %q", i, existing[i], want)
+				}
+			}
+			got, err := handles[0].Get(ctx, "approvals/run-1/gate.json")
+			if err != nil || string(got) != want {
+				t.Fatalf("stored document = %q, %v; want the winner's %q", got, err, want)
+			}
+			// Once written, it stays: a later writer loses too.
+			if ok, old, err := handles[1].PutNew(ctx, "approvals/run-1/gate.json", []byte(`{"by":"late"}`)); err != nil || ok || string(old) != want {
+				t.Fatalf("late PutNew = %v, %q, %v; want false and the winner's body", ok, old, err)
+			}
+		})
+	}
+}
+
+// A run waiting at an approval step is listed as waiting by another
+// process (PostgreSQL's summaries read only some kinds of record: the
+// waits must be among them), and no longer once the wait ended.
+func TestWaitingApprovalListedByAnotherProcess(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			open := mk()
+			r, err := open(t).Journals(journal.Options{}).Create(journal.RunMeta{Workflow: "canary-rollout", File: "w.yaml", Mode: "run"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			deadline := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+			if err := r.Waiting("gate", "canary fine?", deadline); err != nil {
+				t.Fatal(err)
+			}
+			other := open(t).Journals(journal.Options{})
+			runs, err := other.List()
+			if err != nil || len(runs) != 1 || runs[0].Status != journal.StatusRunning || len(runs[0].Waiting) != 1 ||
+				runs[0].Waiting[0].Key != "gate" || runs[0].Waiting[0].Message != "canary fine?" || !runs[0].Waiting[0].Deadline.Equal(deadline) {
+				t.Fatalf("List from another process: %+v %v", runs, err)
+			}
+			if one, err := other.Summary(r.ID()); err != nil || one.Status != journal.StatusRunning || len(one.Waiting) != 1 || one.Waiting[0].Key != "gate" {
+				t.Fatalf("Summary from another process: %+v %v", one, err)
+			}
+			if err := r.Waited("gate"); err != nil {
+				t.Fatal(err)
+			}
+			if runs, err := other.List(); err != nil || len(runs[0].Waiting) != 0 {
+				t.Fatalf("after the wait: %+v %v", runs, err)
+			}
+		})
+	}
+}

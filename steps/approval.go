@@ -30,8 +30,8 @@ func SetApprovalPollForTest(d time.Duration) func() {
 func (s *stepsImpl) approval() *engine.StepType {
 	return &engine.StepType{
 		Name: approvalStep,
-		Description: "Pauses until a person approves (terminal prompt, `frameflow approve RUN STEP`, or `resume --approve STEP`); " +
-			"records who approved; fails when rejected or when nobody decided within the timeout.",
+		Description: "Pauses until a person approves (terminal prompt, `frameflow approve RUN STEP`, `resume --approve STEP`, " +
+			"or Approve on the run's page of `frameflow serve`); records who approved; fails when rejected or when nobody decided within the timeout.",
 		Inputs: []engine.InputSpec{
 			{Name: "message", Type: "string", Description: "What the approver is asked, e.g. \"canary stores look healthy?\"."},
 			{Name: "timeout", Type: "string", Default: "1h", Description: "How long to wait for a decision (5m, 2h); the step then fails and a resume waits again."},
@@ -75,6 +75,12 @@ func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in 
 	how := fmt.Sprintf("frameflow approve %s '%s'", sc.RunID(), key)
 	deadline := time.Now().Add(timeout)
 	asked := false
+	var ended func()
+	defer func() {
+		if ended != nil {
+			ended()
+		}
+	}()
 	for {
 		d, err := gate.Decision(ctx, key)
 		if err != nil {
@@ -97,7 +103,7 @@ func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in 
 				text += ": " + msg
 			}
 			sc.Progress(text + " (" + how + ", or resume --approve)")
-			gate.Waiting(ctx, key, msg)
+			ended = gate.Waiting(ctx, engine.ApprovalWait{Key: key, Message: msg, Deadline: deadline})
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("approval %s: nobody decided within %s; resume the run to wait again, approving first with %s", key, timeout, how)

@@ -18,6 +18,7 @@ type fakeGate struct {
 	decision *engine.ApprovalDecision
 	waiting  []string
 	decide   *engine.ApprovalDecision // set when Waiting is called
+	ended    int                      // waits ended
 }
 
 func (g *fakeGate) Decision(_ context.Context, key string) (*engine.ApprovalDecision, error) {
@@ -26,11 +27,16 @@ func (g *fakeGate) Decision(_ context.Context, key string) (*engine.ApprovalDeci
 	return g.decision, nil
 }
 
-func (g *fakeGate) Waiting(_ context.Context, key, msg string) {
+func (g *fakeGate) Waiting(_ context.Context, w engine.ApprovalWait) func() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.waiting = append(g.waiting, key+": "+msg)
+	g.waiting = append(g.waiting, w.Key+": "+w.Message)
 	g.decision = g.decide
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.ended++
+	}
 }
 
 func runApproval(t *testing.T, in map[string]any, mode engine.Mode, gate engine.ApprovalGate) (map[string]any, error) {
@@ -59,6 +65,9 @@ func TestApprovalStep(t *testing.T) {
 	}
 	if len(g.waiting) != 1 || g.waiting[0] != "stores.gate[store-7]: canary ok?" {
 		t.Fatalf("waiting reported as %v", g.waiting)
+	}
+	if g.ended != 1 {
+		t.Fatalf("the wait's end was reported %d times, want once (runs would list it as waiting forever)", g.ended)
 	}
 
 	// Decided before the step ran (resume --approve): no wait, no prompt.

@@ -108,7 +108,12 @@ type Poller struct {
 
 type kindStats struct {
 	durations []time.Duration // the last Window observations, in arrival order
-	changed   chan struct{}   // closed (and replaced) on each observation
+	// changed ends (and is replaced) when the waits of this kind must
+	// re-plan; wake ends it. A context rather than a channel: a sleeping
+	// wait hooks onto it with context.AfterFunc, not with a goroutine of
+	// its own (2,000 waits of a rollout sleep at once).
+	changed context.Context
+	wake    context.CancelFunc
 
 	// The shared cold schedules: waits of this kind in progress, in
 	// cohorts of waits that began close together.
@@ -162,9 +167,16 @@ func (p *Poller) Observe(kind string, d time.Duration) {
 	// 2,000 clones cost millions of wake-ups (BENCHMARKS.md).
 	after := lowEnd(k.durations)
 	if before == 0 || math.Abs(float64(after-before)) > p.cfg.Overshoot*float64(before) {
-		close(k.changed)
-		k.changed = make(chan struct{})
+		k.renew()
 	}
+}
+
+// renew wakes the waits of the kind (under p.mu).
+func (k *kindStats) renew() {
+	if k.wake != nil {
+		k.wake()
+	}
+	k.changed, k.wake = context.WithCancel(context.Background())
 }
 
 // lowEnd is the 10th percentile of ds (0 when empty).
@@ -180,7 +192,8 @@ func lowEnd(ds []time.Duration) time.Duration {
 func (p *Poller) statsLocked(kind string) *kindStats {
 	k := p.kinds[kind]
 	if k == nil {
-		k = &kindStats{changed: make(chan struct{})}
+		k = &kindStats{}
+		k.renew()
 		p.kinds[kind] = k
 	}
 	return k
@@ -201,7 +214,7 @@ func (p *Poller) Expected(kind string) (low, median time.Duration, n int) {
 	return d[int(0.1*float64(len(d)-1))], d[(len(d)-1)/2], len(d)
 }
 
-func (p *Poller) changed(kind string) <-chan struct{} {
+func (p *Poller) changed(kind string) context.Context {
 	if kind == "" {
 		return nil
 	}
@@ -297,8 +310,7 @@ func (p *Poller) coldFailure(kind string) {
 		return
 	}
 	k.failed = true
-	close(k.changed)
-	k.changed = make(chan struct{})
+	k.renew()
 }
 
 // coldTick claims the next instant of its cohort's shared cold schedule
@@ -561,19 +573,12 @@ func progressLine(t *frame.Task, elapsed time.Duration) string {
 
 // sleep sleeps d unless a task of kind finishes first (woken).
 func (p *Poller) sleep(ctx context.Context, sleep func(context.Context, time.Duration) error, kind string, d time.Duration) (woken bool, err error) {
-	ch := p.changed(kind)
+	changed := p.changed(kind)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if ch != nil {
-		stop := make(chan struct{})
-		defer close(stop)
-		go func() {
-			select {
-			case <-ch:
-				cancel()
-			case <-stop:
-			}
-		}()
+	if changed != nil {
+		stop := context.AfterFunc(changed, cancel)
+		defer stop()
 	}
 	if err := sleep(sctx, d); err != nil {
 		if ctx.Err() != nil {

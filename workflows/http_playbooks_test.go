@@ -103,7 +103,7 @@ func failedStore(t *testing.T, e *estate) string {
 const webhookSecretPath = "/services/T01/B02/k3yXYZsecret"
 
 // One store's clone fails: the others are done, and one summary is posted
-// naming the failed store and its stage; the webhook URL, a secret, is
+// naming the failed store, its stage and why (the task's message); the webhook URL, a secret, is
 // shown nowhere. The run ends failed.
 func checkRolloutNotify(t *testing.T, e *estate) {
 	hook := newService(t, func(received) (int, string) { return 200, `"ok"` })
@@ -134,8 +134,11 @@ func checkRolloutNotify(t *testing.T, e *estate) {
 		t.Fatalf("attachments %v", got[0].Body)
 	}
 	a := att[0].(map[string]any)
-	if a["color"] != "danger" || a["text"] != failed+": clone failed" {
-		t.Fatalf("attachment %v, want %s: clone failed", a, failed)
+	// The reason, not only the stage: the failed task's message as Frame
+	// gave it (the simulator's result_info), after the failing step.
+	why, _ := a["text"].(string)
+	if a["color"] != "danger" || !strings.HasPrefix(why, failed+": clone: simulated failure of clone_pool (task-fail-rate)") || strings.Contains(why, "\n") {
+		t.Fatalf("attachment %v, want %s: clone: and the task's failure message", a, failed)
 	}
 }
 

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"time"
 )
@@ -100,6 +102,18 @@ type RunSummary struct {
 	Mode     string // run, apply
 	PlanHash string // apply: the plan it executes
 	Approver string // who approved the first attempt, when recorded
+	// Waiting is the approval steps the last attempt waits at: while it
+	// runs, or, when it crashed, where it was waiting (a resume waits
+	// again). Empty once the attempt finished.
+	Waiting []WaitingApproval
+}
+
+// WaitingApproval is an approval step waiting for a person's decision.
+type WaitingApproval struct {
+	Key      string    // the step's full id, [item] inside a fan-out: what `frameflow approve RUN KEY` names
+	Message  string    // what the approver is asked (secrets redacted)
+	Since    time.Time // when it started waiting
+	Deadline time.Time // when the step gives up (fails) unless someone decides
 }
 
 // AttemptSummary is one process's go at a run (the first run, each resume).
@@ -267,6 +281,88 @@ func (s *Store) List() ([]RunSummary, error) {
 	return out, nil
 }
 
+// Summary is one run's summary, as List has it, read from its journal
+// alone (no lock taken). It decodes only the lines a summary reads: a page
+// asks every second while a run waits at a gate, and a 2,000-store run's
+// journal has some 18,000 others.
+func (s *Store) Summary(id string) (RunSummary, error) {
+	if err := checkID(id); err != nil {
+		return RunSummary{}, err
+	}
+	var data []byte
+	var locked bool
+	var err error
+	if sr, ok := s.storage.(RunSummaryReader); ok {
+		data, locked, err = sr.ReadSummary(id)
+	} else {
+		data, locked, err = s.storage.Read(id)
+	}
+	if err != nil {
+		return RunSummary{}, err
+	}
+	recs, err := readSummaryRecords(data)
+	if err != nil {
+		return RunSummary{}, err
+	}
+	return summarize(id, recs, locked), nil
+}
+
+// RunSummaryReader is a Storage that can read one run's summary lines
+// (header, attempt, finish, waiting, waited) without the others, and
+// whether the run is locked now: PostgreSQL, by the lines' kind.
+type RunSummaryReader interface {
+	ReadSummary(id string) (data []byte, locked bool, err error)
+}
+
+// SummaryKinds are the record types a run summary reads.
+var SummaryKinds = []string{recHeader, recAttempt, recFinish, recWaiting, recWaited}
+
+// readSummaryRecords decodes the lines of data whose type a summary reads,
+// skipping the others by their first bytes (every line starts with its
+// "t" field: encode writes the record struct, T first). A torn last line
+// is ignored, as readRecords does.
+func readSummaryRecords(data []byte) ([]record, error) {
+	var recs []record
+	for line := 0; len(data) > 0; {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break // torn tail
+		}
+		line++
+		raw := data[:i]
+		data = data[i+1:]
+		if !summaryLine(raw) {
+			continue
+		}
+		var r record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, fmt.Errorf("line %d is damaged: %v", line, err)
+		}
+		recs = append(recs, r)
+	}
+	if len(recs) == 0 || recs[0].T != recHeader {
+		return nil, errors.New("no header record")
+	}
+	if recs[0].V > formatVersion {
+		return nil, fmt.Errorf("journal format version %d is newer than this frameflow understands (%d)", recs[0].V, formatVersion)
+	}
+	return recs, nil
+}
+
+func summaryLine(raw []byte) bool {
+	const prefix = `{"t":"`
+	if !bytes.HasPrefix(raw, []byte(prefix)) {
+		return len(bytes.TrimSpace(raw)) > 0 // not ours: decode it, and let it say so
+	}
+	rest := raw[len(prefix):]
+	for _, k := range SummaryKinds {
+		if len(rest) > len(k) && string(rest[:len(k)]) == k && rest[len(k)] == '"' {
+			return true
+		}
+	}
+	return false
+}
+
 // Lines returns a run's journal as JSON Lines, whole lines in order
 // (the format of docs/decisions/journal-format.md), without taking its
 // lock: for viewers such as a history page, whatever the storage.
@@ -315,6 +411,15 @@ func summarize(id string, recs []record, locked bool) RunSummary {
 		switch r.T {
 		case recAttempt:
 			sum.Attempts = append(sum.Attempts, AttemptSummary{N: r.Attempt, Started: r.Time, PID: r.PID, Host: r.Host, User: r.User, Approver: r.Approver})
+			sum.Waiting = nil // a new attempt waits again (its own record)
+		case recWaiting:
+			w := WaitingApproval{Key: r.Step, Message: r.Message, Since: r.Time}
+			if r.Deadline != nil {
+				w.Deadline = *r.Deadline
+			}
+			sum.Waiting = append(sum.Waiting, w)
+		case recWaited:
+			sum.Waiting = slices.DeleteFunc(sum.Waiting, func(w WaitingApproval) bool { return w.Key == r.Step })
 		case recFinish:
 			if n := len(sum.Attempts); n > 0 && sum.Attempts[n-1].N == r.Attempt {
 				sum.Attempts[n-1].Finished = r.Time
@@ -334,6 +439,9 @@ func summarize(id string, recs []record, locked bool) RunSummary {
 		}
 		sum.Status = last.Status
 		sum.Finished = last.Finished
+		if !last.Finished.IsZero() {
+			sum.Waiting = nil
+		}
 	} else {
 		sum.Status = StatusCrashed
 	}

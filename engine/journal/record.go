@@ -29,6 +29,8 @@ const (
 	recDecided = "decision" // an operator marked a mutation whose outcome is unknown: sent or not_sent (resume --mark)
 	recFinish  = "finish"   // an attempt ended with a status
 	recAlive   = "alive"    // the attempt is still running (nothing else written for a while)
+	recWaiting = "waiting"  // an approval step (key) waits for a person's decision; informational, so older readers skip it
+	recWaited  = "waited"   // that wait ended (decided, timed out or interrupted)
 )
 
 // viaTaskFailed is the "via" of a failed record written after a result: the
@@ -86,6 +88,10 @@ type record struct {
 	Decision  string            `json:"decision,omitempty"`   // decision: sent | not_sent
 	By        string            `json:"decided_by,omitempty"` // decision: user@host of the operator
 
+	// waiting: the approval's question and when its wait times out
+	Message  string     `json:"message,omitempty"`
+	Deadline *time.Time `json:"deadline,omitempty"`
+
 	Error string `json:"error,omitempty"`
 }
 
@@ -136,6 +142,9 @@ func encode(r *record, redact func(string) string) ([]byte, *record, error) {
 // escapes is checked decoded: JSON may write a secret's characters as \" or
 // \u003c, which would hide it from a check of the raw text.
 func needsRedaction(line []byte, redact func(string) string) bool {
+	// One copy of the line; each literal is a substring of it (no copy
+	// per literal: a record has a few dozen, and every record is checked).
+	text := string(line)
 	for i := 0; i < len(line); i++ {
 		if line[i] != '"' {
 			continue
@@ -156,7 +165,7 @@ func needsRedaction(line []byte, redact func(string) string) bool {
 				return true
 			}
 		} else {
-			s = string(line[i+1 : j])
+			s = text[i+1 : j]
 		}
 		if redact(s) != s {
 			return true

@@ -329,6 +329,23 @@ func (r *Run) Record(res engine.StepResult) error {
 	return r.append(rec)
 }
 
+// Waiting journals that the approval step key (ApprovalKey) started waiting
+// for a person's decision, asked message, until deadline: `runs` shows the
+// run as waiting there and says how to approve. Waited ends it.
+func (r *Run) Waiting(key, message string, deadline time.Time) error {
+	if key == "" {
+		return errors.New("journal: waiting without an approval key")
+	}
+	d := deadline.UTC()
+	return r.append(&record{T: recWaiting, Step: key, Message: message, Deadline: &d})
+}
+
+// Waited journals that the wait of approval step key ended, however it did
+// (decided, timed out, interrupted).
+func (r *Run) Waited(key string) error {
+	return r.append(&record{T: recWaited, Step: key})
+}
+
 // Finish records how this attempt ended: succeeded, failed or interrupted.
 func (r *Run) Finish(status string) error {
 	switch status {
