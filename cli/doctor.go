@@ -214,31 +214,39 @@ func (d *doctor) clock(h http.Header, t0, t1 time.Time) {
 func (d *doctor) needs() {
 	for _, pb := range d.in.Playbooks {
 		seen := map[string]bool{}
-		var walk func([]*schema.Step)
-		walk = func(ss []*schema.Step) {
-			for _, s := range ss {
-				if s.IsGroup() {
-					walk(s.Steps)
-					continue
-				}
-				if s.Callee != nil { // uses: ./lib/x.yaml: what the library calls
-					walk(s.Callee.Steps)
-					continue
-				}
-				endpoint := ""
-				if v := s.With["endpoint"]; v != nil {
-					endpoint, _ = v.Scalar.(string)
-				}
-				for _, u := range steps.EndpointsOf(s.Uses, endpoint) {
-					if !seen[u.Endpoint] {
-						seen[u.Endpoint] = true
-						d.needBy[u.Endpoint] = append(d.needBy[u.Endpoint], pb.File)
-					}
-				}
+		eachEndpointUse(pb, func(u steps.EndpointUse) {
+			if !seen[u.Endpoint] {
+				seen[u.Endpoint] = true
+				d.needBy[u.Endpoint] = append(d.needBy[u.Endpoint], pb.File)
+			}
+		})
+	}
+}
+
+// eachEndpointUse calls visit for each endpoint each step of pb calls,
+// inside groups and called playbooks too.
+func eachEndpointUse(pb DoctorPlaybook, visit func(steps.EndpointUse)) {
+	var walk func([]*schema.Step)
+	walk = func(ss []*schema.Step) {
+		for _, s := range ss {
+			if s.IsGroup() {
+				walk(s.Steps)
+				continue
+			}
+			if s.Callee != nil { // uses: ./lib/x.yaml: what the library calls
+				walk(s.Callee.Steps)
+				continue
+			}
+			endpoint := ""
+			if v := s.With["endpoint"]; v != nil {
+				endpoint, _ = v.Scalar.(string)
+			}
+			for _, u := range steps.EndpointsOf(s.Uses, endpoint) {
+				visit(u)
 			}
 		}
-		walk(pb.Workflow.Steps)
 	}
+	walk(pb.Workflow.Steps)
 }
 
 // coreEndpoints are checked whatever the playbooks: the card operations
@@ -443,32 +451,14 @@ func (d *doctor) pickAccount(ctx context.Context) {
 func decodeCheck(name string, body []byte) (msg string, ok bool) {
 	switch name {
 	case "accounts.list":
-		var v []frame.Account
-		if err := json.Unmarshal(body, &v); err != nil {
-			return "does not decode as a list of accounts: " + shortErr(err), false
-		}
-		for _, a := range v {
-			if a.ID == "" || a.Name == "" {
-				return "an account without id or name", false
-			}
-		}
-		return fmt.Sprintf("%d accounts decode", len(v)), true
+		return decodeList(body, "accounts", func(a frame.Account) bool { return a.ID != "" && a.Name != "" }, "an account without id or name")
 	case "accounts.get":
 		var a frame.Account
 		if err := json.Unmarshal(body, &a); err != nil || a.ID == "" {
 			return "does not decode as an account with an id", false
 		}
 	case "pools.list":
-		var v []frame.Pool
-		if err := json.Unmarshal(body, &v); err != nil {
-			return "does not decode as a list of pools: " + shortErr(err), false
-		}
-		for _, p := range v {
-			if p.ID == "" || p.Kind == "" {
-				return "a pool without id or kind", false
-			}
-		}
-		return fmt.Sprintf("%d pools decode", len(v)), true
+		return decodeList(body, "pools", func(p frame.Pool) bool { return p.ID != "" && p.Kind != "" }, "a pool without id or kind")
 	case "sandbox.status":
 		var s frame.SandboxStatus
 		if err := json.Unmarshal(body, &s); err != nil || s.PoolID == "" {
@@ -489,16 +479,7 @@ func decodeCheck(name string, body []byte) (msg string, ok bool) {
 		}
 		return "a journaled task decodes (stage " + steps.SanitizeStage(t.Stage) + ")", true
 	case "publish.tasks":
-		var v []frame.PublishStatus
-		if err := json.Unmarshal(body, &v); err != nil {
-			return "does not decode as a list of publish tasks: " + shortErr(err), false
-		}
-		for _, p := range v {
-			if p.Status == "" || len(p.ID) == 0 {
-				return "a publish task without id or status", false
-			}
-		}
-		return fmt.Sprintf("%d publish tasks decode", len(v)), true
+		return decodeList(body, "publish tasks", func(p frame.PublishStatus) bool { return p.Status != "" && len(p.ID) > 0 }, "a publish task without id or status")
 	case "publish.status":
 		if _, err := frame.ExtractPublishStatus(body); err != nil {
 			return "does not decode as a publish status: " + shortErr(err), false
@@ -510,6 +491,22 @@ func decodeCheck(name string, body []byte) (msg string, ok bool) {
 		}
 	}
 	return "", true
+}
+
+// decodeList decodes a list answer of T (what names its elements) and checks
+// that each has the fields frameflow relies on (complete), else names the
+// problem (missing).
+func decodeList[T any](body []byte, what string, complete func(T) bool, missing string) (msg string, ok bool) {
+	var v []T
+	if err := json.Unmarshal(body, &v); err != nil {
+		return "does not decode as a list of " + what + ": " + shortErr(err), false
+	}
+	for _, e := range v {
+		if !complete(e) {
+			return missing, false
+		}
+	}
+	return fmt.Sprintf("%d %s decode", len(v), what), true
 }
 
 // auditEntry is one documented audit-trail entry.
@@ -872,29 +869,11 @@ func (d *doctor) finish() {
 // it as a best-effort witness.
 func isWitnessOnly(pb DoctorPlaybook, endpoint string) bool {
 	only := true
-	var walk func([]*schema.Step)
-	walk = func(ss []*schema.Step) {
-		for _, s := range ss {
-			if s.IsGroup() {
-				walk(s.Steps)
-				continue
-			}
-			if s.Callee != nil { // uses: ./lib/x.yaml: what the library calls
-				walk(s.Callee.Steps)
-				continue
-			}
-			ep := ""
-			if v := s.With["endpoint"]; v != nil {
-				ep, _ = v.Scalar.(string)
-			}
-			for _, u := range steps.EndpointsOf(s.Uses, ep) {
-				if u.Endpoint == endpoint && u.Role != steps.RoleWitness {
-					only = false
-				}
-			}
+	eachEndpointUse(pb, func(u steps.EndpointUse) {
+		if u.Endpoint == endpoint && u.Role != steps.RoleWitness {
+			only = false
 		}
-	}
-	walk(pb.Workflow.Steps)
+	})
 	return only
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/frameflow/frameflow/schema"
 	"gopkg.in/yaml.v3"
 )
 
@@ -25,20 +26,38 @@ func parseInputFlags(kvs []string) (map[string]string, error) {
 	return out, nil
 }
 
-// readInputsFile reads --inputs FILE (YAML or JSON object of typed values).
-func readInputsFile(path string) (map[string]any, error) {
+// readInputsFile reads --inputs FILE (YAML or JSON object of typed values)
+// and where each value stands in it, so that a bad value's error can say
+// FILE:LINE:COL. Numbers keep the type YAML gives them (3 an integer, 3.5
+// a float); binding converts each by its input's declared type.
+func readInputsFile(path string) (map[string]any, map[string]schema.Pos, error) {
 	if path == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, usageErr("--inputs: %v", err)
+		return nil, nil, usageErr("--inputs: %v", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, nil, usageErr("--inputs %s: not a YAML/JSON object of inputs: %v", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return map[string]any{}, nil, nil // an empty file gives no inputs
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, nil, usageErr("%s: --inputs wants an object of inputs (name: value)", schema.PosOf(path, root))
 	}
 	var m map[string]any
-	if err := yaml.Unmarshal(b, &m); err != nil {
-		return nil, usageErr("--inputs %s: not a YAML/JSON object of inputs: %v", path, err)
+	if err := root.Decode(&m); err != nil {
+		return nil, nil, usageErr("--inputs %s: not a YAML/JSON object of inputs: %v", path, err)
 	}
-	return m, nil
+	pos := make(map[string]schema.Pos, len(root.Content)/2)
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		pos[root.Content[i].Value] = schema.PosOf(path, root.Content[i+1])
+	}
+	return m, pos, nil
 }
 
 func confirmPrompt(a *app, question string) (bool, error) {

@@ -105,11 +105,11 @@ func (f *runFlags) inputs() (runner.Inputs, error) {
 	if err != nil {
 		return runner.Inputs{}, err
 	}
-	typed, err := readInputsFile(f.inputsFile)
+	typed, pos, err := readInputsFile(f.inputsFile)
 	if err != nil {
 		return runner.Inputs{}, err
 	}
-	return runner.Inputs{Text: text, Values: typed}, nil
+	return runner.Inputs{Text: text, Values: typed, Positions: pos}, nil
 }
 
 // appErr turns the application layer's typed errors into exit codes, and

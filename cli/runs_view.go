@@ -11,6 +11,7 @@ import (
 
 	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/internal/termtext"
+	"github.com/frameflow/frameflow/liveview"
 	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/runner"
 	"github.com/spf13/cobra"
@@ -100,7 +101,7 @@ func (a *app) listRuns(f runsFlags) error {
 	for _, r := range runs {
 		took := "-"
 		if !r.Finished.IsZero() {
-			took = fmtTook(r.Finished.Sub(r.Started))
+			took = liveview.FormatDuration(r.Finished.Sub(r.Started))
 		}
 		by := "-"
 		if n := len(r.Attempts); n > 0 && r.Attempts[n-1].Host != "" {
@@ -258,7 +259,7 @@ func fmtLeft(d time.Duration) string {
 	if d <= 0 {
 		return "past"
 	}
-	return fmtTook(d)
+	return liveview.FormatDuration(d)
 }
 
 // mutationState says in words what the journal knows of a mutation.
@@ -367,19 +368,4 @@ func runDetailJSON(d *journal.RunDetail, rc runner.Recap) any {
 		out.Mutations = append(out.Mutations, mutation{Key: m.Key, Step: m.Step, Type: m.Type, Method: m.Method, Path: m.Path, State: m.State, Via: m.Via, Sends: m.Sends, TaskID: m.TaskID(), Result: m.Result, Error: m.Error})
 	}
 	return out
-}
-
-// fmtTook is a run's duration as people read it: 850ms, 4.2s, 3m05s, 1h02m.
-func fmtTook(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	case d < time.Hour:
-		d = d.Round(time.Second)
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	d = d.Round(time.Minute)
-	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }

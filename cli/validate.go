@@ -41,16 +41,17 @@ with some inputs is not refused by run for invalid input with the same ones.`,
 			if err != nil {
 				return err
 			}
-			typed, err := readInputsFile(inputsFile)
+			typed, pos, err := readInputsFile(inputsFile)
 			if err != nil {
 				return err
 			}
+			given := runner.Inputs{Text: raw, Values: typed, Positions: pos}
 			var all schema.Diagnostics
 			for _, f := range files {
 				prog, ds := loadProgram(f, reg)
 				var note string
 				if len(ds) == 0 {
-					ds, note = a.checkOffline(cmd.Context(), prog, raw, typed)
+					ds, note = a.checkOffline(cmd.Context(), prog, given)
 				}
 				all = append(all, ds...)
 				if len(ds) == 0 {
@@ -71,8 +72,8 @@ with some inputs is not refused by run for invalid input with the same ones.`,
 
 // checkOffline runs runner.CheckOffline; the note of an ok line names the
 // required inputs without a default whose steps could not be checked.
-func (a *app) checkOffline(ctx context.Context, prog *engine.Program, raw map[string]string, typed map[string]any) (schema.Diagnostics, string) {
-	ds, missing := runner.CheckOffline(ctx, prog, raw, typed, a.getenv, a.red)
+func (a *app) checkOffline(ctx context.Context, prog *engine.Program, given runner.Inputs) (schema.Diagnostics, string) {
+	ds, missing := runner.CheckOffline(ctx, prog, given, a.getenv, a.red)
 	if len(missing) > 0 {
 		return nil, fmt.Sprintf(" (step inputs computed from %s not checked: give --input %s=... to check them)", strings.Join(missing, ", "), missing[0])
 	}

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -214,3 +215,31 @@ func TestBindInputs(t *testing.T) {
 }
 
 func quotedNode() *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Style: yaml.DoubleQuotedStyle} }
+
+// Each problem is reported once with the input it concerns: an input given
+// with a bad value is not also "missing", and a raw value replaces a typed
+// one without the typed one being checked.
+func TestBindInputsListsEachProblemOnce(t *testing.T) {
+	h := newHarness(t)
+	wf := workflow(ok("a"))
+	wf.Inputs = []*schema.Input{input("n", "integer", nil), input("ratio", "number", 1.0)}
+	wf.Inputs[0].Required = true
+	p := h.compile(wf)
+	_, err := p.BindInputs(nil, map[string]any{"n": 3.5, "ratoi": 1})
+	var be *engine.BindError
+	if !errors.As(err, &be) {
+		t.Fatalf("want a *BindError, got %v", err)
+	}
+	var got []string
+	for _, pr := range be.Problems {
+		got = append(got, pr.Input+": "+pr.Message)
+	}
+	want := []string{`n: input "n": want an integer, got 3.5`, `ratoi: unknown input "ratoi"; did you mean "ratio"?`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	in, err := p.BindInputs(map[string]string{"n": "4"}, map[string]any{"n": 3.5})
+	if err != nil || in["n"] != 4 {
+		t.Fatalf("raw over a bad typed value: %v %v", in, err)
+	}
+}

@@ -119,14 +119,7 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 	outs, err := r.attempts(ctx, n, sc, stepInputs, &res)
 	res.Duration = time.Since(res.Started)
 	if err != nil && r.ctx.Err() != nil {
-		// Cut short by an interrupt, not failed: say so, and let resume
-		// run it again.
-		res.Status = StatusInterrupted
-		res.Error = "interrupted"
-		res.Err = err
-		r.journalRecord(res)
-		r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: StatusInterrupted, Error: res.Error, Duration: res.Duration, Attempt: res.Attempts})
-		return res, nil, nil
+		return r.finishInterrupted(n, res, err), nil, nil
 	}
 	if err != nil {
 		return r.failNow(res, err), nil, nil
@@ -149,6 +142,17 @@ func (r *run) runStep(t task, res StepResult) (StepResult, any, *fanout) {
 	r.journalRecord(res)
 	r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: res.Status, Duration: res.Duration, Attempt: res.Attempts})
 	return res, outs, nil
+}
+
+// finishInterrupted ends an execution cut short by an interrupt: not
+// failed, so resume runs it again.
+func (r *run) finishInterrupted(n *node, res StepResult, err error) StepResult {
+	res.Status = StatusInterrupted
+	res.Error = "interrupted"
+	res.Err = err
+	r.journalRecord(res)
+	r.emit(Event{Type: "step_finished", Step: n.full, Item: res.Item, Index: eventIndex(res.Index), Status: StatusInterrupted, Error: res.Error, Duration: res.Duration, Attempt: res.Attempts})
+	return res
 }
 
 // restoreFromJournal returns the execution's result from an earlier attempt

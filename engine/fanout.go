@@ -231,6 +231,42 @@ func (r *run) itemLabel(instance *graphInstance, it *fanoutItem) string {
 	return instance.itemLabel + "/" + it.label
 }
 
+// fanoutItems makes the items of a for_each value: each with its label and
+// stable key (a repeated key gets its index), or one symbolic item for a
+// list known only after apply.
+func fanoutItems(v any) ([]fanoutItem, error) {
+	for {
+		switch list := v.(type) {
+		case nil:
+			return nil, nil
+		case []any:
+			items := make([]fanoutItem, 0, len(list))
+			seen := make(map[string]bool, len(list))
+			for i, e := range list {
+				it := fanoutItem{value: e, index: i}
+				it.label, it.key = itemIdentity(e, i)
+				if IsUnknown(e) {
+					it.label = EachItem
+				}
+				if seen[it.key] {
+					it.key += "#" + strconv.Itoa(i)
+				}
+				seen[it.key] = true
+				items = append(items, it)
+			}
+			return items, nil
+		}
+		if l, ok := asList(v); ok {
+			v = l
+			continue
+		}
+		if IsUnknown(v) {
+			return []fanoutItem{{value: Unknown, label: EachItem, key: EachItem, symbolic: true}}, nil
+		}
+		return nil, fmt.Errorf("for_each must yield a list, got %T", v)
+	}
+}
+
 // expand evaluates a fan-out's for_each into its items.
 func (r *run) expand(instance *graphInstance, n *node) (*fanout, error) {
 	if !n.fanout() { // a call (uses: ./x.yaml) run once
@@ -248,34 +284,8 @@ func (r *run) expand(instance *graphInstance, n *node) (*fanout, error) {
 		return nil, fmt.Errorf("for_each: %w", err)
 	}
 	f := &fanout{instance: instance, node: n, limit: n.step.Concurrency, batch: n.step.Batch, started: time.Now()}
-again:
-	switch list := v.(type) {
-	case nil:
-	case []any:
-		f.items = make([]fanoutItem, 0, len(list))
-		seen := make(map[string]bool, len(list))
-		for i, e := range list {
-			it := fanoutItem{value: e, index: i}
-			it.label, it.key = itemIdentity(e, i)
-			if IsUnknown(e) {
-				it.label = EachItem
-			}
-			if seen[it.key] {
-				it.key += "#" + strconv.Itoa(i)
-			}
-			seen[it.key] = true
-			f.items = append(f.items, it)
-		}
-	default:
-		if l, ok := asList(v); ok {
-			v = l
-			goto again
-		}
-		if IsUnknown(v) {
-			f.items = []fanoutItem{{value: Unknown, label: EachItem, key: EachItem, symbolic: true}}
-			break
-		}
-		return nil, fmt.Errorf("for_each must yield a list, got %T", v)
+	if f.items, err = fanoutItems(v); err != nil {
+		return nil, err
 	}
 	limit := n.maxTarget
 	if limit <= 0 {

@@ -29,93 +29,132 @@ func (p *Program) BindKnownInputs(raw map[string]string, typed map[string]any) (
 	return p.bind(raw, typed, true)
 }
 
+// BindError lists every problem with a run's inputs, all at once; its text
+// is one problem a line.
+type BindError struct{ Problems []BindProblem }
+
+// BindProblem is one input's problem: Input names the input (as given, for
+// an unknown one).
+type BindProblem struct {
+	Input   string
+	Message string
+}
+
+func (e *BindError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.Message
+	}
+	return strings.Join(lines, "\n")
+}
+
+// binding is one BindInputs call in progress.
+type binding struct {
+	p        *Program
+	out      map[string]any
+	given    map[string]bool // named by the caller, valid or not
+	problems []BindProblem
+}
+
+func (b *binding) problem(input, msg string) {
+	b.problems = append(b.problems, BindProblem{Input: input, Message: msg})
+}
+
 func (p *Program) bind(raw map[string]string, typed map[string]any, allowMissing bool) (map[string]any, []string, error) {
-	var missing []string
-	out := map[string]any{}
-	var errs []string
-	names := make([]string, 0, len(p.wf.Inputs))
-	for _, in := range p.wf.Inputs {
-		names = append(names, in.Name)
-	}
-	unknown := func(k string) {
-		msg := fmt.Sprintf("unknown input %q", k)
-		if s := xexpr.DidYouMean(k, names); s != "" {
-			msg += fmt.Sprintf("; did you mean %q?", s)
-		} else if len(names) > 0 {
-			msg += fmt.Sprintf(" (inputs: %s)", strings.Join(names, ", "))
-		} else {
-			msg += " (the workflow declares no inputs)"
-		}
-		errs = append(errs, msg)
-	}
+	b := &binding{p: p, out: map[string]any{}, given: map[string]bool{}}
 	for _, k := range sortedKeys(typed) {
-		in := p.inputs[k]
-		if in == nil {
-			unknown(k)
-			continue
+		if _, over := raw[k]; over {
+			continue // the raw value wins, and a bad typed one is moot
 		}
-		v, err := coerceTyped(in, typed[k])
-		if err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		out[k] = v
+		b.bindGiven(k, func(in *schema.Input) (any, error) { return coerceTyped(in, typed[k]) })
 	}
 	for _, k := range sortedKeys(raw) {
-		in := p.inputs[k]
-		if in == nil {
-			unknown(k)
-			continue
-		}
-		v, err := coerceRaw(in, raw[k])
-		if err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		out[k] = v
+		b.bindGiven(k, func(in *schema.Input) (any, error) { return coerceRaw(in, raw[k]) })
 	}
-	for _, in := range p.wf.Inputs {
-		if _, ok := out[in.Name]; ok {
+	missing := b.bindDefaults(allowMissing)
+	b.checkEnums()
+	if len(b.problems) > 0 {
+		return nil, missing, &BindError{Problems: b.problems}
+	}
+	return b.out, missing, nil
+}
+
+// bindGiven binds input k from the caller's value (raw values are bound
+// after typed ones, and win).
+func (b *binding) bindGiven(k string, coerce func(*schema.Input) (any, error)) {
+	in := b.p.inputs[k]
+	if in == nil {
+		b.problem(k, b.unknownInput(k))
+		return
+	}
+	b.given[k] = true
+	v, err := coerce(in)
+	if err != nil {
+		b.problem(k, err.Error())
+		return
+	}
+	b.out[k] = v
+}
+
+func (b *binding) unknownInput(k string) string {
+	names := make([]string, 0, len(b.p.wf.Inputs))
+	for _, in := range b.p.wf.Inputs {
+		names = append(names, in.Name)
+	}
+	msg := fmt.Sprintf("unknown input %q", k)
+	if s := xexpr.DidYouMean(k, names); s != "" {
+		return msg + fmt.Sprintf("; did you mean %q?", s)
+	}
+	if len(names) > 0 {
+		return msg + fmt.Sprintf(" (inputs: %s)", strings.Join(names, ", "))
+	}
+	return msg + " (the workflow declares no inputs)"
+}
+
+// bindDefaults gives inputs not given their defaults, and reports required
+// ones without any (listed in missing when allowMissing). An input given
+// with a bad value is not missing: its problem is already reported.
+func (b *binding) bindDefaults(allowMissing bool) (missing []string) {
+	for _, in := range b.p.wf.Inputs {
+		if _, ok := b.out[in.Name]; ok || b.given[in.Name] {
 			continue
 		}
-		if in.HasDefault {
+		switch {
+		case in.HasDefault:
 			v, err := coerceTyped(in, in.Default)
 			if err != nil {
-				errs = append(errs, "default of "+err.Error())
+				b.problem(in.Name, "default of "+err.Error())
 				continue
 			}
-			out[in.Name] = v
-			continue
-		}
-		if in.Required && allowMissing {
+			b.out[in.Name] = v
+		case in.Required && allowMissing:
 			missing = append(missing, in.Name)
-			continue
-		}
-		if in.Required {
-			errs = append(errs, fmt.Sprintf("missing required input %q (give it with --input %s=...)", in.Name, in.Name))
+		case in.Required:
+			b.problem(in.Name, fmt.Sprintf("missing required input %q (give it with --input %s=...)", in.Name, in.Name))
 		}
 	}
-	for _, in := range p.wf.Inputs {
-		v, ok := out[in.Name]
+	return missing
+}
+
+func (b *binding) checkEnums() {
+	for _, in := range b.p.wf.Inputs {
+		v, ok := b.out[in.Name]
 		if !ok || len(in.Enum) == 0 {
 			continue
 		}
-		if !slices.ContainsFunc(in.Enum, func(e any) bool { return equalValue(e, v) }) {
-			var opts []string
-			for _, e := range in.Enum {
-				opts = append(opts, fmt.Sprint(e))
-			}
-			if in.Secret {
-				errs = append(errs, fmt.Sprintf("input %q: not one of the allowed values", in.Name))
-			} else {
-				errs = append(errs, fmt.Sprintf("input %q: %v is not one of %s", in.Name, v, strings.Join(opts, ", ")))
-			}
+		if slices.ContainsFunc(in.Enum, func(e any) bool { return equalValue(e, v) }) {
+			continue
 		}
+		if in.Secret {
+			b.problem(in.Name, fmt.Sprintf("input %q: not one of the allowed values", in.Name))
+			continue
+		}
+		var opts []string
+		for _, e := range in.Enum {
+			opts = append(opts, fmt.Sprint(e))
+		}
+		b.problem(in.Name, fmt.Sprintf("input %q: %v is not one of %s", in.Name, v, strings.Join(opts, ", ")))
 	}
-	if len(errs) > 0 {
-		return nil, missing, fmt.Errorf("%s", strings.Join(errs, "\n"))
-	}
-	return out, missing, nil
 }
 
 // SecretValues lists the values of inputs marked secret, for redaction.

@@ -228,19 +228,25 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	r.startInstance(r.root)
 	r.mu.Unlock()
 	<-r.done
+	r.finishRun(res)
+	return res, nil
+}
 
+// finishRun fills res once every execution is done: status, step results in
+// report order, planned mutations in DAG and item order.
+func (r *run) finishRun(res *Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res.Finished = time.Now()
 	switch {
-	case r.interrupted || ctx.Err() != nil:
+	case r.interrupted || r.ctx.Err() != nil:
 		res.Status = RunInterrupted
 	case r.failed:
 		res.Status = RunFailed
 	default:
 		res.Status = RunSucceeded
-		if len(p.top.outputs) > 0 {
-			out, err := r.playbookOutputs(r.root, p.top)
+		if len(r.prog.top.outputs) > 0 {
+			out, err := r.playbookOutputs(r.root, r.prog.top)
 			if err != nil {
 				res.Status, res.OutputsError = RunFailed, r.redact.Replace(err.Error())
 			} else {
@@ -263,8 +269,7 @@ func (p *Program) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	for _, m := range r.mutations {
 		res.Mutations = append(res.Mutations, m.mutation)
 	}
-	r.emit(Event{Type: "run_finished", RunID: o.RunID, Workflow: p.wf.Name, Status: res.Status, Duration: res.Finished.Sub(res.Started)})
-	return res, nil
+	r.emit(Event{Type: "run_finished", RunID: r.opts.RunID, Workflow: r.prog.wf.Name, Status: res.Status, Duration: res.Finished.Sub(res.Started)})
 }
 
 // prepare binds what is fixed for the whole run: inputs, env, vars, and the

@@ -145,10 +145,14 @@ type InputProblem struct {
 // a step builds the request once and derives both from it, so the plan,
 // the journal's intent and apply's guard see what travels.
 type Mutation struct {
-	Type      string            `json:"type"`   // the step type or catalog name, e.g. "sandbox.clone"
-	Method    string            `json:"method"` // POST, DELETE, ...
-	Path      string            `json:"path"`   // resolved and escaped, e.g. /accounts/abc/pools/p1/clone
-	Query     map[string]string `json:"query,omitempty"`
+	Type   string            `json:"type"`   // the step type or catalog name, e.g. "sandbox.clone"
+	Method string            `json:"method"` // POST, DELETE, ...
+	Path   string            `json:"path"`   // resolved and escaped, e.g. /accounts/abc/pools/p1/clone
+	Query  map[string]string `json:"query,omitempty"`
+	// Headers are the request headers a step sets itself (http.request),
+	// credential-like values masked; the Frame client's own (signature,
+	// content type) are not listed.
+	Headers   map[string]string `json:"headers,omitempty"`
 	Body      any               `json:"body,omitempty"`
 	Resources []string          `json:"resources,omitempty"`
 	// Change is the difference the mutation makes, where the step could read

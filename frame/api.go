@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -132,16 +133,8 @@ func BuildRequestIn(api, name string, params map[string]any, ov Overrides) (*Req
 			return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: fmt.Sprintf("catalog puts it in %q", p.In)}
 		}
 	}
-	for _, o := range orderedParams[name] {
-		lo, hi := params[o[0]], params[o[1]]
-		if lo == nil || hi == nil {
-			continue
-		}
-		l, lerr := toFloat(lo)
-		h, herr := toFloat(hi)
-		if lerr == nil && herr == nil && l > h {
-			return nil, &InvalidRequestError{Endpoint: name, Param: o[0], Reason: fmt.Sprintf("%s %v is more than %s %v", o[0], lo, o[1], hi)}
-		}
+	if param, why := outOfOrder(name, params); why != "" {
+		return nil, &InvalidRequestError{Endpoint: name, Param: param, Reason: why}
 	}
 	path, err := PathFor(ep.Path, pathVals)
 	if err != nil {
@@ -229,16 +222,8 @@ func CheckLimits(name string, params map[string]any) error {
 			return fmt.Errorf("%s %v is more than %v", p.Name, v, *p.Maximum)
 		}
 	}
-	for _, o := range orderedParams[name] {
-		lo, hi := params[o[0]], params[o[1]]
-		if lo == nil || hi == nil {
-			continue
-		}
-		l, lerr := toFloat(lo)
-		h, herr := toFloat(hi)
-		if lerr == nil && herr == nil && l > h {
-			return fmt.Errorf("%s %v is more than %s %v", o[0], lo, o[1], hi)
-		}
+	if _, why := outOfOrder(name, params); why != "" {
+		return errors.New(why)
 	}
 	return nil
 }
@@ -350,6 +335,24 @@ func scalarString(v any) (string, error) {
 		return rv.String(), nil
 	}
 	return "", fmt.Errorf("want a string, number or boolean, got %T", v)
+}
+
+// outOfOrder finds the first ordered pair of endpoint name's parameters
+// given out of order (min_servers more than max_servers): the first of
+// the pair and why; "" when none is.
+func outOfOrder(name string, params map[string]any) (param, why string) {
+	for _, o := range orderedParams[name] {
+		lo, hi := params[o[0]], params[o[1]]
+		if lo == nil || hi == nil {
+			continue
+		}
+		l, lerr := toFloat(lo)
+		h, herr := toFloat(hi)
+		if lerr == nil && herr == nil && l > h {
+			return o[0], fmt.Sprintf("%s %v is more than %s %v", o[0], lo, o[1], hi)
+		}
+	}
+	return "", ""
 }
 
 func toInt(v any) (int64, error) {

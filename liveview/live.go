@@ -603,58 +603,45 @@ func (m *liveModel) fanItems(f *fan) ([]itemView, fanCounts) {
 
 var spinFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 
-func (m *liveModel) icon(state string) string {
+// look is how a state is drawn: an icon and a word, in one style. A step
+// still running when the view is final was stopped.
+func (m *liveModel) look(state string) (style lipgloss.Style, icon, word string) {
 	switch state {
 	case "succeeded":
-		return m.st.ok.Render("✓")
+		return m.st.ok, "✓", "done"
 	case "unchanged":
-		return m.st.ok.Render("=")
+		return m.st.ok, "=", "unchanged"
 	case "failed":
-		return m.st.fail.Render("✗")
+		return m.st.fail, "✗", "failed"
 	case "retrying":
-		return m.st.warn.Render("↻")
+		return m.st.warn, "↻", "retrying"
 	case "interrupted":
-		return m.st.warn.Render("■")
+		return m.st.warn, "■", "interrupted"
 	case "running":
 		if m.final {
-			return m.st.warn.Render("■")
+			return m.st.warn, "■", "stopped"
 		}
-		return m.st.run.Render(spinFrames[m.spin%len(spinFrames)])
-	case "skipped", "not_run":
-		return m.st.dim.Render("-")
-	default:
-		return m.st.dim.Render("·")
+		return m.st.run, spinFrames[m.spin%len(spinFrames)], "running"
+	case "not_run":
+		return m.st.dim, "-", "not run"
+	case "skipped":
+		return m.st.dim, "-", "skipped"
 	}
+	return m.st.dim, "·", "waiting"
+}
+
+func (m *liveModel) icon(state string) string {
+	style, icon, _ := m.look(state)
+	return style.Render(icon)
 }
 
 func (m *liveModel) word(state string) string {
-	switch state {
-	case "succeeded":
-		return m.st.ok.Render("done")
-	case "unchanged":
-		return m.st.ok.Render("unchanged")
-	case "failed":
-		return m.st.fail.Render("failed")
-	case "retrying":
-		return m.st.warn.Render("retrying")
-	case "interrupted":
-		return m.st.warn.Render("interrupted")
-	case "running":
-		if m.final {
-			return m.st.warn.Render("stopped")
-		}
-		return m.st.run.Render("running")
-	case "not_run":
-		return m.st.dim.Render("not run")
-	case "skipped":
-		return m.st.dim.Render("skipped")
-	default:
-		return m.st.dim.Render("waiting")
-	}
+	style, _, word := m.look(state)
+	return style.Render(word)
 }
 
-// fmtDur prints durations the way people read them: 850ms, 4.2s, 3m05s, 1h02m.
-func fmtDur(d time.Duration) string {
+// FormatDuration prints durations the way people read them: 850ms, 4.2s, 3m05s, 1h02m.
+func FormatDuration(d time.Duration) string {
 	switch {
 	case d < 0:
 		d = 0
@@ -682,7 +669,7 @@ func (m *liveModel) detail(u *unit, now time.Time) string {
 	switch u.state {
 	case "running":
 		if !u.started.IsZero() {
-			parts = append(parts, fmtDur(now.Sub(u.started)))
+			parts = append(parts, FormatDuration(now.Sub(u.started)))
 		}
 		if u.stage != "" {
 			parts = append(parts, u.stage)
@@ -690,7 +677,7 @@ func (m *liveModel) detail(u *unit, now time.Time) string {
 	case "retrying":
 		parts = append(parts, m.st.warn.Render(fmt.Sprintf("%d/%d", u.attempt, u.max)))
 		if u.delay > 0 {
-			parts = append(parts, "in "+fmtDur(u.delay))
+			parts = append(parts, "in "+FormatDuration(u.delay))
 		}
 		if u.err != "" {
 			parts = append(parts, u.err)
@@ -698,7 +685,7 @@ func (m *liveModel) detail(u *unit, now time.Time) string {
 	case "waiting":
 	default:
 		if u.dur > 0 {
-			parts = append(parts, fmtDur(u.dur))
+			parts = append(parts, FormatDuration(u.dur))
 		}
 		if u.err != "" {
 			parts = append(parts, m.st.fail.Render(u.err))
@@ -821,7 +808,7 @@ func (m *liveModel) header(now time.Time) string {
 		default:
 			icon, word = m.st.fail.Render("✗"), m.st.fail.Render(m.status)
 		}
-		return fmt.Sprintf("%s %s %s in %s%s", icon, m.st.bold.Render(name), word, fmtDur(m.runDur), id)
+		return fmt.Sprintf("%s %s %s in %s%s", icon, m.st.bold.Render(name), word, FormatDuration(m.runDur), id)
 	}
 	if m.final {
 		return fmt.Sprintf("%s %s %s%s", m.st.warn.Render("■"), m.st.bold.Render(name), m.st.warn.Render("stopped"), id)
@@ -907,9 +894,9 @@ func (m *liveModel) itemLines(views []itemView, c fanCounts, budget int, now tim
 		if v.u == nil {
 			// A whole item: its time from first start to last end.
 			if v.state == "running" {
-				detail = fmtDur(now.Sub(v.it.first))
+				detail = FormatDuration(now.Sub(v.it.first))
 			} else {
-				detail = fmtDur(v.it.last.Sub(v.it.first))
+				detail = FormatDuration(v.it.last.Sub(v.it.first))
 			}
 		}
 		lines = append(lines, fmt.Sprintf("      %s %s  %s%s", m.icon(v.state), label, step, joinNonEmpty(m.word(v.state), detail)))
@@ -979,9 +966,9 @@ func (m *liveModel) footer(now time.Time, haveFan bool, itemsTotal int, c fanCou
 		}
 		parts = append(parts, fmt.Sprintf("%d steps done", done))
 	}
-	parts = append(parts, fmtDur(elapsed)+" elapsed")
+	parts = append(parts, FormatDuration(elapsed)+" elapsed")
 	if eta, ok := estimate(c); ok && m.status == "" && !m.final {
-		parts = append(parts, "about "+fmtDur(eta)+" left")
+		parts = append(parts, "about "+FormatDuration(eta)+" left")
 	}
 	if m.requests > 0 {
 		parts = append(parts, fmt.Sprintf("%d requests", m.requests))

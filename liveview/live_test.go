@@ -344,7 +344,7 @@ func TestFmtDur(t *testing.T) {
 		3*time.Minute + 5*time.Second:           "3m05s",
 		time.Hour + 2*time.Minute + time.Second: "1h02m",
 	} {
-		if got := fmtDur(d); got != want {
+		if got := FormatDuration(d); got != want {
 			t.Errorf("fmtDur(%s) = %q, want %q", d, got, want)
 		}
 	}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 )
@@ -101,6 +102,9 @@ func mutationChanges(s, f *Mutation) []string {
 	}
 	if s.Method != f.Method || s.URL() != f.URL() {
 		why = append(why, fmt.Sprintf("request was %s, now %s", s.Target(), f.Target()))
+	}
+	if !maps.Equal(s.Headers, f.Headers) {
+		why = append(why, fmt.Sprintf("headers were %s, now %s", orNone(s.HeadersString()), orNone(f.HeadersString())))
 	}
 	if s.BodyEncoding != f.BodyEncoding || !sameValue(s.Body, f.Body) {
 		why = append(why, fmt.Sprintf("body was %s, now %s", orNone(s.BodyString()), orNone(f.BodyString())))

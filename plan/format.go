@@ -39,6 +39,16 @@ func (m *Mutation) BodyString() string {
 	return compactJSON(m.Body)
 }
 
+// HeadersString renders a mutation's headers as "Name: value" pairs joined
+// by ", ", names sorted; "" when it has none.
+func (m *Mutation) HeadersString() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
+		parts = append(parts, k+": "+m.Headers[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
 // encodeForm is url.Values.Encode that leaves the plan's markers readable.
 func encodeForm(v map[string][]string) string {
 	q := make(map[string]string, len(v))

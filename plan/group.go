@@ -27,7 +27,8 @@ type Group struct {
 	NoApproval  bool     `json:"no_approval,omitempty"` // declared approval: not_required
 	Playbook    string   `json:"playbook,omitempty"`    // the called playbook holding the step (uses: ./x.yaml)
 	Method      string   `json:"method"`
-	Path        string   `json:"path"` // the pattern; ids that are no target are shortened and named
+	Path        string   `json:"path"`              // the pattern; ids that are no target are shortened and named
+	Headers     string   `json:"headers,omitempty"` // "Name: value, ..." (http.request)
 	Body        string   `json:"body,omitempty"`
 	Change      string   `json:"change,omitempty"` // labelled: "min 0 → 1, buffer 0 → 1, max 1 → 5"
 	Details     []Detail `json:"details,omitempty"`
@@ -104,7 +105,7 @@ func groupKey(g *Group) string {
 	if g.NoApproval {
 		b.WriteString("no approval\x00")
 	}
-	for _, s := range []string{g.Step, g.Type, g.Symbol, g.Method, g.Path, g.Body, g.Change, g.Playbook} {
+	for _, s := range []string{g.Step, g.Type, g.Symbol, g.Method, g.Path, g.Headers, g.Body, g.Change, g.Playbook} {
 		b.WriteString(s)
 		b.WriteByte(0)
 	}
@@ -152,6 +153,7 @@ func groupOf(p *Plan, m *Mutation) (Group, Member) {
 	if len(m.Query) > 0 {
 		g.Path += "?" + encodeQuery(m.Query)
 	}
+	g.Headers = m.HeadersString()
 	g.Body = m.BodyString()
 	if m.Change != nil {
 		g.Change = labelledChange(m.Change)

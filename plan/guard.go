@@ -187,6 +187,9 @@ func mismatch(want, got *Mutation) string {
 	if !matchQuery(want.Query, got.Query) {
 		why = append(why, fmt.Sprintf("query %q, planned %q", encodeQuery(got.Query), encodeQuery(want.Query)))
 	}
+	if !matchQuery(want.Headers, got.Headers) {
+		why = append(why, "headers differ") // not quoted: values may be credentials
+	}
 	if want.BodyEncoding != got.BodyEncoding {
 		why = append(why, fmt.Sprintf("body sent as %s, planned %s", orNone(got.BodyEncoding), orNone(want.BodyEncoding)))
 	} else if !matchValue(want.Body, got.Body) {
@@ -196,8 +199,40 @@ func mismatch(want, got *Mutation) string {
 }
 
 // matchPath compares segment by segment, an unknown planned segment
-// matching any.
+// matching any. A path holding its query (http.request plans its URL
+// whole) has the query compared parameter by parameter, in order, an
+// unknown planned value matching any value of the same parameter.
 func matchPath(want, got string) bool {
+	if want == got {
+		return true
+	}
+	wantPath, wantQuery, wantHas := strings.Cut(want, "?")
+	gotPath, gotQuery, gotHas := strings.Cut(got, "?")
+	if wantHas != gotHas || !matchSegments(wantPath, gotPath) {
+		return false
+	}
+	return !wantHas || matchRawQuery(wantQuery, gotQuery)
+}
+
+func matchRawQuery(want, got string) bool {
+	ws, gs := strings.Split(want, "&"), strings.Split(got, "&")
+	if len(ws) != len(gs) {
+		return false
+	}
+	for i := range ws {
+		if ws[i] == gs[i] {
+			continue
+		}
+		wk, wv, _ := strings.Cut(ws[i], "=")
+		gk, _, _ := strings.Cut(gs[i], "=")
+		if wk != gk || !isUnknownText(wv) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchSegments(want, got string) bool {
 	if want == got {
 		return true
 	}

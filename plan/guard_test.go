@@ -119,3 +119,62 @@ func unused(g *plan.Guard, key string) bool {
 	}
 	return false
 }
+
+// Headers are part of what apply checks (http.request): a header changed
+// since the plan is refused before sending; a planned "(known after apply)"
+// matches any value, and the same headers pass.
+func TestGuardComparesHeaders(t *testing.T) {
+	hookMutation := func(h map[string]string) *engine.Mutation {
+		return &engine.Mutation{Type: "http.request", Method: "POST", Path: "https://hooks.example.com/x", Headers: h,
+			Body: []byte(`{"text":"done"}`)}
+	}
+	res := &engine.Result{Mutations: []engine.PlannedMutation{{Step: "tell", Index: -1, Key: "tell[]#1",
+		Mutation: hookMutation(map[string]string{"X-Team": "retail", "X-Run": "(known after apply)"})}}}
+	p := plan.FromResult(workflow, nil, nil, res, false, destructive)
+	for _, tc := range []struct {
+		headers map[string]string
+		pass    bool
+	}{
+		{map[string]string{"X-Team": "finance", "X-Run": "7"}, false},
+		{map[string]string{"X-Team": "retail"}, false},
+		{map[string]string{"X-Team": "retail", "X-Run": "7"}, true},
+	} {
+		sent := 0
+		m := hookMutation(tc.headers)
+		m.Send = func(context.Context) (any, error) { sent++; return map[string]any{}, nil }
+		sc := engine.NewTestContext(engine.TestContextOptions{Mode: engine.ModeRun, StepID: "tell", Index: -1, Recorder: plan.NewGuard(p).Wrap(nil)})
+		_, err := sc.Mutate(context.Background(), m)
+		if tc.pass != (err == nil) || sent != map[bool]int{true: 1}[tc.pass] {
+			t.Errorf("headers %v: err %v, sent %d", tc.headers, err, sent)
+		}
+		if err != nil && !errors.Is(err, plan.ErrNotPlanned) {
+			t.Errorf("headers %v: want ErrNotPlanned, got %v", tc.headers, err)
+		}
+	}
+}
+
+// An http.request's URL holds its query: a planned value known only after
+// apply matches any value of that parameter, nothing else does.
+func TestGuardMatchesUnknownQueryValuesInAURL(t *testing.T) {
+	const planned = "https://t.example.com/changes/7?note=%28known+after+apply%29&team=retail"
+	res := &engine.Result{Mutations: []engine.PlannedMutation{{Step: "tell", Index: -1, Key: "tell[]#1",
+		Mutation: &engine.Mutation{Type: "http.request", Method: "POST", Path: planned}}}}
+	p := plan.FromResult(workflow, nil, nil, res, false, destructive)
+	for url, pass := range map[string]bool{
+		"https://t.example.com/changes/7?note=task-42&team=retail":     true,
+		"https://t.example.com/changes/7?note=task-42&team=finance":    false,
+		"https://t.example.com/changes/7?team=retail&note=task-42":     false,
+		"https://t.example.com/changes/7?note=task-42&team=retail&x=1": false,
+		"https://t.example.com/changes/8?note=task-42&team=retail":     false,
+		"https://t.example.com/changes/7":                              false,
+	} {
+		sent := 0
+		m := &engine.Mutation{Type: "http.request", Method: "POST", Path: url,
+			Send: func(context.Context) (any, error) { sent++; return map[string]any{}, nil }}
+		sc := engine.NewTestContext(engine.TestContextOptions{Mode: engine.ModeRun, StepID: "tell", Index: -1, Recorder: plan.NewGuard(p).Wrap(nil)})
+		_, err := sc.Mutate(context.Background(), m)
+		if pass != (err == nil) || sent != map[bool]int{true: 1}[pass] {
+			t.Errorf("%s: err %v, sent %d", url, err, sent)
+		}
+	}
+}

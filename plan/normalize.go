@@ -123,6 +123,12 @@ func convert(step, item string, index int, key string, m *engine.Mutation, destr
 			out.Query[k] = v
 		}
 	}
+	if len(m.Headers) > 0 {
+		out.Headers = make(map[string]string, len(m.Headers))
+		for k, v := range m.Headers {
+			out.Headers[k] = v
+		}
+	}
 	body, enc, err := normalizeBody(m.Body)
 	if err != nil {
 		// A body that does not encode as JSON could not be sent either; keep
@@ -238,6 +244,13 @@ func (s *scrubber) mutation(m Mutation) Mutation {
 			q[s.str(k)] = s.str(v)
 		}
 		m.Query = q
+	}
+	if m.Headers != nil {
+		h := make(map[string]string, len(m.Headers))
+		for k, v := range m.Headers {
+			h[s.str(k)] = s.str(v)
+		}
+		m.Headers = h
 	}
 	m.Body = s.value(m.Body)
 	if len(m.Resources) > 0 {

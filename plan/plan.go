@@ -56,14 +56,17 @@ type WorkflowRef struct {
 
 // Mutation is one state-changing request the plan would send.
 type Mutation struct {
-	Step         string            `json:"step"`
-	Item         string            `json:"item"`  // fan-out item label; "" outside a fan-out
-	Index        int               `json:"index"` // fan-out item index; -1 outside a fan-out
-	Key          string            `json:"key"`   // stable id within the run: step[item key]#ordinal (engine-made, opaque)
-	Type         string            `json:"type"`
-	Method       string            `json:"method"`
-	Path         string            `json:"path"`
-	Query        map[string]string `json:"query,omitempty"`
+	Step   string            `json:"step"`
+	Item   string            `json:"item"`  // fan-out item label; "" outside a fan-out
+	Index  int               `json:"index"` // fan-out item index; -1 outside a fan-out
+	Key    string            `json:"key"`   // stable id within the run: step[item key]#ordinal (engine-made, opaque)
+	Type   string            `json:"type"`
+	Method string            `json:"method"`
+	Path   string            `json:"path"`
+	Query  map[string]string `json:"query,omitempty"`
+	// Headers are those the step sets itself (http.request), as sent,
+	// credential-like values "(sensitive)"; Frame mutations have none.
+	Headers      map[string]string `json:"headers,omitempty"`
 	Body         any               `json:"body,omitempty"`
 	BodyEncoding string            `json:"body_encoding,omitempty"`
 	Resources    []string          `json:"resources,omitempty"`

@@ -168,6 +168,9 @@ func writeMarkdownGroup(b *strings.Builder, g *Group, perGroup int) bool {
 	if g.Change != "" {
 		fmt.Fprintf(b, "- change: %s\n", mdText(g.Change))
 	}
+	if g.Headers != "" {
+		fmt.Fprintf(b, "- headers: %s\n", mdCode(g.Headers))
+	}
 	if g.Body != "" {
 		fmt.Fprintf(b, "- body: %s\n", mdCode(g.Body))
 	}

@@ -93,6 +93,9 @@ func writeTextGroup(b *strings.Builder, g *Group, c palette, detail bool) {
 	if g.Change != "" {
 		field("change", g.Change)
 	}
+	if g.Headers != "" {
+		field("headers", g.Headers)
+	}
 	if g.Body != "" && g.Change == "" {
 		field("body", g.Body)
 	}

@@ -74,7 +74,7 @@ func mergeStored(stored map[string]any, given Inputs, where string) (Inputs, err
 			}
 		}
 	}
-	out := Inputs{Values: map[string]any{}, Text: given.Text}
+	out := Inputs{Values: map[string]any{}, Text: given.Text, Positions: given.Positions}
 	for k, v := range given.Values {
 		out.Values[k] = v
 	}

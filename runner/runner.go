@@ -170,6 +170,37 @@ func dedupe(ds schema.Diagnostics) schema.Diagnostics {
 type Inputs struct {
 	Values map[string]any
 	Text   map[string]string
+	// Positions are where Values stand in their file (--inputs FILE), by
+	// name, so that a bad value's error says FILE:LINE:COL; optional.
+	Positions map[string]schema.Pos
+}
+
+// filePos is where the value of input name given in a file stands, when
+// that value is the one bound (Text wins over it).
+func (in Inputs) filePos(name string) (schema.Pos, bool) {
+	if _, text := in.Text[name]; text {
+		return schema.Pos{}, false
+	}
+	p, ok := in.Positions[name]
+	return p, ok
+}
+
+// located puts FILE:LINE:COL before each of err's problems whose value
+// came from a file (see Inputs.Positions); other errors are returned as
+// they are.
+func (in Inputs) located(err error) error {
+	var be *engine.BindError
+	if !errors.As(err, &be) || len(in.Positions) == 0 {
+		return err
+	}
+	out := &engine.BindError{}
+	for _, p := range be.Problems {
+		if pos, ok := in.filePos(p.Input); ok {
+			p.Message = pos.String() + ": " + p.Message
+		}
+		out.Problems = append(out.Problems, p)
+	}
+	return out
 }
 
 // Request names a workflow and its inputs.
@@ -243,7 +274,7 @@ func (s *Service) Prepare(req Request) (*Workflow, error) {
 	w.prog = prog
 	in, err := prog.BindInputs(req.Inputs.Text, req.Inputs.Values)
 	if err != nil {
-		return nil, &InputError{Err: err}
+		return nil, &InputError{Err: req.Inputs.located(err)}
 	}
 	s.cfg.Secrets.Add(prog.SecretValues(in)...)
 	w.inputs = in

@@ -2,8 +2,7 @@ package runner
 
 import (
 	"context"
-	"fmt"
-	"strings"
+	"errors"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/frame"
@@ -17,14 +16,18 @@ import (
 // with run's message. Required inputs that have no default and were not
 // given are returned in missing: the steps that read them were not
 // checked. Secret input values are registered with secrets first.
-func CheckOffline(ctx context.Context, prog *engine.Program, raw map[string]string, typed map[string]any, getenv func(string) string, secrets Secrets) (ds schema.Diagnostics, missing []string) {
+func CheckOffline(ctx context.Context, prog *engine.Program, given Inputs, getenv func(string) string, secrets Secrets) (ds schema.Diagnostics, missing []string) {
 	wf := prog.Workflow()
-	in, missing, err := prog.BindKnownInputs(raw, typed)
-	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			ds = append(ds, schema.Diagnostic{Pos: inputPos(wf, line), Message: line})
+	in, missing, err := prog.BindKnownInputs(given.Text, given.Values)
+	var be *engine.BindError
+	if errors.As(err, &be) {
+		for _, p := range be.Problems {
+			ds = append(ds, schema.Diagnostic{Pos: inputPos(wf, given, p.Input), Message: p.Message})
 		}
 		return ds, nil
+	}
+	if err != nil {
+		return schema.Diagnostics{{Pos: wf.Pos, Message: err.Error()}}, nil
 	}
 	if len(missing) > 0 {
 		return nil, missing
@@ -39,10 +42,14 @@ func CheckOffline(ctx context.Context, prog *engine.Program, raw map[string]stri
 	return ds, nil
 }
 
-// inputPos is the position of the input a BindInputs message names.
-func inputPos(wf *schema.Workflow, msg string) schema.Pos {
+// inputPos is where a problem with input name is shown: its value in the
+// inputs file, else its declaration, else the workflow.
+func inputPos(wf *schema.Workflow, given Inputs, name string) schema.Pos {
+	if p, ok := given.filePos(name); ok {
+		return p
+	}
 	for _, in := range wf.Inputs {
-		if strings.Contains(msg, fmt.Sprintf("%q", in.Name)) {
+		if in.Name == name {
 			return in.Pos
 		}
 	}

@@ -238,24 +238,14 @@ func unclosedOn(lines []string, n int, open byte) int {
 		close = ']'
 	}
 	var stack []int
-	var quote byte
-	for i := 0; i < len(l); i++ {
-		c := l[i]
+	eachCodeByte(l, func(i int) {
 		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '#' && (i == 0 || l[i-1] == ' '):
-			i = len(l)
-		case c == open:
+		case l[i] == open:
 			stack = append(stack, i)
-		case c == close && len(stack) > 0:
+		case l[i] == close && len(stack) > 0:
 			stack = stack[:len(stack)-1]
 		}
-	}
+	})
 	if len(stack) == 0 {
 		return 0
 	}
@@ -266,6 +256,17 @@ func unclosedOn(lines []string, n int, open byte) int {
 // by a space or the end of the line), outside quotes and comments.
 func keyIndicators(l string) []int {
 	var out []int
+	eachCodeByte(l, func(i int) {
+		if l[i] == ':' && (i+1 == len(l) || l[i+1] == ' ') {
+			out = append(out, i)
+		}
+	})
+	return out
+}
+
+// eachCodeByte calls visit with the offset of each byte of l that is
+// neither inside quotes nor in a comment, nor a quote itself.
+func eachCodeByte(l string, visit func(i int)) {
 	var quote byte
 	for i := 0; i < len(l); i++ {
 		c := l[i]
@@ -277,12 +278,11 @@ func keyIndicators(l string) []int {
 		case c == '"' || c == '\'':
 			quote = c
 		case c == '#' && (i == 0 || l[i-1] == ' '):
-			return out
-		case c == ':' && (i+1 == len(l) || l[i+1] == ' '):
-			out = append(out, i)
+			return
+		default:
+			visit(i)
 		}
 	}
-	return out
 }
 
 // openBracketAbove finds the nearest line at or above n (within 50 lines)

@@ -482,6 +482,7 @@ type changeGroup struct {
 	Verb        string
 	Destructive bool
 	Request     string // the method and path pattern
+	Headers     string // those http.request sets, credentials masked
 	Body        string
 	Change      string
 	Details     []plan.Detail
@@ -494,7 +495,7 @@ func (g changeGroup) Open() bool { return len(g.Targets) <= 12 }
 func planView(p *plan.Plan, redact func(string) string) (groups []changeGroup, text string) {
 	for _, g := range p.Grouped().Groups {
 		cg := changeGroup{Title: g.Title(), Symbol: g.Symbol, Verb: g.Verb, Destructive: g.Destructive,
-			Request: g.Method + " " + g.Path, Body: g.Body, Change: g.Change, Details: g.Details}
+			Request: g.Method + " " + g.Path, Headers: g.Headers, Body: g.Body, Change: g.Change, Details: g.Details}
 		for _, m := range g.Members {
 			cg.Targets = append(cg.Targets, m.Label())
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/frame"
 )
 
 type accountsGetParams struct {
@@ -12,32 +13,23 @@ type accountsGetParams struct {
 
 func (s *stepsImpl) accountsGet() *engine.StepType {
 	const name = "accounts.get"
+	outputs := map[string]*engine.Shape{"account": accountShape()}
 	return &engine.StepType{
 		Name:        name,
 		Description: "Reads one Frame account (GET /accounts/:account_id).",
 		Inputs:      inputsOf[accountsGetParams](""),
-		Outputs:     map[string]*engine.Shape{"account": accountShape()},
-		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			var p accountsGetParams
-			if err := decodeParams(in, "", &p); err != nil {
-				return nil, invalid(name, err)
-			}
-			c, id, ok, err := s.readTarget(sc, p.AccountID)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return map[string]any{"account": engine.Unknown}, nil
-			}
-			got, err := c.GetAccount(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			out, err := engine.RoundTrip(got)
-			if err != nil {
-				return nil, err
-			}
-			return map[string]any{"account": out}, nil
-		},
+		Outputs:     outputs,
+		Run: readStep(s, name, outputs, func(p *accountsGetParams) any { return p.AccountID },
+			func(ctx context.Context, c *frame.Client, id string, _ *accountsGetParams) (map[string]any, error) {
+				got, err := c.GetAccount(ctx, id)
+				if err != nil {
+					return nil, err
+				}
+				out, err := engine.RoundTrip(got)
+				if err != nil {
+					return nil, err
+				}
+				return map[string]any{"account": out}, nil
+			}),
 	}
 }

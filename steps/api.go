@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -81,10 +82,22 @@ func (s *stepsImpl) endpointType(ep *frame.Endpoint) *engine.StepType {
 	return t
 }
 
-func (s *stepsImpl) apiCall() *engine.StepType {
-	const name = "api.call"
-	// The enum is every non-destructive name of any API; which API's
-	// endpoint it is, is checked when the step runs.
+// apiCallParams are api.call's inputs. The overrides (query, form, json)
+// are for where the docs, and so the catalog, place a parameter wrongly
+// for a server.
+type apiCallParams struct {
+	Endpoint string         `param:"endpoint,required,enum=callableEndpoints" doc:"The catalog name of the endpoint (frameflow api list), e.g. sandbox.status."`
+	API      string         `param:"api,default=v1,enum=apis" doc:"Which API the endpoint belongs to: v1 (the Admin API) or v1alpha (the older web API: frameflow api list --api v1alpha), sent under its own base URL."`
+	Params   map[string]any `param:"params,object" doc:"The endpoint's parameters by name (path, query, form, JSON and header parameters alike), each sent where the catalog places it."`
+	Query    map[string]any `param:"query,object" doc:"Extra query-string parameters, sent as given. Use only where the docs (and so the catalog) place a parameter wrongly for your server: each key is sent exactly there, objects and lists in bracket notation (name[k]=v, name[]=v) or as nested JSON."`
+	Form     map[string]any `param:"form,object" doc:"Extra form-body fields, sent as given. Use only where the docs (and so the catalog) place a parameter wrongly for your server: each key is sent exactly there, objects and lists in bracket notation (name[k]=v, name[]=v) or as nested JSON."`
+	JSON     map[string]any `param:"json,object" doc:"Extra top-level JSON-body keys, sent as given. Use only where the docs (and so the catalog) place a parameter wrongly for your server: each key is sent exactly there, objects and lists in bracket notation (name[k]=v, name[]=v) or as nested JSON."`
+	Wait     bool           `param:"wait,wait=endpoint's"`
+}
+
+// callableEndpointNames is every non-destructive name of any API, sorted:
+// which API's endpoint it is, is checked when the step runs.
+func callableEndpointNames() []any {
 	var names []any
 	seen := map[string]bool{}
 	for _, api := range frame.APIs {
@@ -96,19 +109,15 @@ func (s *stepsImpl) apiCall() *engine.StepType {
 		}
 	}
 	sort.Slice(names, func(i, j int) bool { return names[i].(string) < names[j].(string) })
-	overrideDoc := " Use only where the docs (and so the catalog) place a parameter wrongly for your server: each key is sent exactly there, objects and lists in bracket notation (name[k]=v, name[]=v) or as nested JSON."
+	return names
+}
+
+func (s *stepsImpl) apiCall() *engine.StepType {
+	const name = "api.call"
 	return &engine.StepType{
 		Name:        name,
 		Description: "Calls any non-destructive catalog endpoint by name with parameters; reads are sent directly, mutations are planned and journaled (destructive endpoints need their own api.<name> step, which asks for approval).",
-		Inputs: []engine.InputSpec{
-			{Name: "endpoint", Type: "string", Required: true, Enum: names, Description: "The catalog name of the endpoint (frameflow api list), e.g. sandbox.status."},
-			{Name: "api", Type: "string", Default: frame.APIv1, Enum: []any{frame.APIv1, frame.APIv1Alpha}, Description: "Which API the endpoint belongs to: v1 (the Admin API) or v1alpha (the older web API: frameflow api list --api v1alpha), sent under its own base URL."},
-			{Name: "params", Type: "object", Description: "The endpoint's parameters by name (path, query, form, JSON and header parameters alike), each sent where the catalog places it."},
-			{Name: "query", Type: "object", Description: "Extra query-string parameters, sent as given." + overrideDoc},
-			{Name: "form", Type: "object", Description: "Extra form-body fields, sent as given." + overrideDoc},
-			{Name: "json", Type: "object", Description: "Extra top-level JSON-body keys, sent as given." + overrideDoc},
-			waitInput("endpoint's"),
-		},
+		Inputs:      inputsOf[apiCallParams](""),
 		Outputs: map[string]*engine.Shape{
 			"response": doc(engine.AnyShape(), "the decoded JSON response (the text, for an endpoint that answers text)"),
 			"task":     doc(taskShape(), "the task, when the endpoint answers with one"),
@@ -121,12 +130,19 @@ func (s *stepsImpl) apiCall() *engine.StepType {
 			return endpointResources(p)
 		},
 		Run: func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
-			call, err := apiCallOf(name, in)
-			if err != nil {
-				return nil, err
+			var p apiCallParams
+			if err := decodeParams(in, "", &p); err != nil {
+				return nil, invalid(name, err)
 			}
-			ep, params, ov, wait := call.ep, call.params, call.ov, call.wait
-			out, err := s.runEndpoint(ctx, sc, name, ep, params, ov, wait)
+			ep, err := callableEndpoint(p)
+			if err != nil {
+				return nil, invalid(name, err)
+			}
+			if p.Params == nil {
+				p.Params = map[string]any{}
+			}
+			ov := frame.Overrides{Query: p.Query, Form: p.Form, JSON: p.JSON}
+			out, err := s.runEndpoint(ctx, sc, name, ep, p.Params, ov, p.Wait)
 			if err != nil {
 				return nil, err
 			}
@@ -138,72 +154,27 @@ func (s *stepsImpl) apiCall() *engine.StepType {
 	}
 }
 
-// apiCall is an api.call step's checked inputs.
-type apiCall struct {
-	ep     *frame.Endpoint
-	params map[string]any
-	ov     frame.Overrides
-	wait   bool
-}
-
-// apiCallOf checks an api.call step's inputs: a known, non-destructive
-// endpoint of a known API, objects where objects go, one body kind.
-func apiCallOf(name string, in map[string]any) (call apiCall, err error) {
-	a := args(in)
-	epName, err := a.id("endpoint")
-	if err != nil {
-		return call, invalid(name, err)
+// callableEndpoint is the endpoint an api.call names: a known,
+// non-destructive endpoint of a known API, with one body kind.
+func callableEndpoint(p apiCallParams) (*frame.Endpoint, error) {
+	if !frame.KnownAPI(p.API) {
+		return nil, fmt.Errorf("input api: want v1 or v1alpha, got %q", p.API)
 	}
-	api := frame.APIv1
-	if a.has("api") {
-		if api, err = a.str("api"); err != nil {
-			return call, invalid(name, err)
-		}
-		if !frame.KnownAPI(api) {
-			return call, invalidf(name, "input api: want v1 or v1alpha, got %q", api)
-		}
-	}
-	ep, ok := frame.LookupEndpointIn(api, epName)
-	call.ep = ep
+	ep, ok := frame.LookupEndpointIn(p.API, p.Endpoint)
 	if !ok {
 		flag := ""
-		if api == frame.APIv1Alpha {
+		if p.API == frame.APIv1Alpha {
 			flag = " --api v1alpha"
 		}
-		return call, invalidf(name, "unknown %s endpoint %q (see frameflow api list%s)", api, epName, flag)
+		return nil, fmt.Errorf("unknown %s endpoint %q (see frameflow api list%s)", p.API, p.Endpoint, flag)
 	}
 	if ep.Destructive {
-		return call, invalidf(name, "endpoint %s is destructive: use the api.%s step, which needs approval", ep.Name, ep.Name)
+		return nil, fmt.Errorf("endpoint %s is destructive: use the api.%s step, which needs approval", ep.Name, ep.Name)
 	}
-	call.params = map[string]any{}
-	if a.has("params") {
-		p, ok := in["params"].(map[string]any)
-		if !ok {
-			return call, invalidf(name, "input params: want an object, got %s", describe(in["params"]))
-		}
-		call.params = p
+	if len(p.Form) > 0 && len(p.JSON) > 0 {
+		return nil, errors.New("inputs form and json: a request has one body, form or JSON")
 	}
-	for _, o := range []struct {
-		key string
-		dst *map[string]any
-	}{{"query", &call.ov.Query}, {"form", &call.ov.Form}, {"json", &call.ov.JSON}} {
-		if !a.has(o.key) {
-			continue
-		}
-		m, ok := in[o.key].(map[string]any)
-		if !ok {
-			return call, invalidf(name, "input %s: want an object, got %s", o.key, describe(in[o.key]))
-		}
-		*o.dst = m
-	}
-	if len(call.ov.Form) > 0 && len(call.ov.JSON) > 0 {
-		return call, invalidf(name, "inputs form and json: a request has one body, form or JSON")
-	}
-	call.wait, err = a.boolean("wait", false)
-	if err != nil {
-		return call, invalid(name, err)
-	}
-	return call, nil
+	return ep, nil
 }
 
 // runEndpoint checks params against the endpoint and calls it: reads

@@ -47,13 +47,9 @@ func (s *stepsImpl) approval() *engine.StepType {
 
 func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
 	a := args(in)
-	// A timeout known offline is checked by validate too.
-	var timeout time.Duration
-	if !a.unknown("timeout") {
-		var err error
-		if timeout, err = a.duration("timeout"); err != nil {
-			return nil, invalid(approvalStep, err)
-		}
+	timeout, err := approvalTimeout(a)
+	if err != nil {
+		return nil, err
 	}
 	if sc.Mode() != engine.ModeRun {
 		// Plans do not wait: what follows the gate is planned as if
@@ -87,14 +83,7 @@ func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in 
 			return nil, err
 		}
 		if d != nil {
-			if !d.Approved {
-				why := ""
-				if d.Comment != "" {
-					why = ": " + d.Comment
-				}
-				return nil, fmt.Errorf("approval %s was rejected by %s%s", key, d.By, why)
-			}
-			return map[string]any{"approved_by": d.By, "approved_at": d.At.UTC().Format(time.RFC3339), "comment": d.Comment}, nil
+			return approvalOutputs(key, d)
 		}
 		if !asked {
 			asked = true
@@ -115,4 +104,30 @@ func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in 
 			return nil, err
 		}
 	}
+}
+
+// approvalTimeout is the timeout input (0 when absent, or known only at
+// run time); a bad one is refused in every mode, as validate does.
+func approvalTimeout(a args) (time.Duration, error) {
+	if a.unknown("timeout") {
+		return 0, nil
+	}
+	d, err := a.duration("timeout")
+	if err != nil {
+		return 0, invalid(approvalStep, err)
+	}
+	return d, nil
+}
+
+// approvalOutputs are the step's outputs for a person's decision; a
+// rejection fails the step, naming who rejected it and why.
+func approvalOutputs(key string, d *engine.ApprovalDecision) (map[string]any, error) {
+	if !d.Approved {
+		why := ""
+		if d.Comment != "" {
+			why = ": " + d.Comment
+		}
+		return nil, fmt.Errorf("approval %s was rejected by %s%s", key, d.By, why)
+	}
+	return map[string]any{"approved_by": d.By, "approved_at": d.At.UTC().Format(time.RFC3339), "comment": d.Comment}, nil
 }

@@ -186,14 +186,30 @@ func poolResources(pool, account any) []string {
 	return out
 }
 
-// readTarget is the preamble every read step shares: it returns the client
-// to read with and the ID to read, or ok=false when the read is not made
-// (offline plans, or an ID known only after apply): the step then outputs
-// Unknown. A run without a client is an error.
-func (s *stepsImpl) readTarget(sc *engine.StepContext, id any) (c *frame.Client, known string, ok bool, err error) {
-	if c, err = s.reader(sc); err != nil || c == nil {
-		return nil, "", false, err
+// readStep is the Run of a read step whose parameters P name what it
+// reads (target): the inputs are decoded into P, then read is called with
+// the client and the target's ID; when the read is not made (offline
+// plans, or an ID known only after apply) every output is Unknown. A run
+// without a client is an error.
+func readStep[P any](s *stepsImpl, name string, outputs map[string]*engine.Shape, target func(*P) any,
+	read func(ctx context.Context, c *frame.Client, id string, p *P) (map[string]any, error)) func(context.Context, *engine.StepContext, map[string]any) (map[string]any, error) {
+	return func(ctx context.Context, sc *engine.StepContext, in map[string]any) (map[string]any, error) {
+		var p P
+		if err := decodeParams(in, "", &p); err != nil {
+			return nil, invalid(name, err)
+		}
+		c, err := s.reader(sc)
+		if err != nil {
+			return nil, err
+		}
+		id, known := target(&p).(string)
+		if c == nil || !known {
+			out := make(map[string]any, len(outputs))
+			for k := range outputs {
+				out[k] = engine.Unknown
+			}
+			return out, nil
+		}
+		return read(ctx, c, id, &p)
 	}
-	known, ok = id.(string)
-	return c, known, ok, nil
 }

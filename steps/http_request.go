@@ -146,139 +146,217 @@ func checkHTTPURL(raw string, allow []string) error {
 	return fmt.Errorf("host %q is not in the workflow's http.allow (%s)", u.Host, strings.Join(allow, ", "))
 }
 
-type httpReq struct {
-	method     string
-	url        string // with the query merged in
-	headers    map[string]string
-	body       []byte
-	ctype      string
+// httpRequest is one outgoing request, built once from the step's inputs
+// (buildHTTPRequest): the plan, the journal's intent and apply's guard see
+// it through mutation(), the sender sends it unchanged. Nothing rebuilds
+// the request between the plan and the wire.
+type httpRequest struct {
+	method string
+	url    string            // with the query merged in
+	header map[string]string // every header frameflow sets, canonical names
+	body   []byte            // encoded; nil: no body
+	form   bool              // body is form-encoded (else JSON)
+	// How the step judges the answer; not part of the request.
 	expect     map[int]bool
 	idempotent bool
-	shown      map[string]any // what plans and the journal show of the body
 }
 
-func readHTTPInputs(in map[string]any, allow []string) (*httpReq, error) {
+// buildHTTPRequest reads the step's inputs into the request that will be
+// sent. In plan modes an input may hold Unknown (known after apply): it is
+// built in as "(known after apply)", so the plan shows the request as far
+// as it is known, and such a request is never sent (run mode refuses
+// unknown inputs before this).
+func buildHTTPRequest(in map[string]any, allow []string) (*httpRequest, error) {
 	a := args(in)
-	r := &httpReq{headers: map[string]string{}}
+	r := &httpRequest{header: map[string]string{}, expect: map[int]bool{}}
+	var err error
+	if r.method, err = httpMethodOf(a); err != nil {
+		return nil, err
+	}
+	if r.url, err = httpURLOf(a, allow); err != nil {
+		return nil, err
+	}
+	if err := r.readHeaders(a); err != nil {
+		return nil, err
+	}
+	if err := r.readBody(a); err != nil {
+		return nil, err
+	}
+	if !a.unknown("idempotent") {
+		idem, err := a.boolean("idempotent", false)
+		if err != nil {
+			return nil, invalid(httpStep, err)
+		}
+		r.idempotent = r.idempotent || idem
+	}
+	if err := r.readExpect(a); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// httpMethodOf is the method, upper case, GET when absent.
+func httpMethodOf(a args) (string, error) {
 	m, err := a.str("method")
 	if err != nil {
-		return nil, invalid(httpStep, err)
+		return "", invalid(httpStep, err)
 	}
-	r.method = strings.ToUpper(m)
-	if r.method == "" {
-		r.method = "GET"
+	method := strings.ToUpper(m)
+	if method == "" {
+		return "GET", nil
 	}
-	ok := false
 	for _, x := range httpMethods {
-		ok = ok || x == r.method
+		if x == method {
+			return method, nil
+		}
 	}
-	if !ok {
-		return nil, invalidf(httpStep, "method %q is not one of GET, HEAD, POST, PUT, PATCH, DELETE", m)
+	return "", invalidf(httpStep, "method %q is not one of GET, HEAD, POST, PUT, PATCH, DELETE", m)
+}
+
+// httpURLOf is the checked URL with the query input merged into its own.
+func httpURLOf(a args, allow []string) (string, error) {
+	if a.unknown("url") {
+		return fmt.Sprint(engine.Unknown), nil
 	}
 	raw, err := a.id("url")
 	if err != nil {
-		return nil, invalid(httpStep, err)
+		return "", invalid(httpStep, err)
 	}
 	if err := checkHTTPURL(raw, allow); err != nil {
-		return nil, invalid(httpStep, err)
+		return "", invalid(httpStep, err)
 	}
 	u, _ := url.Parse(raw)
-	if qv, ok := in["query"].(map[string]any); ok && len(qv) > 0 {
+	switch qv := a["query"].(type) {
+	case nil:
+	case map[string]any:
+		if len(qv) == 0 {
+			break
+		}
 		q := u.Query()
 		for k, v := range qv {
 			s, err := scalarString(v)
 			if err != nil {
-				return nil, invalidf(httpStep, "query %s: %v", k, err)
+				return "", invalidf(httpStep, "query %s: %v", k, err)
 			}
 			q.Set(k, s)
 		}
 		u.RawQuery = q.Encode()
-	} else if in["query"] != nil && !isMap(in["query"]) {
-		return nil, invalidf(httpStep, "query must be an object (name: value)")
+	default:
+		return "", invalidf(httpStep, "query must be an object (name: value)")
 	}
-	r.url = u.String()
-	if hv, ok := in["headers"].(map[string]any); ok {
+	return u.String(), nil
+}
+
+func (r *httpRequest) readHeaders(a args) error {
+	switch hv := a["headers"].(type) {
+	case nil:
+	case map[string]any:
 		for k, v := range hv {
 			s, err := scalarString(v)
 			if err != nil {
-				return nil, invalidf(httpStep, "header %s: %v", k, err)
+				return invalidf(httpStep, "header %s: %v", k, err)
 			}
 			if strings.ContainsAny(k+s, "\r\n") {
-				return nil, invalidf(httpStep, "header %s: a name or value must not hold a line break", k)
+				return invalidf(httpStep, "header %s: a name or value must not hold a line break", k)
 			}
-			r.headers[http.CanonicalHeaderKey(k)] = s
+			r.header[http.CanonicalHeaderKey(k)] = s
 			if isIdempotencyHeader(k) && s != "" {
 				r.idempotent = true
 			}
 		}
-	} else if in["headers"] != nil {
-		return nil, invalidf(httpStep, "headers must be an object (name: value)")
+	default:
+		return invalidf(httpStep, "headers must be an object (name: value)")
 	}
-	idem, err := a.boolean("idempotent", false)
-	if err != nil {
-		return nil, invalid(httpStep, err)
+	if r.header["User-Agent"] == "" {
+		r.header["User-Agent"] = "frameflow"
 	}
-	r.idempotent = r.idempotent || idem
+	return nil
+}
+
+// readBody encodes the json or form input, and sets its Content-Type
+// unless a header gave one.
+func (r *httpRequest) readBody(a args) error {
 	if a.has("json") && a.has("form") {
-		return nil, invalidf(httpStep, "give json or form, not both")
+		return invalidf(httpStep, "give json or form, not both")
 	}
-	r.shown = map[string]any{}
+	ctype := ""
 	switch {
 	case a.has("json"):
-		b, err := json.Marshal(in["json"])
+		b, err := json.Marshal(a["json"])
 		if err != nil {
-			return nil, invalidf(httpStep, "json: %v", err)
+			return invalidf(httpStep, "json: %v", err)
 		}
-		r.body, r.ctype = b, "application/json"
-		r.shown["json"] = in["json"]
+		r.body, ctype = b, "application/json"
 	case a.has("form"):
-		fv, ok := in["form"].(map[string]any)
+		fv, ok := a["form"].(map[string]any)
 		if !ok {
-			return nil, invalidf(httpStep, "form must be an object (name: value)")
+			return invalidf(httpStep, "form must be an object (name: value)")
 		}
 		vals := url.Values{}
 		for k, v := range fv {
 			s, err := scalarString(v)
 			if err != nil {
-				return nil, invalidf(httpStep, "form %s: %v", k, err)
+				return invalidf(httpStep, "form %s: %v", k, err)
 			}
 			vals.Set(k, s)
 		}
-		r.body, r.ctype = []byte(vals.Encode()), "application/x-www-form-urlencoded"
-		r.shown["form"] = in["form"]
+		r.body, r.form, ctype = []byte(vals.Encode()), true, "application/x-www-form-urlencoded"
+	default:
+		return nil
 	}
-	if r.body != nil && httpReadOnly(r.method) {
-		return nil, invalidf(httpStep, "a %s request has no body; use query", r.method)
+	if httpReadOnly(r.method) {
+		return invalidf(httpStep, "a %s request has no body; use query", r.method)
 	}
-	if len(r.headers) > 0 {
-		h := map[string]any{}
-		for k, v := range r.headers {
-			if sensitiveHeader(k) {
-				v = "(sensitive)"
-			}
-			h[k] = v
-		}
-		r.shown["headers"] = h
+	if r.header["Content-Type"] == "" {
+		r.header["Content-Type"] = ctype
 	}
-	if r.idempotent {
-		r.shown["idempotent"] = true
-	}
-	r.expect = map[int]bool{}
-	if ev, ok := in["expect_status"].([]any); ok {
+	return nil
+}
+
+func (r *httpRequest) readExpect(a args) error {
+	switch ev := a["expect_status"].(type) {
+	case nil:
+	case []any:
 		for _, x := range ev {
 			n, ok := asInt(x)
 			if !ok || n < 100 || n > 599 {
-				return nil, invalidf(httpStep, "expect_status: %v is not an HTTP status", x)
+				return invalidf(httpStep, "expect_status: %v is not an HTTP status", x)
 			}
 			r.expect[n] = true
 		}
-	} else if in["expect_status"] != nil {
-		return nil, invalidf(httpStep, "expect_status must be a list of statuses")
+	default:
+		if !engine.IsUnknown(ev) {
+			return invalidf(httpStep, "expect_status must be a list of statuses")
+		}
 	}
-	return r, nil
+	return nil
 }
 
-func isMap(v any) bool { _, ok := v.(map[string]any); return ok }
+// mutation describes r as the engine records it: method, URL, headers and
+// body exactly as they travel, with credential-like header values masked
+// (secret inputs are masked wherever they appear by the run's redaction).
+// Send is left to the caller, which sends r itself.
+func (r *httpRequest) mutation() *engine.Mutation {
+	m := &engine.Mutation{Type: httpStep, Method: r.method, Path: r.url, Headers: make(map[string]string, len(r.header))}
+	for k, v := range r.header {
+		if sensitiveHeader(k) {
+			v = "(sensitive)"
+		}
+		m.Headers[k] = v
+	}
+	switch {
+	case r.body == nil:
+	case r.form:
+		vals, _ := url.ParseQuery(string(r.body)) // encoded by readBody
+		m.Body = vals
+	default:
+		m.Body = json.RawMessage(r.body)
+	}
+	if r.idempotent {
+		m.Details = []engine.Detail{{Label: "idempotent", Value: "yes: resume may send it again when its outcome is unknown"}}
+	}
+	return m
+}
 
 func asInt(v any) (int, bool) {
 	switch x := v.(type) {
@@ -321,33 +399,21 @@ func (s *stepsImpl) runHTTPRequest(ctx context.Context, sc *engine.StepContext, 
 	if wf := sc.Workflow(); wf != nil {
 		allow = wf.HTTPAllow
 	}
-	// Unknown inputs (plan modes): show the request as far as it is known,
-	// without validating what cannot be checked yet.
-	if containsUnknown(in) {
-		if sc.Mode() == engine.ModeRun {
-			return nil, invalidf(httpStep, "an input is not known (known after apply)")
-		}
-		m, _ := args(in).str("method")
-		if m == "" {
-			m = "GET"
-		}
-		if httpReadOnly(strings.ToUpper(m)) {
-			return httpUnknownOutputs(), nil
-		}
-		u, body := plannedHTTP(in)
-		if _, err := sc.Mutate(ctx, &engine.Mutation{Type: httpStep, Method: strings.ToUpper(m), Path: u, Body: body,
-			Placeholder: httpUnknownOutputs(),
-			Send:        func(context.Context) (any, error) { return nil, errors.New("not sent: an input is not known") }}); err != nil {
-			return nil, err
-		}
-		return httpUnknownOutputs(), nil
+	// Unknown inputs (plan modes): the request is built and shown as far as
+	// it is known; it is never sent.
+	unknown := containsUnknown(in)
+	if unknown && sc.Mode() == engine.ModeRun {
+		return nil, invalidf(httpStep, "an input is not known (known after apply)")
 	}
-	r, err := readHTTPInputs(in, allow)
+	if args(in).unknown("method") {
+		return httpUnknownOutputs(), nil // decided at apply, which its guard checks
+	}
+	r, err := buildHTTPRequest(in, allow)
 	if err != nil {
 		return nil, err
 	}
 	if httpReadOnly(r.method) {
-		if sc.Mode() == engine.ModeOffline {
+		if unknown || sc.Mode() == engine.ModeOffline {
 			return httpUnknownOutputs(), nil
 		}
 		// A read is made in plan mode too, as Frame reads are: a fan-out
@@ -364,20 +430,19 @@ func (s *stepsImpl) runHTTPRequest(ctx context.Context, sc *engine.StepContext, 
 		}
 		return v.(map[string]any), nil
 	}
-	var body any
-	if len(r.shown) > 0 {
-		body = r.shown
-	}
-	m := &engine.Mutation{
-		Type: httpStep, Method: r.method, Path: r.url, Body: body,
-		Placeholder: httpUnknownOutputs(),
-		Send: func(ctx context.Context) (any, error) {
-			out, err := s.sendHTTP(ctx, r)
-			if err != nil {
-				return nil, err
-			}
-			return out, nil
-		},
+	return s.mutateHTTP(ctx, sc, r, unknown)
+}
+
+// mutateHTTP plans or sends r, a mutation, through the engine (journal,
+// apply's guard); unknown: r holds values known only after apply.
+func (s *stepsImpl) mutateHTTP(ctx context.Context, sc *engine.StepContext, r *httpRequest, unknown bool) (map[string]any, error) {
+	m := r.mutation()
+	m.Placeholder = httpUnknownOutputs()
+	m.Send = func(ctx context.Context) (any, error) {
+		if unknown {
+			return nil, errors.New("not sent: an input is not known")
+		}
+		return s.sendHTTP(ctx, r)
 	}
 	if r.idempotent {
 		// Nothing can be read back from an arbitrary service, but the step
@@ -399,56 +464,6 @@ func (s *stepsImpl) runHTTPRequest(ctx context.Context, sc *engine.StepContext, 
 	return out, nil
 }
 
-// plannedHTTP is the URL and shown body of a request some of whose inputs
-// are known only after apply, in the shape readHTTPInputs gives a known
-// one, so that apply's guard compares like with like (Unknown matching
-// the value the run computes).
-func plannedHTTP(in map[string]any) (string, any) {
-	u := fmt.Sprint(engine.Unknown)
-	if raw, ok := in["url"].(string); ok {
-		u = raw
-		if pu, err := url.Parse(raw); err == nil {
-			if qv, ok := in["query"].(map[string]any); ok && len(qv) > 0 {
-				q := pu.Query()
-				for k, v := range qv {
-					sv, _ := scalarString(v)
-					q.Set(k, sv)
-				}
-				pu.RawQuery = q.Encode()
-			}
-			u = pu.String()
-		}
-	}
-	shown := map[string]any{}
-	switch {
-	case args(in).has("json"):
-		shown["json"] = in["json"]
-	case args(in).has("form"):
-		shown["form"] = in["form"]
-	}
-	idem, _ := args(in).boolean("idempotent", false)
-	if hv, ok := in["headers"].(map[string]any); ok && len(hv) > 0 {
-		h := map[string]any{}
-		for k, v := range hv {
-			if sensitiveHeader(k) {
-				v = "(sensitive)"
-			}
-			h[http.CanonicalHeaderKey(k)] = v
-			if isIdempotencyHeader(k) && v != "" {
-				idem = true
-			}
-		}
-		shown["headers"] = h
-	}
-	if idem {
-		shown["idempotent"] = true
-	}
-	if len(shown) == 0 {
-		return u, nil
-	}
-	return u, shown
-}
-
 func httpUnknownOutputs() map[string]any {
 	return map[string]any{"status": engine.Unknown, "headers": engine.Unknown, "body": engine.Unknown, "text": engine.Unknown}
 }
@@ -463,7 +478,7 @@ var httpClient = &http.Client{
 // retry policies and the journal treat them alike: a connection never made
 // is a NetworkError (nothing was sent); a mutation that may have reached the
 // server and got no clear answer is an OutcomeUnknownError.
-func (s *stepsImpl) sendHTTP(ctx context.Context, r *httpReq) (map[string]any, error) {
+func (s *stepsImpl) sendHTTP(ctx context.Context, r *httpRequest) (map[string]any, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, httpDefaultTimeout)
@@ -481,35 +496,37 @@ func (s *stepsImpl) sendHTTP(ctx context.Context, r *httpReq) (map[string]any, e
 	if err != nil {
 		return nil, invalid(httpStep, err)
 	}
-	for k, v := range r.headers {
+	for k, v := range r.header {
 		req.Header.Set(k, v)
 	}
-	if r.ctype != "" && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", r.ctype)
-	}
-	if req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", "frameflow")
-	}
-	where := httpWhere(r.url)
-	mutation := !httpReadOnly(r.method)
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		if mutation && connected.Load() && !r.idempotent {
-			return nil, &frame.OutcomeUnknownError{Method: r.method, Path: where, Err: stripURL(err)}
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s %s: %w", r.method, where, ctx.Err())
-		}
-		return nil, &frame.NetworkError{Method: r.method, Path: where, Attempts: 1, Err: stripURL(err)}
+		return nil, r.transportError(ctx, err, connected.Load())
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, httpMaxBody+1))
 	if err != nil {
-		if mutation && !r.idempotent {
-			return nil, &frame.OutcomeUnknownError{Method: r.method, Path: where, Err: stripURL(err)}
-		}
-		return nil, &frame.NetworkError{Method: r.method, Path: where, Attempts: 1, Err: stripURL(err)}
+		return nil, r.transportError(ctx, err, true)
 	}
+	return r.outputs(resp, b)
+}
+
+// transportError classifies a request that got no answer: sent says the
+// request may have reached the server (its headers were written).
+func (r *httpRequest) transportError(ctx context.Context, err error, sent bool) error {
+	where := httpWhere(r.url)
+	if !httpReadOnly(r.method) && sent && !r.idempotent {
+		return &frame.OutcomeUnknownError{Method: r.method, Path: where, Err: stripURL(err)}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s %s: %w", r.method, where, ctx.Err())
+	}
+	return &frame.NetworkError{Method: r.method, Path: where, Attempts: 1, Err: stripURL(err)}
+}
+
+// outputs judges an answer by its status and makes the step's outputs.
+func (r *httpRequest) outputs(resp *http.Response, b []byte) (map[string]any, error) {
+	where := httpWhere(r.url)
 	if len(b) > httpMaxBody {
 		return nil, fmt.Errorf("%s %s: the response is larger than %d MiB", r.method, where, httpMaxBody>>20)
 	}
@@ -522,7 +539,7 @@ func (s *stepsImpl) sendHTTP(ctx context.Context, r *httpReq) (map[string]any, e
 		// A server error to a mutation may come after its effect (a proxy
 		// timing out, a crash after the write): only 429 and 503 say the
 		// request was refused. The outcome of the others is unknown.
-		if mutation && !r.idempotent && resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
+		if !httpReadOnly(r.method) && !r.idempotent && resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
 			return nil, &frame.OutcomeUnknownError{Method: r.method, Path: where, Err: apiErr}
 		}
 		return nil, apiErr

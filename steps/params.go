@@ -24,8 +24,13 @@ import (
 // *int and *bool (absent: nil), time.Duration (a string such as 30s), and
 // any with the "id" option (a Frame ID: its string, or engine.Unknown in
 // plans where it is known only after apply; checked as a path segment) or
-// the "object" option (an object, kept as given). Options: "required"; "id";
-// "object"; "predicate=<var>" (an expression over each element, compiled by
+// the "object" option (an object, kept as given; a map[string]any field
+// refuses anything but an object). Options: "required"; "id"; "object";
+// "default=<text>" (a string input's value when absent); "enum=<list>" (a
+// string input's allowed values, from paramEnums: the schema refuses other
+// constants; a value known only at run time is the step's to check, with a
+// message that can say more than "not one of");
+// "predicate=<var>" (an expression over each element, compiled by
 // the engine and read with predicateOf);
 // "wait=<what>" (the shared `wait` input, see waitInput). inputsOf makes
 // the step's InputSpecs from the struct, and with a catalog endpoint, the
@@ -37,6 +42,13 @@ import (
 // predicateShapes are the element shapes predicate inputs are checked
 // against, by the variable they bind.
 var predicateShapes = map[string]func() *engine.Shape{"account": accountShape}
+
+// paramEnums are the allowed values of enum inputs, by the name their
+// "enum=<list>" option gives.
+var paramEnums = map[string]func() []any{
+	"apis":              func() []any { return []any{frame.APIv1, frame.APIv1Alpha} },
+	"callableEndpoints": callableEndpointNames,
+}
 
 // paramField is one parsed field of a parameter struct.
 type paramField struct {
@@ -51,6 +63,8 @@ type paramField struct {
 	// its shape comes from predicateShapes.
 	predicate string
 	wait      string // "wait=<what>": the shared wait input
+	def       string // "default=<text>": a string input's value when absent
+	enum      string // "enum=<list>": a key of paramEnums
 }
 
 func paramFields(t reflect.Type) []paramField {
@@ -75,6 +89,13 @@ func paramFields(t reflect.Type) []paramField {
 				pf.predicate = strings.TrimPrefix(o, "predicate=")
 			case strings.HasPrefix(o, "wait="):
 				pf.wait = strings.TrimPrefix(o, "wait=")
+			case strings.HasPrefix(o, "default="):
+				pf.def = strings.TrimPrefix(o, "default=")
+			case strings.HasPrefix(o, "enum="):
+				pf.enum = strings.TrimPrefix(o, "enum=")
+				if paramEnums[pf.enum] == nil {
+					panic(fmt.Sprintf("steps: %s.%s: no enum list %q", t.Name(), f.Name, pf.enum))
+				}
 			default:
 				panic(fmt.Sprintf("steps: %s.%s: unknown param option %q", t.Name(), f.Name, o))
 			}
@@ -104,6 +125,12 @@ func inputsOf[P any](endpoint string) []engine.InputSpec {
 			continue
 		}
 		spec := engine.InputSpec{Name: pf.name, Type: paramType(t.Field(pf.index).Type, pf), Required: pf.required, Description: pf.doc}
+		if pf.def != "" {
+			spec.Default = pf.def
+		}
+		if pf.enum != "" {
+			spec.Enum = paramEnums[pf.enum]()
+		}
 		if pf.predicate != "" {
 			shape, ok := predicateShapes[pf.predicate]
 			if !ok {
@@ -141,6 +168,9 @@ func paramType(t reflect.Type, pf paramField) string {
 	}
 	if t == reflect.TypeFor[time.Duration]() {
 		return "string"
+	}
+	if t == reflect.TypeFor[map[string]any]() {
+		return "object"
 	}
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -206,12 +236,34 @@ func decodeField(a args, pf paramField, f reflect.Value) error {
 		return nil
 	}
 	if pf.object {
-		if v := a[pf.name]; v != nil {
-			f.Set(reflect.ValueOf(v))
-		}
+		return decodeObject(a, pf.name, f)
+	}
+	if err := decodeByType(a, pf.name, f); err != nil {
+		return err
+	}
+	if s, ok := f.Interface().(string); ok && s == "" && pf.def != "" {
+		f.SetString(pf.def)
+	}
+	return nil
+}
+
+// decodeObject fills an object field: an any field takes the value as
+// given, a map[string]any field only an object.
+func decodeObject(a args, name string, f reflect.Value) error {
+	v := a[name]
+	if v == nil {
 		return nil
 	}
-	return decodeByType(a, pf.name, f)
+	if f.Kind() == reflect.Map {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("input %s: want an object, got %s", name, describe(v))
+		}
+		f.Set(reflect.ValueOf(m))
+		return nil
+	}
+	f.Set(reflect.ValueOf(v))
+	return nil
 }
 
 // decodeByType fills a plain field by its Go type.

@@ -430,86 +430,132 @@ func (e *WaitTimeoutError) Unwrap() error { return context.DeadlineExceeded }
 // Stages are compared case-insensitively; a stage the docs do not name is
 // reported through Progress at every poll, never waited on silently.
 func (p *Poller) Wait(ctx context.Context, o WaitOptions) (*frame.Task, error) {
-	pol := p.policy(o.Policy)
-	now := p.cfg.Now
-	start := o.Started
-	if start.IsZero() {
-		start = now()
-	}
-	kind := o.Kind
-	leave, co := p.join(kind, start, pol)
-	defer func() { leave() }()
-	var (
-		polls       int
-		last        time.Duration // elapsed at the last poll
-		lastPoll    time.Time     // when the last poll was made (zero: none yet)
-		lastPending time.Duration // elapsed at the last poll that saw the task unfinished
-		lastTask    *frame.Task
-		lastErr     error
-	)
+	w := p.startWait(o)
+	defer func() { w.leave() }()
 	for {
-		at, warm := p.warmNext(kind, pol, last)
-		if !warm {
-			at = p.coldTick(kind, co, pol, start, lastPoll, now()).Sub(start)
+		woken, err := w.sleepUntilNextPoll(ctx)
+		if err != nil {
+			return w.lastTask, err
 		}
-		at = min(at, pol.Timeout)
-		if wait := at - now().Sub(start); wait > 0 {
-			woken, err := p.sleep(ctx, o.Sleep, kind, wait)
-			if err != nil {
-				return lastTask, err
-			}
-			if woken {
-				continue // another task of this kind finished: re-plan
-			}
+		if woken {
+			continue // another task of this kind finished: re-plan
 		}
-		t, err := o.Get(ctx)
-		if err == nil && t == nil {
-			err = errors.New("empty task status")
+		t, err := w.poll(ctx)
+		if end, task, err := w.judge(ctx, t, err); end {
+			return task, err
 		}
-		polls++
-		lastPoll = now()
-		last = lastPoll.Sub(start)
-		if err == nil && t.Kind != "" && t.Kind != kind {
-			leave()
-			kind = t.Kind
-			leave, co = p.join(kind, start, pol)
-		}
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return lastTask, ctx.Err()
-			}
-			if !transient(err) {
-				return lastTask, err
-			}
-			lastErr = err
-			if o.Progress != nil {
-				o.Progress(fmt.Sprintf("polling failed, will retry: %v", err))
-			}
-		case StageIsDone(t.Stage):
-			t.Stage = frame.StageDone // one spelling for expressions and the journal
-			p.Observe(kind, observed(t, lastPending, last))
-			return t, nil
-		case StageIsFailed(t.Stage):
-			p.coldFailure(kind)
-			return t, &frame.TaskFailedError{Task: t}
-		default:
-			lastTask, lastErr, lastPending = t, nil, last
-			if o.Progress != nil {
-				o.Progress(progressLine(t, last))
-			}
-		}
-		if last >= pol.Timeout {
-			te := &WaitTimeoutError{Waited: last, Stage: "unknown", Name: kind}
-			if lastTask != nil {
-				te.TaskID, te.Name, te.Stage = lastTask.ID, taskName(lastTask), SanitizeStage(lastTask.Stage)
-			}
-			if lastErr != nil {
-				return lastTask, fmt.Errorf("%w (last poll: %v)", te, lastErr)
-			}
-			return lastTask, te
+		if w.last >= w.pol.Timeout {
+			return w.lastTask, w.timeoutError()
 		}
 	}
+}
+
+// taskWait is one Wait in progress and what it has seen so far.
+type taskWait struct {
+	p     *Poller
+	o     WaitOptions
+	pol   engine.PollingPolicy
+	start time.Time
+	// kind is the task kind whose timings the wait shares; it may change
+	// once a poll shows the task's own kind.
+	kind  string
+	leave func() // leaves kind's cohort
+	co    *cohort
+
+	last        time.Duration // elapsed at the last poll
+	lastPoll    time.Time     // when the last poll was made (zero: none yet)
+	lastPending time.Duration // elapsed at the last poll that saw the task unfinished
+	lastTask    *frame.Task
+	lastErr     error
+}
+
+func (p *Poller) startWait(o WaitOptions) *taskWait {
+	w := &taskWait{p: p, o: o, pol: p.policy(o.Policy), start: o.Started, kind: o.Kind}
+	if w.start.IsZero() {
+		w.start = p.cfg.Now()
+	}
+	w.leave, w.co = p.join(w.kind, w.start, w.pol)
+	return w
+}
+
+// sleepUntilNextPoll sleeps until the next poll is due: the kind's learned
+// timing when it has one, else the cohort's shared tick; never past the
+// timeout. woken: another task of the kind finished first.
+func (w *taskWait) sleepUntilNextPoll(ctx context.Context) (woken bool, err error) {
+	now := w.p.cfg.Now
+	at, warm := w.p.warmNext(w.kind, w.pol, w.last)
+	if !warm {
+		at = w.p.coldTick(w.kind, w.co, w.pol, w.start, w.lastPoll, now()).Sub(w.start)
+	}
+	at = min(at, w.pol.Timeout)
+	if wait := at - now().Sub(w.start); wait > 0 {
+		return w.p.sleep(ctx, w.o.Sleep, w.kind, wait)
+	}
+	return false, nil
+}
+
+// poll reads the task once, and moves the wait to the task's own kind
+// once it shows one.
+func (w *taskWait) poll(ctx context.Context) (*frame.Task, error) {
+	t, err := w.o.Get(ctx)
+	if err == nil && t == nil {
+		err = errors.New("empty task status")
+	}
+	w.lastPoll = w.p.cfg.Now()
+	w.last = w.lastPoll.Sub(w.start)
+	if err == nil && t.Kind != "" && t.Kind != w.kind {
+		w.leave()
+		w.kind = t.Kind
+		w.leave, w.co = w.p.join(w.kind, w.start, w.pol)
+	}
+	return t, err
+}
+
+// judge decides what a poll's answer means: end says the wait is over
+// with task and err; otherwise the wait goes on (a pending stage, or a
+// transient read error remembered for the timeout's message).
+func (w *taskWait) judge(ctx context.Context, t *frame.Task, err error) (end bool, task *frame.Task, _ error) {
+	switch {
+	case err != nil:
+		if ctx.Err() != nil {
+			return true, w.lastTask, ctx.Err()
+		}
+		if !transient(err) {
+			return true, w.lastTask, err
+		}
+		w.lastErr = err
+		w.progress(fmt.Sprintf("polling failed, will retry: %v", err))
+	case StageIsDone(t.Stage):
+		t.Stage = frame.StageDone // one spelling for expressions and the journal
+		w.p.Observe(w.kind, observed(t, w.lastPending, w.last))
+		return true, t, nil
+	case StageIsFailed(t.Stage):
+		w.p.coldFailure(w.kind)
+		return true, t, &frame.TaskFailedError{Task: t}
+	default:
+		w.lastTask, w.lastErr, w.lastPending = t, nil, w.last
+		w.progress(progressLine(t, w.last))
+	}
+	return false, nil, nil
+}
+
+func (w *taskWait) progress(msg string) {
+	if w.o.Progress != nil {
+		w.o.Progress(msg)
+	}
+}
+
+// timeoutError names the task as last seen, and the last poll's error
+// when the last poll failed.
+func (w *taskWait) timeoutError() error {
+	te := &WaitTimeoutError{Waited: w.last, Stage: "unknown", Name: w.kind}
+	if w.lastTask != nil {
+		te.TaskID, te.Name, te.Stage = w.lastTask.ID, taskName(w.lastTask), SanitizeStage(w.lastTask.Stage)
+	}
+	if w.lastErr != nil {
+		return fmt.Errorf("%w (last poll: %v)", te, w.lastErr)
+	}
+	return te
 }
 
 // StageIsDone reports whether a task stage means success: "done", in any

@@ -68,18 +68,48 @@ func (l *fileLog) Effect(_ context.Context, identity string, mine []Interval) (s
 }
 
 func (fl *fileLedger) lookup(dir, self, identity string, mine []Interval) (string, []byte, []byte, bool, error) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if fl.files == nil {
+		fl.files, fl.days = map[string]*ledgerFile{}, map[string]*dayLog{}
+	}
+	candidates, err := fl.activeRuns(dir, mine)
+	if err != nil {
+		return "", nil, nil, false, err
+	}
+	var settled, pending ledgerMatch
+	for id := range candidates {
+		if id == self || checkID(id) != nil {
+			continue
+		}
+		f, err := fl.file(dir, id)
+		if err != nil {
+			return "", nil, nil, false, err
+		}
+		if !f.overlaps(mine) {
+			continue // none of its attempts ran while one of this run's did
+		}
+		f.match(id, identity, &settled, &pending)
+	}
+	if settled.run != "" {
+		return settled.run, settled.intent, settled.last, true, nil
+	}
+	if pending.run != "" {
+		return pending.run, pending.intent, pending.last, true, nil
+	}
+	return "", nil, nil, false, nil
+}
+
+// activeRuns are the runs the activity logs name from the day of this
+// run's first attempt (less a heartbeat's slack) to today.
+func (fl *fileLedger) activeRuns(dir string, mine []Interval) (map[string]bool, error) {
 	since := time.Now() // the first attempt's start: no earlier day matters
 	for _, m := range mine {
 		if !m.Start.IsZero() && m.Start.Before(since) {
 			since = m.Start
 		}
 	}
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	if fl.files == nil {
-		fl.files, fl.days = map[string]*ledgerFile{}, map[string]*dayLog{}
-	}
-	candidates := map[string]bool{}
+	runs := map[string]bool{}
 	end := activityDay(time.Now())
 	for d := since.Add(-2 * HeartbeatEvery).UTC(); ; d = d.Add(24 * time.Hour) {
 		day := activityDay(d)
@@ -92,92 +122,103 @@ func (fl *fileLedger) lookup(dir, self, identity string, mine []Interval) (strin
 			fl.days[day] = dl
 		}
 		if err := dl.catchUp(filepath.Join(dir, "activity", day+".log")); err != nil {
-			return "", nil, nil, false, err
+			return nil, err
 		}
 		for id := range dl.runs {
-			candidates[id] = true
+			runs[id] = true
 		}
 	}
-	var pendingRun string
-	var pendingIntent, pendingLast []byte
-	var bestTime time.Time
-	var best struct {
-		run          string
-		intent, last []byte
+	return runs, nil
+}
+
+// file is run id's journal, read up to its last whole line.
+func (fl *fileLedger) file(dir, id string) (*ledgerFile, error) {
+	f := fl.files[id]
+	if f == nil {
+		f = &ledgerFile{last: map[string]json.RawMessage{}, intent: map[string]ledgerIntent{}, spans: map[int]Interval{}}
+		fl.files[id] = f
 	}
-	for id := range candidates {
-		if id == self || checkID(id) != nil {
-			continue
+	return f, f.catchUp(filepath.Join(dir, id+".jsonl"))
+}
+
+func (f *ledgerFile) overlaps(mine []Interval) bool {
+	for _, sp := range f.spans {
+		if Overlaps(mine, sp.Start, sp.End) {
+			return true
 		}
-		f := fl.files[id]
-		if f == nil {
-			f = &ledgerFile{last: map[string]json.RawMessage{}, intent: map[string]ledgerIntent{}, spans: map[int]Interval{}}
-			fl.files[id] = f
+	}
+	return false
+}
+
+// ledgerMatch is a mutation of another run with the identity looked for.
+type ledgerMatch struct {
+	run          string
+	intent, last []byte
+	time         time.Time // its intent's
+}
+
+// match offers f's mutations with identity: a settled one (a result, a
+// proven send, an operator's decision) replaces a settled match whose
+// intent is older; the first still pending one is kept apart, adopted
+// only when no run settled it.
+func (f *ledgerFile) match(run, identity string, settled, pending *ledgerMatch) {
+	for key, in := range f.intent {
+		if in.identity != identity {
+			continue // another request
 		}
-		if err := f.catchUp(filepath.Join(dir, id+".jsonl")); err != nil {
-			return "", nil, nil, false, err
+		last := f.last[key]
+		var probe struct {
+			T string `json:"t"`
 		}
-		overlap := false
-		for _, sp := range f.spans {
-			overlap = overlap || Overlaps(mine, sp.Start, sp.End)
-		}
-		if !overlap {
-			continue // none of its attempts ran while one of this run's did
-		}
-		for key, in := range f.intent {
-			if in.identity != identity {
-				continue // another request
+		_ = json.Unmarshal(last, &probe)
+		switch probe.T {
+		case recResult, recSent, recDecided: // settled: adopted as it stands
+			if settled.run == "" || in.time.After(settled.time) {
+				*settled = ledgerMatch{run: run, intent: in.line, last: last, time: in.time}
 			}
-			last := f.last[key]
-			var probe struct {
-				T string `json:"t"`
-			}
-			_ = json.Unmarshal(last, &probe)
-			switch probe.T {
-			case recResult, recSent, recDecided: // settled: adopted as it stands
-				if best.run == "" || in.time.After(bestTime) {
-					best.run, best.intent, best.last, bestTime = id, in.line, last, in.time
-				}
-			case recIntent, recUnknown:
-				if pendingRun == "" {
-					pendingRun, pendingIntent, pendingLast = id, in.line, last
-				}
+		case recIntent, recUnknown:
+			if pending.run == "" {
+				*pending = ledgerMatch{run: run, intent: in.line, last: last}
 			}
 		}
 	}
-	if best.run != "" {
-		return best.run, best.intent, best.last, true, nil
+}
+
+// readAppended returns the whole lines appended to path since offset (a
+// line being written is read next time) and the offset after them; a file
+// not yet made has none.
+func readAppended(path string, offset int64) (lines []byte, next int64, err error) {
+	fh, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, offset, nil
 	}
-	if pendingRun != "" {
-		return pendingRun, pendingIntent, pendingLast, true, nil
+	if err != nil {
+		return nil, offset, err
 	}
-	return "", nil, nil, false, nil
+	defer fh.Close()
+	if _, err := fh.Seek(offset, io.SeekStart); err != nil {
+		return nil, offset, err
+	}
+	data, err := io.ReadAll(fh)
+	if err != nil {
+		return nil, offset, err
+	}
+	end := bytes.LastIndexByte(data, '\n') + 1
+	return data[:end], offset + int64(end), nil
 }
 
 // catchUp reads the run ids appended to an activity log since the last call.
 func (d *dayLog) catchUp(path string) error {
-	fh, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	data, next, err := readAppended(path, d.offset)
 	if err != nil {
 		return err
 	}
-	defer fh.Close()
-	if _, err := fh.Seek(d.offset, io.SeekStart); err != nil {
-		return err
-	}
-	data, err := io.ReadAll(fh)
-	if err != nil {
-		return err
-	}
-	end := bytes.LastIndexByte(data, '\n') + 1
-	for _, id := range strings.Split(string(data[:end]), "\n") {
+	for _, id := range strings.Split(string(data), "\n") {
 		if id != "" {
 			d.runs[id] = true
 		}
 	}
-	d.offset += int64(end)
+	d.offset = next
 	return nil
 }
 
@@ -210,23 +251,11 @@ func (l *fileLog) logActivity(now time.Time) error {
 
 // catchUp reads the lines appended to path since the last call.
 func (f *ledgerFile) catchUp(path string) error {
-	fh, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	data, next, err := readAppended(path, f.offset)
 	if err != nil {
 		return err
 	}
-	defer fh.Close()
-	if _, err := fh.Seek(f.offset, io.SeekStart); err != nil {
-		return err
-	}
-	data, err := io.ReadAll(fh)
-	if err != nil {
-		return err
-	}
-	end := bytes.LastIndexByte(data, '\n') + 1 // a line being written is read next time
-	for _, line := range bytes.Split(data[:end], []byte{'\n'}) {
+	for _, line := range bytes.Split(data, []byte{'\n'}) {
 		if len(line) == 0 {
 			continue
 		}
@@ -259,6 +288,6 @@ func (f *ledgerFile) catchUp(path string) error {
 			f.intent[rec.Key] = ledgerIntent{attempt: rec.Attempt, identity: rec.Identity, time: rec.Time, line: cp}
 		}
 	}
-	f.offset += int64(end)
+	f.offset = next
 	return nil
 }

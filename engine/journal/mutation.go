@@ -75,43 +75,10 @@ func MarkCommand(runID, key string) string {
 // The value returned is always the journal's copy (JSON round trip,
 // redacted), so a fresh run and a resumed one see the same.
 func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, error) {
-	if key == "" {
-		return nil, errors.New("journal: mutation without a key")
+	key, st, state, result, err := r.claim(key, m)
+	if err != nil {
+		return nil, err
 	}
-	// The journal knows keys as written, i.e. redacted (an item label could
-	// hold a secret); redactors are expected to be idempotent.
-	key = r.redact(key)
-	if m == nil || m.Send == nil || m.Method == "" || m.Path == "" {
-		return nil, fmt.Errorf("journal: mutation %s is incomplete (method, path and Send are required); nothing sent", key)
-	}
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil, fmt.Errorf("journal: run is closed; mutation %s not sent", key)
-	}
-	if r.broken != nil {
-		r.mu.Unlock()
-		return nil, fmt.Errorf("%w; mutation %s not sent", r.broken, key)
-	}
-	st := r.muts[key]
-	if st == nil {
-		st = &mutState{}
-		r.muts[key] = st
-	}
-	if st.busy {
-		r.mu.Unlock()
-		return nil, fmt.Errorf("journal: mutation %s is already under way; not sent twice", key)
-	}
-	state, result := st.state, st.result
-	// Compared as journaled, i.e. redacted.
-	if (state == recIntent || state == recUnknown || state == recResult || state == recSent) && (st.method != r.redact(m.Method) || st.path != r.redact(m.Path)) {
-		r.mu.Unlock()
-		return nil, fmt.Errorf("journal: mutation %s was recorded as %s %s but is now %s %s; "+
-			"the workflow or its inputs changed since, so the journal cannot vouch for it; nothing sent",
-			key, st.method, st.path, r.redact(m.Method), r.redact(m.Path))
-	}
-	st.busy = true
-	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
 		st.busy = false
@@ -121,7 +88,6 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 	if state == "" {
 		// New to this run: another run sharing the storage, running at the
 		// same time, may have sent it (the caller holds its resource lock).
-		var err error
 		if state, result, err = r.adopt(ctx, key, m); err != nil {
 			return nil, err
 		}
@@ -142,6 +108,45 @@ func (r *Run) Do(ctx context.Context, key string, m *engine.Mutation) (any, erro
 	return r.send(ctx, key, m, true)
 }
 
+// claim checks a mutation Do is asked for and marks its key busy: the key
+// as journaled (redacted), its state and what the journal holds of it.
+// Nothing is claimed when it returns an error.
+func (r *Run) claim(key string, m *engine.Mutation) (string, *mutState, string, json.RawMessage, error) {
+	if key == "" {
+		return "", nil, "", nil, errors.New("journal: mutation without a key")
+	}
+	// The journal knows keys as written, i.e. redacted (an item label could
+	// hold a secret); redactors are expected to be idempotent.
+	key = r.redact(key)
+	if m == nil || m.Send == nil || m.Method == "" || m.Path == "" {
+		return "", nil, "", nil, fmt.Errorf("journal: mutation %s is incomplete (method, path and Send are required); nothing sent", key)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return "", nil, "", nil, fmt.Errorf("journal: run is closed; mutation %s not sent", key)
+	}
+	if r.broken != nil {
+		return "", nil, "", nil, fmt.Errorf("%w; mutation %s not sent", r.broken, key)
+	}
+	st := r.muts[key]
+	if st == nil {
+		st = &mutState{}
+		r.muts[key] = st
+	}
+	if st.busy {
+		return "", nil, "", nil, fmt.Errorf("journal: mutation %s is already under way; not sent twice", key)
+	}
+	// Compared as journaled, i.e. redacted.
+	if (st.state == recIntent || st.state == recUnknown || st.state == recResult || st.state == recSent) && (st.method != r.redact(m.Method) || st.path != r.redact(m.Path)) {
+		return "", nil, "", nil, fmt.Errorf("journal: mutation %s was recorded as %s %s but is now %s %s; "+
+			"the workflow or its inputs changed since, so the journal cannot vouch for it; nothing sent",
+			key, st.method, st.path, r.redact(m.Method), r.redact(m.Path))
+	}
+	st.busy = true
+	return key, st, st.state, st.result, nil
+}
+
 // send journals the intent, sends, and journals what came of it. again says
 // whether one more send is allowed after an unknown outcome that a
 // reconcile then proved absent.
@@ -150,7 +155,7 @@ func (r *Run) send(ctx context.Context, key string, m *engine.Mutation, again bo
 		return nil, err // nothing written, nothing sent
 	}
 	if err := r.write(&record{T: recIntent, Key: key, Type: m.Type, Method: m.Method, Path: m.Path,
-		Query: m.Query, Body: m.Body, Resources: m.Resources, Witness: m.Witness}); err != nil {
+		Query: m.Query, Headers: m.Headers, Body: m.Body, Resources: m.Resources, Witness: m.Witness}); err != nil {
 		return nil, fmt.Errorf("%w; mutation %s not sent", err, key)
 	}
 	res, err := m.Send(ctx)

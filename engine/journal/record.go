@@ -78,6 +78,7 @@ type record struct {
 	Method    string            `json:"method,omitempty"`
 	Path      string            `json:"path,omitempty"`
 	Query     map[string]string `json:"query,omitempty"`
+	Headers   map[string]string `json:"headers,omitempty"` // intent: headers the step set (http.request), masked
 	Body      any               `json:"body,omitempty"`
 	Resources []string          `json:"resources,omitempty"`
 	Witness   json.RawMessage   `json:"witness,omitempty"`  // intent: what Reconcile compares against

@@ -236,6 +236,26 @@ func boolParam(p map[string]string, name string) (v, present bool, err error) {
 
 // ---- lookups ----------------------------------------------------------------------
 
+// bodyParams is c.params, answering 400 when they do not parse.
+func (c *call) bodyParams() (p map[string]string, ok bool) {
+	p, err := c.params()
+	if err != nil {
+		c.fail(http.StatusBadRequest, "%v", err)
+		return nil, false
+	}
+	return p, true
+}
+
+// accountWithParams is the account named by the path parameter param and
+// the request's parameters; ok false when either answered an error.
+func (c *call) accountWithParams(param string) (a *account, p map[string]string, ok bool) {
+	if a = c.account(param); a == nil {
+		return nil, nil, false
+	}
+	p, ok = c.bodyParams()
+	return a, p, ok
+}
+
 func (c *call) account(param string) *account {
 	id := c.path(param)
 	a, ok := c.s.acctByID[id]
@@ -419,9 +439,8 @@ var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // createAccount is POST /accounts (form data as documented).
 func (s *Server) createAccount(c *call) {
-	p, err := c.params()
-	if err != nil {
-		c.fail(http.StatusBadRequest, "%v", err)
+	p, ok := c.bodyParams()
+	if !ok {
 		return
 	}
 	required := []string{"organization_id", "name", "url_slug", "cloud_service_external_id", "data_center_external_id", "sandbox_instance_type_id", "image_family", "master_image_id"}
@@ -602,9 +621,8 @@ func (s *Server) clone(c *call) {
 		c.fail(http.StatusNotFound, "pool %q not found", srcID)
 		return
 	}
-	p, err := c.params()
-	if err != nil {
-		c.fail(http.StatusBadRequest, "%v", err)
+	p, ok := c.bodyParams()
+	if !ok {
 		return
 	}
 	if _, _, err := boolParam(p, "join_domain"); err != nil {
@@ -863,13 +881,8 @@ func (s *Server) getPersistent(c *call) {
 }
 
 func (s *Server) setPersistent(c *call) {
-	a := c.account("account_id")
-	if a == nil {
-		return
-	}
-	p, err := c.params()
-	if err != nil {
-		c.fail(http.StatusBadRequest, "%v", err)
+	a, p, ok := c.accountWithParams("account_id")
+	if !ok {
 		return
 	}
 	next := a.persistent
@@ -975,13 +988,8 @@ func (s *Server) serverPower(on bool) func(c *call) {
 }
 
 func (s *Server) maintenance(c *call) {
-	a := c.account("account_id")
-	if a == nil {
-		return
-	}
-	p, err := c.params()
-	if err != nil {
-		c.fail(http.StatusBadRequest, "%v", err)
+	a, p, ok := c.accountWithParams("account_id")
+	if !ok {
 		return
 	}
 	on, present, err := boolParam(p, "under_maintenance")

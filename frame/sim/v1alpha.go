@@ -58,13 +58,8 @@ func (s *Server) alphaRecentSessions(c *call) {
 }
 
 func (s *Server) alphaUsage(c *call) {
-	a := c.account("account_id")
-	if a == nil {
-		return
-	}
-	p, err := c.params()
-	if err != nil {
-		c.fail(http.StatusBadRequest, "%v", err)
+	a, p, ok := c.accountWithParams("account_id")
+	if !ok {
 		return
 	}
 	// "The date range filter parameters date_from and date_to are both required."
