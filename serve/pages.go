@@ -593,16 +593,8 @@ func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
 	}
 	secrets := pp.secrets
 	if need := pp.needSecrets(); len(need) > 0 {
-		secrets = map[string]string{}
 		var missing []string
-		for _, name := range need {
-			v := r.PostForm.Get("in." + name)
-			if v == "" {
-				missing = append(missing, fmt.Sprintf("input %s: secret inputs are not stored with the plan; type it again", name))
-				continue
-			}
-			secrets[name] = v
-		}
+		secrets, missing = secretsFromForm(r, need, "secret inputs are not stored with the plan; type it again")
 		if len(missing) > 0 {
 			d := s.planData(pp)
 			d.Problems = missing
@@ -819,16 +811,7 @@ func (s *Server) resumeRun(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/runs/"+url.PathEscape(id), http.StatusSeeOther)
 		return
 	}
-	secrets := map[string]string{}
-	var missing []string
-	for _, name := range d.Detail.SecretInputs {
-		v := r.PostForm.Get("in." + name)
-		if v == "" {
-			missing = append(missing, fmt.Sprintf("input %s: secret inputs are not kept in the journal; type it again", name))
-			continue
-		}
-		secrets[name] = v
-	}
+	secrets, missing := secretsFromForm(r, d.Detail.SecretInputs, "secret inputs are not kept in the journal; type it again")
 	if len(missing) > 0 {
 		d.Problems = missing
 		s.render(w, r, http.StatusUnprocessableEntity, "run", d)
@@ -1121,4 +1104,20 @@ func (s *Server) workflowOf(file string) *schema.Workflow {
 // stepEvent replays a journaled step execution as the engine's event.
 func stepEvent(st StepRecord) engine.Event {
 	return engine.Event{Type: "step_finished", Step: st.Step, Item: st.Item, Status: engine.Status(st.Status), Error: st.Error, Duration: st.Duration, Attempt: st.Attempts}
+}
+
+// secretsFromForm reads the secret inputs named in need from the posted form
+// (fields "in.NAME"): the page never keeps them, so they are typed again. An
+// empty one is a problem whose text ends with why.
+func secretsFromForm(r *http.Request, need []string, why string) (secrets map[string]string, missing []string) {
+	secrets = map[string]string{}
+	for _, name := range need {
+		v := r.PostForm.Get("in." + name)
+		if v == "" {
+			missing = append(missing, fmt.Sprintf("input %s: %s", name, why))
+			continue
+		}
+		secrets[name] = v
+	}
+	return secrets, missing
 }
