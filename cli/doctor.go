@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/frame"
 	"github.com/frameflow/frameflow/schema"
 	"github.com/frameflow/frameflow/steps"
@@ -34,9 +35,12 @@ import (
 type DoctorInput struct {
 	Client    *frame.Client // must be read-only (frame.Config.ReadOnly)
 	Playbooks []DoctorPlaybook
-	// StateDir holds the run journals whose clone and publish tasks are
-	// correlated with the audit trails, and receives the findings.
-	StateDir string
+	// Journals are the runs (the state backend's) whose clone and publish
+	// tasks are correlated with the audit trails; nil: none.
+	Journals *journal.Store
+	// Findings is where the findings are stored (the state backend's
+	// documents), keyed by API URL and credential; nil: not stored.
+	Findings frame.Documents
 	// Account is the account to probe; "": the target of the latest
 	// journaled clone or publish, else the first active account listed.
 	Account string
@@ -113,7 +117,7 @@ type doctor struct {
 	pubAcct string              // ... and its account
 }
 
-// Doctor runs every check and writes the findings to in.StateDir. The
+// Doctor runs every check and stores the findings in in.Findings. The
 // error is for what stops doctor itself (no client); what it finds wrong is
 // in the report (OK false).
 func Doctor(ctx context.Context, in DoctorInput) (*DoctorReport, error) {
@@ -133,11 +137,11 @@ func Doctor(ctx context.Context, in DoctorInput) (*DoctorReport, error) {
 		in: in, c: in.Client, probes: map[string]*probeResult{}, needBy: map[string][]string{},
 		report: &DoctorReport{APIURL: in.Client.BaseURL(), CheckedAt: in.Now().UTC()},
 	}
-	d.report.Findings = &frame.Findings{APIURL: d.report.APIURL, CheckedAt: d.report.CheckedAt}
+	d.report.Findings = &frame.Findings{APIURL: d.report.APIURL, CredentialID: in.Client.CredentialID(), CheckedAt: d.report.CheckedAt}
 
 	if !d.credentials(ctx) {
 		d.finish()
-		return d.report, d.save()
+		return d.report, d.save(ctx)
 	}
 	d.needs()
 	for _, name := range d.endpointsToCheck() {
@@ -145,7 +149,7 @@ func Doctor(ctx context.Context, in DoctorInput) (*DoctorReport, error) {
 	}
 	d.auditKinds(ctx)
 	d.finish()
-	return d.report, d.save()
+	return d.report, d.save(ctx)
 }
 
 func (d *doctor) add(c DoctorCheck) { d.report.Checks = append(d.report.Checks, c) }
@@ -383,7 +387,7 @@ func (d *doctor) probePublishStatus(ctx context.Context) *probeResult {
 // active account GET /accounts listed.
 func (d *doctor) pickAccount(ctx context.Context) {
 	if d.known == nil {
-		d.known = readJournals(d.in.StateDir, d.in.Now().Add(-d.in.Since), 20)
+		d.known = readJournals(d.in.Journals, d.in.Now().Add(-d.in.Since), 20)
 	}
 	if d.in.Account != "" {
 		d.account = d.in.Account
@@ -530,22 +534,27 @@ type journaledTask struct {
 // needs to the names frame.Findings uses.
 var opOfMutation = map[string]string{"sandbox.clone": "clone", "sandbox.publish": "publish"}
 
-// readJournals collects the tasks recorded in the journals of stateDir
-// (newest first, at most per of each op), younger than since.
-// Journals are JSON Lines: an intent names the mutation's type under its
-// key, a result carries the task the API answered.
-func readJournals(stateDir string, since time.Time, per int) []journaledTask {
-	files, _ := filepath.Glob(filepath.Join(stateDir, "runs", "*.jsonl"))
+// readJournals collects the tasks recorded in the run journals of runs
+// (newest first, at most per of each op), younger than since. Journals
+// are JSON Lines whichever backend keeps them: an intent names the
+// mutation's type under its key, a result carries the task the API
+// answered.
+func readJournals(runs *journal.Store, since time.Time, per int) []journaledTask {
 	var out []journaledTask
-	for _, f := range files {
-		fh, err := os.Open(f)
+	var list []journal.RunSummary
+	if runs != nil {
+		list, _ = runs.List() // no readable history: nothing to correlate
+	}
+	for _, run := range list {
+		if !run.Finished.IsZero() && run.Finished.Before(since) {
+			continue // every result of it is older
+		}
+		data, err := runs.Lines(run.ID)
 		if err != nil {
 			continue
 		}
 		types := map[string]string{}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(make([]byte, 64*1024), 16<<20)
-		for sc.Scan() {
+		for line := range bytes.Lines(data) {
 			var rec struct {
 				T      string          `json:"t"`
 				Time   time.Time       `json:"time"`
@@ -553,7 +562,7 @@ func readJournals(stateDir string, since time.Time, per int) []journaledTask {
 				Type   string          `json:"type"`
 				Result json.RawMessage `json:"result"`
 			}
-			if json.Unmarshal(sc.Bytes(), &rec) != nil {
+			if json.Unmarshal(line, &rec) != nil {
 				continue
 			}
 			switch rec.T {
@@ -578,7 +587,6 @@ func readJournals(stateDir string, since time.Time, per int) []journaledTask {
 				out = append(out, journaledTask{Op: op, AccountID: task.AccountID, ID: task.ID, At: rec.Time})
 			}
 		}
-		fh.Close()
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
 	count := map[string]int{}
@@ -605,7 +613,7 @@ func (d *doctor) latestTarget() string {
 
 func (d *doctor) knownTaskOn(account string) *journaledTask {
 	if d.known == nil {
-		d.known = readJournals(d.in.StateDir, d.in.Now().Add(-d.in.Since), 20)
+		d.known = readJournals(d.in.Journals, d.in.Now().Add(-d.in.Since), 20)
 	}
 	for i := range d.known {
 		if d.known[i].AccountID == account || account == "" {
@@ -633,7 +641,7 @@ const (
 // no task of another operation.
 func (d *doctor) auditKinds(ctx context.Context) {
 	if d.known == nil {
-		d.known = readJournals(d.in.StateDir, d.in.Now().Add(-d.in.Since), 20)
+		d.known = readJournals(d.in.Journals, d.in.Now().Add(-d.in.Since), 20)
 	}
 	if !d.report.Findings.AuditTrailsReadable {
 		d.add(DoctorCheck{Name: "audit kinds", Status: checkWarn, Detail: "audit trails are not readable: no kind confirmed; a lost clone or publish answer stops for an operator"})
@@ -869,14 +877,12 @@ func isWitnessOnly(pb DoctorPlaybook, endpoint string) bool {
 	return only
 }
 
-func (d *doctor) save() error {
-	if d.in.StateDir == "" {
+func (d *doctor) save(ctx context.Context) error {
+	if d.in.Findings == nil {
 		return nil
 	}
-	if err := frame.SaveFindings(d.in.StateDir, d.report.Findings); err != nil {
-		return fmt.Errorf("writing doctor findings: %w", err)
-	}
-	return nil
+	_, err := frame.SaveFindings(ctx, d.in.Findings, d.report.Findings)
+	return err
 }
 
 // ---- the command ----
@@ -895,8 +901,10 @@ clock against the server's Date header, which endpoints the given playbooks
 call and whether each answers (an audit trail refused with 403, ...), whether
 the answers decode as frameflow expects (accounts, pools, sandbox, tasks,
 publish tasks), and which audit-trail kinds the clones and publishes in this
-state directory's journals produced. It writes its findings to
-<state-dir>/doctor.json, where runs read which audit kinds are confirmed.
+state backend's journals produced. It stores its findings in the state
+backend (--state: the state directory, or PostgreSQL), keyed by API URL and
+credential, where every run sharing that backend reads which audit kinds are
+confirmed.
 
 Exits 1 when the credential fails or a playbook's needs are unmet.
 
@@ -927,7 +935,14 @@ Exits 1 when the credential fails or a playbook's needs are unmet.
 			if err != nil {
 				return err
 			}
-			rep, err := Doctor(cmd.Context(), DoctorInput{Client: c, Playbooks: pbs, StateDir: a.stateDirectory(), Account: account, Since: since})
+			// Findings and the journals they are drawn from are the state
+			// backend's, so that every runner sharing it (PostgreSQL: CI
+			// and colleagues) reads what this doctor confirmed.
+			be, err := a.openState(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rep, err := Doctor(cmd.Context(), DoctorInput{Client: c, Playbooks: pbs, Journals: be.Journals(journal.Options{}), Findings: be, Account: account, Since: since})
 			if rep != nil {
 				out := cmd.OutOrStdout()
 				if format == "json" {
@@ -937,7 +952,14 @@ Exits 1 when the credential fails or a playbook's needs are unmet.
 						return werr
 					}
 				} else {
-					writeDoctorTable(out, rep, a.stateDirectory())
+					writeDoctorTable(out, rep, be.Describe())
+					// The old per-URL file is read only where the backend
+					// holds nothing: say it is superseded here.
+					old := filepath.Join(a.stateDirectory(), frame.FindingsFile)
+					if _, serr := os.Stat(old); serr == nil && err == nil {
+						fmt.Fprintf(out, "\nthe old findings file, no longer read for this API URL and credential:\n  %s\n"+
+							"delete it once every credential you use has run doctor\n", old)
+					}
 				}
 			}
 			if err != nil {
@@ -965,7 +987,7 @@ const (
 
 // writeDoctorTable prints the checks as a table of at most 100 columns,
 // long details wrapped, then each playbook's verdict.
-func writeDoctorTable(w io.Writer, rep *DoctorReport, stateDir string) {
+func writeDoctorTable(w io.Writer, rep *DoctorReport, where string) {
 	fmt.Fprintf(w, "frameflow doctor: %s", rep.APIURL)
 	if rep.Account != "" {
 		fmt.Fprintf(w, " (probing account %s)", rep.Account)
@@ -996,8 +1018,10 @@ func writeDoctorTable(w io.Writer, rep *DoctorReport, stateDir string) {
 			fmt.Fprintf(w, "\n%s: needs met\n", v.File)
 		}
 	}
-	if stateDir != "" {
-		fmt.Fprintf(w, "\nfindings written to %s\n", filepath.Join(stateDir, frame.FindingsFile))
+	if where != "" && rep.Findings != nil {
+		// One item a line: a path or DSN may be long, the table is not.
+		fmt.Fprintf(w, "\nfindings stored for this API URL and credential %s in the state backend\n  %s\n  as %s\n",
+			rep.Findings.CredentialID, where, frame.FindingsDocument(rep.Findings.APIURL, rep.Findings.CredentialID))
 	}
 }
 

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/frameflow/frameflow/engine/journal"
+	"github.com/frameflow/frameflow/state"
 )
 
 // TestReadJournals: tasks are taken from results whose intent names the
@@ -36,7 +39,18 @@ func TestReadJournals(t *testing.T) {
 		t.Fatal(err)
 	}
 	since := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	got := readJournals(dir, since, 20)
+	local, err := state.OpenLocal(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runsOf := func(dir string) *journal.Store {
+		b, err := state.OpenLocal(dir, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Journals(journal.Options{})
+	}
+	got := readJournals(local.Journals(journal.Options{}), since, 20)
 	var ids []string
 	for _, j := range got {
 		ids = append(ids, j.Op+":"+j.ID)
@@ -44,10 +58,10 @@ func TestReadJournals(t *testing.T) {
 	if want := "elasticity.set:t3 publish:t2 clone:t1"; strings.Join(ids, " ") != want {
 		t.Errorf("got %q, want %q", strings.Join(ids, " "), want)
 	}
-	if got := readJournals(dir, since, 0); len(got) != 0 {
+	if got := readJournals(runsOf(dir), since, 0); len(got) != 0 {
 		t.Errorf("per 0: %v", got)
 	}
-	if got := readJournals(filepath.Join(dir, "none"), since, 20); got == nil || len(got) != 0 {
+	if got := readJournals(runsOf(filepath.Join(dir, "none")), since, 20); got == nil || len(got) != 0 {
 		t.Errorf("no journals: %#v, want an empty, non-nil list", got)
 	}
 }

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,34 @@ import (
 	"github.com/frameflow/frameflow/cli"
 	"github.com/frameflow/frameflow/frame"
 	"github.com/frameflow/frameflow/frame/sim"
+	"github.com/frameflow/frameflow/state"
 )
+
+// storedFindings reads the findings doctor stored in the local state
+// backend of stateDir for the test credential (sim-client), without the
+// old doctor.json fallback.
+func storedFindings(t *testing.T, stateDir, apiURL string) (*frame.Findings, error) {
+	t.Helper()
+	b, err := state.OpenLocal(stateDir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return frame.LoadFindings(context.Background(), b, "", apiURL, frame.CredentialID("sim-client"))
+}
+
+// saveFindings stores f in the local state backend of stateDir, for the
+// test credential (sim-client) unless f names another.
+func saveFindings(stateDir string, f *frame.Findings) error {
+	b, err := state.OpenLocal(stateDir, true)
+	if err != nil {
+		return err
+	}
+	if f.CredentialID == "" {
+		f.CredentialID = frame.CredentialID("sim-client")
+	}
+	_, err = frame.SaveFindings(context.Background(), b, f)
+	return err
+}
 
 // doctorRig is a simulator behind a real HTTP server on 127.0.0.1, an
 // optional middleware that refuses some reads the way a credential's role
@@ -25,6 +53,7 @@ type doctorRig struct {
 	srv   *httptest.Server
 	state string
 	bin   string
+	env   []string // more environment for every exec
 }
 
 func newDoctorRig(t *testing.T, stores int, forbid func(r *http.Request) bool) *doctorRig {
@@ -68,6 +97,7 @@ func (r *doctorRig) exec(args ...string) exitResult {
 	cmd.Env = append(os.Environ(),
 		"FRAME_API_URL="+r.srv.URL+"/v1", "FRAME_CLIENT_ID=sim-client", "FRAME_CLIENT_SECRET=sim-secret",
 		"FRAMEFLOW_STATE_DIR="+r.state, "NO_COLOR=1")
+	cmd.Env = append(cmd.Env, r.env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -153,7 +183,7 @@ func TestDoctorConfirmsAuditKindsReadOnly(t *testing.T) {
 	if c := check(rep, "sandbox.clone"); c.Status != "skip" || len(c.NeededBy) != 1 {
 		t.Errorf("sandbox.clone (a mutation the playbook needs, not sent): %+v", c)
 	}
-	f, err := frame.LoadFindings(rig.state, rig.srv.URL+"/v1")
+	f, err := storedFindings(t, rig.state, rig.srv.URL+"/v1")
 	if err != nil || f == nil || !f.AuditTrailsReadable || f.ConfirmedAuditKinds("clone") != nil {
 		t.Fatalf("findings before a rollout: %+v %v", f, err)
 	}
@@ -166,7 +196,7 @@ func TestDoctorConfirmsAuditKindsReadOnly(t *testing.T) {
 		t.Fatalf("doctor after a rollout: %s", res)
 	}
 	onlyGets(t, recs)
-	f, err = frame.LoadFindings(rig.state, rig.srv.URL+"/v1")
+	f, err = storedFindings(t, rig.state, rig.srv.URL+"/v1")
 	if err != nil || f == nil {
 		t.Fatalf("findings: %v", err)
 	}
@@ -197,8 +227,18 @@ func TestDoctorConfirmsAuditKindsReadOnly(t *testing.T) {
 			t.Errorf("line of %d columns: %q", len(l), l)
 		}
 	}
-	if !strings.Contains(table.out, "needs met") || !strings.Contains(table.out, filepath.Join(rig.state, frame.FindingsFile)) {
+	if !strings.Contains(table.out, "needs met") || !strings.Contains(table.out, "\n  "+rig.state+"\n  as doctor/findings-") ||
+		!strings.Contains(table.out, frame.CredentialID("sim-client")) || strings.Contains(table.out, "old findings file") {
 		t.Errorf("table:\n%s", table.out)
+	}
+	// An old <state>/doctor.json left from before findings moved to the
+	// backend: doctor says it is superseded.
+	old := filepath.Join(rig.state, frame.FindingsFile)
+	if err := os.WriteFile(old, []byte(`{"api_url":"`+rig.srv.URL+`/v1"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if table := rig.exec("doctor", rolloutFile); !strings.Contains(table.out, "the old findings file, no longer read for this API URL and credential:\n  "+old) {
+		t.Errorf("doctor does not say the old file is superseded:\n%s", table.out)
 	}
 }
 
@@ -226,7 +266,7 @@ func TestDoctorAuditKindsAsWritten(t *testing.T) {
 				t.Fatalf("doctor: %s", res)
 			}
 			onlyGets(t, recs)
-			f, err := frame.LoadFindings(rig.state, rig.srv.URL+"/v1")
+			f, err := storedFindings(t, rig.state, rig.srv.URL+"/v1")
 			if err != nil || f == nil {
 				t.Fatalf("findings: %v", err)
 			}
@@ -261,7 +301,7 @@ func TestDoctorAuditTrails403(t *testing.T) {
 	if len(rep.Playbooks) != 1 || !rep.Playbooks[0].Met || len(rep.Playbooks[0].Degraded) != 1 {
 		t.Errorf("verdict: %+v", rep.Playbooks)
 	}
-	f, err := frame.LoadFindings(rig.state, rig.srv.URL+"/v1")
+	f, err := storedFindings(t, rig.state, rig.srv.URL+"/v1")
 	if err != nil || f == nil || f.AuditTrailsReadable || f.ConfirmedAuditKinds("clone") != nil {
 		t.Errorf("findings: %+v %v", f, err)
 	}

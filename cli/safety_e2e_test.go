@@ -5,7 +5,10 @@ package cli_test
 // the simulator over HTTP.
 
 import (
+	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -176,7 +179,7 @@ func TestKillAfterTenClonesWithUnconfirmedAuditKind(t *testing.T) {
 			t.Parallel()
 			rig := newCrashRig(t, stores, sim.Options{AuditTrails: &sim.AuditTrailSpec{Kinds: map[string]string{"clone": "sandboxCopied"}}})
 			if withFindings {
-				if err := frame.SaveFindings(rig.stateDir(), &frame.Findings{APIURL: rig.sim.URL(), CheckedAt: time.Now().UTC(),
+				if err := saveFindings(rig.stateDir(), &frame.Findings{APIURL: rig.sim.URL(), CheckedAt: time.Now().UTC(),
 					AuditTrailsReadable: true, AuditKinds: map[string][]string{"clone": {"sandboxCopied"}}}); err != nil {
 					t.Fatal(err)
 				}
@@ -265,19 +268,42 @@ func TestRunSaysWhenNoFindingsConfirmTheCloneKind(t *testing.T) {
 	t.Parallel()
 	rig := newCrashRig(t, 1, sim.Options{TaskDuration: 100 * time.Millisecond})
 	const note = "no `frameflow doctor` findings confirm the audit kind of clones"
-	save := func(url string) {
-		if err := frame.SaveFindings(rig.stateDir(), &frame.Findings{APIURL: url, CheckedAt: time.Now().UTC(),
+	save := func(url, clientID string) {
+		if err := saveFindings(rig.stateDir(), &frame.Findings{APIURL: url, CredentialID: frame.CredentialID(clientID), CheckedAt: time.Now().UTC(),
 			AuditTrailsReadable: true, AuditKinds: map[string][]string{"clone": {"cloneSandbox"}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	save("https://api.console.nutanix.com/v1")
+	// A playbook whose clones are in a library it calls says so too.
+	if r := rig.exec(nil, "plan", composedDir(t)); !strings.Contains(r.err, note) {
+		t.Errorf("a composed rollout's clones were not seen:\n%s", r)
+	}
+	save("https://api.console.nutanix.com/v1", "sim-client")
 	r := rig.exec(nil, "plan", rolloutFile)
 	if !strings.Contains(r.err, note) {
 		t.Errorf("findings for another URL were used:\n%s", r)
 	}
-	save(rig.sim.URL())
-	if r := rig.run(nil); r.code != 0 || strings.Contains(r.err, note) {
-		t.Errorf("with findings for this URL:\n%s", r)
+	// Whether audit trails are readable depends on the credential's role:
+	// another credential's findings do not count.
+	save(rig.sim.URL(), "another-client")
+	if r := rig.exec(nil, "plan", rolloutFile); !strings.Contains(r.err, note) {
+		t.Errorf("findings of another credential were used:\n%s", r)
+	}
+	// The old <state>/doctor.json (no credential) is still read, with a
+	// note saying it is not shared and how to move it.
+	legacy, _ := json.Marshal(&frame.Findings{APIURL: rig.sim.URL(), CheckedAt: time.Now().UTC(),
+		AuditTrailsReadable: true, AuditKinds: map[string][]string{"clone": {"cloneSandbox"}}})
+	if err := os.WriteFile(filepath.Join(rig.stateDir(), frame.FindingsFile), legacy, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := rig.exec(nil, "plan", rolloutFile); strings.Contains(r.err, note) || !strings.Contains(r.err, "come from the old file") || !strings.Contains(r.err, "run `frameflow doctor`") {
+		t.Errorf("with the old findings file:\n%s", r)
+	}
+	if err := os.Remove(filepath.Join(rig.stateDir(), frame.FindingsFile)); err != nil {
+		t.Fatal(err)
+	}
+	save(rig.sim.URL(), "sim-client")
+	if r := rig.run(nil); r.code != 0 || strings.Contains(r.err, note) || strings.Contains(r.err, "old file") {
+		t.Errorf("with findings for this URL and credential:\n%s", r)
 	}
 }

@@ -10,12 +10,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/plan"
 	"github.com/frameflow/frameflow/runner"
 	"github.com/frameflow/frameflow/serve"
+	"github.com/frameflow/frameflow/state"
 	"github.com/spf13/cobra"
 )
 
@@ -35,12 +37,16 @@ func (a *app) serveCmd() *cobra.Command {
 		Short: "The rollout as web pages: accounts, playbooks, plan, one-click approve and apply, live runs, history",
 		Long: `Serves a web application from this binary: the organization's accounts, the
 playbooks of --playbooks, a form per playbook, its plan, "Approve and apply"
-bound to that plan's hash, the run live, and the history of the state directory.
-It plans, applies, resumes and journals exactly as the command line does.
+bound to that plan's hash, the run live, and the history of the state backend
+(--state: the state directory or PostgreSQL). It plans, applies, resumes and
+journals exactly as the command line does. Plans made in the page are kept in
+the state backend (not their secret inputs), so servers sharing it apply each
+plan once between them.
 
 Security: it listens on 127.0.0.1 by default and then asks no login. On any
 other address it requires FRAMEFLOW_SERVE_TOKEN (16 characters or more), which
-a person types once to get a session cookie. With --trusted-proxy, the user
+a person types once to get a session cookie; wrong tokens are rate-limited per
+address and in all (429 with Retry-After). With --trusted-proxy, the user
 name comes from the proxy's --user-header, read only on requests from that
 proxy. Every approval is journaled with its approver.
 
@@ -70,6 +76,13 @@ func (a *app) serve(ctx context.Context, f serveFlags, ready func(url string)) e
 	a.red.Add(token)
 	svc := a.service()
 	be := &serveBackend{svc: svc}
+	// Plans made in the page, and which run applied each, are kept in the
+	// state backend: they survive a restart, and serve processes sharing
+	// it (PostgreSQL) apply a plan once between them.
+	backend, err := a.openState(ctx)
+	if err != nil {
+		return err
+	}
 	local := "local user"
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		local = u.Username
@@ -79,7 +92,7 @@ func (a *app) serve(ctx context.Context, f serveFlags, ready func(url string)) e
 	var clientErr error
 	srv, err := serve.New(serve.Options{
 		Addr: f.addr, PlaybooksDir: f.playbooks, Token: token, RequireLogin: f.requireLogin, TrustedProxy: f.trustedProxy, UserHeader: f.userHeader,
-		LocalUser: local, Backend: be, Logger: a.logger, Redact: a.red.String, Version: Version,
+		LocalUser: local, Backend: be, Store: serveStore{backend}, Logger: a.logger, Redact: a.red.String, Version: Version,
 		Accounts: func() (serve.AccountReader, error) {
 			clientOnce.Do(func() {
 				c, err := svc.Client(true, nil)
@@ -97,11 +110,30 @@ func (a *app) serve(ctx context.Context, f serveFlags, ready func(url string)) e
 	}
 	url := "http://" + l.Addr().String()
 	w := a.red.Writer(a.streams.Out)
-	fmt.Fprintf(w, "frameflow serve listening on %s/ (playbooks: %s, state: %s). Stop with Ctrl-C.\n", url, f.playbooks, a.stateDirectory())
+	fmt.Fprintf(w, "frameflow serve listening on %s/ (playbooks: %s, state: %s). Stop with Ctrl-C.\n", url, f.playbooks, backend.Describe())
 	if ready != nil {
 		ready(url)
 	}
 	return srv.Serve(ctx, l)
+}
+
+// serveStore is the state backend as the page keeps plans in it.
+type serveStore struct{ state.Backend }
+
+// applyLockTimeout bounds how long a click waits for another serve
+// process that is starting the same plan's run (reading the estate again
+// first): long enough for a large estate's reads, short of forever.
+const applyLockTimeout = 10 * time.Minute
+
+func (s serveStore) Lock(ctx context.Context, name string) (func(), error) {
+	release, err := s.Locks("serve", applyLockTimeout).Acquire(ctx, []string{name}, func(string, string) {})
+	var lt *state.LockTimeoutError
+	if errors.As(err, &lt) {
+		// Not a run's resource: say what the wait was for, without the
+		// run flag (--lock-timeout) the generic message names.
+		return nil, fmt.Errorf("another serve process (%s) has been starting this plan's run for %s", strings.TrimPrefix(lt.Holder, "run serve on "), lt.Timeout)
+	}
+	return release, err
 }
 
 // serveBackend is the page's engine: the runner, exactly as the commands

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 )
@@ -30,10 +31,27 @@ func (l *lockSet) ch(key string) chan struct{} {
 // acquire takes every key in sorted order (so two executions never hold
 // each other's keys) and returns the release function.
 func (l *lockSet) acquire(ctx context.Context, keys []string) (func(), error) {
+	return l.take(ctx, keys, true)
+}
+
+// tryAcquire takes every key if all are free, without waiting; ok is
+// false (and nothing held) when one is taken.
+func (l *lockSet) tryAcquire(keys []string) (release func(), ok bool) {
+	release, err := l.take(context.Background(), keys, false)
+	return release, err == nil
+}
+
+// errKeyTaken is take's answer when it may not wait and a key is held.
+var errKeyTaken = errors.New("lock key held")
+
+// take takes the keys one by one in sorted order. Without wait a held key
+// gives errKeyTaken at once; with it, take waits for the key until ctx
+// ends. Either way nothing stays held on error.
+func (l *lockSet) take(ctx context.Context, keys []string, wait bool) (func(), error) {
 	keys = slices.Clone(keys)
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
-	var held []chan struct{}
+	held := make([]chan struct{}, 0, len(keys))
 	release := func() {
 		for i := len(held) - 1; i >= 0; i-- {
 			<-held[i]
@@ -41,6 +59,16 @@ func (l *lockSet) acquire(ctx context.Context, keys []string) (func(), error) {
 	}
 	for _, k := range keys {
 		c := l.ch(k)
+		if !wait {
+			select {
+			case c <- struct{}{}:
+				held = append(held, c)
+				continue
+			default:
+				release()
+				return nil, errKeyTaken
+			}
+		}
 		select {
 		case c <- struct{}{}:
 			held = append(held, c)
@@ -50,31 +78,6 @@ func (l *lockSet) acquire(ctx context.Context, keys []string) (func(), error) {
 		}
 	}
 	return release, nil
-}
-
-// tryAcquire takes every key if all are free, without waiting; ok is
-// false (and nothing held) when one is taken.
-func (l *lockSet) tryAcquire(keys []string) (release func(), ok bool) {
-	keys = slices.Clone(keys)
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	held := make([]chan struct{}, 0, len(keys))
-	release = func() {
-		for i := len(held) - 1; i >= 0; i-- {
-			<-held[i]
-		}
-	}
-	for _, k := range keys {
-		c := l.ch(k)
-		select {
-		case c <- struct{}{}:
-			held = append(held, c)
-		default:
-			release()
-			return nil, false
-		}
-	}
-	return release, true
 }
 
 // ResourceLocker takes resource locks shared with other runs (other

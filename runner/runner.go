@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,8 +29,9 @@ type Secrets interface {
 
 // Config is what every operation of a Service shares.
 type Config struct {
-	// StateDir holds run journals and the plans apply runs execute, when
-	// OpenState is nil (the local backend), and doctor findings.
+	// StateDir holds run journals, the plans apply runs execute and doctor
+	// findings when OpenState is nil (the local backend); with any backend
+	// it is where the old doctor.json findings file is still read from.
 	StateDir string
 	// OpenState returns the state backend (docs/state.md): journals,
 	// resource locks shared with other runs, applied plans. Called when an
@@ -227,6 +229,7 @@ type Workflow struct {
 	inputs      map[string]any
 	client      *frame.Client
 	findings    *frame.Findings // what doctor confirmed about this estate, or nil
+	findingsErr error           // why findings could not be read (then nil)
 	parallelism int
 
 	mu          sync.Mutex       // one operation at a time
@@ -257,11 +260,7 @@ func (s *Service) Prepare(req Request) (*Workflow, error) {
 		w.client = c
 	}
 	if w.client != nil {
-		f, err := frame.LoadFindings(s.cfg.StateDir, w.client.BaseURL())
-		if err != nil {
-			return nil, &ConfigError{Err: err}
-		}
-		w.findings = f
+		w.findings, w.findingsErr = s.loadFindings(w.client)
 	}
 	reg, err := NewRegistry(w.client, w.findings)
 	if err != nil {
@@ -286,18 +285,53 @@ func (s *Service) Prepare(req Request) (*Workflow, error) {
 // a lost clone answer will stop for their decision because no doctor
 // findings confirm the audit kind clones write on this estate.
 func (w *Workflow) Notes() []string {
-	if w.client == nil || !usesStep(w.prog.Workflow().Steps, "sandbox.clone") || w.findings.ConfirmedAuditKinds("clone") != nil {
+	if w.client == nil || !usesStep(w.prog.Workflow().Steps, "sandbox.clone") {
 		return nil
 	}
+	if w.findings.ConfirmedAuditKinds("clone") != nil {
+		if w.findings.LegacyFile == "" {
+			return nil
+		}
+		return []string{fmt.Sprintf("the doctor findings used come from the old file %s, which names no credential and is not shared through the state backend: "+
+			"run `frameflow doctor` to record them in the state backend for this credential", w.findings.LegacyFile)}
+	}
+	why := ""
+	if w.findingsErr != nil {
+		why = " (" + w.findingsErr.Error() + ")"
+	}
 	// The docs never say which audit kind a clone writes.
-	return []string{fmt.Sprintf("no `frameflow doctor` findings confirm the audit kind of clones on %s: "+
-		"a clone whose answer is lost stops for your decision (frameflow resume RUN --mark KEY=sent|not-sent) instead of being proven unsent", w.client.BaseURL())}
+	return []string{fmt.Sprintf("no `frameflow doctor` findings confirm the audit kind of clones on %s for this credential%s: "+
+		"a clone whose answer is lost stops for your decision (frameflow resume RUN --mark KEY=sent|not-sent) instead of being proven unsent", w.client.BaseURL(), why)}
 }
 
-// usesStep reports whether any step (in groups too) uses step type name.
+// loadFindings reads what doctor confirmed about client's estate and
+// credential from the state backend (or the old local file). A backend
+// that cannot be read leaves the run without findings, which is the
+// cautious side: a lost clone answer then waits for an operator. The
+// error is kept for the plan's note.
+func (s *Service) loadFindings(client *frame.Client) (*frame.Findings, error) {
+	if s.cfg.OpenState == nil {
+		if _, err := os.Stat(s.cfg.StateDir); err != nil {
+			return nil, nil // no state directory: no findings, and none made for a mere plan
+		}
+	}
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return frame.LoadFindings(ctx, b, s.cfg.StateDir, client.BaseURL(), client.CredentialID())
+}
+
+// usesStep reports whether any step (in groups, and in the playbooks it
+// calls with uses: ./lib/x.yaml) uses step type name.
 func usesStep(ss []*schema.Step, name string) bool {
 	for _, st := range ss {
 		if st.IsGroup() && usesStep(st.Steps, name) || st.Uses == name {
+			return true
+		}
+		if st.Callee != nil && usesStep(st.Callee.Steps, name) {
 			return true
 		}
 	}

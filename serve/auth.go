@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +35,12 @@ type authenticator struct {
 
 	mu       sync.Mutex
 	sessions map[string]session
+
+	// limiter holds wrong tokens to a few a minute per address and one a
+	// second in all (ratelimit.go).
+	limiter *loginLimiter
+	// wrongTokenDelay is how long a wrong token's answer takes.
+	wrongTokenDelay time.Duration
 }
 
 type session struct {
@@ -47,7 +55,8 @@ func newAuthenticator(token string, required bool, proxy *netip.Prefix, header, 
 		local = "local user"
 	}
 	return &authenticator{tokenSum: sha256.Sum256([]byte(token)), required: required, proxy: proxy,
-		userHeader: header, localUser: local, ttl: ttl, sessions: map[string]session{}}
+		userHeader: header, localUser: local, ttl: ttl, sessions: map[string]session{},
+		limiter: newLoginLimiter(), wrongTokenDelay: time.Second}
 }
 
 // tokenOK compares in constant time; hashing first makes the comparison's
@@ -196,9 +205,24 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := loginData{Next: safeNext(r.PostForm.Get("next")), Name: cleanName(r.PostForm.Get("name")), ProxyUser: s.auth.proxyUser(r)}
+	client := s.auth.clientAddr(r)
+	// Refused before the token is even compared: a guesser learns nothing
+	// while its bucket is empty. The log names the address, never the
+	// token typed.
+	if wait := s.auth.limiter.wait(client); wait > 0 {
+		secs := retryAfter(wait)
+		s.o.Logger.Warn("login refused: too many wrong tokens", "client", client, "retry_after_s", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		d.Error = fmt.Sprintf("Too many wrong tokens from your address (or from everyone): try again in %d s.", secs)
+		s.render(w, r, http.StatusTooManyRequests, "login", d)
+		return
+	}
 	if !s.auth.tokenOK(r.PostForm.Get("token")) {
-		// A wrong token costs a second: guessing one is slow.
-		time.Sleep(time.Second)
+		s.auth.limiter.failed(client)
+		s.o.Logger.Warn("login: wrong token", "client", client)
+		// A wrong token also costs a second: guessing one is slow even
+		// within the burst.
+		time.Sleep(s.auth.wrongTokenDelay)
 		d.Error = "Wrong token."
 		s.render(w, r, http.StatusUnauthorized, "login", d)
 		return

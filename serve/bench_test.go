@@ -227,7 +227,7 @@ func BenchmarkBrowserRun2000(b *testing.B) {
 		be.mu.Lock()
 		delete(be.runs, "big-1")
 		be.mu.Unlock()
-		srv.plans = newPlanStore(time.Hour)
+		srv.plans = newPlanStore(time.Hour, newMemoryStore())
 		srv.live = newLiveRuns()
 	}
 }

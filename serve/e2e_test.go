@@ -39,7 +39,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := pgtest.Main(m) // stops the PostgreSQL server the state test started
+	code := pgtest.Main(m) // stops the PostgreSQL server the state tests started
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -386,7 +386,7 @@ func TestE2EStalePlanRefused(t *testing.T) {
 }
 
 // Two browsers approving the same plan at once, and a burst of posts of
-// it, apply it once: every click lands on the same run.
+// it, apply it once: a click lands on the run, or is refused naming it.
 func TestE2EDoubleApplyAppliesOnce(t *testing.T) {
 	ctx := browser(t)
 	e := startSim(t, sim.Options{})
@@ -410,27 +410,33 @@ func TestE2EDoubleApplyAppliesOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, c := range []context.Context{ctx, tab2} {
-		run(t, c, chromedp.WaitVisible(`#progress`))
+	// Each lands on the run (the click that started it, or one that came
+	// while it started) or on the plan, refused, naming the run.
+	id1, how1 := landedOn(t, ctx)
+	id2, how2 := landedOn(t, tab2)
+	if id1 != id2 || (how1 == "refused" && how2 == "refused") {
+		t.Fatalf("two browsers: %s %s and %s %s, want one run", how1, id1, how2, id2)
 	}
-	id1, id2 := runIDOf(t, ctx), runIDOf(t, tab2)
-	if id1 != id2 {
-		t.Fatalf("two browsers started two runs: %s and %s", id1, id2)
+	t.Logf("browser 1: %s %s; browser 2: %s %s", how1, id1, how2, id2)
+	if how1 == "refused" {
+		run(t, ctx, chromedp.Navigate(s.URL+"/runs/"+id1), chromedp.WaitVisible(`#progress`))
 	}
 	// And the form posted again and again, as a double click without the
-	// page's script would: still that run.
+	// page's script would: refused, naming that run.
 	waitStatus(t, ctx, "succeeded")
 	p := appliedPlan(t, s.StateDir, id1)
 	for range 3 {
 		loc, err := chromedp.Run(tab2, chromedp.Evaluate[string](
 			`(async () => { const f = new FormData(); f.append("plan_hash", `+jsString(p.Hash)+`);
-			  const r = await fetch(`+jsString(strings.TrimPrefix(planURL, s.URL))+` + "/apply", {method: "POST", body: new URLSearchParams(f)}); return r.url + " " + r.status; })()`,
+			  const r = await fetch(`+jsString(strings.TrimPrefix(planURL, s.URL))+` + "/apply", {method: "POST", body: new URLSearchParams(f)});
+			  const b = await r.text(); const m = b.match(/already applied by run <a href="\/runs\/([^"]+)"/);
+			  return r.url + " " + r.status + " " + (m ? m[1] : ""); })()`,
 			chromedp.EvalAwaitPromise))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(loc, "/runs/"+id1) && !strings.Contains(loc, id1) {
-			t.Fatalf("another post of the plan went to %q, not run %s", loc, id1)
+		if !strings.HasSuffix(loc, " 409 "+id1) {
+			t.Fatalf("another post of the plan: %q, want a refusal (409) naming run %s", loc, id1)
 		}
 	}
 	checkExactlyPlanned(t, e.Sim, p, "/v1")
@@ -438,6 +444,26 @@ func TestE2EDoubleApplyAppliesOnce(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("%d runs journaled, want 1", len(entries))
 	}
+}
+
+// landedOn waits until a browser that clicked Approve shows the run
+// ("run", its id) or the plan's refusal naming the run ("refused", that id).
+func landedOn(t *testing.T, ctx context.Context) (runID, how string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		  if (document.getElementById("progress")) return "run " + location.pathname.split("/runs/")[1];
+		  const a = document.querySelector('.notice a[href^="/runs/"]');
+		  return a ? "refused " + a.getAttribute("href").slice("/runs/".length) : ""; })()`))
+		if err == nil && got != "" {
+			how, runID, _ = strings.Cut(got, " ")
+			return runID, how
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the browser shows neither a run nor a refusal naming one")
+	return "", ""
 }
 
 func jsString(s string) string {

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -441,8 +442,11 @@ func (s *Server) makePlan(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "playbook", d)
 		return
 	}
-	pp := &pendingPlan{Playbook: name, Plan: p, By: userOf(r), secrets: secrets}
-	s.plans.add(pp)
+	pp := &pendingPlan{Playbook: name, Plan: p, By: userOf(r)}
+	if err := s.plans.add(r.Context(), pp, secrets); err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, s.o.Redact(err.Error())+"; nothing was sent. Try again.")
+		return
+	}
 	http.Redirect(w, r, "/plans/"+pp.ID, http.StatusSeeOther)
 }
 
@@ -459,6 +463,11 @@ type planData struct {
 	Applied    string // run id when this plan was applied already
 	ApplyError string
 	MadeBy     string
+	// NeedSecrets are the secret inputs to type again: the plan was made
+	// on another serve process, or before a restart (their values are
+	// never stored).
+	NeedSecrets []string
+	Problems    []string
 }
 
 func (d planData) title() string { return "Plan " + d.Plan.Workflow.Name }
@@ -498,7 +507,7 @@ func planView(p *plan.Plan, redact func(string) string) (groups []changeGroup, t
 }
 
 func (s *Server) planData(pp *pendingPlan) planData {
-	d := planData{ID: pp.ID, Playbook: pp.Playbook, Plan: pp.Plan, MadeBy: pp.By}
+	d := planData{ID: pp.ID, Playbook: pp.Playbook, Plan: pp.Plan, MadeBy: pp.By, NeedSecrets: pp.needSecrets()}
 	d.Groups, d.Text = planView(pp.Plan, s.o.Redact)
 	for _, k := range sortedKeys(pp.Plan.Inputs) {
 		d.Inputs = append(d.Inputs, kv{k, valueString(pp.Plan.Inputs[k])})
@@ -515,13 +524,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// pendingPlan reads the plan of the request's {id} from the backend, or
+// answers with an error page and returns nil.
+func (s *Server) pendingPlan(w http.ResponseWriter, r *http.Request, unknown string) *pendingPlan {
+	pp, err := s.plans.get(r.Context(), r.PathValue("id"))
+	switch {
+	case err != nil:
+		s.errorPage(w, r, http.StatusInternalServerError, s.o.Redact(err.Error())+"; nothing was sent.")
+	case pp == nil:
+		s.errorPage(w, r, http.StatusNotFound, unknown)
+	}
+	return pp
+}
+
 func (s *Server) planPage(w http.ResponseWriter, r *http.Request) {
-	pp := s.plans.get(r.PathValue("id"))
+	pp := s.pendingPlan(w, r, "This plan is unknown or expired (plans made in the page can be applied for a limited time). Make a new plan from the Playbooks page.")
 	if pp == nil {
-		s.errorPage(w, r, http.StatusNotFound, "This plan is unknown or expired (plans made in the page can be applied for a limited time, and not after a restart). Make a new plan from the Playbooks page.")
 		return
 	}
-	s.render(w, r, http.StatusOK, "plan", s.planData(pp))
+	d := s.planData(pp)
+	// Say so before anyone clicks, whichever serve process applied it.
+	if rec, err := s.plans.applied(r.Context(), pp.Plan.Hash); err == nil && rec != nil {
+		d.Applied = rec.RunID
+	}
+	s.render(w, r, http.StatusOK, "plan", d)
 }
 
 // planJSON is the plan as `frameflow plan --out` saves it, so that it can
@@ -529,9 +555,8 @@ func (s *Server) planPage(w http.ResponseWriter, r *http.Request) {
 // which checks it is not stale the same way). Secret inputs are
 // "(sensitive)" in it, as in every plan file.
 func (s *Server) planJSON(w http.ResponseWriter, r *http.Request) {
-	pp := s.plans.get(r.PathValue("id"))
+	pp := s.pendingPlan(w, r, "This plan is unknown or expired. Make a new plan from the Playbooks page.")
 	if pp == nil {
-		s.errorPage(w, r, http.StatusNotFound, "This plan is unknown or expired. Make a new plan from the Playbooks page.")
 		return
 	}
 	var buf bytes.Buffer
@@ -546,12 +571,12 @@ func (s *Server) planJSON(w http.ResponseWriter, r *http.Request) {
 
 // applyPlan approves and applies exactly the plan the page showed: the
 // form carries its hash, and a different or stale plan is refused. The
-// first click starts the run; any other click on the same plan is shown
-// that run.
+// first click starts the run; any other click on this process while it
+// starts is shown that run, and any click after it (on any serve process
+// sharing the state backend, after a restart too) is refused, naming it.
 func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
-	pp := s.plans.get(r.PathValue("id"))
+	pp := s.pendingPlan(w, r, "This plan is unknown or expired; nothing was sent. Make a new plan from the Playbooks page.")
 	if pp == nil {
-		s.errorPage(w, r, http.StatusNotFound, "This plan is unknown or expired; nothing was sent. Make a new plan from the Playbooks page.")
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -566,9 +591,20 @@ func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusConflict, "This plan has no changes; there is nothing to apply.")
 		return
 	}
+	secrets := pp.secrets
+	if need := pp.needSecrets(); len(need) > 0 {
+		var missing []string
+		secrets, missing = secretsFromForm(r, need, "secret inputs are not stored with the plan; type it again")
+		if len(missing) > 0 {
+			d := s.planData(pp)
+			d.Problems = missing
+			s.render(w, r, http.StatusUnprocessableEntity, "plan", d)
+			return
+		}
+	}
 	st, first := s.plans.claim(pp.Plan.Hash)
 	if first {
-		s.startApply(pp, userOf(r), st)
+		s.startApply(pp, secrets, userOf(r), st)
 	}
 	runID, err := s.plans.result(st)
 	if err != nil {
@@ -591,7 +627,7 @@ func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
 
 // startApply runs the apply in the background (it outlives the request)
 // and resolves st as soon as the run exists or the apply was refused.
-func (s *Server) startApply(pp *pendingPlan, approver string, st *applyState) {
+func (s *Server) startApply(pp *pendingPlan, secrets map[string]string, approver string, st *applyState) {
 	var wf *schema.Workflow
 	if pb, _, err := s.playbook(pp.Playbook); err == nil {
 		wf = pb.Workflow
@@ -611,15 +647,39 @@ func (s *Server) startApply(pp *pendingPlan, approver string, st *applyState) {
 	}
 	var startedOnce atomic.Bool // set from the engine's event sink
 	s.runsWG.Add(1)
+	hash := pp.Plan.Hash
 	go func() {
 		defer s.runsWG.Done()
+		// Every serve process on the backend takes the same lock: the one
+		// holding it finds the plan unapplied and starts the run, the next
+		// finds the run recorded and refuses.
+		release, applied, err := s.plans.applyLock(s.ctx, hash)
+		if err != nil {
+			s.plans.refused(hash, st, err)
+			return
+		}
+		if applied != nil {
+			release()
+			s.plans.refused(hash, st, &AlreadyAppliedError{PlanHash: hash, RunID: applied.RunID})
+			return
+		}
+		var releaseOnce sync.Once
+		unlock := func() { releaseOnce.Do(release) }
+		defer unlock()
 		status, err := s.o.Backend.Apply(s.ctx, ApplyRequest{
-			Plan: pp.Plan, Inputs: pp.secrets, Approver: approver, Events: lr.Event,
+			Plan: pp.Plan, Inputs: secrets, Approver: approver, Events: lr.Event,
 			Started: func(id string) {
 				startedOnce.Store(true)
 				lr.id = id
 				s.live.add(lr)
-				s.plans.started(pp.Plan.Hash, st, id)
+				// Recorded before the lock goes. Should the write fail, the
+				// backend's own check (a run journaled with this plan hash)
+				// still refuses a second apply.
+				if err := s.plans.recordApplied(s.ctx, appliedRecord{PlanHash: hash, RunID: id, Approver: approver, At: time.Now().UTC()}); err != nil {
+					s.o.Logger.Warn("recording the plan's run", "plan", hash, "run", id, "error", s.o.Redact(err.Error()))
+				}
+				unlock()
+				s.plans.recorded(hash, st, id)
 			},
 		})
 		s.o.Logger.Info("apply ended", "plan", pp.Plan.Hash, "status", status, "approver", approver)
@@ -751,16 +811,7 @@ func (s *Server) resumeRun(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/runs/"+url.PathEscape(id), http.StatusSeeOther)
 		return
 	}
-	secrets := map[string]string{}
-	var missing []string
-	for _, name := range d.Detail.SecretInputs {
-		v := r.PostForm.Get("in." + name)
-		if v == "" {
-			missing = append(missing, fmt.Sprintf("input %s: secret inputs are not kept in the journal; type it again", name))
-			continue
-		}
-		secrets[name] = v
-	}
+	secrets, missing := secretsFromForm(r, d.Detail.SecretInputs, "secret inputs are not kept in the journal; type it again")
 	if len(missing) > 0 {
 		d.Problems = missing
 		s.render(w, r, http.StatusUnprocessableEntity, "run", d)
@@ -1053,4 +1104,20 @@ func (s *Server) workflowOf(file string) *schema.Workflow {
 // stepEvent replays a journaled step execution as the engine's event.
 func stepEvent(st StepRecord) engine.Event {
 	return engine.Event{Type: "step_finished", Step: st.Step, Item: st.Item, Status: engine.Status(st.Status), Error: st.Error, Duration: st.Duration, Attempt: st.Attempts}
+}
+
+// secretsFromForm reads the secret inputs named in need from the posted form
+// (fields "in.NAME"): the page never keeps them, so they are typed again. An
+// empty one is a problem whose text ends with why.
+func secretsFromForm(r *http.Request, need []string, why string) (secrets map[string]string, missing []string) {
+	secrets = map[string]string{}
+	for _, name := range need {
+		v := r.PostForm.Get("in." + name)
+		if v == "" {
+			missing = append(missing, fmt.Sprintf("input %s: %s", name, why))
+			continue
+		}
+		secrets[name] = v
+	}
+	return secrets, missing
 }

@@ -56,6 +56,10 @@ type Options struct {
 	Accounts func() (AccountReader, error)
 	// Backend plans, applies, resumes and lists runs: the CLI's engine.
 	Backend Backend
+	// Store keeps the plans made in the page and which run applied each,
+	// and locks an apply against other serve processes: the state
+	// backend. Nil: this process's memory (tests).
+	Store Store
 	// Logger receives request errors; it must already redact secrets.
 	Logger *slog.Logger
 	// Redact scrubs known secrets from any text the server renders or logs.
@@ -109,6 +113,9 @@ func New(o Options) (*Server, error) {
 	if o.Redact == nil {
 		o.Redact = func(s string) string { return s }
 	}
+	if o.Store == nil {
+		o.Store = newMemoryStore()
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -141,7 +148,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		o: o, pages: pages, loopback: loopback, ctx: ctx, cancel: cancel,
 		auth:  newAuthenticator(o.Token, !loopback || o.RequireLogin, proxy, o.UserHeader, o.LocalUser, o.SessionTTL),
-		plans: newPlanStore(o.PlanTTL),
+		plans: newPlanStore(o.PlanTTL, o.Store),
 		live:  newLiveRuns(),
 	}
 	s.handler = s.routes()

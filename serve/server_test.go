@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -276,7 +277,7 @@ func TestApplyOnceUnderConcurrentClicks(t *testing.T) {
 	fb.gate = make(chan struct{})
 	c := client(t)
 	loc := planOnce(t, c, ts.URL, url.Values{"in.count": {"3"}, "in.pin": {"canary-pin-4711"}})
-	pp := s.plans.get(strings.TrimPrefix(loc, "/plans/"))
+	pp, _ := s.plans.get(context.Background(), strings.TrimPrefix(loc, "/plans/"))
 	var wg sync.WaitGroup
 	locs := make([]string, 8)
 	for i := range locs {
@@ -288,15 +289,21 @@ func TestApplyOnceUnderConcurrentClicks(t *testing.T) {
 				t.Error(err)
 				return
 			}
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			locs[i] = resp.Header.Get("Location")
+			if resp.StatusCode == http.StatusConflict && strings.Contains(string(body), `already applied by run <a href="/runs/run-1">`) {
+				locs[i] = "409 run-1"
+			}
 		}()
 	}
 	wg.Wait()
 	close(fb.gate)
+	// A click while the run starts is shown it; one after it started is
+	// refused (409), naming it.
 	for _, l := range locs {
-		if l != "/runs/run-1" {
-			t.Errorf("a click went to %q, want /runs/run-1", l)
+		if l != "/runs/run-1" && l != "409 run-1" {
+			t.Errorf("a click went to %q, want /runs/run-1 or a refusal naming run-1", l)
 		}
 	}
 	if n := fb.applies.Load(); n != 1 {
@@ -352,6 +359,54 @@ func TestPlanDownloadIsTheSavedFormat(t *testing.T) {
 	}
 	if p.Hash == "" || p.Hash != p.ComputeHash() {
 		t.Fatalf("hash %q, computed %q", p.Hash, p.ComputeHash())
+	}
+}
+
+// Two servers sharing one store (as two processes share a state backend):
+// a plan made on one is shown by the other, which asks for the secret
+// input it never saw and refuses the apply without it; with it, the apply
+// runs once, and a click on the first server afterwards is refused naming
+// that run. The plan document holds no secret.
+func TestPlanSharedBetweenServersThroughTheStore(t *testing.T) {
+	store := newMemoryStore()
+	_, fb1, ts1 := newTestServer(t, Options{Store: store})
+	_, fb2, ts2 := newTestServer(t, Options{Store: store})
+	c := client(t)
+	loc := planOnce(t, c, ts1.URL, url.Values{"in.count": {"3"}, "in.pin": {"canary-pin-4711"}})
+	for name, body := range store.docs {
+		if strings.Contains(string(body), "canary-pin-4711") {
+			t.Fatalf("%s holds the secret input", name)
+		}
+	}
+	resp, err := c.Get(ts2.URL + loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	hash := regexp.MustCompile(`name="plan_hash" value="([^"]+)"`).FindSubmatch(page)
+	if resp.StatusCode != http.StatusOK || hash == nil || !strings.Contains(string(page), `name="in.pin" type="password"`) {
+		t.Fatalf("the other server's plan page: %d\n%s", resp.StatusCode, page)
+	}
+	resp, _ = c.PostForm(ts2.URL+loc+"/apply", url.Values{"plan_hash": {string(hash[1])}})
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(page), "pin: secret inputs are not stored with the plan") || fb2.applies.Load() != 0 {
+		t.Fatalf("apply without the secret: %d, %d applies\n%s", resp.StatusCode, fb2.applies.Load(), page)
+	}
+	resp, _ = c.PostForm(ts2.URL+loc+"/apply", url.Values{"plan_hash": {string(hash[1])}, "in.pin": {"canary-pin-4711"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/runs/run-1" {
+		t.Fatalf("apply with the secret: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, _ = c.PostForm(ts1.URL+loc+"/apply", url.Values{"plan_hash": {string(hash[1])}})
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(page), `already applied by run <a href="/runs/run-1">`) {
+		t.Fatalf("a click on the first server after the run: %d\n%s", resp.StatusCode, page)
+	}
+	if n := fb1.applies.Load() + fb2.applies.Load(); n != 1 {
+		t.Fatalf("%d applies, want 1", n)
 	}
 }
 

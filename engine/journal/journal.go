@@ -323,28 +323,22 @@ var SummaryKinds = []string{recHeader, recAttempt, recFinish, recWaiting, recWai
 // is ignored, as readRecords does.
 func readSummaryRecords(data []byte) ([]record, error) {
 	var recs []record
-	for line := 0; len(data) > 0; {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break // torn tail
-		}
-		line++
-		raw := data[:i]
-		data = data[i+1:]
+	err := eachWholeLine(data, func(line int, raw []byte) error {
 		if !summaryLine(raw) {
-			continue
+			return nil
 		}
 		var r record
 		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, fmt.Errorf("line %d is damaged: %v", line, err)
+			return fmt.Errorf("line %d is damaged: %v", line, err)
 		}
 		recs = append(recs, r)
+		return nil
+	})
+	if err == nil {
+		err = checkHeader(recs)
 	}
-	if len(recs) == 0 || recs[0].T != recHeader {
-		return nil, errors.New("no header record")
-	}
-	if recs[0].V > formatVersion {
-		return nil, fmt.Errorf("journal format version %d is newer than this frameflow understands (%d)", recs[0].V, formatVersion)
+	if err != nil {
+		return nil, err
 	}
 	return recs, nil
 }

@@ -210,34 +210,56 @@ func readRecords(rd io.Reader) ([]record, int64, error) {
 	}
 	var recs []record
 	var good int64
-	line := 0
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break // torn tail
-		}
-		line++
-		raw := data[:i]
-		data = data[i+1:]
+	err = eachWholeLine(data, func(line int, raw []byte) error {
 		if len(bytes.TrimSpace(raw)) == 0 {
-			good += int64(i + 1)
-			continue
+			good += int64(len(raw) + 1)
+			return nil
 		}
 		var r record
 		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, 0, fmt.Errorf("line %d is damaged: %v", line, err)
+			return fmt.Errorf("line %d is damaged: %v", line, err)
 		}
 		if r.T == "" {
-			return nil, 0, fmt.Errorf("line %d has no record type", line)
+			return fmt.Errorf("line %d has no record type", line)
 		}
 		recs = append(recs, r)
-		good += int64(i + 1)
+		good += int64(len(raw) + 1)
+		return nil
+	})
+	if err == nil {
+		err = checkHeader(recs)
 	}
-	if len(recs) == 0 || recs[0].T != recHeader {
-		return nil, 0, errors.New("no header record")
-	}
-	if recs[0].V > formatVersion {
-		return nil, 0, fmt.Errorf("journal format version %d is newer than this frameflow understands (%d)", recs[0].V, formatVersion)
+	if err != nil {
+		return nil, 0, err
 	}
 	return recs, good, nil
+}
+
+// eachWholeLine calls fn with each newline-terminated line of data and its
+// 1-based number, stopping at the first error. A last line without its
+// newline is a torn write and is not passed on.
+func eachWholeLine(data []byte, fn func(line int, raw []byte) error) error {
+	for line := 1; len(data) > 0; line++ {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return nil // torn tail
+		}
+		if err := fn(line, data[:i]); err != nil {
+			return err
+		}
+		data = data[i+1:]
+	}
+	return nil
+}
+
+// checkHeader refuses records that do not start with a header this binary
+// can read.
+func checkHeader(recs []record) error {
+	if len(recs) == 0 || recs[0].T != recHeader {
+		return errors.New("no header record")
+	}
+	if recs[0].V > formatVersion {
+		return fmt.Errorf("journal format version %d is newer than this frameflow understands (%d)", recs[0].V, formatVersion)
+	}
+	return nil
 }
