@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/frameflow/frameflow/internal/termtext"
 	"io"
 	"strings"
 	"sync"
@@ -51,7 +52,7 @@ outputs approved_by and approved_at carry it.
 // approvalAsker asks at the terminal when an approval step starts waiting;
 // nil when stdin is not a terminal (CI: `frameflow approve` decides). One
 // question at a time; an answer other than yes or no asks again.
-func (a *app) approvalAsker() runner.ApprovalAsker {
+func (a *app) approvalAsker(view runView) runner.ApprovalAsker {
 	if !a.streams.InTTY || a.streams.In == nil {
 		return nil
 	}
@@ -63,12 +64,23 @@ func (a *app) approvalAsker() runner.ApprovalAsker {
 			return nil
 		}
 		w := a.red.Writer(a.streams.Err)
-		msg := p.Message
+		// The message may hold values read from the API: one clean line.
+		msg := termtext.Line(p.Message)
 		if msg == "" {
 			msg = "go on?"
 		}
-		for {
+		ask := func() {
 			fmt.Fprintf(w, "\nApproval %s (run %s): %s\n  Type yes to approve, no to reject: ", p.Key, p.RunID, msg)
+		}
+		if live, ok := view.(interface{ Say(string) }); ok {
+			// The live view redraws its frame many times a second: the
+			// question goes above it, where it stays visible.
+			ask = func() {
+				live.Say(a.red.String(fmt.Sprintf("Approval %s (run %s): %s\n  Type yes to approve or no to reject, then Enter.", p.Key, p.RunID, msg)))
+			}
+		}
+		for {
+			ask()
 			line, err := readLine(a.streams.In)
 			if err != nil {
 				return nil

@@ -160,7 +160,7 @@ are sent.
 				}
 			}
 			view := a.newRunView(f.output)
-			res, err := wf.Apply(cmd.Context(), saved, runner.RunOptions{Events: view.Event, Approved: &approval, Ask: a.approvalAsker()})
+			res, err := wf.Apply(cmd.Context(), saved, runner.RunOptions{Events: view.Event, Approved: &approval, Ask: a.approvalAsker(view)})
 			view.Close()
 			err = a.finishRun(wf, res, err, f)
 			if err == nil && res.Unused > 0 {

@@ -92,7 +92,7 @@ each KEY. Your decision is journaled with user@host and the time.
 				fmt.Fprintf(a.red.Writer(a.streams.Err), "Approved %s (by %s).\n", step, d.By)
 			}
 			view := a.newRunView(f.output)
-			out, err := r.Run(cmd.Context(), runner.RunOptions{Events: view.Event, Approved: approved, Ask: a.approvalAsker()})
+			out, err := r.Run(cmd.Context(), runner.RunOptions{Events: view.Event, Approved: approved, Ask: a.approvalAsker(view)})
 			view.Close()
 			return a.finishRun(r.Workflow, out, err, f)
 		},

@@ -186,7 +186,7 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	need := w.Approval()
 	if !need.Needed() || f.yes {
 		view := a.newRunView(f.output)
-		out, err := w.Run(ctx, runner.RunOptions{Events: view.Event, Approved: &need, Ask: a.approvalAsker()})
+		out, err := w.Run(ctx, runner.RunOptions{Events: view.Event, Approved: &need, Ask: a.approvalAsker(view)})
 		view.Close()
 		return a.finishRun(w, out, err, f)
 	}
@@ -222,7 +222,7 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 	}
 	approved := runner.ApplyApproval(p)
 	view := a.newRunView(f.output)
-	out, err := w.Apply(ctx, p, runner.RunOptions{Events: view.Event, Approved: &approved, Ask: a.approvalAsker()})
+	out, err := w.Apply(ctx, p, runner.RunOptions{Events: view.Event, Approved: &approved, Ask: a.approvalAsker(view)})
 	view.Close()
 	return a.finishRun(w, out, err, f)
 }

@@ -173,6 +173,20 @@ func (v *View) forward() {
 	}
 }
 
+// Say prints text above the live frame, where it stays: a question the run
+// asks in this terminal (an approval gate). Written to the terminal any
+// other way it would be drawn over by the next frame, unseen.
+func (v *View) Say(text string) {
+	v.mu.Lock()
+	closed := v.closed
+	v.mu.Unlock()
+	if !closed {
+		// Each line clears what an earlier frame left after it (a long
+		// line wraps onto a row the renderer does not erase).
+		v.prog.Println(strings.ReplaceAll(text, "\n", ansi.EraseLineRight+"\n") + ansi.EraseLineRight)
+	}
+}
+
 // Close delivers every queued event, draws the final frame and returns once
 // it is written and the terminal is restored (cursor shown).
 func (v *View) Close() {

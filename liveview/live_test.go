@@ -321,6 +321,34 @@ func TestLiveViewConcurrentEventsAndFinalFrame(t *testing.T) {
 	}
 }
 
+func TestLiveViewSaysAQuestionAboveTheFrame(t *testing.T) {
+	var out syncBuffer
+	v := startLiveView(&out, liveOptions{width: 100, size: func() (int, int, bool) { return 100, 30, true }})
+	v.Event(engine.Event{Type: "run_started", RunID: "r-7", Workflow: "canary-rollout"})
+	v.Event(engine.Event{Type: "step_started", Step: "gate"})
+	v.Say("Approval gate (run r-7): roll out to the other 5?")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "roll out to the other 5?") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	v.Event(engine.Event{Type: "step_finished", Step: "gate", Status: "succeeded"})
+	v.Event(engine.Event{Type: "run_finished", RunID: "r-7", Status: "succeeded", Duration: time.Second})
+	v.Close()
+	v.Say("after close") // dropped, not a panic or a hang
+	got := out.String()
+	asked := strings.Index(got, "roll out to the other 5?")
+	if asked < 0 {
+		t.Fatalf("the question was not printed:\n%s", got)
+	}
+	// Printed lines sit above the frame: the final frame follows them.
+	if final := strings.LastIndex(got, "canary-rollout succeeded"); final < asked {
+		t.Errorf("the final frame is not below the question:\n%s", got)
+	}
+	if strings.Contains(got, "after close") {
+		t.Errorf("text said after Close was printed:\n%s", got)
+	}
+}
+
 func TestLiveViewCloseWithoutEvents(t *testing.T) {
 	var out syncBuffer
 	v := newLiveView(&out, false, 80)
