@@ -41,12 +41,7 @@ func runBinary(t *testing.T, env map[string]string, args ...string) result {
 // received from the real binary.
 func TestAPIPostWithoutBodySendsContentLengthZero(t *testing.T) {
 	s, env := simEnv(t, sim.Options{})
-	var acct string
-	for _, a := range s.Snapshot().Accounts {
-		if a.Name == "QA" {
-			acct = a.ID
-		}
-	}
+	acct := accountID(s.Snapshot(), "QA")
 	r := runBinary(t, env, "--log-format", "json", "api", "post", "/accounts/"+acct+"/sandbox/start")
 	if r.code != 0 || r.err != "" {
 		t.Fatalf("api post: %s", r)

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd
 
-package cli
+package cli_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/creack/pty"
 
+	"github.com/frameflow/frameflow/cli"
 	"github.com/frameflow/frameflow/frame/sim"
 )
 
@@ -26,12 +27,7 @@ func TestRunAsksInATerminal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "frameflow")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := frameflowBinary(t)
 	playbook, err := filepath.Abs("../workflows/capacity-schedule.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +55,7 @@ func TestRunAsksInATerminal(t *testing.T) {
 			}
 			switch answer {
 			case "no":
-				if code != ExitFailed || posts != 0 || !strings.Contains(screen, "not approved; nothing was sent") {
+				if code != cli.ExitFailed || posts != 0 || !strings.Contains(screen, "not approved; nothing was sent") {
 					t.Errorf("answered no: exit %d, %d mutations sent\n%s", code, posts, screen)
 				}
 			case "yes":

@@ -53,6 +53,16 @@ func (r result) String() string {
 	return "exit " + strconv.Itoa(r.code) + "\n--- stdout\n" + r.out + "\n--- stderr\n" + r.err
 }
 
+// accountID is the id of the simulated account called name ("" if none).
+func accountID(st sim.State, name string) string {
+	for _, a := range st.Accounts {
+		if a.Name == name {
+			return a.ID
+		}
+	}
+	return ""
+}
+
 // sandboxPool is the id of an account's sandbox pool in a simulator state.
 func sandboxPool(st sim.State, accountID string) string {
 	for _, p := range st.Pools {

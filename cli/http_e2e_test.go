@@ -262,12 +262,7 @@ func TestHTTPRequestKilledMidPostIsNotResentUnlessIdempotent(t *testing.T) {
 func TestHTTPRequestPlannedThenApplied(t *testing.T) {
 	s, env := simEnv(t, sim.Options{})
 	h := newHookServer(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(200) })
-	var qa string
-	for _, a := range s.Snapshot().Accounts {
-		if a.Name == "QA" {
-			qa = a.ID
-		}
-	}
+	qa := accountID(s.Snapshot(), "QA")
 	f := writeHTTPWorkflow(t, fmt.Sprintf(`version: 1
 name: start-and-tell
 steps:

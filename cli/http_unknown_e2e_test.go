@@ -16,12 +16,7 @@ import (
 func TestHTTPRequestUnknownQueryAndHeaderPlannedThenApplied(t *testing.T) {
 	s, env := simEnv(t, sim.Options{})
 	h := newHookServer(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(200) })
-	var qa string
-	for _, a := range s.Snapshot().Accounts {
-		if a.Name == "QA" {
-			qa = a.ID
-		}
-	}
+	qa := accountID(s.Snapshot(), "QA")
 	f := writeHTTPWorkflow(t, fmt.Sprintf(`version: 1
 name: start-and-tell
 steps:

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd
 
-package cli
+package cli_test
 
 import (
 	"bytes"
@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,12 +31,7 @@ func TestDemoAsAUserSeesIt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "frameflow")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = ".." // the module root: main.go
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := frameflowBinary(t)
 	for name, test := range map[string]func(*testing.T, string){
 		"terminal":          demoInATerminal,
 		"terminal NO_COLOR": demoInATerminalNoColor,
@@ -92,7 +86,7 @@ func demoInATerminal(t *testing.T, bin string) {
 	raw := runInPTY(t, bin, demoEnv())
 	assertLiveRun(t, raw, ansi.Strip(string(raw)))
 	if !regexp.MustCompile(`\x1b\[[0-9;]*3[12]m`).Match(raw) {
-		t.Errorf("no colour in a colour terminal:\n%q", tail(raw))
+		t.Errorf("no colour in a colour terminal:\n%q", tail(string(raw), 2000))
 	}
 }
 
@@ -242,32 +236,6 @@ func demoInATerminalInterrupted(t *testing.T, bin string) {
 	if hide, show := bytes.LastIndex(raw, []byte("\x1b[?25l")), bytes.LastIndex(raw, []byte("\x1b[?25h")); hide >= 0 && show < hide {
 		t.Errorf("cursor left hidden after Ctrl-C")
 	}
-}
-
-// tail is the end of the output, for failure messages.
-func tail(b []byte) []byte {
-	if len(b) > 2000 {
-		return b[len(b)-2000:]
-	}
-	return b
-}
-
-// syncBuffer is written by a renderer's goroutine and read after Close.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // spinFramesForTest are the live view's spinner frames.
