@@ -61,6 +61,8 @@ func (c *crashRig) taskFinishedDone(path string) bool {
 		kind, account = sim.KindPublish, parts[1]
 	case len(parts) == 3 && parts[0] == "pools" && parts[2] == "elasticity_settings":
 		kind, pool = sim.KindElasticity, parts[1]
+	case len(parts) == 1 && parts[0] == "accounts":
+		kind = sim.KindCreate // one account is created per test
 	default:
 		c.t.Fatalf("the operator does not know how to check %s", path)
 	}

@@ -281,6 +281,17 @@ func unknownOutputs(ep *frame.Endpoint, task any) map[string]any {
 	return out
 }
 
+// operatorOutputs are the outputs of a call an operator marked sent: the
+// decision (operator_decision, decided_by, decided_at) stands in for the
+// response and, for a task endpoint, for the task, as in the other steps.
+func operatorOutputs(ep *frame.Endpoint, decision any) map[string]any {
+	out := map[string]any{"response": decision}
+	if ep.Response == frame.RespTask {
+		out["task"] = decision
+	}
+	return out
+}
+
 // mutateEndpoint builds the endpoint's request once and hands it to the
 // run's recorder, which records it (plans) or sends it as built.
 func (s *stepsImpl) mutateEndpoint(ctx context.Context, sc *engine.StepContext, step string, ep *frame.Endpoint, norm map[string]any, ov frame.Overrides, described shownCall, wait bool) (map[string]any, error) {
@@ -310,6 +321,12 @@ func (s *stepsImpl) mutateEndpoint(ctx context.Context, sc *engine.StepContext, 
 	}
 	if sc.Mode() != engine.ModeRun {
 		return unknownOutputs(ep, placeholder), nil
+	}
+	if engine.DecidedByOperator(res) {
+		// The operator's mark is the proof (it took effect and finished);
+		// the answer itself was lost, so there is no task to read or wait
+		// on, and the outputs carry the decision instead of a response.
+		return operatorOutputs(ep, res), nil
 	}
 	out, err := endpointOutputs(ep, res)
 	if err != nil {
