@@ -7,6 +7,7 @@ package cli_test
 // probes and their results are listed in docs/probes.md.
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -115,4 +116,167 @@ func TestProbeOnboardCreateAnswerLostThenMarkedSent(t *testing.T) {
 	}
 	rig.finish(r, []string{"crashed", "succeeded"}, 2)
 	rig.checkOnboarded()
+}
+
+const canaryFile = "../workflows/canary-rollout.yaml"
+
+// killCase is one row of the kill table: a playbook, the kills (the first
+// kills the run, each later one the next resume) and the check of the
+// estate once the run finished.
+type killCase struct {
+	name     string
+	workflow string // rolloutFile, canaryFile or onboardFile
+	stores   int
+	kills    []func() trigger // fresh triggers per case: they count
+}
+
+// armedAfter fires on the first request fire accepts once arm accepted
+// one (in its phase "acted"): "the first task read after the first
+// elasticity update", for instance.
+func armedAfter(arm func(*http.Request) bool, phase string, fire func(*http.Request) bool) trigger {
+	armed := false
+	return func(p string, r *http.Request, status int) bool {
+		if !armed {
+			armed = p == "acted" && status < 300 && arm(r)
+			return false
+		}
+		return p == phase && fire(r)
+	}
+}
+
+func killTable() []killCase {
+	clone := func(n int, phase string) func() trigger {
+		return func() trigger { return nth(n, phase, accepted(isClone)) }
+	}
+	received := func(n int, is func(*http.Request) bool) func() trigger {
+		return func() trigger { return nth(n, "received", func(r *http.Request, _ int) bool { return is(r) }) }
+	}
+	acted := func(n int, is func(*http.Request) bool) func() trigger {
+		return func() trigger { return nth(n, "acted", accepted(is)) }
+	}
+	taskAfter := func(is func(*http.Request) bool) func() trigger {
+		return func() trigger { return armedAfter(is, "acted", isTaskRead) }
+	}
+	request := func(k int, phase string) func() trigger { return func() trigger { return atRequest(k, phase) } }
+	return []killCase{
+		// qa-rollout: the points the other kill tests do not name.
+		{"rollout/clone received", rolloutFile, 3, []func() trigger{received(2, isClone)}},
+		{"rollout/clone task running", rolloutFile, 3, []func() trigger{taskAfter(isClone)}},
+		{"rollout/publish received", rolloutFile, 3, []func() trigger{received(1, isPublish)}},
+		{"rollout/publish task running", rolloutFile, 3, []func() trigger{taskAfter(isPublish)}},
+		{"rollout/elasticity received", rolloutFile, 3, []func() trigger{received(2, isElasticity)}},
+		{"rollout/elasticity task running", rolloutFile, 3, []func() trigger{taskAfter(isElasticity)}},
+		{"rollout/three kills", rolloutFile, 3, []func() trigger{clone(2, "acted"), acted(1, isPublish), acted(1, isElasticity)}},
+		// canary-rollout: in the canaries, then (after the approval) in the rest.
+		{"canary/canary clone acted", canaryFile, 5, []func() trigger{clone(2, "acted")}},
+		{"canary/canary publish acted, rest clone acted", canaryFile, 5, []func() trigger{acted(1, isPublish), clone(2, "acted")}},
+		{"canary/rest publish task running", canaryFile, 5, []func() trigger{acted(3, isPublish), taskAfter(isPublish)}},
+		// onboard-store: every mutation, and while its tasks run.
+		{"onboard/create received", onboardFile, 1, []func() trigger{received(1, isCreate)}},
+		{"onboard/create task running", onboardFile, 1, []func() trigger{taskAfter(isCreate)}},
+		{"onboard/clone acted", onboardFile, 1, []func() trigger{acted(1, isClone)}},
+		{"onboard/elasticity acted", onboardFile, 1, []func() trigger{acted(1, isElasticity)}},
+		{"onboard/publish acted", onboardFile, 1, []func() trigger{acted(1, isPublish)}},
+		{"onboard/request 9 received", onboardFile, 1, []func() trigger{request(9, "received")}},
+	}
+}
+
+// TestProbeKillTable kills the real binary at each row's points of the
+// retail playbooks and resumes, playing the operator where a mutation's
+// outcome is unknown: every mutation is acted on at most once, and the
+// run ends succeeded with every store proven done.
+func TestProbeKillTable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	for _, kc := range killTable() {
+		t.Run(kc.name, func(t *testing.T) {
+			t.Parallel()
+			rig := newCrashRig(t, kc.stores, sim.Options{TaskDuration: 400 * time.Millisecond})
+			runArgs := []string{"run", kc.workflow, "--yes", "--output", "json"}
+			if kc.workflow == onboardFile {
+				runArgs = rig.onboardArgs()
+			}
+			approved := false
+			resume := func(trig trigger, extra ...string) exitResult {
+				if kc.workflow == canaryFile && !approved {
+					// The gate's decision, before the resume that meets it.
+					if r := rig.exec(nil, "approve", rig.lastRun(), "gate", "--by", "ann@ops"); r.code != 0 {
+						t.Fatalf("approve:\n%s", r)
+					}
+					approved = true
+				}
+				return rig.resume(trig, extra...)
+			}
+			for i, k := range kc.kills {
+				var r exitResult
+				if i == 0 {
+					r = rig.exec(k(), runArgs...)
+				} else {
+					r = resume(k())
+				}
+				t.Logf("attempt %d killed at %s", i+1, r.killedAt)
+			}
+			r := resume(nil)
+			for round := 0; r.code == 1 && round < 3; round++ {
+				marks := rig.operatorMarks(r)
+				if len(marks) == 0 {
+					t.Fatalf("the run failed without naming a mutation to decide:\n%s", r)
+				}
+				r = resume(nil, marks...)
+			}
+			if r.code != 0 {
+				t.Fatalf("not finished:\n%s", r)
+			}
+			switch kc.workflow {
+			case onboardFile:
+				rig.checkOnboarded()
+			case rolloutFile:
+				rig.checkExactlyOnce(kc.stores)
+			default:
+				rig.checkAtMostOnce()
+				rig.checkStoresPublishedOnce(kc.stores)
+			}
+		})
+	}
+}
+
+// lastRun is the id of the newest run in the rig's state directory.
+func (c *crashRig) lastRun() string {
+	c.t.Helper()
+	r := c.exec(nil, "runs", "--format", "json")
+	var runs []runsEntry
+	if err := json.Unmarshal([]byte(r.out), &runs); err != nil || len(runs) == 0 {
+		c.t.Fatalf("runs --format json: %v\n%s", err, r)
+	}
+	return runs[0].ID
+}
+
+// checkStoresPublishedOnce: every store cloned once from QA and published
+// once, both images QA's.
+func (c *crashRig) checkStoresPublishedOnce(stores int) {
+	t := c.t
+	t.Helper()
+	st := c.sim.Snapshot()
+	qa := c.storeByName("QA")
+	muts := c.acceptedMutations()
+	n := 0
+	for _, a := range st.Accounts {
+		if !strings.HasPrefix(a.Name, "Store-") {
+			continue
+		}
+		n++
+		if got := muts["POST /v1/accounts/"+a.ID+"/pools/"+sandboxPool(st, qa.ID)+"/clone"]; got != 1 {
+			t.Errorf("%s cloned %d times from QA, want once", a.Name, got)
+		}
+		if got := muts["POST /v1/accounts/"+a.ID+"/publish"]; got != 1 {
+			t.Errorf("%s published %d times, want once", a.Name, got)
+		}
+		if a.SandboxImageVersion != qa.SandboxImageVersion || a.ProductionImageVersion != qa.SandboxImageVersion {
+			t.Errorf("%s: sandbox %s, production %s, want %s", a.Name, a.SandboxImageVersion, a.ProductionImageVersion, qa.SandboxImageVersion)
+		}
+	}
+	if n != stores {
+		t.Errorf("%d stores, want %d", n, stores)
+	}
 }
