@@ -8,8 +8,12 @@ package cli_test
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,5 +282,127 @@ func (c *crashRig) checkStoresPublishedOnce(stores int) {
 	}
 	if n != stores {
 		t.Errorf("%d stores, want %d", n, stores)
+	}
+}
+
+// ---- answers that lie about what the server did --------------------------------
+
+// answerFault replaces the simulator's answer to a mutation it acted on.
+type answerFault func(w http.ResponseWriter, acted *httptest.ResponseRecorder)
+
+func statusAfterActing(code int) answerFault {
+	return func(w http.ResponseWriter, _ *httptest.ResponseRecorder) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(`{"error":"upstream failed"}`))
+	}
+}
+
+func bodyAfterActing(body string) answerFault {
+	return func(w http.ResponseWriter, _ *httptest.ResponseRecorder) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+// resetAfterActing closes the connection with a reset, no answer at all.
+func resetAfterActing(w http.ResponseWriter, _ *httptest.ResponseRecorder) {
+	if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+		_ = conn.(*net.TCPConn).SetLinger(0)
+		_ = conn.Close()
+	}
+}
+
+// truncatedAfterActing sends the real answer's status line and headers and
+// half its body, then resets the connection: the reset comes mid-answer.
+func truncatedAfterActing(w http.ResponseWriter, acted *httptest.ResponseRecorder) {
+	conn, buf, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		return
+	}
+	body := acted.Body.Bytes()
+	_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
+	_, _ = buf.Write(body[:len(body)/2])
+	_ = buf.Flush()
+	_ = conn.(*net.TCPConn).SetLinger(0)
+	_ = conn.Close()
+}
+
+// faultFront puts a server in front of the rig's simulator that lets the
+// simulator act on the first request match accepts, then answers it with
+// fault instead of the simulator's answer.
+func (c *crashRig) faultFront(match func(*http.Request) bool, fault answerFault) {
+	var once sync.Once
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hit := false
+		if match(r) {
+			once.Do(func() { hit = true })
+		}
+		if !hit {
+			c.sim.ServeHTTP(w, r)
+			return
+		}
+		acted := httptest.NewRecorder()
+		c.sim.ServeHTTP(acted, r)
+		if acted.Code >= 300 {
+			c.t.Errorf("the faulted request was refused, so it proves nothing: %d %s", acted.Code, acted.Body)
+		}
+		fault(w, acted)
+	}))
+	c.t.Cleanup(front.Close)
+	for i, kv := range c.env {
+		if strings.HasPrefix(kv, "FRAME_API_URL=") {
+			c.env[i] = "FRAME_API_URL=" + front.URL + "/v1"
+		}
+	}
+}
+
+// TestProbeAnswerLostAfterActing: the server performs the clone, publish
+// or elasticity update and then answers 500/502/504, resets the
+// connection (before or in the middle of its answer), or answers 200 with
+// a body that names no task or is not JSON. The step must not succeed on
+// that answer nor send the POST again: the run reconciles or stops for the
+// operator, and in the end each store was cloned and published once.
+func TestProbeAnswerLostAfterActing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	cases := []struct {
+		name   string
+		target func(*http.Request) bool
+		fault  answerFault
+	}{
+		{"clone 500", isClone, statusAfterActing(500)},
+		{"clone 502", isClone, statusAfterActing(502)},
+		{"clone 504", isClone, statusAfterActing(504)},
+		{"clone reset", isClone, resetAfterActing},
+		{"clone reset mid-answer", isClone, truncatedAfterActing},
+		{"clone 200 without task", isClone, bodyAfterActing(`{}`)},
+		{"clone 200 not JSON", isClone, bodyAfterActing(`<html>oops`)},
+		{"publish 502", isPublish, statusAfterActing(502)},
+		{"publish reset mid-answer", isPublish, truncatedAfterActing},
+		{"publish 200 not JSON", isPublish, bodyAfterActing(`<html>oops`)},
+		{"elasticity 500", isElasticity, statusAfterActing(500)},
+		{"elasticity reset mid-answer", isElasticity, truncatedAfterActing},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rig := newCrashRig(t, 2, sim.Options{TaskDuration: 300 * time.Millisecond})
+			rig.faultFront(tc.target, tc.fault)
+			r := rig.run(nil)
+			// Nothing documented proves a clone finished once its task id
+			// is lost: the run stops for the operator. Publishes and
+			// elasticity updates are proven by reads (their task in the
+			// publish list, the values) and may finish on their own.
+			if strings.HasPrefix(tc.name, "clone") && (r.code != 1 || len(undecided(r)) != 1) {
+				t.Fatalf("a clone whose answer was lost must stop for one decision:\n%s", r)
+			}
+			if r.code != 0 {
+				rig.finish(r, []string{"failed"}, 3)
+			}
+			rig.checkExactlyOnce(2)
+		})
 	}
 }
