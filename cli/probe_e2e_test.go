@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -403,6 +405,101 @@ func TestProbeAnswerLostAfterActing(t *testing.T) {
 				rig.finish(r, []string{"failed"}, 3)
 			}
 			rig.checkExactlyOnce(2)
+		})
+	}
+}
+
+// ---- runs at the same time ----------------------------------------------------
+
+// renamedRollout is qa-rollout as another playbook: another name and
+// another fan-out id, so no mutation key or run is shared with it, only
+// the requests it sends.
+func renamedRollout(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(rolloutFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "name: qa-rollout", "name: store-refresh", 1)
+	s = strings.Replace(s, "  - id: rollout\n", "  - id: refresh\n", 1)
+	p := filepath.Join(t.TempDir(), "store-refresh.yaml")
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func probeRig(t *testing.T, backend string, stores int) *pgRig {
+	if backend == "local" {
+		return &pgRig{crashRig: newCrashRig(t, stores, sim.Options{TaskDuration: 800 * time.Millisecond}), localDir: t.TempDir()}
+	}
+	return newPGRig(t, stores)
+}
+
+// Two different playbooks touching the same stores at once, on one local
+// state directory and on one PostgreSQL: both succeed and each request is
+// acted on once (the second adopts what the first sent).
+func TestProbeTwoPlaybooksOnTheSameStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	for _, backend := range []string{"local", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			const stores = 12
+			rig := probeRig(t, backend, stores)
+			a := rig.start("qa-rollout", runArgs()...)
+			b := rig.start("store-refresh", "run", renamedRollout(t), "--yes", "--output", "json")
+			for _, p := range []*proc{a.wait(), b.wait()} {
+				if p.code != 0 {
+					t.Fatalf("%s", p)
+				}
+			}
+			rig.checkAtMostOnce()
+			rig.checkExactlyOnce(stores)
+		})
+	}
+}
+
+// A resume of a run still being driven is refused at once, naming the
+// process, and sends nothing; the original finishes alone.
+func TestProbeResumeWhileTheRunStillRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	for _, backend := range []string{"local", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			const stores = 4
+			rig := probeRig(t, backend, stores)
+			var resumed *proc
+			var sentByResume int
+			rig.mu.Lock()
+			rig.trig = func(phase string, r *http.Request, status int) bool {
+				if resumed == nil && phase == "acted" && isClone(r) && status < 300 {
+					// Inside the first clone: the run waits for this
+					// answer, so every request meanwhile is the resume's.
+					before := len(rig.sim.Requests())
+					resumed = rig.start("resume", "resume", "--last", "--yes", "--output", "json").wait()
+					sentByResume = len(rig.sim.Requests()) - before
+				}
+				return false
+			}
+			rig.mu.Unlock()
+			a := rig.start("run", runArgs()...)
+			rig.mu.Lock()
+			rig.cmd = a.cmd
+			rig.mu.Unlock()
+			if a.wait(); a.code != 0 {
+				t.Fatalf("%s", a)
+			}
+			if resumed == nil || resumed.code != 1 || !strings.Contains(resumed.err.String(), "is being driven by pid") {
+				t.Fatalf("the resume was not refused:\n%v", resumed)
+			}
+			if sentByResume != 0 {
+				t.Errorf("the refused resume sent %d requests", sentByResume)
+			}
+			rig.checkExactlyOnce(stores)
 		})
 	}
 }
