@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/frameflow/frameflow/schema"
@@ -34,9 +33,12 @@ func readInputsFile(path string) (map[string]any, map[string]schema.Pos, error) 
 	if path == "" {
 		return nil, nil, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := schema.ReadSource(path)
 	if err != nil {
-		return nil, nil, usageErr("--inputs: %v", err)
+		return nil, nil, usageErr("--inputs %s: %v", path, err)
+	}
+	if len(b) > schema.DefaultMaxBytes {
+		return nil, nil, usageErr("--inputs %s: larger than %d bytes", path, schema.DefaultMaxBytes)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {

@@ -7,15 +7,18 @@ package cli_test
 // probes and their results are listed in docs/probes.md.
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -501,5 +504,65 @@ func TestProbeResumeWhileTheRunStillRuns(t *testing.T) {
 			}
 			rig.checkExactlyOnce(stores)
 		})
+	}
+}
+
+// ---- hostile input -----------------------------------------------------------------
+
+// A playbook calling a named pipe or /dev/zero, and an inputs file that is
+// a named pipe: the real binary refuses each at once with FILE:LINE:COL or
+// the file named, exit 2, and sends nothing (it hung before the fix).
+func TestProbeNonRegularFilesAreRefusedAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	t.Parallel()
+	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1)})
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	callFifo := write("call-fifo.yaml", "version: 1\nname: c\nsteps:\n  - id: s\n    uses: ./fifo.yaml\n")
+	callZero := write("call-zero.yaml", "version: 1\nname: c\nsteps:\n  - id: s\n    uses: ./zero.yaml\n")
+	list := write("list.yaml", "version: 1\nname: l\nsteps:\n  - id: s\n    uses: accounts.list\n")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"validate", callFifo}, callFifo + ":5:11: "},
+		{[]string{"plan", callZero}, callZero + ":5:11: "},
+		{[]string{"run", callFifo, "--yes"}, "not a regular file (a named pipe)"},
+		{[]string{"validate", fifo}, fifo + ":1:1: cannot read"},
+		{[]string{"run", list, "--yes", "--inputs", fifo}, "--inputs " + fifo + ": not a regular file (a named pipe)"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, frameflowBinary(t), tc.args...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		out, _ := cmd.CombinedOutput()
+		timedOut := ctx.Err() == context.DeadlineExceeded
+		cancel()
+		if timedOut {
+			t.Fatalf("frameflow %v still ran after 20 s", tc.args)
+		}
+		if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("frameflow %v: exit %d, want 2 and %q:\n%s", tc.args, cmd.ProcessState.ExitCode(), tc.want, out)
+		}
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Errorf("%d requests sent for refused input", n)
 	}
 }

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 
 	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/plan"
+	"github.com/frameflow/frameflow/schema"
 )
 
 // PlanSourceError is a saved plan's or a journaled run's workflow file
@@ -51,7 +51,7 @@ func (s *Service) PrepareApply(req ApplyRequest) (*Workflow, error) {
 		return nil, &OfflinePlanError{Path: req.Path}
 	}
 	file := saved.Workflow.File
-	src, err := os.ReadFile(file)
+	src, err := schema.ReadSource(file)
 	if err != nil {
 		return nil, &PlanSourceError{File: file, Err: err}
 	}

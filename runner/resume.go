@@ -5,11 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/engine/journal"
 	"github.com/frameflow/frameflow/plan"
+	"github.com/frameflow/frameflow/schema"
 )
 
 // ResumeRequest names a journaled run to continue.
@@ -85,7 +85,7 @@ func (s *Service) Resume(req ResumeRequest) (*Resumption, error) {
 
 func (s *Service) prepareResume(jr *journal.Run, req ResumeRequest) (*Resumption, error) {
 	meta := jr.Meta()
-	src, err := os.ReadFile(meta.File)
+	src, err := schema.ReadSource(meta.File)
 	if err != nil {
 		return nil, &PlanSourceError{File: meta.File, Err: err, RunID: meta.RunID}
 	}

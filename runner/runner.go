@@ -114,7 +114,7 @@ func NewRegistry(client *frame.Client, findings *frame.Findings) (*engine.Regist
 // Load reads, checks and compiles one workflow file. Every problem is
 // returned at once, sorted by position, duplicates removed.
 func Load(file string, reg *engine.Registry) (*engine.Program, schema.Diagnostics) {
-	data, err := os.ReadFile(file)
+	data, err := schema.ReadSource(file)
 	if err != nil {
 		return nil, readDiagnostics(file, err)
 	}
@@ -245,7 +245,7 @@ type Workflow struct {
 func (s *Service) Prepare(req Request) (*Workflow, error) {
 	src := req.Source
 	if src == nil {
-		b, err := os.ReadFile(req.File)
+		b, err := schema.ReadSource(req.File)
 		if err != nil {
 			return nil, &WorkflowError{Diagnostics: readDiagnostics(req.File, err)}
 		}

@@ -101,7 +101,7 @@ func (l *callLoader) call(caller *Workflow, s *Step, chain []string) *Workflow {
 	}
 	read := l.opts.ReadFile
 	if read == nil {
-		read = os.ReadFile
+		read = ReadSource
 	}
 	f := &callFile{loading: true}
 	l.files[abs] = f

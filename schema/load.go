@@ -51,14 +51,9 @@ func (o LoadOptions) withDefaults() LoadOptions {
 // the file name in positions.
 func LoadFile(path string, opts LoadOptions) (*Workflow, Diagnostics) {
 	opts = opts.withDefaults()
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, Diagnostics{{Pos: Pos{File: path, Line: 1, Col: 1}, Message: fmt.Sprintf("cannot read the workflow file: %v", unwrapPathError(err))}}
-	}
-	defer f.Close()
-	// Read one byte past the limit so an oversized file is refused without
-	// reading all of it.
-	data, err := io.ReadAll(io.LimitReader(f, opts.MaxBytes+1))
+	// One byte past the limit is read, so an oversized file is refused
+	// without reading all of it.
+	data, err := readSource(path, opts.MaxBytes)
 	if err != nil {
 		return nil, Diagnostics{{Pos: Pos{File: path, Line: 1, Col: 1}, Message: fmt.Sprintf("cannot read the workflow file: %v", unwrapPathError(err))}}
 	}
