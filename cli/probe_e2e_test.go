@@ -566,3 +566,38 @@ func TestProbeNonRegularFilesAreRefusedAtOnce(t *testing.T) {
 		t.Errorf("%d requests sent for refused input", n)
 	}
 }
+
+// A var whose expression fails when evaluated (a conversion, an
+// allocation over the memory budget) is refused at its FILE:LINE:COL by
+// validate, plan and run alike, exit 2, nothing sent: validate said 1:1
+// and run gave no position at all.
+func TestProbeFailingVarIsRefusedAtItsPosition(t *testing.T) {
+	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1)})
+	wf := writeWorkflow(t, `version: 1
+name: v
+inputs:
+  n: {type: string, default: "a"}
+vars:
+  fine: ok
+  bad: ${{ int(inputs.n) }}
+  big: ${{ repeat("a", 2000000000) }}
+steps:
+  - id: s
+    uses: accounts.list
+    with:
+      filter: name == vars.bad + vars.big
+`)
+	for _, args := range [][]string{{"validate", wf}, {"plan", wf}, {"run", wf, "--yes"}} {
+		r := frameflow(t, env, args...)
+		if r.code != 2 || !strings.Contains(r.err+r.out, wf+`:7:8: var bad: evaluating "int(inputs.n)"`) {
+			t.Errorf("%s: want exit 2 and the var's position:\n%s", args[0], r)
+		}
+	}
+	r := frameflow(t, env, "validate", wf, "--input", "n=1")
+	if r.code != 2 || !strings.Contains(r.err+r.out, wf+`:8:8: var big: evaluating "repeat(\"a\", 2000000000)": memory budget exceeded`) {
+		t.Errorf("validate: want the big var refused at its position:\n%s", r)
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}

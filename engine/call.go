@@ -88,7 +88,7 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 	for _, v := range u.vars {
 		val, err := resolve(v.val, scope)
 		if err != nil {
-			return fmt.Errorf("var %s of %s: %w", v.name, u.wf.File, err)
+			return &PosError{Pos: v.pos, Msg: fmt.Sprintf("var %s: %v", v.name, err)}
 		}
 		if v.val.secret != "" {
 			r.redact.Add(val)

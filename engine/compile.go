@@ -111,6 +111,7 @@ func (c *compiler) newUnit(wf *schema.Workflow, call *node, size int) *unit {
 type compiledVar struct {
 	name string
 	val  *compiledValue
+	pos  schema.Pos // of its value: where an evaluation error points
 }
 
 // graph is the top-level DAG or a group's body (run once per item).
@@ -485,7 +486,11 @@ func (c *compiler) compileVars() {
 	root := xexpr.Object("name", map[string]*xexpr.Type{"inputs": inputs, "vars": vars, "env": env})
 	for _, v := range c.u.wf.Vars {
 		val := c.compileValue(v.Value, func() *xexpr.Type { return root }, nil)
-		c.u.vars = append(c.u.vars, &compiledVar{name: v.Name, val: val})
+		pos := v.Pos
+		if v.Value != nil {
+			pos = v.Value.Pos
+		}
+		c.u.vars = append(c.u.vars, &compiledVar{name: v.Name, val: val, pos: pos})
 		delete(vars.Hidden, v.Name)
 		vars.Fields[v.Name] = typeOfValue(v.Value, val)
 		if val != nil && val.secret != "" {

@@ -293,7 +293,7 @@ func (r *run) prepare() error {
 	for _, v := range r.prog.vars {
 		val, err := resolve(v.val, scope)
 		if err != nil {
-			return fmt.Errorf("var %s: %w", v.name, err)
+			return &PosError{Pos: v.pos, Msg: fmt.Sprintf("var %s: %v", v.name, err)}
 		}
 		if v.val.secret != "" {
 			r.redact.Add(val)
