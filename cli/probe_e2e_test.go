@@ -507,6 +507,46 @@ func TestProbeResumeWhileTheRunStillRuns(t *testing.T) {
 	}
 }
 
+// Two applies of one saved plan at once (local state and PostgreSQL): each
+// planned request is acted on once, both succeed (the second adopts what
+// the first sent); a third apply afterwards finds the plan stale and sends
+// nothing.
+func TestProbeTwoAppliesOfOnePlan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	for _, backend := range []string{"local", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			const stores = 8
+			rig := probeRig(t, backend, stores)
+			planFile := filepath.Join(t.TempDir(), "rollout.plan")
+			if p := rig.start("plan", "plan", rolloutFile, "--out", planFile).wait(); p.code != 0 {
+				t.Fatalf("%s", p)
+			}
+			a := rig.start("A", "apply", planFile, "--yes", "--output", "json")
+			b := rig.start("B", "apply", planFile, "--yes", "--output", "json")
+			for _, p := range []*proc{a.wait(), b.wait()} {
+				if p.code != 0 {
+					t.Fatalf("%s", p)
+				}
+			}
+			rig.checkAtMostOnce()
+			rig.checkExactlyOnce(stores)
+			before := len(rig.sim.Requests())
+			c := rig.start("C", "apply", planFile, "--yes", "--output", "json").wait()
+			if c.code != 1 || !strings.Contains(c.err.String(), "the plan is stale; nothing was sent") {
+				t.Fatalf("a third apply of the applied plan:\n%s", c)
+			}
+			for _, q := range rig.sim.Requests()[before:] {
+				if q.Method != "GET" {
+					t.Errorf("the stale apply sent %s %s", q.Method, q.Path)
+				}
+			}
+		})
+	}
+}
+
 // ---- hostile input -----------------------------------------------------------------
 
 // A playbook calling a named pipe or /dev/zero, and an inputs file that is
