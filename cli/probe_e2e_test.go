@@ -175,7 +175,11 @@ func killTable() []killCase {
 		{"rollout/publish task running", rolloutFile, 3, []func() trigger{taskAfter(isPublish)}},
 		{"rollout/elasticity received", rolloutFile, 3, []func() trigger{received(2, isElasticity)}},
 		{"rollout/elasticity task running", rolloutFile, 3, []func() trigger{taskAfter(isElasticity)}},
-		{"rollout/three kills", rolloutFile, 3, []func() trigger{clone(2, "acted"), acted(1, isPublish), acted(1, isElasticity)}},
+		// One store, so that no other clone is in flight at a kill (its
+		// outcome would stop the next resume for the operator before the
+		// next kill point): killed while the clone runs, then each resume
+		// after the publish and after the elasticity update acted.
+		{"rollout/three kills", rolloutFile, 1, []func() trigger{taskAfter(isClone), acted(1, isPublish), acted(1, isElasticity)}},
 		// canary-rollout: in the canaries, then (after the approval) in the rest.
 		{"canary/canary clone acted", canaryFile, 5, []func() trigger{clone(2, "acted")}},
 		{"canary/canary publish acted, rest clone acted", canaryFile, 5, []func() trigger{acted(1, isPublish), clone(2, "acted")}},
@@ -639,5 +643,44 @@ steps:
 	}
 	if n := len(s.Requests()); n != 0 {
 		t.Errorf("%d requests sent", n)
+	}
+}
+
+// A run killed while its capacity update's task runs, the playbook then
+// changed (max_servers: inputs.max_servers + 2) and resumed with --force: the capacity step
+// must not take the recorded answer to the old request (max 5) as its own
+// and succeed; it is refused, naming the mutation, and nothing is sent.
+// Before the fix the run exited 0 with the pool at max 5.
+func TestProbeForcedResumeDoesNotReplayAnotherRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	t.Parallel()
+	rig := newCrashRig(t, 1, sim.Options{TaskDuration: 2 * time.Second})
+	src, err := os.ReadFile(rolloutFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := filepath.Join(t.TempDir(), "qa-rollout.yaml")
+	if err := os.WriteFile(wf, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rig.exec(armedAfter(isElasticity, "acted", isTaskRead), "run", wf, "--yes", "--output", "json")
+	// Inputs are journaled (a resume binds the same), so the step itself
+	// is changed.
+	changed := strings.Replace(string(src), "max_servers: ${{ inputs.max_servers }}", "max_servers: ${{ inputs.max_servers + 2 }}", 1)
+	if changed == string(src) {
+		t.Fatal("qa-rollout.yaml no longer sets max_servers from its input")
+	}
+	if err := os.WriteFile(wf, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := len(rig.acceptedMutations())
+	r := rig.resume(nil, "--force")
+	if r.code == 0 || !strings.Contains(r.out+r.err, "with another query or body than it has now") {
+		t.Fatalf("the forced resume took the old request's answer as the new one's:\n%s", r)
+	}
+	if after := len(rig.acceptedMutations()); after != before {
+		t.Errorf("the refused resume sent %d mutations", after-before)
 	}
 }

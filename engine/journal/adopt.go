@@ -86,6 +86,19 @@ func (r *Run) identity(rec *record) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// requestIdentity is identity of m's request as its intent would be
+// written (redacted).
+func (r *Run) requestIdentity(m *engine.Mutation) (string, error) {
+	probe := &record{T: recIntent, Method: m.Method, Path: m.Path, Query: m.Query, Body: m.Body}
+	if r.opts.Redact != nil {
+		var err error
+		if _, probe, err = encode(probe, r.opts.Redact); err != nil {
+			return "", err
+		}
+	}
+	return r.identity(probe)
+}
+
 // adopt is called by Do, under the key's busy flag, for a key this run
 // has no record of. When another run running at the same time as one of
 // this run's attempts sent the same request, its records are copied under this run's key (an intent marked
@@ -98,15 +111,9 @@ func (r *Run) adopt(ctx context.Context, key string, m *engine.Mutation) (state 
 	if r.ledger == nil {
 		return "", nil, nil
 	}
-	probe := &record{T: recIntent, Method: m.Method, Path: m.Path, Query: m.Query, Body: m.Body}
-	if r.opts.Redact != nil {
-		if _, probe, err = encode(probe, r.opts.Redact); err != nil {
-			return "", nil, fmt.Errorf("journal: mutation %s: %w; not sent", key, err)
-		}
-	}
-	id, err := r.identity(probe)
+	id, err := r.requestIdentity(m)
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("journal: mutation %s: %w; not sent", key, err)
 	}
 	r.mu.Lock()
 	mine := r.attemptIntervals()

@@ -104,7 +104,9 @@ func TestKill9MidRequest(t *testing.T) {
 	}
 	// The clone did happen: Reconcile proves it, and it is not sent again.
 	var sends, reconciles atomic.Int32
+	// The same request as the child's (mutation.build): a key is one request.
 	m := &engine.Mutation{Type: "sandbox.clone", Method: "POST", Path: "/accounts/store-1/pools/qa-pool/clone",
+		Body: map[string]any{"target_account_id": "store-1"},
 		Send: func(context.Context) (any, error) { sends.Add(1); return map[string]any{"id": "task-dup"}, nil },
 		Reconcile: func(context.Context) (any, bool, error) {
 			reconciles.Add(1)

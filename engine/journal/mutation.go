@@ -138,10 +138,21 @@ func (r *Run) claim(key string, m *engine.Mutation) (string, *mutState, string, 
 		return "", nil, "", nil, fmt.Errorf("journal: mutation %s is already under way; not sent twice", key)
 	}
 	// Compared as journaled, i.e. redacted.
-	if (st.state == recIntent || st.state == recUnknown || st.state == recResult || st.state == recSent) && (st.method != r.redact(m.Method) || st.path != r.redact(m.Path)) {
+	recorded := st.state == recIntent || st.state == recUnknown || st.state == recResult || st.state == recSent
+	if recorded && (st.method != r.redact(m.Method) || st.path != r.redact(m.Path)) {
 		return "", nil, "", nil, fmt.Errorf("journal: mutation %s was recorded as %s %s but is now %s %s; "+
 			"the workflow or its inputs changed since, so the journal cannot vouch for it; nothing sent",
 			key, st.method, st.path, r.redact(m.Method), r.redact(m.Path))
+	}
+	// The query and body too: after `resume --force` over a changed
+	// workflow, a step asking for other values under the same key would
+	// otherwise get the recorded result of the old request and succeed
+	// with an effect nobody asked for (max_servers 5 set, 7 reported done).
+	if recorded && st.identity != "" {
+		if id, err := r.requestIdentity(m); err != nil || id != st.identity {
+			return "", nil, "", nil, fmt.Errorf("journal: mutation %s was recorded as %s %s with another query or body than it has now; "+
+				"the workflow or its inputs changed since, so the journal cannot vouch for it; nothing sent", key, st.method, st.path)
+		}
 	}
 	st.busy = true
 	return key, st, st.state, st.result, nil

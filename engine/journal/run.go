@@ -68,6 +68,7 @@ type mutState struct {
 	state        string // the type of its last record: intent, result, unknown, failed, not_sent
 	typ          string
 	method, path string
+	identity     string          // the intent's request identity (method, path, query, body as written); "" in old journals
 	witness      json.RawMessage // the intent's Mutation.Witness
 	result       json.RawMessage
 	evidence     string // sent: what proved it was sent
@@ -268,6 +269,7 @@ func (r *Run) apply(rec *record) {
 		case recIntent:
 			// A copy: the witness may be the caller's Mutation.Witness.
 			st.typ, st.method, st.path, st.witness = rec.Type, rec.Method, rec.Path, bytes.Clone(rec.Witness)
+			st.identity = rec.Identity
 			st.result = nil
 		case recResult:
 			st.result = rec.Result
