@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// maxFuncLines is how long a function body in steps/, runner/ and engine/
-// may be (issue 16): longer ones do several jobs a reader must hold at once.
+// maxFuncLines is how long a function body in steps/, runner/, engine/,
+// schema/ and plan/ may be (issue 16): longer ones do several jobs a reader must hold at once.
 const maxFuncLines = 60
 
 // longFuncs are the functions allowed over the limit, named "file
@@ -19,7 +19,7 @@ const maxFuncLines = 60
 var longFuncs = map[string]bool{}
 
 func TestNoLongFunctions(t *testing.T) {
-	for _, dir := range []string{"steps", "runner", "engine"} {
+	for _, dir := range []string{"steps", "runner", "engine", "schema", "plan"} {
 		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 				return err
