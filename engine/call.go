@@ -204,6 +204,28 @@ func (r *run) playbookOutputs(instance *graphInstance, u *unit) (map[string]any,
 	return out, nil
 }
 
+// statusOutputs evaluates, for a run of a called playbook that did not
+// succeed, the declared outputs that read only its inputs, vars, env and
+// steps' statuses (unit.statusOutputs): which stage failed, which never
+// ran. One that cannot be evaluated is left out; the item's error already
+// says why it failed.
+func (r *run) statusOutputs(instance *graphInstance, u *unit) map[string]any {
+	out := make(map[string]any, len(u.statusOutputs))
+	if len(u.statusOutputs) == 0 {
+		return out
+	}
+	env := r.outputScope(instance, u)
+	for _, k := range u.wf.OutputsOrder {
+		if !u.statusOutputs[k] {
+			continue
+		}
+		if x, err := resolve(u.outputs[k], env); err == nil {
+			out[k] = x
+		}
+	}
+	return out
+}
+
 // outputScope is what a playbook's outputs see: its inputs, vars, env and
 // the steps of its top graph (instance).
 func (r *run) outputScope(instance *graphInstance, u *unit) map[string]any {

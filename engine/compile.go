@@ -51,6 +51,11 @@ type unit struct {
 	// top-level steps (outputRefs: the step ids they read).
 	outputs    map[string]*compiledValue
 	outputRefs []string
+	// statusOutputs are the outputs that read no step's outputs (only
+	// inputs, vars, env and steps' status): a call evaluates them however
+	// the playbook ended, so a caller learns which stage of a failed item
+	// failed; the others only when it succeeded.
+	statusOutputs map[string]bool
 	// runWF is the workflow step types see (StepContext.Workflow): the
 	// playbook's own, with its caller's http.allow when it has none.
 	runWF *schema.Workflow
@@ -1442,7 +1447,40 @@ func (c *compiler) compileWorkflowOutputs(g *graph) {
 				c.u.outputRefs = append(c.u.outputRefs, id)
 			}
 		}
+		if !readsStepOutputs(t) {
+			if c.u.statusOutputs == nil {
+				c.u.statusOutputs = map[string]bool{}
+			}
+			c.u.statusOutputs[k] = true
+		}
 	}
+}
+
+// readsStepOutputs reports whether a compiled value may read a step's
+// outputs: any reference to a step other than steps.ID.status (steps.ID
+// as a whole, or steps itself, counts as reading them).
+func readsStepOutputs(v *compiledValue) bool {
+	if v.tmpl != nil {
+		for _, r := range v.tmpl.Refs() {
+			if r.Root() != "steps" {
+				continue
+			}
+			if len(r.Path) < 3 || r.Path[2] != "status" {
+				return true
+			}
+		}
+	}
+	for _, e := range v.list {
+		if readsStepOutputs(e) {
+			return true
+		}
+	}
+	for _, k := range v.keys {
+		if readsStepOutputs(v.m[k]) {
+			return true
+		}
+	}
+	return false
 }
 
 // valueStepRefs appends the step ids a compiled value reads to ids.

@@ -239,8 +239,8 @@ func (r *run) instanceDone(instance *graphInstance) {
 	}
 	fn := instance.fan.node
 	if fn.callee != nil {
-		// A called playbook's result is its declared outputs alone.
-		out = map[string]any{}
+		// A called playbook's result is its declared outputs alone; when
+		// it did not succeed, those that read only steps' statuses.
 		if status == StatusSucceeded {
 			var err error
 			if out, err = r.playbookOutputs(instance, fn.callee); err != nil {
@@ -249,6 +249,8 @@ func (r *run) instanceDone(instance *graphInstance) {
 				instance.fan.callError = r.redact.Replace(err.Error())
 				reason = instance.fan.callError
 			}
+		} else {
+			out = r.statusOutputs(instance, fn.callee)
 		}
 	} else if status == StatusSucceeded && len(fn.outputs) > 0 {
 		env := r.scope(instance, nil, fn, nil)
