@@ -106,7 +106,7 @@ func TestCallReportsStagesOfAFailedItem(t *testing.T) {
 			continue
 		}
 		failed++
-		if !strings.HasPrefix(why, "clone: ") || st["clone"] != "failed" || st["publish"] == "succeeded" || tasks[i] != nil {
+		if !strings.HasPrefix(why, "clone: ") || st["clone"] != "failed" || st["capacity"] != "not_run" || st["publish"] != "not_run" || tasks[i] != nil {
 			t.Errorf("store %d failed (%q), reported %v, clone task %v", i, why, st, tasks[i])
 		}
 	}
