@@ -4,6 +4,8 @@ package engine
 // settling a finished node's dependants (skip and fail propagation), and the
 // workers that run ready tasks. Everything here runs under r.mu unless said.
 
+import xexpr "github.com/frameflow/frameflow/engine/expr"
+
 // graphInstance is one instance of a graph: the top level, or one item of a group.
 type graphInstance struct {
 	graph      *graph
@@ -29,6 +31,9 @@ type graphInstance struct {
 // expressions.
 type playbookValues struct {
 	inputs, vars, env map[string]any
+	// filters are a called playbook's filters given by an expression,
+	// compiled from the inputs bound for this call (nil: none).
+	filters map[*filterInput]*xexpr.Expr
 }
 
 type nodeState struct {
