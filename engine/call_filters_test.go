@@ -107,7 +107,7 @@ func TestCalledPlaybookConcurrencyIsRefused(t *testing.T) {
 	h := newHarness(t)
 	lib := "version: 1\nname: lib\nconcurrency: 4\nsteps:\n  - id: x\n    uses: test.ok\n"
 	files := map[string]string{
-		"main.yaml": "version: 1\nname: main\nsteps:\n  - id: c\n    uses: ./lib/x.yaml\n",
+		"main.yaml":  "version: 1\nname: main\nsteps:\n  - id: c\n    uses: ./lib/x.yaml\n",
 		"lib/x.yaml": lib,
 	}
 	_, diags := compileFiles(t, h, files, "main.yaml")
