@@ -1,7 +1,11 @@
 package engine_test
 
+// Composition (issue 17 follow-up): status outputs of failed items, filters
+// given by a called playbook's inputs, and a called playbook's concurrency.
+
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -118,5 +122,69 @@ func TestCalledPlaybookConcurrencyIsRefused(t *testing.T) {
 	// On its own, the library is fine.
 	if _, diags := compileFiles(t, h, map[string]string{"lib/x.yaml": lib}, "lib/x.yaml"); len(diags) > 0 {
 		t.Fatal(diags)
+	}
+}
+
+// A called playbook's outputs that read only steps' statuses (and inputs)
+// are there for an item that failed; those that read a step's outputs, or
+// a step as a whole, only for one that succeeded.
+func TestCallStatusOutputsOfAFailedItem(t *testing.T) {
+	h := newHarness(t)
+	files := map[string]string{
+		"main.yaml": `version: 1
+name: main
+steps:
+  - id: each
+    for_each: [ok, fail]
+    as: how
+    max_failure_percent: 100
+    uses: ./lib/stage.yaml
+    with: {how: '${{ how }}'}
+`,
+		"lib/stage.yaml": `version: 1
+name: stage
+inputs:
+  how: {type: string, required: true}
+steps:
+  - id: first
+    uses: test.ok
+    with: {value: one}
+  - id: second
+    uses: test.ok
+    needs: first
+    if: inputs.how == "ok"
+    with: {value: two}
+  - id: broken
+    uses: test.fail
+    needs: first
+    if: inputs.how == "fail"
+  - id: last
+    uses: test.ok
+    needs: broken
+    with: {value: three}
+outputs:
+  how: ${{ inputs.how }}
+  stages: {first: '${{ steps.first.status }}', second: '${{ steps.second.status }}', broken: '${{ steps.broken.status }}', last: '${{ steps.last.status }}'}
+  value: ${{ steps.first.outputs.value }}
+  whole: ${{ steps.first }}
+`,
+	}
+	wf, diags := loadFiles(t, h, files, "main.yaml")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	res := h.run(wf, engine.RunOptions{})
+	items, _ := stepResult(t, res, "each", "").Outputs["items"].([]any)
+	if len(items) != 2 {
+		t.Fatalf("items %v", items)
+	}
+	ok, _ := items[0].(map[string]any)
+	failed, _ := items[1].(map[string]any)
+	if ok["value"] != "one" || ok["whole"] == nil || ok["how"] != "ok" {
+		t.Errorf("the item that succeeded has %v", ok)
+	}
+	want := map[string]any{"first": "succeeded", "second": "skipped", "broken": "failed", "last": "not_run"}
+	if len(failed) != 2 || failed["how"] != "fail" || fmt.Sprint(failed["stages"]) != fmt.Sprint(want) {
+		t.Errorf("the item that failed has %v, want how and stages %v only", failed, want)
 	}
 }
