@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+
+	xexpr "github.com/frameflow/frameflow/engine/expr"
+	"github.com/frameflow/frameflow/schema"
 )
 
 // bindCall binds the called playbook's inputs for one item of a call, as
@@ -18,6 +21,37 @@ import (
 // vars. Values computed from a secret, and inputs declared secret, join the
 // redaction list before anything can show them.
 func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error {
+	inputs, err := r.bindCallInputs(f, it)
+	if err != nil {
+		return err
+	}
+	u := f.node.callee
+	// A playbook without env or vars shares one empty map for each: a call
+	// per item of a large fan-out should cost what it binds, no more.
+	pv := &playbookValues{inputs: inputs, vars: noValues, env: noValues}
+	if len(u.env) > 0 {
+		pv.env = make(map[string]any, len(u.env))
+		for name := range u.env {
+			v := ""
+			if r.opts.Getenv != nil {
+				v = r.opts.Getenv(name)
+			}
+			pv.env[name] = v
+		}
+	}
+	if err := r.bindPlaybookVars(u, pv); err != nil {
+		return err
+	}
+	if err := r.bindCallFilters(u, pv); err != nil {
+		return err
+	}
+	instance.call = pv
+	return nil
+}
+
+// bindCallInputs evaluates each declared input of the called playbook for
+// one item: the with: value in the caller's scope, else its default.
+func (r *run) bindCallInputs(f *fanout, it *fanoutItem) (map[string]any, error) {
 	n, u := f.node, f.node.callee
 	var item *fanoutItem
 	if !f.single {
@@ -35,7 +69,7 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 			}
 			var err error
 			if x, err = resolve(v, env); err != nil {
-				return fmt.Errorf("input %s: %w", in.Name, err)
+				return nil, fmt.Errorf("input %s: %w", in.Name, err)
 			}
 			if v.secret != "" || in.Secret {
 				r.redact.Add(x)
@@ -43,48 +77,49 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 		case in.HasDefault:
 			x = in.Default
 		case in.Required:
-			return &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("missing required input %q", in.Name)}
+			return nil, &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("missing required input %q", in.Name)}
 		default:
 			continue
 		}
-		if !containsUnknown(x) {
-			c, err := coerceTyped(in, x)
-			if err != nil {
-				return &CallInputError{Playbook: u.wf.File, Err: err}
-			}
-			x = c
-			if len(in.Enum) > 0 && !slices.ContainsFunc(in.Enum, func(e any) bool { return equalValue(e, x) }) {
-				if in.Secret {
-					return &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("input %q: not one of the allowed values", in.Name)}
-				}
-				return &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("input %q: %v is not one of the allowed values", in.Name, x)}
-			}
+		x, err := checkCallValue(u, in, x)
+		if err != nil {
+			return nil, err
 		}
 		if in.Secret {
 			r.redact.Add(x)
 		}
 		inputs[in.Name] = x
 	}
-	// A playbook without env or vars shares one empty map for each: a call
-	// per item of a large fan-out should cost what it binds, no more.
-	pv := &playbookValues{inputs: inputs, vars: noValues, env: noValues}
-	if len(u.env) > 0 {
-		pv.env = make(map[string]any, len(u.env))
+	return inputs, nil
+}
+
+// checkCallValue gives a bound value its input's declared type and checks
+// its enum; a value known only after apply (plan modes) is left as it is.
+func checkCallValue(u *unit, in *schema.Input, x any) (any, error) {
+	if containsUnknown(x) {
+		return x, nil
 	}
-	for name := range u.env {
-		v := ""
-		if r.opts.Getenv != nil {
-			v = r.opts.Getenv(name)
+	x, err := coerceTyped(in, x)
+	if err != nil {
+		return nil, &CallInputError{Playbook: u.wf.File, Err: err}
+	}
+	if len(in.Enum) > 0 && !slices.ContainsFunc(in.Enum, func(e any) bool { return equalValue(e, x) }) {
+		if in.Secret {
+			return nil, &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("input %q: not one of the allowed values", in.Name)}
 		}
-		pv.env[name] = v
+		return nil, &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("input %q: %v is not one of the allowed values", in.Name, x)}
 	}
-	if len(u.vars) > 0 {
-		pv.vars = make(map[string]any, len(u.vars))
+	return x, nil
+}
+
+// bindPlaybookVars evaluates the called playbook's vars, in order, over its
+// bound inputs, env and the vars before each.
+func (r *run) bindPlaybookVars(u *unit, pv *playbookValues) error {
+	if len(u.vars) == 0 {
+		return nil
 	}
-	var scope map[string]any
-	if len(u.vars) > 0 {
-		scope = map[string]any{"inputs": pv.inputs, "vars": pv.vars, "env": pv.env}
-	}
+	pv.vars = make(map[string]any, len(u.vars))
+	scope := map[string]any{"inputs": pv.inputs, "vars": pv.vars, "env": pv.env}
 	for _, v := range u.vars {
 		val, err := resolve(v.val, scope)
 		if err != nil {
@@ -95,7 +130,28 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 		}
 		pv.vars[v.name] = val
 	}
-	instance.call = pv
+	return nil
+}
+
+// bindCallFilters compiles the called playbook's filters given by an
+// expression, from the inputs, vars and env just bound: a filter the
+// inputs make invalid refuses the call's inputs, like a value of the wrong
+// type, at the filter's position in the called file.
+func (r *run) bindCallFilters(u *unit, pv *playbookValues) error {
+	if len(u.filters) == 0 {
+		return nil
+	}
+	scope := map[string]any{"inputs": pv.inputs, "vars": pv.vars, "env": pv.env}
+	pv.filters = make(map[*filterInput]*xexpr.Expr, len(u.filters))
+	for _, f := range u.filters {
+		e, err := r.filterFromSource(f.node, f.name, f.filter, scope)
+		if err != nil {
+			return &CallInputError{Playbook: u.wf.File, Pos: f.filter.pos, Err: err}
+		}
+		if e != nil {
+			pv.filters[f.filter] = e
+		}
+	}
 	return nil
 }
 
@@ -104,11 +160,15 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 // run's input is invalid, so preflight and validate refuse it before
 // anything is sent, like a step type's invalid request.
 type CallInputError struct {
-	Playbook string // the called file
+	Playbook string     // the called file
+	Pos      schema.Pos // where in it, when the refusal is about one place (a filter)
 	Err      error
 }
 
 func (e *CallInputError) Error() string {
+	if e.Pos.Line > 0 {
+		return e.Pos.String() + ": " + e.Err.Error()
+	}
 	return e.Err.Error() + " (declared in " + e.Playbook + ")"
 }
 func (e *CallInputError) Unwrap() error { return e.Err }
@@ -172,6 +232,28 @@ func (r *run) playbookOutputs(instance *graphInstance, u *unit) (map[string]any,
 		out[k] = x
 	}
 	return out, nil
+}
+
+// statusOutputs evaluates, for a run of a called playbook that did not
+// succeed, the declared outputs that read only its inputs, vars, env and
+// steps' statuses (unit.statusOutputs): which stage failed, which never
+// ran. One that cannot be evaluated is left out; the item's error already
+// says why it failed.
+func (r *run) statusOutputs(instance *graphInstance, u *unit) map[string]any {
+	out := make(map[string]any, len(u.statusOutputs))
+	if len(u.statusOutputs) == 0 {
+		return out
+	}
+	env := r.outputScope(instance, u)
+	for _, k := range u.wf.OutputsOrder {
+		if !u.statusOutputs[k] {
+			continue
+		}
+		if x, err := resolve(u.outputs[k], env); err == nil {
+			out[k] = x
+		}
+	}
+	return out
 }
 
 // outputScope is what a playbook's outputs see: its inputs, vars, env and
