@@ -131,7 +131,10 @@ Environment:
 		SilenceErrors: true,
 		Version:       buildVersion(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return a.setupLogging()
+			if err := a.setupLogging(); err != nil {
+				return err
+			}
+			return a.checkStateSpec(cmd)
 		},
 	}
 	pf := root.PersistentFlags()

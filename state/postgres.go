@@ -113,7 +113,21 @@ func scrub(err error, dsn string) string {
 	if p := DSNPassword(dsn); p != "" {
 		msg = strings.ReplaceAll(msg, p, "xxxxx")
 	}
-	return msg
+	return oneLine(msg)
+}
+
+// oneLine folds a multi-line driver error (pgx lists each address it
+// tried on its own tab-indented line, often the same one twice) into one
+// line without repeats, fit for an error line or a plan note.
+func oneLine(msg string) string {
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !slices.Contains(parts, l) {
+			parts = append(parts, l)
+		}
+	}
+	return strings.TrimSuffix(strings.Join(parts, " "), ":")
 }
 
 // migrate applies the embedded migrations newer than the database's
