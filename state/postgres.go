@@ -405,6 +405,22 @@ func (b *Postgres) Put(ctx context.Context, name string, body []byte) error {
 	return err
 }
 
+// DeleteOlder deletes the documents under folder whose last write
+// (updated, set by every Put) is more than age ago, in one statement. The
+// age is measured on the database's clock, the one that wrote updated:
+// a runner whose clock runs ahead deletes nothing early.
+func (b *Postgres) DeleteOlder(ctx context.Context, folder string, age time.Duration) (int, error) {
+	if err := checkFolder(folder); err != nil {
+		return 0, err
+	}
+	// left() rather than LIKE: "_" in a name is no wildcard.
+	tag, err := b.pool.Exec(ctx, `DELETE FROM documents WHERE left(name, length($1)) = $1 AND updated < now() - $2 * interval '1 microsecond'`, folder, age.Microseconds())
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // PutNew inserts a document unless one of that name exists. The primary
 // key decides between concurrent writers: ON CONFLICT DO NOTHING inserts
 // for exactly one of them, and the others read the winner's row.
