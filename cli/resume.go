@@ -69,7 +69,7 @@ each KEY. Your decision is journaled with user@host and the time.
 			if err := r.Preflight(cmd.Context()); err != nil {
 				return a.appErr(err)
 			}
-			approved, err := a.approve(cmd.Context(), r.Workflow, f)
+			approved, err := a.approveResume(cmd.Context(), r, f)
 			if err != nil {
 				return err
 			}

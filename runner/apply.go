@@ -225,6 +225,16 @@ func (s *Service) AppliedPlan(runID string) (*plan.Plan, error) {
 // appliedPlanGuard loads the plan an apply run executes and checks it is
 // the one the run approved.
 func (s *Service) appliedPlanGuard(meta journal.RunMeta) (*plan.Guard, error) {
+	p, err := s.appliedPlan(meta)
+	if err != nil {
+		return nil, err
+	}
+	return plan.NewGuard(p), nil
+}
+
+// appliedPlan reads the plan an apply run executes, kept in the state
+// backend; it must be the one its journal names.
+func (s *Service) appliedPlan(meta journal.RunMeta) (*plan.Plan, error) {
 	var p *plan.Plan
 	b, err := s.backend()
 	if err == nil {
@@ -242,7 +252,7 @@ func (s *Service) appliedPlanGuard(meta journal.RunMeta) (*plan.Guard, error) {
 	if p.Hash != meta.PlanHash {
 		return nil, &AppliedPlanError{RunID: meta.RunID, PlanHash: meta.PlanHash, Err: fmt.Errorf("but its kept copy is plan %s", p.Hash)}
 	}
-	return plan.NewGuard(p), nil
+	return p, nil
 }
 
 // givenNames lists the inputs given, sorted (errors name the first).

@@ -399,6 +399,22 @@ type PendingMutation struct {
 	Evidence   string // for ProvenSent: what proved it, and what is missing
 }
 
+// Answered lists the keys of the mutations whose result is recorded (sent
+// and answered, reconciled, or marked sent by an operator): nothing sends
+// them again. Sorted.
+func (r *Run) Answered() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for k, st := range r.muts {
+		if st.state == recResult {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Pending lists mutations with an intent and no result: on resume each is
 // reconciled before anything is re-sent. Sorted by key.
 func (r *Run) Pending() []PendingMutation {
