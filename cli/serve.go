@@ -279,7 +279,7 @@ func summaryOf(r journal.RunSummary) serve.RunSummary {
 func gatesOf(runID string, ws []journal.WaitingApproval) []serve.Gate {
 	var out []serve.Gate
 	for _, w := range ws {
-		out = append(out, serve.Gate{Step: w.Key, Message: w.Message, Since: w.Since, Deadline: w.Deadline, Approve: runner.ApproveCommand(runID, w.Key)})
+		out = append(out, serve.Gate{Step: w.Key, Message: w.Message, Since: w.Since, Deadline: w.Deadline, Approve: runner.ApproveCommand(runID, w.Key), Approvers: w.Approvers})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,28 @@ type ApprovalWait struct {
 	Key      string // ApprovalKey
 	Message  string // what the approver is asked
 	Deadline time.Time
+	// Approvers are who may decide (the step's approvers input); empty:
+	// anyone who can reach the run.
+	Approvers []string
+}
+
+// MayDecide tells whether the person recorded as by may decide on a gate
+// whose approvers are approvers; anyone may when there are none. People
+// are named as frameflow records deciders: "alice@laptop" in a terminal
+// (or what approve --by says), "alice (token login)" in the page. An
+// approver "alice" matches each of these; "alice@laptop" only the first.
+func MayDecide(approvers []string, by string) bool {
+	if len(approvers) == 0 {
+		return true
+	}
+	name, _, _ := strings.Cut(by, " (")
+	user, _, _ := strings.Cut(name, "@")
+	for _, a := range approvers {
+		if a = strings.TrimSpace(a); a != "" && (a == name || a == user) {
+			return true
+		}
+	}
+	return false
 }
 
 // ApprovalDecision is a recorded decision on an approval step.

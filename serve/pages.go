@@ -39,6 +39,10 @@ type page struct {
 var pageNames = []string{"login", "error", "accounts", "account", "playbooks", "playbook", "plan", "runs", "run"}
 
 var funcs = template.FuncMap{
+	// mayDecide: whether the page's user is among a gate's approvers
+	// (any user when it names none), as Approve will check.
+	"mayDecide": func(approvers []string, user string) bool { return engine.MayDecide(approvers, user) },
+	"join":      strings.Join,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "-"

@@ -333,11 +333,17 @@ func (r *Run) Record(res engine.StepResult) error {
 // for a person's decision, asked message, until deadline: `runs` shows the
 // run as waiting there and says how to approve. Waited ends it.
 func (r *Run) Waiting(key, message string, deadline time.Time) error {
+	return r.WaitingFor(key, message, deadline, nil)
+}
+
+// WaitingFor is Waiting for a gate that names who may decide on it, so
+// that `runs show`, the web page and `frameflow approve` know them.
+func (r *Run) WaitingFor(key, message string, deadline time.Time, approvers []string) error {
 	if key == "" {
 		return errors.New("journal: waiting without an approval key")
 	}
 	d := deadline.UTC()
-	return r.append(&record{T: recWaiting, Step: key, Message: message, Deadline: &d})
+	return r.append(&record{T: recWaiting, Step: key, Message: message, Deadline: &d, Approvers: approvers})
 }
 
 // Waited journals that the wait of approval step key ended, however it did
