@@ -29,7 +29,9 @@ func TestGateApproversShownAndEnforced(t *testing.T) {
 		t.Fatalf("runs show does not say who may approve:\n%s", r)
 	}
 	r := runBinary(t, env, "runs", "show", id, "--format", "json")
-	var shown struct{ Waiting []struct{ Approvers []string } }
+	var shown struct {
+		Waiting []struct{ Approvers []string }
+	}
 	if err := json.Unmarshal([]byte(r.out), &shown); err != nil || len(shown.Waiting) != 1 || fmt.Sprint(shown.Waiting[0].Approvers) != "[ann bob@ops]" {
 		t.Fatalf("runs show --format json: %v\n%s", err, r)
 	}
