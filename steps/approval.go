@@ -78,8 +78,14 @@ func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in 
 		return nil, invalidf(approvalStep, "this run has no way to record an approval (run the workflow with frameflow run)")
 	}
 	key := engine.ApprovalKey(sc.StepID(), sc.ItemKey())
+	return waitForDecision(ctx, sc, gate, engine.ApprovalWait{Key: key, Message: msg, Deadline: time.Now().Add(timeout), Approvers: approvers}, timeout)
+}
+
+// waitForDecision polls the gate for w's decision until w.Deadline,
+// journaling the wait (and asking at a terminal) the first time round.
+func waitForDecision(ctx context.Context, sc *engine.StepContext, gate engine.ApprovalGate, w engine.ApprovalWait, timeout time.Duration) (map[string]any, error) {
+	key, msg, approvers, deadline := w.Key, w.Message, w.Approvers, w.Deadline
 	how := fmt.Sprintf("frameflow approve %s '%s'", sc.RunID(), key)
-	deadline := time.Now().Add(timeout)
 	asked := false
 	var ended func()
 	defer func() {
@@ -107,7 +113,7 @@ func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in 
 				text += ": " + msg
 			}
 			sc.Progress(text + " (" + how + ", or resume --approve)")
-			ended = gate.Waiting(ctx, engine.ApprovalWait{Key: key, Message: msg, Deadline: deadline, Approvers: approvers})
+			ended = gate.Waiting(ctx, w)
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("approval %s: nobody decided within %s; resume the run to wait again, approving first with %s", key, timeout, how)
