@@ -61,6 +61,9 @@ func (s *Service) Resume(req ResumeRequest) (*Resumption, error) {
 	}
 	id := req.RunID
 	if req.Last {
+		if runs, err := store.List(); err == nil && len(runs) == 0 {
+			return nil, fmt.Errorf("no runs to resume in %s (--state-dir or --state choose where runs are kept; frameflow runs lists them)", store.Dir())
+		}
 		if id, err = store.Last(); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,36 @@
+package cli_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/frameflow/frameflow/frame/sim"
+)
+
+// Mistakes a newcomer makes in their first hour get a message that says
+// what to do instead, exit 2 (1 for a resume with nothing to resume), and
+// send nothing.
+func TestNewcomerMistakesSayWhatToDo(t *testing.T) {
+	s, env := simEnv(t, sim.Options{})
+	missing := filepath.Join(t.TempDir(), "rollout.plan")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		// terraform habit: apply the workflow itself
+		{[]string{"apply", rolloutFile}, 2, rolloutFile + " is a workflow, not a plan: make a plan with `frameflow plan " + rolloutFile + " --out rollout.plan` and apply that, or plan, confirm and apply in one go with `frameflow run " + rolloutFile + "`; nothing was sent"},
+		{[]string{"apply", missing}, 2, "no plan file " + missing + ": make one with `frameflow plan WORKFLOW --out " + missing + "`; nothing was sent"},
+		{[]string{"resume", "--last"}, 1, "no runs to resume in " + filepath.Join(env["FRAMEFLOW_STATE_DIR"], "runs") + " (--state-dir or --state choose where runs are kept"},
+	}
+	for _, c := range cases {
+		r := frameflow(t, env, c.args...)
+		if r.code != c.code || !strings.Contains(r.err, "error: "+c.want) || strings.Contains(r.err, "journal:") {
+			t.Errorf("frameflow %s: want exit %d and %q\n%s", strings.Join(c.args, " "), c.code, c.want, r)
+		}
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Errorf("%d requests were sent", n)
+	}
+}
