@@ -34,3 +34,15 @@ func TestNewcomerMistakesSayWhatToDo(t *testing.T) {
 		t.Errorf("%d requests were sent", n)
 	}
 }
+
+// The demo plans, then runs: a note (no doctor findings on its fresh
+// simulator) is said once, not before each.
+func TestDemoSaysEachNoteOnce(t *testing.T) {
+	r := frameflow(t, map[string]string{}, "demo", "--task-duration", "50ms")
+	if r.code != 0 {
+		t.Fatalf("demo: %s", r)
+	}
+	if n := strings.Count(r.err, "note: no `frameflow doctor` findings"); n != 1 {
+		t.Errorf("the doctor note is said %d times:\n%s", n, r.err)
+	}
+}

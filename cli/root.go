@@ -37,6 +37,9 @@ type app struct {
 	noColor     bool
 
 	logger *slog.Logger
+	// notesSaid: the notes this command printed already (the demo plans,
+	// then runs: the same note once is enough).
+	notesSaid map[string]bool
 }
 
 // Main runs frameflow with args (without the program name) and returns the

@@ -291,6 +291,13 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 // should know about how this run will decide (e.g. no doctor findings).
 func (a *app) printNotes(w *runner.Workflow) {
 	for _, n := range w.Notes() {
+		if a.notesSaid[n] {
+			continue
+		}
+		if a.notesSaid == nil {
+			a.notesSaid = map[string]bool{}
+		}
+		a.notesSaid[n] = true
 		fmt.Fprintln(a.red.Writer(a.streams.Err), "note: "+n)
 	}
 }
