@@ -121,3 +121,25 @@ func TestGateApproversFromAnExpression(t *testing.T) {
 		t.Fatalf("run: exit %d\n%s", run.code, run.out.String())
 	}
 }
+
+// A rejected gate's run does not end by telling the person to resume it
+// (the rejection stands, and a resume stops there again): it says so, and
+// says to start a new run.
+func TestRejectedGateDoesNotSayResume(t *testing.T) {
+	_, env := simEnv(t, sim.Options{})
+	h := newHookServer(t, okHook)
+	f := writeHTTPWorkflow(t, gateWorkflow(h.host, "1m"))
+	run := startBinary(t, env, "run", f, "--yes")
+	id := lastRunID(t, env)
+	waitFor(t, "the canary", func() bool { return len(h.requests()) == 1 })
+	if r := runBinary(t, env, "approve", id, "gate", "--reject", "--by", "ann", "--comment", "store 2 is slow"); r.code != 0 {
+		t.Fatalf("reject: %s", r)
+	}
+	run.wait(t)
+	out := run.out.String()
+	if run.code != 1 || strings.Contains(out, "Continue with: frameflow resume") || strings.Contains(out, "continue with: frameflow resume") ||
+		!strings.Contains(out, "1 approval gate rejected (the decision stands: a resume stops there again): gate, by ann") ||
+		!strings.Contains(out, "error: run "+id+" stopped: approval gate, by ann rejected; the decision stands, so a resume would stop there again: start a new run") {
+		t.Fatalf("the end of a rejected run: exit %d\n%s", run.code, out)
+	}
+}

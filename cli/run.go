@@ -367,6 +367,10 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 		if rep := out.UndecidedReport(); rep != "" {
 			return withCode(ExitFailed, fmt.Errorf("run %s failed: %s", res.RunID, rep))
 		}
+		if rc := runner.RecapOf(res); rc.Resume == "" && len(rc.Rejected) > 0 {
+			return withCode(ExitFailed, fmt.Errorf("run %s stopped: approval %s rejected; the decision stands, so a resume would stop there again: start a new run once the cause is addressed",
+				res.RunID, strings.Join(rc.Rejected, "; ")))
+		}
 		return withCode(ExitFailed, fmt.Errorf("run %s failed; after fixing the cause, continue with: frameflow resume %s", res.RunID, res.RunID))
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -58,6 +59,21 @@ type ApprovalDecision struct {
 	By       string    `json:"by"` // who decided (user@host, or --by)
 	At       time.Time `json:"at"`
 	Comment  string    `json:"comment,omitempty"`
+}
+
+// ApprovalRejectedError fails an approval step a person rejected. The
+// decision stands: a resume runs the step again and it fails again, so
+// what follows is a new run, not a resume.
+type ApprovalRejectedError struct {
+	Key, By, Comment string
+}
+
+func (e *ApprovalRejectedError) Error() string {
+	why := ""
+	if e.Comment != "" {
+		why = ": " + e.Comment
+	}
+	return fmt.Sprintf("approval %s was rejected by %s%s", e.Key, e.By, why)
 }
 
 // ApprovalKey names one approval: the step's full id, and its item key in

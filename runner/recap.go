@@ -22,6 +22,10 @@ type Recap struct {
 	Interrupted []string      `json:"interrupted,omitempty"` // labels
 	Unknown     []string      `json:"outcome_unknown,omitempty"`
 	Resume      string        `json:"resume,omitempty"` // the command that continues the run
+	// Rejected are the approval gates people rejected ("gate, by ann"):
+	// the decisions stand, so a resume stops at them again. When they are
+	// all that failed, Resume is empty.
+	Rejected []string `json:"rejected,omitempty"`
 }
 
 // ReasonGroup is the failed executions that share a reason.
@@ -51,6 +55,10 @@ func RecapOf(res *engine.Result) Recap {
 		switch st.Status {
 		case engine.StatusFailed:
 			rc.Failed++
+			var rej *engine.ApprovalRejectedError
+			if st.Err != nil && errors.As(st.Err, &rej) {
+				rc.Rejected = append(rc.Rejected, rej.Key+", by "+rej.By)
+			}
 			reason := failureReason(st)
 			at, ok := byReason[reason]
 			if !ok {
@@ -71,7 +79,8 @@ func RecapOf(res *engine.Result) Recap {
 	}
 	// Most frequent reason first; ties keep the order of first failure.
 	sortStable(rc.Reasons)
-	if res.RunID != "" && res.Status != engine.RunSucceeded {
+	onlyRejected := len(rc.Rejected) > 0 && len(rc.Rejected) == rc.Failed && len(rc.Interrupted) == 0 && len(rc.Unknown) == 0
+	if res.RunID != "" && res.Status != engine.RunSucceeded && !onlyRejected {
 		rc.Resume = "frameflow resume " + res.RunID
 	}
 	return rc

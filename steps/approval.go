@@ -190,11 +190,7 @@ func approvalTimeout(a args) (time.Duration, error) {
 // rejection fails the step, naming who rejected it and why.
 func approvalOutputs(key string, d *engine.ApprovalDecision) (map[string]any, error) {
 	if !d.Approved {
-		why := ""
-		if d.Comment != "" {
-			why = ": " + d.Comment
-		}
-		return nil, fmt.Errorf("approval %s was rejected by %s%s", key, d.By, why)
+		return nil, &engine.ApprovalRejectedError{Key: key, By: d.By, Comment: d.Comment}
 	}
 	return map[string]any{"approved_by": d.By, "approved_at": d.At.UTC().Format(time.RFC3339), "comment": d.Comment}, nil
 }
