@@ -46,3 +46,22 @@ func TestDemoSaysEachNoteOnce(t *testing.T) {
 		t.Errorf("the doctor note is said %d times:\n%s", n, r.err)
 	}
 }
+
+// Flag and file mistakes name the flag, the value given and what is
+// accepted, in words a person uses (no Go package names).
+func TestFlagMistakesInPlainWords(t *testing.T) {
+	_, env := simEnv(t, sim.Options{})
+	missing := filepath.Join(t.TempDir(), "creds.json")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log-level", "loud", "runs"}, `error: --log-level must be debug, info, warn or error, not "loud"`},
+		{[]string{"api", "get", "/accounts", "--credentials", missing}, "error: credentials file " + missing + " does not exist (--credentials: a file holding client_id and client_secret)"},
+	} {
+		r := frameflow(t, env, c.args...)
+		if r.code != 2 || !strings.Contains(r.err, c.want) || strings.Contains(r.err, "slog") || strings.Contains(r.err, "stat ") {
+			t.Errorf("frameflow %s: want exit 2 and %q\n%s", strings.Join(c.args, " "), c.want, r)
+		}
+	}
+}

@@ -161,7 +161,7 @@ Environment:
 func (a *app) setupLogging() error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
-		return usageErr("--log-level: %v", err)
+		return usageErr("--log-level must be debug, info, warn or error, not %q", a.logLevel)
 	}
 	w := a.red.Writer(a.streams.Err)
 	opts := &slog.HandlerOptions{Level: lvl}
