@@ -65,3 +65,18 @@ func TestFlagMistakesInPlainWords(t *testing.T) {
 		}
 	}
 }
+
+// A run resumed from another directory than the one it started in: the
+// journal keeps the workflow's path as given, so the message says where
+// to run the command from, not just "no such file or directory".
+func TestResumeFromAnotherDirectorySaysWhereToRunIt(t *testing.T) {
+	_, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1), TaskFailRate: 1})
+	if r := frameflow(t, env, "run", rolloutFile, "--yes"); r.code != 1 {
+		t.Fatalf("the run should fail (every task fails):\n%s", r)
+	}
+	t.Chdir(t.TempDir())
+	r := frameflow(t, env, "resume", "--last", "--yes")
+	if r.code == 0 || !strings.Contains(r.err, "its workflow "+rolloutFile+": no such file here; the path is relative to the directory the workflow was planned or run from: run this command there") {
+		t.Fatalf("resume elsewhere:\n%s", r)
+	}
+}

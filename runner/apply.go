@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/frameflow/frameflow/engine/journal"
@@ -22,10 +24,19 @@ type PlanSourceError struct {
 }
 
 func (e *PlanSourceError) Error() string {
-	if e.RunID != "" {
-		return fmt.Sprintf("run %s: its workflow %s: %v", e.RunID, e.File, e.Err)
+	why := e.Err.Error()
+	var pe *fs.PathError
+	if errors.As(e.Err, &pe) && errors.Is(e.Err, fs.ErrNotExist) {
+		why = "no such file"
+		if !filepath.IsAbs(e.File) {
+			// Journals and plans keep the path as it was given.
+			why += " here; the path is relative to the directory the workflow was planned or run from: run this command there"
+		}
 	}
-	return fmt.Sprintf("the plan's workflow %s: %v", e.File, e.Err)
+	if e.RunID != "" {
+		return fmt.Sprintf("run %s: its workflow %s: %s", e.RunID, e.File, why)
+	}
+	return fmt.Sprintf("the plan's workflow %s: %s", e.File, why)
 }
 
 func (e *PlanSourceError) Unwrap() error { return e.Err }
