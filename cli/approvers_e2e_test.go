@@ -142,4 +142,9 @@ func TestRejectedGateDoesNotSayResume(t *testing.T) {
 		!strings.Contains(out, "error: run "+id+" stopped: approval gate, by ann rejected; the decision stands, so a resume would stop there again: start a new run") {
 		t.Fatalf("the end of a rejected run: exit %d\n%s", run.code, out)
 	}
+	// runs show reads the rejection back from the decision document.
+	r := runBinary(t, env, "runs", "show", id)
+	if !strings.Contains(r.out, "1 approval gate rejected (the decision stands: a resume stops there again): gate, by ann") || strings.Contains(r.out, "Continue with") {
+		t.Fatalf("runs show of a rejected run:\n%s", r)
+	}
 }

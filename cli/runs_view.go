@@ -135,7 +135,7 @@ func (a *app) showRun(id, format string) error {
 		return withCode(ExitInvalid, err)
 	}
 	out := a.red.Writer(a.streams.Out)
-	rc := runner.RecapOfDetail(d)
+	rc := a.service().RunRecap(d)
 	und, _ := a.service().Undecided(id)
 	for _, p := range und {
 		rc.Unknown = append(rc.Unknown, p.Key)

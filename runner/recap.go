@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"strings"
@@ -153,6 +154,44 @@ func RecapOfDetail(d *journal.RunDetail) Recap {
 		rc.Resume = ""
 	}
 	return rc
+}
+
+// RunRecap is RecapOfDetail with the approval gates people rejected,
+// read from their decision documents (a journal keeps only the error
+// text): a run that stopped only at rejected gates has no resume command,
+// since a resume stops there again.
+func (s *Service) RunRecap(d *journal.RunDetail) Recap {
+	rc := RecapOfDetail(d)
+	gates := s.approvalSteps(d.File)
+	for _, sd := range d.Steps {
+		if sd.Status != string(engine.StatusFailed) || !gates[sd.Step] {
+			continue
+		}
+		key := engine.ApprovalKey(sd.Step, sd.ItemKey)
+		if dec, err := s.approvalOf(context.Background(), d.ID, key); err == nil && dec != nil && !dec.Approved {
+			rc.Rejected = append(rc.Rejected, key+", by "+dec.By)
+		}
+	}
+	if len(rc.Rejected) > 0 && len(rc.Rejected) == rc.Failed && len(rc.Interrupted) == 0 && len(rc.Unknown) == 0 {
+		rc.Resume = ""
+	}
+	return rc
+}
+
+// approvalSteps are the full ids of the approval steps of the workflow
+// file; none when it cannot be read (changed or gone).
+func (s *Service) approvalSteps(file string) map[string]bool {
+	gates := map[string]bool{}
+	reg, err := NewRegistry(nil, nil)
+	if err != nil {
+		return gates
+	}
+	if prog, diags := Load(file, reg); prog != nil && len(diags) == 0 {
+		for _, id := range prog.StepsUsing("approval") {
+			gates[id] = true
+		}
+	}
+	return gates
 }
 
 // IsFanOutRow reports whether sd is a fan-out's or group's own row (its

@@ -152,6 +152,11 @@ type RunDetail struct {
 	SecretInputs []string
 	// AttemptList is each process's go at the run: the first, each resume.
 	AttemptList []Attempt
+	// Rejected are the approval gates people rejected ("gate, by ann").
+	// OnlyRejected: they are all that failed, so a resume would stop at
+	// them again and none is offered.
+	Rejected     []string
+	OnlyRejected bool
 }
 
 // Attempt is one process's go at a run.

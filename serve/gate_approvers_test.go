@@ -2,6 +2,8 @@ package serve
 
 import (
 	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -49,5 +51,41 @@ func TestGateShowsWhoMayApprove(t *testing.T) {
 		if got := strings.Contains(page, `value="approve"`); got != c.form {
 			t.Errorf("%s: Approve offered: %v, want %v", c.name, got, c.form)
 		}
+	}
+}
+
+// A run that stopped only at a rejected gate offers no resume (it would
+// stop there again) and says why; one with other failures still does.
+func TestRejectedRunOffersNoResume(t *testing.T) {
+	_, fb, ts := newTestServer(t, Options{LocalUser: "alice"})
+	c := client(t)
+	for _, only := range []bool{true, false} {
+		fb.mu.Lock()
+		fb.runs["run-r"] = &RunDetail{RunSummary: RunSummary{ID: "run-r", Status: "failed", Attempts: 1}, Rejected: []string{"gate, by ann"}, OnlyRejected: only}
+		fb.mu.Unlock()
+		resp, err := c.Get(ts.URL + "/runs/run-r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page := string(b)
+		hidden := strings.Contains(page, `id="resume-form" class="stack" hidden`)
+		if !strings.Contains(page, "Stopped at a rejected approval: gate, by ann. The decision stands") || hidden != only {
+			t.Errorf("only rejected %v: resume hidden %v\n%s", only, hidden, page)
+		}
+	}
+	// A forged resume of the rejected run is sent back to its page, as
+	// for a run that cannot be resumed.
+	fb.mu.Lock()
+	fb.runs["run-r"].OnlyRejected = true
+	fb.mu.Unlock()
+	resp, err := c.PostForm(ts.URL+"/runs/run-r/resume", url.Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/runs/run-r" {
+		t.Errorf("resume of a run stopped only by a rejection: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

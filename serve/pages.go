@@ -749,7 +749,7 @@ func (s *Server) runData(id string) (runData, error) {
 	}
 	switch det.Status {
 	case "failed", "interrupted", "crashed":
-		d.CanResume = true
+		d.CanResume = !det.OnlyRejected
 	}
 	// Gates come from the journal whoever runs the run: one place for the
 	// page's runs and the terminal's. A crashed run's gate can be decided
