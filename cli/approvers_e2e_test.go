@@ -148,3 +148,34 @@ func TestRejectedGateDoesNotSayResume(t *testing.T) {
 		t.Fatalf("runs show of a rejected run:\n%s", r)
 	}
 }
+
+// At a terminal, a person who is not among a gate's approvers is told so
+// and not asked; the run waits until an approver decides.
+func TestTerminalNonApproverIsToldNotAsked(t *testing.T) {
+	_, env := simEnv(t, sim.Options{})
+	h := newHookServer(t, okHook)
+	f := writeHTTPWorkflow(t, strings.Replace(gateWorkflow(h.host, "1m"), "      timeout: 1m\n", "      timeout: 1m\n      approvers: [ann-not-this-user]\n", 1))
+	done := make(chan result, 1)
+	go func() { done <- frameflowAtTerminal(t, env, "yes\nyes\n", "run", f, "--yes") }()
+	id := lastRunID(t, env)
+	waitFor(t, "the wait to be journaled", func() bool {
+		return strings.Contains(frameflow(t, env, "runs", "show", id).out, "who may approve: ann-not-this-user")
+	})
+	time.Sleep(300 * time.Millisecond) // the typed "yes" must not count
+	if got := paths(h); len(got) != 1 {
+		t.Fatalf("a non-approver's typed yes let the run past the gate: %v", got)
+	}
+	if r := frameflow(t, env, "approve", id, "gate", "--by", "ann-not-this-user"); r.code != 0 {
+		t.Fatalf("the approver: %s", r)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not end after the approver decided")
+	}
+	if r.code != 0 || !strings.Contains(r.out+r.err, "are not among its approvers (ann-not-this-user): it waits for one of them") ||
+		strings.Contains(r.out+r.err, "Type yes to approve") {
+		t.Fatalf("the terminal run:\n%s", r)
+	}
+}

@@ -21,6 +21,9 @@ type ApprovalPrompt struct {
 	Message string
 	// Approvers are who may decide; empty: anyone who can reach the run.
 	Approvers []string
+	// NotAnApprover: the person at this terminal is not among them. The
+	// asker should say so, ask nothing and return nil: the gate waits.
+	NotAnApprover bool
 }
 
 // ApprovalAsker asks a person (a terminal prompt) whether to approve. It
@@ -49,13 +52,14 @@ func (g *approvalGate) Waiting(ctx context.Context, w engine.ApprovalWait) func(
 	// A journal that cannot take this record fails the step's own record
 	// right after; the wait itself does not depend on it.
 	_ = g.jr.WaitingFor(w.Key, w.Message, w.Deadline, w.Approvers)
-	// A person at this terminal who is not among the approvers is not
-	// asked: the gate waits for one who is (page, frameflow approve).
-	if g.ask != nil && engine.MayDecide(w.Approvers, OperatorName()) {
+	// A person at this terminal who is not among the approvers is told,
+	// not asked: the gate waits for one who is (page, frameflow approve).
+	if g.ask != nil {
+		notApprover := !engine.MayDecide(w.Approvers, OperatorName())
 		runID := g.jr.ID()
 		go func() {
-			d := g.ask(ctx, ApprovalPrompt{RunID: runID, Key: w.Key, Message: w.Message, Approvers: w.Approvers})
-			if d == nil {
+			d := g.ask(ctx, ApprovalPrompt{RunID: runID, Key: w.Key, Message: w.Message, Approvers: w.Approvers, NotAnApprover: notApprover})
+			if d == nil || notApprover {
 				return
 			}
 			// Another approver may have been first: theirs stands.
