@@ -83,3 +83,39 @@ func TestResumeShowsOnlyWhatRemainsForApproval(t *testing.T) {
 		t.Errorf("no question after what remains:\n%s", planPart)
 	}
 }
+
+// A resumed apply shows what remains of its applied plan, read back from
+// the state backend, not of a new plan: every planned mutation is either
+// already sent or remaining (a new plan would read a capacity already set
+// as unchanged and leave it out).
+func TestResumedApplyShowsWhatRemainsOfItsPlan(t *testing.T) {
+	const stores = 4
+	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(stores), TaskFailRate: 0.5, Seed: 2})
+	planFile := t.TempDir() + "/rollout.plan"
+	if r := frameflow(t, env, "plan", rolloutFile, "--out", planFile); r.code != 0 {
+		t.Fatalf("plan: %s", r)
+	}
+	if r := frameflow(t, env, "apply", planFile, "--yes", "--parallelism", "1"); r.code != 1 {
+		t.Fatalf("the apply should fail (half the tasks fail):\n%s", r)
+	}
+	before := len(s.Requests())
+	r := frameflowAtTerminal(t, env, "no\n", "resume", "--last", "--no-color")
+	if r.code != 1 || !strings.Contains(r.err, "not approved; nothing was changed") {
+		t.Fatalf("resume answered no:\n%s", r)
+	}
+	done := regexp.MustCompile(`Already sent by earlier attempts \(their results are in the journal; not sent again\): (\d+)`).FindStringSubmatch(r.out)
+	left := regexp.MustCompile(`frameflow will make (\d+) changes`).FindStringSubmatch(r.out)
+	if done == nil || left == nil {
+		t.Fatalf("the resumed apply does not show what was sent apart from what remains:\n%s", r)
+	}
+	nDone, _ := strconv.Atoi(done[1])
+	nLeft, _ := strconv.Atoi(left[1])
+	if nDone == 0 || nLeft == 0 || nDone+nLeft != 3*stores {
+		t.Fatalf("%d already sent + %d remaining, want both > 0 and %d in all (the applied plan's):\n%s", nDone, nLeft, 3*stores, r.out)
+	}
+	for _, q := range s.Requests()[before:] {
+		if q.Method != "GET" {
+			t.Fatalf("a resume that was not approved sent %s %s", q.Method, q.Path)
+		}
+	}
+}
