@@ -117,6 +117,12 @@ func checkVersionExists(t *testing.T, where, v string) {
 		t.Logf("no git checkout: not checking that FRAMEFLOW_VERSION %s exists (CI does)", v)
 		return
 	}
+	// A shallow clone (CI checkouts often are) lacks the older commits a
+	// pin names: it can check the form only.
+	if out, _ := exec.Command("git", "rev-parse", "--is-shallow-repository").Output(); strings.TrimSpace(string(out)) == "true" {
+		t.Logf("shallow clone: not checking that FRAMEFLOW_VERSION %s exists", v)
+		return
+	}
 	if why := missingVersion(v); why != "" {
 		t.Errorf("%s: FRAMEFLOW_VERSION %s %s: go install would fail", where, v, why)
 	}
