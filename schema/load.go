@@ -30,7 +30,7 @@ type LoadOptions struct {
 	MaxDepth  int   // deepest nesting of lists and mappings; default 64
 	MaxNodes  int   // most YAML nodes after alias expansion; default 1,000,000
 	// ReadFile reads a called playbook (uses: ./x.yaml) by the path joined
-	// to its caller's folder; nil: os.ReadFile.
+	// to its caller's folder; nil: ReadSource (regular files only).
 	ReadFile func(path string) ([]byte, error)
 }
 
