@@ -684,3 +684,37 @@ func TestProbeForcedResumeDoesNotReplayAnotherRequest(t *testing.T) {
 		t.Errorf("the refused resume sent %d mutations", after-before)
 	}
 }
+
+// `apply` of a saved plan that is a named pipe or a device is refused at
+// once, exit 2 (it hung before the fix).
+func TestProbeApplyOfANonRegularPlanIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	t.Parallel()
+	s, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(1)})
+	fifo := filepath.Join(t.TempDir(), "rollout.plan")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, plan := range []string{fifo, "/dev/zero"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, frameflowBinary(t), "apply", plan, "--yes")
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		out, _ := cmd.CombinedOutput()
+		timedOut := ctx.Err() == context.DeadlineExceeded
+		cancel()
+		if timedOut {
+			t.Fatalf("apply %s still ran after 20 s", plan)
+		}
+		if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "load plan "+plan+": not a regular file") {
+			t.Errorf("apply %s: exit %d, want 2, not a regular file:\n%s", plan, cmd.ProcessState.ExitCode(), out)
+		}
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}

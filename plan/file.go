@@ -145,6 +145,11 @@ var ErrTampered = errors.New("plan file does not match its hash")
 // Load reads a saved plan and verifies its hash: a plan edited after it was
 // saved is refused, since the approval given to it is bound to the hash.
 func Load(path string) (*Plan, error) {
+	// Checked before opening: opening a named pipe blocks until a writer
+	// comes (`apply FIFO` hung), and a device may stream for ever.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("load plan %s: not a regular file (%s)", path, fileKind(st.Mode()))
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load plan: %w", err)
@@ -154,6 +159,18 @@ func Load(path string) (*Plan, error) {
 		return nil, fmt.Errorf("load plan %s: %w", path, err)
 	}
 	return p, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
 }
 
 // Parse decodes and verifies a plan from its JSON form (see Load).
