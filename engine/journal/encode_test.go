@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The fast path (no redaction round trip) must write what the round trip
@@ -119,11 +120,45 @@ func BenchmarkEncodeStepRecord(b *testing.B) {
 	i := 3
 	rec := &record{T: recStep, Step: "rollout.clone", Item: "Store-0004", ItemKey: "3d268d25-dde7-5bc8-9f97-0b50c0f935b1", Index: &i,
 		Status: "succeeded", Attempts: 1, DurationMS: 1062,
-		Outputs: json.RawMessage(`{"task":{"account_id":"3d268d25-dde7-5bc8-9f97-0b50c0f935b1","display_name":"Cloning pool","id":"41e5a1b0-8f0e-4c1e-9a51-7b2b1a0c9f11","kind":"clone_pool","stage":"done"}}`)}
+		Outputs: json.RawMessage(`{"task":{"account_id":"3d268d25-dde7-5bc8-9f97-0b50c0f935b1","display_name":"Cloning pool","id":"41e5a1b0-8f0e-4c1e-9a51-7b2b1a0c9f11","kind":"clone_pool","stage":"done"}}`),
+		ownJSON: true} // as Record makes it
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := encode(rec, redact); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// marshalRecord's splice must write exactly what json.Marshal writes,
+// whatever the strings around the spliced fields hold.
+func TestMarshalRecordSplicesByteForByte(t *testing.T) {
+	i := 3
+	tricky := `"outputs":0 "result":0 \"outputs\":0 <&> ` + "\u2028\x01"
+	started := time.Date(2026, 11, 30, 12, 0, 0, 5, time.UTC)
+	outputs := json.RawMessage(`{"task":{"id":"t1","stage":"done","n":[1,2.5,null,true,"\"outputs\":0"]}}`)
+	cases := []record{
+		{T: recStep, Step: "rollout.clone", Item: "Store-0004", ItemKey: "k", Index: &i, Status: "succeeded", Attempts: 1, DurationMS: 1062, Outputs: outputs, ownJSON: true},
+		{T: recStep, Step: tricky, Item: tricky, ItemKey: tricky, Status: tricky, Error: tricky, Started: &started, Outputs: outputs, ownJSON: true},
+		{T: recResult, Key: tricky, Result: json.RawMessage(`{"id":"91","stage":"queued"}`), Via: "send", ownJSON: true},
+		{T: recResult, Key: "k", Result: json.RawMessage(`null`), Via: tricky, Attempt: 2, Time: started, ownJSON: true},
+		{T: recResult, Key: "k", Result: json.RawMessage(`"result":0`[9:]), Via: "send", ownJSON: true},
+		// Fields that may hold objects take json.Marshal itself.
+		{T: recStep, Step: "s", Outputs: outputs, Body: map[string]any{"outputs": 0}, ownJSON: true},
+		{T: recResult, Key: "k", Result: outputs, Witness: json.RawMessage(`{"result":0}`), ownJSON: true},
+		{T: recStep, Step: "s", Outputs: outputs},
+	}
+	for _, rec := range cases {
+		want, err := json.Marshal(&rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := marshalRecord(&rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("marshalRecord:\n got %s\nwant %s", got, want)
 		}
 	}
 }

@@ -327,7 +327,7 @@ func (r *Run) recordResult(key string, res any, via string) (any, error) {
 		// a resume reconciles it.
 		return nil, fmt.Errorf("journal: mutation %s was sent but its result cannot be recorded: %w", key, err)
 	}
-	if err := r.append(&record{T: recResult, Key: key, Result: b, Via: via}); err != nil {
+	if err := r.append(&record{T: recResult, Key: key, Result: b, Via: via, ownJSON: true}); err != nil {
 		return nil, fmt.Errorf("%w (mutation %s was sent; a resume will reconcile it)", err, key)
 	}
 	r.mu.Lock()

@@ -324,7 +324,7 @@ func (r *Run) Record(res engine.StepResult) error {
 		if err != nil {
 			return fmt.Errorf("journal: outputs of %s: %w", res.Step, err)
 		}
-		rec.Outputs = b
+		rec.Outputs, rec.ownJSON = b, true
 	}
 	return r.append(rec)
 }
