@@ -70,7 +70,7 @@ func taskOutput(t *frame.Task) (any, error) {
 	if t == nil {
 		return nil, nil
 	}
-	if m, ok := taskMap(t); ok {
+	if m, ok := t.JSONObject(); ok {
 		return m, nil
 	}
 	return engine.RoundTrip(t)

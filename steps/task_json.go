@@ -12,10 +12,11 @@ import (
 // Every mutation's task and every poll's answer passes between frame.Task
 // and its JSON object form (map[string]any) a few times per step. Going
 // through encoding/json each time (Marshal, then Unmarshal) was ~5% of a
-// 2,000-store rollout's CPU, so the two conversions below build the result
-// directly. Each gives exactly what the JSON round trip gives, or reports
-// ok=false and the caller takes the round trip (for its error message, or
-// for a shape these do not cover); task_json_internal_test.go compares them.
+// 2,000-store rollout's CPU, so taskFromMap (and frame.Task.JSONObject the
+// other way) build the result directly. Each gives exactly what the JSON
+// round trip gives, or reports ok=false and the caller takes the round trip
+// (for its error message, or for a shape it does not cover);
+// task_json_internal_test.go compares them.
 
 // taskFields are frame.Task's JSON names. encoding/json matches object
 // keys to them case-insensitively: a key that folds to one of them but is
@@ -120,54 +121,4 @@ func foldsToTaskField(k string) bool {
 		}
 	}
 	return false
-}
-
-// taskMap is json.Unmarshal(json.Marshal(t)) into an any: the task's JSON
-// object form, as steps output it.
-func taskMap(t *frame.Task) (map[string]any, bool) {
-	m := make(map[string]any, 12)
-	ok := true
-	str := func(key, v string, always bool) {
-		if v == "" && !always {
-			return
-		}
-		if !utf8.ValidString(v) {
-			ok = false
-		}
-		m[key] = v
-	}
-	ptr := func(key string, v *string) {
-		if v != nil {
-			str(key, *v, true)
-		}
-	}
-	raw := func(key string, v json.RawMessage) {
-		if len(v) == 0 {
-			return
-		}
-		var x any
-		if json.Unmarshal(v, &x) != nil {
-			ok = false
-		}
-		m[key] = x
-	}
-	str("id", t.ID, true)
-	str("account_id", t.AccountID, false)
-	str("customer_id", t.CustomerID, false)
-	str("organization_id", t.OrganizationID, false)
-	ptr("pool_id", t.PoolID)
-	str("kind", t.Kind, false)
-	str("display_name", t.DisplayName, false)
-	str("stage", t.Stage, true)
-	if t.DurationSec != nil {
-		ok = ok && finite(*t.DurationSec)
-		m["duration_sec"] = *t.DurationSec
-	}
-	str("inserted_at", t.InsertedAt, false)
-	str("updated_at", t.UpdatedAt, false)
-	ptr("finished_at", t.FinishedAt)
-	raw("progress_info", t.ProgressInfo)
-	raw("result_info", t.ResultInfo)
-	raw("external_resource_id", t.ExternalResourceID)
-	return m, ok
 }

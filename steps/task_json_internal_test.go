@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/frame"
 )
 
@@ -80,40 +79,4 @@ func roundTripTask(m map[string]any) (*frame.Task, error) {
 		return nil, err
 	}
 	return &out, nil
-}
-
-func TestTaskMapMatchesTheRoundTrip(t *testing.T) {
-	s := func(v string) *string { return &v }
-	f := func(v float64) *float64 { return &v }
-	cases := []*frame.Task{
-		{},
-		{ID: "t1", Stage: "done"},
-		{ID: "t1", AccountID: "a", CustomerID: "c", OrganizationID: "o", PoolID: s("p"), Kind: "k", DisplayName: "<d>&",
-			Stage: "in_progress", DurationSec: f(3), InsertedAt: "i", UpdatedAt: "u", FinishedAt: s(""),
-			ProgressInfo: json.RawMessage(`{"a": [1, 2.5, "x", null, true]}`), ResultInfo: json.RawMessage(`null`), ExternalResourceID: json.RawMessage(` "e" `)},
-		{ID: "t1", DurationSec: f(math.Copysign(0, -1)), PoolID: s("")},
-		{ID: "bad\xff"},                                    // declined
-		{ID: "t1", DurationSec: f(math.Inf(1))},            // declined
-		{ID: "t1", ResultInfo: json.RawMessage(`{broken`)}, // declined
-	}
-	for i, task := range cases {
-		want, wantErr := engine.RoundTrip(task)
-		got, ok := taskMap(task)
-		if i < 4 && !ok {
-			t.Errorf("%+v: declined", task)
-		}
-		if i >= 4 && ok {
-			t.Errorf("%+v: converted, but the round trip is needed", task)
-		}
-		if !ok {
-			continue
-		}
-		if wantErr != nil {
-			t.Errorf("%+v: the round trip fails (%v) but taskMap gave %v", task, wantErr, got)
-			continue
-		}
-		if !reflect.DeepEqual(any(got), want) {
-			t.Errorf("%+v:\n got %#v\nwant %#v", task, got, want)
-		}
-	}
 }

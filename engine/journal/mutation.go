@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -333,7 +334,21 @@ func (r *Run) recordResult(key string, res any, via string) (any, error) {
 	r.mu.Lock()
 	raw := r.muts[key].result
 	r.mu.Unlock()
+	if o, ok := res.(jsonObjecter); ok && bytes.Equal(raw, b) {
+		// Recorded as marshalled (nothing redacted): the journal's copy is
+		// the value's JSON round trip, which it can give directly.
+		if m, ok := o.JSONObject(); ok {
+			return m, nil
+		}
+	}
 	return decode(raw)
+}
+
+// jsonObjecter is a result that gives its JSON round trip
+// (json.Unmarshal(json.Marshal(v)) into an any) without encoding/json, or
+// ok=false (frame.Task: every mutation of a rollout answers one).
+type jsonObjecter interface {
+	JSONObject() (m map[string]any, ok bool)
 }
 
 func (r *Run) write(rec *record) error { return r.append(rec) }
