@@ -162,3 +162,30 @@ func TestMarshalRecordSplicesByteForByte(t *testing.T) {
 		}
 	}
 }
+
+// identityJSON is compared across runs and versions: it must stay
+// json.Marshal's text of identityFields for every body.
+func TestIdentityJSONIsMarshalsText(t *testing.T) {
+	var nilMap map[string]any
+	bodies := []any{nil, nilMap, map[string]any{}, map[string]any{"target_account_id": "store-1", "n": 3.0, "list": []any{"<&>", nil, true}},
+		map[string]string{"b": "2", "a": "\u2028"}, "raw text", 5.5, []any{}, struct {
+			X int `json:"x"`
+		}{7}, map[string]int{"a": 1}}
+	queries := []map[string]string{nil, {}, {"name": "QA & <co>", "a": "\xff"}}
+	for _, body := range bodies {
+		for _, q := range queries {
+			rec := &record{Method: "POST", Path: "/accounts/a\"1/clone", Query: q, Body: body}
+			want, err := json.Marshal(identityFields{"estate <1>", rec.Method, rec.Path, rec.Query, rec.Body})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := identityJSON("estate <1>", rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("body %#v query %v:\n got %s\nwant %s", body, q, got, want)
+			}
+		}
+	}
+}
