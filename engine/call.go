@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+
+	"github.com/frameflow/frameflow/schema"
 )
 
 // bindCall binds the called playbook's inputs for one item of a call, as
@@ -18,6 +20,34 @@ import (
 // vars. Values computed from a secret, and inputs declared secret, join the
 // redaction list before anything can show them.
 func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error {
+	inputs, err := r.bindCallInputs(f, it)
+	if err != nil {
+		return err
+	}
+	u := f.node.callee
+	// A playbook without env or vars shares one empty map for each: a call
+	// per item of a large fan-out should cost what it binds, no more.
+	pv := &playbookValues{inputs: inputs, vars: noValues, env: noValues}
+	if len(u.env) > 0 {
+		pv.env = make(map[string]any, len(u.env))
+		for name := range u.env {
+			v := ""
+			if r.opts.Getenv != nil {
+				v = r.opts.Getenv(name)
+			}
+			pv.env[name] = v
+		}
+	}
+	if err := r.bindPlaybookVars(u, pv); err != nil {
+		return err
+	}
+	instance.call = pv
+	return nil
+}
+
+// bindCallInputs evaluates each declared input of the called playbook for
+// one item: the with: value in the caller's scope, else its default.
+func (r *run) bindCallInputs(f *fanout, it *fanoutItem) (map[string]any, error) {
 	n, u := f.node, f.node.callee
 	var item *fanoutItem
 	if !f.single {
@@ -35,7 +65,7 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 			}
 			var err error
 			if x, err = resolve(v, env); err != nil {
-				return fmt.Errorf("input %s: %w", in.Name, err)
+				return nil, fmt.Errorf("input %s: %w", in.Name, err)
 			}
 			if v.secret != "" || in.Secret {
 				r.redact.Add(x)
@@ -43,48 +73,49 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 		case in.HasDefault:
 			x = in.Default
 		case in.Required:
-			return &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("missing required input %q", in.Name)}
+			return nil, &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("missing required input %q", in.Name)}
 		default:
 			continue
 		}
-		if !containsUnknown(x) {
-			c, err := coerceTyped(in, x)
-			if err != nil {
-				return &CallInputError{Playbook: u.wf.File, Err: err}
-			}
-			x = c
-			if len(in.Enum) > 0 && !slices.ContainsFunc(in.Enum, func(e any) bool { return equalValue(e, x) }) {
-				if in.Secret {
-					return &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("input %q: not one of the allowed values", in.Name)}
-				}
-				return &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("input %q: %v is not one of the allowed values", in.Name, x)}
-			}
+		x, err := checkCallValue(u, in, x)
+		if err != nil {
+			return nil, err
 		}
 		if in.Secret {
 			r.redact.Add(x)
 		}
 		inputs[in.Name] = x
 	}
-	// A playbook without env or vars shares one empty map for each: a call
-	// per item of a large fan-out should cost what it binds, no more.
-	pv := &playbookValues{inputs: inputs, vars: noValues, env: noValues}
-	if len(u.env) > 0 {
-		pv.env = make(map[string]any, len(u.env))
+	return inputs, nil
+}
+
+// checkCallValue gives a bound value its input's declared type and checks
+// its enum; a value known only after apply (plan modes) is left as it is.
+func checkCallValue(u *unit, in *schema.Input, x any) (any, error) {
+	if containsUnknown(x) {
+		return x, nil
 	}
-	for name := range u.env {
-		v := ""
-		if r.opts.Getenv != nil {
-			v = r.opts.Getenv(name)
+	x, err := coerceTyped(in, x)
+	if err != nil {
+		return nil, &CallInputError{Playbook: u.wf.File, Err: err}
+	}
+	if len(in.Enum) > 0 && !slices.ContainsFunc(in.Enum, func(e any) bool { return equalValue(e, x) }) {
+		if in.Secret {
+			return nil, &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("input %q: not one of the allowed values", in.Name)}
 		}
-		pv.env[name] = v
+		return nil, &CallInputError{Playbook: u.wf.File, Err: fmt.Errorf("input %q: %v is not one of the allowed values", in.Name, x)}
 	}
-	if len(u.vars) > 0 {
-		pv.vars = make(map[string]any, len(u.vars))
+	return x, nil
+}
+
+// bindPlaybookVars evaluates the called playbook's vars, in order, over its
+// bound inputs, env and the vars before each.
+func (r *run) bindPlaybookVars(u *unit, pv *playbookValues) error {
+	if len(u.vars) == 0 {
+		return nil
 	}
-	var scope map[string]any
-	if len(u.vars) > 0 {
-		scope = map[string]any{"inputs": pv.inputs, "vars": pv.vars, "env": pv.env}
-	}
+	pv.vars = make(map[string]any, len(u.vars))
+	scope := map[string]any{"inputs": pv.inputs, "vars": pv.vars, "env": pv.env}
 	for _, v := range u.vars {
 		val, err := resolve(v.val, scope)
 		if err != nil {
@@ -95,7 +126,6 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 		}
 		pv.vars[v.name] = val
 	}
-	instance.call = pv
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -580,125 +579,171 @@ func elemType(e *xexpr.Expr) *xexpr.Type {
 	return xexpr.Any
 }
 
+// compileGraph compiles every step of g: its needs, condition and fan-out,
+// then what it runs (a called playbook, a group's body, or a step type's
+// inputs and outputs), then the flags that bubble up to fan-outs.
 func (c *compiler) compileGraph(g *graph) {
 	base := lazy(func() *xexpr.Type { return c.envFor(g, nil, nil) })
 	for _, n := range g.nodes {
-		s := n.step
-		n.as = s.As
+		n.as = n.step.As
 		if n.as == "" {
 			n.as = "item"
 		}
-		// Needs: a sibling, or a step of an enclosing graph.
-		for i, need := range s.Needs {
-			pos := s.Pos
-			if i < len(s.NeedsPos) {
-				pos = s.NeedsPos[i]
-			}
-			c.addDep(n, need, pos, "needs")
-		}
-		if s.If != "" {
-			src, off := xexpr.Bare(s.If)
-			if e := c.compileExpr(src, base(), s.IfPos, c.sourceShift(s.IfPos, src, off)); e != nil {
-				c.refuseSecretCondition(e, s.IfPos, "if")
-				n.ifExpr = e
-				n.ifRefs = map[string]bool{}
-				for _, r := range e.Refs() {
-					if id, ok := stepRef(r); ok {
-						n.ifRefs[id] = true
-					}
-				}
-				c.refDeps(n, e.Refs(), s.IfPos)
-			}
-		}
-		env := base
-		if s.ForEachList != nil {
-			n.forEachList = c.compileValue(s.ForEachList, base, n)
-			if n.forEachList != nil && n.forEachList.secret != "" {
-				c.errf(s.ForEachList.Pos, "for_each reads a secret (%s): a condition on a secret leaks it one bit at a time (the number and labels of items are shown)", n.forEachList.secret)
-			}
-			if n.forEachList == nil {
-				n.forEachList = &compiledValue{isConst: true, constant: []any{}}
-			}
-			if n.body == nil || n.callee != nil {
-				env = lazy(func() *xexpr.Type { return c.envFor(g, n, xexpr.Any) })
-			}
-		} else if s.ForEach != "" {
-			src, off := xexpr.Bare(s.ForEach)
-			if e := c.compileExpr(src, base(), s.ForEachPos, c.sourceShift(s.ForEachPos, src, off)); e != nil {
-				c.refuseSecretCondition(e, s.ForEachPos, "for_each")
-				n.forEach = e
-				c.refDeps(n, e.Refs(), s.ForEachPos)
-			} else {
-				// Keep going so the body is still checked.
-				n.forEach = nil
-			}
-			if n.body == nil || n.callee != nil {
-				elem := elemType(n.forEach)
-				env = lazy(func() *xexpr.Type { return c.envFor(g, n, elem) })
-			}
-			if n.forEach == nil {
-				// Mark as fan-out anyway so outputs are typed as such.
-				n.forEach, _ = xexpr.Compile("[]", xexpr.Object("name", nil))
-			}
-		}
-		if n.callee != nil {
+		c.compileNeeds(n)
+		c.compileIf(n, base)
+		env := c.compileForEach(g, n, base)
+		switch {
+		case n.callee != nil:
 			c.compileCall(n, env)
-		} else if n.body != nil {
-			if len(s.With) > 0 {
-				c.structf(s.Pos, "group %q cannot have with: (its steps have their own)", n.id)
-			}
-			if s.ForEach == "" && s.ForEachList == nil {
-				c.structf(s.Pos, "group %q needs for_each: a group runs its steps once per item", n.id)
-			}
-			c.compileGraph(n.body)
-			// Declared outputs of a group are evaluated per item, among its steps.
-			n.outputs = c.compileOutputs(n, lazy(func() *xexpr.Type { return c.envFor(n.body, nil, nil) }))
-		} else if n.stepType != nil {
+		case n.body != nil:
+			c.compileGroup(n)
+		case n.stepType != nil:
 			c.compileWith(n, env)
-			outEnv := env
-			if len(s.Outputs) > 0 {
-				f := map[string]*xexpr.Type{}
-				for k, v := range env().Fields {
-					f[k] = v
-				}
-				raw := &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of step %q (%s)", n.id, n.stepType.Name), Open: n.stepType.Outputs == nil, Fields: map[string]*xexpr.Type{}}
-				for k, sh := range n.stepType.Outputs {
-					raw.Fields[k] = c.typeOfShape(sh)
-				}
-				f["outputs"] = raw
-				t := xexpr.Object("name", f)
-				outEnv = func() *xexpr.Type { return t }
-			}
-			n.outputs = c.compileOutputs(n, outEnv)
+			n.outputs = c.compileOutputs(n, c.stepOutputsEnv(n, env))
 		}
 		c.policy(n)
 	}
-	// Mutating and approval flags bubble up to fan-outs and groups.
 	for _, n := range g.nodes {
-		if n.stepType != nil {
-			n.mutates = n.stepType.Mutates
-			// A type may narrow its mutations by its inputs (http.request:
-			// a GET is a read); a mutating step needs approval unless the
-			// playbook or step declares it not required.
-			mutation := n.stepType.Mutates
-			if mutation && n.stepType.NeedsApproval != nil {
-				constants, dynamic := constWith(n)
-				mutation = n.stepType.NeedsApproval(constants, dynamic)
-			}
-			n.needsApproval = n.stepType.Destructive || n.step.Confirm || (mutation && c.approvalOf(n.step) != "not_required")
-			if n.stepType.Destructive && n.step.Approval == "not_required" {
-				c.errf(n.step.ApprovalPos, "step %s uses %s, which overwrites or deletes data: it always needs approval (remove approval: not_required)", n.step.ID, n.stepType.Name)
-			}
+		c.markMutations(n)
+	}
+}
+
+// compileNeeds records a step's needs: a sibling, or a step of an
+// enclosing graph.
+func (c *compiler) compileNeeds(n *node) {
+	s := n.step
+	for i, need := range s.Needs {
+		pos := s.Pos
+		if i < len(s.NeedsPos) {
+			pos = s.NeedsPos[i]
 		}
-		if n.body != nil {
-			for _, b := range n.body.nodes {
-				n.mutates = n.mutates || b.mutates
-			}
+		c.addDep(n, need, pos, "needs")
+	}
+}
+
+// compileIf compiles a step's if: and the steps it reads, which become
+// dependencies.
+func (c *compiler) compileIf(n *node, base lazyEnv) {
+	s := n.step
+	if s.If == "" {
+		return
+	}
+	src, off := xexpr.Bare(s.If)
+	e := c.compileExpr(src, base(), s.IfPos, c.sourceShift(s.IfPos, src, off))
+	if e == nil {
+		return
+	}
+	c.refuseSecretCondition(e, s.IfPos, "if")
+	n.ifExpr = e
+	n.ifRefs = map[string]bool{}
+	for _, r := range e.Refs() {
+		if id, ok := stepRef(r); ok {
+			n.ifRefs[id] = true
 		}
-		n.maxTarget = n.step.MaxTargets
-		if n.maxTarget == 0 {
-			n.maxTarget = n.unit.wf.MaxTargets
+	}
+	c.refDeps(n, e.Refs(), s.IfPos)
+}
+
+// compileForEach compiles a step's for_each (an expression or a YAML list)
+// and returns the environment of its with: values: base, plus the item
+// variable for a plain fan-out step or a call (a group's steps see the item
+// through envFor of its body).
+func (c *compiler) compileForEach(g *graph, n *node, base lazyEnv) lazyEnv {
+	s := n.step
+	seesItem := n.body == nil || n.callee != nil
+	switch {
+	case s.ForEachList != nil:
+		n.forEachList = c.compileValue(s.ForEachList, base, n)
+		if n.forEachList != nil && n.forEachList.secret != "" {
+			c.errf(s.ForEachList.Pos, "for_each reads a secret (%s): a condition on a secret leaks it one bit at a time (the number and labels of items are shown)", n.forEachList.secret)
 		}
+		if n.forEachList == nil {
+			n.forEachList = &compiledValue{isConst: true, constant: []any{}}
+		}
+		if seesItem {
+			return lazy(func() *xexpr.Type { return c.envFor(g, n, xexpr.Any) })
+		}
+	case s.ForEach != "":
+		src, off := xexpr.Bare(s.ForEach)
+		if e := c.compileExpr(src, base(), s.ForEachPos, c.sourceShift(s.ForEachPos, src, off)); e != nil {
+			c.refuseSecretCondition(e, s.ForEachPos, "for_each")
+			n.forEach = e
+			c.refDeps(n, e.Refs(), s.ForEachPos)
+		}
+		env := base
+		if seesItem {
+			elem := elemType(n.forEach)
+			env = lazy(func() *xexpr.Type { return c.envFor(g, n, elem) })
+		}
+		if n.forEach == nil {
+			// It did not compile: mark the step as a fan-out anyway, so
+			// its outputs are typed as such and its body is still checked.
+			n.forEach, _ = xexpr.Compile("[]", xexpr.Object("name", nil))
+		}
+		return env
+	}
+	return base
+}
+
+// compileGroup checks a group's shape and compiles its body and declared
+// outputs, which are evaluated per item, among its steps.
+func (c *compiler) compileGroup(n *node) {
+	s := n.step
+	if len(s.With) > 0 {
+		c.structf(s.Pos, "group %q cannot have with: (its steps have their own)", n.id)
+	}
+	if s.ForEach == "" && s.ForEachList == nil {
+		c.structf(s.Pos, "group %q needs for_each: a group runs its steps once per item", n.id)
+	}
+	c.compileGraph(n.body)
+	n.outputs = c.compileOutputs(n, lazy(func() *xexpr.Type { return c.envFor(n.body, nil, nil) }))
+}
+
+// stepOutputsEnv is what a step's declared outputs see: env plus the
+// step's own raw answer as `outputs`.
+func (c *compiler) stepOutputsEnv(n *node, env lazyEnv) lazyEnv {
+	if len(n.step.Outputs) == 0 {
+		return env
+	}
+	f := map[string]*xexpr.Type{}
+	for k, v := range env().Fields {
+		f[k] = v
+	}
+	raw := &xexpr.Type{Kind: "object", Noun: "output", Of: fmt.Sprintf(" of step %q (%s)", n.id, n.stepType.Name), Open: n.stepType.Outputs == nil, Fields: map[string]*xexpr.Type{}}
+	for k, sh := range n.stepType.Outputs {
+		raw.Fields[k] = c.typeOfShape(sh)
+	}
+	f["outputs"] = raw
+	t := xexpr.Object("name", f)
+	return func() *xexpr.Type { return t }
+}
+
+// markMutations sets whether n mutates and needs approval; a fan-out,
+// group or call mutates when something inside it does.
+func (c *compiler) markMutations(n *node) {
+	if t := n.stepType; t != nil {
+		n.mutates = t.Mutates
+		// A type may narrow its mutations by its inputs (http.request:
+		// a GET is a read); a mutating step needs approval unless the
+		// playbook or step declares it not required.
+		mutation := t.Mutates
+		if mutation && t.NeedsApproval != nil {
+			constants, dynamic := constWith(n)
+			mutation = t.NeedsApproval(constants, dynamic)
+		}
+		n.needsApproval = t.Destructive || n.step.Confirm || (mutation && c.approvalOf(n.step) != "not_required")
+		if t.Destructive && n.step.Approval == "not_required" {
+			c.errf(n.step.ApprovalPos, "step %s uses %s, which overwrites or deletes data: it always needs approval (remove approval: not_required)", n.step.ID, t.Name)
+		}
+	}
+	if n.body != nil {
+		for _, b := range n.body.nodes {
+			n.mutates = n.mutates || b.mutates
+		}
+	}
+	n.maxTarget = n.step.MaxTargets
+	if n.maxTarget == 0 {
+		n.maxTarget = n.unit.wf.MaxTargets
 	}
 }
 
@@ -749,45 +794,39 @@ func constWith(n *node) (constants map[string]any, dynamic map[string]bool) {
 	return constants, dynamic
 }
 
+// compileWith compiles a step type's with: inputs (values, and filters
+// for predicate inputs) and checks them against the type's input specs,
+// its own offline checks and its alternatives of required inputs.
 func (c *compiler) compileWith(n *node, env lazyEnv) {
 	t := n.stepType
 	if len(n.step.With) > 0 { // most steps of a long workflow have none
 		n.with = make(map[string]*compiledValue, len(n.step.With))
 	}
-	specs := map[string]*InputSpec{}
-	var names []string
+	specs := make(map[string]*InputSpec, len(t.Inputs))
+	names := make([]string, 0, len(t.Inputs))
 	for i := range t.Inputs {
 		specs[t.Inputs[i].Name] = &t.Inputs[i]
 		names = append(names, t.Inputs[i].Name)
 	}
-	keys := n.step.WithOrder
-	if len(keys) != len(n.step.With) {
-		keys = keys[:0:0]
-		for k := range n.step.With {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-	}
-	for _, k := range keys {
+	for _, k := range withKeys(n.step) {
 		v := n.step.With[k]
 		spec := specs[k]
-		if spec == nil {
+		switch {
+		case spec == nil:
 			msg := fmt.Sprintf("step type %s has no input %q", t.Name, k)
 			if s := xexpr.DidYouMean(k, names); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			c.structf(v.Pos, "%s", msg)
-			continue
-		}
-		if spec.Predicate != nil {
+		case spec.Predicate != nil:
 			c.compilePredicate(n, spec, v)
-			continue
-		}
-		if val := c.compileValue(v, env, n); val != nil {
-			if val.secret != "" && !spec.Sensitive {
-				c.errf(v.Pos, "input %q of step %q is computed from a secret (%s); a secret may only be sent in an input the API marks secret (a header or body field), never in a path, a query or any other input", k, n.id, val.secret)
+		default:
+			if val := c.compileValue(v, env, n); val != nil {
+				if val.secret != "" && !spec.Sensitive {
+					c.errf(v.Pos, "input %q of step %q is computed from a secret (%s); a secret may only be sent in an input the API marks secret (a header or body field), never in a path, a query or any other input", k, n.id, val.secret)
+				}
+				n.with[k] = val
 			}
-			n.with[k] = val
 		}
 	}
 	for _, in := range t.Inputs {
@@ -795,44 +834,62 @@ func (c *compiler) compileWith(n *node, env lazyEnv) {
 			c.structf(n.step.Pos, "step %q (%s): missing required input %q", n.id, t.Name, in.Name)
 		}
 	}
-	if t.Check != nil {
-		constants, _ := constWith(n)
-		// In a called playbook, its own http.allow and its caller's
-		// both apply: a library cannot widen what the caller allows.
-		checked := map[*schema.Workflow]bool{}
-		for u := c.u; u != nil; u = callerUnit(u) {
-			if checked[u.runWF] {
-				continue
+	c.runTypeChecks(n)
+	c.checkAnyOf(n)
+}
+
+// withKeys are a step's with: names in file order (sorted when the model
+// was built without an order).
+func withKeys(s *schema.Step) []string {
+	if len(s.WithOrder) == len(s.With) {
+		return s.WithOrder
+	}
+	return sortedKeys(s.With)
+}
+
+// runTypeChecks runs the step type's own offline checks (Check) on its
+// constant inputs, once per http.allow in force: in a called playbook its
+// own and its caller's both apply, since a library cannot widen what the
+// caller allows.
+func (c *compiler) runTypeChecks(n *node) {
+	t := n.stepType
+	if t.Check == nil {
+		return
+	}
+	constants, _ := constWith(n)
+	checked := map[*schema.Workflow]bool{}
+	for u := c.u; u != nil; u = callerUnit(u) {
+		if checked[u.runWF] {
+			continue
+		}
+		checked[u.runWF] = true
+		for _, pr := range t.Check(u.runWF, constants) {
+			pos := n.step.Pos
+			if v := n.step.With[pr.Input]; v != nil {
+				pos = v.Pos
 			}
-			checked[u.runWF] = true
-			for _, pr := range t.Check(u.runWF, constants) {
-				pos := n.step.Pos
-				if v := n.step.With[pr.Input]; v != nil {
-					pos = v.Pos
-				}
-				c.errf(pos, "step %q (%s): %s", n.id, t.Name, pr.Message)
-			}
+			c.errf(pos, "step %q (%s): %s", n.id, t.Name, pr.Message)
 		}
 	}
-	if len(t.AnyOf) > 0 {
-		ok := false
-		for _, set := range t.AnyOf {
-			all := true
-			for _, name := range set {
-				if n.step.With[name] == nil {
-					all = false
-				}
-			}
-			ok = ok || all
-		}
-		if !ok {
-			var alts []string
-			for _, set := range t.AnyOf {
-				alts = append(alts, strings.Join(set, " + "))
-			}
-			c.structf(n.step.Pos, "step %q (%s) needs one of: %s", n.id, t.Name, strings.Join(alts, " | "))
+}
+
+// checkAnyOf reports a step given none of its type's alternative sets of
+// inputs (AnyOf: one of them must be given whole).
+func (c *compiler) checkAnyOf(n *node) {
+	t := n.stepType
+	if len(t.AnyOf) == 0 {
+		return
+	}
+	for _, set := range t.AnyOf {
+		if !slices.ContainsFunc(set, func(name string) bool { return n.step.With[name] == nil }) {
+			return
 		}
 	}
+	alts := make([]string, 0, len(t.AnyOf))
+	for _, set := range t.AnyOf {
+		alts = append(alts, strings.Join(set, " + "))
+	}
+	c.structf(n.step.Pos, "step %q (%s) needs one of: %s", n.id, t.Name, strings.Join(alts, " | "))
 }
 
 func (c *compiler) predicateEnv(spec *PredicateSpec) *xexpr.Type {
@@ -897,7 +954,7 @@ func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
 }
 
 // compileValue compiles a `with`/vars/outputs value; n (may be nil) gets the
-// implied dependencies.
+// implied dependencies. nil: a template that did not compile (reported).
 func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *compiledValue {
 	if v == nil {
 		return &compiledValue{isConst: true}
@@ -905,50 +962,63 @@ func (c *compiler) compileValue(v *schema.Value, env lazyEnv, n *node) *compiled
 	switch v.Kind {
 	case schema.ListValue:
 		out := &compiledValue{isList: true}
-		allC := true
 		for _, e := range v.List {
-			t := c.compileValue(e, env, n)
-			if t == nil {
-				t = &compiledValue{isConst: true}
-			}
-			if out.secret == "" {
-				out.secret = t.secret
-			}
-			allC = allC && t.isConst
-			out.list = append(out.list, t)
+			out.list = append(out.list, c.compileElement(out, e, env, n))
 		}
-		if allC {
-			return &compiledValue{isConst: true, constant: v.Plain()}
-		}
-		return out
+		return foldConstant(out, v)
 	case schema.MapValue:
 		out := &compiledValue{m: map[string]*compiledValue{}}
-		allC := true
-		keys := v.Keys
-		if len(keys) != len(v.Map) {
-			keys = nil
-			for k := range v.Map {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-		}
-		for _, k := range keys {
-			t := c.compileValue(v.Map[k], env, n)
-			if t == nil {
-				t = &compiledValue{isConst: true}
-			}
-			if out.secret == "" {
-				out.secret = t.secret
-			}
-			allC = allC && t.isConst
+		for _, k := range mapKeys(v) {
 			out.keys = append(out.keys, k)
-			out.m[k] = t
+			out.m[k] = c.compileElement(out, v.Map[k], env, n)
 		}
-		if allC {
-			return &compiledValue{isConst: true, constant: v.Plain()}
-		}
-		return out
+		return foldConstant(out, v)
 	}
+	return c.compileScalar(v, env, n)
+}
+
+// compileElement compiles an element of a list or map value; the container
+// is computed from a secret when any element is. A template that did not
+// compile stands as an empty constant, so the rest is still checked.
+func (c *compiler) compileElement(container *compiledValue, e *schema.Value, env lazyEnv, n *node) *compiledValue {
+	t := c.compileValue(e, env, n)
+	if t == nil {
+		t = &compiledValue{isConst: true}
+	}
+	if container.secret == "" {
+		container.secret = t.secret
+	}
+	return t
+}
+
+// foldConstant replaces a list or map whose elements are all constants by
+// its plain value, computed once here rather than at every use.
+func foldConstant(out *compiledValue, v *schema.Value) *compiledValue {
+	for _, e := range out.list {
+		if !e.isConst {
+			return out
+		}
+	}
+	for _, e := range out.m {
+		if !e.isConst {
+			return out
+		}
+	}
+	return &compiledValue{isConst: true, constant: v.Plain()}
+}
+
+// mapKeys are a map value's keys in file order (sorted when the model was
+// built without an order).
+func mapKeys(v *schema.Value) []string {
+	if len(v.Keys) == len(v.Map) {
+		return v.Keys
+	}
+	return sortedKeys(v.Map)
+}
+
+// compileScalar compiles a scalar: a constant, or a template whose step
+// references become n's dependencies.
+func (c *compiler) compileScalar(v *schema.Value, env lazyEnv, n *node) *compiledValue {
 	s, ok := v.Scalar.(string)
 	if !ok || !xexpr.HasExpr(s) {
 		return &compiledValue{isConst: true, constant: v.Scalar}
@@ -1247,13 +1317,24 @@ func wrappedFilterHint(src string) string {
 // playbook's declared inputs, then the called playbook's steps, vars and
 // outputs in its own scope.
 func (c *compiler) compileCall(n *node, env lazyEnv) {
-	s, callee := n.step, n.callee
-	file := callee.wf.File
+	c.refuseCallSettings(n)
+	c.compileCallWith(n, env)
+	saved := c.u
+	c.u = n.callee
+	c.compileVars()
+	c.compileGraph(n.body)
+	c.compileWorkflowOutputs(n.body)
+	c.u = saved
+}
+
+// refuseCallSettings reports the settings of one step execution written
+// on a call (outputs, retry, timeout, confirm, approval): they mean
+// nothing for a whole playbook, so they are refused rather than ignored.
+func (c *compiler) refuseCallSettings(n *node) {
+	s, file := n.step, n.callee.wf.File
 	if len(s.OutputsOrder) > 0 {
 		c.errf(s.Outputs[s.OutputsOrder[0]].Pos, "step %q runs the playbook %s: its outputs are the ones that playbook declares (outputs: at its top level); read them as steps.%s.outputs.NAME", n.id, s.Uses, n.id)
 	}
-	// Settings of one step execution mean nothing for a call: say so
-	// rather than ignore them.
 	if s.Retry != nil {
 		c.errf(s.Retry.Pos, "step %q runs the playbook %s: retry applies to its steps; set it there (a step's retry, or defaults.retry in %s)", n.id, s.Uses, file)
 	}
@@ -1267,62 +1348,72 @@ func (c *compiler) compileCall(n *node, env lazyEnv) {
 		}
 		c.errf(pos, "step %q runs the playbook %s: approval is decided by its steps (their types, confirm and approval, and the approval: of %s)", n.id, s.Uses, file)
 	}
-	names := make([]string, 0, len(callee.wf.Inputs))
-	for _, in := range callee.wf.Inputs {
-		names = append(names, in.Name)
-	}
-	keys := s.WithOrder
-	if len(keys) != len(s.With) {
-		keys = sortedKeys(s.With)
-	}
+}
+
+// compileCallWith compiles a call's with: values in the caller's scope and
+// checks each against the input the called playbook declares; required
+// inputs not given are reported at with:.
+func (c *compiler) compileCallWith(n *node, env lazyEnv) {
+	s, callee := n.step, n.callee
 	if len(s.With) > 0 {
 		n.with = make(map[string]*compiledValue, len(s.With))
 	}
-	for _, k := range keys {
+	for _, k := range withKeys(s) {
 		v := s.With[k]
 		in := callee.inputs[k]
 		if in == nil {
-			msg := fmt.Sprintf("step %q: the playbook %s has no input %q", n.id, file, k)
-			if sug := xexpr.DidYouMean(k, names); sug != "" {
-				msg += fmt.Sprintf("; did you mean %q?", sug)
-			} else if len(names) > 0 {
-				msg += fmt.Sprintf(" (its inputs: %s)", strings.Join(names, ", "))
-			} else {
-				msg += " (it declares no inputs)"
-			}
-			c.errf(v.Pos, "%s", msg)
+			c.errf(v.Pos, "%s", c.unknownCallInput(n, k))
 			continue
 		}
-		val := c.compileValue(v, env, n)
-		if val == nil {
-			continue
+		if val := c.compileValue(v, env, n); val != nil {
+			c.checkCallInput(n, in, v, val)
+			n.with[k] = val
 		}
-		if val.secret != "" && !in.Secret {
-			c.errf(v.Pos, "step %q: input %q of %s is computed from a secret (%s), but the playbook does not declare it secret: true; declare it so, and the called playbook keeps it out of logs, plans and outputs too", n.id, k, file, val.secret)
-		}
-		if what := shapeMismatch(in, val); what != "" {
-			c.errf(v.Pos, "step %q: input %q of %s is %s, but the input's type is %s", n.id, k, file, what, in.Type)
-		}
-		if val.isConst {
-			if x, err := coerceTyped(in, val.constant); err != nil {
-				c.errf(v.Pos, "step %q: %v (declared in %s)", n.id, err, file)
-			} else if len(in.Enum) > 0 && !slices.ContainsFunc(in.Enum, func(e any) bool { return equalValue(e, x) }) {
-				c.errf(v.Pos, "step %q: input %q of %s must be one of the values it declares in enum", n.id, k, file)
-			}
-		}
-		n.with[k] = val
 	}
 	for _, in := range callee.wf.Inputs {
 		if in.Required && !in.HasDefault && s.With[in.Name] == nil {
-			c.errf(s.WithPos, "step %q: missing required input %q of the playbook %s", n.id, in.Name, file)
+			c.errf(s.WithPos, "step %q: missing required input %q of the playbook %s", n.id, in.Name, callee.wf.File)
 		}
 	}
-	saved := c.u
-	c.u = callee
-	c.compileVars()
-	c.compileGraph(n.body)
-	c.compileWorkflowOutputs(n.body)
-	c.u = saved
+}
+
+// unknownCallInput says that the called playbook has no input k, with a
+// did-you-mean or the inputs it has.
+func (c *compiler) unknownCallInput(n *node, k string) string {
+	inputs := n.callee.wf.Inputs
+	names := make([]string, 0, len(inputs))
+	for _, in := range inputs {
+		names = append(names, in.Name)
+	}
+	msg := fmt.Sprintf("step %q: the playbook %s has no input %q", n.id, n.callee.wf.File, k)
+	switch sug := xexpr.DidYouMean(k, names); {
+	case sug != "":
+		return msg + fmt.Sprintf("; did you mean %q?", sug)
+	case len(names) > 0:
+		return msg + fmt.Sprintf(" (its inputs: %s)", strings.Join(names, ", "))
+	}
+	return msg + " (it declares no inputs)"
+}
+
+// checkCallInput checks what can be known at compile time of a value given
+// to a called playbook's input: a secret only to a secret input, a shape
+// the input's type can take, and a constant's type and enum.
+func (c *compiler) checkCallInput(n *node, in *schema.Input, v *schema.Value, val *compiledValue) {
+	file := n.callee.wf.File
+	if val.secret != "" && !in.Secret {
+		c.errf(v.Pos, "step %q: input %q of %s is computed from a secret (%s), but the playbook does not declare it secret: true; declare it so, and the called playbook keeps it out of logs, plans and outputs too", n.id, in.Name, file, val.secret)
+	}
+	if what := shapeMismatch(in, val); what != "" {
+		c.errf(v.Pos, "step %q: input %q of %s is %s, but the input's type is %s", n.id, in.Name, file, what, in.Type)
+	}
+	if !val.isConst {
+		return
+	}
+	if x, err := coerceTyped(in, val.constant); err != nil {
+		c.errf(v.Pos, "step %q: %v (declared in %s)", n.id, err, file)
+	} else if len(in.Enum) > 0 && !slices.ContainsFunc(in.Enum, func(e any) bool { return equalValue(e, x) }) {
+		c.errf(v.Pos, "step %q: input %q of %s must be one of the values it declares in enum", n.id, in.Name, file)
+	}
 }
 
 // compileWorkflowOutputs compiles the declared outputs of the playbook

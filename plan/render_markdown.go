@@ -69,45 +69,8 @@ func cutNote(fullPlan string) string {
 // all); details=false leaves out the per-group details blocks.
 func markdown(p *Plan, g *Grouped, opts RenderOptions, perGroup int, details bool) string {
 	var b strings.Builder
-	name := p.Workflow.Name
-	if name == "" {
-		name = p.Workflow.File
-	}
-	fmt.Fprintf(&b, "### frameflow plan: %s\n\n", mdText(name))
-	fmt.Fprintf(&b, "**%s**", mdText(p.SummaryLine()))
-	if len(p.Mutations) == 0 {
-		b.WriteString(" No changes: the desired state is already in place.")
-	}
-	b.WriteString("\n\n")
-	if d := p.Summary.Destructive; d > 0 {
-		fmt.Fprintf(&b, "> [!WARNING]\n> %d destructive %s (overwrite or delete data).\n\n", d, plural(d, "change", "changes"))
-	}
-	if n := p.NeedsApproval(); n > 0 {
-		fmt.Fprintf(&b, "Approval required for %d of %d changes.\n\n", n, len(p.Mutations))
-	} else if len(p.Mutations) > 0 {
-		b.WriteString("No change needs approval (the playbook says approval: not_required).\n\n")
-	}
-	if p.Offline {
-		b.WriteString("> [!NOTE]\n> Offline plan: no request was made; values read from the API are (known after apply).\n\n")
-	}
-	fmt.Fprintf(&b, "Workflow %s", mdCode(p.Workflow.File))
-	if p.Workflow.FileHash != "" {
-		fmt.Fprintf(&b, " (%s)", mdCode(p.Workflow.FileHash))
-	}
-	fmt.Fprintf(&b, " · plan hash %s\n", mdCode(p.Hash))
-
-	if len(g.Groups) > 0 {
-		b.WriteString("\n|   | change | step | targets | request |\n| :-: | --- | --- | --: | --- |\n")
-		for i := range g.Groups {
-			gr := &g.Groups[i]
-			what := gr.Verb
-			if gr.Change != "" {
-				what += ": " + gr.Change
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %d | %s |\n", mdCell(gr.Symbol), mdCell(what),
-				mdCode(gr.Step+" ("+gr.Type+")"), len(gr.Members), mdCode(gr.Method+" "+gr.Path))
-		}
-	}
+	writeMarkdownHeader(&b, p)
+	writeMarkdownTable(&b, g)
 	cut := false
 	if details {
 		for i := range g.Groups {
@@ -118,28 +81,8 @@ func markdown(p *Plan, g *Grouped, opts RenderOptions, perGroup int, details boo
 	} else if len(g.Groups) > 0 {
 		cut = true
 	}
-	if len(g.Unchanged) > 0 {
-		total := 0
-		for _, u := range g.Unchanged {
-			total += len(u.Items)
-		}
-		fmt.Fprintf(&b, "\n<details><summary>Unchanged (%d)</summary>\n\n", total)
-		for _, u := range g.Unchanged {
-			items, more := u.Items, 0
-			if perGroup >= 0 && len(items) > perGroup {
-				items, more = items[:perGroup], len(items)-perGroup
-				cut = true
-			}
-			fmt.Fprintf(&b, "- %s × %d", mdCode(u.Step), len(u.Items))
-			if named := nonEmpty(items); len(named) > 0 {
-				b.WriteString(": " + mdText(strings.Join(named, ", ")))
-			}
-			if more > 0 {
-				fmt.Fprintf(&b, ", … +%d more", more)
-			}
-			b.WriteString("\n")
-		}
-		b.WriteString("\n</details>\n")
+	if writeMarkdownUnchanged(&b, g, perGroup) {
+		cut = true
 	}
 	if len(p.Inputs) > 0 {
 		b.WriteString("\n<details><summary>Inputs</summary>\n\n| input | value |\n| --- | --- |\n")
@@ -152,6 +95,85 @@ func markdown(p *Plan, g *Grouped, opts RenderOptions, perGroup int, details boo
 		b.WriteString("\n" + cutNote(opts.FullPlan) + "\n")
 	}
 	return b.String()
+}
+
+// writeMarkdownHeader writes the title, the summary line, warnings about
+// destructive changes and approval, and the workflow file and plan hash.
+func writeMarkdownHeader(b *strings.Builder, p *Plan) {
+	name := p.Workflow.Name
+	if name == "" {
+		name = p.Workflow.File
+	}
+	fmt.Fprintf(b, "### frameflow plan: %s\n\n", mdText(name))
+	fmt.Fprintf(b, "**%s**", mdText(p.SummaryLine()))
+	if len(p.Mutations) == 0 {
+		b.WriteString(" No changes: the desired state is already in place.")
+	}
+	b.WriteString("\n\n")
+	if d := p.Summary.Destructive; d > 0 {
+		fmt.Fprintf(b, "> [!WARNING]\n> %d destructive %s (overwrite or delete data).\n\n", d, plural(d, "change", "changes"))
+	}
+	if n := p.NeedsApproval(); n > 0 {
+		fmt.Fprintf(b, "Approval required for %d of %d changes.\n\n", n, len(p.Mutations))
+	} else if len(p.Mutations) > 0 {
+		b.WriteString("No change needs approval (the playbook says approval: not_required).\n\n")
+	}
+	if p.Offline {
+		b.WriteString("> [!NOTE]\n> Offline plan: no request was made; values read from the API are (known after apply).\n\n")
+	}
+	fmt.Fprintf(b, "Workflow %s", mdCode(p.Workflow.File))
+	if p.Workflow.FileHash != "" {
+		fmt.Fprintf(b, " (%s)", mdCode(p.Workflow.FileHash))
+	}
+	fmt.Fprintf(b, " · plan hash %s\n", mdCode(p.Hash))
+}
+
+// writeMarkdownTable writes one table row per group of changes.
+func writeMarkdownTable(b *strings.Builder, g *Grouped) {
+	if len(g.Groups) == 0 {
+		return
+	}
+	b.WriteString("\n|   | change | step | targets | request |\n| :-: | --- | --- | --: | --- |\n")
+	for i := range g.Groups {
+		gr := &g.Groups[i]
+		what := gr.Verb
+		if gr.Change != "" {
+			what += ": " + gr.Change
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %s |\n", mdCell(gr.Symbol), mdCell(what),
+			mdCode(gr.Step+" ("+gr.Type+")"), len(gr.Members), mdCode(gr.Method+" "+gr.Path))
+	}
+}
+
+// writeMarkdownUnchanged writes the steps that change nothing, listing at
+// most perGroup targets each (-1: all); it reports whether a list was cut.
+func writeMarkdownUnchanged(b *strings.Builder, g *Grouped, perGroup int) bool {
+	if len(g.Unchanged) == 0 {
+		return false
+	}
+	cut := false
+	total := 0
+	for _, u := range g.Unchanged {
+		total += len(u.Items)
+	}
+	fmt.Fprintf(b, "\n<details><summary>Unchanged (%d)</summary>\n\n", total)
+	for _, u := range g.Unchanged {
+		items, more := u.Items, 0
+		if perGroup >= 0 && len(items) > perGroup {
+			items, more = items[:perGroup], len(items)-perGroup
+			cut = true
+		}
+		fmt.Fprintf(b, "- %s × %d", mdCode(u.Step), len(u.Items))
+		if named := nonEmpty(items); len(named) > 0 {
+			b.WriteString(": " + mdText(strings.Join(named, ", ")))
+		}
+		if more > 0 {
+			fmt.Fprintf(b, ", … +%d more", more)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n</details>\n")
+	return cut
 }
 
 // writeMarkdownGroup writes a group's details block; it reports whether its

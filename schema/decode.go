@@ -67,17 +67,7 @@ func (d *decoder) workflow(wf *Workflow, root *tnode) {
 			wf.Vars = append(wf.Vars, &Var{Name: name, Value: n.vals[i].value(), Pos: n.keyPos[i]})
 		}
 	}
-	if n := root.get("env"); n != nil && n.kind == ListValue {
-		for _, e := range n.list {
-			if s, ok := e.str(); ok {
-				if why, refused := d.refusedEnv(s); refused {
-					d.errorf(e.pos, "env: %s %s; a workflow may never read it (frameflow signs requests itself, and the workflow file may come from a pull request)", s, why)
-					continue
-				}
-				wf.Env = append(wf.Env, s)
-			}
-		}
-	}
+	wf.Env = d.envNames(root.get("env"))
 	if n := root.get("defaults"); n != nil && n.kind == MapValue {
 		wf.Defaults.Retry = d.retry(n.get("retry"), "", "defaults.retry")
 		wf.Defaults.Timeout, _ = d.duration(n.get("timeout"), "", "defaults.timeout")
@@ -99,18 +89,35 @@ func (d *decoder) workflow(wf *Workflow, root *tnode) {
 	if n := root.get("steps"); n != nil && n.kind == ListValue {
 		wf.Steps = d.steps(n, nil, "steps")
 	}
-	if o := root.get("outputs"); o != nil && o.kind == MapValue {
-		wf.Outputs = make(map[string]*Value, len(o.keys))
-		for i, k := range o.keys {
-			wf.Outputs[k] = o.vals[i].value()
-			wf.OutputsOrder = append(wf.OutputsOrder, k)
-		}
+	if o := root.get("outputs"); o != nil {
+		wf.Outputs, wf.OutputsOrder = mappingValues(o)
 	}
 	// Needs are checked once every id is known, so that naming a step of
 	// another list is told apart from naming no step at all.
 	for _, l := range d.lists {
 		d.checkNeeds(l)
 	}
+}
+
+// envNames are the environment variables a workflow declares it reads;
+// the ones it may never read (frameflow's credentials) are refused.
+func (d *decoder) envNames(n *tnode) []string {
+	if n == nil || n.kind != ListValue {
+		return nil
+	}
+	var names []string
+	for _, e := range n.list {
+		s, ok := e.str()
+		if !ok {
+			continue
+		}
+		if why, refused := d.refusedEnv(s); refused {
+			d.errorf(e.pos, "env: %s %s; a workflow may never read it (frameflow signs requests itself, and the workflow file may come from a pull request)", s, why)
+			continue
+		}
+		names = append(names, s)
+	}
+	return names
 }
 
 var inputTypes = map[string]bool{"string": true, "number": true, "integer": true, "boolean": true, "list": true, "object": true}
@@ -359,19 +366,14 @@ func stepLabel(s *Step, path string) string {
 	return path + ": "
 }
 
+// step decodes one step mapping (and a group's steps within it); its
+// problems are reported prefixed with its label.
 func (d *decoder) step(n *tnode, parent *Step, path string) *Step {
 	if n.kind != MapValue {
 		return nil
 	}
 	s := &Step{Pos: n.pos, Parent: parent}
-	if id, ok := n.get("id").str(); ok && id != "" {
-		s.ID, s.IDPos = id, n.get("id").pos
-		if first, dup := d.firstID[id]; dup {
-			d.errorf(s.IDPos, "duplicate step id %q (first used at line %d); ids must be unique in the whole file, groups included", id, first.IDPos.Line)
-		} else {
-			d.firstID[id] = s
-		}
-	}
+	d.stepID(s, n)
 	label := stepLabel(s, path)
 	d.labels[s] = label
 	if u, ok := n.get("uses").str(); ok {
@@ -380,26 +382,9 @@ func (d *decoder) step(n *tnode, parent *Step, path string) *Step {
 	s.WithPos = n.pos
 	if w := n.get("with"); w != nil {
 		s.WithPos = w.pos
-		if w.kind == MapValue {
-			s.With = make(map[string]*Value, len(w.keys))
-			for i, k := range w.keys {
-				s.With[k] = w.vals[i].value()
-				s.WithOrder = append(s.WithOrder, k)
-			}
-		}
+		s.With, s.WithOrder = mappingValues(w)
 	}
-	if nd := n.get("needs"); nd != nil {
-		if str, ok := nd.str(); ok {
-			s.Needs, s.NeedsPos = []string{str}, []Pos{nd.pos}
-		} else if nd.kind == ListValue {
-			for _, e := range nd.list {
-				if str, ok := e.str(); ok {
-					s.Needs = append(s.Needs, str)
-					s.NeedsPos = append(s.NeedsPos, e.pos)
-				}
-			}
-		}
-	}
+	decodeNeeds(s, n.get("needs"))
 	if c := n.get("if"); c != nil && c.kind == ScalarValue {
 		switch v := c.scalar.(type) {
 		case string:
@@ -418,16 +403,71 @@ func (d *decoder) step(n *tnode, parent *Step, path string) *Step {
 	}
 	s.Description, _ = n.get("description").str()
 	s.MaxTargets, _ = d.integer(n.get("max_targets"))
-	if o := n.get("outputs"); o != nil && o.kind == MapValue {
-		s.Outputs = make(map[string]*Value, len(o.keys))
-		for i, k := range o.keys {
-			s.Outputs[k] = o.vals[i].value()
-			s.OutputsOrder = append(s.OutputsOrder, k)
+	if o := n.get("outputs"); o != nil {
+		s.Outputs, s.OutputsOrder = mappingValues(o)
+	}
+	d.fanOut(s, n, label)
+	d.checkStepShape(n, label)
+	if g := n.get("steps"); g != nil && g.kind == ListValue {
+		s.Steps = d.steps(g, s, path+".steps")
+	}
+	return s
+}
+
+// stepID records a step's id; a second step with the same id anywhere in
+// the file is an error.
+func (d *decoder) stepID(s *Step, n *tnode) {
+	id, ok := n.get("id").str()
+	if !ok || id == "" {
+		return
+	}
+	s.ID, s.IDPos = id, n.get("id").pos
+	if first, dup := d.firstID[id]; dup {
+		d.errorf(s.IDPos, "duplicate step id %q (first used at line %d); ids must be unique in the whole file, groups included", id, first.IDPos.Line)
+	} else {
+		d.firstID[id] = s
+	}
+}
+
+// mappingValues are a mapping's values by key and its keys in file order;
+// nil for anything but a mapping.
+func mappingValues(m *tnode) (map[string]*Value, []string) {
+	if m.kind != MapValue {
+		return nil, nil
+	}
+	values := make(map[string]*Value, len(m.keys))
+	var order []string
+	for i, k := range m.keys {
+		values[k] = m.vals[i].value()
+		order = append(order, k)
+	}
+	return values, order
+}
+
+// decodeNeeds reads needs: one step id, or a list of them.
+func decodeNeeds(s *Step, nd *tnode) {
+	if nd == nil {
+		return
+	}
+	if str, ok := nd.str(); ok {
+		s.Needs, s.NeedsPos = []string{str}, []Pos{nd.pos}
+		return
+	}
+	if nd.kind != ListValue {
+		return
+	}
+	for _, e := range nd.list {
+		if str, ok := e.str(); ok {
+			s.Needs = append(s.Needs, str)
+			s.NeedsPos = append(s.NeedsPos, e.pos)
 		}
 	}
+}
 
-	fe := n.get("for_each")
-	if fe != nil {
+// fanOut reads for_each (an expression or a YAML list), the item's name
+// (as) and the fan-out's limits.
+func (d *decoder) fanOut(s *Step, n *tnode, label string) {
+	if fe := n.get("for_each"); fe != nil {
 		s.ForEachPos = fe.pos
 		if str, ok := fe.str(); ok {
 			s.ForEach = strings.TrimSpace(str)
@@ -450,7 +490,12 @@ func (d *decoder) step(n *tnode, parent *Step, path string) *Step {
 		s.MaxFailurePercent = &v
 	}
 	s.Batch, _ = d.integer(n.get("batch"))
+}
 
+// checkStepShape reports a step that is neither one step type nor a group
+// of steps, or both; with: on a group; fan-out settings without for_each.
+func (d *decoder) checkStepShape(n *tnode, label string) {
+	fe := n.get("for_each")
 	_, hasUses := n.keyPosOf("uses")
 	stepsKey, hasSteps := n.keyPosOf("steps")
 	withKey, hasWith := n.keyPosOf("with")
@@ -472,10 +517,6 @@ func (d *decoder) step(n *tnode, parent *Step, path string) *Step {
 			}
 		}
 	}
-	if g := n.get("steps"); g != nil && g.kind == ListValue {
-		s.Steps = d.steps(g, s, path+".steps")
-	}
-	return s
 }
 
 func (t *tnode) scalarOrNil() any {

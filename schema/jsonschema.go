@@ -84,21 +84,11 @@ func composeSchema(types []StepTypeInfo, used map[string]bool) (map[string]any, 
 		if used != nil && !used[t.Name] {
 			continue
 		}
-		with, err := prepareWith(t)
+		rule, err := withRule(t, defs)
 		if err != nil {
 			return nil, err
 		}
-		def := "with." + t.Name
-		defs[def] = with
-		allOf = append(allOf, map[string]any{
-			"if": map[string]any{
-				"required":   []any{"uses"},
-				"properties": map[string]any{"uses": map[string]any{"const": t.Name}},
-			},
-			"then": map[string]any{
-				"properties": map[string]any{"with": map[string]any{"$ref": "#/$defs/" + escapePointer(def)}},
-			},
-		})
+		allOf = append(allOf, rule)
 	}
 	uses := props["uses"].(map[string]any)
 	uses["enum"] = names
@@ -122,6 +112,34 @@ func composeSchema(types []StepTypeInfo, used map[string]bool) (map[string]any, 
 		}
 		return doc, nil
 	}
+	describeUsesForEditors(uses, sorted, names)
+	step["allOf"] = allOf
+	return doc, nil
+}
+
+// withRule defines the with: mapping of step type t under defs and returns
+// the rule that applies it to steps with uses: t.
+func withRule(t StepTypeInfo, defs map[string]any) (map[string]any, error) {
+	with, err := prepareWith(t)
+	if err != nil {
+		return nil, err
+	}
+	def := "with." + t.Name
+	defs[def] = with
+	return map[string]any{
+		"if": map[string]any{
+			"required":   []any{"uses"},
+			"properties": map[string]any{"uses": map[string]any{"const": t.Name}},
+		},
+		"then": map[string]any{
+			"properties": map[string]any{"with": map[string]any{"$ref": "#/$defs/" + escapePointer(def)}},
+		},
+	}, nil
+}
+
+// describeUsesForEditors lists each step type with its description under
+// uses:, which accepts a step type's name or a playbook path.
+func describeUsesForEditors(uses map[string]any, sorted []StepTypeInfo, names []any) {
 	var desc strings.Builder
 	desc.WriteString(uses["description"].(string))
 	for _, t := range sorted {
@@ -130,11 +148,8 @@ func composeSchema(types []StepTypeInfo, used map[string]bool) (map[string]any, 
 		}
 	}
 	uses["description"] = desc.String()
-	// Editors: a step type's name, or a playbook path.
 	delete(uses, "enum")
 	uses["anyOf"] = []any{map[string]any{"enum": names}, map[string]any{"$ref": "#/$defs/playbook_path"}}
-	step["allOf"] = allOf
-	return doc, nil
 }
 
 // prepareWith copies a step type's `with` schema and makes two promises of

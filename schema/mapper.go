@@ -86,48 +86,13 @@ func (m *mapper) alternatives(ve *jsonschema.ValidationError) {
 		m.orExpr = saved
 		return
 	}
-	// Alternative sets of required inputs ({pool_id} or {account_id,
-	// pool_kind}). Names the mapping requires anyway are left out: their
-	// absence is reported on its own.
-	parent, _ := m.schemaPtr(strings.TrimSuffix(base, "/"+lastToken(base))).(map[string]any)
-	always := map[string]bool{}
-	for _, r := range stringsOf(asList(parent["required"])) {
-		always[r] = true
-	}
-	obj, _ := instAt(m.inst, ve.InstanceLocation).(map[string]any)
-	var sets []string
-	singles := true
-	allRequired := len(rest) > 0
-	for _, c := range rest {
-		var set []string
-		complete := true
-		for _, l := range leavesOf(c) {
-			if lastToken(l.AbsoluteKeywordLocation) != "required" {
-				allRequired = false
-				break
-			}
-			for _, r := range stringsOf(asList(m.schemaAt(l)["required"])) {
-				if always[r] {
-					continue
-				}
-				set = append(set, r)
-				if _, ok := obj[r]; !ok {
-					complete = false
-				}
-			}
-		}
-		if !allRequired {
-			break
-		}
-		if complete {
-			return // only an always-required name is missing: reported already
-		}
-		singles = singles && len(set) == 1
-		sets = append(sets, strings.Join(set, ", "))
-	}
 	ctx := m.context(ve.InstanceLocation)
 	node, _, _, _ := m.root.lookup(ve.InstanceLocation)
-	if allRequired {
+	sets, singles, onlyRequired, satisfied := m.requiredSets(ve, base, rest)
+	switch {
+	case satisfied:
+		return // only an always-required name is missing: reported already
+	case onlyRequired:
 		what, subject := "fields", ctx.subject()
 		if ctx.atWith && ctx.stepType != "" {
 			what, subject = "inputs", ctx.stepType
@@ -149,6 +114,45 @@ func (m *mapper) alternatives(ve *jsonschema.ValidationError) {
 		}
 	}
 	m.add(node.pos, "%s%s matches none of the allowed forms: %s", ctx.prefix, ctx.subject(), strings.Join(msgs, "; or "))
+}
+
+// requiredSets reads alternatives that are sets of required names ({pool_id}
+// or {account_id, pool_kind}): onlyRequired when every alternative failed
+// only on required; sets are their names, joined, and singles says each
+// has one. Names the mapping requires anyway are left out (their absence is
+// reported on its own); satisfied: an alternative lacks only such names.
+func (m *mapper) requiredSets(ve *jsonschema.ValidationError, base string, rest []*jsonschema.ValidationError) (sets []string, singles, onlyRequired, satisfied bool) {
+	parent, _ := m.schemaPtr(strings.TrimSuffix(base, "/"+lastToken(base))).(map[string]any)
+	always := map[string]bool{}
+	for _, r := range stringsOf(asList(parent["required"])) {
+		always[r] = true
+	}
+	obj, _ := instAt(m.inst, ve.InstanceLocation).(map[string]any)
+	singles = true
+	for _, c := range rest {
+		var set []string
+		complete := true
+		for _, l := range leavesOf(c) {
+			if lastToken(l.AbsoluteKeywordLocation) != "required" {
+				return nil, false, false, false
+			}
+			for _, r := range stringsOf(asList(m.schemaAt(l)["required"])) {
+				if always[r] {
+					continue
+				}
+				set = append(set, r)
+				if _, ok := obj[r]; !ok {
+					complete = false
+				}
+			}
+		}
+		if complete {
+			return nil, false, false, true
+		}
+		singles = singles && len(set) == 1
+		sets = append(sets, strings.Join(set, ", "))
+	}
+	return sets, singles, len(rest) > 0, false
 }
 
 // isExpressionBranch reports whether the alternative at loc (a pointer into
@@ -236,165 +240,199 @@ func (m *mapper) missingKeys(ve *jsonschema.ValidationError) []string {
 
 var uniqueRe = regexp.MustCompile(`items at index (\d+) and (\d+) are equal`)
 
+// failure is one leaf of the validator's error tree with what its message
+// is worded from: the failing keyword, the schema around it, the YAML node
+// and the value at the instance location.
+type failure struct {
+	ve     *jsonschema.ValidationError
+	kw     string
+	schema map[string]any
+	node   *tnode
+	keyPos Pos
+	hasKey bool
+	ctx    pathCtx
+	val    any
+	field  string // ctx.subject()
+}
+
+// leaf words one failed keyword and places it at the YAML node it is about.
 func (m *mapper) leaf(ve *jsonschema.ValidationError) {
 	sloc := fragment(ve.AbsoluteKeywordLocation)
-	kw := lastToken(sloc)
-	isDuration := strings.Contains(sloc, "/$defs/duration/")
-	if isDuration && kw != "type" {
+	f := failure{ve: ve, kw: lastToken(sloc), schema: m.schemaAt(ve), ctx: m.context(ve.InstanceLocation), val: instAt(m.inst, ve.InstanceLocation)}
+	f.node, f.keyPos, f.hasKey, _ = m.root.lookup(ve.InstanceLocation)
+	f.field = f.ctx.subject()
+	if strings.Contains(sloc, "/$defs/duration/") {
 		// Duration strings and negative numbers are checked (and worded)
 		// when the model is decoded, with time.ParseDuration's verdict.
+		if f.kw == "type" {
+			m.add(f.node.pos, "%s%s must be a duration such as \"30s\", \"5m\" or \"1h\", or a number of seconds, not %s", f.ctx.prefix, f.field, describeActual(jsonType(f.val)))
+		}
 		return
 	}
-	s := m.schemaAt(ve)
-	node, keyPos, hasKey, _ := m.root.lookup(ve.InstanceLocation)
-	ctx := m.context(ve.InstanceLocation)
-	val := instAt(m.inst, ve.InstanceLocation)
-	field := ctx.subject()
-
-	switch kw {
+	prefix, field, pos := f.ctx.prefix, f.field, f.node.pos
+	switch f.kw {
 	case "type":
-		expected := typeList(s["type"])
-		if isDuration {
-			m.add(node.pos, "%s%s must be a duration such as \"30s\", \"5m\" or \"1h\", or a number of seconds, not %s", ctx.prefix, field, describeActual(jsonType(val)))
-			return
-		}
-		want := joinOr(expected, describeType)
-		if len(expected) > 1 {
-			want = joinOr(expected, describeActual)
-		}
-		if m.orExpr {
-			want += " or a ${{ }} expression"
-		}
-		m.add(node.pos, "%s%s must be %s, not %s", ctx.prefix, field, want, describeActual(jsonType(val)))
-
+		m.wrongType(f)
 	case "enum":
-		enum, _ := s["enum"].([]any)
-		if ctx.isUses {
-			name, _ := val.(string)
-			if ext := strings.ToLower(path.Ext(name)); ext == ".yaml" || ext == ".yml" {
-				m.add(node.pos, "%sunknown step type %s; to run another playbook, write its path starting with ./ or ../ (relative to this file): ./%s", ctx.prefix, repr(val), name)
-				return
-			}
-			m.add(node.pos, "%sunknown step type %s%s", ctx.prefix, repr(val), suggest.DidYouMean(name, stringsOf(enum)))
-			return
-		}
-		var opts []string
-		for _, e := range enum {
-			opts = append(opts, repr(e))
-		}
-		hint := ""
-		if str, ok := val.(string); ok {
-			hint = suggest.DidYouMean(str, stringsOf(enum))
-		}
-		or := ""
-		if m.orExpr {
-			or = " or a ${{ }} expression"
-		}
-		m.add(node.pos, "%s%s must be one of %s%s, not %s%s", ctx.prefix, field, strings.Join(opts, ", "), or, repr(val), hint)
-
+		m.notInEnum(f)
 	case "const":
-		m.add(node.pos, "%s%s must be %s, not %s", ctx.prefix, field, repr(s["const"]), repr(val))
-
+		m.add(pos, "%s%s must be %s, not %s", prefix, field, repr(f.schema["const"]), repr(f.val))
 	case "required":
-		for _, name := range m.missingKeys(ve) {
-			switch {
-			case ctx.atWith:
-				m.add(node.pos, "%smissing required input %q for %s", ctx.prefix, name, ctx.stepType)
-			case field != "":
-				m.add(node.pos, "%smissing required field %q in %s", ctx.prefix, name, field)
-			default:
-				m.add(node.pos, "%smissing required field %q", ctx.prefix, name)
-			}
-		}
-
+		m.missingRequired(f)
 	case "additionalProperties", "unevaluatedProperties":
-		obj, _ := val.(map[string]any)
-		props, _ := s["properties"].(map[string]any)
-		var known []string
-		for k := range props {
-			known = append(known, k)
-		}
-		sort.Strings(known)
-		var pats []*regexp.Regexp
-		if pp, ok := s["patternProperties"].(map[string]any); ok {
-			for p := range pp {
-				if re, err := regexp.Compile(p); err == nil {
-					pats = append(pats, re)
-				}
-			}
-		}
-		for _, k := range node.keys { // file order
-			if _, ok := obj[k]; !ok {
-				continue
-			}
-			if _, ok := props[k]; ok || matchesAny(pats, k) {
-				continue
-			}
-			pos, _ := node.keyPosOf(k)
-			hint := suggest.DidYouMean(k, known)
-			switch {
-			case ctx.atWith:
-				m.add(pos, "%sunknown input %q for %s%s", ctx.prefix, k, ctx.stepType, hint)
-			case field != "":
-				m.add(pos, "%sunknown field %q in %s%s", ctx.prefix, k, field, hint)
-			default:
-				m.add(pos, "%sunknown field %q%s", ctx.prefix, k, hint)
-			}
-		}
-
+		m.unknownKeys(f)
 	case "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum":
-		bound := s[kw]
-		word := map[string]string{"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most", "exclusiveMaximum": "less than"}[kw]
-		m.add(node.pos, "%s%s must be %s %v, not %s", ctx.prefix, field, word, bound, repr(val))
-
+		word := map[string]string{"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most", "exclusiveMaximum": "less than"}[f.kw]
+		m.add(pos, "%s%s must be %s %v, not %s", prefix, field, word, f.schema[f.kw], repr(f.val))
 	case "minItems", "minLength", "minProperties":
-		if n, _ := s[kw].(float64); n <= 1 {
-			m.add(node.pos, "%s%s must not be empty", ctx.prefix, field)
+		if n, _ := f.schema[f.kw].(float64); n <= 1 {
+			m.add(pos, "%s%s must not be empty", prefix, field)
 		} else {
-			m.add(node.pos, "%s%s must have at least %v %s", ctx.prefix, field, n, map[string]string{"minItems": "items", "minLength": "characters", "minProperties": "entries"}[kw])
+			m.add(pos, "%s%s must have at least %v %s", prefix, field, n, map[string]string{"minItems": "items", "minLength": "characters", "minProperties": "entries"}[f.kw])
 		}
-
 	case "pattern":
-		pat, _ := s["pattern"].(string)
-		pos := node.pos
-		subject := field
-		if strings.Contains(ve.KeywordLocation, "/propertyNames/") {
-			// The validator reports a bad key as a value at the key's path.
-			if hasKey {
-				pos = keyPos
-			}
-			subject = ctx.parentSubject()
-			toks := splitPointer(ve.InstanceLocation)
-			val = toks[len(toks)-1]
-		}
-		switch pat {
-		case stepIDPattern:
-			m.add(pos, "%s%s %s is not a valid step id: use lower_snake_case (a-z, 0-9 and _, starting with a letter)", ctx.prefix, subject, repr(val))
-		case identifierPattern:
-			m.add(pos, "%s%s: %s is not a valid name: use letters, digits and _, not starting with a digit", ctx.prefix, subject, repr(val))
-		default:
-			m.add(pos, "%s%s %s does not match the pattern %s", ctx.prefix, subject, repr(val), pat)
-		}
-
+		m.patternMismatch(f)
 	case "uniqueItems":
-		pos := node.pos
-		if sm := uniqueRe.FindStringSubmatch(ve.Message); sm != nil {
-			j, _ := strconv.Atoi(sm[2])
-			if node.kind == ListValue && j < len(node.list) {
-				pos = node.list[j].pos
-				m.add(pos, "%s%s lists %s twice", ctx.prefix, field, repr(instAt(m.inst, ve.InstanceLocation+"/"+sm[2])))
-				return
-			}
-		}
-		m.add(pos, "%s%s has duplicate items", ctx.prefix, field)
-
+		m.duplicateItems(f)
 	default:
 		if field != "" {
-			m.add(node.pos, "%s%s: %s", ctx.prefix, field, ve.Message)
+			m.add(pos, "%s%s: %s", prefix, field, f.ve.Message)
 		} else {
-			m.add(node.pos, "%s%s", ctx.prefix, ve.Message)
+			m.add(pos, "%s%s", prefix, f.ve.Message)
 		}
 	}
+}
+
+// wrongType: the value's JSON type is not one the schema allows.
+func (m *mapper) wrongType(f failure) {
+	expected := typeList(f.schema["type"])
+	want := joinOr(expected, describeType)
+	if len(expected) > 1 {
+		want = joinOr(expected, describeActual)
+	}
+	if m.orExpr {
+		want += " or a ${{ }} expression"
+	}
+	m.add(f.node.pos, "%s%s must be %s, not %s", f.ctx.prefix, f.field, want, describeActual(jsonType(f.val)))
+}
+
+// notInEnum: a value outside its enum; for uses:, an unknown step type (or
+// a playbook path written without ./).
+func (m *mapper) notInEnum(f failure) {
+	enum, _ := f.schema["enum"].([]any)
+	prefix := f.ctx.prefix
+	if f.ctx.isUses {
+		name, _ := f.val.(string)
+		if ext := strings.ToLower(path.Ext(name)); ext == ".yaml" || ext == ".yml" {
+			m.add(f.node.pos, "%sunknown step type %s; to run another playbook, write its path starting with ./ or ../ (relative to this file): ./%s", prefix, repr(f.val), name)
+			return
+		}
+		m.add(f.node.pos, "%sunknown step type %s%s", prefix, repr(f.val), suggest.DidYouMean(name, stringsOf(enum)))
+		return
+	}
+	var opts []string
+	for _, e := range enum {
+		opts = append(opts, repr(e))
+	}
+	hint := ""
+	if str, ok := f.val.(string); ok {
+		hint = suggest.DidYouMean(str, stringsOf(enum))
+	}
+	or := ""
+	if m.orExpr {
+		or = " or a ${{ }} expression"
+	}
+	m.add(f.node.pos, "%s%s must be one of %s%s, not %s%s", prefix, f.field, strings.Join(opts, ", "), or, repr(f.val), hint)
+}
+
+// missingRequired: one message per required key the mapping lacks.
+func (m *mapper) missingRequired(f failure) {
+	for _, name := range m.missingKeys(f.ve) {
+		switch {
+		case f.ctx.atWith:
+			m.add(f.node.pos, "%smissing required input %q for %s", f.ctx.prefix, name, f.ctx.stepType)
+		case f.field != "":
+			m.add(f.node.pos, "%smissing required field %q in %s", f.ctx.prefix, name, f.field)
+		default:
+			m.add(f.node.pos, "%smissing required field %q", f.ctx.prefix, name)
+		}
+	}
+}
+
+// unknownKeys: one message per key, in file order, that neither the
+// schema's properties nor its patternProperties allow, with a did-you-mean.
+func (m *mapper) unknownKeys(f failure) {
+	obj, _ := f.val.(map[string]any)
+	props, _ := f.schema["properties"].(map[string]any)
+	known := make([]string, 0, len(props))
+	for k := range props {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	var pats []*regexp.Regexp
+	if pp, ok := f.schema["patternProperties"].(map[string]any); ok {
+		for p := range pp {
+			if re, err := regexp.Compile(p); err == nil {
+				pats = append(pats, re)
+			}
+		}
+	}
+	for _, k := range f.node.keys {
+		if _, ok := obj[k]; !ok {
+			continue
+		}
+		if _, ok := props[k]; ok || matchesAny(pats, k) {
+			continue
+		}
+		pos, _ := f.node.keyPosOf(k)
+		hint := suggest.DidYouMean(k, known)
+		switch {
+		case f.ctx.atWith:
+			m.add(pos, "%sunknown input %q for %s%s", f.ctx.prefix, k, f.ctx.stepType, hint)
+		case f.field != "":
+			m.add(pos, "%sunknown field %q in %s%s", f.ctx.prefix, k, f.field, hint)
+		default:
+			m.add(pos, "%sunknown field %q%s", f.ctx.prefix, k, hint)
+		}
+	}
+}
+
+// patternMismatch: a value, or a mapping's key (propertyNames), that does
+// not match its pattern; step ids and names get the rule in words.
+func (m *mapper) patternMismatch(f failure) {
+	pat, _ := f.schema["pattern"].(string)
+	pos, subject, val := f.node.pos, f.field, f.val
+	if strings.Contains(f.ve.KeywordLocation, "/propertyNames/") {
+		// The validator reports a bad key as a value at the key's path.
+		if f.hasKey {
+			pos = f.keyPos
+		}
+		subject = f.ctx.parentSubject()
+		toks := splitPointer(f.ve.InstanceLocation)
+		val = toks[len(toks)-1]
+	}
+	switch pat {
+	case stepIDPattern:
+		m.add(pos, "%s%s %s is not a valid step id: use lower_snake_case (a-z, 0-9 and _, starting with a letter)", f.ctx.prefix, subject, repr(val))
+	case identifierPattern:
+		m.add(pos, "%s%s: %s is not a valid name: use letters, digits and _, not starting with a digit", f.ctx.prefix, subject, repr(val))
+	default:
+		m.add(pos, "%s%s %s does not match the pattern %s", f.ctx.prefix, subject, repr(val), pat)
+	}
+}
+
+// duplicateItems: a list with a repeated item, at the repeat when the
+// validator says which it is.
+func (m *mapper) duplicateItems(f failure) {
+	node := f.node
+	if sm := uniqueRe.FindStringSubmatch(f.ve.Message); sm != nil {
+		j, _ := strconv.Atoi(sm[2])
+		if node.kind == ListValue && j < len(node.list) {
+			m.add(node.list[j].pos, "%s%s lists %s twice", f.ctx.prefix, f.field, repr(instAt(m.inst, f.ve.InstanceLocation+"/"+sm[2])))
+			return
+		}
+	}
+	m.add(node.pos, "%s%s has duplicate items", f.ctx.prefix, f.field)
 }
 
 func matchesAny(res []*regexp.Regexp, s string) bool {
@@ -439,6 +477,18 @@ func (c pathCtx) parentSubject() string {
 	return c.subject()
 }
 
+// addSegment appends a field path segment: ".name" after the first, "[i]"
+// for a list index.
+func (c *pathCtx) addSegment(s string) {
+	if len(c.path) == 0 || strings.HasPrefix(s, "[") {
+		c.path = append(c.path, s)
+	} else {
+		c.path = append(c.path, "."+s)
+	}
+}
+
+// context walks an instance location and describes it: the innermost step
+// it is in (by id, else by index path), its type, and the path inside it.
 func (m *mapper) context(ptr string) pathCtx {
 	var c pathCtx
 	stepPath := "" // index path of the innermost step, for steps without an id
@@ -446,45 +496,27 @@ func (m *mapper) context(ptr string) pathCtx {
 	cur := m.inst
 	inStep := false // cur is a step mapping (or the top level)
 	atTop := true
-	seg := func(s string) {
-		if len(c.path) == 0 || strings.HasPrefix(s, "[") {
-			c.path = append(c.path, s)
-		} else {
-			c.path = append(c.path, "."+s)
-		}
-	}
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		obj, isObj := cur.(map[string]any)
 		if isObj && (inStep || atTop) && t == "steps" && i+1 < len(toks) {
-			if list, ok := obj["steps"].([]any); ok {
-				if n, err := strconv.Atoi(toks[i+1]); err == nil && n >= 0 && n < len(list) {
-					step, _ := list[n].(map[string]any)
-					id, _ := step["id"].(string)
-					if stepPath != "" {
-						stepPath += "."
-					}
-					stepPath += "steps[" + toks[i+1] + "]"
-					if id != "" {
-						c = pathCtx{prefix: fmt.Sprintf("step %q: ", id)}
-					} else {
-						c = pathCtx{prefix: stepPath + ": "}
-					}
-					c.stepType, _ = step["uses"].(string)
-					if _, known := m.types[c.stepType]; !known {
-						c.stepType = ""
-					}
-					cur, inStep, atTop = list[n], true, false
-					i++
-					continue
+			if item, ok := stepOf(obj, toks[i+1]); ok {
+				step, _ := item.(map[string]any)
+				if stepPath != "" {
+					stepPath += "."
 				}
+				stepPath += "steps[" + toks[i+1] + "]"
+				c = m.stepContext(step, stepPath)
+				cur, inStep, atTop = item, true, false
+				i++
+				continue
 			}
 		}
 		if isObj && inStep && t == "with" && c.withInput == "" {
 			cur = obj[t]
 			if i == len(toks)-1 {
 				c.atWith = true
-				seg("with")
+				c.addSegment("with")
 			} else {
 				i++
 				c.withInput = toks[i]
@@ -498,12 +530,41 @@ func (m *mapper) context(ptr string) pathCtx {
 			c.isUses = true
 		}
 		if _, isList := cur.([]any); isList {
-			seg("[" + t + "]")
+			c.addSegment("[" + t + "]")
 		} else {
-			seg(t)
+			c.addSegment(t)
 		}
 		cur = child(cur, t)
 		inStep, atTop = false, false
+	}
+	return c
+}
+
+// stepOf is item tok (an index) of obj's steps list.
+func stepOf(obj map[string]any, tok string) (any, bool) {
+	list, ok := obj["steps"].([]any)
+	if !ok {
+		return nil, false
+	}
+	n, err := strconv.Atoi(tok)
+	if err != nil || n < 0 || n >= len(list) {
+		return nil, false
+	}
+	return list[n], true
+}
+
+// stepContext starts the description of a location inside step: named by
+// its id, else by its index path, with its type when it is a known one.
+func (m *mapper) stepContext(step map[string]any, stepPath string) pathCtx {
+	var c pathCtx
+	if id, _ := step["id"].(string); id != "" {
+		c.prefix = fmt.Sprintf("step %q: ", id)
+	} else {
+		c.prefix = stepPath + ": "
+	}
+	c.stepType, _ = step["uses"].(string)
+	if _, known := m.types[c.stepType]; !known {
+		c.stepType = ""
 	}
 	return c
 }

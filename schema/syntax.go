@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -107,103 +108,119 @@ func yamlErrorDiags(file string, data []byte, err error) Diagnostics {
 	lines := strings.Split(string(data), "\n")
 	var out Diagnostics
 	for _, m := range msgs {
-		line, col, has := 1, 1, false
-		if sm := yamlLineRe.FindStringSubmatch(m); sm != nil {
-			if n, err := strconv.Atoi(sm[1]); err == nil {
-				line, has = n, true
-			}
-			m = sm[2]
-		} else {
-			m = strings.TrimPrefix(m, "yaml: ")
-		}
-		msg := "YAML syntax error: " + m
-		isParser := false
-		for _, p := range parserErrors {
-			isParser = isParser || m == p
-		}
-		switch {
-		case !has:
-			// No line: search for the token, else leave 1:1.
-			line, col = locateLineless(data, m)
-		case m == "did not find expected ',' or '}'" || m == "did not find expected ',' or ']'":
-			// The parser's line is the 0-based line of the opening bracket:
-			// point at the bracket that is never closed.
-			line = line + 1
-			open := byte('{')
-			if strings.HasSuffix(m, "']'") {
-				open = '['
-			}
-			if col = unclosedOn(lines, line, open); col == 0 {
-				col = firstNonSpace(lines, line)
-			}
-			msg = fmt.Sprintf("YAML syntax error: this '%c' is never closed (%s)", open, m)
-		case isParser:
-			// The 0-based line of the enclosing block; where the parser gave
-			// up is the first prefix of the file that fails the same way.
-			line = line + 1
-			l, ok := firstFailingPrefix(lines, m, line)
-			if !ok || l >= lastLine(lines) {
-				// The parser gave up at the end of the file: a flow
-				// collection left open above (a truncated file) is what
-				// is wrong.
-				if bl, b, c := openBracketAbove(lines, min(line, lastLine(lines))); c > 0 {
-					line, col = bl, c
-					msg = fmt.Sprintf("YAML syntax error: this '%c' is never closed (the file ends inside it; is it truncated?)", b)
-					break
-				}
-			}
-			if ok {
-				line = l
-				col = firstNonSpace(lines, l)
-			}
-		case strings.Contains(m, "tab character"):
-			// The line where the token began; the tab is on it or after.
-			if l, c, ok := tabIndent(lines, line); ok {
-				line, col = l, c
-				msg = "YAML syntax error: a tab in the indentation; YAML indents with spaces only"
-			}
-		case m == "found unexpected end of stream":
-			// A quoted string or flow collection runs to the end of the
-			// file (a truncated file): point at where it began.
-			if c, what := unclosedQuote(lines, line); c > 0 {
-				col = c
-				msg = fmt.Sprintf("YAML syntax error: this %s is never closed (the file ends inside it; is it truncated?)", what)
-			}
-		default:
-			if l, c, ok := tabIndent(lines, line); ok && l == line {
-				col = c
-				msg = "YAML syntax error: a tab in the indentation; YAML indents with spaces only (" + m + ")"
-				break
-			}
-			col = firstNonSpace(lines, line)
-		}
-		// Point at the offending character when the class names one.
-		if l := lineAt(lines, line); has {
-			switch {
-			case strings.Contains(m, "cannot start any token"):
-				// YAML reserves '`' and '@' to start nothing.
-				if i := strings.IndexAny(l, "`@"); i >= 0 {
-					col = runeCol(l, i)
-				}
-			case strings.Contains(m, "tag handle"):
-				if i := strings.IndexByte(l, '!'); i >= 0 {
-					col = runeCol(l, i)
-				}
-			case m == "mapping values are not allowed in this context":
-				// "name: a: b": the second key indicator on the line.
-				if idx := keyIndicators(l); len(idx) > 1 {
-					col = runeCol(l, idx[1])
-				}
-			case m == "did not find expected node content":
-				// "steps: ]": a closing bracket with nothing open.
-				if i := strings.IndexAny(l, "]}"); i >= 0 && !strings.ContainsAny(l[:i], "[{\"'") {
-					col = runeCol(l, i)
-				}
-			}
-		}
+		line, col, msg := placeYAMLError(data, lines, m)
 		out = append(out, Diagnostic{Pos: Pos{File: file, Line: max(line, 1), Col: max(col, 1)}, Message: msg})
 	}
 	return out
+}
+
+// placeYAMLError turns one of yaml.v3's messages into the position of what
+// is wrong and our wording of it.
+func placeYAMLError(data []byte, lines []string, m string) (line, col int, msg string) {
+	sm := yamlLineRe.FindStringSubmatch(m)
+	if sm == nil {
+		// No line: search for the token, else leave 1:1.
+		m = strings.TrimPrefix(m, "yaml: ")
+		line, col = locateLineless(data, m)
+		return line, col, "YAML syntax error: " + m
+	}
+	m = sm[2]
+	line, err := strconv.Atoi(sm[1])
+	if err != nil { // a line number too large for an int
+		line, col = locateLineless(data, m)
+		return line, col, "YAML syntax error: " + m
+	}
+	line, col, msg = locateYAMLError(lines, line, m)
+	return line, offenderCol(lineAt(lines, line), m, col), msg
+}
+
+// locateYAMLError corrects the line yaml.v3 gives for message m (often the
+// start of the enclosing block) to where the problem is.
+func locateYAMLError(lines []string, line int, m string) (int, int, string) {
+	msg := "YAML syntax error: " + m
+	col := 1
+	switch {
+	case m == "did not find expected ',' or '}'" || m == "did not find expected ',' or ']'":
+		// The parser's line is the 0-based line of the opening bracket:
+		// point at the bracket that is never closed.
+		line = line + 1
+		open := byte('{')
+		if strings.HasSuffix(m, "']'") {
+			open = '['
+		}
+		if col = unclosedOn(lines, line, open); col == 0 {
+			col = firstNonSpace(lines, line)
+		}
+		msg = fmt.Sprintf("YAML syntax error: this '%c' is never closed (%s)", open, m)
+	case slices.Contains(parserErrors, m):
+		return locateParserError(lines, line+1, m, msg)
+	case strings.Contains(m, "tab character"):
+		// The line where the token began; the tab is on it or after.
+		if l, c, ok := tabIndent(lines, line); ok {
+			line, col = l, c
+			msg = "YAML syntax error: a tab in the indentation; YAML indents with spaces only"
+		}
+	case m == "found unexpected end of stream":
+		// A quoted string or flow collection runs to the end of the
+		// file (a truncated file): point at where it began.
+		if c, what := unclosedQuote(lines, line); c > 0 {
+			col = c
+			msg = fmt.Sprintf("YAML syntax error: this %s is never closed (the file ends inside it; is it truncated?)", what)
+		}
+	default:
+		if l, c, ok := tabIndent(lines, line); ok && l == line {
+			return line, c, "YAML syntax error: a tab in the indentation; YAML indents with spaces only (" + m + ")"
+		}
+		col = firstNonSpace(lines, line)
+	}
+	return line, col, msg
+}
+
+// locateParserError places a parser error given at line, the (1-based)
+// line of the enclosing block: where the parser gave up is the first prefix
+// of the file that fails the same way.
+func locateParserError(lines []string, line int, m, msg string) (int, int, string) {
+	col := 1
+	l, ok := firstFailingPrefix(lines, m, line)
+	if !ok || l >= lastLine(lines) {
+		// The parser gave up at the end of the file: a flow collection
+		// left open above (a truncated file) is what is wrong.
+		if bl, b, c := openBracketAbove(lines, min(line, lastLine(lines))); c > 0 {
+			return bl, c, fmt.Sprintf("YAML syntax error: this '%c' is never closed (the file ends inside it; is it truncated?)", b)
+		}
+	}
+	if ok {
+		line = l
+		col = firstNonSpace(lines, l)
+	}
+	return line, col, msg
+}
+
+// offenderCol points at the offending character on line l when message m
+// names a class of character; else it keeps col.
+func offenderCol(l, m string, col int) int {
+	switch {
+	case strings.Contains(m, "cannot start any token"):
+		// YAML reserves '`' and '@' to start nothing.
+		if i := strings.IndexAny(l, "`@"); i >= 0 {
+			return runeCol(l, i)
+		}
+	case strings.Contains(m, "tag handle"):
+		if i := strings.IndexByte(l, '!'); i >= 0 {
+			return runeCol(l, i)
+		}
+	case m == "mapping values are not allowed in this context":
+		// "name: a: b": the second key indicator on the line.
+		if idx := keyIndicators(l); len(idx) > 1 {
+			return runeCol(l, idx[1])
+		}
+	case m == "did not find expected node content":
+		// "steps: ]": a closing bracket with nothing open.
+		if i := strings.IndexAny(l, "]}"); i >= 0 && !strings.ContainsAny(l[:i], "[{\"'") {
+			return runeCol(l, i)
+		}
+	}
+	return col
 }
 
 func asTypeError(err error, te **yaml.TypeError) bool {
