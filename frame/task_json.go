@@ -37,6 +37,10 @@ func (t *Task) JSONObject() (map[string]any, bool) {
 		if len(v) == 0 {
 			return
 		}
+		if string(v) == "null" { // most tasks' progress and result info
+			m[key] = nil
+			return
+		}
 		var x any
 		if json.Unmarshal(v, &x) != nil {
 			ok = false

@@ -107,6 +107,9 @@ func stringPtr(v any) (*string, bool) {
 // rawJSON is what a json.RawMessage field holds after the round trip: the
 // value's compact encoding (null for nil).
 func rawJSON(v any) (json.RawMessage, bool) {
+	if v == nil {
+		return json.RawMessage("null"), true // most tasks' progress and result info
+	}
 	b, err := json.Marshal(v)
 	return b, err == nil
 }
