@@ -34,6 +34,15 @@ func FuzzExtractTaskMatchesGeneral(f *testing.F) {
 		`{"TASK":{"id":"x","stage":"done"}}`,
 		`{"task":null,"stage":"done","id":"y"}`,
 		`{"id":"x","progress_info":{"stage":"1"}}`,
+		`{"pending_request":{"id":"a","stage":"x"},"pending_request":{"stage":"y"}}`,
+		`{"pending_request":{"id":"a"},"pending_request":null}`,
+		`{"task":{"id":"a","pool_id":"p"},"task":{"id":"b"}}`,
+		`{"pending_request":{"id":"a","kind":"pending_request"}}`,
+		`{"pending_request":{}}`,
+		`{"id":"x","stage":"a\"b"}`,
+		`{"id":"x","stage":"\u0041"}`,
+		`{"id":"x","stage":""}`,
+		`{"id":"x","stage":"done","stage":"failed"}`,
 	} {
 		f.Add([]byte(s))
 	}
