@@ -24,6 +24,9 @@ func ExtractTask(body []byte) (*Task, error) {
 	// first and then again into a Task was most of this function's cost.
 	// Anything unusual (a type error, a non-string stage, not an object)
 	// takes the general path below, which owns the error messages.
+	if t, err, ok := fastExtractTask(body); ok {
+		return t, err
+	}
 	if string(body) != "null" {
 		var env taskEnvelope
 		if json.Unmarshal(body, &env) == nil {
