@@ -100,6 +100,8 @@ type Server struct {
 
 	limiter *rate.Limiter // nil: no throttling
 
+	apiUserID string // started_by.id of every task: the API user's id, derived once
+
 	// lastSig is the signature expected for the latest timestamp and
 	// client id seen: a client sends thousands of requests per second,
 	// all signed alike (authorize).
@@ -189,6 +191,7 @@ func newServer(o Options, catalog []frame.Endpoint, extra ...docPlacement) (*Ser
 		durations:     map[string]time.Duration{},
 		cloudServices: map[string]string{},
 		rng:           rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		apiUserID:     deriveID("api-user", o.ClientID),
 	}
 	for k, v := range o.Scenario.TaskDurations {
 		s.durations[k] = v
