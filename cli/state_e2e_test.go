@@ -180,6 +180,9 @@ func TestKilledRunnerReleasesLocksAndResumesElsewhere(t *testing.T) {
 	const stores = 12
 	rig := newPGRig(t, stores)
 	a := rig.startVictim(nth(stores/2, "acted", accepted(isClone)), "A", runArgs()...)
+	// B starts once A is talking to the API: on a loaded machine B could
+	// otherwise make the clones that kill A before A has journaled a run.
+	rig.waitForRequests(1)
 	b := rig.start("B", runArgs()...)
 	if a.wait(); !a.killed {
 		t.Fatalf("A was not killed:\n%s", a)
@@ -249,6 +252,16 @@ func TestResumeFromAnotherMachine(t *testing.T) {
 		t.Errorf("the resume restored nothing from the journal:\n%s", res)
 	}
 	rig.checkExactlyOnce(stores)
+}
+
+// waitForRequests waits until the simulator has answered n requests.
+func (r *pgRig) waitForRequests(n int) {
+	r.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); len(r.sim.Requests()) < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the simulator saw fewer than %d requests in 30s", n)
+		}
+	}
 }
 
 // mutations counts the accepted mutations the simulator has seen.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	xexpr "github.com/frameflow/frameflow/engine/expr"
 	"github.com/frameflow/frameflow/schema"
 )
 
@@ -39,6 +40,9 @@ func (r *run) bindCall(instance *graphInstance, f *fanout, it *fanoutItem) error
 		}
 	}
 	if err := r.bindPlaybookVars(u, pv); err != nil {
+		return err
+	}
+	if err := r.bindCallFilters(u, pv); err != nil {
 		return err
 	}
 	instance.call = pv
@@ -129,16 +133,42 @@ func (r *run) bindPlaybookVars(u *unit, pv *playbookValues) error {
 	return nil
 }
 
+// bindCallFilters compiles the called playbook's filters given by an
+// expression, from the inputs, vars and env just bound: a filter the
+// inputs make invalid refuses the call's inputs, like a value of the wrong
+// type, at the filter's position in the called file.
+func (r *run) bindCallFilters(u *unit, pv *playbookValues) error {
+	if len(u.filters) == 0 {
+		return nil
+	}
+	scope := map[string]any{"inputs": pv.inputs, "vars": pv.vars, "env": pv.env}
+	pv.filters = make(map[*filterInput]*xexpr.Expr, len(u.filters))
+	for _, f := range u.filters {
+		e, err := r.filterFromSource(f.node, f.name, f.filter, scope)
+		if err != nil {
+			return &CallInputError{Playbook: u.wf.File, Pos: f.filter.pos, Err: err}
+		}
+		if e != nil {
+			pv.filters[f.filter] = e
+		}
+	}
+	return nil
+}
+
 // CallInputError is a called playbook's input the calling step's with:
 // gives a value it refuses (a wrong type, not in its enum, missing): the
 // run's input is invalid, so preflight and validate refuse it before
 // anything is sent, like a step type's invalid request.
 type CallInputError struct {
-	Playbook string // the called file
+	Playbook string     // the called file
+	Pos      schema.Pos // where in it, when the refusal is about one place (a filter)
 	Err      error
 }
 
 func (e *CallInputError) Error() string {
+	if e.Pos.Line > 0 {
+		return e.Pos.String() + ": " + e.Err.Error()
+	}
 	return e.Err.Error() + " (declared in " + e.Playbook + ")"
 }
 func (e *CallInputError) Unwrap() error { return e.Err }
@@ -202,6 +232,28 @@ func (r *run) playbookOutputs(instance *graphInstance, u *unit) (map[string]any,
 		out[k] = x
 	}
 	return out, nil
+}
+
+// statusOutputs evaluates, for a run of a called playbook that did not
+// succeed, the declared outputs that read only its inputs, vars, env and
+// steps' statuses (unit.statusOutputs): which stage failed, which never
+// ran. One that cannot be evaluated is left out; the item's error already
+// says why it failed.
+func (r *run) statusOutputs(instance *graphInstance, u *unit) map[string]any {
+	out := make(map[string]any, len(u.statusOutputs))
+	if len(u.statusOutputs) == 0 {
+		return out
+	}
+	env := r.outputScope(instance, u)
+	for _, k := range u.wf.OutputsOrder {
+		if !u.statusOutputs[k] {
+			continue
+		}
+		if x, err := resolve(u.outputs[k], env); err == nil {
+			out[k] = x
+		}
+	}
+	return out
 }
 
 // outputScope is what a playbook's outputs see: its inputs, vars, env and

@@ -51,6 +51,14 @@ type unit struct {
 	// top-level steps (outputRefs: the step ids they read).
 	outputs    map[string]*compiledValue
 	outputRefs []string
+	// statusOutputs are the outputs that read no step's outputs (only
+	// inputs, vars, env and steps' status): a call evaluates them however
+	// the playbook ended, so a caller learns which stage of a failed item
+	// failed; the others only when it succeeded.
+	statusOutputs map[string]bool
+	// filters are the filters of its steps given by an expression (over
+	// its inputs, vars and env), compiled each time a call binds them.
+	filters []unitFilter
 	// runWF is the workflow step types see (StepContext.Workflow): the
 	// playbook's own, with its caller's http.allow when it has none.
 	runWF *schema.Workflow
@@ -101,7 +109,7 @@ func (c *compiler) newUnit(wf *schema.Workflow, call *node, size int) *unit {
 		// A library that names no hosts may call only what its caller may.
 		// Step types read only the playbook's settings from it (http.allow).
 		u.runWF = &schema.Workflow{File: wf.File, Hash: wf.Hash, SourceHash: wf.SourceHash, Version: wf.Version, Name: wf.Name, Description: wf.Description,
-			Inputs: wf.Inputs, Vars: wf.Vars, Env: wf.Env, Defaults: wf.Defaults, Concurrency: wf.Concurrency, MaxTargets: wf.MaxTargets, Approval: wf.Approval,
+			Inputs: wf.Inputs, Vars: wf.Vars, Env: wf.Env, Defaults: wf.Defaults, Concurrency: wf.Concurrency, ConcurrencyPos: wf.ConcurrencyPos, MaxTargets: wf.MaxTargets, Approval: wf.Approval,
 			HTTPAllow: call.unit.runWF.HTTPAllow, Steps: wf.Steps, Outputs: wf.Outputs, OutputsOrder: wf.OutputsOrder, Pos: wf.Pos, Root: wf.Root, Checked: wf.Checked}
 	}
 	return u
@@ -163,6 +171,14 @@ type filterInput struct {
 	sourceTemplate *xexpr.Template // yields the predicate's source
 	pos            schema.Pos
 	env            *xexpr.Type
+}
+
+// unitFilter is a filter input of a called playbook's step whose source
+// is an expression.
+type unitFilter struct {
+	node   *node
+	name   string
+	filter *filterInput
 }
 
 // compiledValue is a `with` value: constants folded, templates compiled.
@@ -922,10 +938,6 @@ func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
 	if xexpr.HasExpr(src) {
 		// The source comes from an expression: it can only use what is
 		// known when the run starts, and is compiled then.
-		if c.u.call != nil {
-			c.errf(v.Pos, "input %q of step %q: a filter given by an expression is not supported inside a called playbook (it is compiled once when the run starts); write the filter literally, or pass the list to filter as an input", spec.Name, n.id)
-			return
-		}
 		runStart := xexpr.Object("name", c.u.predEnvBase)
 		t, errs := xexpr.CompileTemplate(src, runStart)
 		for _, e := range errs {
@@ -939,6 +951,10 @@ func (c *compiler) compilePredicate(n *node, spec *InputSpec, v *schema.Value) {
 			return
 		}
 		pt.sourceTemplate = t
+		if c.u.call != nil {
+			// Compiled when a call binds the playbook's inputs.
+			c.u.filters = append(c.u.filters, unitFilter{node: n, name: spec.Name, filter: pt})
+		}
 	} else {
 		e := c.compileExpr(src, pt.env, v.Pos, c.quoteShift(v))
 		if e == nil {
@@ -1318,6 +1334,7 @@ func wrappedFilterHint(src string) string {
 // outputs in its own scope.
 func (c *compiler) compileCall(n *node, env lazyEnv) {
 	c.refuseCallSettings(n)
+	c.refuseCalleeConcurrency(n)
 	c.compileCallWith(n, env)
 	saved := c.u
 	c.u = n.callee
@@ -1348,6 +1365,23 @@ func (c *compiler) refuseCallSettings(n *node) {
 		}
 		c.errf(pos, "step %q runs the playbook %s: approval is decided by its steps (their types, confirm and approval, and the approval: of %s)", n.id, s.Uses, file)
 	}
+}
+
+// refuseCalleeConcurrency reports a called playbook's top-level
+// concurrency, at that line of the called file: it is the limit of a whole
+// run, and a called playbook runs inside its caller's run, within the
+// caller's limit. Obeying it would need a second limit no one asked for;
+// ignoring it would let a library's author believe it holds.
+func (c *compiler) refuseCalleeConcurrency(n *node) {
+	wf := n.callee.wf
+	if wf.Concurrency == 0 {
+		return
+	}
+	pos := wf.ConcurrencyPos
+	if pos.Line == 0 {
+		pos = n.step.UsesPos
+	}
+	c.errf(pos, "concurrency: %d limits a run of %s on its own; called by step %q (%s), it runs within its caller's limit (--parallelism, else the calling workflow's concurrency), so it would be ignored: remove it, and limit the call's items with concurrency: on the calling step", wf.Concurrency, wf.File, n.full, n.step.UsesPos)
 }
 
 // compileCallWith compiles a call's with: values in the caller's scope and
@@ -1442,7 +1476,40 @@ func (c *compiler) compileWorkflowOutputs(g *graph) {
 				c.u.outputRefs = append(c.u.outputRefs, id)
 			}
 		}
+		if !readsStepOutputs(t) {
+			if c.u.statusOutputs == nil {
+				c.u.statusOutputs = map[string]bool{}
+			}
+			c.u.statusOutputs[k] = true
+		}
 	}
+}
+
+// readsStepOutputs reports whether a compiled value may read a step's
+// outputs: any reference to a step other than steps.ID.status (steps.ID
+// as a whole, or steps itself, counts as reading them).
+func readsStepOutputs(v *compiledValue) bool {
+	if v.tmpl != nil {
+		for _, r := range v.tmpl.Refs() {
+			if r.Root() != "steps" {
+				continue
+			}
+			if len(r.Path) < 3 || r.Path[2] != "status" {
+				return true
+			}
+		}
+	}
+	for _, e := range v.list {
+		if readsStepOutputs(e) {
+			return true
+		}
+	}
+	for _, k := range v.keys {
+		if readsStepOutputs(v.m[k]) {
+			return true
+		}
+	}
+	return false
 }
 
 // valueStepRefs appends the step ids a compiled value reads to ids.

@@ -181,10 +181,10 @@ func (r *run) resolveInputs(t task) (map[string]any, error) {
 	stepInputs := make(map[string]any, len(n.stepType.Inputs))
 	for _, spec := range n.stepType.Inputs {
 		if pt, ok := n.filters[spec.Name]; ok {
-			if pt.static != nil {
-				stepInputs[spec.Name] = pt.static.Source()
+			if e := r.filterOf(t.instance, pt); e != nil {
+				stepInputs[spec.Name] = e.Source()
 			} else {
-				stepInputs[spec.Name] = r.filtersFromInputs[pt].Source()
+				stepInputs[spec.Name] = Unknown
 			}
 			continue
 		}

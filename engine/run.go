@@ -182,6 +182,7 @@ type run struct {
 	inputs, vars, env map[string]any
 	top               *playbookValues // the same three, as playbookScope gives them
 	filtersFromInputs map[*filterInput]*xexpr.Expr
+	filterCache       map[filterKey]*xexpr.Expr // filters compiled from a source, by source (bindCallFilters)
 	redact            *secretSet
 
 	approveOnce sync.Once
@@ -301,31 +302,74 @@ func (r *run) prepare() error {
 		r.vars[v.name] = val
 	}
 	for _, n := range r.prog.nodes {
+		if n.unit.call != nil {
+			continue // a called playbook's: compiled when the call binds its inputs (bindCallFilters)
+		}
 		for name, pt := range n.filters {
 			if pt.sourceTemplate == nil {
 				continue
 			}
-			src, err := pt.sourceTemplate.Eval(scope)
+			e, err := r.filterFromSource(n, name, pt, scope)
 			if err != nil {
-				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: %v", n.full, name, err)}
-			}
-			s, ok := src.(string)
-			if !ok {
-				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: a filter expression must be a string, got %T", n.full, name, src)}
-			}
-			e, errs := xexpr.Compile(s, pt.env)
-			if len(errs) > 0 {
-				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: filter %q: %s%s", n.full, s, errs[0].Msg, wrappedFilterHint(s))}
-			}
-			if what, ok := e.Secret(); ok {
-				// The filter's text came from an input: it is checked now,
-				// as Compile checks a literal one.
-				return &PosError{Pos: pt.pos, Msg: fmt.Sprintf("step %s: input %s: the filter reads a secret (%s): a condition on a secret leaks it one bit at a time", n.full, name, what)}
+				return &PosError{Pos: pt.pos, Msg: err.Error()}
 			}
 			r.filtersFromInputs[pt] = e
 		}
 	}
 	return nil
+}
+
+// filterFromSource evaluates the source of a filter given by an expression
+// in scope (inputs, vars, env) and compiles the filter it yields, checked
+// as Compile checks a literal one. nil and no error: the source is known
+// only after apply.
+func (r *run) filterFromSource(n *node, name string, pt *filterInput, scope map[string]any) (*xexpr.Expr, error) {
+	src, err := pt.sourceTemplate.Eval(scope)
+	if err != nil {
+		return nil, fmt.Errorf("step %s: input %s: %v", n.full, name, err)
+	}
+	if IsUnknown(src) {
+		return nil, nil
+	}
+	s, ok := src.(string)
+	if !ok {
+		return nil, fmt.Errorf("step %s: input %s: a filter expression must be a string, got %T", n.full, name, src)
+	}
+	key := filterKey{filter: pt, source: s}
+	if e, ok := r.filterCache[key]; ok {
+		return e, nil // a call per item of a fan-out gives the same text
+	}
+	e, errs := xexpr.Compile(s, pt.env)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("step %s: filter %q: %s%s", n.full, s, errs[0].Msg, wrappedFilterHint(s))
+	}
+	if what, ok := e.Secret(); ok {
+		return nil, fmt.Errorf("step %s: input %s: the filter reads a secret (%s): a condition on a secret leaks it one bit at a time", n.full, name, what)
+	}
+	if r.filterCache == nil {
+		r.filterCache = map[filterKey]*xexpr.Expr{}
+	}
+	r.filterCache[key] = e
+	return e, nil
+}
+
+// filterKey is a filter input and the text its expression gave.
+type filterKey struct {
+	filter *filterInput
+	source string
+}
+
+// filterOf is the compiled filter of pt: its literal, else the one its
+// source gave when the run started or, in a called playbook, when the call
+// bound its inputs. nil: known only after apply.
+func (r *run) filterOf(instance *graphInstance, pt *filterInput) *xexpr.Expr {
+	if pt.static != nil {
+		return pt.static
+	}
+	if e, ok := r.playbookScope(instance).filters[pt]; ok {
+		return e
+	}
+	return r.filtersFromInputs[pt]
 }
 
 func (r *run) emit(ev Event) {

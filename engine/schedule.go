@@ -4,6 +4,8 @@ package engine
 // settling a finished node's dependants (skip and fail propagation), and the
 // workers that run ready tasks. Everything here runs under r.mu unless said.
 
+import xexpr "github.com/frameflow/frameflow/engine/expr"
+
 // graphInstance is one instance of a graph: the top level, or one item of a group.
 type graphInstance struct {
 	graph      *graph
@@ -29,6 +31,9 @@ type graphInstance struct {
 // expressions.
 type playbookValues struct {
 	inputs, vars, env map[string]any
+	// filters are a called playbook's filters given by an expression,
+	// compiled from the inputs bound for this call (nil: none).
+	filters map[*filterInput]*xexpr.Expr
 }
 
 type nodeState struct {
@@ -239,8 +244,8 @@ func (r *run) instanceDone(instance *graphInstance) {
 	}
 	fn := instance.fan.node
 	if fn.callee != nil {
-		// A called playbook's result is its declared outputs alone.
-		out = map[string]any{}
+		// A called playbook's result is its declared outputs alone; when
+		// it did not succeed, those that read only steps' statuses.
 		if status == StatusSucceeded {
 			var err error
 			if out, err = r.playbookOutputs(instance, fn.callee); err != nil {
@@ -249,6 +254,8 @@ func (r *run) instanceDone(instance *graphInstance) {
 				instance.fan.callError = r.redact.Replace(err.Error())
 				reason = instance.fan.callError
 			}
+		} else {
+			out = r.statusOutputs(instance, fn.callee)
 		}
 	} else if status == StatusSucceeded && len(fn.outputs) > 0 {
 		env := r.scope(instance, nil, fn, nil)

@@ -126,9 +126,9 @@ func (r *run) predicate(instance *graphInstance, n *node, name string) (Predicat
 	if !ok {
 		return nil, fmt.Errorf("input %q of step %s is not a filter", name, n.full)
 	}
-	e := pt.static
+	e := r.filterOf(instance, pt)
 	if e == nil {
-		e = r.filtersFromInputs[pt]
+		return nil, fmt.Errorf("filter %q of step %s is known only after apply", name, n.full)
 	}
 	return func(elem any) (bool, error) {
 		env := map[string]any{}

@@ -73,7 +73,10 @@ func (d *decoder) workflow(wf *Workflow, root *tnode) {
 		wf.Defaults.Timeout, _ = d.duration(n.get("timeout"), "", "defaults.timeout")
 		wf.Defaults.Polling = d.polling(n.get("polling"), "defaults.polling")
 	}
-	wf.Concurrency, _ = d.integer(root.get("concurrency"))
+	if n := root.get("concurrency"); n != nil {
+		wf.Concurrency, _ = d.integer(n)
+		wf.ConcurrencyPos = n.pos
+	}
 	wf.MaxTargets, _ = d.integer(root.get("max_targets"))
 	wf.Approval, _ = root.get("approval").str()
 	if n := root.get("http"); n != nil && n.kind == MapValue {

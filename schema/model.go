@@ -49,7 +49,9 @@ type Workflow struct {
 	Env         []string // environment variable names the workflow may read (env.NAME)
 	Defaults    Defaults
 	Concurrency int // most steps in flight (0: engine default)
-	MaxTargets  int // guardrail: most items a mutating fan-out may have (0: default)
+	// ConcurrencyPos is where concurrency: is written (zero when it is not).
+	ConcurrencyPos Pos
+	MaxTargets     int // guardrail: most items a mutating fan-out may have (0: default)
 	// Approval is "not_required" when the playbook declares its mutations
 	// need no approval (reversible work); "" or "required" otherwise.
 	// Destructive steps need approval whatever it says.

@@ -1,0 +1,145 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/frameflow/frameflow/frame/sim"
+)
+
+// pickLib lists the accounts a filter given as its input chooses.
+const pickLib = `version: 1
+name: pick
+inputs:
+  filter: {type: string, required: true}
+steps:
+  - id: found
+    uses: accounts.list
+    with: {filter: '${{ inputs.filter }}'}
+outputs:
+  names: ${{ map(steps.found.outputs.accounts, .name) }}
+`
+
+const pickMain = `version: 1
+name: pick-each
+inputs:
+  report_url: {type: string, required: true}
+  stores: {type: string, default: 'name startsWith "Store-" && active'}
+steps:
+  - id: each
+    for_each: ['name == "QA"', '${{ inputs.stores }}']
+    as: f
+    uses: ./lib/pick.yaml
+    with: {filter: '${{ f }}'}
+  - id: report
+    uses: http.request
+    with:
+      method: POST
+      url: ${{ inputs.report_url }}
+      json: {names: '${{ map(steps.each.outputs.items, .names) }}'}
+`
+
+// A called playbook filters with the filter its caller gives, compiled when
+// the call binds its inputs; one that does not compile is refused before
+// anything is sent, at its line in the called file.
+func TestCalledPlaybookFiltersWithItsInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	rig := newCrashRig(t, 3, sim.Options{})
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"lib/pick.yaml": pickLib, "main.yaml": pickMain} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var got []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(data))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	main := filepath.Join(dir, "main.yaml")
+
+	r := rig.exec(nil, "run", main, "--yes", "--input", "report_url="+hook.URL, "--input", `stores=name startsWith "Store-" && !(name endsWith "1")`)
+	if r.code != 0 {
+		t.Fatalf("run:\n%s", r)
+	}
+	mu.Lock()
+	if len(got) != 1 {
+		t.Fatalf("reports %v", got)
+	}
+	var body struct{ Names [][]string }
+	if err := json.Unmarshal([]byte(got[0]), &body); err != nil || len(body.Names) != 2 || strings.Join(body.Names[0], ",") != "QA" || !storesNotFirst(body.Names[1]) {
+		t.Fatalf("report %s (%v)", got[0], err)
+	}
+	got = nil
+	mu.Unlock()
+
+	before := len(rig.sim.Requests())
+	r = rig.exec(nil, "run", main, "--yes", "--input", "report_url="+hook.URL, "--input", "stores=name ==== 1")
+	if r.code == 0 || !strings.Contains(r.err+r.out, filepath.Join(dir, "lib", "pick.yaml")+":8:") || !strings.Contains(r.err+r.out, "filter") {
+		t.Fatalf("a filter that does not compile must be refused at its line:\n%s", r)
+	}
+	if n := len(rig.sim.Requests()) - before; n != 0 || len(got) != 0 {
+		t.Fatalf("%d requests to Frame and %d reports sent for a refused run", n, len(got))
+	}
+}
+
+// A called playbook's concurrency would be ignored: validate refuses it at
+// its line, and run sends nothing.
+func TestCalledPlaybookConcurrencyIsRefusedByTheBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	rig := newCrashRig(t, 2, sim.Options{})
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lib := strings.Replace(pickLib, "name: pick\n", "name: pick\nconcurrency: 2\n", 1)
+	main := "version: 1\nname: m\nsteps:\n  - id: qa\n    uses: ./lib/pick.yaml\n    with: {filter: 'name == \"QA\"'}\n"
+	for name, text := range map[string]string{"lib/pick.yaml": lib, "main.yaml": main} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cmd := range []string{"validate", "run"} {
+		r := rig.exec(nil, cmd, filepath.Join(dir, "main.yaml"), "--yes")
+		if cmd == "validate" {
+			r = rig.exec(nil, cmd, filepath.Join(dir, "main.yaml"))
+		}
+		if r.code == 0 || !strings.Contains(r.err+r.out, filepath.Join(dir, "lib", "pick.yaml")+":3:14: concurrency: 2 limits a run of") {
+			t.Fatalf("%s:\n%s", cmd, r)
+		}
+	}
+	if n := len(rig.sim.Requests()); n != 0 {
+		t.Fatalf("%d requests sent", n)
+	}
+}
+
+// storesNotFirst: the generated stores (Store-0001, ...) but the first.
+func storesNotFirst(names []string) bool {
+	if len(names) != 2 {
+		return false
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "Store-") || strings.HasSuffix(n, "1") {
+			return false
+		}
+	}
+	return true
+}
