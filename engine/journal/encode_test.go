@@ -2,6 +2,7 @@ package journal
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -187,5 +188,84 @@ func TestIdentityJSONIsMarshalsText(t *testing.T) {
 				t.Errorf("body %#v query %v:\n got %s\nwant %s", body, q, got, want)
 			}
 		}
+	}
+}
+
+// appendRecord must write every field of record exactly as json.Marshal
+// does: each field is filled (or left empty) at random, by reflection, so
+// a field added to record and not to appendRecord fails here.
+func TestAppendRecordIsMarshal(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	strs := []string{"", "x", `q"uote\`, "<a>&b", "caf\u00e9 \u2028", "bad\xff", "\x01\n"}
+	str := func() string { return strs[r.IntN(len(strs))] }
+	generic := func() any {
+		return []any{nil, "s<>", 2.5, true, map[string]any{"k": []any{1.0, "\u2029"}}, map[string]any{}}[r.IntN(6)]
+	}
+	raws := []string{`{"a": [1, "x<y>&", null] }`, ` "s" `, `7`, `{"outputs":0}`, `{bad`, `null`}
+	times := []time.Time{{}, time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	rt := reflect.TypeOf(record{})
+	written := 0
+	for n := 0; n < 3000; n++ {
+		var rec record
+		v := reflect.ValueOf(&rec).Elem()
+		for i := range rt.NumField() {
+			f := v.Field(i)
+			if !rt.Field(i).IsExported() || r.IntN(3) == 0 {
+				continue // left empty
+			}
+			switch f.Interface().(type) {
+			case string:
+				f.SetString(str())
+			case int, int64:
+				f.SetInt(int64(r.IntN(5) - 1))
+			case time.Time:
+				f.Set(reflect.ValueOf(times[r.IntN(len(times))]))
+			case *time.Time:
+				tm := times[r.IntN(len(times))]
+				f.Set(reflect.ValueOf(&tm))
+			case *int:
+				k := r.IntN(3) - 1
+				f.Set(reflect.ValueOf(&k))
+			case map[string]any:
+				f.Set(reflect.ValueOf(map[string]any{str(): generic(), "b": generic()}))
+			case map[string]string:
+				f.Set(reflect.ValueOf(map[string]string{str(): str()}))
+			case []string:
+				f.Set(reflect.ValueOf([]string{str(), str()}))
+			case json.RawMessage:
+				f.Set(reflect.ValueOf(json.RawMessage(raws[r.IntN(len(raws))])))
+			default:
+				if rt.Field(i).Type.Kind() == reflect.Interface {
+					f.Set(reflect.ValueOf(&[]any{generic(), struct{ X int }{1}}[r.IntN(2)]).Elem())
+					continue
+				}
+				t.Fatalf("record.%s: a type this test does not fill (%s): teach it and appendRecord", rt.Field(i).Name, rt.Field(i).Type)
+			}
+		}
+		if r.IntN(2) == 0 {
+			// As Record and recordResult make them: Marshal's own output.
+			rec.ownJSON = true
+			if rec.Outputs != nil {
+				rec.Outputs, _ = json.Marshal(generic())
+			}
+			if rec.Result != nil {
+				rec.Result, _ = json.Marshal(generic())
+			}
+		}
+		want, wantErr := json.Marshal(&rec)
+		got, err := marshalRecord(&rec)
+		if (err == nil) != (wantErr == nil) || string(got) != string(want) {
+			t.Fatalf("record %+v:\n got %s (%v)\nwant %s (%v)", rec, got, err, want, wantErr)
+		}
+		if b, ok := appendRecord(nil, &rec); ok {
+			written++
+			if wantErr != nil || string(b) != string(want) {
+				t.Fatalf("record %+v: appendRecord wrote\n%s\nwhere Marshal writes\n%s (%v)", rec, b, want, wantErr)
+			}
+		}
+	}
+	if written < 300 {
+		t.Errorf("appendRecord wrote only %d of the 3,000 records itself: the test no longer reaches it", written)
 	}
 }
