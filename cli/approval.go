@@ -69,6 +69,16 @@ func (a *app) approvalAsker(view runView) runner.ApprovalAsker {
 		if msg == "" {
 			msg = "go on?"
 		}
+		if p.NotAnApprover {
+			say := fmt.Sprintf("Approval %s (run %s): %s\n  You (%s) are not among its approvers (%s): it waits for one of them (the page, or %s).",
+				p.Key, p.RunID, msg, runner.OperatorName(), termtext.Line(strings.Join(p.Approvers, ", ")), termtext.Line(runner.ApproveCommand(p.RunID, p.Key)))
+			if live, ok := view.(interface{ Say(string) }); ok {
+				live.Say(a.red.String(say))
+			} else {
+				fmt.Fprintln(w, "\n"+say)
+			}
+			return nil
+		}
 		ask := func() {
 			fmt.Fprintf(w, "\nApproval %s (run %s): %s\n  Type yes to approve, no to reject: ", p.Key, p.RunID, msg)
 		}

@@ -2,8 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
 
 	"github.com/frameflow/frameflow/internal/termtext"
 	"github.com/frameflow/frameflow/plan"
@@ -94,6 +98,21 @@ func renderPlan(a *app, w io.Writer, p *plan.Plan, format string) error {
 	return renderPlanOpts(a, w, p, format, plan.RenderOptions{})
 }
 
+// explainPlanLoad says what to do when PLAN is no plan file: a missing
+// file is made with plan --out, and a workflow given where a plan was
+// expected (terraform habits) is planned first, or run in one go.
+func explainPlanLoad(path string, err error) error {
+	ext := strings.ToLower(filepath.Ext(path))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no plan file %s: make one with `frameflow plan WORKFLOW --out %s`; nothing was sent", path, path)
+	case (ext == ".yaml" || ext == ".yml") && !errors.Is(err, plan.ErrTampered):
+		return fmt.Errorf("%s is a workflow, not a plan: make a plan with `frameflow plan %s --out rollout.plan` and apply that, "+
+			"or plan, confirm and apply in one go with `frameflow run %s`; nothing was sent", path, path, path)
+	}
+	return fmt.Errorf("%w; nothing was sent", err)
+}
+
 // renderPlanOpts renders with the caller's Detail and FullPlan, colour and
 // redaction being the app's.
 func renderPlanOpts(a *app, w io.Writer, p *plan.Plan, format string, opts plan.RenderOptions) error {
@@ -124,7 +143,7 @@ are sent.
 			}
 			saved, err := plan.Load(args[0])
 			if err != nil {
-				return withCode(ExitInvalid, err)
+				return withCode(ExitInvalid, explainPlanLoad(args[0], err))
 			}
 			secrets, err := parseInputFlags(f.inputFlags)
 			if err != nil {

@@ -250,6 +250,9 @@ func writeRecap(w io.Writer, rc runner.Recap) {
 		fmt.Fprintf(w, "%d %s with an unknown outcome (maybe sent; not sent again): %s\n", n, pluralWord(n, "mutation", "mutations"), termtext.Line(someNames(rc.Unknown, recapItems)))
 		fmt.Fprintf(w, "  Check each in Frame, then decide with frameflow resume %s --mark KEY=sent|not-sent (the keys follow).\n", rc.RunID)
 	}
+	if n := len(rc.Rejected); n > 0 {
+		fmt.Fprintf(w, "%d approval %s rejected (the decision stands: a resume stops there again): %s\n", n, pluralWord(n, "gate", "gates"), termtext.Line(someNames(rc.Rejected, recapItems)))
+	}
 	if rc.Resume != "" {
 		fmt.Fprintf(w, "Continue with: %s\n", rc.Resume)
 	}

@@ -69,7 +69,7 @@ each KEY. Your decision is journaled with user@host and the time.
 			if err := r.Preflight(cmd.Context()); err != nil {
 				return a.appErr(err)
 			}
-			approved, err := a.approve(cmd.Context(), r.Workflow, f)
+			approved, err := a.approveResume(cmd.Context(), r, f)
 			if err != nil {
 				return err
 			}
@@ -155,6 +155,9 @@ type waitingJSON struct {
 	Since    time.Time `json:"since"`
 	Deadline time.Time `json:"timeout_at"`
 	Approve  string    `json:"approve"` // the command that approves it
+	// Approvers are who may decide (the step's approvers); none: anyone
+	// who can reach the run.
+	Approvers []string `json:"approvers,omitempty"`
 }
 
 type undecidedJSON struct {
@@ -190,7 +193,7 @@ func runsJSON(runs []journal.RunSummary) []runJSON {
 			j.Attempts = append(j.Attempts, attemptJSON{N: at.N, Started: at.Started, Finished: optTime(at.Finished), Status: at.Status, PID: at.PID, Host: at.Host, User: at.User})
 		}
 		for _, w := range r.Waiting {
-			j.Waiting = append(j.Waiting, waitingJSON{Step: w.Key, Message: w.Message, Since: w.Since, Deadline: w.Deadline, Approve: runner.ApproveCommand(r.ID, w.Key)})
+			j.Waiting = append(j.Waiting, waitingJSON{Step: w.Key, Message: w.Message, Since: w.Since, Deadline: w.Deadline, Approve: runner.ApproveCommand(r.ID, w.Key), Approvers: w.Approvers})
 		}
 		out = append(out, j)
 	}

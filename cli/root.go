@@ -37,6 +37,9 @@ type app struct {
 	noColor     bool
 
 	logger *slog.Logger
+	// notesSaid: the notes this command printed already (the demo plans,
+	// then runs: the same note once is enough).
+	notesSaid map[string]bool
 }
 
 // Main runs frameflow with args (without the program name) and returns the
@@ -131,7 +134,10 @@ Environment:
 		SilenceErrors: true,
 		Version:       buildVersion(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return a.setupLogging()
+			if err := a.setupLogging(); err != nil {
+				return err
+			}
+			return a.checkStateSpec(cmd)
 		},
 	}
 	pf := root.PersistentFlags()
@@ -155,7 +161,7 @@ Environment:
 func (a *app) setupLogging() error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
-		return usageErr("--log-level: %v", err)
+		return usageErr("--log-level must be debug, info, warn or error, not %q", a.logLevel)
 	}
 	w := a.red.Writer(a.streams.Err)
 	opts := &slog.HandlerOptions{Level: lvl}

@@ -140,25 +140,33 @@ func (a *app) appErr(err error) error {
 	return err
 }
 
-// approve decides whether the steps that need approval may run: --yes, or
-// a yes typed at a terminal after seeing the plan. Without either nothing
-// is sent. It returns the approval the engine's list asked for, confirmed.
-func (a *app) approve(ctx context.Context, w *runner.Workflow, f runFlags) (*runner.Approval, error) {
-	need := w.Approval()
+// approveResume decides whether a resumed run's steps that need approval
+// may run: --yes, or a yes typed at a terminal after seeing what remains
+// (what the journal proves sent is listed apart, not in the plan). Without
+// either nothing is sent. It returns the approval the engine's list asked
+// for, confirmed.
+func (a *app) approveResume(ctx context.Context, r *runner.Resumption, f runFlags) (*runner.Approval, error) {
+	need := r.Approval()
 	if !need.Needed() || f.yes {
 		return &need, nil
 	}
 	if !(a.streams.InTTY && a.streams.OutTTY) {
-		return nil, withCode(ExitInvalid, fmt.Errorf("refusing to continue without approval: %s change the estate; pass --yes, or run in a terminal to review the plan and confirm. Nothing was sent", strings.Join(need.Labels(), ", ")))
+		return nil, withCode(ExitInvalid, fmt.Errorf("refusing to continue without approval: %s change the estate; pass --yes, or run in a terminal to review what remains and confirm. Nothing was sent", strings.Join(need.Labels(), ", ")))
 	}
-	p, err := w.Plan(ctx, runner.PlanOptions{})
+	rp, err := r.PlanRemaining(ctx)
 	if err != nil {
 		return nil, a.appErr(err)
 	}
-	if err := renderPlan(a, a.red.Writer(a.streams.Out), p, "text"); err != nil {
+	out := a.red.Writer(a.streams.Out)
+	writeResumeProgress(out, rp)
+	if err := renderPlan(a, out, rp.Remaining, "text"); err != nil {
 		return nil, err
 	}
-	ok, err := confirmPrompt(a, "\nDo you want to perform these actions?")
+	question := "\nDo you want to perform these actions?"
+	if !rp.Remaining.HasChanges() {
+		question = "\nNothing is left to send. Do you want to continue the run (waits, reads and the steps after them)?"
+	}
+	ok, err := confirmPrompt(a, question)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +174,58 @@ func (a *app) approve(ctx context.Context, w *runner.Workflow, f runFlags) (*run
 		return nil, withCode(ExitFailed, errors.New("not approved; nothing was changed"))
 	}
 	return &need, nil
+}
+
+// writeResumeProgress says, before the plan of what remains, what the
+// run's journal proves was already sent (never sent again) and which
+// mutations' outcome is unknown (read before anything is sent again), so
+// that the person approves only what is left.
+func writeResumeProgress(w io.Writer, rp *runner.ResumePlan) {
+	if len(rp.AlreadySent) > 0 {
+		fmt.Fprintf(w, "Already sent by earlier attempts (their results are in the journal; not sent again): %d\n", len(rp.AlreadySent))
+		type group struct {
+			label string
+			items []string
+		}
+		var groups []*group
+		byLabel := map[string]*group{}
+		for _, m := range rp.AlreadySent {
+			label := m.Step + " (" + m.Type + ")"
+			g := byLabel[label]
+			if g == nil {
+				g = &group{label: label}
+				byLabel[label] = g
+				groups = append(groups, g)
+			}
+			item := m.Item
+			if item == "" {
+				item = m.Method + " " + m.Path
+			}
+			g.items = append(g.items, item)
+		}
+		for _, g := range groups {
+			items := g.items
+			more := ""
+			if len(items) > 5 {
+				more = fmt.Sprintf(", … +%d more", len(items)-5)
+				items = items[:5]
+			}
+			fmt.Fprintf(w, "  ✓ %s × %d: %s%s\n", termtext.Line(g.label), len(g.items), termtext.Line(strings.Join(items, ", ")), more)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(rp.Unsettled) > 0 {
+		fmt.Fprintf(w, "Outcome unknown (each is read before anything is sent again; frameflow resume RUN --mark KEY=sent|not-sent settles it): %d\n", len(rp.Unsettled))
+		for _, m := range rp.Unsettled {
+			why := "answer lost"
+			if m.ProvenSent {
+				why = "proven sent, not proven finished"
+			}
+			fmt.Fprintf(w, "  ? %s  %s %s (%s)\n", termtext.Line(m.Key), m.Method, termtext.Line(m.Path), why)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "What remains:")
 }
 
 // runWorkflow prepares, checks, asks approval for and runs a workflow.
@@ -231,6 +291,13 @@ func (a *app) runWorkflow(ctx context.Context, file string, src []byte, f runFla
 // should know about how this run will decide (e.g. no doctor findings).
 func (a *app) printNotes(w *runner.Workflow) {
 	for _, n := range w.Notes() {
+		if a.notesSaid[n] {
+			continue
+		}
+		if a.notesSaid == nil {
+			a.notesSaid = map[string]bool{}
+		}
+		a.notesSaid[n] = true
 		fmt.Fprintln(a.red.Writer(a.streams.Err), "note: "+n)
 	}
 }
@@ -299,6 +366,10 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 		// which and how to decide, wherever the output goes.
 		if rep := out.UndecidedReport(); rep != "" {
 			return withCode(ExitFailed, fmt.Errorf("run %s failed: %s", res.RunID, rep))
+		}
+		if rc := runner.RecapOf(res); rc.Resume == "" && len(rc.Rejected) > 0 {
+			return withCode(ExitFailed, fmt.Errorf("run %s stopped: approval %s rejected; the decision stands, so a resume would stop there again: start a new run once the cause is addressed",
+				res.RunID, strings.Join(rc.Rejected, "; ")))
 		}
 		return withCode(ExitFailed, fmt.Errorf("run %s failed; after fixing the cause, continue with: frameflow resume %s", res.RunID, res.RunID))
 	}

@@ -135,7 +135,7 @@ func (a *app) showRun(id, format string) error {
 		return withCode(ExitInvalid, err)
 	}
 	out := a.red.Writer(a.streams.Out)
-	rc := runner.RecapOfDetail(d)
+	rc := a.service().RunRecap(d)
 	und, _ := a.service().Undecided(id)
 	for _, p := range und {
 		rc.Unknown = append(rc.Unknown, p.Key)
@@ -244,6 +244,7 @@ func writeWaiting(w io.Writer, r journal.RunSummary, subject string) {
 		if g.Message != "" {
 			fmt.Fprintf(w, "  asks: %s\n", termtext.Line(g.Message))
 		}
+		fmt.Fprintf(w, "  who may approve: %s\n", termtext.Line(runner.WhoMayApprove(g.Approvers)))
 		cmd := runner.ApproveCommand(r.ID, g.Key)
 		fmt.Fprintf(w, "  approve: %s   (or --reject --comment \"why\")\n", termtext.Line(cmd))
 		if r.Status != journal.StatusRunning {

@@ -279,7 +279,7 @@ func summaryOf(r journal.RunSummary) serve.RunSummary {
 func gatesOf(runID string, ws []journal.WaitingApproval) []serve.Gate {
 	var out []serve.Gate
 	for _, w := range ws {
-		out = append(out, serve.Gate{Step: w.Key, Message: w.Message, Since: w.Since, Deadline: w.Deadline, Approve: runner.ApproveCommand(runID, w.Key)})
+		out = append(out, serve.Gate{Step: w.Key, Message: w.Message, Since: w.Since, Deadline: w.Deadline, Approve: runner.ApproveCommand(runID, w.Key), Approvers: w.Approvers})
 	}
 	return out
 }
@@ -332,6 +332,10 @@ func (b *serveBackend) Run(id string) (*serve.RunDetail, error) {
 	}
 	d := &serve.RunDetail{RunSummary: summaryOf(det.RunSummary), Inputs: det.Inputs}
 	d.Waiting = b.withDecisions(id, d.Waiting)
+	if det.Status == journal.StatusFailed { // not while running: the page polls those
+		rc := b.svc.RunRecap(det)
+		d.Rejected, d.OnlyRejected = rc.Rejected, len(rc.Rejected) > 0 && rc.Resume == ""
+	}
 	for _, at := range det.Attempts {
 		d.AttemptList = append(d.AttemptList, serve.Attempt{N: at.N, Started: at.Started, Finished: at.Finished, Status: at.Status, Approver: at.Approver, Host: at.Host, PID: at.PID})
 	}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,6 +29,28 @@ type ApprovalWait struct {
 	Key      string // ApprovalKey
 	Message  string // what the approver is asked
 	Deadline time.Time
+	// Approvers are who may decide (the step's approvers input); empty:
+	// anyone who can reach the run.
+	Approvers []string
+}
+
+// MayDecide tells whether the person recorded as by may decide on a gate
+// whose approvers are approvers; anyone may when there are none. People
+// are named as frameflow records deciders: "alice@laptop" in a terminal
+// (or what approve --by says), "alice (token login)" in the page. An
+// approver "alice" matches each of these; "alice@laptop" only the first.
+func MayDecide(approvers []string, by string) bool {
+	if len(approvers) == 0 {
+		return true
+	}
+	name, _, _ := strings.Cut(by, " (")
+	user, _, _ := strings.Cut(name, "@")
+	for _, a := range approvers {
+		if a = strings.TrimSpace(a); a != "" && (a == name || a == user) {
+			return true
+		}
+	}
+	return false
 }
 
 // ApprovalDecision is a recorded decision on an approval step.
@@ -35,6 +59,21 @@ type ApprovalDecision struct {
 	By       string    `json:"by"` // who decided (user@host, or --by)
 	At       time.Time `json:"at"`
 	Comment  string    `json:"comment,omitempty"`
+}
+
+// ApprovalRejectedError fails an approval step a person rejected. The
+// decision stands: a resume runs the step again and it fails again, so
+// what follows is a new run, not a resume.
+type ApprovalRejectedError struct {
+	Key, By, Comment string
+}
+
+func (e *ApprovalRejectedError) Error() string {
+	why := ""
+	if e.Comment != "" {
+		why = ": " + e.Comment
+	}
+	return fmt.Sprintf("approval %s was rejected by %s%s", e.Key, e.By, why)
 }
 
 // ApprovalKey names one approval: the step's full id, and its item key in

@@ -156,6 +156,9 @@ func readCredentialsFile(path string) (id, secret string, err error) {
 	// in a system call no signal handler can interrupt (Ctrl-C and SIGTERM
 	// were caught and ignored while it hung). A device could stream forever.
 	before, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", "", fmt.Errorf("credentials file %s does not exist (--credentials: a file holding client_id and client_secret); %w", path, os.ErrNotExist)
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("credentials file: %w", err)
 	}

@@ -71,7 +71,9 @@ func RenderTextOpts(w io.Writer, p *Plan, opts RenderOptions) error {
 
 	fmt.Fprintf(&b, "\n%s%s%s\n", c.bold, p.SummaryLine(), c.reset)
 	writeTextApproval(&b, p, c)
-	fmt.Fprintf(&b, "Plan hash: %s\n", p.Hash)
+	if p.Hash != "" { // a part of a plan (what a resume has left) has none of its own
+		fmt.Fprintf(&b, "Plan hash: %s\n", p.Hash)
+	}
 	return finish(w, b.String(), opts)
 }
 

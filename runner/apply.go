@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/frameflow/frameflow/engine/journal"
@@ -22,10 +24,19 @@ type PlanSourceError struct {
 }
 
 func (e *PlanSourceError) Error() string {
-	if e.RunID != "" {
-		return fmt.Sprintf("run %s: its workflow %s: %v", e.RunID, e.File, e.Err)
+	why := e.Err.Error()
+	var pe *fs.PathError
+	if errors.As(e.Err, &pe) && errors.Is(e.Err, fs.ErrNotExist) {
+		why = "no such file"
+		if !filepath.IsAbs(e.File) {
+			// Journals and plans keep the path as it was given.
+			why += " here; the path is relative to the directory the workflow was planned or run from: run this command there"
+		}
 	}
-	return fmt.Sprintf("the plan's workflow %s: %v", e.File, e.Err)
+	if e.RunID != "" {
+		return fmt.Sprintf("run %s: its workflow %s: %s", e.RunID, e.File, why)
+	}
+	return fmt.Sprintf("the plan's workflow %s: %s", e.File, why)
 }
 
 func (e *PlanSourceError) Unwrap() error { return e.Err }
@@ -225,6 +236,16 @@ func (s *Service) AppliedPlan(runID string) (*plan.Plan, error) {
 // appliedPlanGuard loads the plan an apply run executes and checks it is
 // the one the run approved.
 func (s *Service) appliedPlanGuard(meta journal.RunMeta) (*plan.Guard, error) {
+	p, err := s.appliedPlan(meta)
+	if err != nil {
+		return nil, err
+	}
+	return plan.NewGuard(p), nil
+}
+
+// appliedPlan reads the plan an apply run executes, kept in the state
+// backend; it must be the one its journal names.
+func (s *Service) appliedPlan(meta journal.RunMeta) (*plan.Plan, error) {
 	var p *plan.Plan
 	b, err := s.backend()
 	if err == nil {
@@ -242,7 +263,7 @@ func (s *Service) appliedPlanGuard(meta journal.RunMeta) (*plan.Guard, error) {
 	if p.Hash != meta.PlanHash {
 		return nil, &AppliedPlanError{RunID: meta.RunID, PlanHash: meta.PlanHash, Err: fmt.Errorf("but its kept copy is plan %s", p.Hash)}
 	}
-	return plan.NewGuard(p), nil
+	return p, nil
 }
 
 // givenNames lists the inputs given, sorted (errors name the first).

@@ -19,6 +19,11 @@ type ApprovalPrompt struct {
 	RunID   string
 	Key     string // the step's full id, with [item] inside a fan-out
 	Message string
+	// Approvers are who may decide; empty: anyone who can reach the run.
+	Approvers []string
+	// NotAnApprover: the person at this terminal is not among them. The
+	// asker should say so, ask nothing and return nil: the gate waits.
+	NotAnApprover bool
 }
 
 // ApprovalAsker asks a person (a terminal prompt) whether to approve. It
@@ -46,12 +51,15 @@ func (g *approvalGate) Decision(ctx context.Context, key string) (*engine.Approv
 func (g *approvalGate) Waiting(ctx context.Context, w engine.ApprovalWait) func() {
 	// A journal that cannot take this record fails the step's own record
 	// right after; the wait itself does not depend on it.
-	_ = g.jr.Waiting(w.Key, w.Message, w.Deadline)
+	_ = g.jr.WaitingFor(w.Key, w.Message, w.Deadline, w.Approvers)
+	// A person at this terminal who is not among the approvers is told,
+	// not asked: the gate waits for one who is (page, frameflow approve).
 	if g.ask != nil {
+		notApprover := !engine.MayDecide(w.Approvers, OperatorName())
 		runID := g.jr.ID()
 		go func() {
-			d := g.ask(ctx, ApprovalPrompt{RunID: runID, Key: w.Key, Message: w.Message})
-			if d == nil {
+			d := g.ask(ctx, ApprovalPrompt{RunID: runID, Key: w.Key, Message: w.Message, Approvers: w.Approvers, NotAnApprover: notApprover})
+			if d == nil || notApprover {
 				return
 			}
 			// Another approver may have been first: theirs stands.
@@ -175,12 +183,26 @@ func (s *Service) Approve(req ApproveRequest) (*engine.ApprovalDecision, error) 
 	if meta == nil {
 		return nil, fmt.Errorf("approve: no run %s in %s (frameflow runs lists them)", req.RunID, store.Dir())
 	}
-	if err := s.checkApprovalStep(meta.File, req.Step); err != nil {
+	approvers, err := s.checkApprovalStep(meta.File, req.Step)
+	if err != nil {
 		return nil, err
 	}
 	by := req.By
 	if by == "" {
 		by = OperatorName()
+	}
+	// The gate's approvers as the waiting run journaled them (computed at
+	// run time), else as the file writes them.
+	for _, w := range meta.Waiting {
+		if w.Key == req.Step {
+			approvers.Names, approvers.Known = w.Approvers, true
+		}
+	}
+	if !approvers.Known {
+		return nil, fmt.Errorf("approve: who may decide on %s is known only when run %s waits there (its approvers are an expression); nothing was recorded: approve once `frameflow runs %s` shows it waiting", req.Step, req.RunID, req.RunID)
+	}
+	if !engine.MayDecide(approvers.Names, by) {
+		return nil, &NotApproverError{RunID: req.RunID, Step: req.Step, By: by, Approvers: approvers.Names}
 	}
 	d := engine.ApprovalDecision{Approved: !req.Reject, By: by, At: time.Now().UTC(), Comment: req.Comment}
 	if err := s.recordApproval(context.Background(), req.RunID, req.Step, d); err != nil {
@@ -191,29 +213,77 @@ func (s *Service) Approve(req ApproveRequest) (*engine.ApprovalDecision, error) 
 
 // checkApprovalStep refuses a step that is not an approval step of the
 // workflow file, so a typo is not recorded as a decision nobody reads.
-func (s *Service) checkApprovalStep(file, key string) error {
+// It returns the step's approvers as the file writes them.
+func (s *Service) checkApprovalStep(file, key string) (gateApprovers, error) {
 	step, _, _ := strings.Cut(key, "[")
 	reg, err := NewRegistry(nil, nil)
 	if err != nil {
-		return err
+		return gateApprovers{}, err
 	}
 	prog, diags := Load(file, reg)
 	if prog == nil || len(diags) > 0 {
 		// The file changed or went away: the step cannot be checked, and
-		// a decision on a key no step reads does no harm.
-		return nil
+		// a decision on a key no step reads does no harm (the step also
+		// checks its approvers against the decision it reads).
+		return gateApprovers{Known: true}, nil
 	}
 	var gates []string
 	for _, id := range prog.StepsUsing("approval") {
 		gates = append(gates, id)
 		if id == step {
-			return nil
+			return approversInFile(prog, step), nil
 		}
 	}
 	if len(gates) == 0 {
-		return fmt.Errorf("approve: %s has no approval step", file)
+		return gateApprovers{}, fmt.Errorf("approve: %s has no approval step", file)
 	}
-	return fmt.Errorf("approve: %q is not an approval step of %s (its approval steps: %s)", step, file, strings.Join(gates, ", "))
+	return gateApprovers{}, fmt.Errorf("approve: %q is not an approval step of %s (its approval steps: %s)", step, file, strings.Join(gates, ", "))
+}
+
+// gateApprovers are who may decide on a gate; Known is false when they
+// are an expression only the run computes.
+type gateApprovers struct {
+	Names []string
+	Known bool
+}
+
+// approversInFile reads an approval step's approvers input as written.
+func approversInFile(prog *engine.Program, step string) gateApprovers {
+	v, given, constant := prog.ConstantInput(step, "approvers")
+	if !given {
+		return gateApprovers{Known: true}
+	}
+	if !constant {
+		return gateApprovers{}
+	}
+	list, _ := v.([]any)
+	var names []string
+	for _, e := range list {
+		if n, ok := e.(string); ok {
+			names = append(names, strings.TrimSpace(n))
+		}
+	}
+	return gateApprovers{Names: names, Known: true}
+}
+
+// WhoMayApprove says, for people, who may decide on a gate with these
+// approvers.
+func WhoMayApprove(approvers []string) string {
+	if len(approvers) == 0 {
+		return "anyone who can reach this run (its state backend, or the page); the gate names no approvers"
+	}
+	return strings.Join(approvers, ", ") + " (by name, as signed in to the page or as the terminal's user@host)"
+}
+
+// NotApproverError refuses a decision by someone the gate does not name
+// among its approvers; nothing was recorded.
+type NotApproverError struct {
+	RunID, Step, By string
+	Approvers       []string
+}
+
+func (e *NotApproverError) Error() string {
+	return fmt.Sprintf("approve: %s may not decide on %s of run %s: its approvers are %s; nothing was recorded", e.By, e.Step, e.RunID, strings.Join(e.Approvers, ", "))
 }
 
 // ApproveCommand is the command that approves key of run runID, quoted for

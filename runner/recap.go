@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"strings"
@@ -22,6 +23,10 @@ type Recap struct {
 	Interrupted []string      `json:"interrupted,omitempty"` // labels
 	Unknown     []string      `json:"outcome_unknown,omitempty"`
 	Resume      string        `json:"resume,omitempty"` // the command that continues the run
+	// Rejected are the approval gates people rejected ("gate, by ann"):
+	// the decisions stand, so a resume stops at them again. When they are
+	// all that failed, Resume is empty.
+	Rejected []string `json:"rejected,omitempty"`
 }
 
 // ReasonGroup is the failed executions that share a reason.
@@ -51,6 +56,10 @@ func RecapOf(res *engine.Result) Recap {
 		switch st.Status {
 		case engine.StatusFailed:
 			rc.Failed++
+			var rej *engine.ApprovalRejectedError
+			if st.Err != nil && errors.As(st.Err, &rej) {
+				rc.Rejected = append(rc.Rejected, rej.Key+", by "+rej.By)
+			}
 			reason := failureReason(st)
 			at, ok := byReason[reason]
 			if !ok {
@@ -71,7 +80,8 @@ func RecapOf(res *engine.Result) Recap {
 	}
 	// Most frequent reason first; ties keep the order of first failure.
 	sortStable(rc.Reasons)
-	if res.RunID != "" && res.Status != engine.RunSucceeded {
+	onlyRejected := len(rc.Rejected) > 0 && len(rc.Rejected) == rc.Failed && len(rc.Interrupted) == 0 && len(rc.Unknown) == 0
+	if res.RunID != "" && res.Status != engine.RunSucceeded && !onlyRejected {
 		rc.Resume = "frameflow resume " + res.RunID
 	}
 	return rc
@@ -144,6 +154,44 @@ func RecapOfDetail(d *journal.RunDetail) Recap {
 		rc.Resume = ""
 	}
 	return rc
+}
+
+// RunRecap is RecapOfDetail with the approval gates people rejected,
+// read from their decision documents (a journal keeps only the error
+// text): a run that stopped only at rejected gates has no resume command,
+// since a resume stops there again.
+func (s *Service) RunRecap(d *journal.RunDetail) Recap {
+	rc := RecapOfDetail(d)
+	gates := s.approvalSteps(d.File)
+	for _, sd := range d.Steps {
+		if sd.Status != string(engine.StatusFailed) || !gates[sd.Step] {
+			continue
+		}
+		key := engine.ApprovalKey(sd.Step, sd.ItemKey)
+		if dec, err := s.approvalOf(context.Background(), d.ID, key); err == nil && dec != nil && !dec.Approved {
+			rc.Rejected = append(rc.Rejected, key+", by "+dec.By)
+		}
+	}
+	if len(rc.Rejected) > 0 && len(rc.Rejected) == rc.Failed && len(rc.Interrupted) == 0 && len(rc.Unknown) == 0 {
+		rc.Resume = ""
+	}
+	return rc
+}
+
+// approvalSteps are the full ids of the approval steps of the workflow
+// file; none when it cannot be read (changed or gone).
+func (s *Service) approvalSteps(file string) map[string]bool {
+	gates := map[string]bool{}
+	reg, err := NewRegistry(nil, nil)
+	if err != nil {
+		return gates
+	}
+	if prog, diags := Load(file, reg); prog != nil && len(diags) == 0 {
+		for _, id := range prog.StepsUsing("approval") {
+			gates[id] = true
+		}
+	}
+	return gates
 }
 
 // IsFanOutRow reports whether sd is a fan-out's or group's own row (its

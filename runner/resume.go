@@ -46,8 +46,9 @@ func (e *AlreadySucceededError) Error() string {
 // journal's inputs. Close it when done.
 type Resumption struct {
 	*Workflow
-	jr    *journal.Run
-	guard *plan.Guard // a resumed apply still sends only what its plan holds
+	jr      *journal.Run
+	guard   *plan.Guard // a resumed apply still sends only what its plan holds
+	applied *plan.Plan  // that plan, for an apply run
 }
 
 // Resume opens a run's journal and prepares its workflow. Errors:
@@ -60,6 +61,9 @@ func (s *Service) Resume(req ResumeRequest) (*Resumption, error) {
 	}
 	id := req.RunID
 	if req.Last {
+		if runs, err := store.List(); err == nil && len(runs) == 0 {
+			return nil, fmt.Errorf("no runs to resume in %s (--state-dir or --state choose where runs are kept; frameflow runs lists them)", store.Dir())
+		}
 		if id, err = store.Last(); err != nil {
 			return nil, err
 		}
@@ -113,12 +117,13 @@ func (s *Service) prepareResume(jr *journal.Run, req ResumeRequest) (*Resumption
 	}
 	r := &Resumption{Workflow: w, jr: jr}
 	if meta.Mode == "apply" {
-		g, err := s.appliedPlanGuard(meta)
+		p, err := s.appliedPlan(meta)
 		if err != nil {
 			return nil, err
 		}
+		g := plan.NewGuard(p)
 		g.Redact = plan.SecretScrubber(w.prog.SecretValues(w.inputs))
-		r.guard = g
+		r.guard, r.applied = g, p
 	}
 	return r, nil
 }
@@ -153,6 +158,71 @@ func (r *Resumption) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 		wrap = r.guard.Wrap
 	}
 	return w.execute(ctx, r.jr, wrap, o)
+}
+
+// ResumePlan is what a resume would still send, apart from what the run's
+// journal proves was sent, so that a person approves only what remains.
+type ResumePlan struct {
+	// Remaining is the plan of the mutations a resume may still send:
+	// those the journal has no record of, and those it records as failed
+	// or proven not sent. Its summary counts only them.
+	Remaining *plan.Plan
+	// AlreadySent are the planned mutations whose result the journal
+	// holds (sent and answered, reconciled, or marked sent by an
+	// operator): they are never sent again.
+	AlreadySent []plan.Mutation
+	// Unsettled are the mutations whose outcome is unknown: each is
+	// reconciled through a read before it could be sent again, or waits
+	// for an operator's --mark. They are in Remaining when planned.
+	Unsettled []journal.PendingMutation
+}
+
+// PlanRemaining plans the run again (an apply run: its applied plan, no
+// request sent) and splits its mutations by what the journal proves.
+// The approval a resume needs is the run's own; this only shows it.
+func (r *Resumption) PlanRemaining(ctx context.Context) (*ResumePlan, error) {
+	p := r.applied
+	if p == nil {
+		var err error
+		if p, err = r.Plan(ctx, PlanOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	sent := map[string]bool{}
+	for _, k := range r.jr.Answered() {
+		sent[k] = true
+	}
+	rest := *p
+	rest.Mutations, rest.Hash = nil, "" // a part of the plan: not the hash anyone approved
+	out := &ResumePlan{Remaining: &rest, Unsettled: r.jr.Pending()}
+	for _, m := range p.Mutations {
+		if sent[m.Key] {
+			out.AlreadySent = append(out.AlreadySent, m)
+			delete(sent, m.Key)
+		} else {
+			rest.Mutations = append(rest.Mutations, m)
+		}
+	}
+	rest.Summarize()
+	// Answered mutations the new plan does not hold: their effect now
+	// reads as current (a capacity already set is "unchanged"). They were
+	// sent all the same, and are listed as such from the journal.
+	if len(sent) > 0 {
+		store, err := r.svc.openJournals(false)
+		if err != nil {
+			return nil, err
+		}
+		d, err := store.Detail(r.RunID())
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range d.Mutations {
+			if sent[m.Key] {
+				out.AlreadySent = append(out.AlreadySent, plan.Mutation{Key: m.Key, Step: m.Step, Item: m.Item, Type: m.Type, Method: m.Method, Path: m.Path})
+			}
+		}
+	}
+	return out, nil
 }
 
 // Close releases the run's journal and lock.

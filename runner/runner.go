@@ -295,13 +295,14 @@ func (w *Workflow) Notes() []string {
 		return []string{fmt.Sprintf("the doctor findings used come from the old file %s, which names no credential and is not shared through the state backend: "+
 			"run `frameflow doctor` to record them in the state backend for this credential", w.findings.LegacyFile)}
 	}
-	why := ""
+	const consequence = "a clone whose answer is lost stops for your decision (frameflow resume RUN --mark KEY=sent|not-sent) instead of being proven unsent"
 	if w.findingsErr != nil {
-		why = " (" + w.findingsErr.Error() + ")"
+		// Said apart from the usual note: the person must see that the
+		// state backend itself failed, not that doctor was never run.
+		return []string{fmt.Sprintf("the `frameflow doctor` findings could not be read from the state backend, so %s; the error: %v", consequence, w.findingsErr)}
 	}
 	// The docs never say which audit kind a clone writes.
-	return []string{fmt.Sprintf("no `frameflow doctor` findings confirm the audit kind of clones on %s for this credential%s: "+
-		"a clone whose answer is lost stops for your decision (frameflow resume RUN --mark KEY=sent|not-sent) instead of being proven unsent", w.client.BaseURL(), why)}
+	return []string{fmt.Sprintf("no `frameflow doctor` findings confirm the audit kind of clones on %s for this credential: %s", w.client.BaseURL(), consequence)}
 }
 
 // loadFindings reads what doctor confirmed about client's estate and

@@ -48,6 +48,9 @@ type Gate struct {
 	Since    time.Time // when it started waiting
 	Deadline time.Time // when the step gives up unless someone decides
 	Approve  string    // the command line equivalent (frameflow approve RUN STEP)
+	// Approvers are who may decide (the step's approvers input); empty:
+	// anyone who can reach the run.
+	Approvers []string
 	// Decision is the decision recorded and not yet taken up by the step
 	// (it reads it within a second while it runs; a crashed run's resume
 	// reads it), nil while nobody decided.
@@ -149,6 +152,11 @@ type RunDetail struct {
 	SecretInputs []string
 	// AttemptList is each process's go at the run: the first, each resume.
 	AttemptList []Attempt
+	// Rejected are the approval gates people rejected ("gate, by ann").
+	// OnlyRejected: they are all that failed, so a resume would stop at
+	// them again and none is offered.
+	Rejected     []string
+	OnlyRejected bool
 }
 
 // Attempt is one process's go at a run.

@@ -39,6 +39,10 @@ type page struct {
 var pageNames = []string{"login", "error", "accounts", "account", "playbooks", "playbook", "plan", "runs", "run"}
 
 var funcs = template.FuncMap{
+	// mayDecide: whether the page's user is among a gate's approvers
+	// (any user when it names none), as Approve will check.
+	"mayDecide": func(approvers []string, user string) bool { return engine.MayDecide(approvers, user) },
+	"join":      strings.Join,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
@@ -745,7 +749,7 @@ func (s *Server) runData(id string) (runData, error) {
 	}
 	switch det.Status {
 	case "failed", "interrupted", "crashed":
-		d.CanResume = true
+		d.CanResume = !det.OnlyRejected
 	}
 	// Gates come from the journal whoever runs the run: one place for the
 	// page's runs and the terminal's. A crashed run's gate can be decided

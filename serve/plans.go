@@ -25,6 +25,10 @@ type Store interface {
 	Get(ctx context.Context, name string) ([]byte, error)
 	// Put writes a named document, replacing it.
 	Put(ctx context.Context, name string, body []byte) error
+	// DeleteOlder deletes the documents under folder (a name prefix
+	// ending in "/") last written more than age ago, by the backend's
+	// clock, and says how many.
+	DeleteOlder(ctx context.Context, folder string, age time.Duration) (int, error)
 	// Lock takes a lock shared with every process using the backend,
 	// waiting while another holds it, and returns its release. It is
 	// released too when the process dies.
@@ -100,7 +104,10 @@ func randomID() string {
 
 var planID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-func planDoc(id string) string { return "serve/plans/" + id + ".json" }
+// plansFolder holds the plans made in the page, one document each.
+const plansFolder = "serve/plans/"
+
+func planDoc(id string) string { return plansFolder + id + ".json" }
 
 var hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
@@ -141,6 +148,13 @@ func (ps *planStore) add(ctx context.Context, p *pendingPlan, secrets map[string
 	ps.secrets[p.ID] = secrets
 	p.secrets = secrets
 	return nil
+}
+
+// deleteExpired deletes the plans made in the page (by any process on the
+// backend) that can no longer be applied: written more than the plan
+// lifetime ago. A plan's document is written once, when it is made.
+func (ps *planStore) deleteExpired(ctx context.Context) (int, error) {
+	return ps.store.DeleteOlder(ctx, plansFolder, ps.ttl)
 }
 
 // get reads a plan from the backend; nil when unknown or expired.
@@ -274,13 +288,14 @@ func (ps *planStore) result(st *applyState) (string, error) {
 // memoryStore is the Store of a server given none (the package's own
 // tests): documents and locks of this process only.
 type memoryStore struct {
-	mu    sync.Mutex
-	docs  map[string][]byte
-	locks map[string]chan struct{}
+	mu      sync.Mutex
+	docs    map[string][]byte
+	written map[string]time.Time
+	locks   map[string]chan struct{}
 }
 
 func newMemoryStore() *memoryStore {
-	return &memoryStore{docs: map[string][]byte{}, locks: map[string]chan struct{}{}}
+	return &memoryStore{docs: map[string][]byte{}, written: map[string]time.Time{}, locks: map[string]chan struct{}{}}
 }
 
 func (m *memoryStore) Get(_ context.Context, name string) ([]byte, error) {
@@ -293,7 +308,22 @@ func (m *memoryStore) Put(_ context.Context, name string, body []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.docs[name] = append([]byte(nil), body...)
+	m.written[name] = time.Now()
 	return nil
+}
+
+func (m *memoryStore) DeleteOlder(_ context.Context, folder string, age time.Duration) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for name, at := range m.written {
+		if strings.HasPrefix(name, folder) && time.Since(at) > age {
+			delete(m.docs, name)
+			delete(m.written, name)
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (m *memoryStore) Lock(ctx context.Context, name string) (func(), error) {

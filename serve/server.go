@@ -69,7 +69,8 @@ type Options struct {
 	// SessionTTL bounds a login session (default 12h).
 	SessionTTL time.Duration
 	// PlanTTL bounds how long an unapplied plan may still be applied from
-	// the page (default 1h); after it the page asks for a new plan.
+	// the page (default 1h); after it the page asks for a new plan and
+	// the plan's document is deleted from the Store.
 	PlanTTL time.Duration
 }
 
@@ -152,7 +153,39 @@ func New(o Options) (*Server, error) {
 		live:  newLiveRuns(),
 	}
 	s.handler = s.routes()
+	s.runsWG.Add(1)
+	go func() {
+		defer s.runsWG.Done()
+		s.deleteExpiredPlans()
+	}()
 	return s, nil
+}
+
+// deleteExpiredPlans deletes, until Close, the plans made in the page that
+// can no longer be applied, whichever server on the backend made them:
+// once at start (what a stopped server left) and then four times per plan
+// lifetime, at most every ten minutes. A failure is logged and retried at
+// the next tick: an expired plan left a while longer is never applied.
+func (s *Server) deleteExpiredPlans() {
+	every := min(s.o.PlanTTL/4, 10*time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
+		n, err := s.plans.deleteExpired(ctx)
+		cancel()
+		switch {
+		case err != nil && s.ctx.Err() == nil:
+			s.o.Logger.Warn("deleting expired plans", "error", s.o.Redact(err.Error()))
+		case n > 0:
+			s.o.Logger.Info("deleted expired plans", "count", n)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Handler is the whole application with its security layers.

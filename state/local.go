@@ -109,6 +109,51 @@ func (l *Local) Put(_ context.Context, name string, body []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// checkFolder accepts a document folder: a valid document name and "/".
+func checkFolder(folder string) error {
+	if !strings.HasSuffix(folder, "/") {
+		return fmt.Errorf("state: document folder %q does not end in /", folder)
+	}
+	return checkDocName(strings.TrimSuffix(folder, "/"))
+}
+
+// DeleteOlder removes the files under <dir>/<folder> modified more than
+// age ago (documents are replaced whole by Put, so a file's modification time is
+// when the document was last written). Files another process removed
+// first are not counted; temporary files of a Put in progress (".doc-*")
+// are left alone.
+func (l *Local) DeleteOlder(_ context.Context, folder string, age time.Duration) (int, error) {
+	if err := checkFolder(folder); err != nil {
+		return 0, err
+	}
+	t := time.Now().Add(-age)
+	root := filepath.Join(l.dir, filepath.FromSlash(folder))
+	n := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // no such folder yet, or removed meanwhile
+		}
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return err
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || !info.Mode().IsRegular() || !info.ModTime().Before(t) {
+			return err
+		}
+		switch err := os.Remove(path); {
+		case err == nil:
+			n++
+		case !errors.Is(err, fs.ErrNotExist):
+			return err
+		}
+		return nil
+	})
+	return n, err
+}
+
 // PutNew creates <dir>/<name> unless it exists. The body is written and
 // synced to a temporary file first, then hard-linked to the name: link(2)
 // fails with EEXIST when the name exists, atomically even between

@@ -113,7 +113,21 @@ func scrub(err error, dsn string) string {
 	if p := DSNPassword(dsn); p != "" {
 		msg = strings.ReplaceAll(msg, p, "xxxxx")
 	}
-	return msg
+	return oneLine(msg)
+}
+
+// oneLine folds a multi-line driver error (pgx lists each address it
+// tried on its own tab-indented line, often the same one twice) into one
+// line without repeats, fit for an error line or a plan note.
+func oneLine(msg string) string {
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !slices.Contains(parts, l) {
+			parts = append(parts, l)
+		}
+	}
+	return strings.TrimSuffix(strings.Join(parts, " "), ":")
 }
 
 // migrate applies the embedded migrations newer than the database's
@@ -389,6 +403,22 @@ func (b *Postgres) Put(ctx context.Context, name string, body []byte) error {
 	}
 	_, err := b.pool.Exec(ctx, `INSERT INTO documents (name, body) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated = now()`, name, body)
 	return err
+}
+
+// DeleteOlder deletes the documents under folder whose last write
+// (updated, set by every Put) is more than age ago, in one statement. The
+// age is measured on the database's clock, the one that wrote updated:
+// a runner whose clock runs ahead deletes nothing early.
+func (b *Postgres) DeleteOlder(ctx context.Context, folder string, age time.Duration) (int, error) {
+	if err := checkFolder(folder); err != nil {
+		return 0, err
+	}
+	// left() rather than LIKE: "_" in a name is no wildcard.
+	tag, err := b.pool.Exec(ctx, `DELETE FROM documents WHERE left(name, length($1)) = $1 AND updated < now() - $2 * interval '1 microsecond'`, folder, age.Microseconds())
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // PutNew inserts a document unless one of that name exists. The primary

@@ -36,6 +36,11 @@ type Backend interface {
 	// document as the winner wrote it. For write-once records (approval
 	// decisions).
 	PutNew(ctx context.Context, name string, body []byte) (created bool, existing []byte, err error)
+	// DeleteOlder deletes the documents named under folder (a document
+	// name prefix ending in "/", e.g. "serve/plans/") last written more
+	// than age ago, by the backend's own clock, and says how many it
+	// deleted. For documents that expire (plans made in the page).
+	DeleteOlder(ctx context.Context, folder string, age time.Duration) (int, error)
 	// Close releases the backend's connections (and with them its locks).
 	Close() error
 }

@@ -606,3 +606,60 @@ func TestWaitingApprovalListedByAnotherProcess(t *testing.T) {
 		})
 	}
 }
+
+// DeleteOlder removes exactly the documents under the folder written more
+// than the age ago: newer ones, other folders, a folder whose name merely
+// begins the same, and a name that only a LIKE pattern's "_" would match,
+// all stay.
+func TestDeleteOlderRemovesOnlyExpiredDocumentsOfTheFolder(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk()(t)
+			ctx := context.Background()
+			put := func(doc string) {
+				if err := b.Put(ctx, doc, []byte(`{}`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			old := []string{"serve/plans/a.json", "serve/plans/b.json", "serve/x/old.json"}
+			keep := []string{"serve/applies/old.json", "serve/plans-2/old.json", "serve/planz/old.json", "serve/x/new.json"}
+			for _, d := range append(old, keep[:3]...) {
+				put(d)
+			}
+			put("serve/plans/new.json")
+			time.Sleep(400 * time.Millisecond)
+			put("serve/plans/new.json") // rewritten: young again
+			put("serve/x/new.json")
+			n, err := b.DeleteOlder(ctx, "serve/plans/", 200*time.Millisecond)
+			if err != nil || n != 2 {
+				t.Fatalf("DeleteOlder serve/plans/ = %d, %v; want 2", n, err)
+			}
+			// "_" is a LIKE wildcard: serve/plan_/ must not reach serve/planz/.
+			if n, err := b.DeleteOlder(ctx, "serve/plan_/", 200*time.Millisecond); err != nil || n != 0 {
+				t.Fatalf("DeleteOlder serve/plan_/ = %d, %v; want 0", n, err)
+			}
+			if n, err := b.DeleteOlder(ctx, "serve/x/", 200*time.Millisecond); err != nil || n != 1 {
+				t.Fatalf("DeleteOlder serve/x/ = %d, %v; want 1", n, err)
+			}
+			for _, d := range append(keep, "serve/plans/new.json") {
+				if body, err := b.Get(ctx, d); err != nil || body == nil {
+					t.Errorf("%s was deleted (%v)", d, err)
+				}
+			}
+			for _, d := range old {
+				if body, err := b.Get(ctx, d); err != nil || body != nil {
+					t.Errorf("%s is still there (%v)", d, err)
+				}
+			}
+			// A folder never written is no error; a bad one is.
+			if n, err := b.DeleteOlder(ctx, "nothing/here/", time.Second); err != nil || n != 0 {
+				t.Errorf("an empty folder: %d, %v", n, err)
+			}
+			for _, bad := range []string{"serve/plans", "../x/", "/"} {
+				if _, err := b.DeleteOlder(ctx, bad, time.Second); err == nil {
+					t.Errorf("folder %q was accepted", bad)
+				}
+			}
+		})
+	}
+}

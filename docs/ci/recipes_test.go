@@ -100,7 +100,65 @@ type ghWorkflow struct {
 	} `yaml:"jobs"`
 }
 
-var pinnedVersion = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
+// pinnedVersion is a release tag or, while frameflow has none, a full
+// commit hash: never a branch or "latest".
+var pinnedVersion = regexp.MustCompile(`^v\d+\.\d+\.\d+$|^[0-9a-f]{40}$`)
+
+// checkVersionExists fails unless v is a tag of this repository or a
+// commit on its history: a recipe pinning a version that does not exist
+// (the placeholder v0.9.0 once) fails at its first go install.
+func checkVersionExists(t *testing.T, where, v string) {
+	t.Helper()
+	if !pinnedVersion.MatchString(v) {
+		t.Errorf("%s: FRAMEFLOW_VERSION %q is not a pinned vX.Y.Z tag or a 40-hex commit", where, v)
+		return
+	}
+	if !haveGit(t) {
+		t.Logf("no git checkout: not checking that FRAMEFLOW_VERSION %s exists (CI does)", v)
+		return
+	}
+	// A shallow clone (CI checkouts often are) lacks the older commits a
+	// pin names: it can check the form only.
+	if out, _ := exec.Command("git", "rev-parse", "--is-shallow-repository").Output(); strings.TrimSpace(string(out)) == "true" {
+		t.Logf("shallow clone: not checking that FRAMEFLOW_VERSION %s exists", v)
+		return
+	}
+	if why := missingVersion(v); why != "" {
+		t.Errorf("%s: FRAMEFLOW_VERSION %s %s: go install would fail", where, v, why)
+	}
+}
+
+// haveGit tells whether this is a git checkout with git installed; CI
+// must have both.
+func haveGit(t *testing.T) bool {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil || exec.Command("git", "rev-parse", "--git-dir").Run() != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no git checkout: CI must check that the pinned FRAMEFLOW_VERSION exists")
+		}
+		return false
+	}
+	return true
+}
+
+// missingVersion says why v is not a tag of this repository nor a commit
+// on the checked-out history, "" when it is one.
+func missingVersion(v string) string {
+	if strings.HasPrefix(v, "v") {
+		if exec.Command("git", "rev-parse", "--verify", "--quiet", "refs/tags/"+v+"^{commit}").Run() != nil {
+			return "is not a tag of this repository"
+		}
+		return ""
+	}
+	if exec.Command("git", "rev-parse", "--verify", "--quiet", v+"^{commit}").Run() != nil {
+		return "is not a commit of this repository"
+	}
+	// A commit on someone's own branch is not what users can fetch.
+	if exec.Command("git", "merge-base", "--is-ancestor", v, "HEAD").Run() != nil {
+		return "is not a commit on this branch's history"
+	}
+	return ""
+}
 
 func TestGitHubRecipesAreSafe(t *testing.T) {
 	for _, f := range githubRecipes(t) {
@@ -112,9 +170,7 @@ func TestGitHubRecipesAreSafe(t *testing.T) {
 		if bytes.Contains(src, []byte("@latest")) {
 			t.Errorf("%s installs something @latest; pin versions", f)
 		}
-		if !pinnedVersion.MatchString(wf.Env["FRAMEFLOW_VERSION"]) {
-			t.Errorf("%s: FRAMEFLOW_VERSION %q is not a pinned vX.Y.Z", f, wf.Env["FRAMEFLOW_VERSION"])
-		}
+		checkVersionExists(t, f, wf.Env["FRAMEFLOW_VERSION"])
 		for _, trigger := range []string{"push", "schedule", "pull_request_target", "workflow_run"} {
 			if _, ok := wf.On[trigger]; ok {
 				t.Errorf("%s runs on %s: a rollout must start only from a reviewed pull request or a manual dispatch", f, trigger)
@@ -212,9 +268,10 @@ func TestGitLabRecipeStructure(t *testing.T) {
 		t.Fatal("no stages list")
 	}
 	var vars map[string]string
-	if n := doc["variables"]; n.Decode(&vars) != nil || !pinnedVersion.MatchString(vars["FRAMEFLOW_VERSION"]) {
-		t.Errorf("FRAMEFLOW_VERSION %q is not a pinned vX.Y.Z", vars["FRAMEFLOW_VERSION"])
+	if n := doc["variables"]; n.Decode(&vars) != nil {
+		t.Error("no variables")
 	}
+	checkVersionExists(t, ".gitlab-ci.yml", vars["FRAMEFLOW_VERSION"])
 	// The pipeline runs for merge requests and default-branch pushes only.
 	var wf struct {
 		Rules []map[string]any `yaml:"rules"`
@@ -300,5 +357,23 @@ func TestGitLabRecipeStructure(t *testing.T) {
 	}
 	if _, ok := jobs["apply"]; !ok {
 		t.Error("no apply job")
+	}
+}
+
+// The version check fails on what it must: the old placeholder tag, a
+// branch name, a commit that is not in the repository.
+func TestVersionCheckRejectsVersionsThatDoNotExist(t *testing.T) {
+	if !haveGit(t) {
+		t.Skip("no git checkout (CI requires one)")
+	}
+	for _, v := range []string{"v0.9.0", "0123456789abcdef0123456789abcdef01234567"} {
+		if missingVersion(v) == "" {
+			t.Errorf("FRAMEFLOW_VERSION %q was found", v)
+		}
+	}
+	for _, v := range []string{"main", "latest", "v1.2"} {
+		if pinnedVersion.MatchString(v) {
+			t.Errorf("FRAMEFLOW_VERSION %q counts as pinned", v)
+		}
 	}
 }

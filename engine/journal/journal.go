@@ -114,6 +114,9 @@ type WaitingApproval struct {
 	Message  string    // what the approver is asked (secrets redacted)
 	Since    time.Time // when it started waiting
 	Deadline time.Time // when the step gives up (fails) unless someone decides
+	// Approvers are who may decide (the step's approvers input); empty:
+	// anyone who can reach the run.
+	Approvers []string
 }
 
 // AttemptSummary is one process's go at a run (the first run, each resume).
@@ -407,7 +410,7 @@ func summarize(id string, recs []record, locked bool) RunSummary {
 			sum.Attempts = append(sum.Attempts, AttemptSummary{N: r.Attempt, Started: r.Time, PID: r.PID, Host: r.Host, User: r.User, Approver: r.Approver})
 			sum.Waiting = nil // a new attempt waits again (its own record)
 		case recWaiting:
-			w := WaitingApproval{Key: r.Step, Message: r.Message, Since: r.Time}
+			w := WaitingApproval{Key: r.Step, Message: r.Message, Since: r.Time, Approvers: r.Approvers}
 			if r.Deadline != nil {
 				w.Deadline = *r.Deadline
 			}

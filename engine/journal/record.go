@@ -92,9 +92,11 @@ type record struct {
 	Decision  string            `json:"decision,omitempty"`   // decision: sent | not_sent
 	By        string            `json:"decided_by,omitempty"` // decision: user@host of the operator
 
-	// waiting: the approval's question and when its wait times out
-	Message  string     `json:"message,omitempty"`
-	Deadline *time.Time `json:"deadline,omitempty"`
+	// waiting: the approval's question, when its wait times out and who
+	// may decide (none: anyone who can reach the run)
+	Message   string     `json:"message,omitempty"`
+	Deadline  *time.Time `json:"deadline,omitempty"`
+	Approvers []string   `json:"approvers,omitempty"`
 
 	Error string `json:"error,omitempty"`
 

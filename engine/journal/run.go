@@ -339,11 +339,17 @@ func (r *Run) Record(res engine.StepResult) error {
 // for a person's decision, asked message, until deadline: `runs` shows the
 // run as waiting there and says how to approve. Waited ends it.
 func (r *Run) Waiting(key, message string, deadline time.Time) error {
+	return r.WaitingFor(key, message, deadline, nil)
+}
+
+// WaitingFor is Waiting for a gate that names who may decide on it, so
+// that `runs show`, the web page and `frameflow approve` know them.
+func (r *Run) WaitingFor(key, message string, deadline time.Time, approvers []string) error {
 	if key == "" {
 		return errors.New("journal: waiting without an approval key")
 	}
 	d := deadline.UTC()
-	return r.append(&record{T: recWaiting, Step: key, Message: message, Deadline: &d})
+	return r.append(&record{T: recWaiting, Step: key, Message: message, Deadline: &d, Approvers: approvers})
 }
 
 // Waited journals that the wait of approval step key ended, however it did
@@ -403,6 +409,22 @@ type PendingMutation struct {
 	// finished; it is never sent again, only an operator's mark settles it.
 	ProvenSent bool
 	Evidence   string // for ProvenSent: what proved it, and what is missing
+}
+
+// Answered lists the keys of the mutations whose result is recorded (sent
+// and answered, reconciled, or marked sent by an operator): nothing sends
+// them again. Sorted.
+func (r *Run) Answered() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for k, st := range r.muts {
+		if st.state == recResult {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Pending lists mutations with an intent and no result: on resume each is
