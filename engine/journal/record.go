@@ -212,6 +212,7 @@ func appendRecord(dst []byte, r *record) ([]byte, bool) {
 	w.str("decided_by", r.By, true)
 	w.str("message", r.Message, true)
 	w.time("deadline", r.Deadline, true)
+	w.value("approvers", r.Approvers, len(r.Approvers) > 0)
 	w.str("error", r.Error, true)
 	return append(w.b, '}'), w.ok
 }
