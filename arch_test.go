@@ -22,17 +22,19 @@ var allowed = map[string][]string{
 	"internal/suggest": {},
 	// The one sanitizer every renderer calls: a leaf, so any package may use it.
 	"internal/termtext": {},
-	"frame":             {},
-	"frame/sim":         {"frame"}, // the catalog, as data
-	"schema":            {"internal/suggest"},
-	"engine/expr":       {"internal/suggest"},
-	"engine":            {"schema", "engine/expr", "internal/termtext"}, // termtext: a failed item's error in outputs.errors, as one safe line
-	"engine/journal":    {"engine"},
-	"plan":              {"engine", "internal/termtext"},
-	"steps":             {"engine", "frame"},
-	"workflows":         {},
-	"liveview":          {"engine", "internal/termtext"},
-	"runner":            {"engine/journal", "plan", "steps", "state"},
+	// Marshal's encoding of generic values, without reflection: a leaf.
+	"internal/jsonvalue": {},
+	"frame":              {},
+	"frame/sim":          {"frame"}, // the catalog, as data
+	"schema":             {"internal/suggest"},
+	"engine/expr":        {"internal/suggest"},
+	"engine":             {"schema", "engine/expr", "internal/termtext"}, // termtext: a failed item's error in outputs.errors, as one safe line
+	"engine/journal":     {"engine", "internal/jsonvalue"},
+	"plan":               {"engine", "internal/termtext"},
+	"steps":              {"engine", "frame"},
+	"workflows":          {},
+	"liveview":           {"engine", "internal/termtext"},
+	"runner":             {"engine/journal", "plan", "steps", "state"},
 	// state backends know journals and the lock contract, not the API or
 	// steps: cli opens one and runner uses it (issue 14).
 	"state":           {"engine/journal"},

@@ -33,7 +33,7 @@ func TestTuneGCLeavesTheUsersSettingsAlone(t *testing.T) {
 
 func TestTuneGCOnlyForTheRunner(t *testing.T) {
 	restoreGC(t)
-	cases := map[string]int{"run": tunedGCPercent, "apply": tunedGCPercent, "bench": 100, "sim": 100}
+	cases := map[string]int{"run": tunedGCPercent, "apply": tunedGCPercent, "bench": benchGCPercent, "sim": 100}
 	for cmd, want := range cases {
 		debug.SetGCPercent(100)
 		debug.SetMemoryLimit(math.MaxInt64)
@@ -42,7 +42,11 @@ func TestTuneGCOnlyForTheRunner(t *testing.T) {
 			t.Errorf("frameflow %s: GC percent %d, want %d", cmd, got, want)
 		}
 		limit := debug.SetMemoryLimit(-1)
-		if want == tunedGCPercent && limit != tunedMemoryLimit || want == 100 && limit != math.MaxInt64 {
+		if cmd == "run" || cmd == "apply" {
+			if limit != tunedMemoryLimit {
+				t.Errorf("frameflow %s: memory limit %d", cmd, limit)
+			}
+		} else if limit != math.MaxInt64 {
 			t.Errorf("frameflow %s: memory limit %d", cmd, limit)
 		}
 	}

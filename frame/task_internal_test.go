@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -34,6 +35,32 @@ func FuzzExtractTaskMatchesGeneral(f *testing.F) {
 		`{"TASK":{"id":"x","stage":"done"}}`,
 		`{"task":null,"stage":"done","id":"y"}`,
 		`{"id":"x","progress_info":{"stage":"1"}}`,
+		`{"pending_request":{"id":"a","stage":"x"},"pending_request":{"stage":"y"}}`,
+		`{"pending_request":{"id":"a"},"pending_request":null}`,
+		`{"task":{"id":"a","pool_id":"p"},"task":{"id":"b"}}`,
+		`{"pending_request":{"id":"a","kind":"pending_request"}}`,
+		`{"pending_request":{}}`,
+		`{"id":"x","stage":"a\"b"}`,
+		`{"id":"x","stage":"\u0041"}`,
+		`{"id":"x","stage":""}`,
+		`{"id":"x","stage":"done","stage":"failed"}`,
+		`{"id":"x","stage":"done","duration_sec":1e999}`,
+		`{"id":"x","stage":"done","duration_sec":01}`,
+		`{"id":"x","stage":"done","duration_sec":-0}`,
+		`{"id":"x","stage":"done","duration_sec":1.}`,
+		`{"id":"x","stage":"done","duration_sec":"1"}`,
+		`{"id":"x","stage":"done","pool_id":nul}`,
+		`{"id":"x","stage":"done","result_info":{"a":"}]","b":[{"c":"\\"}]}}`,
+		`{"id":"x","stage":"done","result_info":{"a":1}}}`,
+		`{"id":"x","stage":"done","other":[1,2}`,
+		`{"id":"x","stage":"done","other":tru}`,
+		`{"id":"x","stage":"done","progress_info":1 2}`,
+		`{"id":"x","st\u0061ge":"done"}`,
+		`{"id":"x","stage":"done"}`,
+		`{"id":"x","stage":"done",}`,
+		`{"id":"x" "stage":"done"}`,
+		`{"pending_request":{"id":"a","pending_request":{"id":"b"}}}`,
+		`{"pending_request":{"id":"a"}} x`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -90,5 +117,31 @@ func BenchmarkExtractTask(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The scanner must take the shapes Frame and the simulator send, or it
+// saves nothing; FuzzExtractTaskMatchesGeneral holds its answers to the
+// general path's.
+func TestFastExtractTaskTakesThePlainShapes(t *testing.T) {
+	task := `{"account_id":"acc","customer_id":"c","display_name":"Cloning Sandbox","duration_sec":null,"external_resource_id":null,` +
+		`"finished_at":null,"id":"8a3e","inserted_at":"2026-11-24T02:57:10Z","kind":"clone_sandbox","organization_id":"o","pool_id":"p1",` +
+		`"progress_info":null,"result_info":{"a":[1,"x\"y",{"b":null}]},"stage":"in_progress","started_by":{"email":"e@x","id":"u"},"updated_at":"2026-11-24T02:57:10Z"}`
+	for _, body := range []string{
+		task,
+		`{"account":{"id":"acc","name":"Store-0001","active":true,"description":null,"tags":["a\\b"]},"pending_request":` + task + `}`,
+		`{"pending_request":` + task + `}`,
+		`{"task":` + task + `}`,
+		` { "id" : "t" , "stage" : "done" , "duration_sec" : 1.5e0 } `[1:],
+	} {
+		got, err, ok := fastExtractTask([]byte(strings.TrimSpace(body)))
+		if !ok || err != nil {
+			t.Errorf("%s: ok=%v err=%v, want the scanner to take it", body, ok, err)
+			continue
+		}
+		want, werr := extractTaskGeneral([]byte(strings.TrimSpace(body)))
+		if werr != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %+v\nwant %+v (%v)", body, got, want, werr)
+		}
 	}
 }

@@ -70,6 +70,9 @@ func taskOutput(t *frame.Task) (any, error) {
 	if t == nil {
 		return nil, nil
 	}
+	if m, ok := t.JSONObject(); ok {
+		return m, nil
+	}
 	return engine.RoundTrip(t)
 }
 
@@ -93,6 +96,9 @@ func taskFrom(v any) (t *frame.Task, ok bool, err error) {
 		if engine.IsUnknown(m[k]) {
 			return nil, false, nil
 		}
+	}
+	if t, ok := taskFromMap(m); ok {
+		return t, true, nil
 	}
 	b, err := json.Marshal(m)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/internal/jsonvalue"
 )
 
 // EffectLedger is what a Log may offer when its storage is shared by every
@@ -72,13 +73,7 @@ func (r *Run) attemptIntervals() []Interval {
 // (redacted). Mutation keys and step names play no part: two workflows
 // cloning the same pool onto the same account send the same request.
 func (r *Run) identity(rec *record) (string, error) {
-	b, err := json.Marshal(struct {
-		Estate string            `json:"estate"`
-		Method string            `json:"method"`
-		Path   string            `json:"path"`
-		Query  map[string]string `json:"query,omitempty"`
-		Body   any               `json:"body,omitempty"`
-	}{r.opts.Estate, rec.Method, rec.Path, rec.Query, rec.Body})
+	b, err := identityJSON(r.opts.Estate, rec)
 	if err != nil {
 		return "", fmt.Errorf("journal: identity of %s: %w", rec.Key, err)
 	}
@@ -97,6 +92,35 @@ func (r *Run) requestIdentity(m *engine.Mutation) (string, error) {
 		}
 	}
 	return r.identity(probe)
+}
+
+// identityJSON is what identity digests. Other runs, of this version or
+// another, compare digests: the text must never change.
+func identityJSON(estate string, rec *record) ([]byte, error) {
+	// A generic body is written by jsonvalue, byte for byte as Marshal
+	// would (once per mutation, twice with a shared ledger).
+	b := append(jsonvalue.AppendString(append(make([]byte, 0, 512), `{"estate":`...), estate), `,"method":`...)
+	b = append(jsonvalue.AppendString(b, rec.Method), `,"path":`...)
+	b = jsonvalue.AppendString(b, rec.Path)
+	ok := true
+	if len(rec.Query) > 0 {
+		b, ok = jsonvalue.Append(append(b, `,"query":`...), rec.Query)
+	}
+	if ok && rec.Body != nil {
+		b, ok = jsonvalue.Append(append(b, `,"body":`...), rec.Body)
+	}
+	if ok {
+		return append(b, '}'), nil
+	}
+	return json.Marshal(identityFields{estate, rec.Method, rec.Path, rec.Query, rec.Body})
+}
+
+type identityFields struct {
+	Estate string            `json:"estate"`
+	Method string            `json:"method"`
+	Path   string            `json:"path"`
+	Query  map[string]string `json:"query,omitempty"`
+	Body   any               `json:"body,omitempty"`
 }
 
 // adopt is called by Do, under the key's busy flag, for a key this run

@@ -2,9 +2,11 @@ package journal
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The fast path (no redaction round trip) must write what the round trip
@@ -119,11 +121,151 @@ func BenchmarkEncodeStepRecord(b *testing.B) {
 	i := 3
 	rec := &record{T: recStep, Step: "rollout.clone", Item: "Store-0004", ItemKey: "3d268d25-dde7-5bc8-9f97-0b50c0f935b1", Index: &i,
 		Status: "succeeded", Attempts: 1, DurationMS: 1062,
-		Outputs: json.RawMessage(`{"task":{"account_id":"3d268d25-dde7-5bc8-9f97-0b50c0f935b1","display_name":"Cloning pool","id":"41e5a1b0-8f0e-4c1e-9a51-7b2b1a0c9f11","kind":"clone_pool","stage":"done"}}`)}
+		Outputs: json.RawMessage(`{"task":{"account_id":"3d268d25-dde7-5bc8-9f97-0b50c0f935b1","display_name":"Cloning pool","id":"41e5a1b0-8f0e-4c1e-9a51-7b2b1a0c9f11","kind":"clone_pool","stage":"done"}}`),
+		ownJSON: true} // as Record makes it
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := encode(rec, redact); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// marshalRecord's splice must write exactly what json.Marshal writes,
+// whatever the strings around the spliced fields hold.
+func TestMarshalRecordSplicesByteForByte(t *testing.T) {
+	i := 3
+	tricky := `"outputs":0 "result":0 \"outputs\":0 <&> ` + "\u2028\x01"
+	started := time.Date(2026, 11, 30, 12, 0, 0, 5, time.UTC)
+	outputs := json.RawMessage(`{"task":{"id":"t1","stage":"done","n":[1,2.5,null,true,"\"outputs\":0"]}}`)
+	cases := []record{
+		{T: recStep, Step: "rollout.clone", Item: "Store-0004", ItemKey: "k", Index: &i, Status: "succeeded", Attempts: 1, DurationMS: 1062, Outputs: outputs, ownJSON: true},
+		{T: recStep, Step: tricky, Item: tricky, ItemKey: tricky, Status: tricky, Error: tricky, Started: &started, Outputs: outputs, ownJSON: true},
+		{T: recResult, Key: tricky, Result: json.RawMessage(`{"id":"91","stage":"queued"}`), Via: "send", ownJSON: true},
+		{T: recResult, Key: "k", Result: json.RawMessage(`null`), Via: tricky, Attempt: 2, Time: started, ownJSON: true},
+		{T: recResult, Key: "k", Result: json.RawMessage(`"result":0`[9:]), Via: "send", ownJSON: true},
+		// Fields that may hold objects take json.Marshal itself.
+		{T: recStep, Step: "s", Outputs: outputs, Body: map[string]any{"outputs": 0}, ownJSON: true},
+		{T: recResult, Key: "k", Result: outputs, Witness: json.RawMessage(`{"result":0}`), ownJSON: true},
+		{T: recStep, Step: "s", Outputs: outputs},
+	}
+	for _, rec := range cases {
+		want, err := json.Marshal(&rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := marshalRecord(&rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("marshalRecord:\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+// identityJSON is compared across runs and versions: it must stay
+// json.Marshal's text of identityFields for every body.
+func TestIdentityJSONIsMarshalsText(t *testing.T) {
+	var nilMap map[string]any
+	bodies := []any{nil, nilMap, map[string]any{}, map[string]any{"target_account_id": "store-1", "n": 3.0, "list": []any{"<&>", nil, true}},
+		map[string]string{"b": "2", "a": "\u2028"}, "raw text", 5.5, []any{}, struct {
+			X int `json:"x"`
+		}{7}, map[string]int{"a": 1}}
+	queries := []map[string]string{nil, {}, {"name": "QA & <co>", "a": "\xff"}}
+	for _, body := range bodies {
+		for _, q := range queries {
+			rec := &record{Method: "POST", Path: "/accounts/a\"1/clone", Query: q, Body: body}
+			want, err := json.Marshal(identityFields{"estate <1>", rec.Method, rec.Path, rec.Query, rec.Body})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := identityJSON("estate <1>", rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("body %#v query %v:\n got %s\nwant %s", body, q, got, want)
+			}
+		}
+	}
+}
+
+// appendRecord must write every field of record exactly as json.Marshal
+// does: each field is filled (or left empty) at random, by reflection, so
+// a field added to record and not to appendRecord fails here.
+func TestAppendRecordIsMarshal(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	strs := []string{"", "x", `q"uote\`, "<a>&b", "caf\u00e9 \u2028", "bad\xff", "\x01\n"}
+	str := func() string { return strs[r.IntN(len(strs))] }
+	generic := func() any {
+		return []any{nil, "s<>", 2.5, true, map[string]any{"k": []any{1.0, "\u2029"}}, map[string]any{}}[r.IntN(6)]
+	}
+	raws := []string{`{"a": [1, "x<y>&", null] }`, ` "s" `, `7`, `{"outputs":0}`, `{bad`, `null`}
+	times := []time.Time{{}, time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	rt := reflect.TypeOf(record{})
+	written := 0
+	for n := 0; n < 3000; n++ {
+		var rec record
+		v := reflect.ValueOf(&rec).Elem()
+		for i := range rt.NumField() {
+			f := v.Field(i)
+			if !rt.Field(i).IsExported() || r.IntN(3) == 0 {
+				continue // left empty
+			}
+			switch f.Interface().(type) {
+			case string:
+				f.SetString(str())
+			case int, int64:
+				f.SetInt(int64(r.IntN(5) - 1))
+			case time.Time:
+				f.Set(reflect.ValueOf(times[r.IntN(len(times))]))
+			case *time.Time:
+				tm := times[r.IntN(len(times))]
+				f.Set(reflect.ValueOf(&tm))
+			case *int:
+				k := r.IntN(3) - 1
+				f.Set(reflect.ValueOf(&k))
+			case map[string]any:
+				f.Set(reflect.ValueOf(map[string]any{str(): generic(), "b": generic()}))
+			case map[string]string:
+				f.Set(reflect.ValueOf(map[string]string{str(): str()}))
+			case []string:
+				f.Set(reflect.ValueOf([]string{str(), str()}))
+			case json.RawMessage:
+				f.Set(reflect.ValueOf(json.RawMessage(raws[r.IntN(len(raws))])))
+			default:
+				if rt.Field(i).Type.Kind() == reflect.Interface {
+					f.Set(reflect.ValueOf(&[]any{generic(), struct{ X int }{1}}[r.IntN(2)]).Elem())
+					continue
+				}
+				t.Fatalf("record.%s: a type this test does not fill (%s): teach it and appendRecord", rt.Field(i).Name, rt.Field(i).Type)
+			}
+		}
+		if r.IntN(2) == 0 {
+			// As Record and recordResult make them: Marshal's own output.
+			rec.ownJSON = true
+			if rec.Outputs != nil {
+				rec.Outputs, _ = json.Marshal(generic())
+			}
+			if rec.Result != nil {
+				rec.Result, _ = json.Marshal(generic())
+			}
+		}
+		want, wantErr := json.Marshal(&rec)
+		got, err := marshalRecord(&rec)
+		if (err == nil) != (wantErr == nil) || string(got) != string(want) {
+			t.Fatalf("record %+v:\n got %s (%v)\nwant %s (%v)", rec, got, err, want, wantErr)
+		}
+		if b, ok := appendRecord(nil, &rec); ok {
+			written++
+			if wantErr != nil || string(b) != string(want) {
+				t.Fatalf("record %+v: appendRecord wrote\n%s\nwhere Marshal writes\n%s (%v)", rec, b, want, wantErr)
+			}
+		}
+	}
+	if written < 300 {
+		t.Errorf("appendRecord wrote only %d of the 3,000 records itself: the test no longer reaches it", written)
 	}
 }

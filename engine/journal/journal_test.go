@@ -938,3 +938,40 @@ func TestMutationFailedWritesNothingWithoutAResult(t *testing.T) {
 		t.Errorf("pending %v: the intent without result must still be reconciled", p)
 	}
 }
+
+// objectResult is a result that gives its JSON round trip itself, as
+// frame.Task does; fromObject marks what JSONObject returned.
+type objectResult struct {
+	ID   string `json:"id"`
+	Note string `json:"note"`
+}
+
+func (o *objectResult) JSONObject() (map[string]any, bool) {
+	return map[string]any{"id": o.ID, "note": o.Note, "fromObject": true}, true
+}
+
+// Do answers a result's own JSON form only when it is what the journal
+// recorded; a redacted result comes back as recorded.
+func TestDoAnswersTheResultsJSONObjectOnlyWhenRecordedAsIs(t *testing.T) {
+	const secret = "s3cr3t-value"
+	o := testOptions()
+	o.Redact = func(s string) string { return strings.ReplaceAll(s, secret, "[redacted]") }
+	s := openStore(t, t.TempDir(), o)
+	r := create(t, s)
+	for i, note := range []string{"plain", "holds " + secret} {
+		m := (&mutation{}).build()
+		m.Path = fmt.Sprintf("/accounts/store-%d/pools/qa-pool/clone", i)
+		m.Send = func(ctx context.Context) (any, error) { return &objectResult{ID: "t1", Note: note}, nil }
+		got, err := r.Do(context.Background(), fmt.Sprintf("k%d", i), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := got.(map[string]any)
+		if i == 0 && g["fromObject"] != true {
+			t.Errorf("recorded as is: got %v, want the result's JSONObject", g)
+		}
+		if i == 1 && (g["fromObject"] != nil || g["note"] != "holds [redacted]") {
+			t.Errorf("redacted: got %v, want the journal's redacted copy", g)
+		}
+	}
+}

@@ -188,6 +188,17 @@ func (f *ledgerFile) match(run, identity string, settled, pending *ledgerMatch) 
 // line being written is read next time) and the offset after them; a file
 // not yet made has none.
 func readAppended(path string, offset int64) (lines []byte, next int64, err error) {
+	// The files only grow, and are read before every new mutation (the
+	// activity log for each, in a 2,000-store rollout): one stat says
+	// whether there is anything to read, where open, seek, read and close
+	// took five system calls.
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, offset, nil
+	}
+	if err == nil && st.Size() <= offset {
+		return nil, offset, nil
+	}
 	fh, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, offset, nil

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -338,13 +339,27 @@ func (r *Run) recordResult(key string, res any, via string) (any, error) {
 		// a resume reconciles it.
 		return nil, fmt.Errorf("journal: mutation %s was sent but its result cannot be recorded: %w", key, err)
 	}
-	if err := r.append(&record{T: recResult, Key: key, Result: b, Via: via}); err != nil {
+	if err := r.append(&record{T: recResult, Key: key, Result: b, Via: via, ownJSON: true}); err != nil {
 		return nil, fmt.Errorf("%w (mutation %s was sent; a resume will reconcile it)", err, key)
 	}
 	r.mu.Lock()
 	raw := r.muts[key].result
 	r.mu.Unlock()
+	if o, ok := res.(jsonObjecter); ok && bytes.Equal(raw, b) {
+		// Recorded as marshalled (nothing redacted): the journal's copy is
+		// the value's JSON round trip, which it can give directly.
+		if m, ok := o.JSONObject(); ok {
+			return m, nil
+		}
+	}
 	return decode(raw)
+}
+
+// jsonObjecter is a result that gives its JSON round trip
+// (json.Unmarshal(json.Marshal(v)) into an any) without encoding/json, or
+// ok=false (frame.Task: every mutation of a rollout answers one).
+type jsonObjecter interface {
+	JSONObject() (m map[string]any, ok bool)
 }
 
 func (r *Run) write(rec *record) error { return r.append(rec) }

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
+
+	"github.com/frameflow/frameflow/internal/jsonvalue"
 )
 
 // formatVersion is written in every header; a reader refuses a journal of a
@@ -96,6 +99,11 @@ type record struct {
 	Approvers []string   `json:"approvers,omitempty"`
 
 	Error string `json:"error,omitempty"`
+
+	// ownJSON: Outputs and Result are json.Marshal's own output, made by
+	// this package (Record, recordResult), so compact and valid; see
+	// marshalRecord. Never set for JSON read from elsewhere.
+	ownJSON bool
 }
 
 // encode renders r as one line, every string (keys and values, nested or
@@ -108,7 +116,7 @@ type record struct {
 // redaction round trip (generic decode, redact, back through the struct)
 // runs only when some string in it would change.
 func encode(r *record, redact func(string) string) ([]byte, *record, error) {
-	b, err := json.Marshal(r)
+	b, err := marshalRecord(r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -138,6 +146,148 @@ func encode(r *record, redact func(string) string) ([]byte, *record, error) {
 		return nil, nil, err
 	}
 	return append(b, '\n'), clean, nil
+}
+
+// marshalRecord is json.Marshal(r), byte for byte, written field by field
+// (appendRecord) rather than by reflection over record's forty fields:
+// Marshal was the journal's largest cost, ~5% of a 2,000-store rollout's
+// CPU. A value appendRecord does not write (an input or a body that is not
+// a generic JSON value, a time Marshal refuses, a malformed raw field)
+// takes json.Marshal, which also gives the error.
+// TestAppendRecordIsMarshal compares the two on every field.
+func marshalRecord(r *record) ([]byte, error) {
+	if b, ok := appendRecord(make([]byte, 0, 512), r); ok {
+		return b, nil
+	}
+	return json.Marshal(r)
+}
+
+// appendRecord writes r as json.Marshal does: record's fields in order,
+// omitempty ones left out when empty, strings HTML-escaped, raw fields
+// compacted and HTML-escaped (as they are: with ownJSON, Outputs and
+// Result were written by Marshal or jsonvalue already).
+func appendRecord(dst []byte, r *record) ([]byte, bool) {
+	w := &lineWriter{b: append(dst, '{'), ok: true, first: true}
+	w.str("t", r.T, false)
+	w.time("time", &r.Time, false)
+	w.int("attempt", int64(r.Attempt))
+	w.int("v", int64(r.V))
+	w.str("run_id", r.RunID, true)
+	w.str("workflow", r.Workflow, true)
+	w.str("file", r.File, true)
+	w.str("file_hash", r.FileHash, true)
+	w.value("inputs", r.Inputs, len(r.Inputs) > 0)
+	w.str("mode", r.Mode, true)
+	w.str("plan_hash", r.PlanHash, true)
+	w.time("started", r.Started, true)
+	w.int("pid", int64(r.PID))
+	w.str("host", r.Host, true)
+	w.str("user", r.User, true)
+	w.str("approver", r.Approver, true)
+	w.str("step", r.Step, true)
+	w.str("item", r.Item, true)
+	w.str("item_key", r.ItemKey, true)
+	if r.Index != nil {
+		w.key("index")
+		w.b = strconv.AppendInt(w.b, int64(*r.Index), 10)
+	}
+	w.str("status", r.Status, true)
+	w.int("attempts", int64(r.Attempts))
+	w.int("duration_ms", r.DurationMS)
+	w.raw("outputs", r.Outputs, r.ownJSON)
+	w.str("key", r.Key, true)
+	w.str("type", r.Type, true)
+	w.str("method", r.Method, true)
+	w.str("path", r.Path, true)
+	w.value("query", r.Query, len(r.Query) > 0)
+	w.value("headers", r.Headers, len(r.Headers) > 0)
+	w.value("body", r.Body, r.Body != nil)
+	w.value("resources", r.Resources, len(r.Resources) > 0)
+	w.raw("witness", r.Witness, false)
+	w.str("identity", r.Identity, true)
+	w.raw("result", r.Result, r.ownJSON)
+	w.str("from", r.From, true)
+	w.str("via", r.Via, true)
+	w.str("decision", r.Decision, true)
+	w.str("decided_by", r.By, true)
+	w.str("message", r.Message, true)
+	w.time("deadline", r.Deadline, true)
+	w.value("approvers", r.Approvers, len(r.Approvers) > 0)
+	w.str("error", r.Error, true)
+	return append(w.b, '}'), w.ok
+}
+
+// lineWriter appends the fields of one JSON object; ok turns false when a
+// value must be left to json.Marshal.
+type lineWriter struct {
+	b         []byte
+	ok, first bool
+}
+
+func (w *lineWriter) key(name string) {
+	if !w.first {
+		w.b = append(w.b, ',')
+	}
+	w.first = false
+	w.b = append(append(append(w.b, '"'), name...), '"', ':')
+}
+
+func (w *lineWriter) str(name, v string, omitEmpty bool) {
+	if v == "" && omitEmpty {
+		return
+	}
+	w.key(name)
+	w.b = jsonvalue.AppendString(w.b, v)
+}
+
+// int writes an omitempty integer.
+func (w *lineWriter) int(name string, v int64) {
+	if v != 0 {
+		w.key(name)
+		w.b = strconv.AppendInt(w.b, v, 10)
+	}
+}
+
+// time writes t as time.Time's MarshalJSON does; nil is left out.
+func (w *lineWriter) time(name string, t *time.Time, omitNil bool) {
+	if t == nil && omitNil {
+		return
+	}
+	b, err := t.MarshalJSON()
+	if err != nil {
+		w.ok = false
+		return
+	}
+	w.key(name)
+	w.b = append(w.b, b...)
+}
+
+func (w *lineWriter) value(name string, v any, present bool) {
+	if !present || !w.ok {
+		return
+	}
+	w.key(name)
+	w.b, w.ok = jsonvalue.Append(w.b, v)
+}
+
+// raw writes a json.RawMessage as Marshal does (compacted, HTML-escaped);
+// own is JSON this package just wrote with Marshal or jsonvalue: as is.
+func (w *lineWriter) raw(name string, v json.RawMessage, own bool) {
+	if len(v) == 0 || !w.ok {
+		return
+	}
+	w.key(name)
+	if own {
+		w.b = append(w.b, v...)
+		return
+	}
+	var compact, escaped bytes.Buffer
+	if json.Compact(&compact, v) != nil {
+		w.ok = false
+		return
+	}
+	json.HTMLEscape(&escaped, compact.Bytes())
+	w.b = append(w.b, escaped.Bytes()...)
 }
 
 // needsRedaction reports whether redact changes any string literal (key or

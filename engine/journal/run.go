@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
+	"github.com/frameflow/frameflow/internal/jsonvalue"
 )
 
 // currentUser names who started an attempt, for `runs` across machines.
@@ -322,11 +323,16 @@ func (r *Run) Record(res engine.StepResult) error {
 		rec.Index = &i
 	}
 	if finishedStatus(string(res.Status)) && len(res.Outputs) > 0 {
-		b, err := json.Marshal(res.Outputs)
-		if err != nil {
-			return fmt.Errorf("journal: outputs of %s: %w", res.Step, err)
+		// Outputs are generic values: jsonvalue writes them as Marshal
+		// does, without reflection; anything else takes Marshal.
+		b, ok := jsonvalue.Append(make([]byte, 0, 512), res.Outputs)
+		if !ok {
+			var err error
+			if b, err = json.Marshal(res.Outputs); err != nil {
+				return fmt.Errorf("journal: outputs of %s: %w", res.Step, err)
+			}
 		}
-		rec.Outputs = b
+		rec.Outputs, rec.ownJSON = b, true
 	}
 	return r.append(rec)
 }

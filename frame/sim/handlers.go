@@ -351,7 +351,7 @@ func (s *Server) taskJSON(t *task, now time.Time) taskOut {
 		StartedBy: startedBy{
 			Email:            s.opts.ClientID + ".img.frame.nutanix.com_third-party-api",
 			FirstName:        "X",
-			ID:               deriveID("api-user", s.opts.ClientID),
+			ID:               s.apiUserID,
 			IdentityProvider: "third-party-api",
 			LastName:         "X",
 		},
