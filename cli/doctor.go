@@ -140,8 +140,10 @@ func Doctor(ctx context.Context, in DoctorInput) (*DoctorReport, error) {
 	d.report.Findings = &frame.Findings{APIURL: d.report.APIURL, CredentialID: in.Client.CredentialID(), CheckedAt: d.report.CheckedAt}
 
 	if !d.credentials(ctx) {
+		// Nothing was examined: storing these empty findings would
+		// overwrite what an earlier doctor confirmed for this credential.
 		d.finish()
-		return d.report, d.save(ctx)
+		return d.report, nil
 	}
 	d.needs()
 	for _, name := range d.endpointsToCheck() {
@@ -1018,11 +1020,26 @@ func writeDoctorTable(w io.Writer, rep *DoctorReport, where string) {
 			fmt.Fprintf(w, "\n%s: needs met\n", v.File)
 		}
 	}
+	if !rep.reached() {
+		fmt.Fprintf(w, "\nthe API could not be reached with this credential (see credentials above): nothing else was checked and no findings were stored\n")
+		return
+	}
 	if where != "" && rep.Findings != nil {
 		// One item a line: a path or DSN may be long, the table is not.
 		fmt.Fprintf(w, "\nfindings stored for this API URL and credential %s in the state backend\n  %s\n  as %s\n",
 			rep.Findings.CredentialID, where, frame.FindingsDocument(rep.Findings.APIURL, rep.Findings.CredentialID))
 	}
+}
+
+// reached reports whether the credentials check, the first request,
+// succeeded: when it failed doctor checked nothing else.
+func (rep *DoctorReport) reached() bool {
+	for _, c := range rep.Checks {
+		if c.Name == "credentials" {
+			return c.Status != checkFail
+		}
+	}
+	return false
 }
 
 // wrap splits s into lines of at most width bytes, at spaces where it can.

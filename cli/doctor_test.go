@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -387,5 +388,41 @@ func TestDoctorSeesTheNeedsOfCalledPlaybooks(t *testing.T) {
 	onlyGets(t, recs)
 	if len(rep.Playbooks) != 1 || rep.Playbooks[0].Met || !strings.Contains(strings.Join(rep.Playbooks[0].Unmet, " "), "pools.list") {
 		t.Errorf("verdict: %+v", rep.Playbooks)
+	}
+}
+
+// TestDoctorUnreachableSaysSoOnce: when the API cannot be reached doctor
+// says so once, does not claim findings were stored, and leaves the
+// findings an earlier doctor stored as they were.
+func TestDoctorUnreachableSaysSoOnce(t *testing.T) {
+	rig := newDoctorRig(t, 1, nil)
+	if res := rig.exec("doctor"); res.code != 0 {
+		t.Fatalf("doctor against the simulator: %s", res)
+	}
+	before, err := storedFindings(t, rig.state, rig.srv.URL+"/v1")
+	if err != nil || before == nil {
+		t.Fatalf("findings after a good doctor: %+v %v", before, err)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String() + "/v1"
+	l.Close()
+	rig.env = []string{"FRAME_API_URL=" + closed}
+	res := rig.exec("doctor")
+	if res.code != 1 {
+		t.Fatalf("doctor against a closed port: %s", res)
+	}
+	const says = "the API could not be reached with this credential"
+	if n := strings.Count(res.out, says); n != 1 {
+		t.Errorf("%q said %d times, want once:\n%s", says, n, res.out)
+	}
+	if strings.Contains(res.out, "findings stored") {
+		t.Errorf("claims findings were stored:\n%s", res.out)
+	}
+	if f, err := storedFindings(t, rig.state, closed); err != nil || f != nil {
+		t.Errorf("findings stored for an unreachable API: %+v %v", f, err)
 	}
 }
