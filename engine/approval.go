@@ -85,6 +85,21 @@ func ApprovalKey(step, itemKey string) string {
 	return step + "[" + itemKey + "]"
 }
 
+// ApproveCommand is the command that approves key of run runID, quoted for
+// a POSIX shell only where needed (keys inside fan-outs hold brackets, item
+// keys anything): a step's progress text and every page and table that
+// names the command print this one string.
+func ApproveCommand(runID, key string) string {
+	return "frameflow approve " + runID + " " + shellQuote(key)
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 // Approvals is the run's approval gate; nil when the run has none (tests,
 // plans), in which case an approval step cannot be approved.
 func (sc *StepContext) Approvals() ApprovalGate { return sc.approvals }

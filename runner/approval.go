@@ -287,14 +287,5 @@ func (e *NotApproverError) Error() string {
 }
 
 // ApproveCommand is the command that approves key of run runID, quoted for
-// a POSIX shell (keys inside fan-outs hold brackets, item keys anything).
-func ApproveCommand(runID, key string) string {
-	return "frameflow approve " + runID + " " + shellQuote(key)
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+// a POSIX shell (engine.ApproveCommand: the step's progress text uses it too).
+func ApproveCommand(runID, key string) string { return engine.ApproveCommand(runID, key) }

@@ -85,7 +85,7 @@ func (s *stepsImpl) runApproval(ctx context.Context, sc *engine.StepContext, in 
 // journaling the wait (and asking at a terminal) the first time round.
 func waitForDecision(ctx context.Context, sc *engine.StepContext, gate engine.ApprovalGate, w engine.ApprovalWait, timeout time.Duration) (map[string]any, error) {
 	key, msg, approvers, deadline := w.Key, w.Message, w.Approvers, w.Deadline
-	how := fmt.Sprintf("frameflow approve %s '%s'", sc.RunID(), key)
+	how := engine.ApproveCommand(sc.RunID(), key)
 	asked := false
 	var ended func()
 	defer func() {

@@ -100,3 +100,34 @@ func TestApprovalStep(t *testing.T) {
 		t.Fatalf("bad timeout: %v", err)
 	}
 }
+
+// TestApprovalProgressNamesTheApproveCommand: the progress text a waiting
+// gate prints quotes the approve command exactly as `runs`, `runs show` and
+// the page print it (quoted only where a shell needs it).
+func TestApprovalProgressNamesTheApproveCommand(t *testing.T) {
+	defer steps.SetApprovalPollForTest(5 * time.Millisecond)()
+	for _, c := range []struct{ step, item, want string }{
+		{"gate", "", "frameflow approve R1 gate"},
+		{"stores.gate", "store-7", "frameflow approve R1 'stores.gate[store-7]'"},
+	} {
+		reg := engine.NewRegistry()
+		if err := steps.Register(reg, steps.Deps{}); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := reg.Lookup("approval")
+		var mu sync.Mutex
+		var progress []string
+		g := &fakeGate{decide: &engine.ApprovalDecision{Approved: true, By: "ann@ops", At: time.Now()}}
+		sc := engine.NewTestContext(engine.TestContextOptions{Mode: engine.ModeRun, StepID: c.step, Index: -1, Approvals: g, RunID: "R1", ItemKey: c.item,
+			Events: func(e engine.Event) { mu.Lock(); progress = append(progress, e.Message); mu.Unlock() }})
+		if _, err := st.Run(t.Context(), sc, map[string]any{"message": "ok?"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := engine.ApproveCommand("R1", engine.ApprovalKey(c.step, c.item)); got != c.want {
+			t.Errorf("ApproveCommand: %q, want %q", got, c.want)
+		}
+		if joined := strings.Join(progress, "\n"); !strings.Contains(joined, "("+c.want+", or resume --approve)") {
+			t.Errorf("progress does not quote %q as the approve command does:\n%s", c.want, joined)
+		}
+	}
+}
