@@ -202,16 +202,31 @@ func writeVersion(w io.Writer) {
 		fmt.Fprintf(w, "  go:       %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return
 	}
+	writeBuildInfo(w, bi, Revision)
+}
+
+// noVCSInfo says why a build has no revision and how to give it one.
+const noVCSInfo = "(no vcs info: built with -buildvcs=false or from a git worktree, which go build does not stamp;" +
+	" build with -ldflags \"-X github.com/frameflow/frameflow/cli.Revision=$(git rev-parse HEAD)\")"
+
+// writeBuildInfo prints the module, revision and Go lines of bi; revision
+// is the -ldflags Revision, used when Go recorded none.
+func writeBuildInfo(w io.Writer, bi *debug.BuildInfo, revision string) {
 	settings := map[string]string{}
 	for _, s := range bi.Settings {
 		settings[s.Key] = s.Value
 	}
 	fmt.Fprintf(w, "  module:   %s %s\n", bi.Main.Path, bi.Main.Version)
-	if rev := settings["vcs.revision"]; rev != "" {
+	switch rev := settings["vcs.revision"]; {
+	case rev != "":
 		if settings["vcs.modified"] == "true" {
 			rev += " (modified)"
 		}
 		fmt.Fprintf(w, "  revision: %s\n", rev)
+	case revision != "":
+		fmt.Fprintf(w, "  revision: %s (from -ldflags)\n", revision)
+	default:
+		fmt.Fprintf(w, "  revision: %s\n", noVCSInfo)
 	}
 	if t := settings["vcs.time"]; t != "" {
 		fmt.Fprintf(w, "  commit:   %s\n", t)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -120,5 +121,29 @@ func TestStepsTypeShowsOneType(t *testing.T) {
 	js, _, code := runMain("steps", "sandbox.clone", "--format", "json")
 	if code != 0 || !strings.Contains(js, `"destructive": true`) || strings.HasPrefix(strings.TrimSpace(js), "[") {
 		t.Errorf("steps sandbox.clone --format json: exit %d\n%s", code, js)
+	}
+}
+
+// TestVersionSaysWhenTheBuildHasNoRevision: a binary built from a git
+// worktree (or with -buildvcs=false) carries no VCS settings; version says
+// so and how to stamp one, rather than leaving the line out.
+func TestVersionSaysWhenTheBuildHasNoRevision(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/frameflow/frameflow", Version: "(devel)"}}
+	for _, c := range []struct {
+		settings []debug.BuildSetting
+		ldflags  string
+		want     string
+	}{
+		{nil, "", "  revision: (no vcs info: built with -buildvcs=false or from a git worktree"},
+		{nil, "29e2e34", "  revision: 29e2e34 (from -ldflags)\n"},
+		{[]debug.BuildSetting{{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.modified", Value: "true"}, {Key: "vcs.time", Value: "2026-11-30T14:00:00Z"}},
+			"ignored", "  revision: abc123 (modified)\n  commit:   2026-11-30T14:00:00Z\n"},
+	} {
+		bi.Settings = c.settings
+		var out bytes.Buffer
+		writeBuildInfo(&out, bi, c.ldflags)
+		if !strings.Contains(out.String(), c.want) {
+			t.Errorf("settings %v, ldflags %q: output lacks %q:\n%s", c.settings, c.ldflags, c.want, out.String())
+		}
 	}
 }

@@ -20,6 +20,13 @@ import (
 // Version is set at build time with -ldflags "-X github.com/frameflow/frameflow/cli.Version=v1.2.3".
 var Version = "dev"
 
+// Revision is the commit, set at build time with -ldflags "-X
+// github.com/frameflow/frameflow/cli.Revision=$(git rev-parse HEAD)" where
+// go build records none: it stamps VCS info only when the module sits in
+// a directory holding a .git directory, not in a git worktree, whose .git
+// is a file (golang/go#58218), nor with -buildvcs=false.
+var Revision = ""
+
 // app holds what every command shares.
 type app struct {
 	streams Streams
