@@ -260,76 +260,16 @@ func (b *Postgres) submit(op *lockOp) lockAnswer {
 // then tries, each recording the holder of what it took and reading the
 // holder of what it did not.
 func (b *Postgres) execute(ops []*lockOp) {
-	answerAll := func(err error) {
-		for _, op := range ops {
-			op.answer <- lockAnswer{err: err}
-		}
-	}
 	b.lockMu.Lock()
 	defer b.lockMu.Unlock()
 	if b.lockConn == nil {
-		answerAll(errors.New("state: closed"))
+		answerLockOps(ops, errors.New("state: closed"))
 		return
 	}
-	var unNames []string
-	var unClasses, unHashes []int32
-	var names, runs []string
-	var classes, hashes []int32
-	var tries []*lockOp
-	for _, op := range ops {
-		if op.lock {
-			names, runs, classes, hashes = append(names, op.name), append(runs, op.runID), append(classes, op.class), append(hashes, hash32(op.name))
-			tries = append(tries, op)
-		} else {
-			unNames, unClasses, unHashes = append(unNames, op.name), append(unClasses, op.class), append(unHashes, hash32(op.name))
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	batch := &pgx.Batch{}
-	if len(unNames) > 0 {
-		batch.Queue(`WITH u AS (SELECT name, pg_advisory_unlock(c, h) AS ok FROM unnest($1::text[], $2::int4[], $3::int4[]) AS x(name, c, h))
-			DELETE FROM lock_holders l USING u WHERE l.lock_key = u.name AND u.ok AND l.pid = $4 AND l.host = $5`,
-			unNames, unClasses, unHashes, os.Getpid(), b.host)
-	}
-	if len(names) > 0 {
-		batch.Queue(`WITH r AS (SELECT o, name, run, pg_try_advisory_lock(c, h) AS ok
-				FROM unnest($1::text[], $2::text[], $3::int4[], $4::int4[]) WITH ORDINALITY AS x(name, run, c, h, o)),
-			ins AS (INSERT INTO lock_holders (lock_key, run_id, host, pid, username, since)
-				SELECT name, run, $5, $6, $7, now() FROM r WHERE ok
-				ON CONFLICT (lock_key) DO UPDATE SET run_id = EXCLUDED.run_id, host = EXCLUDED.host, pid = EXCLUDED.pid,
-					username = EXCLUDED.username, since = EXCLUDED.since)
-			SELECT r.ok, coalesce(h.run_id, ''), coalesce(h.host, ''), coalesce(h.pid, 0), coalesce(h.username, ''), coalesce(h.since, now())
-			FROM r LEFT JOIN lock_holders h ON h.lock_key = r.name AND NOT r.ok ORDER BY r.o`,
-			names, runs, classes, hashes, b.host, os.Getpid(), b.user)
-	}
-	res := b.lockConn.SendBatch(ctx, batch)
-	var err error
-	if len(unNames) > 0 {
-		_, err = res.Exec()
-	}
-	answers := make([]lockAnswer, 0, len(tries))
-	if err == nil && len(names) > 0 {
-		var rows pgx.Rows
-		rows, err = res.Query()
-		for err == nil && rows.Next() {
-			var a lockAnswer
-			err = rows.Scan(&a.ok, &a.holder.RunID, &a.holder.Host, &a.holder.PID, &a.holder.User, &a.holder.Since)
-			answers = append(answers, a)
-		}
-		if err == nil {
-			err = rows.Err()
-		}
-		rows.Close()
-	}
-	if cerr := res.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && len(answers) != len(tries) {
-		err = fmt.Errorf("%d answers to %d locks", len(answers), len(tries))
-	}
+	lb := splitLockOps(ops)
+	answers, err := b.sendLockBatch(lb)
 	if err != nil {
-		answerAll(fmt.Errorf("lock session: %w", err))
+		answerLockOps(ops, fmt.Errorf("lock session: %w", err))
 		return
 	}
 	for _, op := range ops {
@@ -337,9 +277,98 @@ func (b *Postgres) execute(ops []*lockOp) {
 			op.answer <- lockAnswer{}
 		}
 	}
-	for i, op := range tries {
+	for i, op := range lb.tries {
 		op.answer <- answers[i]
 	}
+}
+
+// answerLockOps gives every op of a batch the same error.
+func answerLockOps(ops []*lockOp, err error) {
+	for _, op := range ops {
+		op.answer <- lockAnswer{err: err}
+	}
+}
+
+// lockBatch is a batch of lock ops as the two queries' array arguments.
+type lockBatch struct {
+	unNames             []string
+	unClasses, unHashes []int32
+	names, runs         []string
+	classes, hashes     []int32
+	tries               []*lockOp // the ops taking a lock, in the order of names
+}
+
+func splitLockOps(ops []*lockOp) *lockBatch {
+	lb := &lockBatch{}
+	for _, op := range ops {
+		if op.lock {
+			lb.names, lb.runs = append(lb.names, op.name), append(lb.runs, op.runID)
+			lb.classes, lb.hashes = append(lb.classes, op.class), append(lb.hashes, hash32(op.name))
+			lb.tries = append(lb.tries, op)
+		} else {
+			lb.unNames, lb.unClasses, lb.unHashes = append(lb.unNames, op.name), append(lb.unClasses, op.class), append(lb.unHashes, hash32(op.name))
+		}
+	}
+	return lb
+}
+
+// Unlocks, then deletes the holder rows of what this process released.
+const unlockQuery = `WITH u AS (SELECT name, pg_advisory_unlock(c, h) AS ok FROM unnest($1::text[], $2::int4[], $3::int4[]) AS x(name, c, h))
+			DELETE FROM lock_holders l USING u WHERE l.lock_key = u.name AND u.ok AND l.pid = $4 AND l.host = $5`
+
+// Tries each lock, records the holder of what it took and reads the
+// holder of what it did not, in the order asked.
+const tryLockQuery = `WITH r AS (SELECT o, name, run, pg_try_advisory_lock(c, h) AS ok
+				FROM unnest($1::text[], $2::text[], $3::int4[], $4::int4[]) WITH ORDINALITY AS x(name, run, c, h, o)),
+			ins AS (INSERT INTO lock_holders (lock_key, run_id, host, pid, username, since)
+				SELECT name, run, $5, $6, $7, now() FROM r WHERE ok
+				ON CONFLICT (lock_key) DO UPDATE SET run_id = EXCLUDED.run_id, host = EXCLUDED.host, pid = EXCLUDED.pid,
+					username = EXCLUDED.username, since = EXCLUDED.since)
+			SELECT r.ok, coalesce(h.run_id, ''), coalesce(h.host, ''), coalesce(h.pid, 0), coalesce(h.username, ''), coalesce(h.since, now())
+			FROM r LEFT JOIN lock_holders h ON h.lock_key = r.name AND NOT r.ok ORDER BY r.o`
+
+// sendLockBatch runs lb's unlocks and tries in one round trip and returns
+// one answer per try.
+func (b *Postgres) sendLockBatch(lb *lockBatch) ([]lockAnswer, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	batch := &pgx.Batch{}
+	if len(lb.unNames) > 0 {
+		batch.Queue(unlockQuery, lb.unNames, lb.unClasses, lb.unHashes, os.Getpid(), b.host)
+	}
+	if len(lb.names) > 0 {
+		batch.Queue(tryLockQuery, lb.names, lb.runs, lb.classes, lb.hashes, b.host, os.Getpid(), b.user)
+	}
+	res := b.lockConn.SendBatch(ctx, batch)
+	var err error
+	if len(lb.unNames) > 0 {
+		_, err = res.Exec()
+	}
+	answers := make([]lockAnswer, 0, len(lb.tries))
+	if err == nil && len(lb.names) > 0 {
+		answers, err = readLockAnswers(res, answers)
+	}
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && len(answers) != len(lb.tries) {
+		err = fmt.Errorf("%d answers to %d locks", len(answers), len(lb.tries))
+	}
+	return answers, err
+}
+
+func readLockAnswers(res pgx.BatchResults, answers []lockAnswer) ([]lockAnswer, error) {
+	rows, err := res.Query()
+	for err == nil && rows.Next() {
+		var a lockAnswer
+		err = rows.Scan(&a.ok, &a.holder.RunID, &a.holder.Host, &a.holder.PID, &a.holder.User, &a.holder.Since)
+		answers = append(answers, a)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	rows.Close()
+	return answers, err
 }
 
 // tryLock takes an advisory lock on the lock session without waiting; it
@@ -804,9 +833,22 @@ func (l *pgLog) lookup(ctx context.Context, batch []*effectQuery) {
 	for i, q := range batch {
 		ids[i] = q.identity
 	}
-	answers := map[string]*effectAnswer{}
-	err := func() error {
-		rows, err := l.b.pool.Query(ctx, `WITH hits AS (
+	answers, err := l.queryEffects(ctx, ids)
+	for _, q := range batch {
+		switch a := answers[q.identity]; {
+		case err != nil:
+			q.answer <- effectAnswer{err: err}
+		case a != nil:
+			q.answer <- *a
+		default:
+			q.answer <- effectAnswer{}
+		}
+	}
+}
+
+// effectsQuery finds, for each identity, the records of other runs' mutations
+// with that identity whose attempts overlapped this run's, newest first.
+const effectsQuery = `WITH hits AS (
 				SELECT j.identity, j.run_id, j.mut_key, max(j.seq) AS intent_seq FROM journal_records j
 				WHERE j.identity = ANY($1) AND j.kind = 'intent' AND j.run_id <> $2
 				GROUP BY j.identity, j.run_id, j.mut_key),
@@ -830,38 +872,33 @@ func (l *pgLog) lookup(ctx context.Context, batch []*effectQuery) {
 			JOIN journal_records i ON i.seq = h.intent_seq
 			JOIN LATERAL (SELECT kind, line, seq FROM journal_records j
 				WHERE j.run_id = h.run_id AND j.mut_key = h.mut_key ORDER BY seq DESC LIMIT 1) last ON true
-			ORDER BY last.seq DESC`, ids, l.id, l.starts, l.ends, 2*journal.HeartbeatEvery)
-		if err != nil {
-			return err
+			ORDER BY last.seq DESC`
+
+// queryEffects answers, for each of ids, what another overlapping run
+// recorded of a mutation with that identity.
+func (l *pgLog) queryEffects(ctx context.Context, ids []string) (map[string]*effectAnswer, error) {
+	answers := map[string]*effectAnswer{}
+	rows, err := l.b.pool.Query(ctx, effectsQuery, ids, l.id, l.starts, l.ends, 2*journal.HeartbeatEvery)
+	if err != nil {
+		return answers, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, run, kind string
+		var intent, last []byte
+		if err := rows.Scan(&id, &run, &intent, &kind, &last); err != nil {
+			return answers, err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, run, kind string
-			var intent, last []byte
-			if err := rows.Scan(&id, &run, &intent, &kind, &last); err != nil {
-				return err
-			}
-			// Newest first: the newest settled record wins (a result, a
-			// proven send waiting for an operator, an operator's decision),
-			// else the newest intent whose outcome is unknown.
-			a := answers[id]
-			settled := kind == "result" || kind == "sent" || kind == "decision"
-			switch {
-			case settled && (a == nil || !a.settled()),
-				(kind == "intent" || kind == "unknown") && a == nil:
-				answers[id] = &effectAnswer{kind: kind, run: run, intent: intent, last: last, found: true}
-			}
-		}
-		return rows.Err()
-	}()
-	for _, q := range batch {
-		switch a := answers[q.identity]; {
-		case err != nil:
-			q.answer <- effectAnswer{err: err}
-		case a != nil:
-			q.answer <- *a
-		default:
-			q.answer <- effectAnswer{}
+		// Newest first: the newest settled record wins (a result, a
+		// proven send waiting for an operator, an operator's decision),
+		// else the newest intent whose outcome is unknown.
+		a := answers[id]
+		settled := kind == "result" || kind == "sent" || kind == "decision"
+		switch {
+		case settled && (a == nil || !a.settled()),
+			(kind == "intent" || kind == "unknown") && a == nil:
+			answers[id] = &effectAnswer{kind: kind, run: run, intent: intent, last: last, found: true}
 		}
 	}
+	return answers, rows.Err()
 }
