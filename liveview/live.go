@@ -734,52 +734,11 @@ func (m *liveModel) View() string {
 	// The renderer keeps the cursor on the line after the frame.
 	budget := height - 1
 
-	var lines []string
-	lines = append(lines, m.header(now))
-
-	nameW := 0
-	for _, r := range m.rows {
-		if w := ansi.StringWidth(r.name); w > nameW {
-			nameW = w
-		}
-	}
-	if nameW > 28 {
-		nameW = 28
-	}
-	fixed := 1 + len(m.rows) + 1 // header, rows, footer
-	spare := budget - fixed
-	var total fanCounts
-	var haveFan bool
-	var itemsTotal int
-	for _, r := range m.rows {
-		if r.fan == nil {
-			lines = append(lines, fmt.Sprintf("  %s %s  %s", m.icon(r.u.state), pad(ansi.Truncate(r.name, nameW, "…"), nameW), joinNonEmpty(m.word(r.u.state), m.detail(&r.u, now))))
-			continue
-		}
-		haveFan = true
-		views, c := m.fanItems(r.fan)
-		total.done += c.done
-		total.failed += c.failed
-		total.interrupted += c.interrupted
-		total.running += c.running + c.retrying
-		total.waiting += c.waiting
-		total.notRun += c.notRun
-		total.runningAge += c.runningAge
-		if c.done > 0 {
-			// Weighted, so several fan-outs average per item.
-			total.avg += c.avg * time.Duration(c.done)
-		}
-		itemsTotal += r.fan.total
-		state := r.u.state
-		lines = append(lines, fmt.Sprintf("  %s %s  %s", m.icon(state), pad(ansi.Truncate(r.name, nameW, "…"), nameW), m.fanSummary(r, c)))
-		itemLines := m.itemLines(views, c, spare, now)
-		spare -= len(itemLines)
-		lines = append(lines, itemLines...)
-	}
-	if total.done > 0 {
-		total.avg /= time.Duration(total.done)
-	}
-	lines = append(lines, m.footer(now, haveFan, itemsTotal, total))
+	lines := []string{m.header(now)}
+	spare := budget - (1 + len(m.rows) + 1) // header, rows, footer
+	rows, fans := m.rowLines(now, spare)
+	lines = append(lines, rows...)
+	lines = append(lines, m.footer(now, fans.any, fans.items, fans.total))
 	if len(lines) > budget && budget > 2 {
 		// Too many steps for the screen: keep the header, the newest rows
 		// and the footer.
@@ -795,6 +754,58 @@ func (m *liveModel) View() string {
 		out += "\n"
 	}
 	return out
+}
+
+// fanTotals sums the fan-outs of a frame for its footer.
+type fanTotals struct {
+	any   bool // the run has a fan-out
+	items int  // items of all fan-outs
+	total fanCounts
+}
+
+func (t *fanTotals) add(c fanCounts, items int) {
+	t.any = true
+	t.total.done += c.done
+	t.total.failed += c.failed
+	t.total.interrupted += c.interrupted
+	t.total.running += c.running + c.retrying
+	t.total.waiting += c.waiting
+	t.total.notRun += c.notRun
+	t.total.runningAge += c.runningAge
+	if c.done > 0 {
+		// Weighted, so several fan-outs average per item.
+		t.total.avg += c.avg * time.Duration(c.done)
+	}
+	t.items += items
+}
+
+// rowLines is a line per step and, under each fan-out, its items' lines
+// within spare lines in all.
+func (m *liveModel) rowLines(now time.Time, spare int) ([]string, fanTotals) {
+	nameW := 0
+	for _, r := range m.rows {
+		nameW = max(nameW, ansi.StringWidth(r.name))
+	}
+	nameW = min(nameW, 28)
+	var lines []string
+	var fans fanTotals
+	for _, r := range m.rows {
+		name := pad(ansi.Truncate(r.name, nameW, "…"), nameW)
+		if r.fan == nil {
+			lines = append(lines, fmt.Sprintf("  %s %s  %s", m.icon(r.u.state), name, joinNonEmpty(m.word(r.u.state), m.detail(&r.u, now))))
+			continue
+		}
+		views, c := m.fanItems(r.fan)
+		fans.add(c, r.fan.total)
+		lines = append(lines, fmt.Sprintf("  %s %s  %s", m.icon(r.u.state), name, m.fanSummary(r, c)))
+		itemLines := m.itemLines(views, c, spare, now)
+		spare -= len(itemLines)
+		lines = append(lines, itemLines...)
+	}
+	if fans.total.done > 0 {
+		fans.total.avg /= time.Duration(fans.total.done)
+	}
+	return lines, fans
 }
 
 func joinNonEmpty(a, b string) string {
@@ -865,18 +876,7 @@ func (m *liveModel) itemLines(views []itemView, c fanCounts, budget int, now tim
 	if budget <= 0 {
 		return nil
 	}
-	for i := range views {
-		views[i].rank = stateRank(views[i].state)
-	}
-	slices.SortFunc(views, func(a, b itemView) int {
-		if a.rank != b.rank {
-			return a.rank - b.rank
-		}
-		if a.rank != 1 && a.rank != 2 && !a.it.last.Equal(b.it.last) {
-			return b.it.last.Compare(a.it.last) // newest first
-		}
-		return a.it.index - b.it.index
-	})
+	sortItemViews(views)
 	listed := views
 	if m.final {
 		n := 0
@@ -891,14 +891,43 @@ func (m *liveModel) itemLines(views []itemView, c fanCounts, budget int, now tim
 		shown = budget - 1
 		restAny = true
 	}
+	lines := m.itemViewLines(listed[:shown], now)
+	if !restAny {
+		return lines
+	}
+	if rest := m.restLine(views[shown:], shown > 0, c.waiting); rest != "" {
+		lines = append(lines, rest)
+	}
+	return lines
+}
+
+// sortItemViews orders items failed, retrying, running (in item order),
+// then the most recently done.
+func sortItemViews(views []itemView) {
+	for i := range views {
+		views[i].rank = stateRank(views[i].state)
+	}
+	slices.SortFunc(views, func(a, b itemView) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		if a.rank != 1 && a.rank != 2 && !a.it.last.Equal(b.it.last) {
+			return b.it.last.Compare(a.it.last) // newest first
+		}
+		return a.it.index - b.it.index
+	})
+}
+
+// itemViewLines is a line for each of views, labels and steps aligned.
+func (m *liveModel) itemViewLines(views []itemView, now time.Time) []string {
 	labelW, stepW := 0, 0
-	for _, v := range listed[:shown] {
+	for _, v := range views {
 		labelW = max(labelW, ansi.StringWidth(v.it.label))
 		stepW = max(stepW, ansi.StringWidth(v.step))
 	}
 	labelW = min(labelW, 32)
 	var lines []string
-	for _, v := range listed[:shown] {
+	for _, v := range views {
 		label := pad(ansi.Truncate(v.it.label, labelW, "…"), labelW)
 		step := ""
 		if stepW > 0 {
@@ -915,12 +944,14 @@ func (m *liveModel) itemLines(views []itemView, c fanCounts, budget int, now tim
 		}
 		lines = append(lines, fmt.Sprintf("      %s %s  %s%s", m.icon(v.state), label, step, joinNonEmpty(m.word(v.state), detail)))
 	}
-	if !restAny {
-		return lines
-	}
-	// Counts of what has no line of its own.
+	return lines
+}
+
+// restLine counts what has no line of its own; "" when nothing is left.
+// more says some items of the same states were listed above.
+func (m *liveModel) restLine(rest []itemView, more bool, waiting int) string {
 	var rc fanCounts
-	for _, v := range views[shown:] {
+	for _, v := range rest {
 		switch v.state {
 		case "failed":
 			rc.failed++
@@ -939,19 +970,19 @@ func (m *liveModel) itemLines(views []itemView, c fanCounts, budget int, now tim
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}
-	more := ""
-	if shown > 0 {
-		more = "more "
+	prefix := ""
+	if more {
+		prefix = "more "
 	}
-	add(rc.running, more+"running")
-	add(rc.failed, more+"failed")
-	add(rc.interrupted, more+"interrupted")
+	add(rc.running, prefix+"running")
+	add(rc.failed, prefix+"failed")
+	add(rc.interrupted, prefix+"interrupted")
 	add(rc.done, "done")
-	add(c.waiting, "waiting")
-	if len(parts) > 0 {
-		lines = append(lines, m.st.dim.Render("      … "+strings.Join(parts, ", ")))
+	add(waiting, "waiting")
+	if len(parts) == 0 {
+		return ""
 	}
-	return lines
+	return m.st.dim.Render("      … " + strings.Join(parts, ", "))
 }
 
 // footer is the overall progress: items done of total, elapsed, and an
