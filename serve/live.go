@@ -217,6 +217,14 @@ func (r *liveRun) Event(ev engine.Event) {
 		short = short[i+1:]
 	}
 	rw.Step = short
+	r.update(rw, key, ev)
+	r.counts.bump(before, -1)
+	r.counts.bump(rw.State, 1)
+	r.changed(rw)
+}
+
+// update sets rw's state and detail from a step event.
+func (r *liveRun) update(rw *row, key string, ev engine.Event) {
 	switch ev.Type {
 	case "step_started":
 		rw.State, rw.Detail = stateRunning, ""
@@ -226,32 +234,35 @@ func (r *liveRun) Event(ev engine.Event) {
 		rw.State = stateRetrying
 		rw.Detail = r.redact(fmt.Sprintf("attempt %d of %d failed (%s): %s; next in %s", ev.Attempt, ev.MaxAttempts, ev.Message, ev.Error, ev.Delay.Round(time.Millisecond)))
 	case "step_finished":
-		switch ev.Status {
-		case engine.StatusSucceeded, engine.StatusUnchanged, engine.StatusSkipped:
-			rw.ok[ev.Step] = true
-			rw.Detail = ""
-			if ev.Status == engine.StatusUnchanged {
-				rw.Detail = "already in place"
-			}
-			if ev.Message != "" {
-				rw.Detail = r.redact(ev.Message)
-			}
-			rw.State = stateQueued // until the chain's next step starts
-			if r.chainDone(key, ev.Step, rw) {
-				rw.State = stateDone
-				if ev.Status == engine.StatusSkipped && len(rw.ok) == 1 {
-					rw.State = stateSkipped
-				}
-			}
-		case engine.StatusFailed:
-			rw.State, rw.Detail = stateFailed, r.redact(ev.Error)
-		default: // not_run: the run stopped before it
-			rw.State, rw.Detail = stateQueued, "not run"
-		}
+		r.finished(rw, key, ev)
 	}
-	r.counts.bump(before, -1)
-	r.counts.bump(rw.State, 1)
-	r.changed(rw)
+}
+
+// finished sets rw's state from a step's end: done only when the row's
+// whole chain finished well.
+func (r *liveRun) finished(rw *row, key string, ev engine.Event) {
+	switch ev.Status {
+	case engine.StatusSucceeded, engine.StatusUnchanged, engine.StatusSkipped:
+		rw.ok[ev.Step] = true
+		rw.Detail = ""
+		if ev.Status == engine.StatusUnchanged {
+			rw.Detail = "already in place"
+		}
+		if ev.Message != "" {
+			rw.Detail = r.redact(ev.Message)
+		}
+		rw.State = stateQueued // until the chain's next step starts
+		if r.chainDone(key, ev.Step, rw) {
+			rw.State = stateDone
+			if ev.Status == engine.StatusSkipped && len(rw.ok) == 1 {
+				rw.State = stateSkipped
+			}
+		}
+	case engine.StatusFailed:
+		rw.State, rw.Detail = stateFailed, r.redact(ev.Error)
+	default: // not_run: the run stopped before it
+		rw.State, rw.Detail = stateQueued, "not run"
+	}
 }
 
 // chainDone: every step of the row's chain finished well.

@@ -632,14 +632,23 @@ func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
 // startApply runs the apply in the background (it outlives the request)
 // and resolves st as soon as the run exists or the apply was refused.
 func (s *Server) startApply(pp *pendingPlan, secrets map[string]string, approver string, st *applyState) {
+	lr := s.applyLiveRun(pp)
+	s.runsWG.Add(1)
+	go func() {
+		defer s.runsWG.Done()
+		s.runApply(pp, secrets, approver, st, lr)
+	}()
+}
+
+// applyLiveRun is the page's view of pp's apply, its rows in the order the
+// work happens: the top-level steps, then the plan's targets.
+func (s *Server) applyLiveRun(pp *pendingPlan) *liveRun {
 	var wf *schema.Workflow
 	if pb, _, err := s.playbook(pp.Playbook); err == nil {
 		wf = pb.Workflow
 	}
 	lr := newLiveRun("", wf, s.o.Redact)
 	if wf != nil {
-		// Rows in the order the work happens: the top-level steps, then
-		// the plan's targets.
 		for _, st := range wf.Steps {
 			if st.ForEach == "" {
 				lr.expect(st.ID, "")
@@ -649,56 +658,57 @@ func (s *Server) startApply(pp *pendingPlan, secrets map[string]string, approver
 	for _, m := range pp.Plan.Mutations {
 		lr.expect(m.Step, m.Item)
 	}
-	var startedOnce atomic.Bool // set from the engine's event sink
-	s.runsWG.Add(1)
+	return lr
+}
+
+// runApply applies pp under the plan's apply lock and resolves st.
+func (s *Server) runApply(pp *pendingPlan, secrets map[string]string, approver string, st *applyState, lr *liveRun) {
 	hash := pp.Plan.Hash
-	go func() {
-		defer s.runsWG.Done()
-		// Every serve process on the backend takes the same lock: the one
-		// holding it finds the plan unapplied and starts the run, the next
-		// finds the run recorded and refuses.
-		release, applied, err := s.plans.applyLock(s.ctx, hash)
-		if err != nil {
-			s.plans.refused(hash, st, err)
-			return
-		}
-		if applied != nil {
-			release()
-			s.plans.refused(hash, st, &AlreadyAppliedError{PlanHash: hash, RunID: applied.RunID})
-			return
-		}
-		var releaseOnce sync.Once
-		unlock := func() { releaseOnce.Do(release) }
-		defer unlock()
-		status, err := s.o.Backend.Apply(s.ctx, ApplyRequest{
-			Plan: pp.Plan, Inputs: secrets, Approver: approver, Events: lr.Event,
-			Started: func(id string) {
-				startedOnce.Store(true)
-				lr.id = id
-				s.live.add(lr)
-				// Recorded before the lock goes. Should the write fail, the
-				// backend's own check (a run journaled with this plan hash)
-				// still refuses a second apply.
-				if err := s.plans.recordApplied(s.ctx, appliedRecord{PlanHash: hash, RunID: id, Approver: approver, At: time.Now().UTC()}); err != nil {
-					s.o.Logger.Warn("recording the plan's run", "plan", hash, "run", id, "error", s.o.Redact(err.Error()))
-				}
-				unlock()
-				s.plans.recorded(hash, st, id)
-			},
-		})
-		s.o.Logger.Info("apply ended", "plan", pp.Plan.Hash, "status", status, "approver", approver)
-		if !startedOnce.Load() {
-			if err == nil {
-				err = errors.New("the apply ended without starting a run")
+	// Every serve process on the backend takes the same lock: the one
+	// holding it finds the plan unapplied and starts the run, the next
+	// finds the run recorded and refuses.
+	release, applied, err := s.plans.applyLock(s.ctx, hash)
+	if err != nil {
+		s.plans.refused(hash, st, err)
+		return
+	}
+	if applied != nil {
+		release()
+		s.plans.refused(hash, st, &AlreadyAppliedError{PlanHash: hash, RunID: applied.RunID})
+		return
+	}
+	var releaseOnce sync.Once
+	unlock := func() { releaseOnce.Do(release) }
+	defer unlock()
+	var startedOnce atomic.Bool // set from the engine's event sink
+	status, err := s.o.Backend.Apply(s.ctx, ApplyRequest{
+		Plan: pp.Plan, Inputs: secrets, Approver: approver, Events: lr.Event,
+		Started: func(id string) {
+			startedOnce.Store(true)
+			lr.id = id
+			s.live.add(lr)
+			// Recorded before the lock goes. Should the write fail, the
+			// backend's own check (a run journaled with this plan hash)
+			// still refuses a second apply.
+			if err := s.plans.recordApplied(s.ctx, appliedRecord{PlanHash: hash, RunID: id, Approver: approver, At: time.Now().UTC()}); err != nil {
+				s.o.Logger.Warn("recording the plan's run", "plan", hash, "run", id, "error", s.o.Redact(err.Error()))
 			}
-			s.plans.refused(pp.Plan.Hash, st, err)
-			return
+			unlock()
+			s.plans.recorded(hash, st, id)
+		},
+	})
+	s.o.Logger.Info("apply ended", "plan", pp.Plan.Hash, "status", status, "approver", approver)
+	if !startedOnce.Load() {
+		if err == nil {
+			err = errors.New("the apply ended without starting a run")
 		}
-		if err != nil {
-			lr.fail(err)
-		}
-		lr.finish(status)
-	}()
+		s.plans.refused(pp.Plan.Hash, st, err)
+		return
+	}
+	if err != nil {
+		lr.fail(err)
+	}
+	lr.finish(status)
 }
 
 // --- runs ---
@@ -924,23 +934,11 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	after := 0
-	if v := r.Header.Get("Last-Event-ID"); v != "" {
-		fmt.Sscan(v, &after)
-	} else if v := r.URL.Query().Get("after"); v != "" {
-		fmt.Sscan(v, &after)
-	}
-	lr := s.live.get(id)
-	if lr != nil && lr.state() != "running" {
-		lr = nil // ended here; the journal knows whether it went on elsewhere
-	}
-	if lr == nil {
-		var err error
-		lr, err = s.followJournal(r.Context(), id)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
+	after := lastEventID(r)
+	lr, err := s.streamedRun(r.Context(), id)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -961,27 +959,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	for {
 		changes, wake, ended := lr.since(after)
-		buf.Reset()
-		// A burst changes a row several times (started, waiting, done):
-		// only its last state is sent, so a 2,000-store run costs the
-		// browser a few thousand updates, not tens of thousands.
-		latest := make(map[string]int, len(changes))
-		for i, c := range changes {
-			if c.Row != nil {
-				latest[c.Row.Key] = i
-			}
-		}
-		for i, c := range changes {
-			if c.Row != nil && latest[c.Row.Key] != i {
-				continue
-			}
-			b, _ := json.Marshal(c)
-			kind := "row"
-			if c.Run != "" {
-				kind = "run"
-			}
-			fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", c.Seq, kind, s.o.Redact(string(b)))
-		}
+		s.encodeChanges(&buf, changes)
 		if n := len(changes); n > 0 {
 			after = changes[n-1].Seq
 		}
@@ -1000,17 +978,8 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 			// once): gather a burst into one write.
 			time.Sleep(50 * time.Millisecond)
 		case <-tick.C:
-			gates, err := s.o.Backend.Gates(id)
-			if err != nil {
-				continue // the next tick tries again; the rows go on
-			}
-			if sig := gatesSignature(gates); sig != gatesShown {
-				gatesShown = sig
-				b, _ := json.Marshal(map[string]string{"gates": sig})
-				if _, err := fmt.Fprintf(w, "event: gates\ndata: %s\n\n", s.o.Redact(string(b))); err != nil {
-					return
-				}
-				fl.Flush()
+			if !s.sendGates(w, fl, id, &gatesShown) {
+				return
 			}
 		case <-r.Context().Done():
 			return
@@ -1018,6 +987,76 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// lastEventID is the sequence number the client has seen: the
+// Last-Event-ID header of a reconnect, else ?after=, else 0.
+func lastEventID(r *http.Request) int {
+	after := 0
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		fmt.Sscan(v, &after)
+	} else if v := r.URL.Query().Get("after"); v != "" {
+		fmt.Sscan(v, &after)
+	}
+	return after
+}
+
+// streamedRun is run id as this process executes it, else (ended here, or
+// run elsewhere) as its journal records it.
+func (s *Server) streamedRun(ctx context.Context, id string) (*liveRun, error) {
+	lr := s.live.get(id)
+	if lr != nil && lr.state() != "running" {
+		lr = nil // ended here; the journal knows whether it went on elsewhere
+	}
+	if lr != nil {
+		return lr, nil
+	}
+	return s.followJournal(ctx, id)
+}
+
+// encodeChanges writes changes to buf as server-sent events. A burst
+// changes a row several times (started, waiting, done): only its last
+// state is sent, so a 2,000-store run costs the browser a few thousand
+// updates, not tens of thousands.
+func (s *Server) encodeChanges(buf *bytes.Buffer, changes []rowChange) {
+	buf.Reset()
+	latest := make(map[string]int, len(changes))
+	for i, c := range changes {
+		if c.Row != nil {
+			latest[c.Row.Key] = i
+		}
+	}
+	for i, c := range changes {
+		if c.Row != nil && latest[c.Row.Key] != i {
+			continue
+		}
+		b, _ := json.Marshal(c)
+		kind := "row"
+		if c.Run != "" {
+			kind = "run"
+		}
+		fmt.Fprintf(buf, "id: %d\nevent: %s\ndata: %s\n\n", c.Seq, kind, s.o.Redact(string(b)))
+	}
+}
+
+// sendGates sends a gates event when run id's gates changed from *shown;
+// false when the client is gone.
+func (s *Server) sendGates(w http.ResponseWriter, fl http.Flusher, id string, shown *string) bool {
+	gates, err := s.o.Backend.Gates(id)
+	if err != nil {
+		return true // the next tick tries again; the rows go on
+	}
+	sig := gatesSignature(gates)
+	if sig == *shown {
+		return true
+	}
+	*shown = sig
+	b, _ := json.Marshal(map[string]string{"gates": sig})
+	if _, err := fmt.Fprintf(w, "event: gates\ndata: %s\n\n", s.o.Redact(string(b))); err != nil {
+		return false
+	}
+	fl.Flush()
+	return true
 }
 
 // gatesSignature names which gates wait and which are decided, as the run
