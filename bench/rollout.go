@@ -127,43 +127,13 @@ type RolloutResult struct {
 // measures the run. A run that does not succeed is an error (with the
 // result so far).
 func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) {
-	if cfg.Accounts <= 0 {
-		return nil, fmt.Errorf("bench: accounts must be positive, got %d", cfg.Accounts)
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
 	}
-	if cfg.Binary == "" {
-		return nil, errors.New("bench: no frameflow binary to run")
+	src, err := cfg.source()
+	if err != nil {
+		return nil, err
 	}
-	// The child runs in a temporary directory: a relative path would not
-	// find it there.
-	if !filepath.IsAbs(cfg.Binary) && strings.ContainsRune(cfg.Binary, filepath.Separator) {
-		abs, err := filepath.Abs(cfg.Binary)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Binary = abs
-	}
-	switch {
-	case cfg.Latency == 0:
-		cfg.Latency = DefaultLatency
-	case cfg.Latency < 0:
-		cfg.Latency = 0
-	}
-	if cfg.TaskDuration <= 0 {
-		cfg.TaskDuration = DefaultTaskDuration
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Minute
-	}
-	src := cfg.Workflow
-	if src == nil {
-		var err error
-		if src, err = workflows.FS.ReadFile(DefaultWorkflow); err != nil {
-			return nil, err
-		}
-	}
-
-	src = withMaxTargets(src, cfg.Accounts)
-
 	dir, err := os.MkdirTemp("", "frameflow-bench-")
 	if err != nil {
 		return nil, err
@@ -174,13 +144,7 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 		return nil, err
 	}
 
-	running, err := sim.Start(sim.Options{
-		Scenario:     sim.RetailScenario(cfg.Accounts),
-		Latency:      cfg.Latency,
-		TaskDuration: cfg.TaskDuration,
-
-		DurationFromStart: cfg.DurationFromStart,
-	}, "127.0.0.1:0")
+	running, err := cfg.startSimulator()
 	if err != nil {
 		return nil, err
 	}
@@ -188,73 +152,21 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	args := append([]string{"run", file, "--yes", "--output", "json"}, cfg.Args...)
-	cmd := exec.CommandContext(ctx, cfg.Binary, args...)
-	cmd.Env = childEnv(running.URL(), filepath.Join(dir, "state"))
-	if cfg.State != "" {
-		cmd.Env = append(cmd.Env, "FRAMEFLOW_STATE="+cfg.State)
+	cmd, stopProfile, err := cfg.command(ctx, file, dir, running.URL())
+	if err != nil {
+		return nil, err
 	}
-	if cfg.CPUProfile != "" {
-		abs, err := filepath.Abs(cfg.CPUProfile)
-		if err != nil {
-			return nil, err
-		}
-		cmd.Env = append(cmd.Env, "FRAMEFLOW_CPUPROFILE="+abs)
-		stop, err := profileSelf(abs + ".sim")
-		if err != nil {
-			return nil, err
-		}
-		defer stop()
-	}
-	for env, path := range map[string]string{"FRAMEFLOW_TRACE": cfg.Trace, "FRAMEFLOW_MEMPROFILE": cfg.MemProfile} {
-		if path != "" {
-			abs, err := filepath.Abs(path)
-			if err != nil {
-				return nil, err
-			}
-			cmd.Env = append(cmd.Env, env+"="+abs)
-		}
-	}
-	cmd.Dir = dir
+	defer stopProfile()
 	var errTail tailBuffer
 	if cfg.Stderr != nil {
 		cmd.Stderr = io.MultiWriter(cfg.Stderr, &errTail)
 	} else {
 		cmd.Stderr = &errTail
 	}
-	stdout, err := cmd.StdoutPipe()
+	res, ev, werr, err := cfg.measure(cmd)
 	if err != nil {
 		return nil, err
 	}
-	load := loadAverage()
-	cpu0 := selfCPU()
-	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	var events io.Reader = stdout
-	if cfg.EventLog != "" {
-		f, err := os.Create(cfg.EventLog)
-		if err != nil {
-			return nil, fmt.Errorf("bench: event log: %w", err)
-		}
-		defer f.Close()
-		w := bufio.NewWriterSize(f, 1<<20)
-		defer w.Flush()
-		events = io.TeeReader(stdout, w)
-	}
-	ev := readEvents(events)
-	werr := cmd.Wait()
-	wall := time.Since(started)
-	harnessCPU := selfCPU() - cpu0
-
-	res := &RolloutResult{Accounts: cfg.Accounts, Wall: wall, RunDuration: ev.runDuration, Status: ev.status, HarnessCPU: harnessCPU, LoadAverage: load}
-	if ps := cmd.ProcessState; ps != nil {
-		res.ExitCode = ps.ExitCode()
-		res.PeakRSS = peakRSS(ps)
-		res.CPU = ps.UserTime() + ps.SystemTime()
-	}
-	res.CPUFloor = (res.CPU + res.HarnessCPU) / time.Duration(runtime.NumCPU())
 	reqs := running.Requests()
 	analyse(res, running.Snapshot(), reqs, cfg.Latency, cfg.TaskDuration)
 	if cfg.RequestLog != "" {
@@ -270,6 +182,133 @@ func RunRollout(ctx context.Context, cfg RolloutConfig) (*RolloutResult, error) 
 		return res, fmt.Errorf("bench: rollout of %d accounts: %v (status %q): %s", cfg.Accounts, werr, res.Status, msg)
 	}
 	return res, nil
+}
+
+// startSimulator serves cfg.Accounts store accounts on 127.0.0.1.
+func (cfg *RolloutConfig) startSimulator() (*sim.Running, error) {
+	return sim.Start(sim.Options{
+		Scenario:     sim.RetailScenario(cfg.Accounts),
+		Latency:      cfg.Latency,
+		TaskDuration: cfg.TaskDuration,
+
+		DurationFromStart: cfg.DurationFromStart,
+	}, "127.0.0.1:0")
+}
+
+// setDefaults checks cfg and fills in what was left zero.
+func (cfg *RolloutConfig) setDefaults() error {
+	if cfg.Accounts <= 0 {
+		return fmt.Errorf("bench: accounts must be positive, got %d", cfg.Accounts)
+	}
+	if cfg.Binary == "" {
+		return errors.New("bench: no frameflow binary to run")
+	}
+	// The child runs in a temporary directory: a relative path would not
+	// find it there.
+	if !filepath.IsAbs(cfg.Binary) && strings.ContainsRune(cfg.Binary, filepath.Separator) {
+		abs, err := filepath.Abs(cfg.Binary)
+		if err != nil {
+			return err
+		}
+		cfg.Binary = abs
+	}
+	switch {
+	case cfg.Latency == 0:
+		cfg.Latency = DefaultLatency
+	case cfg.Latency < 0:
+		cfg.Latency = 0
+	}
+	if cfg.TaskDuration <= 0 {
+		cfg.TaskDuration = DefaultTaskDuration
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Minute
+	}
+	return nil
+}
+
+// source is the playbook to run, its fan-out sized to cfg.Accounts.
+func (cfg *RolloutConfig) source() ([]byte, error) {
+	src := cfg.Workflow
+	if src == nil {
+		var err error
+		if src, err = workflows.FS.ReadFile(DefaultWorkflow); err != nil {
+			return nil, err
+		}
+	}
+	return withMaxTargets(src, cfg.Accounts), nil
+}
+
+// command is the child frameflow run of file against apiURL, with the
+// profiles asked for; stop ends this process's own CPU profile.
+func (cfg *RolloutConfig) command(ctx context.Context, file, dir, apiURL string) (cmd *exec.Cmd, stop func(), err error) {
+	stop = func() {}
+	args := append([]string{"run", file, "--yes", "--output", "json"}, cfg.Args...)
+	cmd = exec.CommandContext(ctx, cfg.Binary, args...)
+	cmd.Env = childEnv(apiURL, filepath.Join(dir, "state"))
+	if cfg.State != "" {
+		cmd.Env = append(cmd.Env, "FRAMEFLOW_STATE="+cfg.State)
+	}
+	if cfg.CPUProfile != "" {
+		abs, err := filepath.Abs(cfg.CPUProfile)
+		if err != nil {
+			return nil, stop, err
+		}
+		cmd.Env = append(cmd.Env, "FRAMEFLOW_CPUPROFILE="+abs)
+		if stop, err = profileSelf(abs + ".sim"); err != nil {
+			return nil, func() {}, err
+		}
+	}
+	for env, path := range map[string]string{"FRAMEFLOW_TRACE": cfg.Trace, "FRAMEFLOW_MEMPROFILE": cfg.MemProfile} {
+		if path != "" {
+			abs, err := filepath.Abs(path)
+			if err != nil {
+				return nil, stop, err
+			}
+			cmd.Env = append(cmd.Env, env+"="+abs)
+		}
+	}
+	cmd.Dir = dir
+	return cmd, stop, nil
+}
+
+// measure runs cmd to its end, reading its events, and measures it. werr
+// is how the child ended; err what kept it from running.
+func (cfg *RolloutConfig) measure(cmd *exec.Cmd) (res *RolloutResult, ev eventSummary, werr, err error) {
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, ev, nil, err
+	}
+	load := loadAverage()
+	cpu0 := selfCPU()
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, ev, nil, err
+	}
+	var events io.Reader = stdout
+	if cfg.EventLog != "" {
+		f, err := os.Create(cfg.EventLog)
+		if err != nil {
+			return nil, ev, nil, fmt.Errorf("bench: event log: %w", err)
+		}
+		defer f.Close()
+		w := bufio.NewWriterSize(f, 1<<20)
+		defer w.Flush()
+		events = io.TeeReader(stdout, w)
+	}
+	ev = readEvents(events)
+	werr = cmd.Wait()
+	wall := time.Since(started)
+	harnessCPU := selfCPU() - cpu0
+
+	res = &RolloutResult{Accounts: cfg.Accounts, Wall: wall, RunDuration: ev.runDuration, Status: ev.status, HarnessCPU: harnessCPU, LoadAverage: load}
+	if ps := cmd.ProcessState; ps != nil {
+		res.ExitCode = ps.ExitCode()
+		res.PeakRSS = peakRSS(ps)
+		res.CPU = ps.UserTime() + ps.SystemTime()
+	}
+	res.CPUFloor = (res.CPU + res.HarnessCPU) / time.Duration(runtime.NumCPU())
+	return res, ev, werr, nil
 }
 
 // profileSelf profiles this process's CPU into path until stop is called.
@@ -437,13 +476,10 @@ func taskPoll(q sim.RequestRecord) (account, task string, ok bool) {
 	return "", "", false
 }
 
-// criticalPath derives the limit from the requests one store's chain
-// actually needed: the shared requests before the fan-out (counted as deep
-// as they were sequential: two concurrent lists cost one latency), then the
-// chain's own requests that succeeded, with each task polled exactly once,
-// just as it finishes. Retries and extra polls are the runner's cost, not
-// the chain's, so they are left out.
-func criticalPath(st sim.State, reqs []sim.RequestRecord, latency, taskDur time.Duration) ([]string, time.Duration) {
+// storeOfRequest returns a function naming the active store account a
+// request is about (its path holds the account's or one of its pools' id),
+// "" for none.
+func storeOfRequest(st sim.State) func(sim.RequestRecord) string {
 	owner := map[string]string{} // account or pool id -> account id
 	isStore := map[string]bool{}
 	for _, a := range st.Accounts {
@@ -453,7 +489,7 @@ func criticalPath(st sim.State, reqs []sim.RequestRecord, latency, taskDur time.
 	for _, p := range st.Pools {
 		owner[p.ID] = p.AccountID
 	}
-	storeOf := func(q sim.RequestRecord) string {
+	return func(q sim.RequestRecord) string {
 		for _, seg := range strings.Split(q.Path, "/") {
 			if acc, ok := owner[seg]; ok && isStore[acc] {
 				return acc
@@ -461,6 +497,16 @@ func criticalPath(st sim.State, reqs []sim.RequestRecord, latency, taskDur time.
 		}
 		return ""
 	}
+}
+
+// criticalPath derives the limit from the requests one store's chain
+// actually needed: the shared requests before the fan-out (counted as deep
+// as they were sequential: two concurrent lists cost one latency), then the
+// chain's own requests that succeeded, with each task polled exactly once,
+// just as it finishes. Retries and extra polls are the runner's cost, not
+// the chain's, so they are left out.
+func criticalPath(st sim.State, reqs []sim.RequestRecord, latency, taskDur time.Duration) ([]string, time.Duration) {
+	storeOf := storeOfRequest(st)
 	// The chain of the store whose first request came first: its shared
 	// prerequisites are exactly the requests before it.
 	first := -1
