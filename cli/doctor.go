@@ -651,17 +651,41 @@ func (d *doctor) auditKinds(ctx context.Context) {
 		return
 	}
 	d.recentKinds(ctx)
-	type seenTask struct {
-		journaledTask
-		created time.Time
-		email   string
-		kinds   map[string]time.Duration // kind -> delay after creation
+	tasks := d.seenTasks(ctx)
+	if len(tasks) == 0 {
+		d.add(DoctorCheck{Name: "audit kinds", Status: checkWarn, Detail: "no clone or publish task in this state directory's journals (last " + days(d.in.Since) + "): no kind confirmed; run doctor again after a rollout"})
+		d.note("no journaled clone or publish task to correlate: no audit kind confirmed")
+		return
 	}
+	byAccount := map[string][]*seenTask{}
+	for _, t := range tasks {
+		byAccount[t.AccountID] = append(byAccount[t.AccountID], t)
+	}
+	for acc, ts := range byAccount {
+		d.matchAuditEntries(ctx, acc, ts)
+	}
+	for _, op := range []string{"clone", "publish"} {
+		d.confirmKinds(op, tasks)
+	}
+}
+
+// seenTask is a journaled task as the API describes it, with the audit
+// kinds seen near its creation.
+type seenTask struct {
+	journaledTask
+	created time.Time
+	email   string
+	kinds   map[string]time.Duration // kind -> delay after creation
+}
+
+// seenTasks reads each journaled task; one gone or unreadable is no
+// evidence either way and is left out.
+func (d *doctor) seenTasks(ctx context.Context) []*seenTask {
 	var tasks []*seenTask
 	for _, jt := range d.known {
 		resp, err := d.c.CallRaw(ctx, "tasks.get", map[string]any{"account_id": jt.AccountID, "task_id": jt.ID})
 		if err != nil {
-			continue // gone or unreadable: no evidence either way
+			continue
 		}
 		var t struct {
 			Kind       string `json:"kind"`
@@ -679,98 +703,101 @@ func (d *doctor) auditKinds(ctx context.Context) {
 		}
 		tasks = append(tasks, &seenTask{journaledTask: jt, created: created, email: t.StartedBy.Email, kinds: map[string]time.Duration{}})
 	}
-	if len(tasks) == 0 {
-		d.add(DoctorCheck{Name: "audit kinds", Status: checkWarn, Detail: "no clone or publish task in this state directory's journals (last " + days(d.in.Since) + "): no kind confirmed; run doctor again after a rollout"})
-		d.note("no journaled clone or publish task to correlate: no audit kind confirmed")
+	return tasks
+}
+
+// matchAuditEntries reads account acc's audit trail around its tasks ts
+// and records each entry's kind on the task created nearest to it (by the
+// same identity, within the window).
+func (d *doctor) matchAuditEntries(ctx context.Context, acc string, ts []*seenTask) {
+	from, to := ts[0].created, ts[0].created
+	for _, t := range ts {
+		from, to = minTime(from, t.created), maxTime(to, t.created)
+	}
+	entries, err := d.auditBetween(ctx, acc, from.Add(-auditBefore), to.Add(auditAfter))
+	if err != nil {
+		d.add(DoctorCheck{Name: "audit kinds", Status: checkWarn, Detail: "reading the audit trail of " + acc + ": " + err.Error()})
 		return
 	}
-	byAccount := map[string][]*seenTask{}
-	for _, t := range tasks {
-		byAccount[t.AccountID] = append(byAccount[t.AccountID], t)
-	}
-	for acc, ts := range byAccount {
-		from, to := ts[0].created, ts[0].created
-		for _, t := range ts {
-			from, to = minTime(from, t.created), maxTime(to, t.created)
-		}
-		entries, err := d.auditBetween(ctx, acc, from.Add(-auditBefore), to.Add(auditAfter))
-		if err != nil {
-			d.add(DoctorCheck{Name: "audit kinds", Status: checkWarn, Detail: "reading the audit trail of " + acc + ": " + err.Error()})
+	for _, e := range entries {
+		at, err := time.Parse(time.RFC3339Nano, e.InsertedAt)
+		if err != nil || e.Kind == "" {
 			continue
 		}
-		for _, e := range entries {
-			at, err := time.Parse(time.RFC3339Nano, e.InsertedAt)
-			if err != nil || e.Kind == "" {
+		var best *seenTask
+		for _, t := range ts {
+			delay := at.Sub(t.created)
+			if delay < -auditBefore || delay > auditAfter || (t.email != "" && e.UserEmail != "" && e.UserEmail != t.email) {
 				continue
 			}
-			var best *seenTask
-			for _, t := range ts {
-				delay := at.Sub(t.created)
-				if delay < -auditBefore || delay > auditAfter || (t.email != "" && e.UserEmail != "" && e.UserEmail != t.email) {
-					continue
-				}
-				if best == nil || abs(delay) < abs(at.Sub(best.created)) {
-					best = t
-				}
+			if best == nil || abs(delay) < abs(at.Sub(best.created)) {
+				best = t
 			}
-			if best != nil {
-				if old, ok := best.kinds[e.Kind]; !ok || at.Sub(best.created) < old {
-					best.kinds[e.Kind] = at.Sub(best.created)
-				}
+		}
+		if best != nil {
+			if old, ok := best.kinds[e.Kind]; !ok || at.Sub(best.created) < old {
+				best.kinds[e.Kind] = at.Sub(best.created)
 			}
 		}
 	}
-	// Confirmed: in every examined task of the op, in no task of another.
-	for _, op := range []string{"clone", "publish"} {
-		var mine, others []*seenTask
-		for _, t := range tasks {
-			if t.Op == op {
-				mine = append(mine, t)
-			} else {
-				others = append(others, t)
+}
+
+// confirmKinds confirms for op the kinds seen in every examined task of
+// op and in no task of another, and reports them.
+func (d *doctor) confirmKinds(op string, tasks []*seenTask) {
+	var mine, others []*seenTask
+	for _, t := range tasks {
+		if t.Op == op {
+			mine = append(mine, t)
+		} else {
+			others = append(others, t)
+		}
+	}
+	name := "audit kind: " + op
+	if len(mine) == 0 {
+		d.add(DoctorCheck{Name: name, Status: checkWarn, Detail: "no journaled " + op + " task to correlate: unconfirmed"})
+		return
+	}
+	confirmed, worst := kindsInAll(mine, others)
+	if len(confirmed) == 0 {
+		d.add(DoctorCheck{Name: name, Status: checkWarn, Detail: fmt.Sprintf("no audit kind seen near all %d %s task(s): unconfirmed", len(mine), op)})
+		d.note("%s: no audit kind seen near all %d examined tasks", op, len(mine))
+		return
+	}
+	if d.report.Findings.AuditKinds == nil {
+		d.report.Findings.AuditKinds = map[string][]string{}
+	}
+	d.report.Findings.AuditKinds[op] = confirmed
+	msg := fmt.Sprintf("%s seen near %d of %d %s task(s), at most %.1f s after creation", strings.Join(confirmed, ", "), len(mine), len(mine), op, worst.Seconds())
+	d.add(DoctorCheck{Name: name, Status: checkOK, Detail: msg})
+	d.note("%s: %s", op, msg)
+}
+
+// kindsInAll is the kinds seen near every task of mine and near none of
+// others, sorted, and the longest delay after creation among them.
+func kindsInAll(mine, others []*seenTask) (confirmed []string, worst time.Duration) {
+	for k := range mine[0].kinds {
+		in := true
+		for _, t := range mine {
+			if _, ok := t.kinds[k]; !ok {
+				in = false
+				break
 			}
 		}
-		name := "audit kind: " + op
-		if len(mine) == 0 {
-			d.add(DoctorCheck{Name: name, Status: checkWarn, Detail: "no journaled " + op + " task to correlate: unconfirmed"})
-			continue
+		for _, t := range others {
+			if _, ok := t.kinds[k]; ok {
+				in = false
+			}
 		}
-		var confirmed []string
-		var worst time.Duration
-		for k := range mine[0].kinds {
-			in := true
+		if in {
+			confirmed = append(confirmed, k)
 			for _, t := range mine {
-				if _, ok := t.kinds[k]; !ok {
-					in = false
-					break
-				}
-			}
-			for _, t := range others {
-				if _, ok := t.kinds[k]; ok {
-					in = false
-				}
-			}
-			if in {
-				confirmed = append(confirmed, k)
-				for _, t := range mine {
-					worst = max(worst, t.kinds[k])
-				}
+				worst = max(worst, t.kinds[k])
 			}
 		}
-		sort.Strings(confirmed)
-		if len(confirmed) == 0 {
-			d.add(DoctorCheck{Name: name, Status: checkWarn, Detail: fmt.Sprintf("no audit kind seen near all %d %s task(s): unconfirmed", len(mine), op)})
-			d.note("%s: no audit kind seen near all %d examined tasks", op, len(mine))
-			continue
-		}
-		if d.report.Findings.AuditKinds == nil {
-			d.report.Findings.AuditKinds = map[string][]string{}
-		}
-		d.report.Findings.AuditKinds[op] = confirmed
-		msg := fmt.Sprintf("%s seen near %d of %d %s task(s), at most %.1f s after creation", strings.Join(confirmed, ", "), len(mine), len(mine), op, worst.Seconds())
-		d.add(DoctorCheck{Name: name, Status: checkOK, Detail: msg})
-		d.note("%s: %s", op, msg)
 	}
+	sort.Strings(confirmed)
+	return confirmed, worst
 }
 
 // recentKinds shows, for the operator, which kinds the probed account's
@@ -889,12 +916,15 @@ func (d *doctor) save(ctx context.Context) error {
 
 // ---- the command ----
 
+// doctorFlags are doctor's options.
+type doctorFlags struct {
+	format  string
+	account string
+	since   time.Duration
+}
+
 func (a *app) doctorCmd() *cobra.Command {
-	var (
-		format  string
-		account string
-		since   time.Duration
-	)
+	var o doctorFlags
 	cmd := &cobra.Command{
 		Use:   "doctor [PLAYBOOK...]",
 		Short: "Check, read-only, the credential, the clock and what the playbooks need from the Frame API",
@@ -913,71 +943,91 @@ Exits 1 when the credential fails or a playbook's needs are unmet.
 ` + exitCodesHelp,
 		ValidArgsFunction: yamlFiles,
 		RunE: func(cmd *cobra.Command, files []string) error {
-			if format != "text" && format != "json" {
-				return usageErr("--format must be text or json, not %q", format)
-			}
-			reg, err := newRegistry()
-			if err != nil {
-				return err
-			}
-			var pbs []DoctorPlaybook
-			var all schema.Diagnostics
-			for _, f := range files {
-				prog, ds := loadProgram(f, reg)
-				all = append(all, ds...)
-				if prog != nil {
-					pbs = append(pbs, DoctorPlaybook{File: f, Workflow: prog.Workflow()})
-				}
-			}
-			if len(all) > 0 {
-				a.printDiagnostics(cmd.ErrOrStderr(), all)
-				return invalidWorkflow(len(all))
-			}
-			c, err := a.newClient(clientOptions{readOnly: true})
-			if err != nil {
-				return err
-			}
-			// Findings and the journals they are drawn from are the state
-			// backend's, so that every runner sharing it (PostgreSQL: CI
-			// and colleagues) reads what this doctor confirmed.
-			be, err := a.openState(cmd.Context())
-			if err != nil {
-				return err
-			}
-			rep, err := Doctor(cmd.Context(), DoctorInput{Client: c, Playbooks: pbs, Journals: be.Journals(journal.Options{}), Findings: be, Account: account, Since: since})
-			if rep != nil {
-				out := cmd.OutOrStdout()
-				if format == "json" {
-					enc := json.NewEncoder(out)
-					enc.SetIndent("", "  ")
-					if werr := enc.Encode(rep); werr != nil {
-						return werr
-					}
-				} else {
-					writeDoctorTable(out, rep, be.Describe())
-					// The old per-URL file is read only where the backend
-					// holds nothing: say it is superseded here.
-					old := filepath.Join(a.stateDirectory(), frame.FindingsFile)
-					if _, serr := os.Stat(old); serr == nil && err == nil {
-						fmt.Fprintf(out, "\nthe old findings file, no longer read for this API URL and credential:\n  %s\n"+
-							"delete it once every credential you use has run doctor\n", old)
-					}
-				}
-			}
-			if err != nil {
-				return err
-			}
-			if !rep.OK {
-				return silentExit(ExitFailed)
-			}
-			return nil
+			return a.runDoctor(cmd, files, o)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&format, "format", "text", "text or json")
-	fl.StringVar(&account, "account", "", "account to probe (default: the latest journaled clone's or publish's, else the first active account listed)")
-	fl.DurationVar(&since, "since", 30*24*time.Hour, "how far back journaled clones and publishes are examined")
+	fl.StringVar(&o.format, "format", "text", "text or json")
+	fl.StringVar(&o.account, "account", "", "account to probe (default: the latest journaled clone's or publish's, else the first active account listed)")
+	fl.DurationVar(&o.since, "since", 30*24*time.Hour, "how far back journaled clones and publishes are examined")
 	return cmd
+}
+
+// runDoctor loads the playbooks (nothing is sent when one is invalid),
+// runs Doctor read-only and prints its report.
+func (a *app) runDoctor(cmd *cobra.Command, files []string, o doctorFlags) error {
+	if o.format != "text" && o.format != "json" {
+		return usageErr("--format must be text or json, not %q", o.format)
+	}
+	pbs, err := a.doctorPlaybooks(cmd, files)
+	if err != nil {
+		return err
+	}
+	c, err := a.newClient(clientOptions{readOnly: true})
+	if err != nil {
+		return err
+	}
+	// Findings and the journals they are drawn from are the state
+	// backend's, so that every runner sharing it (PostgreSQL: CI
+	// and colleagues) reads what this doctor confirmed.
+	be, err := a.openState(cmd.Context())
+	if err != nil {
+		return err
+	}
+	rep, err := Doctor(cmd.Context(), DoctorInput{Client: c, Playbooks: pbs, Journals: be.Journals(journal.Options{}), Findings: be, Account: o.account, Since: o.since})
+	if rep != nil {
+		if werr := a.writeDoctorReport(cmd.OutOrStdout(), rep, o.format, be.Describe(), err == nil); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK {
+		return silentExit(ExitFailed)
+	}
+	return nil
+}
+
+// doctorPlaybooks loads files; every diagnostic is printed and none sent.
+func (a *app) doctorPlaybooks(cmd *cobra.Command, files []string) ([]DoctorPlaybook, error) {
+	reg, err := newRegistry()
+	if err != nil {
+		return nil, err
+	}
+	var pbs []DoctorPlaybook
+	var all schema.Diagnostics
+	for _, f := range files {
+		prog, ds := loadProgram(f, reg)
+		all = append(all, ds...)
+		if prog != nil {
+			pbs = append(pbs, DoctorPlaybook{File: f, Workflow: prog.Workflow()})
+		}
+	}
+	if len(all) > 0 {
+		a.printDiagnostics(cmd.ErrOrStderr(), all)
+		return nil, invalidWorkflow(len(all))
+	}
+	return pbs, nil
+}
+
+// writeDoctorReport prints rep as JSON or as the table; saved says the
+// findings were stored.
+func (a *app) writeDoctorReport(out io.Writer, rep *DoctorReport, format, where string, saved bool) error {
+	if format == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	writeDoctorTable(out, rep, where)
+	// The old per-URL file is read only where the backend
+	// holds nothing: say it is superseded here.
+	old := filepath.Join(a.stateDirectory(), frame.FindingsFile)
+	if _, serr := os.Stat(old); serr == nil && saved {
+		fmt.Fprintf(out, "\nthe old findings file, no longer read for this API URL and credential:\n  %s\n"+
+			"delete it once every credential you use has run doctor\n", old)
+	}
+	return nil
 }
 
 // Table widths: the whole line fits 100 columns.
