@@ -64,8 +64,7 @@ func (a *app) apiCmd() *cobra.Command {
 // --json a request has no body at all (a POST says Content-Length: 0), never
 // an empty chunked one.
 func (a *app) apiRequestCmd(method string) *cobra.Command {
-	var fields, queries []string
-	var jsonBody, api string
+	o := apiRequestFlags{method: method}
 	fieldHelp := "key=value: a form field"
 	if method == "get" {
 		fieldHelp = "key=value: a query parameter"
@@ -77,97 +76,122 @@ func (a *app) apiRequestCmd(method string) *cobra.Command {
 		Short: "Send one signed " + strings.ToUpper(method) + " request and print the response",
 		Args:  exactArgs(1, "PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !frame.KnownAPI(api) {
-				return usageErr("--api must be v1 or v1alpha, not %q", api)
-			}
-			raw, err := a.apiPathArg(args[0], api)
-			if err != nil {
-				return err
-			}
-			var q url.Values
-			if i := strings.IndexByte(raw, '?'); i >= 0 {
-				var err error
-				if q, err = url.ParseQuery(raw[i+1:]); err != nil {
-					return usageErr("bad query string in %q: %v", raw, err)
-				}
-				raw = raw[:i]
-			}
-			p, err := frame.CleanAPIPath(raw)
-			if err != nil {
-				return withCode(ExitInvalid, err)
-			}
-			vals, err := keyValues("-f", fields)
-			if err != nil {
-				return err
-			}
-			extraQuery, err := keyValues("-q", queries)
-			if err != nil {
-				return err
-			}
-			req := &frame.Request{Method: strings.ToUpper(method), Path: p, Query: q, API: api}
-			addQuery := func(v url.Values) {
-				if len(v) == 0 {
-					return
-				}
-				if req.Query == nil {
-					req.Query = url.Values{}
-				}
-				for k, vs := range v {
-					req.Query[k] = append(req.Query[k], vs...)
-				}
-			}
-			addQuery(extraQuery)
-			switch {
-			case jsonBody != "" && method == "get":
-				return usageErr("--json: a GET has no body")
-			case jsonBody != "" && len(vals) > 0 && method == "post":
-				return usageErr("-f and --json: a request has one body, form or JSON")
-			}
-			if method == "get" || method == "delete" {
-				addQuery(vals)
-			} else if len(vals) > 0 {
-				req.Form = vals
-			}
-			if jsonBody != "" {
-				var body any
-				dec := json.NewDecoder(strings.NewReader(jsonBody))
-				dec.UseNumber()
-				if err := dec.Decode(&body); err != nil || dec.More() {
-					return usageErr("--json: not one JSON value: %s", jsonErrText(err))
-				}
-				req.JSON = body
-			}
-			c, err := a.newClient(clientOptions{})
-			if err != nil {
-				return err
-			}
-			resp, err := c.Do(cmd.Context(), req, nil)
-			if err != nil {
-				if hint := runner.AccessHintForError(err); hint != "" {
-					return &hintError{err: err, hint: "Hint: " + hint + "."}
-				}
-				return err
-			}
-			out, derr := frame.DecodeJSON(resp.Body)
-			if derr != nil {
-				// Not JSON (v1alpha recent_sessions is CSV): printed as text,
-				// control characters escaped.
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), printableText(string(resp.Body)))
-				return err
-			}
-			enc := json.NewEncoder(termtext.JSONWriter(cmd.OutOrStdout()))
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			return a.runAPIRequest(cmd, args[0], o)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&fields, "field", "f", nil, fieldHelp)
-	fl.StringArrayVarP(&queries, "query", "q", nil, "key=value: a query parameter (repeat a key, or write key[]=v, for a list)")
+	fl.StringArrayVarP(&o.fields, "field", "f", nil, fieldHelp)
+	fl.StringArrayVarP(&o.queries, "query", "q", nil, "key=value: a query parameter (repeat a key, or write key[]=v, for a list)")
 	if method != "get" {
-		fl.StringVar(&jsonBody, "json", "", `a JSON body, sent as given, e.g. '{"account_server_stop": {"force": false}}'`)
+		fl.StringVar(&o.jsonBody, "json", "", `a JSON body, sent as given, e.g. '{"account_server_stop": {"force": false}}'`)
 	}
-	fl.StringVar(&api, "api", frame.APIv1, "v1 or v1alpha (the older web API, its own base URL)")
+	fl.StringVar(&o.api, "api", frame.APIv1, "v1 or v1alpha (the older web API, its own base URL)")
 	return cmd
+}
+
+// apiRequestFlags are one `api METHOD` command's options.
+type apiRequestFlags struct {
+	method          string // get, post, put, delete
+	fields, queries []string
+	jsonBody, api   string
+}
+
+// runAPIRequest builds the request (bad input is refused before anything
+// is sent), sends it and prints the answer.
+func (a *app) runAPIRequest(cmd *cobra.Command, path string, o apiRequestFlags) error {
+	req, err := a.apiRequest(path, o)
+	if err != nil {
+		return err
+	}
+	c, err := a.newClient(clientOptions{})
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(cmd.Context(), req, nil)
+	if err != nil {
+		if hint := runner.AccessHintForError(err); hint != "" {
+			return &hintError{err: err, hint: "Hint: " + hint + "."}
+		}
+		return err
+	}
+	out, derr := frame.DecodeJSON(resp.Body)
+	if derr != nil {
+		// Not JSON (v1alpha recent_sessions is CSV): printed as text,
+		// control characters escaped.
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), printableText(string(resp.Body)))
+		return err
+	}
+	enc := json.NewEncoder(termtext.JSONWriter(cmd.OutOrStdout()))
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// apiRequest is the request path and o describe.
+func (a *app) apiRequest(path string, o apiRequestFlags) (*frame.Request, error) {
+	method := o.method
+	if !frame.KnownAPI(o.api) {
+		return nil, usageErr("--api must be v1 or v1alpha, not %q", o.api)
+	}
+	raw, err := a.apiPathArg(path, o.api)
+	if err != nil {
+		return nil, err
+	}
+	var q url.Values
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		var err error
+		if q, err = url.ParseQuery(raw[i+1:]); err != nil {
+			return nil, usageErr("bad query string in %q: %v", raw, err)
+		}
+		raw = raw[:i]
+	}
+	p, err := frame.CleanAPIPath(raw)
+	if err != nil {
+		return nil, withCode(ExitInvalid, err)
+	}
+	vals, err := keyValues("-f", o.fields)
+	if err != nil {
+		return nil, err
+	}
+	extraQuery, err := keyValues("-q", o.queries)
+	if err != nil {
+		return nil, err
+	}
+	req := &frame.Request{Method: strings.ToUpper(method), Path: p, Query: q, API: o.api}
+	addQuery(req, extraQuery)
+	switch {
+	case o.jsonBody != "" && method == "get":
+		return nil, usageErr("--json: a GET has no body")
+	case o.jsonBody != "" && len(vals) > 0 && method == "post":
+		return nil, usageErr("-f and --json: a request has one body, form or JSON")
+	}
+	if method == "get" || method == "delete" {
+		addQuery(req, vals)
+	} else if len(vals) > 0 {
+		req.Form = vals
+	}
+	if o.jsonBody != "" {
+		var body any
+		dec := json.NewDecoder(strings.NewReader(o.jsonBody))
+		dec.UseNumber()
+		if err := dec.Decode(&body); err != nil || dec.More() {
+			return nil, usageErr("--json: not one JSON value: %s", jsonErrText(err))
+		}
+		req.JSON = body
+	}
+	return req, nil
+}
+
+// addQuery adds v to req's query.
+func addQuery(req *frame.Request, v url.Values) {
+	if len(v) == 0 {
+		return
+	}
+	if req.Query == nil {
+		req.Query = url.Values{}
+	}
+	for k, vs := range v {
+		req.Query[k] = append(req.Query[k], vs...)
+	}
 }
 
 // keyValues parses repeated key=value flags.

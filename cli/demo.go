@@ -33,60 +33,7 @@ serve on --addr, with the example playbooks): click through accounts, the
 plan, "Approve and apply" and the live run. Stop with Ctrl-C.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			const file = "workflows/qa-rollout.yaml"
-			src, err := workflows.FS.ReadFile("qa-rollout.yaml")
-			if err != nil {
-				return err
-			}
-			running, err := sim.Start(sim.Options{TaskDuration: taskDuration, Latency: 5 * time.Millisecond}, "127.0.0.1:0")
-			if err != nil {
-				return err
-			}
-			defer running.Close()
-			stateDir, err := os.MkdirTemp("", "frameflow-demo-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(stateDir)
-
-			// The demo talks to its own simulator whatever the environment says.
-			// Its journal stays in a throwaway local directory too, never a
-			// team's database.
-			env := map[string]string{"FRAME_API_URL": running.URL(), "FRAME_CLIENT_ID": "sim-client", "FRAME_CLIENT_SECRET": "sim-secret", "FRAMEFLOW_STATE_DIR": stateDir, "FRAMEFLOW_STATE": "local"}
-			outer := a.streams.Getenv
-			a.streams.Getenv = func(k string) string {
-				if v, ok := env[k]; ok {
-					return v
-				}
-				return outer(k)
-			}
-			a.apiURL, a.credentials, a.stateDir, a.stateFlag = "", "", "", ""
-			w := a.red.Writer(a.streams.Out)
-			fmt.Fprintf(w, "Simulator: %s (built-in retail estate, tasks take %s)\n\n", running.URL(), taskDuration)
-			if inPage {
-				return a.demoServe(cmd.Context(), addr, stateDir)
-			}
-
-			f := runFlags{yes: true, output: output}
-			if output == "text" {
-				fmt.Fprintf(w, "== Plan: %s ==\n\n", file)
-				p, err := a.makePlan(cmd.Context(), file, src, f, false)
-				if err != nil {
-					return err
-				}
-				if err := renderPlan(a, w, p, "text"); err != nil {
-					return err
-				}
-				// The demo approves for you, and says so: against a real
-				// estate, run shows this plan and asks.
-				fmt.Fprintf(w, "\n== Run: %s (approved by the demo: it changes only its own simulator) ==\n\n", file)
-			}
-			runErr := a.runWorkflow(cmd.Context(), file, src, f)
-			if output == "text" {
-				fmt.Fprintln(w, "\n== What the Frame API received ==")
-				demoReport(w, running.Requests())
-			}
-			return runErr
+			return a.runDemo(cmd, taskDuration, output, inPage, addr)
 		},
 	}
 	cmd.Flags().DurationVar(&taskDuration, "task-duration", 400*time.Millisecond, "how long each simulated task takes")
@@ -94,6 +41,68 @@ plan, "Approve and apply" and the live run. Stop with Ctrl-C.`,
 	cmd.Flags().BoolVar(&inPage, "serve", false, "open the rollout in the web page (frameflow serve) instead of the terminal")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "with --serve: the page's listen address")
 	return cmd
+}
+
+// runDemo starts the simulator, points this app at it and runs the
+// rollout in the terminal (plan, run, what the API received) or the page.
+func (a *app) runDemo(cmd *cobra.Command, taskDuration time.Duration, output string, inPage bool, addr string) error {
+	const file = "workflows/qa-rollout.yaml"
+	src, err := workflows.FS.ReadFile("qa-rollout.yaml")
+	if err != nil {
+		return err
+	}
+	running, err := sim.Start(sim.Options{TaskDuration: taskDuration, Latency: 5 * time.Millisecond}, "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer running.Close()
+	stateDir, err := os.MkdirTemp("", "frameflow-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stateDir)
+	a.useDemoSimulator(running.URL(), stateDir)
+	w := a.red.Writer(a.streams.Out)
+	fmt.Fprintf(w, "Simulator: %s (built-in retail estate, tasks take %s)\n\n", running.URL(), taskDuration)
+	if inPage {
+		return a.demoServe(cmd.Context(), addr, stateDir)
+	}
+
+	f := runFlags{yes: true, output: output}
+	if output == "text" {
+		fmt.Fprintf(w, "== Plan: %s ==\n\n", file)
+		p, err := a.makePlan(cmd.Context(), file, src, f, false)
+		if err != nil {
+			return err
+		}
+		if err := renderPlan(a, w, p, "text"); err != nil {
+			return err
+		}
+		// The demo approves for you, and says so: against a real
+		// estate, run shows this plan and asks.
+		fmt.Fprintf(w, "\n== Run: %s (approved by the demo: it changes only its own simulator) ==\n\n", file)
+	}
+	runErr := a.runWorkflow(cmd.Context(), file, src, f)
+	if output == "text" {
+		fmt.Fprintln(w, "\n== What the Frame API received ==")
+		demoReport(w, running.Requests())
+	}
+	return runErr
+}
+
+// useDemoSimulator points this app at the demo's simulator whatever the
+// environment says, its journal in a throwaway local directory, never a
+// team's database.
+func (a *app) useDemoSimulator(apiURL, stateDir string) {
+	env := map[string]string{"FRAME_API_URL": apiURL, "FRAME_CLIENT_ID": "sim-client", "FRAME_CLIENT_SECRET": "sim-secret", "FRAMEFLOW_STATE_DIR": stateDir, "FRAMEFLOW_STATE": "local"}
+	outer := a.streams.Getenv
+	a.streams.Getenv = func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return outer(k)
+	}
+	a.apiURL, a.credentials, a.stateDir, a.stateFlag = "", "", "", ""
 }
 
 // demoServe serves the example playbooks against the demo's simulator.
