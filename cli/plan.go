@@ -138,57 +138,72 @@ are sent.
 ` + exitCodesHelp,
 		Args: exactArgs(1, "PLAN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
-			saved, err := plan.Load(args[0])
-			if err != nil {
-				return withCode(ExitInvalid, explainPlanLoad(args[0], err))
-			}
-			secrets, err := parseInputFlags(f.inputFlags)
-			if err != nil {
-				return err
-			}
-			wf, err := a.service().PrepareApply(runner.ApplyRequest{Plan: saved, Path: args[0], Secrets: runner.Inputs{Text: secrets}, Parallelism: f.parallelism})
-			if err != nil {
-				return a.appErr(err)
-			}
-			if err := wf.CheckPlan(cmd.Context(), saved); err != nil {
-				return a.appErr(err)
-			}
-			w := a.red.Writer(a.streams.Out)
-			fmt.Fprintf(w, "Plan %s is current: %d change(s) to apply.\n", saved.Hash, len(saved.Mutations))
-			if !saved.HasChanges() {
-				fmt.Fprintln(w, "Nothing to do.")
-				return nil
-			}
-			approval := runner.ApplyApproval(saved)
-			if !f.yes {
-				if !(a.streams.InTTY && a.streams.OutTTY) {
-					return withCode(ExitInvalid, fmt.Errorf("refusing to apply without approval: there is no terminal to ask in; pass --yes (the approval is bound to plan %s). Nothing was sent", saved.Hash))
-				}
-				if err := renderPlan(a, w, saved, "text"); err != nil {
-					return err
-				}
-				ok, err := confirmPrompt(a, fmt.Sprintf("\nApply plan %s?", saved.Hash))
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return withCode(ExitFailed, fmt.Errorf("not approved; nothing was changed"))
-				}
-			}
-			view := a.newRunView(f.output)
-			res, err := wf.Apply(cmd.Context(), saved, runner.RunOptions{Events: view.Event, Approved: &approval, Ask: a.approvalAsker(view)})
-			view.Close()
-			err = a.finishRun(wf, res, err, f)
-			if err == nil && res.Unused > 0 {
-				fmt.Fprintf(w, "warning: %d planned mutation(s) were not executed\n", res.Unused)
-			}
-			return err
+			return a.runApply(cmd, args[0], f)
 		},
 	}
 	f.register(cmd, false)
 	cmd.Flags().StringArrayVar(&f.inputFlags, "input", nil, "name=value: secret inputs, which plans do not store")
 	return cmd
+}
+
+// runApply checks the saved plan at path is current, asks for approval
+// (bound to the plan's hash) unless --yes, and executes exactly it.
+func (a *app) runApply(cmd *cobra.Command, path string, f runFlags) error {
+	if err := f.check(); err != nil {
+		return err
+	}
+	saved, err := plan.Load(path)
+	if err != nil {
+		return withCode(ExitInvalid, explainPlanLoad(path, err))
+	}
+	secrets, err := parseInputFlags(f.inputFlags)
+	if err != nil {
+		return err
+	}
+	wf, err := a.service().PrepareApply(runner.ApplyRequest{Plan: saved, Path: path, Secrets: runner.Inputs{Text: secrets}, Parallelism: f.parallelism})
+	if err != nil {
+		return a.appErr(err)
+	}
+	if err := wf.CheckPlan(cmd.Context(), saved); err != nil {
+		return a.appErr(err)
+	}
+	w := a.red.Writer(a.streams.Out)
+	fmt.Fprintf(w, "Plan %s is current: %d change(s) to apply.\n", saved.Hash, len(saved.Mutations))
+	if !saved.HasChanges() {
+		fmt.Fprintln(w, "Nothing to do.")
+		return nil
+	}
+	approval := runner.ApplyApproval(saved)
+	if !f.yes {
+		if err := a.confirmApply(w, saved); err != nil {
+			return err
+		}
+	}
+	view := a.newRunView(f.output)
+	res, err := wf.Apply(cmd.Context(), saved, runner.RunOptions{Events: view.Event, Approved: &approval, Ask: a.approvalAsker(view)})
+	view.Close()
+	err = a.finishRun(wf, res, err, f)
+	if err == nil && res.Unused > 0 {
+		fmt.Fprintf(w, "warning: %d planned mutation(s) were not executed\n", res.Unused)
+	}
+	return err
+}
+
+// confirmApply shows the plan and asks at the terminal; without one it
+// refuses (--yes is the way to approve in CI).
+func (a *app) confirmApply(w io.Writer, saved *plan.Plan) error {
+	if !(a.streams.InTTY && a.streams.OutTTY) {
+		return withCode(ExitInvalid, fmt.Errorf("refusing to apply without approval: there is no terminal to ask in; pass --yes (the approval is bound to plan %s). Nothing was sent", saved.Hash))
+	}
+	if err := renderPlan(a, w, saved, "text"); err != nil {
+		return err
+	}
+	ok, err := confirmPrompt(a, fmt.Sprintf("\nApply plan %s?", saved.Hash))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return withCode(ExitFailed, fmt.Errorf("not approved; nothing was changed"))
+	}
+	return nil
 }

@@ -13,8 +13,7 @@ import (
 
 func (a *app) resumeCmd() *cobra.Command {
 	var f runFlags
-	var last, force, assumeNotSent bool
-	var marks, approveSteps []string
+	var o resumeFlags
 	cmd := &cobra.Command{
 		Use:   "resume [RUN_ID | --last]",
 		Short: "Continue a crashed, interrupted or failed run without repeating what was done",
@@ -32,80 +31,100 @@ each KEY. Your decision is journaled with user@host and the time.
 
 ` + exitCodesHelp,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 1 || (len(args) == 1) == last {
+			if len(args) > 1 || (len(args) == 1) == o.last {
 				return usageErr("usage: frameflow resume RUN_ID | --last")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
-			given, err := parseInputFlags(f.inputFlags)
-			if err != nil {
-				return err
-			}
-			decisions, err := parseMarks(marks)
-			if err != nil {
-				return err
-			}
 			id := ""
-			if !last {
+			if !o.last {
 				id = args[0]
 			}
-			r, err := a.service().Resume(runner.ResumeRequest{RunID: id, Last: last, Inputs: runner.Inputs{Text: given}, Force: force, AssumeNotSent: assumeNotSent, Parallelism: f.parallelism})
-			var done *runner.AlreadySucceededError
-			if errors.As(err, &done) {
-				fmt.Fprintf(a.red.Writer(a.streams.Out), "Run %s already succeeded; nothing to resume.\n", done.RunID)
-				return nil
-			}
-			if err != nil {
-				return a.appErr(err)
-			}
-			defer r.Close()
-			if f.output != "json" { // stdout is JSON Lines only with --output json
-				fmt.Fprintf(a.red.Writer(a.streams.Out), "Resuming run %s (attempt %d) of %s\n", r.RunID(), r.Attempt(), r.Meta().File)
-			}
-			if err := r.Preflight(cmd.Context()); err != nil {
-				return a.appErr(err)
-			}
-			approved, err := a.approveResume(cmd.Context(), r, f)
-			if err != nil {
-				return err
-			}
-			// The operator's decisions, once everything else was accepted:
-			// a refused resume journals none of them.
-			if len(decisions) > 0 {
-				by := runner.OperatorName()
-				if err := r.Mark(decisions, by); err != nil {
-					return a.appErr(err)
-				}
-				for _, d := range decisions {
-					fmt.Fprintf(a.red.Writer(a.streams.Err), "Marked %s as %s (by %s).\n", d.Key, strings.ReplaceAll(d.Decision, "_", "-"), by)
-				}
-			}
-			for _, step := range approveSteps {
-				d, err := a.service().Approve(runner.ApproveRequest{RunID: r.RunID(), Step: step})
-				if err != nil {
-					return withCode(ExitFailed, err)
-				}
-				fmt.Fprintf(a.red.Writer(a.streams.Err), "Approved %s (by %s).\n", step, d.By)
-			}
-			view := a.newRunView(f.output)
-			out, err := r.Run(cmd.Context(), runner.RunOptions{Events: view.Event, Approved: approved, Ask: a.approvalAsker(view)})
-			view.Close()
-			return a.finishRun(r.Workflow, out, err, f)
+			return a.runResume(cmd, id, f, o)
 		},
 	}
 	f.register(cmd, false)
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.inputFlags, "input", nil, "name=value: secret inputs, which journals do not store")
-	fl.BoolVar(&last, "last", false, "resume the most recent run")
-	fl.BoolVar(&force, "force", false, "resume even though the workflow file changed")
-	fl.BoolVar(&assumeNotSent, "assume-not-sent", false, "treat mutations whose outcome cannot be proven as not sent (you checked); never applies to one proven sent")
-	fl.StringArrayVar(&approveSteps, "approve", nil, "STEP: approve this approval step (STEP[item] inside a fan-out) before resuming; repeatable")
-	fl.StringArrayVar(&marks, "mark", nil, "KEY=sent|not-sent: your decision on a mutation whose outcome is unknown (the failed run names each KEY); repeatable")
+	fl.BoolVar(&o.last, "last", false, "resume the most recent run")
+	fl.BoolVar(&o.force, "force", false, "resume even though the workflow file changed")
+	fl.BoolVar(&o.assumeNotSent, "assume-not-sent", false, "treat mutations whose outcome cannot be proven as not sent (you checked); never applies to one proven sent")
+	fl.StringArrayVar(&o.approveSteps, "approve", nil, "STEP: approve this approval step (STEP[item] inside a fan-out) before resuming; repeatable")
+	fl.StringArrayVar(&o.marks, "mark", nil, "KEY=sent|not-sent: your decision on a mutation whose outcome is unknown (the failed run names each KEY); repeatable")
 	return cmd
+}
+
+// resumeFlags are resume's options besides the run flags.
+type resumeFlags struct {
+	last, force, assumeNotSent bool
+	marks, approveSteps        []string
+}
+
+// runResume continues run id (or the last run) after checking the inputs,
+// the operator's decisions and the approvals, in that order: a refused
+// resume journals nothing.
+func (a *app) runResume(cmd *cobra.Command, id string, f runFlags, o resumeFlags) error {
+	if err := f.check(); err != nil {
+		return err
+	}
+	given, err := parseInputFlags(f.inputFlags)
+	if err != nil {
+		return err
+	}
+	decisions, err := parseMarks(o.marks)
+	if err != nil {
+		return err
+	}
+	r, err := a.service().Resume(runner.ResumeRequest{RunID: id, Last: o.last, Inputs: runner.Inputs{Text: given}, Force: o.force, AssumeNotSent: o.assumeNotSent, Parallelism: f.parallelism})
+	var done *runner.AlreadySucceededError
+	if errors.As(err, &done) {
+		fmt.Fprintf(a.red.Writer(a.streams.Out), "Run %s already succeeded; nothing to resume.\n", done.RunID)
+		return nil
+	}
+	if err != nil {
+		return a.appErr(err)
+	}
+	defer r.Close()
+	if f.output != "json" { // stdout is JSON Lines only with --output json
+		fmt.Fprintf(a.red.Writer(a.streams.Out), "Resuming run %s (attempt %d) of %s\n", r.RunID(), r.Attempt(), r.Meta().File)
+	}
+	if err := r.Preflight(cmd.Context()); err != nil {
+		return a.appErr(err)
+	}
+	approved, err := a.approveResume(cmd.Context(), r, f)
+	if err != nil {
+		return err
+	}
+	if err := a.recordResumeDecisions(r, decisions, o.approveSteps); err != nil {
+		return err
+	}
+	view := a.newRunView(f.output)
+	out, err := r.Run(cmd.Context(), runner.RunOptions{Events: view.Event, Approved: approved, Ask: a.approvalAsker(view)})
+	view.Close()
+	return a.finishRun(r.Workflow, out, err, f)
+}
+
+// recordResumeDecisions journals the operator's --mark decisions and
+// --approve approvals, once everything else was accepted.
+func (a *app) recordResumeDecisions(r *runner.Resumption, decisions []runner.Decision, approveSteps []string) error {
+	if len(decisions) > 0 {
+		by := runner.OperatorName()
+		if err := r.Mark(decisions, by); err != nil {
+			return a.appErr(err)
+		}
+		for _, d := range decisions {
+			fmt.Fprintf(a.red.Writer(a.streams.Err), "Marked %s as %s (by %s).\n", d.Key, strings.ReplaceAll(d.Decision, "_", "-"), by)
+		}
+	}
+	for _, step := range approveSteps {
+		d, err := a.service().Approve(runner.ApproveRequest{RunID: r.RunID(), Step: step})
+		if err != nil {
+			return withCode(ExitFailed, err)
+		}
+		fmt.Fprintf(a.red.Writer(a.streams.Err), "Approved %s (by %s).\n", step, d.By)
+	}
+	return nil
 }
 
 // parseMarks reads every --mark at once, reporting all bad ones together.
