@@ -324,27 +324,7 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 		}
 	}
 	if f.output == "text" {
-		stdout := a.red.Writer(a.streams.Out)
-		fmt.Fprintln(stdout)
-		width := 0 // pipes and files get every word of every reason
-		if a.streams.OutTTY {
-			width = a.streams.Width
-			if width <= 0 {
-				width = 100
-			}
-		}
-		writeSummary(stdout, res, width)
-		rc := runner.RecapOf(res)
-		if accessHint != "" {
-			rc.Resume = ""
-		}
-		if und := out.Undecided(); len(und) > 0 {
-			// Resuming decides nothing by itself: the error that follows
-			// gives the --mark commands for each.
-			rc.Unknown = undecidedLabels(res, und)
-			rc.Resume = ""
-		}
-		writeRecap(stdout, rc)
+		a.writeRunOutcome(out, accessHint != "")
 	}
 	if f.junit != "" {
 		if err := writeJUnit(f.junit, w.Program().Workflow().Name, res, a.red); err != nil {
@@ -356,6 +336,39 @@ func (a *app) finishRun(w *runner.Workflow, out *runner.Outcome, err error, f ru
 		return withCode(ExitFailed, &reportError{err: errors.New(accessHint), head: "nothing was sent, and there is nothing to resume: " + accessHint + ".",
 			lines: []string{"Fix it, then run again."}})
 	}
+	return runStatusErr(out)
+}
+
+// writeRunOutcome prints the summary table and the recap; accessProblem
+// says the run failed before anything was sent, so nothing is resumed.
+func (a *app) writeRunOutcome(out *runner.Outcome, accessProblem bool) {
+	res := out.Result
+	stdout := a.red.Writer(a.streams.Out)
+	fmt.Fprintln(stdout)
+	width := 0 // pipes and files get every word of every reason
+	if a.streams.OutTTY {
+		width = a.streams.Width
+		if width <= 0 {
+			width = 100
+		}
+	}
+	writeSummary(stdout, res, width)
+	rc := runner.RecapOf(res)
+	if accessProblem {
+		rc.Resume = ""
+	}
+	if und := out.Undecided(); len(und) > 0 {
+		// Resuming decides nothing by itself: the error that follows
+		// gives the --mark commands for each.
+		rc.Unknown = undecidedLabels(res, und)
+		rc.Resume = ""
+	}
+	writeRecap(stdout, rc)
+}
+
+// runStatusErr is the exit code and error for the run's status.
+func runStatusErr(out *runner.Outcome) error {
+	res := out.Result
 	switch res.Status {
 	case engine.RunSucceeded:
 		return nil

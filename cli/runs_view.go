@@ -72,18 +72,7 @@ func (a *app) listRuns(f runsFlags) error {
 	runs := runner.FilterRuns(all, f.filter)
 	out := a.red.Writer(a.streams.Out)
 	if f.format == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		list := runsJSON(runs)
-		for i := range list {
-			// What waits for `resume --mark`, for scripts.
-			if p, err := a.service().Undecided(list[i].ID); err == nil {
-				for _, m := range p {
-					list[i].Undecided = append(list[i].Undecided, undecidedJSON{Key: m.Key, Method: m.Method, Path: m.Path, ProvenSent: m.ProvenSent, Evidence: m.Evidence})
-				}
-			}
-		}
-		return enc.Encode(list)
+		return a.writeRunsJSON(out, runs)
 	}
 	if len(runs) == 0 {
 		msg := "No runs yet."
@@ -93,10 +82,40 @@ func (a *app) listRuns(f runsFlags) error {
 		fmt.Fprintln(out, msg)
 		return nil
 	}
+	if err := writeRunsTable(out, runs); err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if len(r.Waiting) > 0 {
+			fmt.Fprintln(out)
+			writeWaiting(out, r, "Run "+r.ID+" ")
+		}
+	}
+	fmt.Fprintln(out, "\nframeflow runs RUN_ID shows one run in detail.")
+	return nil
+}
+
+// writeRunsJSON is `runs --format json`: each run with what waits for
+// `resume --mark`, for scripts.
+func (a *app) writeRunsJSON(out io.Writer, runs []journal.RunSummary) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	list := runsJSON(runs)
+	for i := range list {
+		if p, err := a.service().Undecided(list[i].ID); err == nil {
+			for _, m := range p {
+				list[i].Undecided = append(list[i].Undecided, undecidedJSON{Key: m.Key, Method: m.Method, Path: m.Path, ProvenSent: m.ProvenSent, Evidence: m.Evidence})
+			}
+		}
+	}
+	return enc.Encode(list)
+}
+
+// writeRunsTable is the runs table, narrow enough for 80 columns;
+// --format json has every time. BY is who drove the last attempt
+// (user@host): with shared state, every machine's runs are listed.
+func writeRunsTable(out io.Writer, runs []journal.RunSummary) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	// Narrow enough for 80 columns; --format json has every time.
-	// BY is who drove the last attempt (user@host): with shared state,
-	// every machine's runs are listed.
 	fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTARTED\tTOOK\tSTATUS\tATTEMPTS\tBY")
 	for _, r := range runs {
 		took := "-"
@@ -113,17 +132,7 @@ func (a *app) listRuns(f runsFlags) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, termtext.Line(r.Workflow), r.Started.Local().Format("2006-01-02 15:04"), took, status, attemptsString(r), by)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, r := range runs {
-		if len(r.Waiting) > 0 {
-			fmt.Fprintln(out)
-			writeWaiting(out, r, "Run "+r.ID+" ")
-		}
-	}
-	fmt.Fprintln(out, "\nframeflow runs RUN_ID shows one run in detail.")
-	return nil
+	return tw.Flush()
 }
 
 func (a *app) showRun(id, format string) error {
@@ -158,6 +167,24 @@ func (a *app) showRun(id, format string) error {
 
 // writeRunDetail is `frameflow runs show RUN`.
 func writeRunDetail(w io.Writer, d *journal.RunDetail, rc runner.Recap) {
+	writeRunHeader(w, d)
+	writeWaiting(w, d.RunSummary, "")
+	fmt.Fprintln(w, "Attempts:")
+	for _, at := range d.Attempts {
+		fin := "-"
+		if !at.Finished.IsZero() {
+			fin = at.Finished.Local().Format(time.TimeOnly)
+		}
+		fmt.Fprintf(w, "  %d  %s → %s  %s  pid %d on %s\n", at.N, at.Started.Local().Format(time.DateTime), fin, at.Status, at.PID, termtext.Line(orDash(at.Host)))
+	}
+
+	writeRunSteps(w, d)
+	writeRecap(w, rc)
+}
+
+// writeRunHeader is the run's status, mode, file and inputs (secrets
+// masked).
+func writeRunHeader(w io.Writer, d *journal.RunDetail) {
 	fmt.Fprintf(w, "Run %s · %s (%s)\n", d.ID, termtext.Line(d.Workflow), termtext.Line(d.File))
 	fmt.Fprintf(w, "Status:   %s", d.Status)
 	if !d.Finished.IsZero() {
@@ -183,16 +210,11 @@ func writeRunDetail(w io.Writer, d *journal.RunDetail, rc runner.Recap) {
 			fmt.Fprintf(w, "  %-*s = %s\n", width, termtext.Line(k), termtext.Line(compactValue(d.Inputs[k])))
 		}
 	}
-	writeWaiting(w, d.RunSummary, "")
-	fmt.Fprintln(w, "Attempts:")
-	for _, at := range d.Attempts {
-		fin := "-"
-		if !at.Finished.IsZero() {
-			fin = at.Finished.Local().Format(time.TimeOnly)
-		}
-		fmt.Fprintf(w, "  %d  %s → %s  %s  pid %d on %s\n", at.N, at.Started.Local().Format(time.DateTime), fin, at.Status, at.PID, termtext.Line(orDash(at.Host)))
-	}
+}
 
+// writeRunSteps is the table of step executions and the table of
+// mutations, items by their labels.
+func writeRunSteps(w io.Writer, d *journal.RunDetail) {
 	labels := map[string]string{} // item key → item label
 	for _, s := range d.Steps {
 		if s.ItemKey != "" && s.Item != "" {
@@ -225,7 +247,6 @@ func writeRunDetail(w io.Writer, d *journal.RunDetail, rc runner.Recap) {
 		}
 		tw.Flush()
 	}
-	writeRecap(w, rc)
 }
 
 // writeWaiting says at which approval steps run r waits, since when, until

@@ -60,6 +60,19 @@ func writeStepDetail(w io.Writer, t *engine.StepType) {
 		fmt.Fprintln(w, "Mutates: no (reads only; plans run it live).")
 	}
 
+	writeStepInputs(w, t)
+	writeStepOutputs(w, t)
+
+	fmt.Fprintln(w, "\nResume:")
+	fmt.Fprint(w, wrapText(resumeText(t), 80, "  "))
+
+	fmt.Fprintln(w, "\nExample:")
+	fmt.Fprint(w, stepExample(t))
+}
+
+// writeStepInputs lists a step type's inputs, each with its type, notes
+// and description.
+func writeStepInputs(w io.Writer, t *engine.StepType) {
 	fmt.Fprintln(w, "\nInputs (with:):")
 	if len(t.Inputs) == 0 {
 		fmt.Fprintln(w, "  none")
@@ -99,7 +112,10 @@ func writeStepDetail(w io.Writer, t *engine.StepType) {
 		}
 		fmt.Fprintf(w, "  Give one of: %s.\n", strings.Join(sets, "; or "))
 	}
+}
 
+// writeStepOutputs lists a step type's outputs by name.
+func writeStepOutputs(w io.Writer, t *engine.StepType) {
 	fmt.Fprintln(w, "\nOutputs (steps.ID.outputs.NAME):")
 	names := make([]string, 0, len(t.Outputs))
 	for n := range t.Outputs {
@@ -114,12 +130,6 @@ func writeStepDetail(w io.Writer, t *engine.StepType) {
 		}
 		fmt.Fprint(w, wrapTextHanging(line, 80, "  ", "      "))
 	}
-
-	fmt.Fprintln(w, "\nResume:")
-	fmt.Fprint(w, wrapText(resumeText(t), 80, "  "))
-
-	fmt.Fprintln(w, "\nExample:")
-	fmt.Fprint(w, stepExample(t))
 }
 
 func resumeText(t *engine.StepType) string {
