@@ -191,10 +191,24 @@ var validParamTypes = map[string]bool{
 	"string": true, "integer": true, "number": true, "boolean": true, "object": true, "array": true,
 }
 
-func checkEndpoint(e *Endpoint) []error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+// endpointProblems gathers what is wrong with one catalog entry.
+type endpointProblems []error
 
+func (p *endpointProblems) bad(format string, args ...any) {
+	*p = append(*p, fmt.Errorf(format, args...))
+}
+
+func checkEndpoint(e *Endpoint) []error {
+	var errs endpointProblems
+	errs.checkHeader(e)
+	errs.checkPath(e)
+	errs.checkParams(e)
+	return errs
+}
+
+// checkHeader checks the name, group, method, response and example.
+func (errs *endpointProblems) checkHeader(e *Endpoint) {
+	bad := errs.bad
 	if !endpointNameRE.MatchString(e.Name) {
 		bad("name %q is not dotted lower_snake segments", e.Name)
 	}
@@ -242,16 +256,25 @@ func checkEndpoint(e *Endpoint) []error {
 	if len(e.Example) > 0 && !json.Valid(e.Example) {
 		bad("example is not valid JSON")
 	}
+}
 
+// checkPath checks the path template's form.
+func (errs *endpointProblems) checkPath(e *Endpoint) {
 	if !strings.HasPrefix(e.Path, "/") || strings.HasSuffix(e.Path, "/") && e.Path != "/" {
-		bad("path %q must start and must not end with /", e.Path)
-	} else {
-		for _, seg := range strings.Split(e.Path[1:], "/") {
-			if !pathSegmentRE.MatchString(seg) {
-				bad("path %q: bad segment %q", e.Path, seg)
-			}
+		errs.bad("path %q must start and must not end with /", e.Path)
+		return
+	}
+	for _, seg := range strings.Split(e.Path[1:], "/") {
+		if !pathSegmentRE.MatchString(seg) {
+			errs.bad("path %q: bad segment %q", e.Path, seg)
 		}
 	}
+}
+
+// checkParams checks each param and that the path's placeholders and the
+// body params agree with them.
+func (errs *endpointProblems) checkParams(e *Endpoint) {
+	bad := errs.bad
 	inPath := map[string]int{}
 	for _, m := range placeholderRE.FindAllStringSubmatch(e.Path, -1) {
 		inPath[m[1]]++
@@ -259,42 +282,9 @@ func checkEndpoint(e *Endpoint) []error {
 	params := map[string]bool{}
 	var form, jsonBody bool
 	for _, p := range e.Params {
-		if !paramNameRE.MatchString(p.Name) {
-			bad("param name %q is not lower_snake", p.Name)
-		}
-		if params[p.Name] {
-			bad("param %q listed twice", p.Name)
-		}
-		params[p.Name] = true
-		if !validParamTypes[p.Type] {
-			bad("param %q: unknown type %q", p.Name, p.Type)
-		}
-		if (p.Minimum != nil || p.Maximum != nil) && p.Type != "integer" && p.Type != "number" {
-			bad("param %q: minimum and maximum are for numbers, not %s", p.Name, p.Type)
-		}
-		if p.Minimum != nil && p.Maximum != nil && *p.Minimum > *p.Maximum {
-			bad("param %q: minimum above maximum", p.Name)
-		}
-		switch p.In {
-		case InPath:
-			if inPath[p.Name] != 1 {
-				bad("path param %q has no single {%s} in %q", p.Name, p.Name, e.Path)
-			}
-			if !p.Required || p.Type != "string" {
-				bad("path param %q must be a required string", p.Name)
-			}
-		case InQuery:
-		case InHeader:
-			if p.Type == "object" || p.Type == "array" {
-				bad("header param %q must be a scalar", p.Name)
-			}
-		case InForm:
-			form = true
-		case InJSON:
-			jsonBody = true
-		default:
-			bad("param %q: unknown location %q", p.Name, p.In)
-		}
+		errs.checkParam(e, p, inPath, params)
+		form = form || p.In == InForm
+		jsonBody = jsonBody || p.In == InJSON
 	}
 	for name := range inPath {
 		if !params[name] {
@@ -310,7 +300,44 @@ func checkEndpoint(e *Endpoint) []error {
 	if e.JSONWrap != "" && !jsonBody {
 		bad("json_wrap without JSON params")
 	}
-	return errs
+}
+
+// checkParam checks one param's name, type, bounds and location; seen
+// holds the names of the params before it.
+func (errs *endpointProblems) checkParam(e *Endpoint, p Param, inPath map[string]int, seen map[string]bool) {
+	bad := errs.bad
+	if !paramNameRE.MatchString(p.Name) {
+		bad("param name %q is not lower_snake", p.Name)
+	}
+	if seen[p.Name] {
+		bad("param %q listed twice", p.Name)
+	}
+	seen[p.Name] = true
+	if !validParamTypes[p.Type] {
+		bad("param %q: unknown type %q", p.Name, p.Type)
+	}
+	if (p.Minimum != nil || p.Maximum != nil) && p.Type != "integer" && p.Type != "number" {
+		bad("param %q: minimum and maximum are for numbers, not %s", p.Name, p.Type)
+	}
+	if p.Minimum != nil && p.Maximum != nil && *p.Minimum > *p.Maximum {
+		bad("param %q: minimum above maximum", p.Name)
+	}
+	switch p.In {
+	case InPath:
+		if inPath[p.Name] != 1 {
+			bad("path param %q has no single {%s} in %q", p.Name, p.Name, e.Path)
+		}
+		if !p.Required || p.Type != "string" {
+			bad("path param %q must be a required string", p.Name)
+		}
+	case InQuery, InForm, InJSON:
+	case InHeader:
+		if p.Type == "object" || p.Type == "array" {
+			bad("header param %q must be a scalar", p.Name)
+		}
+	default:
+		bad("param %q: unknown location %q", p.Name, p.In)
+	}
 }
 
 // PathParams returns the endpoint's path parameters in the order they
