@@ -244,104 +244,129 @@ func expand(s *Scenario) (*expanded, error) {
 	if len(s.Organizations) == 0 {
 		return nil, errors.New("scenario: no organizations: list at least one under \"organizations\"")
 	}
-	for kind, d := range s.TaskDurations {
-		if !knownKinds[kind] {
-			return nil, fmt.Errorf("scenario: task_durations: unknown task kind %q (known: %s)", kind, strings.Join(sortedKeys(knownKinds), ", "))
-		}
-		if d < 0 {
-			return nil, fmt.Errorf("scenario: task_durations.%s: negative duration %s", kind, d)
-		}
-	}
-	for stage, name := range s.TaskStages {
-		switch stage {
-		case StageNotStarted, StageInProgress, StageDone, StageFailed:
-		default:
-			return nil, fmt.Errorf("scenario: task_stages: unknown stage %q (known: not_started, in_progress, done, failed)", stage)
-		}
-		if strings.TrimSpace(name) == "" || strings.ContainsAny(name, "\x00\r\n") {
-			return nil, fmt.Errorf("scenario: task_stages.%s: want a stage name, got %q", stage, name)
-		}
-	}
-	for id, p := range s.CloudServices {
-		if !safeID.MatchString(id) {
-			return nil, fmt.Errorf("scenario: cloud_services: id %q has unsafe characters", id)
-		}
-		if !providerName.MatchString(p) {
-			return nil, fmt.Errorf("scenario: cloud_services.%s: provider %q must be a lowercase name such as aws, gcp or azure", id, p)
-		}
+	if err := checkTaskSettings(s); err != nil {
+		return nil, err
 	}
 	out := &expanded{}
 	ids := map[string]string{}   // id -> what uses it
 	names := map[string]string{} // lower-case account name -> where
 	total := 0
 	for oi, o := range s.Organizations {
-		where := fmt.Sprintf("organizations[%d]", oi)
-		if strings.TrimSpace(o.Name) == "" {
-			return nil, fmt.Errorf("scenario: %s: name is required", where)
-		}
-		eo := expandedOrg{id: o.ID, name: o.Name}
-		if eo.id == "" {
-			eo.id = deriveID("organization", o.Name)
-		}
-		if err := claimID(ids, eo.id, where); err != nil {
+		eo, err := expandOrg(o, fmt.Sprintf("organizations[%d]", oi), ids, names, &total)
+		if err != nil {
 			return nil, err
 		}
-		var accts []AccountSpec
-		for _, a := range o.Accounts {
-			a.Organization = eo.id
-			a.Production.Pools = append([]PoolSpec(nil), a.Production.Pools...) // filled in below; keep the caller's scenario untouched
-			accts = append(accts, a)
-		}
-		for gi, g := range o.Generate {
-			gw := fmt.Sprintf("%s.generate[%d]", where, gi)
-			if g.Prefix == "" {
-				return nil, fmt.Errorf("scenario: %s: prefix is required", gw)
-			}
-			if g.Name != "" || g.ID != "" {
-				return nil, fmt.Errorf("scenario: %s: name and id are derived from prefix and number; remove them", gw)
-			}
-			if g.Count < 0 || g.Count > maxGenerated {
-				return nil, fmt.Errorf("scenario: %s: count %d out of range 0..%d", gw, g.Count, maxGenerated)
-			}
-			total += g.Count
-			if total > maxGenerated {
-				return nil, fmt.Errorf("scenario: more than %d generated accounts", maxGenerated)
-			}
-			start := g.Start
-			if start == 0 {
-				start = 1
-			}
-			if start < 0 {
-				return nil, fmt.Errorf("scenario: %s: start must be positive", gw)
-			}
-			width := len(strconv.Itoa(start + g.Count - 1))
-			if width < 3 {
-				width = 3
-			}
-			for i := 0; i < g.Count; i++ {
-				a := g.AccountSpec
-				a.Name = fmt.Sprintf("%s%0*d", g.Prefix, width, start+i)
-				a.Organization = eo.id
-				a.Production.Pools = append([]PoolSpec(nil), g.Production.Pools...)
-				for pi := range a.Production.Pools {
-					a.Production.Pools[pi].ID = "" // ids of a template would collide
-				}
-				accts = append(accts, a)
-			}
-		}
-		for ai := range accts {
-			aw := fmt.Sprintf("%s.accounts[%d]", where, ai)
-			if accts[ai].Name != "" {
-				aw += fmt.Sprintf(" (%s)", accts[ai].Name)
-			}
-			if err := normalizeAccount(&accts[ai], aw, ids, names); err != nil {
-				return nil, err
-			}
-		}
-		eo.accounts = accts
 		out.orgs = append(out.orgs, eo)
 	}
 	return out, nil
+}
+
+// checkTaskSettings checks the scenario's task durations, stage names and
+// cloud services.
+func checkTaskSettings(s *Scenario) error {
+	for kind, d := range s.TaskDurations {
+		if !knownKinds[kind] {
+			return fmt.Errorf("scenario: task_durations: unknown task kind %q (known: %s)", kind, strings.Join(sortedKeys(knownKinds), ", "))
+		}
+		if d < 0 {
+			return fmt.Errorf("scenario: task_durations.%s: negative duration %s", kind, d)
+		}
+	}
+	for stage, name := range s.TaskStages {
+		switch stage {
+		case StageNotStarted, StageInProgress, StageDone, StageFailed:
+		default:
+			return fmt.Errorf("scenario: task_stages: unknown stage %q (known: not_started, in_progress, done, failed)", stage)
+		}
+		if strings.TrimSpace(name) == "" || strings.ContainsAny(name, "\x00\r\n") {
+			return fmt.Errorf("scenario: task_stages.%s: want a stage name, got %q", stage, name)
+		}
+	}
+	for id, p := range s.CloudServices {
+		if !safeID.MatchString(id) {
+			return fmt.Errorf("scenario: cloud_services: id %q has unsafe characters", id)
+		}
+		if !providerName.MatchString(p) {
+			return fmt.Errorf("scenario: cloud_services.%s: provider %q must be a lowercase name such as aws, gcp or azure", id, p)
+		}
+	}
+	return nil
+}
+
+// expandOrg is one organization with its listed and generated accounts,
+// each checked and filled in; total counts generated accounts so far.
+func expandOrg(o OrganizationSpec, where string, ids, names map[string]string, total *int) (expandedOrg, error) {
+	if strings.TrimSpace(o.Name) == "" {
+		return expandedOrg{}, fmt.Errorf("scenario: %s: name is required", where)
+	}
+	eo := expandedOrg{id: o.ID, name: o.Name}
+	if eo.id == "" {
+		eo.id = deriveID("organization", o.Name)
+	}
+	if err := claimID(ids, eo.id, where); err != nil {
+		return eo, err
+	}
+	var accts []AccountSpec
+	for _, a := range o.Accounts {
+		a.Organization = eo.id
+		a.Production.Pools = append([]PoolSpec(nil), a.Production.Pools...) // filled in below; keep the caller's scenario untouched
+		accts = append(accts, a)
+	}
+	for gi, g := range o.Generate {
+		gen, err := generateAccounts(g, fmt.Sprintf("%s.generate[%d]", where, gi), eo.id, total)
+		if err != nil {
+			return eo, err
+		}
+		accts = append(accts, gen...)
+	}
+	for ai := range accts {
+		aw := fmt.Sprintf("%s.accounts[%d]", where, ai)
+		if accts[ai].Name != "" {
+			aw += fmt.Sprintf(" (%s)", accts[ai].Name)
+		}
+		if err := normalizeAccount(&accts[ai], aw, ids, names); err != nil {
+			return eo, err
+		}
+	}
+	eo.accounts = accts
+	return eo, nil
+}
+
+// generateAccounts is g's accounts (prefix + number) in organization org.
+func generateAccounts(g GenerateSpec, gw, org string, total *int) ([]AccountSpec, error) {
+	if g.Prefix == "" {
+		return nil, fmt.Errorf("scenario: %s: prefix is required", gw)
+	}
+	if g.Name != "" || g.ID != "" {
+		return nil, fmt.Errorf("scenario: %s: name and id are derived from prefix and number; remove them", gw)
+	}
+	if g.Count < 0 || g.Count > maxGenerated {
+		return nil, fmt.Errorf("scenario: %s: count %d out of range 0..%d", gw, g.Count, maxGenerated)
+	}
+	*total += g.Count
+	if *total > maxGenerated {
+		return nil, fmt.Errorf("scenario: more than %d generated accounts", maxGenerated)
+	}
+	start := g.Start
+	if start == 0 {
+		start = 1
+	}
+	if start < 0 {
+		return nil, fmt.Errorf("scenario: %s: start must be positive", gw)
+	}
+	width := max(len(strconv.Itoa(start+g.Count-1)), 3)
+	var accts []AccountSpec
+	for i := 0; i < g.Count; i++ {
+		a := g.AccountSpec
+		a.Name = fmt.Sprintf("%s%0*d", g.Prefix, width, start+i)
+		a.Organization = org
+		a.Production.Pools = append([]PoolSpec(nil), g.Production.Pools...)
+		for pi := range a.Production.Pools {
+			a.Production.Pools[pi].ID = "" // ids of a template would collide
+		}
+		accts = append(accts, a)
+	}
+	return accts, nil
 }
 
 func claimID(ids map[string]string, id, where string) error {
@@ -398,6 +423,15 @@ func normalizeAccount(a *AccountSpec, where string, ids, names map[string]string
 	if err := claim(a.ID, where); err != nil {
 		return err
 	}
+	if err := fillAccountDefaults(a, where); err != nil {
+		return err
+	}
+	return normalizePools(a, where, claim)
+}
+
+// fillAccountDefaults checks and fills the account's provider, state,
+// last publish time and image versions.
+func fillAccountDefaults(a *AccountSpec, where string) error {
 	if a.CloudProvider == "" {
 		a.CloudProvider = "aws"
 	}
@@ -424,6 +458,12 @@ func normalizeAccount(a *AccountSpec, where string, ids, names map[string]string
 	if len(a.Production.Pools) == 0 {
 		a.Production.Pools = []PoolSpec{{Name: "Production", Elasticity: ElasticitySpec{0, 0, 1}}}
 	}
+	return nil
+}
+
+// normalizePools checks and fills the account's production pools; claim
+// takes each pool's id.
+func normalizePools(a *AccountSpec, where string, claim func(id, w string) error) error {
 	poolNames := map[string]bool{}
 	for i := range a.Production.Pools {
 		p := &a.Production.Pools[i]

@@ -143,34 +143,8 @@ func New(o Options) (*Server, error) {
 // fallback against endpoints of their own (and their placements, which the
 // docs cannot know).
 func newServer(o Options, catalog []frame.Endpoint, extra ...docPlacement) (*Server, error) {
-	if o.Scenario == nil {
-		o.Scenario = DefaultScenario()
-	}
-	if o.ClientID == "" {
-		o.ClientID = DefaultClientID
-	}
-	if o.ClientSecret == "" {
-		o.ClientSecret = DefaultClientSecret
-	}
-	if o.MaxSkew <= 0 {
-		o.MaxSkew = 5 * time.Minute
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	for _, r := range []struct {
-		name string
-		v    float64
-	}{{"fail rate", o.FailRate}, {"task fail rate", o.TaskFailRate}, {"drop rate", o.DropRate}} {
-		if math.IsNaN(r.v) || r.v < 0 || r.v > 1 {
-			return nil, fmt.Errorf("sim: %s %v: want a share between 0 and 1", r.name, r.v)
-		}
-	}
-	if math.IsNaN(o.ThrottleRPS) || o.ThrottleRPS < 0 {
-		return nil, fmt.Errorf("sim: throttle rps %v: want 0 (off) or a positive rate", o.ThrottleRPS)
-	}
-	if o.Latency < 0 || o.TaskDuration < 0 {
-		return nil, errors.New("sim: latency and task duration must not be negative")
+	if err := o.setDefaults(); err != nil {
+		return nil, err
 	}
 	exp, err := expand(o.Scenario)
 	if err != nil {
@@ -199,7 +173,54 @@ func newServer(o Options, catalog []frame.Endpoint, extra ...docPlacement) (*Ser
 	for k, v := range o.Scenario.CloudServices {
 		s.cloudServices[k] = v
 	}
-	now := o.Now()
+	s.seed(exp, o.Now())
+	if o.ThrottleRPS > 0 {
+		burst := int(math.Ceil(o.ThrottleRPS))
+		s.limiter = rate.NewLimiter(rate.Limit(o.ThrottleRPS), burst)
+	}
+	if s.placements, err = placements(extra...); err != nil {
+		return nil, fmt.Errorf("sim: placement table: %w", err)
+	}
+	s.mux = s.routes(catalog)
+	return s, nil
+}
+
+// setDefaults fills what o left zero and checks its rates.
+func (o *Options) setDefaults() error {
+	if o.Scenario == nil {
+		o.Scenario = DefaultScenario()
+	}
+	if o.ClientID == "" {
+		o.ClientID = DefaultClientID
+	}
+	if o.ClientSecret == "" {
+		o.ClientSecret = DefaultClientSecret
+	}
+	if o.MaxSkew <= 0 {
+		o.MaxSkew = 5 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"fail rate", o.FailRate}, {"task fail rate", o.TaskFailRate}, {"drop rate", o.DropRate}} {
+		if math.IsNaN(r.v) || r.v < 0 || r.v > 1 {
+			return fmt.Errorf("sim: %s %v: want a share between 0 and 1", r.name, r.v)
+		}
+	}
+	if math.IsNaN(o.ThrottleRPS) || o.ThrottleRPS < 0 {
+		return fmt.Errorf("sim: throttle rps %v: want 0 (off) or a positive rate", o.ThrottleRPS)
+	}
+	if o.Latency < 0 || o.TaskDuration < 0 {
+		return errors.New("sim: latency and task duration must not be negative")
+	}
+	return nil
+}
+
+// seed creates the scenario's organizations, accounts and pools.
+func (s *Server) seed(exp *expanded, now time.Time) {
 	for _, eo := range exp.orgs {
 		s.orgs = append(s.orgs, &org{id: eo.id, name: eo.name, slug: slugify(eo.name)})
 		s.ids[eo.id] = "organization " + eo.name
@@ -212,15 +233,6 @@ func newServer(o Options, catalog []frame.Endpoint, extra ...docPlacement) (*Ser
 			s.newAccount(a, now)
 		}
 	}
-	if o.ThrottleRPS > 0 {
-		burst := int(math.Ceil(o.ThrottleRPS))
-		s.limiter = rate.NewLimiter(rate.Limit(o.ThrottleRPS), burst)
-	}
-	if s.placements, err = placements(extra...); err != nil {
-		return nil, fmt.Errorf("sim: placement table: %w", err)
-	}
-	s.mux = s.routes(catalog)
-	return s, nil
 }
 
 func (s *Server) now() time.Time { return s.opts.Now() }
