@@ -45,6 +45,34 @@ type Client struct {
 
 // NewClient checks cfg and builds a Client. It sends nothing.
 func NewClient(cfg Config) (*Client, error) {
+	base, err := checkConfig(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	alphaBase, err := checkBaseURL(V1AlphaURLFor(base.String()))
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		base:          base,
+		alphaBase:     alphaBase,
+		clientID:      cfg.ClientID,
+		creds:         &secretHolder{secret: cfg.ClientSecret},
+		readOnly:      cfg.ReadOnly,
+		retryMax:      cfg.RetryMax,
+		waitMin:       cfg.RetryWaitMin,
+		waitMax:       cfg.RetryWaitMax,
+		maxRetryAfter: cfg.MaxRetryAfter,
+		now:           cfg.Now,
+	}
+	c.setRetryDefaults()
+	c.http = newHTTPClient(cfg, c.now)
+	return c, nil
+}
+
+// checkConfig fills cfg's base URL and checks the base URL, the
+// credential and the limits.
+func checkConfig(cfg *Config) (*url.URL, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
@@ -64,22 +92,11 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.RateLimit < 0 || cfg.Burst < 0 || cfg.MaxInFlight < 0 {
 		return nil, errors.New("frame client: RateLimit, Burst and MaxInFlight must not be negative")
 	}
-	alphaBase, err := checkBaseURL(V1AlphaURLFor(base.String()))
-	if err != nil {
-		return nil, err
-	}
-	c := &Client{
-		base:          base,
-		alphaBase:     alphaBase,
-		clientID:      cfg.ClientID,
-		creds:         &secretHolder{secret: cfg.ClientSecret},
-		readOnly:      cfg.ReadOnly,
-		retryMax:      cfg.RetryMax,
-		waitMin:       cfg.RetryWaitMin,
-		waitMax:       cfg.RetryWaitMax,
-		maxRetryAfter: cfg.MaxRetryAfter,
-		now:           cfg.Now,
-	}
+	return base, nil
+}
+
+// setRetryDefaults fills the retry settings the config left zero.
+func (c *Client) setRetryDefaults() {
 	switch {
 	case c.retryMax == 0:
 		c.retryMax = DefaultRetryMax
@@ -101,6 +118,11 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+}
+
+// newHTTPClient is the client's HTTP client: every attempt signed, rate-
+// and in-flight-limited and timed out by attemptTransport.
+func newHTTPClient(cfg Config, now func() time.Time) *http.Client {
 	ua := cfg.UserAgent
 	if ua == "" {
 		ua = DefaultUserAgent
@@ -125,7 +147,7 @@ func NewClient(cfg Config) (*Client, error) {
 		base:     baseRT,
 		clientID: cfg.ClientID,
 		secret:   []byte(cfg.ClientSecret),
-		now:      c.now,
+		now:      now,
 		logger:   cfg.Logger,
 		onReq:    cfg.OnRequest,
 		ua:       ua,
@@ -153,8 +175,7 @@ func NewClient(cfg Config) (*Client, error) {
 	case cfg.RequestTimeout == 0:
 		at.timeout = DefaultRequestTimeout
 	}
-	c.http = hc
-	return c, nil
+	return hc
 }
 
 // String describes the client without its secret.
