@@ -10,42 +10,105 @@ import (
 	"testing"
 )
 
-// maxFuncLines is how long a function body in steps/, runner/, engine/,
-// schema/ and plan/ may be (issue 16): longer ones do several jobs a reader must hold at once.
+// maxFuncLines is how long a function body (declared or literal) may be in
+// any non-test file (issue 16): longer ones do several jobs a reader must
+// hold at once.
 const maxFuncLines = 60
 
 // longFuncs are the functions allowed over the limit, named "file
-// function", each with the reason. A new long function fails.
-var longFuncs = map[string]bool{}
+// function", each with the reason. A new long function fails; so does an
+// entry here that is no longer long, so the list only shrinks.
+var longFuncs = map[string]string{
+	// On the request path, tuned for speed by another engineer while this
+	// limit was extended (round 4): split once that work has landed.
+	"frame/api.go BuildRequestIn":                      "request path (every call builds its request here); issue 16 item 1 reworks it",
+	"frame/client.go (*Client).Do":                     "request path: the retry loop, being tuned",
+	"frame/transport.go (*attemptTransport).RoundTrip": "request path: signing and limits per attempt, being tuned",
+	"frame/sim/handlers.go (*call).params":             "simulator per-request code, being tuned",
+	"frame/sim/handlers.go (*Server).createAccount":    "simulator per-request handler, being tuned",
+	"frame/sim/handlers.go (*Server).auditTrails":      "simulator per-request handler, being tuned",
+	"frame/sim/placement.go checkPlacement":            "simulator per-request check, being tuned",
+	"frame/sim/sim.go (*Server).serveAPI":              "simulator per-request entry, being tuned",
+	// Split into a function per kind, the caller's buffer escapes to the
+	// heap (BenchmarkOutputs: 0 -> 1 allocation per record written).
+	"internal/jsonvalue/append.go appendValue": "one type switch, kept whole so the journal writer does not allocate",
+}
 
 func TestNoLongFunctions(t *testing.T) {
-	for _, dir := range []string{"steps", "runner", "engine", "schema", "plan"} {
-		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-				return err
-			}
-			fset := token.NewFileSet()
-			f, err := parser.ParseFile(fset, path, nil, 0)
-			if err != nil {
-				return err
-			}
-			for _, decl := range f.Decls {
-				fn, ok := decl.(*ast.FuncDecl)
-				if !ok || fn.Body == nil {
-					continue
-				}
-				lines := fset.Position(fn.Body.Rbrace).Line - fset.Position(fn.Body.Lbrace).Line - 1
-				name := filepath.ToSlash(path) + " " + funcName(fn)
-				if lines > maxFuncLines && !longFuncs[name] {
-					t.Errorf("%s: %s is %d lines; split it into named pieces (at most %d)", fset.Position(fn.Pos()), funcName(fn), lines, maxFuncLines)
-				}
+	seen := map[string]bool{}
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules") {
+				return filepath.SkipDir
 			}
 			return nil
-		})
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, 0)
 		if err != nil {
-			t.Fatal(err)
+			return err
+		}
+		for _, fn := range longFunctions(fset, f) {
+			name := filepath.ToSlash(path) + " " + fn.name
+			seen[name] = true
+			if _, ok := longFuncs[name]; !ok {
+				t.Errorf("%s: %s is %d lines; split it into named pieces (at most %d)", fset.Position(fn.pos), fn.name, fn.lines, maxFuncLines)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range longFuncs {
+		if !seen[name] {
+			t.Errorf("%s is listed as allowed over %d lines but is not (any more): remove it from longFuncs", name, maxFuncLines)
 		}
 	}
+}
+
+// longFunc is a function body over maxFuncLines.
+type longFunc struct {
+	name  string
+	pos   token.Pos
+	lines int
+}
+
+// longFunctions lists the declared functions and function literals of f
+// whose bodies are over maxFuncLines; a literal is named after the
+// function it is in.
+func longFunctions(fset *token.FileSet, f *ast.File) []longFunc {
+	var out []longFunc
+	bodyLines := func(b *ast.BlockStmt) int {
+		return fset.Position(b.Rbrace).Line - fset.Position(b.Lbrace).Line - 1
+	}
+	for _, decl := range f.Decls {
+		outer := "package level"
+		if fn, ok := decl.(*ast.FuncDecl); ok {
+			if fn.Body == nil {
+				continue
+			}
+			outer = funcName(fn)
+			if n := bodyLines(fn.Body); n > maxFuncLines {
+				out = append(out, longFunc{outer, fn.Pos(), n})
+			}
+		}
+		ast.Inspect(decl, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.FuncLit); ok {
+				if l := bodyLines(lit.Body); l > maxFuncLines {
+					out = append(out, longFunc{"func literal in " + outer, lit.Pos(), l})
+				}
+			}
+			return true
+		})
+	}
+	return out
 }
 
 // funcName is "F" or "(*T).M".
