@@ -31,6 +31,56 @@ func BuildRequest(name string, params map[string]any) (*Request, error) {
 // BuildRequestIn is BuildRequest for an endpoint of the given API ("" or
 // "v1", "v1alpha"), with explicit placements added (see Overrides).
 func BuildRequestIn(api, name string, params map[string]any, ov Overrides) (*Request, error) {
+	ep, err := endpointFor(api, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req := &Request{Method: strings.ToUpper(ep.Method), API: ep.API}
+	b := requestBuilder{name: name, req: req}
+	pathVals := map[string]string{} // kept out of b: it need not escape
+	hasJSONParams := false
+	for i := range ep.Params {
+		p := &ep.Params[i]
+		if p.In == InJSON {
+			hasJSONParams = true
+		}
+		if p.Secret {
+			req.Secret = append(req.Secret, p.Name)
+		}
+		v, present := params[p.Name]
+		if !present || v == nil {
+			if p.Required {
+				return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: "required parameter missing"}
+			}
+			continue
+		}
+		if err := b.place(p, v, pathVals); err != nil {
+			return nil, err
+		}
+	}
+	if param, why := outOfOrder(name, params); why != "" {
+		return nil, &InvalidRequestError{Endpoint: name, Param: param, Reason: why}
+	}
+	path, err := PathFor(ep.Path, pathVals)
+	if err != nil {
+		if ie, ok := err.(*InvalidRequestError); ok {
+			ie.Endpoint = name
+		}
+		return nil, err
+	}
+	req.Path = path
+	if err := b.setJSONBody(ep, hasJSONParams); err != nil {
+		return nil, err
+	}
+	if err := ov.apply(name, req, params); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// endpointFor is the catalog entry of name in api, when every one of
+// params is among its parameters.
+func endpointFor(api, name string, params map[string]any) (*Endpoint, error) {
 	ep, ok := LookupEndpointIn(api, name)
 	if !ok {
 		if !KnownAPI(api) {
@@ -52,115 +102,111 @@ func BuildRequestIn(api, name string, params map[string]any, ov Overrides) (*Req
 		sort.Strings(unknown)
 		return nil, &InvalidRequestError{Endpoint: name, Param: unknown[0], Reason: fmt.Sprintf("unknown parameter (known: %s)", paramNames(ep))}
 	}
+	return ep, nil
+}
 
-	req := &Request{Method: strings.ToUpper(ep.Method), API: ep.API}
-	bad := func(p *Param, err error) error {
-		reason := err.Error()
-		if p.Secret {
-			reason = fmt.Sprintf("invalid %s value (not shown: secret)", p.Type)
-		}
-		return &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: reason}
+// requestBuilder places parameter values into a request being built.
+type requestBuilder struct {
+	name     string // the endpoint, for errors
+	req      *Request
+	jsonBody map[string]any
+}
+
+// bad is the error for p's value; a secret's value is never quoted.
+func (b *requestBuilder) bad(p *Param, err error) error {
+	reason := err.Error()
+	if p.Secret {
+		reason = fmt.Sprintf("invalid %s value (not shown: secret)", p.Type)
 	}
-	pathVals := map[string]string{}
-	var jsonBody map[string]any
-	hasJSONParams := false
-	for i := range ep.Params {
-		p := &ep.Params[i]
-		if p.In == InJSON {
-			hasJSONParams = true
-		}
-		if p.Secret {
-			req.Secret = append(req.Secret, p.Name)
-		}
-		v, present := params[p.Name]
-		if !present || v == nil {
-			if p.Required {
-				return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: "required parameter missing"}
-			}
-			continue
-		}
-		if err := checkBounds(p, v); err != nil {
-			return nil, bad(p, err)
-		}
-		switch p.In {
-		case InPath:
-			s, err := paramString(p, v)
-			if err != nil {
-				return nil, bad(p, err)
-			}
-			pathVals[p.Name] = s
-		case InQuery, InForm:
-			if err := checkShape(p, v); err != nil {
-				return nil, bad(p, err)
-			}
-			vals := &req.Query
-			if p.In == InForm {
-				vals = &req.Form
-			}
-			if *vals == nil {
-				*vals = url.Values{}
-			}
-			if p.Type == "object" || p.Type == "array" {
-				if err := addBracketed(*vals, p.Name, v); err != nil {
-					return nil, bad(p, err)
-				}
-				continue
-			}
-			s, err := paramString(p, v)
-			if err != nil {
-				return nil, bad(p, err)
-			}
-			(*vals).Set(p.Name, s)
-		case InHeader:
-			s, err := paramString(p, v)
-			if err != nil {
-				return nil, bad(p, err)
-			}
-			if req.Header == nil {
-				req.Header = http.Header{}
-			}
-			req.Header.Set(p.Name, s)
-		case InJSON:
-			jv, err := paramJSON(p, v)
-			if err != nil {
-				return nil, bad(p, err)
-			}
-			if jsonBody == nil {
-				jsonBody = map[string]any{}
-			}
-			jsonBody[p.Name] = jv
-		default:
-			return nil, &InvalidRequestError{Endpoint: name, Param: p.Name, Reason: fmt.Sprintf("catalog puts it in %q", p.In)}
-		}
+	return &InvalidRequestError{Endpoint: b.name, Param: p.Name, Reason: reason}
+}
+
+// place checks v against p's bounds and puts it where the catalog says
+// (a path parameter's value in pathVals).
+func (b *requestBuilder) place(p *Param, v any, pathVals map[string]string) error {
+	if err := checkBounds(p, v); err != nil {
+		return b.bad(p, err)
 	}
-	if param, why := outOfOrder(name, params); why != "" {
-		return nil, &InvalidRequestError{Endpoint: name, Param: param, Reason: why}
+	switch p.In {
+	case InPath:
+		s, err := paramString(p, v)
+		if err != nil {
+			return b.bad(p, err)
+		}
+		pathVals[p.Name] = s
+	case InQuery, InForm:
+		return b.placeValues(p, v)
+	case InHeader:
+		s, err := paramString(p, v)
+		if err != nil {
+			return b.bad(p, err)
+		}
+		if b.req.Header == nil {
+			b.req.Header = http.Header{}
+		}
+		b.req.Header.Set(p.Name, s)
+	case InJSON:
+		jv, err := paramJSON(p, v)
+		if err != nil {
+			return b.bad(p, err)
+		}
+		if b.jsonBody == nil {
+			b.jsonBody = map[string]any{}
+		}
+		b.jsonBody[p.Name] = jv
+	default:
+		return &InvalidRequestError{Endpoint: b.name, Param: p.Name, Reason: fmt.Sprintf("catalog puts it in %q", p.In)}
 	}
-	path, err := PathFor(ep.Path, pathVals)
+	return nil
+}
+
+// placeValues puts v in the query or the form, objects and lists in the
+// bracket notation.
+func (b *requestBuilder) placeValues(p *Param, v any) error {
+	if err := checkShape(p, v); err != nil {
+		return b.bad(p, err)
+	}
+	vals := &b.req.Query
+	if p.In == InForm {
+		vals = &b.req.Form
+	}
+	if *vals == nil {
+		*vals = url.Values{}
+	}
+	if p.Type == "object" || p.Type == "array" {
+		if err := addBracketed(*vals, p.Name, v); err != nil {
+			return b.bad(p, err)
+		}
+		return nil
+	}
+	s, err := paramString(p, v)
 	if err != nil {
-		if ie, ok := err.(*InvalidRequestError); ok {
-			ie.Endpoint = name
-		}
-		return nil, err
+		return b.bad(p, err)
 	}
-	req.Path = path
+	(*vals).Set(p.Name, s)
+	return nil
+}
+
+// setJSONBody sets the request's JSON body from the JSON parameters (an
+// empty object when the endpoint takes one and none was given), nested
+// under the endpoint's JSONWrap key when it has one.
+func (b *requestBuilder) setJSONBody(ep *Endpoint, hasJSONParams bool) error {
+	jsonBody := b.jsonBody
 	if hasJSONParams && jsonBody == nil {
 		jsonBody = map[string]any{} // the endpoint takes a JSON object; send an empty one
 	}
-	if jsonBody != nil {
-		if req.Form != nil {
-			return nil, &InvalidRequestError{Endpoint: name, Reason: "catalog mixes form and JSON parameters"}
-		}
-		if ep.JSONWrap != "" {
-			req.JSON = map[string]any{ep.JSONWrap: jsonBody}
-		} else {
-			req.JSON = jsonBody
-		}
+	if jsonBody == nil {
+		return nil
 	}
-	if err := ov.apply(name, req, params); err != nil {
-		return nil, err
+	if b.req.Form != nil {
+		return &InvalidRequestError{Endpoint: b.name, Reason: "catalog mixes form and JSON parameters"}
 	}
-	return req, nil
+	if ep.JSONWrap != "" {
+		b.req.JSON = map[string]any{ep.JSONWrap: jsonBody}
+	} else {
+		b.req.JSON = jsonBody
+	}
+	return nil
 }
 
 // checkShape refuses a scalar where the catalog wants an object or a list
