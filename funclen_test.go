@@ -24,8 +24,6 @@ var longFuncs = map[string]string{
 	"frame/client.go (*Client).Do":                     "request path: the retry loop, being tuned",
 	"frame/transport.go (*attemptTransport).RoundTrip": "request path: signing and limits per attempt, being tuned",
 	"frame/sim/handlers.go (*call).params":             "simulator per-request code, being tuned",
-	"frame/sim/handlers.go (*Server).createAccount":    "simulator per-request handler, being tuned",
-	"frame/sim/handlers.go (*Server).auditTrails":      "simulator per-request handler, being tuned",
 	"frame/sim/placement.go checkPlacement":            "simulator per-request check, being tuned",
 	"frame/sim/sim.go (*Server).serveAPI":              "simulator per-request entry, being tuned",
 	// Split into a function per kind, the caller's buffer escapes to the

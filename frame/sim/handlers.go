@@ -443,51 +443,9 @@ func (s *Server) createAccount(c *call) {
 	if !ok {
 		return
 	}
-	required := []string{"organization_id", "name", "url_slug", "cloud_service_external_id", "data_center_external_id", "sandbox_instance_type_id", "image_family", "master_image_id"}
-	var missing []string
-	for _, k := range required {
-		if strings.TrimSpace(p[k]) == "" {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		c.fail(http.StatusBadRequest, "missing required parameter(s): %s", strings.Join(missing, ", "))
-		return
-	}
-	var o *org
-	for _, x := range s.orgs {
-		if x.id == p["organization_id"] {
-			o = x
-		}
-	}
-	if o == nil {
-		c.fail(http.StatusBadRequest, "organization_id %q: no such organization", p["organization_id"])
-		return
-	}
-	if !slugRE.MatchString(p["url_slug"]) {
-		c.fail(http.StatusBadRequest, "url_slug %q: use lowercase letters, digits and '-'", p["url_slug"])
-		return
-	}
-	for _, a := range s.accounts {
-		if a.slug == p["url_slug"] {
-			c.fail(http.StatusBadRequest, "url_slug %q is already used by account %q", p["url_slug"], a.name)
-			return
-		}
-	}
-	provider, ok := s.cloudServices[p["cloud_service_external_id"]]
-	if !ok {
-		if providerName.MatchString(p["cloud_service_external_id"]) {
-			provider = p["cloud_service_external_id"]
-		} else {
-			c.fail(http.StatusBadRequest, "cloud_service_external_id %q: unknown cloud service", p["cloud_service_external_id"])
-			return
-		}
-	}
-	if disk, present, err := intParam(p, "disk_size"); err != nil || (present && (disk < 20 || disk > 2048)) {
-		if err == nil {
-			err = fmt.Errorf("disk_size %d out of range 20..2048 GiB", disk)
-		}
-		c.fail(http.StatusBadRequest, "%v", err)
+	o, provider, err := s.checkNewAccount(p)
+	if err != nil {
+		c.fail(http.StatusBadRequest, "%s", err)
 		return
 	}
 	no := false
@@ -510,6 +468,53 @@ func (s *Server) createAccount(c *call) {
 	t := s.newTask(c.now, KindCreate, "Creating account "+a.name, a, nil, func(time.Time) { a.active = true })
 	lockAccount(a, t)
 	c.json(http.StatusOK, s.pendingRequest(a, t, c.now))
+}
+
+// checkNewAccount checks POST /accounts' parameters: the organization
+// and the provider of the cloud service named, or why the request is bad.
+func (s *Server) checkNewAccount(p map[string]string) (*org, string, error) {
+	required := []string{"organization_id", "name", "url_slug", "cloud_service_external_id", "data_center_external_id", "sandbox_instance_type_id", "image_family", "master_image_id"}
+	var missing []string
+	for _, k := range required {
+		if strings.TrimSpace(p[k]) == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, "", fmt.Errorf("missing required parameter(s): %s", strings.Join(missing, ", "))
+	}
+	var o *org
+	for _, x := range s.orgs {
+		if x.id == p["organization_id"] {
+			o = x
+		}
+	}
+	if o == nil {
+		return nil, "", fmt.Errorf("organization_id %q: no such organization", p["organization_id"])
+	}
+	if !slugRE.MatchString(p["url_slug"]) {
+		return nil, "", fmt.Errorf("url_slug %q: use lowercase letters, digits and '-'", p["url_slug"])
+	}
+	for _, a := range s.accounts {
+		if a.slug == p["url_slug"] {
+			return nil, "", fmt.Errorf("url_slug %q is already used by account %q", p["url_slug"], a.name)
+		}
+	}
+	provider, ok := s.cloudServices[p["cloud_service_external_id"]]
+	if !ok {
+		if providerName.MatchString(p["cloud_service_external_id"]) {
+			provider = p["cloud_service_external_id"]
+		} else {
+			return nil, "", fmt.Errorf("cloud_service_external_id %q: unknown cloud service", p["cloud_service_external_id"])
+		}
+	}
+	if disk, present, err := intParam(p, "disk_size"); err != nil || (present && (disk < 20 || disk > 2048)) {
+		if err == nil {
+			err = fmt.Errorf("disk_size %d out of range 20..2048 GiB", disk)
+		}
+		return nil, "", fmt.Errorf("%v", err)
+	}
+	return o, provider, nil
 }
 
 // ---- pools, sandbox -----------------------------------------------------------------
@@ -1047,61 +1052,78 @@ func (s *Server) auditTrails(c *call) {
 	if a == nil {
 		return
 	}
-	q := c.r.URL.Query()
-	var from, to time.Time
+	f, err := auditFilterOf(c.r.URL.Query())
+	if err != nil {
+		c.fail(http.StatusBadRequest, "%s", err)
+		return
+	}
+	c.json(http.StatusOK, s.auditEntries(a, f))
+}
+
+// auditFilter is an audit-trail query's filters, order and page.
+type auditFilter struct {
+	from, to            time.Time
+	limit, offset       int
+	hasLimit            bool
+	order, kind, search string
+}
+
+// auditFilterOf reads an audit-trail query as the docs describe it, or
+// says why it is bad.
+func auditFilterOf(q url.Values) (auditFilter, error) {
+	var f auditFilter
 	for _, d := range []struct {
 		name string
 		dst  *time.Time
-	}{{"from_date", &from}, {"to_date", &to}} {
+	}{{"from_date", &f.from}, {"to_date", &f.to}} {
 		raw := q.Get(d.name)
 		if raw == "" {
 			continue
 		}
 		t, err := time.Parse(time.RFC3339Nano, raw)
 		if err != nil || !strings.HasSuffix(raw, "Z") {
-			c.fail(http.StatusBadRequest, "%s %q: want an ISO 8601 UTC time with the Z suffix, e.g. 2021-12-25T23:20:58.128Z", d.name, raw)
-			return
+			return f, fmt.Errorf("%s %q: want an ISO 8601 UTC time with the Z suffix, e.g. 2021-12-25T23:20:58.128Z", d.name, raw)
 		}
 		*d.dst = t
 	}
 	p := map[string]string{"limit": q.Get("limit"), "offset": q.Get("offset")}
-	limit, hasLimit, err := intParam(p, "limit")
-	if err != nil {
-		c.fail(http.StatusBadRequest, "%v", err)
-		return
+	var err error
+	var hasOffset bool
+	if f.limit, f.hasLimit, err = intParam(p, "limit"); err != nil {
+		return f, err
 	}
-	offset, hasOffset, err := intParam(p, "offset")
-	if err != nil {
-		c.fail(http.StatusBadRequest, "%v", err)
-		return
+	if f.offset, hasOffset, err = intParam(p, "offset"); err != nil {
+		return f, err
 	}
-	if hasLimit != hasOffset {
-		c.fail(http.StatusBadRequest, "limit and offset must be given together")
-		return
+	if f.hasLimit != hasOffset {
+		return f, fmt.Errorf("limit and offset must be given together")
 	}
-	order := strings.ToLower(q.Get("order"))
-	if order != "" && order != "asc" && order != "desc" {
-		c.fail(http.StatusBadRequest, "order %q: want asc or desc", q.Get("order"))
-		return
+	f.order = strings.ToLower(q.Get("order"))
+	if f.order != "" && f.order != "asc" && f.order != "desc" {
+		return f, fmt.Errorf("order %q: want asc or desc", q.Get("order"))
 	}
 	if ob := q.Get("order_by"); ob != "" && ob != "inserted_at" {
-		c.fail(http.StatusBadRequest, "order_by %q: audit trails can be ordered by inserted_at only", ob)
-		return
+		return f, fmt.Errorf("order_by %q: audit trails can be ordered by inserted_at only", ob)
 	}
-	kind := strings.ToLower(q.Get("kind"))
-	search := strings.ToLower(q.Get("search"))
+	f.kind = strings.ToLower(q.Get("kind"))
+	f.search = strings.ToLower(q.Get("search"))
+	return f, nil
+}
+
+// auditEntries is account a's audit trail as f selects it.
+func (s *Server) auditEntries(a *account, f auditFilter) []auditOut {
 	user := s.opts.ClientID + ".img.frame.nutanix.com_third-party-api"
 	out := []auditOut{}
 	for _, e := range a.audit {
-		if kind != "" && !strings.Contains(strings.ToLower(e.kind), kind) {
+		if f.kind != "" && !strings.Contains(strings.ToLower(e.kind), f.kind) {
 			continue
 		}
 		// search matches the user's full name ("X X" for API keys), email,
 		// idp or the kind.
-		if search != "" && !strings.Contains(strings.ToLower("x x\x00"+user+"\x00third-party-api\x00"+e.kind), search) {
+		if f.search != "" && !strings.Contains(strings.ToLower("x x\x00"+user+"\x00third-party-api\x00"+e.kind), f.search) {
 			continue
 		}
-		if (!from.IsZero() && e.at.Before(from)) || (!to.IsZero() && e.at.After(to)) {
+		if (!f.from.IsZero() && e.at.Before(f.from)) || (!f.to.IsZero() && e.at.After(f.to)) {
 			continue
 		}
 		out = append(out, auditOut{
@@ -1109,16 +1131,16 @@ func (s *Server) auditTrails(c *call) {
 			Kind: e.kind, AccountID: a.id, OrganizationID: a.orgID, CustomerID: customerID, InsertedAt: formatTime(e.at),
 		})
 	}
-	if order != "asc" {
+	if f.order != "asc" {
 		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 			out[i], out[j] = out[j], out[i]
 		}
 	}
-	if hasLimit {
-		start := min(offset, len(out))
-		out = out[start : start+min(limit, len(out)-start)]
+	if f.hasLimit {
+		start := min(f.offset, len(out))
+		out = out[start : start+min(f.limit, len(out)-start)]
 	}
-	c.json(http.StatusOK, out)
+	return out
 }
 
 // ---- catalogue-like reads ---------------------------------------------------------------
