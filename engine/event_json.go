@@ -60,8 +60,10 @@ func (e Event) AppendJSON(dst []byte) []byte {
 	// Event's fields as declared, delay and duration last (eventJSON's).
 	dst = append(dst, `{"type":`...)
 	dst = jsonvalue.AppendString(dst, string(e.Type))
-	dst = append(dst, `,"time":`...)
-	dst = jsonvalue.AppendString(dst, e.Time.UTC().Format(time.RFC3339Nano))
+	// RFC 3339 in UTC is digits, '-', ':', 'T', '.' and 'Z': nothing to
+	// escape, so it is formatted straight into dst.
+	dst = append(dst, `,"time":"`...)
+	dst = append(e.Time.UTC().AppendFormat(dst, time.RFC3339Nano), '"')
 	dst = appendStringField(dst, `,"run_id":`, e.RunID)
 	dst = appendStringField(dst, `,"workflow":`, e.Workflow)
 	dst = appendStringField(dst, `,"step":`, e.Step)
