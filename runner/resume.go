@@ -216,9 +216,19 @@ func (r *Resumption) PlanRemaining(ctx context.Context) (*ResumePlan, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A mutation names its item by key (a pool id); people know the
+		// item by the label its step record keeps (the store's name).
+		labels := map[[2]string]string{}
+		for _, st := range d.Steps {
+			labels[[2]string{st.Step, st.ItemKey}] = st.Item
+		}
 		for _, m := range d.Mutations {
 			if sent[m.Key] {
-				out.AlreadySent = append(out.AlreadySent, plan.Mutation{Key: m.Key, Step: m.Step, Item: m.Item, Type: m.Type, Method: m.Method, Path: m.Path})
+				item := m.Item
+				if label := labels[[2]string{m.Step, m.Item}]; label != "" {
+					item = label
+				}
+				out.AlreadySent = append(out.AlreadySent, plan.Mutation{Key: m.Key, Step: m.Step, Item: item, Type: m.Type, Method: m.Method, Path: m.Path})
 			}
 		}
 	}
