@@ -28,7 +28,7 @@ var allowed = map[string][]string{
 	"frame/sim":          {"frame"}, // the catalog, as data
 	"schema":             {"internal/suggest"},
 	"engine/expr":        {"internal/suggest"},
-	"engine":             {"schema", "engine/expr", "internal/termtext"}, // termtext: a failed item's error in outputs.errors, as one safe line
+	"engine":             {"schema", "engine/expr", "internal/termtext", "internal/jsonvalue"}, // termtext: a failed item's error in outputs.errors, as one safe line; jsonvalue: events as Marshal writes them
 	"engine/journal":     {"engine", "internal/jsonvalue"},
 	"plan":               {"engine", "internal/termtext"},
 	"steps":              {"engine", "frame"},

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -72,20 +70,18 @@ func newJSONRenderer(w io.Writer) *jsonRenderer {
 
 // lineBuffers are the buffers events are encoded in (one per concurrent
 // event, reused: a 2,000-store rollout writes 32,000 events).
-var lineBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var lineBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // Event writes one event as a JSON line, in the shape engine.Event's
 // MarshalJSON documents (docs/events.md), encoded by the calling goroutine
 // without a lock, so concurrent steps do not queue behind each other's
 // encoding. The line goes out in one Write.
 func (j *jsonRenderer) Event(ev engine.Event) {
-	buf := lineBuffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer lineBuffers.Put(buf)
-	if json.NewEncoder(buf).Encode(ev.JSON()) != nil {
-		return
-	}
-	_, _ = j.w.Write(buf.Bytes())
+	buf := lineBuffers.Get().(*[]byte)
+	line := append(ev.AppendJSON((*buf)[:0]), '\n')
+	_, _ = j.w.Write(line)
+	*buf = line
+	lineBuffers.Put(buf)
 }
 
 // summaryRowsAll is how many rows the final table lists in full; a larger

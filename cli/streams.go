@@ -61,7 +61,10 @@ func (s Streams) Color() bool {
 type Redactor struct {
 	mu      sync.RWMutex
 	secrets []string
-	r       *strings.Replacer
+	// forms are the secrets as bytes, for Writer's check of a line before
+	// it is copied into a string for the replacer.
+	forms [][]byte
+	r     *strings.Replacer
 }
 
 // Add registers secret values; empty and very short values are ignored
@@ -90,10 +93,28 @@ func (r *Redactor) Add(vals ...string) {
 	// goes (the replacer prefers earlier pairs at a position).
 	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
 	pairs := make([]string, 0, 2*len(r.secrets))
+	r.forms = r.forms[:0]
 	for _, s := range r.secrets {
 		pairs = append(pairs, s, "***")
+		r.forms = append(r.forms, []byte(s))
 	}
 	r.r = strings.NewReplacer(pairs...)
+}
+
+// holdsSecret reports whether p contains any registered secret form:
+// when it does not, the replacer would hand p back unchanged.
+func (r *Redactor) holdsSecret(p []byte) bool {
+	if r == nil {
+		return false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, f := range r.forms {
+		if bytes.Contains(p, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // encodings are the forms v takes in frameflow's output: as is or
@@ -176,6 +197,14 @@ type redactWriter struct {
 }
 
 func (rw *redactWriter) Write(p []byte) (int, error) {
+	if !rw.r.holdsSecret(p) {
+		// Nothing to replace: p as it is, without a string copy of every
+		// line (a 2,000-store rollout writes 32,000 events).
+		if _, err := rw.w.Write(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	s := rw.r.String(string(p))
 	if _, err := io.WriteString(rw.w, s); err != nil {
 		return 0, err

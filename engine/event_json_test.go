@@ -3,6 +3,9 @@ package engine_test
 import (
 	"encoding/json"
 	"io"
+	"math/rand/v2"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,9 +43,75 @@ func TestEventJSON(t *testing.T) {
 // request and per step change: tens of thousands in a large rollout).
 func BenchmarkEventJSON(b *testing.B) {
 	ev := engine.Event{Type: engine.EventRequest, Time: time.Now(), Method: "GET", Path: "/accounts/acc-1/task/123", HTTPStatus: 200, Duration: 21 * time.Millisecond, Attempt: 1}
-	enc := json.NewEncoder(io.Discard)
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = enc.Encode(ev.JSON())
+	b.Run("Marshal", func(b *testing.B) {
+		enc := json.NewEncoder(io.Discard)
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = enc.Encode(ev.JSON())
+		}
+	})
+	b.Run("AppendJSON", func(b *testing.B) {
+		var buf []byte
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = ev.AppendJSON(buf[:0])
+		}
+	})
+}
+
+// AppendJSON is json.Marshal over the struct (JSON()) for events whose
+// every field is filled at random by reflection: a field added to Event
+// and not to AppendJSON, or written differently, fails this.
+func TestAppendJSONIsMarshal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 6))
+	pieces := []string{"", "a", "Store-1", "<&>", `"\`, "\n\t\x01", "é", "\u2028", "\xff", "/accounts/a/task/1", "😀"}
+	randString := func() string {
+		var b strings.Builder
+		for range rng.IntN(4) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		return b.String()
+	}
+	types := []engine.EventType{engine.EventRequest, engine.EventStepFinished, engine.EventRunFinished, engine.EventStepRetrying, engine.EventStepStarted, "step_progress", ""}
+	durations := []time.Duration{0, 1, time.Microsecond, 21 * time.Millisecond, 1500 * time.Millisecond, -time.Second, 1<<63 - 1, 3 * time.Hour}
+	zones := []*time.Location{time.UTC, time.FixedZone("x", 3600), time.FixedZone("y", -5*3600-1800)}
+	for i := range 20000 {
+		var ev engine.Event
+		v := reflect.ValueOf(&ev).Elem()
+		for f := range v.NumField() {
+			field := v.Field(f)
+			if rng.IntN(3) == 0 {
+				continue // leave it zero: omitempty
+			}
+			switch p := field.Addr().Interface().(type) {
+			case *engine.EventType:
+				*p = types[rng.IntN(len(types))]
+			case *time.Time:
+				*p = time.Unix(rng.Int64N(4e9), rng.Int64N(1e9)*int64(rng.IntN(2))).In(zones[rng.IntN(len(zones))])
+			case *time.Duration:
+				*p = durations[rng.IntN(len(durations))]
+				if rng.IntN(2) == 0 {
+					*p = time.Duration(rng.Int64N(int64(time.Hour)))
+				}
+			case **int:
+				n := rng.IntN(5000) - 10
+				*p = &n
+			case *int:
+				*p = rng.IntN(1000) - 5
+			case *engine.Status:
+				*p = engine.Status(randString())
+			case *string:
+				*p = randString()
+			default:
+				t.Fatalf("field %s of type %s: fill it here and write it in AppendJSON", v.Type().Field(f).Name, field.Type())
+			}
+		}
+		want, err := json.Marshal(ev.JSON())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ev.AppendJSON(nil); string(got) != string(want) {
+			t.Fatalf("event %d: %#v\nAppendJSON %s\nMarshal    %s", i, ev, got, want)
+		}
 	}
 }

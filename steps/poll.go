@@ -108,6 +108,10 @@ type Poller struct {
 
 type kindStats struct {
 	durations []time.Duration // the last Window observations, in arrival order
+	// low and median are the durations' 10th percentile and median, kept
+	// as they arrive: every sleep of every wait plans by them (2,000 waits
+	// sorted a copy of the window each time).
+	low, median time.Duration
 	// changed ends (and is replaced) when the waits of this kind must
 	// re-plan; wake ends it. A context rather than a channel: a sleeping
 	// wait hooks onto it with context.AfterFunc, not with a goroutine of
@@ -156,17 +160,17 @@ func (p *Poller) Observe(kind string, d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := p.statsLocked(kind)
-	before := lowEnd(k.durations)
+	before := k.low
 	k.durations = append(k.durations, d)
 	if len(k.durations) > p.cfg.Window {
 		k.durations = k.durations[len(k.durations)-p.cfg.Window:]
 	}
+	k.low, k.median = percentiles(k.durations)
 	// Wake the other waits of this kind only when what they plan by moved:
 	// the kind was just learned, or its low end shifted by more than the
 	// allowed overshoot. Waking every wait on every finished task made
 	// 2,000 clones cost millions of wake-ups (BENCHMARKS.md).
-	after := lowEnd(k.durations)
-	if before == 0 || math.Abs(float64(after-before)) > p.cfg.Overshoot*float64(before) {
+	if before == 0 || math.Abs(float64(k.low-before)) > p.cfg.Overshoot*float64(before) {
 		k.renew()
 	}
 }
@@ -179,14 +183,15 @@ func (k *kindStats) renew() {
 	k.changed, k.wake = context.WithCancel(context.Background())
 }
 
-// lowEnd is the 10th percentile of ds (0 when empty).
-func lowEnd(ds []time.Duration) time.Duration {
+// percentiles returns the 10th percentile (the low end) and the median of
+// ds (zeros when empty).
+func percentiles(ds []time.Duration) (low, median time.Duration) {
 	if len(ds) == 0 {
-		return 0
+		return 0, 0
 	}
 	d := slices.Clone(ds)
 	slices.Sort(d)
-	return d[int(0.1*float64(len(d)-1))]
+	return d[int(0.1*float64(len(d)-1))], d[(len(d)-1)/2]
 }
 
 func (p *Poller) statsLocked(kind string) *kindStats {
@@ -209,9 +214,7 @@ func (p *Poller) Expected(kind string) (low, median time.Duration, n int) {
 	if k == nil || len(k.durations) == 0 {
 		return 0, 0, 0
 	}
-	d := slices.Clone(k.durations)
-	slices.Sort(d)
-	return d[int(0.1*float64(len(d)-1))], d[(len(d)-1)/2], len(d)
+	return k.low, k.median, len(k.durations)
 }
 
 func (p *Poller) changed(kind string) context.Context {
