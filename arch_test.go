@@ -24,17 +24,19 @@ var allowed = map[string][]string{
 	"internal/termtext": {},
 	// Marshal's encoding of generic values, without reflection: a leaf.
 	"internal/jsonvalue": {},
-	"frame":              {},
-	"frame/sim":          {"frame"}, // the catalog, as data
-	"schema":             {"internal/suggest"},
-	"engine/expr":        {"internal/suggest"},
-	"engine":             {"schema", "engine/expr", "internal/termtext", "internal/jsonvalue"}, // termtext: a failed item's error in outputs.errors, as one safe line; jsonvalue: events as Marshal writes them
-	"engine/journal":     {"engine", "internal/jsonvalue"},
-	"plan":               {"engine", "internal/termtext"},
-	"steps":              {"engine", "frame"},
-	"workflows":          {},
-	"liveview":           {"engine", "internal/termtext"},
-	"runner":             {"engine/journal", "plan", "steps", "state"},
+	// Opening only regular files (a FIFO or a device hung the command): a leaf.
+	"internal/regularfile": {},
+	"frame":                {"internal/regularfile"},
+	"frame/sim":            {"frame"}, // the catalog, as data
+	"schema":               {"internal/suggest", "internal/regularfile"},
+	"engine/expr":          {"internal/suggest"},
+	"engine":               {"schema", "engine/expr", "internal/termtext", "internal/jsonvalue"}, // termtext: a failed item's error in outputs.errors, as one safe line; jsonvalue: events as Marshal writes them
+	"engine/journal":       {"engine", "internal/jsonvalue"},
+	"plan":                 {"engine", "internal/termtext", "internal/regularfile"},
+	"steps":                {"engine", "frame"},
+	"workflows":            {},
+	"liveview":             {"engine", "internal/termtext"},
+	"runner":               {"engine/journal", "plan", "steps", "state"},
 	// state backends know journals and the lock contract, not the API or
 	// steps: cli opens one and runner uses it (issue 14).
 	"state":           {"engine/journal"},

@@ -14,8 +14,9 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/frameflow/frameflow/internal/regularfile"
 )
 
 // DefaultBaseURL is the documented Admin API endpoint.
@@ -155,31 +156,19 @@ func readCredentialsFile(path string) (id, secret string, err error) {
 	// Checked before opening: opening a FIFO blocks until a writer comes,
 	// in a system call no signal handler can interrupt (Ctrl-C and SIGTERM
 	// were caught and ignored while it hung). A device could stream forever.
-	before, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
+	f, st, err := regularfile.Open(path)
+	var notRegular *regularfile.NotRegularError
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return "", "", fmt.Errorf("credentials file %s does not exist (--credentials: a file holding client_id and client_secret); %w", path, os.ErrNotExist)
-	}
-	if err != nil {
-		return "", "", fmt.Errorf("credentials file: %w", err)
-	}
-	if !before.Mode().IsRegular() {
-		return "", "", fmt.Errorf("credentials file %s is not a regular file (%s); give the path of a file holding client_id and client_secret", path, describeMode(before.Mode()))
-	}
-	// O_NONBLOCK: should the path be swapped for a FIFO between the check
-	// and the open, the open still returns at once; the file is then
-	// checked again through the descriptor.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
+	case errors.As(err, &notRegular):
+		return "", "", fmt.Errorf("credentials file %s is %v; give the path of a file holding client_id and client_secret", path, err)
+	case errors.Is(err, regularfile.ErrChanged):
+		return "", "", fmt.Errorf("credentials file %s %v; refusing it", path, err)
+	case err != nil:
 		return "", "", fmt.Errorf("credentials file: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", "", fmt.Errorf("credentials file: %w", err)
-	}
-	if !st.Mode().IsRegular() || !os.SameFile(before, st) {
-		return "", "", fmt.Errorf("credentials file %s changed while it was being opened; refusing it", path)
-	}
 	if st.Size() > maxCredentialsBytes {
 		return "", "", fmt.Errorf("credentials file %s is larger than %d bytes; it should hold only client_id and client_secret", path, maxCredentialsBytes)
 	}
@@ -212,23 +201,6 @@ func readAllLimited(f *os.File, limit int64) ([]byte, error) {
 		return nil, errors.New("file too large")
 	}
 	return data, nil
-}
-
-// describeMode names a non-regular file's kind for an error message.
-func describeMode(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeCharDevice != 0:
-		return "a character device"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "mode " + m.String()
 }
 
 // parseCredentials reads JSON, KEY=VALUE lines (a shell or .env file) or

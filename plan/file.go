@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/frameflow/frameflow/internal/regularfile"
 )
 
 // hashed is what a plan's hash covers, in this field order. Summary is
@@ -147,10 +149,11 @@ var ErrTampered = errors.New("plan file does not match its hash")
 func Load(path string) (*Plan, error) {
 	// Checked before opening: opening a named pipe blocks until a writer
 	// comes (`apply FIFO` hung), and a device may stream for ever.
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("load plan %s: not a regular file (%s)", path, fileKind(st.Mode()))
+	b, err := regularfile.Read(path, -1)
+	var notRegular *regularfile.NotRegularError
+	if errors.As(err, &notRegular) {
+		return nil, fmt.Errorf("load plan %s: %w", path, err)
 	}
-	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load plan: %w", err)
 	}
@@ -159,18 +162,6 @@ func Load(path string) (*Plan, error) {
 		return nil, fmt.Errorf("load plan %s: %w", path, err)
 	}
 	return p, nil
-}
-
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "mode " + m.String()
 }
 
 // Parse decodes and verifies a plan from its JSON form (see Load).
