@@ -288,6 +288,17 @@ func chaos(t *testing.T, seed int64, cfgs ...chaosConfig) {
 					if !actedAny(reqs, []string{path}) {
 						t.Errorf("%s: reported as possibly sent, but the simulator never acted on %s: %s", name, path, m)
 					}
+				case strings.Contains(m, answersLost):
+					// Sent twice, both answers dropped, neither shown
+					// (its task failed, or is still running): the
+					// simulator must have dropped two of them.
+					path := mutationPath(m)
+					if !strings.Contains(path, id) && !w.ownsPool(id, path) {
+						t.Errorf("%s: lost answers reported for another resource: %s", name, m)
+					}
+					if n := droppedOn(reqs, path); n < 2 {
+						t.Errorf("%s: reported as sent twice with both answers lost, but the simulator dropped %d answers of %s: %s", name, n, path, m)
+					}
 				case taskFailed.MatchString(m):
 					if !w.lastTaskFailed(id) {
 						t.Errorf("%s reported failed (%s) but its last task did not fail", name, m)
@@ -334,6 +345,22 @@ var taskFailed = regexp.MustCompile(`\(task( "[^"]*")?( [^ )]+)? failed\)`)
 // unknownOutcome is how a failed step says its mutation's outcome is
 // unknown (maybe sent, or sent and not proven finished).
 const unknownOutcome = "outcome_unknown"
+
+// answersLost is how a failed step says its mutation was sent twice in one
+// attempt, both answers were lost, and reads proved neither took effect.
+const answersLost = "answers_lost"
+
+// droppedOn counts the POSTs to path the simulator acted on and then
+// dropped the connection of.
+func droppedOn(reqs []sim.RequestRecord, path string) int {
+	n := 0
+	for _, q := range reqs {
+		if q.Method == "POST" && q.Dropped && path != "" && strings.TrimPrefix(q.Path, "/v1") == path {
+			n++
+		}
+	}
+	return n
+}
 
 // unresolved splits the failed steps of an attempt's events into the
 // mutations whose outcome is unknown (their paths) and any other failure.

@@ -417,6 +417,12 @@ func Classify(err error) (string, time.Duration) {
 	if errors.As(err, &ue) {
 		return engine.ClassOutcomeUnknown, 0
 	}
+	// Sent twice, both answers lost, both proven not to have taken effect:
+	// the journal allows sending it again, like a lost connection.
+	var le *journal.AnswersLostError
+	if errors.As(err, &le) {
+		return engine.ClassNetwork, 0
+	}
 	// A called playbook refusing the inputs its caller gives is invalid
 	// input, like a step type's invalid request.
 	var ce *engine.CallInputError

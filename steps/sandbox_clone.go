@@ -245,6 +245,7 @@ func (s *stepsImpl) prepareCloneReconcile(ctx context.Context, m *engine.Mutatio
 		if got.From == "" {
 			return nil, false, ErrNoCloneWitness
 		}
+		got.Read = tr.graceFrom(got.Read, got.Nonce)
 		return cloneAuditProof(ctx, c, target, got)
 	}
 	return nil

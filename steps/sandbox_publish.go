@@ -119,7 +119,7 @@ func (s *stepsImpl) preparePublish(ctx context.Context, m *engine.Mutation, acco
 		if tr.ownUnsent(got.Nonce) {
 			return nil, false, ErrNoWitness
 		}
-		found, err := newPublishTask(ctx, c, accountID, idSet(got.TaskIDs), got.Read)
+		found, err := newPublishTask(ctx, c, accountID, idSet(got.TaskIDs), tr.graceFrom(got.Read, got.Nonce))
 		if err != nil || found == nil {
 			return nil, false, err
 		}

@@ -17,8 +17,9 @@ import (
 // is still this process's own and this process never sent, it was read
 // after the crash and proves nothing.
 type sendTracker struct {
-	nonce string
-	sent  atomic.Bool
+	nonce    string
+	sent     atomic.Bool
+	lastSent atomic.Int64 // unix nanoseconds of this process's latest send
 }
 
 // trackSends wraps m.Send (set it first) to note that this process sent.
@@ -29,6 +30,7 @@ func trackSends(m *engine.Mutation) *sendTracker {
 	send := m.Send
 	m.Send = func(ctx context.Context) (any, error) {
 		t.sent.Store(true)
+		t.lastSent.Store(time.Now().UnixNano())
 		return send(ctx)
 	}
 	return t
@@ -37,6 +39,19 @@ func trackSends(m *engine.Mutation) *sendTracker {
 // ownUnsent reports whether a witness carrying nonce is this process's own
 // and this process never sent: such a witness cannot prove anything.
 func (t *sendTracker) ownUnsent(nonce string) bool { return nonce == t.nonce && !t.sent.Load() }
+
+// graceFrom is when a witness's grace starts: its read, or this process's
+// latest send when the witness is its own. A re-send after a proven
+// absence (the journal sends once more) gets its own grace instead of
+// being judged by one read made before its task could finish.
+func (t *sendTracker) graceFrom(w time.Time, nonce string) time.Time {
+	if nonce == t.nonce && t.sent.Load() {
+		if last := time.Unix(0, t.lastSent.Load()); last.After(w) {
+			return last
+		}
+	}
+	return w
+}
 
 // idSet is the set of ids a witness recorded.
 func idSet(ids []string) map[string]bool {
@@ -73,7 +88,7 @@ func settleReconcile(m *engine.Mutation, applied func(ctx context.Context) (bool
 	m.Reconcile = func(ctx context.Context) (any, bool, error) {
 		var w settingsWitness
 		_ = json.Unmarshal(m.Witness, &w) // a journal without one: no grace
-		deadline := w.Read.Add(SettingsGrace)
+		deadline := tr.graceFrom(w.Read, w.Nonce).Add(SettingsGrace)
 		if tr.ownUnsent(w.Nonce) {
 			deadline = time.Time{} // read after the crash: nothing of ours is on its way
 		}

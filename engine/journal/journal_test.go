@@ -329,6 +329,31 @@ func TestOutcomeUnknownDuringSend(t *testing.T) {
 		}
 	})
 
+	// Both answers lost and both proven absent (a settings change whose
+	// task failed): this attempt stops with an AnswersLostError that the
+	// retry policy may retry (it is not an unknown outcome), and the key
+	// stays sendable.
+	t.Run("absent twice: stops, sendable again", func(t *testing.T) {
+		s := openStore(t, t.TempDir(), testOptions())
+		r := create(t, s)
+		mu := &mutation{sendErr: []error{dropped, dropped}, reconcile: func() (any, bool, error) { return nil, false, nil }}
+		_, err := r.Do(context.Background(), key, mu.build())
+		var le *journal.AnswersLostError
+		var ue *journal.UnresolvedError
+		if !errors.As(err, &le) || errors.As(err, &ue) || mu.sends.Load() != 2 {
+			t.Fatalf("err = %v sends=%d, want an AnswersLostError after 2 sends", err, mu.sends.Load())
+		}
+		if !strings.HasPrefix(err.Error(), "answers_lost: mutation "+key) {
+			t.Errorf("message %q", err)
+		}
+		if got := strings.Join(types(records(t, s, r.ID()))[2:], ","); got != "intent,unknown,not_sent,intent,unknown,not_sent" {
+			t.Errorf("records %s", got)
+		}
+		if res, err := r.Do(context.Background(), key, mu.build()); err != nil || mu.sends.Load() != 3 {
+			t.Fatalf("the retry: %v %v sends=%d", res, err, mu.sends.Load())
+		}
+	})
+
 	t.Run("cannot prove: not sent again, not even on resume", func(t *testing.T) {
 		dir := t.TempDir()
 		s := openStore(t, dir, testOptions())

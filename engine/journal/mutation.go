@@ -46,6 +46,26 @@ func (e *UnresolvedError) Error() string {
 
 func (e *UnresolvedError) Unwrap() error { return e.Err }
 
+// AnswersLostError says a mutation was sent twice in one attempt, each
+// answer was lost, and after each a read proved it had not taken effect
+// (for a settings change: the values never showed within the grace, as
+// when its task failed). The journal holds it as not sent, so the step's
+// retry policy (class network) or a resume may send it again; this attempt
+// sends nothing more.
+type AnswersLostError struct {
+	Key    string
+	Method string
+	Path   string
+	Err    error // the second send's error
+}
+
+func (e *AnswersLostError) Error() string {
+	return fmt.Sprintf("answers_lost: mutation %s (%s %s) was sent twice and both answers were lost; reads proved neither took effect "+
+		"(its task may have failed, or the request never arrived), so a retry or a resume may send it again: %v", e.Key, e.Method, e.Path, e.Err)
+}
+
+func (e *AnswersLostError) Unwrap() error { return e.Err }
+
 // MarkCommand is the command an operator runs to settle an unknown outcome.
 func MarkCommand(runID, key string) string {
 	if runID == "" {
@@ -193,7 +213,7 @@ func (r *Run) send(ctx context.Context, key string, m *engine.Mutation, again bo
 	default:
 		// Proven absent twice in a row: leave the next try to the engine's
 		// retry policy or a resume (the journal now allows it).
-		return nil, err
+		return nil, &AnswersLostError{Key: key, Method: m.Method, Path: r.redact(m.Path), Err: err}
 	}
 }
 
