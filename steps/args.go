@@ -89,41 +89,35 @@ func (a args) integer(name string) (n int, ok bool, err error) {
 	if !present || v == nil {
 		return 0, false, nil
 	}
-	bad := fmt.Errorf("input %s: want a whole number, got %s", name, describe(v))
+	if n, whole := wholeNumber(v); whole {
+		return n, true, nil
+	}
+	// Built only when needed: elasticity.set reads three integers per store,
+	// and formatting the message on every read was most of the read's cost.
+	return 0, true, fmt.Errorf("input %s: want a whole number, got %s", name, describe(v))
+}
+
+// wholeNumber is v as an int when it is a whole number within int32.
+func wholeNumber(v any) (int, bool) {
 	switch x := v.(type) {
 	case int:
-		return x, true, nil
+		return x, true
 	case int64:
-		if x > math.MaxInt32 || x < math.MinInt32 {
-			return 0, true, bad
-		}
-		return int(x), true, nil
+		return int(x), x <= math.MaxInt32 && x >= math.MinInt32
 	case int32:
-		return int(x), true, nil
+		return int(x), true
 	case uint64:
-		if x > math.MaxInt32 {
-			return 0, true, bad
-		}
-		return int(x), true, nil
+		return int(x), x <= math.MaxInt32
 	case float64:
-		if x != math.Trunc(x) || math.Abs(x) > math.MaxInt32 {
-			return 0, true, bad
-		}
-		return int(x), true, nil
+		return int(x), x == math.Trunc(x) && math.Abs(x) <= math.MaxInt32
 	case json.Number:
 		i, err := strconv.ParseInt(x.String(), 10, 32)
-		if err != nil {
-			return 0, true, bad
-		}
-		return int(i), true, nil
+		return int(i), err == nil
 	case string:
 		i, err := strconv.ParseInt(strings.TrimSpace(x), 10, 32)
-		if err != nil {
-			return 0, true, bad
-		}
-		return int(i), true, nil
+		return int(i), err == nil
 	}
-	return 0, true, bad
+	return 0, false
 }
 
 // duration returns a duration input: a Go duration string ("90s", "2m") or
