@@ -41,6 +41,10 @@ type Client struct {
 	maxRetryAfter time.Duration
 	now           func() time.Time
 	http          *http.Client
+	// retrying sends every request: one for the Client, not one per
+	// request (its settings never change, and each request's state
+	// reaches checkRetry through the request's context).
+	retrying *retryablehttp.Client
 }
 
 // NewClient checks cfg and builds a Client. It sends nothing.
@@ -67,6 +71,17 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	c.setRetryDefaults()
 	c.http = newHTTPClient(cfg, c.now)
+	c.retrying = &retryablehttp.Client{
+		HTTPClient:   c.http,
+		RetryMax:     c.retryMax,
+		RetryWaitMin: c.waitMin,
+		RetryWaitMax: c.waitMax,
+		CheckRetry:   c.checkRetry,
+		Backoff:      c.backoff,
+		// Hand back the last response or error as is: Do builds the typed
+		// errors (retryablehttp's own would wrap them in prose).
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
 	return c, nil
 }
 
@@ -258,7 +273,8 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	if method == "" {
 		method = http.MethodGet
 	}
-	endpoint := method + " " + req.Path
+	// Only errors name the endpoint: not one string per request sent.
+	endpoint := func() string { return method + " " + req.Path }
 	if !validMethod(method) {
 		return nil, &InvalidRequestError{Endpoint: quoteShort(req.Method), Reason: "bad HTTP method"}
 	}
@@ -266,11 +282,11 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 		return nil, &InvalidRequestError{Reason: err.Error()}
 	}
 	if (c.readOnly || readOnlyContext(ctx)) && method != http.MethodGet && method != http.MethodHead {
-		return nil, &InvalidRequestError{Endpoint: endpoint, Err: ErrReadOnly}
+		return nil, &InvalidRequestError{Endpoint: endpoint(), Err: ErrReadOnly}
 	}
 	ctype, body, err := req.Body()
 	if err != nil {
-		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: err.Error()}
+		return nil, &InvalidRequestError{Endpoint: endpoint(), Reason: err.Error()}
 	}
 	base := c.base
 	switch req.API {
@@ -278,18 +294,18 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	case APIv1Alpha:
 		base = c.alphaBase
 	default:
-		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: fmt.Sprintf("unknown API %q", req.API)}
+		return nil, &InvalidRequestError{Endpoint: endpoint(), Reason: fmt.Sprintf("unknown API %q", req.API)}
 	}
 	for k := range req.Header {
 		if reservedHeader(k) {
-			return nil, &InvalidRequestError{Endpoint: endpoint, Reason: fmt.Sprintf("header %s is set by the client, not by a parameter", k)}
+			return nil, &InvalidRequestError{Endpoint: endpoint(), Reason: fmt.Sprintf("header %s is set by the client, not by a parameter", k)}
 		}
 	}
 	u := *base
 	u.RawPath = base.EscapedPath() + req.Path
 	p, err := url.PathUnescape(u.RawPath)
 	if err != nil {
-		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: "bad percent escape in path"}
+		return nil, &InvalidRequestError{Endpoint: endpoint(), Reason: "bad percent escape in path"}
 	}
 	u.Path = p
 	u.RawQuery = req.Query.Encode()
@@ -307,7 +323,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	}
 	rreq, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), rawBody)
 	if err != nil {
-		return nil, &InvalidRequestError{Endpoint: endpoint, Reason: err.Error()}
+		return nil, &InvalidRequestError{Endpoint: endpoint(), Reason: err.Error()}
 	}
 	for k, vs := range req.Header {
 		for _, v := range vs {
@@ -318,18 +334,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	if ctype != "" {
 		rreq.Header.Set("Content-Type", ctype)
 	}
-	rc := &retryablehttp.Client{
-		HTTPClient:   c.http,
-		RetryMax:     c.retryMax,
-		RetryWaitMin: c.waitMin,
-		RetryWaitMax: c.waitMax,
-		CheckRetry:   c.retryPolicy(st),
-		Backoff:      c.backoff,
-		// Hand back the last response or error as is: Do builds the typed
-		// errors (retryablehttp's own would wrap them in prose).
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-	}
-	resp, err := rc.Do(rreq)
+	resp, err := c.retrying.Do(rreq)
 	attempts := int(st.attempts.Load())
 	if err != nil {
 		if resp != nil {

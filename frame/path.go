@@ -19,6 +19,9 @@ func PathFor(template string, params map[string]string) (string, error) {
 		return "", &InvalidRequestError{Reason: fmt.Sprintf("path template %q must start with '/'", template)}
 	}
 	var b strings.Builder
+	// One allocation: values are IDs, and growing from empty copied the
+	// path three times over (a 2,000-store rollout builds ~20,000 paths).
+	b.Grow(len(template) + 64)
 	rest := template
 	for {
 		open := strings.IndexByte(rest, '{')
@@ -141,7 +144,11 @@ func checkRequestPath(p string) error {
 	if strings.ContainsAny(p, "?#\\") {
 		return fmt.Errorf("path %s contains '?', '#' or '\\' (use Request.Query)", quoteShort(p))
 	}
-	for _, s := range strings.Split(p[1:], "/") {
+	// Segment by segment, in order (no slice of them: every request is
+	// checked).
+	for rest, more := p[1:], true; more; {
+		var s string
+		s, rest, more = strings.Cut(rest, "/")
 		dec, err := url.PathUnescape(s)
 		if err != nil {
 			return fmt.Errorf("path %s: bad percent escape", quoteShort(p))
@@ -149,13 +156,26 @@ func checkRequestPath(p string) error {
 		if dec == "." || dec == ".." {
 			return fmt.Errorf("path %s contains a dot segment", quoteShort(p))
 		}
-		for _, r := range s {
-			if unicode.IsSpace(r) || unicode.IsControl(r) || !unicode.IsPrint(r) {
-				return fmt.Errorf("path %s contains whitespace or a control character", quoteShort(p))
+		if !plainASCII(s) {
+			for _, r := range s {
+				if unicode.IsSpace(r) || unicode.IsControl(r) || !unicode.IsPrint(r) {
+					return fmt.Errorf("path %s contains whitespace or a control character", quoteShort(p))
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// plainASCII reports whether s holds only printable ASCII other than the
+// space: characters the rune checks above would all pass.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // quoteShort quotes v for an error message, cut to a readable length.

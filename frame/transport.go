@@ -41,20 +41,31 @@ type callState struct {
 	// then the server provably has not seen it.
 	wrote atomic.Bool
 
-	mu   sync.Mutex
-	sigs []string // the signatures sent, redacted from what the server echoes
+	// The signatures sent, redacted from what the server echoes: the
+	// first in a field of its own, as most requests make one attempt (a
+	// slice allocated per request only to be read on errors).
+	mu        sync.Mutex
+	firstSig  string
+	laterSigs []string
 }
 
 func (st *callState) addSig(sig string) {
 	st.mu.Lock()
-	st.sigs = append(st.sigs, sig)
+	if st.firstSig == "" {
+		st.firstSig = sig
+	} else {
+		st.laterSigs = append(st.laterSigs, sig)
+	}
 	st.mu.Unlock()
 }
 
 func (st *callState) signatures() []string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return append([]string(nil), st.sigs...)
+	if st.firstSig == "" {
+		return nil
+	}
+	return append([]string{st.firstSig}, st.laterSigs...)
 }
 
 type callStateKey struct{}
@@ -235,37 +246,38 @@ func isIdempotent(method string) bool {
 	return false
 }
 
-// retryPolicy is retryablehttp's CheckRetry for one logical request.
+// checkRetry is retryablehttp's CheckRetry; the logical request's state
+// comes with its context (Client.Do puts it there).
 //
 // Reads (GET) retry on 429, 502, 503, 504 and transport errors. Mutations
 // retry only when the server provably did not act: 429 and 503 (refused
 // before acting) and transport errors before the request was written. A
 // mutation that may have reached the server (502/504 from a gateway that may
 // have forwarded it, a timeout or reset after writing) is not retried; Do
-// turns it into an OutcomeUnknownError.
-func (c *Client) retryPolicy(st *callState) func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	return func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if ctx.Err() != nil {
-			return false, nil
-		}
-		if err != nil {
-			if !st.idempotent && st.wrote.Load() {
-				return false, nil
-			}
-			return retryableTransportError(err), nil
-		}
-		switch resp.StatusCode {
-		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > c.maxRetryAfter {
-				// Too long for a transport retry: the step's policy decides.
-				return false, nil
-			}
-			return true, nil
-		case http.StatusBadGateway, http.StatusGatewayTimeout:
-			return st.idempotent, nil
-		}
+// turns it into an OutcomeUnknownError. Without that state nothing is
+// retried: whether the request was written would be unknown.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	st, _ := ctx.Value(callStateKey{}).(*callState)
+	if st == nil || ctx.Err() != nil {
 		return false, nil
 	}
+	if err != nil {
+		if !st.idempotent && st.wrote.Load() {
+			return false, nil
+		}
+		return retryableTransportError(err), nil
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > c.maxRetryAfter {
+			// Too long for a transport retry: the step's policy decides.
+			return false, nil
+		}
+		return true, nil
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		return st.idempotent, nil
+	}
+	return false, nil
 }
 
 // retryableTransportError excludes errors a retry cannot fix.
