@@ -72,7 +72,7 @@ func TestSharedLocksAroundMutatingSteps(t *testing.T) {
 type blockingLocker struct {
 	key     string
 	free    chan struct{}
-	waiting chan struct{} // closed when the engine was told it waits
+	waiting chan struct{} // closed just before the engine is told it waits
 	once    sync.Once
 }
 
@@ -81,8 +81,11 @@ func (l *blockingLocker) Acquire(ctx context.Context, keys []string, waiting fun
 		if k != l.key {
 			continue
 		}
-		waiting(k, "run R on host H")
+		// Marked before the engine is told: telling it gives the slot
+		// back, and the step it lets start may finish before this
+		// goroutine runs again.
 		l.once.Do(func() { close(l.waiting) })
+		waiting(k, "run R on host H")
 		select {
 		case <-l.free:
 		case <-ctx.Done():
