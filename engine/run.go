@@ -161,9 +161,13 @@ type run struct {
 	// to start, and executions waiting to get their slot back (a task
 	// wait due to poll, a step that waited for a lock), whose channels
 	// are in returning, in the same order.
-	ready       []task
-	head        int
-	returning   []chan struct{}
+	ready     []task
+	head      int
+	returning []chan struct{}
+	// idleWorkers are workers parked for the next task (startWorker);
+	// over: the run is done, and they are released.
+	idleWorkers []chan task
+	over        bool
 	stopping    bool
 	failed      bool
 	interrupted bool
