@@ -135,6 +135,21 @@ func appendFloat(dst []byte, f float64) ([]byte, bool) {
 
 const hex = "0123456789abcdef"
 
+// plainByte marks the ASCII bytes written as they are: not a control
+// character, '"', '\\' or one of the HTML-escaped <, > and &. One load per
+// byte instead of six comparisons: every journal line and event goes
+// through here.
+var plainByte = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		switch b {
+		case '"', '\\', '<', '>', '&':
+		default:
+			t[b] = true
+		}
+	}
+	return t
+}()
+
 // AppendString appends s as a JSON string the way json.Marshal writes it:
 // <, > and & escaped (HTML-safe), invalid UTF-8 as \ufffd, U+2028 and
 // U+2029 escaped.
@@ -143,7 +158,7 @@ func AppendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if plainByte[b] {
 				i++
 				continue
 			}

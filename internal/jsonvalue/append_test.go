@@ -121,3 +121,17 @@ func BenchmarkOutputs(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAppendString: the strings of a journal line or an event (ids,
+// paths, times), ASCII without escapes.
+func BenchmarkAppendString(b *testing.B) {
+	strs := []string{"3d268d25-dde7-5bc8-9f97-0b50c0f935b1", "/accounts/3d268d25-dde7-5bc8-9f97-0b50c0f935b1/pools/prod/elasticity_settings",
+		"rollout.capacity", "Store-1234", "2026-11-30T16:03:46.123456789Z", "succeeded"}
+	buf := make([]byte, 0, 512)
+	for b.Loop() {
+		buf = buf[:0]
+		for _, s := range strs {
+			buf = AppendString(buf, s)
+		}
+	}
+}
