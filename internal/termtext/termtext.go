@@ -154,8 +154,18 @@ func writeRune(b *strings.Builder, r rune) {
 func JSON(doc []byte) []byte {
 	clean := true
 	for i := 0; i < len(doc); {
+		if b := doc[i]; b < utf8.RuneSelf {
+			// ASCII without a decode call: every JSON event goes through
+			// here, and nearly all of them are ASCII throughout.
+			if b == 0x7f {
+				clean = false
+				break
+			}
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRune(doc[i:])
-		if r == 0x7f || (r >= 0x80 && unsafeRune(r)) {
+		if unsafeRune(r) {
 			clean = false
 			break
 		}

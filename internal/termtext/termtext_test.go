@@ -1,10 +1,14 @@
 package termtext
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 )
 
 const hostile = "Store-\u001b]0;pwned\u0007\nFAKE-LINE succeeded"
@@ -131,5 +135,50 @@ func BenchmarkLine(b *testing.B) {
 				_ = Line(c.s)
 			}
 		})
+	}
+}
+
+// jsonByDecoding is JSON's check as it was, decoding every rune: the
+// reference for the ASCII fast path.
+func jsonByDecoding(doc []byte) []byte {
+	for i := 0; i < len(doc); {
+		r, size := utf8.DecodeRune(doc[i:])
+		if r == 0x7f || (r >= 0x80 && unsafeRune(r)) {
+			out := make([]byte, 0, len(doc)+16)
+			for i := 0; i < len(doc); {
+				r, size := utf8.DecodeRune(doc[i:])
+				if r == 0x7f || (r >= 0x80 && r != utf8.RuneError && unsafeRune(r)) {
+					out = fmt.Appendf(out, `\u%04x`, r)
+				} else {
+					out = append(out, doc[i:i+size]...)
+				}
+				i += size
+			}
+			return out
+		}
+		i += size
+	}
+	return doc
+}
+
+func TestJSONMatchesDecodingEveryRune(t *testing.T) {
+	pieces := []string{"a", "{", "\"", "\x7f", "\x1b", "ü", "\u009b", "\u202e", "\u2028", "\xff", "\xe2\x80", "€", " ", "\n"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		var b []byte
+		for range rng.IntN(16) {
+			b = append(b, pieces[rng.IntN(len(pieces))]...)
+		}
+		if got, want := JSON(b), jsonByDecoding(b); !bytes.Equal(got, want) {
+			t.Fatalf("JSON(%q) = %q, want %q", b, got, want)
+		}
+	}
+}
+
+// BenchmarkJSON: a request event as the JSON renderer writes it (ASCII).
+func BenchmarkJSON(b *testing.B) {
+	line := []byte(`{"type":"request","time":"2026-11-30T15:48:08.481442117Z","attempt":1,"method":"GET","path":"/accounts/3d268d25-dde7-5bc8-9f97-0b50c0f935b1/sandbox/status","http_status":200,"duration":0.021014739}` + "\n")
+	for b.Loop() {
+		_ = JSON(line)
 	}
 }
