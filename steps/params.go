@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
@@ -67,7 +68,22 @@ type paramField struct {
 	enum      string // "enum=<list>": a key of paramEnums
 }
 
+// paramFields is the parsed fields of parameter struct t, parsed once per
+// type: decodeParams runs for every step execution (6,000 at 2,000
+// stores), and parsing the tags each time was ~1% of a rollout's CPU and
+// 3% of its allocations. The slice is shared: callers only read it.
 func paramFields(t reflect.Type) []paramField {
+	if cached, ok := parsedParams.Load(t); ok {
+		return cached.([]paramField)
+	}
+	out := parseParamFields(t)
+	parsedParams.Store(t, out)
+	return out
+}
+
+var parsedParams sync.Map // reflect.Type -> []paramField
+
+func parseParamFields(t reflect.Type) []paramField {
 	var out []paramField
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
