@@ -201,7 +201,7 @@ func TestAppendRecordIsMarshal(t *testing.T) {
 	generic := func() any {
 		return []any{nil, "s<>", 2.5, true, map[string]any{"k": []any{1.0, "\u2029"}}, map[string]any{}}[r.IntN(6)]
 	}
-	raws := []string{`{"a": [1, "x<y>&", null] }`, ` "s" `, `7`, `{"outputs":0}`, `{bad`, `null`}
+	raws := []string{`{"a": [1, "x<y>&", null] }`, ` "s" `, `7`, `{"outputs":0}`, `{bad`, `null`, "[\"p\u2028q\u2029\"]", `{"k":"plain"}`}
 	times := []time.Time{{}, time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC),
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
 	rt := reflect.TypeOf(record{})

@@ -281,13 +281,21 @@ func (w *lineWriter) raw(name string, v json.RawMessage, own bool) {
 		w.b = append(w.b, v...)
 		return
 	}
-	var compact, escaped bytes.Buffer
-	if json.Compact(&compact, v) != nil {
+	// Compacted straight onto the line, and escaped only when there is
+	// something to escape (a witness is Marshal's output already: every
+	// intent of a rollout copied it twice through buffers of its own).
+	start := len(w.b)
+	line := bytes.NewBuffer(w.b)
+	if json.Compact(line, v) != nil {
 		w.ok = false
 		return
 	}
-	json.HTMLEscape(&escaped, compact.Bytes())
-	w.b = append(w.b, escaped.Bytes()...)
+	w.b = line.Bytes()
+	if compact := w.b[start:]; bytes.ContainsAny(compact, "<>&\u2028\u2029") {
+		var escaped bytes.Buffer
+		json.HTMLEscape(&escaped, compact)
+		w.b = append(w.b[:start], escaped.Bytes()...)
+	}
 }
 
 // needsRedaction reports whether redact changes any string literal (key or
