@@ -46,6 +46,22 @@ steps:
       json: {names: '${{ map(steps.each.outputs.items, .names) }}'}
 `
 
+// playbookDir writes a playbook and its library (names relative to the
+// directory, lib/ for library files) into a new directory.
+func playbookDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // A called playbook filters with the filter its caller gives, compiled when
 // the call binds its inputs; one that does not compile is refused before
 // anything is sent, at its line in the called file.
@@ -54,15 +70,7 @@ func TestCalledPlaybookFiltersWithItsInput(t *testing.T) {
 		t.Skip("builds and runs frameflow processes")
 	}
 	rig := newCrashRig(t, 3, sim.Options{})
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, text := range map[string]string{"lib/pick.yaml": pickLib, "main.yaml": pickMain} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := playbookDir(t, map[string]string{"lib/pick.yaml": pickLib, "main.yaml": pickMain})
 	var mu sync.Mutex
 	var got []string
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -106,17 +114,9 @@ func TestCalledPlaybookConcurrencyIsRefusedByTheBinary(t *testing.T) {
 		t.Skip("builds and runs frameflow processes")
 	}
 	rig := newCrashRig(t, 2, sim.Options{})
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	lib := strings.Replace(pickLib, "name: pick\n", "name: pick\nconcurrency: 2\n", 1)
 	main := "version: 1\nname: m\nsteps:\n  - id: qa\n    uses: ./lib/pick.yaml\n    with: {filter: 'name == \"QA\"'}\n"
-	for name, text := range map[string]string{"lib/pick.yaml": lib, "main.yaml": main} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := playbookDir(t, map[string]string{"lib/pick.yaml": lib, "main.yaml": main})
 	for _, cmd := range []string{"validate", "run"} {
 		r := rig.exec(nil, cmd, filepath.Join(dir, "main.yaml"), "--yes")
 		if cmd == "validate" {
@@ -153,11 +153,7 @@ func TestCalledPlaybookVarFailingForItsInputSendsNothing(t *testing.T) {
 		t.Skip("builds and runs frameflow processes")
 	}
 	rig := newCrashRig(t, 2, sim.Options{})
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{
+	dir := playbookDir(t, map[string]string{
 		"lib/size.yaml": `version: 1
 name: size
 inputs:
@@ -180,12 +176,7 @@ steps:
     needs: [announce]
     uses: ./lib/size.yaml
     with: {servers: "five"}
-`}
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+`})
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("the announcement was sent for a refused run: %s %s", r.Method, r.URL)
 	}))
