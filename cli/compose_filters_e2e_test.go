@@ -46,6 +46,22 @@ steps:
       json: {names: '${{ map(steps.each.outputs.items, .names) }}'}
 `
 
+// playbookDir writes a playbook and its library (names relative to the
+// directory, lib/ for library files) into a new directory.
+func playbookDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // A called playbook filters with the filter its caller gives, compiled when
 // the call binds its inputs; one that does not compile is refused before
 // anything is sent, at its line in the called file.
@@ -54,15 +70,7 @@ func TestCalledPlaybookFiltersWithItsInput(t *testing.T) {
 		t.Skip("builds and runs frameflow processes")
 	}
 	rig := newCrashRig(t, 3, sim.Options{})
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, text := range map[string]string{"lib/pick.yaml": pickLib, "main.yaml": pickMain} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := playbookDir(t, map[string]string{"lib/pick.yaml": pickLib, "main.yaml": pickMain})
 	var mu sync.Mutex
 	var got []string
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -106,17 +114,9 @@ func TestCalledPlaybookConcurrencyIsRefusedByTheBinary(t *testing.T) {
 		t.Skip("builds and runs frameflow processes")
 	}
 	rig := newCrashRig(t, 2, sim.Options{})
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	lib := strings.Replace(pickLib, "name: pick\n", "name: pick\nconcurrency: 2\n", 1)
 	main := "version: 1\nname: m\nsteps:\n  - id: qa\n    uses: ./lib/pick.yaml\n    with: {filter: 'name == \"QA\"'}\n"
-	for name, text := range map[string]string{"lib/pick.yaml": lib, "main.yaml": main} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := playbookDir(t, map[string]string{"lib/pick.yaml": lib, "main.yaml": main})
 	for _, cmd := range []string{"validate", "run"} {
 		r := rig.exec(nil, cmd, filepath.Join(dir, "main.yaml"), "--yes")
 		if cmd == "validate" {
@@ -142,4 +142,54 @@ func storesNotFirst(names []string) bool {
 		}
 	}
 	return true
+}
+
+// A called playbook's var that fails for the value its caller gives (here a
+// literal) refuses the call's inputs: run stops before anything is sent,
+// at the var's line in the called file, instead of failing the call after
+// the steps before it were sent.
+func TestCalledPlaybookVarFailingForItsInputSendsNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs frameflow processes")
+	}
+	rig := newCrashRig(t, 2, sim.Options{})
+	dir := playbookDir(t, map[string]string{
+		"lib/size.yaml": `version: 1
+name: size
+inputs:
+  servers: {type: string, required: true}
+vars:
+  max: ${{ int(inputs.servers) }}
+steps:
+  - id: found
+    uses: accounts.list
+`,
+		"main.yaml": `version: 1
+name: size-all
+inputs:
+  report_url: {type: string, required: true}
+steps:
+  - id: announce
+    uses: http.request
+    with: {method: POST, url: '${{ inputs.report_url }}', json: {msg: starting}}
+  - id: size
+    needs: [announce]
+    uses: ./lib/size.yaml
+    with: {servers: "five"}
+`})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the announcement was sent for a refused run: %s %s", r.Method, r.URL)
+	}))
+	defer hook.Close()
+	before := len(rig.sim.Requests())
+	if r := rig.exec(nil, "validate", filepath.Join(dir, "main.yaml"), "--input", "report_url=http://127.0.0.1:9"); r.code == 0 || !strings.Contains(r.out+r.err, filepath.Join(dir, "lib", "size.yaml")+":6:") {
+		t.Fatalf("validate must report the var at its line:\n%s", r)
+	}
+	r := rig.exec(nil, "run", filepath.Join(dir, "main.yaml"), "--yes", "--input", "report_url="+hook.URL)
+	if r.code != 2 || !strings.Contains(r.err, filepath.Join(dir, "lib", "size.yaml")+":6:") || !strings.Contains(r.err, "nothing was sent") {
+		t.Fatalf("want exit 2 naming the var's line and nothing sent:\n%s", r)
+	}
+	if n := len(rig.sim.Requests()) - before; n != 0 {
+		t.Fatalf("%d requests to Frame for a refused run", n)
+	}
 }

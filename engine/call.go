@@ -123,7 +123,12 @@ func (r *run) bindPlaybookVars(u *unit, pv *playbookValues) error {
 	for _, v := range u.vars {
 		val, err := resolve(v.val, scope)
 		if err != nil {
-			return &PosError{Pos: v.pos, Msg: fmt.Sprintf("var %s: %v", v.name, err)}
+			// Vars read only inputs, vars and env, and an evaluation that
+			// touches an unknown value yields Unknown, not an error: this
+			// one fails for values the caller gave, so it refuses them like
+			// a wrong type, and preflight stops the run before anything is
+			// sent instead of failing the call midway through a rollout.
+			return &CallInputError{Playbook: u.wf.File, Pos: v.pos, Err: fmt.Errorf("var %s: %v", v.name, err)}
 		}
 		if v.val.secret != "" {
 			r.redact.Add(val)
