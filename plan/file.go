@@ -14,34 +14,11 @@ import (
 	"github.com/frameflow/frameflow/internal/regularfile"
 )
 
-// hashed is what a plan's hash covers, in this field order. Summary is
-// derived from it; CreatedAt and the hash itself are not part of it.
-type hashed struct {
-	FormatVersion int            `json:"format_version"`
-	Workflow      WorkflowRef    `json:"workflow"`
-	Inputs        map[string]any `json:"inputs"`
-	Offline       bool           `json:"offline"`
-	Mutations     []Mutation     `json:"mutations"`
-	Unchanged     []Unchanged    `json:"unchanged"`
-	ReadsDigest   string         `json:"reads_digest,omitempty"`
-	// Names is omitted when empty, so plans without names keep their hash.
-	Names map[string]string `json:"names,omitempty"`
-}
-
 // ComputeHash returns "sha256:<hex>" over the canonical JSON of the plan's
 // workflow reference, inputs, offline flag, mutations, unchanged list and
 // reads digest (see docs/plan-format.md). It does not set p.Hash.
 func (p *Plan) ComputeHash() string {
-	h := hashed{
-		FormatVersion: p.FormatVersion,
-		Workflow:      p.Workflow,
-		Inputs:        p.Inputs,
-		Offline:       p.Offline,
-		Mutations:     p.Mutations,
-		Unchanged:     p.Unchanged,
-		ReadsDigest:   p.ReadsDigest,
-		Names:         p.Names,
-	}
+	h := p.Content // a copy: the nil fixes below leave p as it is
 	// nil and empty must hash alike: a plan built in memory and the same
 	// plan read back from its file are the same plan.
 	if h.Inputs == nil {

@@ -21,13 +21,15 @@ const StatusUnchanged = "unchanged"
 // approval (nil: none). The plan's hash is computed.
 func FromResult(wf WorkflowRef, inputs map[string]any, secretInputs []string, res *engine.Result, offline bool, destructive func(mutationType string) bool) *Plan {
 	p := &Plan{
-		FormatVersion: FormatVersion,
-		Workflow:      wf,
-		Inputs:        map[string]any{},
-		Offline:       offline,
-		Mutations:     []Mutation{},
-		Unchanged:     []Unchanged{},
-		CreatedAt:     time.Now().UTC().Truncate(time.Second),
+		Content: Content{
+			FormatVersion: FormatVersion,
+			Workflow:      wf,
+			Inputs:        map[string]any{},
+			Offline:       offline,
+			Mutations:     []Mutation{},
+			Unchanged:     []Unchanged{},
+		},
+		CreatedAt: time.Now().UTC().Truncate(time.Second),
 	}
 	scrub := newScrubber(secretStrings(inputs, secretInputs))
 	names := map[string]string{}

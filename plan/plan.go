@@ -29,6 +29,18 @@ const (
 
 // Plan is the result of a dry run.
 type Plan struct {
+	// Content is what the hash covers; its fields are the plan's first
+	// (JSON writes an embedded struct's fields in place).
+	Content
+	Summary   Summary   `json:"summary"`
+	Hash      string    `json:"hash"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Content is the part of a plan its hash covers, in this field order.
+// Summary is derived from it; CreatedAt and the hash itself are not part of
+// it, so a field added here is hashed and one added to Plan is not.
+type Content struct {
 	FormatVersion int            `json:"format_version"`
 	Workflow      WorkflowRef    `json:"workflow"`
 	Inputs        map[string]any `json:"inputs"`
@@ -40,11 +52,9 @@ type Plan struct {
 	ReadsDigest string `json:"reads_digest,omitempty"`
 	// Names maps ids to the names the plan read (accounts, pools), so that
 	// renderings show names beside ids. It is hashed: a reviewer approves
-	// what they read.
-	Names     map[string]string `json:"names,omitempty"`
-	Summary   Summary           `json:"summary"`
-	Hash      string            `json:"hash"`
-	CreatedAt time.Time         `json:"created_at"`
+	// what they read. Omitted when empty, so plans without names keep
+	// their hash.
+	Names map[string]string `json:"names,omitempty"`
 }
 
 // WorkflowRef names the workflow a plan was made from.

@@ -153,6 +153,10 @@ func (r *Resumption) Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	if err := w.readyToRun(ctx, o.Approved); err != nil {
 		return nil, err
 	}
+	// Accepted: the attempt starts now (a refused one journals nothing).
+	if err := r.jr.StartAttempt(); err != nil {
+		return nil, err
+	}
 	var wrap func(engine.MutationRecorder) engine.MutationRecorder
 	if r.guard != nil {
 		wrap = r.guard.Wrap

@@ -125,7 +125,7 @@ type bigRunBackend struct {
 }
 
 func (f *bigRunBackend) Plan(_ context.Context, file string, _ map[string]string) (*plan.Plan, error) {
-	p := &plan.Plan{FormatVersion: plan.FormatVersion, Workflow: plan.WorkflowRef{Name: "big", File: file}, Inputs: map[string]any{}}
+	p := &plan.Plan{Content: plan.Content{FormatVersion: plan.FormatVersion, Workflow: plan.WorkflowRef{Name: "big", File: file}, Inputs: map[string]any{}}}
 	for i := range benchStores {
 		item := fmt.Sprintf("Store-%04d", i+1)
 		p.Mutations = append(p.Mutations, plan.Mutation{Step: "rollout.clone", Item: item, Index: i, Key: "rollout.clone[" + item + "]#1", Type: "sandbox.clone", Method: "POST", Path: "/accounts/" + item + "/clone", Destructive: true})

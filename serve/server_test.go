@@ -51,9 +51,9 @@ func (f *fakeBackend) Plan(_ context.Context, file string, in map[string]string)
 	if in["count"] == "bad" {
 		return nil, &InputError{Problems: []string{"input count: not an integer"}}
 	}
-	p := &plan.Plan{FormatVersion: plan.FormatVersion, Workflow: plan.WorkflowRef{Name: "t", File: file},
+	p := &plan.Plan{Content: plan.Content{FormatVersion: plan.FormatVersion, Workflow: plan.WorkflowRef{Name: "t", File: file},
 		Inputs:    map[string]any{"pin": plan.Sensitive, "count": in["count"]},
-		Mutations: []plan.Mutation{{Step: "fan.m", Item: "Store-1", Index: 0, Key: "fan.m[Store-1]#1", Type: "sandbox.clone", Method: "POST", Path: "/accounts/a1/clone", Destructive: true}}}
+		Mutations: []plan.Mutation{{Step: "fan.m", Item: "Store-1", Index: 0, Key: "fan.m[Store-1]#1", Type: "sandbox.clone", Method: "POST", Path: "/accounts/a1/clone", Destructive: true}}}}
 	p.Summarize()
 	p.Hash = p.ComputeHash()
 	return p, nil

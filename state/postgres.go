@@ -243,6 +243,13 @@ func (b *Postgres) submit(op *lockOp) lockAnswer {
 		return <-op.answer
 	}
 	b.leading = true
+	b.drainQueue()
+	return <-op.answer
+}
+
+// drainQueue runs the queued batches until none is left, then gives up
+// leading. Called with qmu held by the leader; returns with it released.
+func (b *Postgres) drainQueue() {
 	for len(b.queue) > 0 {
 		batch := b.queue
 		b.queue = nil
@@ -252,7 +259,6 @@ func (b *Postgres) submit(op *lockOp) lockAnswer {
 	}
 	b.leading = false
 	b.qmu.Unlock()
-	return <-op.answer
 }
 
 // execute runs a batch of lock ops on the lock session: unlocks first (so
@@ -400,15 +406,7 @@ func (b *Postgres) unlockLater(class int32, name string) {
 	b.qmu.Unlock()
 	go func() {
 		b.qmu.Lock()
-		for len(b.queue) > 0 {
-			batch := b.queue
-			b.queue = nil
-			b.qmu.Unlock()
-			b.execute(batch)
-			b.qmu.Lock()
-		}
-		b.leading = false
-		b.qmu.Unlock()
+		b.drainQueue()
 	}()
 }
 

@@ -2,6 +2,7 @@ package journal_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/frameflow/frameflow/engine"
 	"github.com/frameflow/frameflow/engine/journal"
@@ -29,6 +30,9 @@ func TestApproversAreJournaled(t *testing.T) {
 	if r2.Meta().Approver != "ann (token login)" {
 		t.Fatalf("resumed meta approver %q", r2.Meta().Approver)
 	}
+	if err := r2.StartAttempt(); err != nil {
+		t.Fatal(err)
+	}
 	_ = r2.Close()
 	d, err := s.Detail(r.ID())
 	if err != nil {
@@ -43,5 +47,47 @@ func TestApproversAreJournaled(t *testing.T) {
 	runs, err := s.List()
 	if err != nil || len(runs) != 1 || runs[0].Approver != "ann (token login)" {
 		t.Fatalf("list: %+v %v", runs, err)
+	}
+}
+
+// A resume refused before it started (an approval declined, a changed
+// workflow) journals nothing: the run keeps the status its last attempt
+// ended with, instead of showing an attempt that crashed, and the next
+// resume takes the number the refused one would have had.
+func TestRefusedResumeJournalsNoAttempt(t *testing.T) {
+	s := openStore(t, t.TempDir(), testOptions())
+	r := create(t, s)
+	if err := r.Finish("interrupted"); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Close()
+	defer func(every time.Duration) { journal.HeartbeatEvery = every }(journal.HeartbeatEvery)
+	journal.HeartbeatEvery = 3 * time.Millisecond
+	refused, err := s.Resume(r.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused.Attempt() != 2 {
+		t.Fatalf("attempt %d", refused.Attempt())
+	}
+	time.Sleep(20 * time.Millisecond) // past several heartbeats, were they not held back
+	_ = refused.Close()
+	runs, err := s.List()
+	if err != nil || len(runs) != 1 || runs[0].Status != "interrupted" || len(runs[0].Attempts) != 1 {
+		t.Fatalf("after a refused resume: %+v %v", runs, err)
+	}
+	again, err := s.Resume(r.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if again.Attempt() != 2 {
+		t.Fatalf("the next resume is attempt %d, want 2", again.Attempt())
+	}
+	if err := again.Record(engine.StepResult{Step: "source", Status: engine.StatusSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := s.List(); len(runs[0].Attempts) != 2 || runs[0].Status != journal.StatusRunning {
+		t.Fatalf("a record starts the attempt: %+v", runs[0])
 	}
 }

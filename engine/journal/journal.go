@@ -241,10 +241,7 @@ func (s *Store) ResumeApproved(runID, approver string) (*Run, error) {
 	for i := range recs {
 		r.apply(&recs[i])
 	}
-	if err := r.append(r.attemptRecord(approver)); err != nil {
-		_ = r.Close()
-		return nil, err
-	}
+	r.deferAttempt(r.attemptRecord(approver))
 	return r, nil
 }
 

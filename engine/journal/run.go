@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/frameflow/frameflow/engine"
@@ -42,6 +43,14 @@ type Run struct {
 	spans    map[int]Interval // per attempt: its first and last record's time
 	lastRec  time.Time        // when this process last queued a record
 	stopBeat chan struct{}    // closed by Close: ends the heartbeat
+
+	// A resumed attempt is journaled with its first record, not when the
+	// run is opened: a resume refused before it journals anything (an
+	// approval declined, a changed workflow, bad marks) leaves no attempt
+	// that would read as crashed, and the next one keeps its number.
+	startMu      sync.Mutex
+	startRec     *record     // the attempt record still to write (nil: written)
+	startPending atomic.Bool // startRec != nil, read without startMu
 
 	// Group commit: lines are queued under mu as they come and numbered;
 	// one Append (a write and an fsync, or one database transaction), made
@@ -112,9 +121,43 @@ func (r *Run) attemptRecord(approver string) *record {
 // redacted, so that this process and a later resume see the same.
 func (r *Run) append(rec *record) error { return r.appendIf(rec, nil) }
 
+// deferAttempt holds a resumed attempt's record until the first record of
+// that attempt is written.
+func (r *Run) deferAttempt(rec *record) {
+	r.startRec = rec
+	r.startPending.Store(true)
+}
+
+// StartAttempt journals a resumed attempt as started: the caller has
+// accepted it (inputs, decisions, approval) and is about to run it. Any
+// record of the attempt starts it too; for a new run it does nothing.
+func (r *Run) StartAttempt() error {
+	if !r.startPending.Load() {
+		return nil
+	}
+	r.startMu.Lock()
+	defer r.startMu.Unlock()
+	if r.startRec == nil {
+		return nil
+	}
+	if err := r.appendRecord(r.startRec, nil); err != nil {
+		return err
+	}
+	r.startRec = nil
+	r.startPending.Store(false)
+	return nil
+}
+
 // appendIf is append with a check made under r.mu just before the write
 // (Finish: not finished yet); its error is returned and nothing written.
 func (r *Run) appendIf(rec *record, check func() error) error {
+	if err := r.StartAttempt(); err != nil {
+		return err
+	}
+	return r.appendRecord(rec, check)
+}
+
+func (r *Run) appendRecord(rec *record, check func() error) error {
 	if rec.Time.IsZero() {
 		rec.Time = time.Now().UTC()
 	}
@@ -223,7 +266,9 @@ func (r *Run) heartbeat(every time.Duration) {
 			return
 		case now := <-t.C:
 			r.mu.Lock()
-			due := now.Sub(r.lastRec) >= every && !r.closed && r.broken == nil
+			// An attempt not started yet (a resume asking its person)
+			// has nothing to keep alive and must not start it either.
+			due := now.Sub(r.lastRec) >= every && !r.closed && r.broken == nil && !r.startPending.Load()
 			r.mu.Unlock()
 			if due {
 				_ = r.append(&record{T: recAlive})

@@ -63,6 +63,9 @@ func TestWaitingApprovalIsJournaled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := r2.StartAttempt(); err != nil {
+		t.Fatal(err)
+	}
 	if w := waiting(); len(w) != 0 {
 		t.Fatalf("a new attempt inherited the old wait: %+v", w)
 	}
