@@ -2,6 +2,7 @@ package steps
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -189,6 +190,10 @@ func describe(v any) string {
 func invalid(step string, err error) error {
 	if err == nil {
 		return nil
+	}
+	var later *KnownAfterApplyError
+	if errors.As(err, &later) {
+		return fmt.Errorf("%s: %w", step, err) // not bad input: see KnownAfterApplyError
 	}
 	return &frame.InvalidRequestError{Endpoint: step, Reason: err.Error()}
 }

@@ -202,6 +202,17 @@ func paramType(t reflect.Type, pf paramField) string {
 	panic(fmt.Sprintf("steps: parameter %s: unsupported type %s", pf.name, t))
 }
 
+// KnownAfterApplyError says a step input a typed parameter needs (a
+// number, a flag, a name) is known only after apply: computed from a read
+// or a task in an offline run, or from a task in a plan. It is not invalid
+// input, so preflight and validate do not refuse the workflow for it; the
+// step cannot be checked or planned offline.
+type KnownAfterApplyError struct{ Input string }
+
+func (e *KnownAfterApplyError) Error() string {
+	return "input " + e.Input + " is known only after apply (it is computed from a read or a task), so this step cannot be checked or planned without it"
+}
+
 // decodeParams fills *p from a step's resolved inputs, checking each as
 // its field declares, and the integers against endpoint's catalog bounds
 // ("" for none). Errors name the input.
@@ -230,6 +241,12 @@ func decodeParams[P any](in map[string]any, endpoint string, p *P) error {
 }
 
 func decodeField(a args, pf paramField, f reflect.Value) error {
+	if !pf.id && pf.predicate == "" && f.Kind() != reflect.Interface && engine.IsUnknown(a[pf.name]) {
+		// Offline (preflight, validate, plan --offline) a value computed
+		// from a read is unknown: it is not a bad input, and the field
+		// cannot hold it.
+		return &KnownAfterApplyError{Input: pf.name}
+	}
 	switch {
 	case pf.predicate != "":
 		return nil // compiled by the engine: see predicateOf
