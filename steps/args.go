@@ -30,8 +30,9 @@ func (a args) has(name string) bool {
 // only after apply, or a read an offline plan did not make).
 func (a args) unknown(name string) bool { return engine.IsUnknown(a[name]) }
 
-// str returns a string input ("" when absent). Unknown is an error: callers
-// that can live with Unknown check a.unknown first.
+// str returns a string input ("" when absent). Unknown is a
+// *KnownAfterApplyError: callers that can live with Unknown check a.unknown
+// first.
 func (a args) str(name string) (string, error) {
 	v, ok := a[name]
 	if !ok || v == nil {
@@ -50,7 +51,7 @@ func (a args) str(name string) (string, error) {
 		}
 	}
 	if engine.IsUnknown(v) {
-		return "", fmt.Errorf("input %s is not known yet (known after apply)", name)
+		return "", &KnownAfterApplyError{Input: name}
 	}
 	return "", fmt.Errorf("input %s: want a string, got %s", name, describe(v))
 }
@@ -81,6 +82,9 @@ func (a args) boolean(name string, def bool) (bool, error) {
 			return b, nil
 		}
 	}
+	if engine.IsUnknown(v) {
+		return false, &KnownAfterApplyError{Input: name}
+	}
 	return false, fmt.Errorf("input %s: want true or false, got %s", name, describe(v))
 }
 
@@ -92,6 +96,9 @@ func (a args) integer(name string) (n int, ok bool, err error) {
 	}
 	if n, whole := wholeNumber(v); whole {
 		return n, true, nil
+	}
+	if engine.IsUnknown(v) {
+		return 0, true, &KnownAfterApplyError{Input: name}
 	}
 	// Built only when needed: elasticity.set reads three integers per store,
 	// and formatting the message on every read was most of the read's cost.
