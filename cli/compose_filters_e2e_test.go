@@ -182,7 +182,7 @@ steps:
 	}))
 	defer hook.Close()
 	before := len(rig.sim.Requests())
-	if r := rig.exec(nil, "validate", filepath.Join(dir, "main.yaml"), "--input", "report_url=http://127.0.0.1:9"); r.code == 0 || !strings.Contains(r.out+r.err, filepath.Join(dir, "lib", "size.yaml")+":6:") {
+	if r := rig.exec(nil, "validate", filepath.Join(dir, "main.yaml")); r.code == 0 || !strings.Contains(r.out+r.err, filepath.Join(dir, "lib", "size.yaml")+":6:") {
 		t.Fatalf("validate must report the var at its line:\n%s", r)
 	}
 	r := rig.exec(nil, "run", filepath.Join(dir, "main.yaml"), "--yes", "--input", "report_url="+hook.URL)

@@ -75,7 +75,7 @@ with some inputs is not refused by run for invalid input with the same ones.`,
 func (a *app) checkOffline(ctx context.Context, prog *engine.Program, given runner.Inputs) (schema.Diagnostics, string) {
 	ds, missing := runner.CheckOffline(ctx, prog, given, a.getenv, a.red)
 	if len(missing) > 0 {
-		return nil, fmt.Sprintf(" (step inputs computed from %s not checked: give --input %s=... to check them)", strings.Join(missing, ", "), missing[0])
+		return ds, fmt.Sprintf(" (step inputs computed from %s not checked: give --input %s=... to check them)", strings.Join(missing, ", "), missing[0])
 	}
 	return ds, ""
 }

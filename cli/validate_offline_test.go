@@ -180,3 +180,44 @@ func TestValidateAndRunAgreeAcrossPlaybooks(t *testing.T) {
 		})
 	}
 }
+
+// A required input not given does not stop validate checking the rest: a
+// value run would refuse is reported, and what is computed from the
+// missing input is named as not checked, never reported as invalid.
+func TestValidateChecksTheRestWhenAnInputIsMissing(t *testing.T) {
+	_, env := simEnv(t, sim.Options{Scenario: sim.RetailScenario(2)})
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const head = `version: 1
+name: sized
+inputs:
+  store: {type: string, required: true}
+steps:
+  - id: found
+    uses: accounts.list
+    with: {filter: 'name == "QA"'}
+  - id: size
+    uses: elasticity.set
+    with:
+      account_id: ${{ steps.found.outputs.accounts[0].id }}
+      pool_name: ${{ inputs.store }}
+`
+	// An expression, not a literal: only the offline run computes it.
+	bad := write("bad.yaml", head+"      min_servers: ${{ 3 * 3 }}\n      max_servers: 1\n")
+	v := frameflow(t, env, "validate", bad)
+	if v.code != 2 || !strings.Contains(v.err, "bad.yaml:") || !strings.Contains(v.err, "min_servers 9 is more than max_servers 1") {
+		t.Fatalf("validate must report min above max without --input store:\n%s", v)
+	}
+	good := write("good.yaml", head+"      max_servers: 5\n")
+	v = frameflow(t, env, "validate", good)
+	if v.code != 0 || !strings.Contains(v.out, "step inputs computed from store not checked") {
+		t.Fatalf("validate must pass and name the input it could not check:\n%s", v)
+	}
+}

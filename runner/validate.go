@@ -14,8 +14,9 @@ import (
 // offline as run's preflight does, read steps' input checks included,
 // turning each refusal of invalid input into a diagnostic at its step,
 // with run's message. Required inputs that have no default and were not
-// given are returned in missing: the steps that read them were not
-// checked. Secret input values are registered with secrets first.
+// given are checked as unknown and returned in missing: what is computed
+// from them was not checked, everything else was. Secret input values are
+// registered with secrets first.
 func CheckOffline(ctx context.Context, prog *engine.Program, given Inputs, getenv func(string) string, secrets Secrets) (ds schema.Diagnostics, missing []string) {
 	wf := prog.Workflow()
 	in, missing, err := prog.BindKnownInputs(given.Text, given.Values)
@@ -29,17 +30,21 @@ func CheckOffline(ctx context.Context, prog *engine.Program, given Inputs, geten
 	if err != nil {
 		return schema.Diagnostics{{Pos: wf.Pos, Message: err.Error()}}, nil
 	}
-	if len(missing) > 0 {
-		return nil, missing
-	}
+	// A required input not given is checked as unknown: what is computed
+	// from it is known only after apply and not checked (the steps say
+	// so, not as invalid input), and everything else still is (a literal
+	// a called playbook refuses, a bound from the catalog).
 	if secrets != nil {
 		secrets.Add(prog.SecretValues(in)...)
+	}
+	for _, name := range missing {
+		in[name] = engine.Unknown
 	}
 	isInvalid := func(err error) bool { c, _ := Classify(err); return c == string(frame.ClassInvalid) }
 	for _, p := range prog.CheckOffline(ctx, in, getenv, isInvalid) {
 		ds = append(ds, schema.Diagnostic{Pos: p.Pos, Message: p.String()})
 	}
-	return ds, nil
+	return ds, missing
 }
 
 // inputPos is where a problem with input name is shown: its value in the

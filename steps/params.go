@@ -220,12 +220,22 @@ func decodeParams[P any](in map[string]any, endpoint string, p *P) error {
 	a := args(in)
 	v := reflect.ValueOf(p).Elem()
 	given := map[string]any{}
+	// An input known only after apply does not stop the others' checks:
+	// a bad one is still reported offline.
+	var later error
 	for _, pf := range paramFields(v.Type()) {
 		f := v.Field(pf.index)
 		if pf.required && !pf.id && !a.has(pf.name) { // an id says so itself
 			return fmt.Errorf("%s is required", pf.name)
 		}
 		if err := decodeField(a, pf, f); err != nil {
+			var ka *KnownAfterApplyError
+			if errors.As(err, &ka) {
+				if later == nil {
+					later = err
+				}
+				continue
+			}
 			return err
 		}
 		if n, ok := f.Interface().(int); ok && a.has(pf.name) {
@@ -234,10 +244,12 @@ func decodeParams[P any](in map[string]any, endpoint string, p *P) error {
 			given[pf.name] = *np
 		}
 	}
-	if endpoint == "" {
-		return nil
+	if endpoint != "" {
+		if err := frame.CheckLimits(endpoint, given); err != nil {
+			return err
+		}
 	}
-	return frame.CheckLimits(endpoint, given)
+	return later
 }
 
 func decodeField(a args, pf paramField, f reflect.Value) error {
